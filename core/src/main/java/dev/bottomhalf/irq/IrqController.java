@@ -1,0 +1,837 @@
+package dev.bottomhalf.irq;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.Errno;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.InterruptSource;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+
+/**
+ * The interrupt controller and generic IRQ layer of one kernel ({@code kernel/irq/}): numbered lines,
+ * handler registration, delivery to the CPU a line is routed to, disable/enable depth with replay,
+ * threaded handlers, and unhandled-interrupt detection. Thread-safe.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Delivery. A device thread calls {@link #assertIrq(int)}: one atomic OR into the target CPU's
+ * pending bitmap (skipped when the bit is already set: an edge that arrives while one is latched
+ * merges with it, as in an interrupt controller) and a wake of {@code cpu/N} only if it may be parked.
+ * {@code cpu/N} swaps each bitmap word to 0 and handles the lines in ascending order, each between
+ * {@code irq_enter} and {@code irq_exit}.</li>
+ * <li>Flow ({@code handle_edge_irq} with the ONESHOT masking of the fasteoi flow): a line that is
+ * disabled, masked or already in progress on another CPU only records {@code replayPending}
+ * ({@code IRQS_PENDING}). The CPU that owns {@code inProgress} loops while {@code replayPending} is set,
+ * so a handler never runs concurrently with itself; after it clears {@code inProgress} it re-reads
+ * {@code replayPending} (Dekker with the CPU that set it) and re-delivers.</li>
+ * <li>Enabling a line (depth 1 → 0) or unmasking a ONESHOT line replays a latched interrupt
+ * ({@code check_irq_resend}).</li>
+ * <li>Registration changes the action array copy-on-write under the descriptor monitor; delivery reads
+ * the array once per interrupt.</li>
+ * <li>The spurious-poll timer ({@code poll_spurious_irqs}, every HZ/10) is a deadline of CPU 0's duty
+ * cycle and runs in hardirq context there; the kernel runs it from a timer in softirq context with IRQs
+ * disabled.</li>
+ * </ul>
+ */
+public final class IrqController implements InterruptSource {
+    /** {@code note_interrupt}'s window: verdicts are taken every 100,000 interrupts. */
+    public static final int SPURIOUS_WINDOW = 100_000;
+    /** More than this many unhandled interrupts in one window disables the line. */
+    public static final int SPURIOUS_THRESHOLD = 99_900;
+    /** At most this many {@code bogus return value} reports per boot. */
+    public static final int BOGUS_REPORTS = 100;
+    private static final int SPURIOUS_DEFERRED = 0x8000_0000;
+    private static final VarHandle PENDING = MethodHandles.arrayElementVarHandle(long[].class);
+
+    private final Machine machine;
+    private final Reports reports;
+    private final Tracing tracing;
+    private final IrqDesc[] descs;
+    private final Cpu[] cpus;
+    private final int words;
+    private final long[] pending; // [cpu × words + word], accessed through PENDING only
+    private final long pollIntervalNs;
+    private volatile long pollDeadlineNs = Long.MAX_VALUE;
+    private volatile boolean noIrqDebug;
+    private int bogusReportsLeft = BOGUS_REPORTS; // guarded by this
+
+    public IrqController(Machine machine) {
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.reports = machine.reports();
+        this.tracing = machine.tracing();
+        int lines = machine.config().irqLines();
+        this.cpus = new Cpu[machine.cpuCount()];
+        for (int i = 0; i < cpus.length; i++) {
+            cpus[i] = machine.cpu(i);
+        }
+        this.descs = new IrqDesc[lines];
+        for (int i = 0; i < lines; i++) {
+            descs[i] = new IrqDesc(i, cpus.length, i % cpus.length);
+        }
+        this.words = (lines + 63) >>> 6;
+        this.pending = new long[words * cpus.length];
+        // POLL_SPURIOUS_IRQ_INTERVAL = HZ/10 jiffies = 100 ms at every HZ.
+        this.pollIntervalNs = (machine.hz() / 10) * 1_000_000_000L / machine.hz();
+        machine.addInterruptSource(this);
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    /** The number of lines. */
+    public int lines() {
+        return descs.length;
+    }
+
+    /** {@code noirqdebug}: turns unhandled-interrupt detection off (or on again). */
+    public void setNoIrqDebug(boolean off) {
+        if (off && !noIrqDebug) {
+            reports.printk(KernelEvent.Kind.INFO, "IRQ lockup detection disabled");
+        }
+        noIrqDebug = off;
+    }
+
+    private IrqDesc desc(int irq) {
+        if (irq < 0 || irq >= descs.length) {
+            throw new KernelException(Errno.EINVAL, "irq " + irq + " does not exist (this kernel has lines 0.."
+                    + (descs.length - 1) + ")");
+        }
+        return descs[irq];
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Registration (semantics §5.1)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code request_irq(irq, handler, flags, name, dev_id)}. */
+    public void request(int irq, IrqHandler handler, Set<IrqFlag> flags, String name, Object devId) {
+        requestThreaded(irq, Objects.requireNonNull(handler, "handler"), null, IrqFlag.mask(flags), name, devId);
+    }
+
+    /** {@code request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id)}. */
+    public void requestThreaded(int irq, IrqHandler handler, IrqHandler threadFn, Set<IrqFlag> flags, String name,
+                                Object devId) {
+        requestThreaded(irq, handler, threadFn, IrqFlag.mask(flags), name, devId);
+    }
+
+    /**
+     * {@code request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id)} with the kernel's
+     * {@code IRQF_*} bits. Installs a handler on a line, sharing it when every requester agrees; the
+     * first handler enables the line (unless {@code IRQF_NO_AUTOEN}). A {@code thread_fn} gets its own
+     * {@code irq/L-name} thread. May sleep.
+     *
+     * @param handler  the primary handler, or null for the default one (which wakes the thread; then
+     *                 {@code IRQF_ONESHOT} is required)
+     * @param threadFn the threaded handler, or null
+     * @throws KernelException {@code EINVAL} for a missing line, a shared request without {@code dev_id},
+     *                         no handler at all, a NULL primary without ONESHOT, or bad suspend flags;
+     *                         {@code EBUSY} when the line cannot be shared with its current handlers
+     */
+    public void requestThreaded(int irq, IrqHandler handler, IrqHandler threadFn, int flags, String name,
+                                Object devId) {
+        IrqDesc desc = desc(irq);
+        if (name == null || name.isEmpty()) {
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + "): a handler needs a name (it is shown in"
+                    + " /proc/interrupts)");
+        }
+        if (IrqFlag.SHARED.in(flags) && devId == null) {
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_SHARED requires a"
+                    + " dev_id, the cookie free_irq() uses to find this handler among the sharers");
+        }
+        if (handler == null && threadFn == null) {
+            throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name
+                    + "): neither a handler nor a thread function");
+        }
+        if (IrqFlag.COND_SUSPEND.in(flags) && (IrqFlag.NO_SUSPEND.in(flags) || !IrqFlag.SHARED.in(flags))) {
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_COND_SUSPEND needs"
+                    + " IRQF_SHARED and excludes IRQF_NO_SUSPEND");
+        }
+        boolean defaultPrimary = false;
+        if (handler == null) {
+            if (!IrqFlag.ONESHOT.in(flags)) {
+                reports.printk(KernelEvent.Kind.ERR, String.format(
+                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
+                throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
+                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
+            }
+            handler = (i, d) -> IrqReturn.WAKE_THREAD;
+            defaultPrimary = true;
+        }
+        machine.current().mightSleep("request_threaded_irq");
+        synchronized (desc) {
+            IrqAction[] old = desc.actions;
+            if (old.length > 0) {
+                IrqAction first = old[0];
+                if (IrqFlag.COND_ONESHOT.in(flags) && IrqFlag.ONESHOT.in(first.flags)) {
+                    flags |= IrqFlag.ONESHOT.value();
+                }
+                boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags)
+                        || desc.trigger != (flags & IrqFlag.TRIGGER_MASK)
+                        || IrqFlag.ONESHOT.in(first.flags) != IrqFlag.ONESHOT.in(flags)
+                        || IrqFlag.PERCPU.in(first.flags ^ flags);
+                if (mismatch) {
+                    if (!IrqFlag.PROBE_SHARED.in(flags)) {
+                        reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
+                                irq, flags, name, first.flags, first.name));
+                    }
+                    throw new KernelException(Errno.EBUSY, "request_irq(" + irq + ", " + name + "): the line is held by '"
+                            + first.name + "' and cannot be shared: every sharer needs IRQF_SHARED and the same"
+                            + " trigger, ONESHOT and PERCPU flags");
+                }
+            }
+            long threadMask = 0;
+            if (IrqFlag.ONESHOT.in(flags)) {
+                long used = 0;
+                for (IrqAction a : old) {
+                    used |= a.threadMask;
+                }
+                if (used == -1L) {
+                    throw new KernelException(Errno.EBUSY, "request_irq(" + irq + ", " + name + "): more than 64"
+                            + " ONESHOT handlers on one line");
+                }
+                threadMask = Long.lowestOneBit(~used);
+            }
+            IrqAction action = new IrqAction(irq, handler, threadFn, flags, name, devId, threadMask, defaultPrimary);
+            if (threadFn != null) {
+                action.thread = new IrqThread(this, desc, action);
+            }
+            IrqAction[] next = java.util.Arrays.copyOf(old, old.length + 1);
+            next[old.length] = action;
+            desc.irqCount = 0;      // "reset broken irq detection when installing new handler"
+            desc.irqsUnhandled = 0;
+            if (old.length == 0) {
+                desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                desc.oneshot = IrqFlag.ONESHOT.in(flags);
+                desc.noDebug = IrqFlag.NO_DEBUG.in(flags);
+                desc.depth = IrqFlag.NO_AUTOEN.in(flags) ? 1 : 0;
+                desc.disabled = desc.depth > 0;
+                desc.masked = false;
+                desc.threadsOneshot = 0;
+                desc.replayPending = false;
+                desc.spuriousDisabled = false;
+                desc.threadsHandledLast = 0;
+                desc.everRequested = true;
+            } else if (desc.spuriousDisabled) {
+                desc.spuriousDisabled = false;
+                enableLocked(desc);
+            }
+            desc.actions = next;
+            if (action.thread != null) {
+                action.thread.handle = machine.register(action.thread, true);
+            }
+        }
+    }
+
+    /**
+     * {@code free_irq(irq, dev_id)}: removes the handler registered with {@code devId} (compared by
+     * identity), waits for a running hard handler, stops the handler's thread, and returns the name given
+     * at request time. Removing the last handler shuts the line down (depth 1). Reports
+     * {@code Trying to free already-free IRQ N} and returns null when no handler has that {@code dev_id};
+     * reports {@code Trying to free IRQ N from IRQ context!} and returns null in interrupt context.
+     */
+    public String free(int irq, Object devId) {
+        IrqDesc desc = desc(irq);
+        ExecutionContext ctx = machine.current();
+        if (ctx.inInterrupt()) {
+            reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
+            return null;
+        }
+        ctx.mightSleep("free_irq");
+        IrqAction removed = null;
+        synchronized (desc) {
+            IrqAction[] old = desc.actions;
+            int idx = -1;
+            for (int i = 0; i < old.length; i++) {
+                if (old[i].devId == devId) {
+                    idx = i;
+                    break;
+                }
+            }
+            if (idx < 0) {
+                reports.warning("Trying to free already-free IRQ " + irq);
+                return null;
+            }
+            removed = old[idx];
+            IrqAction[] next = new IrqAction[old.length - 1];
+            System.arraycopy(old, 0, next, 0, idx);
+            System.arraycopy(old, idx + 1, next, idx, old.length - idx - 1);
+            desc.actions = next.length == 0 ? IrqDesc.NO_ACTIONS : next;
+            if (next.length == 0) {
+                desc.depth = 1;          // irq_shutdown()
+                desc.disabled = true;
+                desc.masked = false;
+                desc.replayPending = false;
+            }
+        }
+        waitForHardHandler(desc, ctx);
+        IrqThread thread = removed.thread;
+        if (thread != null) {
+            thread.handle.stop();
+            if (thread.runnable()) {      // a wake-up the thread never served: drop it as kthread exit does
+                thread.cancelPendingRun();
+                finalizeOneshot(desc, removed, thread);
+                desc.threadsActive.decrementAndGet();
+                desc.wakeSynchronizers();
+            }
+        }
+        return removed.name;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Disable / enable / synchronize (semantics §5.3)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code disable_irq_nosync(irq)}: depth + 1; does not wait. Any context. */
+    public void disableNosync(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            if (desc.depth++ == 0) {
+                desc.disabled = true;
+            }
+        }
+    }
+
+    /**
+     * {@code disable_irq(irq)}: depth + 1, then waits for running handlers (hard and threaded). From the
+     * line's own handler or thread this would wait for itself forever; that is reported as a BUG and
+     * the call returns after the depth change.
+     */
+    public void disable(int irq) {
+        disableNosync(irq);
+        synchronize(irq, "disable_irq");
+    }
+
+    /**
+     * {@code disable_hardirq(irq)}: depth + 1, waits for running hard handlers only.
+     *
+     * @return false if a threaded handler of the line is active
+     */
+    public boolean disableHardirq(int irq) {
+        disableNosync(irq);
+        IrqDesc desc = descs[irq];
+        waitForHardHandler(desc, machine.current());
+        return desc.threadsActive.get() == 0;
+    }
+
+    /**
+     * {@code enable_irq(irq)}: depth − 1; at 0 the line is live again and an interrupt that arrived while
+     * it was disabled is replayed. At depth 0 reports {@code Unbalanced enable for IRQ N}; on a line that
+     * was never requested reports {@code enable_irq before setup/request_irq: irq N}. Any context.
+     */
+    public void enable(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            if (!desc.everRequested) {
+                reports.warning("enable_irq before setup/request_irq: irq " + irq);
+                return;
+            }
+            enableLocked(desc);
+        }
+    }
+
+    private void enableLocked(IrqDesc desc) {
+        if (desc.depth == 0) {
+            reports.warning("Unbalanced enable for IRQ " + desc.irq);
+            return;
+        }
+        if (--desc.depth == 0) {
+            desc.disabled = false;
+            if (desc.replayPending && !desc.masked) {
+                resend(desc);
+            }
+        }
+    }
+
+    /** {@code synchronize_irq(irq)}: waits until no hard handler runs and no thread function is active. */
+    public void synchronize(int irq) {
+        desc(irq);
+        synchronize(irq, "synchronize_irq");
+    }
+
+    /** {@code synchronize_hardirq(irq)}: waits for running hard handlers only; returns false if a thread is active. */
+    public boolean synchronizeHardirq(int irq) {
+        IrqDesc desc = desc(irq);
+        waitForHardHandler(desc, machine.current());
+        return desc.threadsActive.get() == 0;
+    }
+
+    private void synchronize(int irq, String caller) {
+        IrqDesc desc = descs[irq];
+        ExecutionContext ctx = machine.current();
+        if (waitsForItself(desc, ctx)) {
+            reports.bug(String.format("BUG: %s(%d) called from %s of IRQ %d: it would wait for itself forever"
+                            + " (deadlock); use disable_irq_nosync() there", caller, irq,
+                    ctx.inHardirq() ? "the hard handler" : "the thread", irq), new Throwable(caller));
+            return;
+        }
+        ctx.mightSleep(caller);
+        if (machine.stepped()) {
+            // Nothing else runs in stepped mode: drive the line's threads until they are done.
+            for (IrqAction a : desc.actions) {
+                if (a.thread != null && a.thread.runnable()) {
+                    machine.runAs(a.thread.context(), a.thread::doWork);
+                }
+            }
+            return;
+        }
+        if (!desc.quiescent()) {
+            desc.awaitQuiescent(false);
+        }
+    }
+
+    private boolean waitsForItself(IrqDesc desc, ExecutionContext ctx) {
+        if (ctx.inHardirq() && desc.runningOn == ctx) {
+            return true;
+        }
+        if (ctx.role() == ExecutionContext.Role.IRQ_THREAD) {
+            for (IrqAction a : desc.actions) {
+                if (a.thread != null && a.thread.context() == ctx) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private void waitForHardHandler(IrqDesc desc, ExecutionContext ctx) {
+        if (desc.runningOn == ctx) {
+            return; // the caller is that handler; nothing to wait for that could ever end
+        }
+        if (desc.inProgress.get() && !machine.stepped()) {
+            desc.awaitQuiescent(true);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Affinity
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code irq_set_affinity(irq, cpumask_of(cpu))}: routes future interrupts of the line to {@code cpu}.
+     * An interrupt already latched for the old CPU is still delivered there.
+     *
+     * @throws KernelException {@code EINVAL} for a CPU that does not exist
+     */
+    public void setAffinity(int irq, int cpu) {
+        IrqDesc desc = desc(irq);
+        if (cpu < 0 || cpu >= cpus.length) {
+            throw new KernelException(Errno.EINVAL, "irq_set_affinity(" + irq + "): CPU " + cpu + " does not exist");
+        }
+        desc.affinity = cpu;
+    }
+
+    /** The CPU the line's interrupts go to. */
+    public int affinity(int irq) {
+        return desc(irq).affinity;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Delivery
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * A device raises its interrupt: latches line {@code irq} for the CPU it is routed to and wakes that
+     * CPU's {@code cpu/N} if it may be parked. Any thread; allocation-free; a line that is already latched
+     * costs one load. The interrupt is taken even if the line has no handler or is disabled (then it is
+     * remembered and replayed on enable).
+     */
+    public void assertIrq(int irq) {
+        IrqDesc desc = desc(irq);
+        latch(desc.affinity, irq);
+    }
+
+    private void latch(int cpu, int irq) {
+        int idx = cpu * words + (irq >>> 6);
+        long bit = 1L << irq;
+        if (((long) PENDING.getVolatile(pending, idx) & bit) == 0
+                && ((long) PENDING.getAndBitwiseOr(pending, idx, bit) & bit) == 0) {
+            cpus[cpu].kick();
+        }
+    }
+
+    private void resend(IrqDesc desc) {
+        desc.replayPending = false;
+        latch(desc.affinity, desc.irq);
+    }
+
+    @Override
+    public boolean pending(Cpu cpu) {
+        int base = cpu.id() * words;
+        for (int w = 0; w < words; w++) {
+            if ((long) PENDING.getVolatile(pending, base + w) != 0) {
+                return true;
+            }
+        }
+        return cpu.id() == 0 && machine.clock().nanoTime() >= pollDeadlineNs;
+    }
+
+    @Override
+    public long nextDeadlineNs(Cpu cpu) {
+        return cpu.id() == 0 ? pollDeadlineNs : Long.MAX_VALUE;
+    }
+
+    @Override
+    public int deliver(ExecutionContext ctx) {
+        Cpu cpu = ctx.cpu();
+        int base = cpu.id() * words;
+        int n = 0;
+        for (int w = 0; w < words; w++) {
+            if ((long) PENDING.getVolatile(pending, base + w) == 0) {
+                continue;
+            }
+            long bits = (long) PENDING.getAndSet(pending, base + w, 0L);
+            while (bits != 0) {
+                int irq = (w << 6) + Long.numberOfTrailingZeros(bits);
+                bits &= bits - 1;
+                deliverLine(ctx, cpu, descs[irq]);
+                n++;
+            }
+        }
+        if (cpu.id() == 0 && pollDeadlineNs != Long.MAX_VALUE) {
+            n += pollSpuriousIfDue(ctx, cpu);
+        }
+        return n;
+    }
+
+    private void deliverLine(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
+        if (desc.disabled || desc.masked || desc.actions.length == 0 || !desc.inProgress.compareAndSet(false, true)) {
+            desc.replayPending = true;   // IRQS_PENDING: replayed on enable/unmask, or by the CPU running it
+            if (!desc.inProgress.get() && !desc.disabled && !desc.masked && desc.actions.length > 0) {
+                resend(desc);           // it finished (or was enabled) between our look and the store
+            }
+            return;
+        }
+        cpu.irqEnter(ctx);
+        desc.runningOn = ctx;
+        try {
+            do {
+                desc.replayPending = false;
+                if (desc.oneshot) {
+                    desc.masked = true;
+                }
+                desc.kstat.incrementAndGet(cpu.id());
+                int ret = handleIrqEvent(ctx, desc);
+                if (!desc.noDebug && !noIrqDebug) {
+                    noteInterrupt(desc, ret);
+                }
+                if (desc.oneshot) {
+                    synchronized (desc) {
+                        if (desc.threadsOneshot == 0 && !desc.disabled) {
+                            desc.masked = false;
+                        }
+                    }
+                }
+            } while (desc.replayPending && !desc.disabled && !desc.masked);
+        } finally {
+            desc.runningOn = null;
+            desc.inProgress.set(false);
+            desc.wakeSynchronizers();
+            if (desc.replayPending && !desc.disabled && !desc.masked) {
+                resend(desc);
+            }
+            cpu.irqExit(ctx);
+        }
+    }
+
+    /** {@code __handle_irq_event_percpu}: calls every handler of the line; returns their OR. */
+    private int handleIrqEvent(ExecutionContext ctx, IrqDesc desc) {
+        int retval = 0;
+        for (IrqAction action : desc.actions) {
+            if (tracing.on(Tracepoint.IRQ_HANDLER_ENTRY)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_ENTRY, "irq=" + desc.irq + " name=" + action.name);
+            }
+            int before = ctx.preemptCount();
+            int res;
+            try {
+                res = action.handler.handle(desc.irq, action.devId);
+            } catch (Throwable t) {
+                if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
+                    throw vme;
+                }
+                reports.oops("irq " + desc.irq + " handler " + action.name, t);
+                res = IrqReturn.NONE;
+            }
+            if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="
+                        + (res == IrqReturn.NONE ? "unhandled" : "handled"));
+            }
+            if (ctx.forceIrqsDisabled()) {
+                reports.warnOnce("irq_enabled_interrupts_" + desc.irq + "_" + action.name,
+                        "irq " + desc.irq + " handler " + action.name + " enabled interrupts");
+            }
+            if (ctx.preemptCount() != before) {
+                reports.warning(String.format("irq %d handler %s leaked preempt_count %08x -> %08x",
+                        desc.irq, action.name, before, ctx.preemptCount()));
+                ctx.restorePreemptCount(before);
+            }
+            if (res == IrqReturn.WAKE_THREAD) {
+                if (action.thread == null) {
+                    if (!action.warnedNoThread) {
+                        action.warnedNoThread = true;
+                        reports.printk(KernelEvent.Kind.WARN, "IRQ " + desc.irq + " device " + action.name
+                                + " returned IRQ_WAKE_THREAD but no thread function available.");
+                    }
+                } else {
+                    wakeThread(desc, action);
+                }
+            }
+            retval |= res;
+        }
+        return retval;
+    }
+
+    /** {@code __irq_wake_thread}: repeated wake-ups before the thread runs collapse into one run. */
+    private void wakeThread(IrqDesc desc, IrqAction action) {
+        IrqThread thread = action.thread;
+        synchronized (desc) {
+            if (!thread.markRunnable()) {
+                return;
+            }
+            desc.threadsOneshot |= action.threadMask;
+            desc.threadsActive.incrementAndGet();
+        }
+        thread.wakeThread();
+    }
+
+    /** {@code irq_finalize_oneshot}: unmask when the last ONESHOT thread of the line is done. */
+    void finalizeOneshot(IrqDesc desc, IrqAction action, IrqThread thread) {
+        if (!desc.oneshot) {
+            return;
+        }
+        synchronized (desc) {
+            if (thread.runnable()) {
+                return; // woken again meanwhile: it stays masked until that run is done
+            }
+            desc.threadsOneshot &= ~action.threadMask;
+            if (desc.threadsOneshot == 0 && !desc.disabled && desc.masked && !desc.inProgress.get()) {
+                desc.masked = false;
+                if (desc.replayPending) {
+                    resend(desc);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Unhandled-interrupt detection (semantics §5.4, kernel/irq/spurious.c)
+    // ------------------------------------------------------------------------------------------
+
+    private void noteInterrupt(IrqDesc desc, int actionRet) {
+        if (desc.pollInProgress) {
+            return;
+        }
+        if (actionRet < 0 || actionRet > (IrqReturn.HANDLED | IrqReturn.WAKE_THREAD)) {
+            boolean report;
+            synchronized (this) {
+                report = bogusReportsLeft > 0;
+                if (report) {
+                    bogusReportsLeft--;
+                }
+            }
+            if (report) {
+                reportBadIrq(desc, actionRet);
+            }
+            return;
+        }
+        if ((actionRet & IrqReturn.WAKE_THREAD) != 0) {
+            if (actionRet == IrqReturn.WAKE_THREAD) {
+                if ((desc.threadsHandledLast & SPURIOUS_DEFERRED) == 0) {
+                    desc.threadsHandledLast |= SPURIOUS_DEFERRED;
+                    return;
+                }
+                int handled = desc.threadsHandled.get() | SPURIOUS_DEFERRED;
+                if (handled != desc.threadsHandledLast) {
+                    actionRet = IrqReturn.HANDLED;
+                    desc.threadsHandledLast = handled;
+                } else {
+                    actionRet = IrqReturn.NONE;
+                }
+            } else {
+                desc.threadsHandledLast &= ~SPURIOUS_DEFERRED;
+            }
+        }
+        if (actionRet == IrqReturn.NONE) {
+            long now = machine.jiffies();
+            if (now - (desc.lastUnhandled + machine.hz() / 10) > 0) {
+                desc.irqsUnhandled = 1;
+            } else {
+                desc.irqsUnhandled++;
+            }
+            desc.lastUnhandled = now;
+        }
+        if (desc.irqsUnhandled == 0) {
+            return;
+        }
+        if (++desc.irqCount < SPURIOUS_WINDOW) {
+            return;
+        }
+        desc.irqCount = 0;
+        if (desc.irqsUnhandled > SPURIOUS_THRESHOLD) {
+            reportBadIrq(desc, actionRet);
+            reports.printk(KernelEvent.Kind.EMERG, "Disabling IRQ #" + desc.irq);
+            synchronized (desc) {
+                desc.spuriousDisabled = true;
+                desc.depth++;
+                desc.disabled = true;
+            }
+            if (pollDeadlineNs == Long.MAX_VALUE) {
+                pollDeadlineNs = machine.clock().nanoTime() + pollIntervalNs;
+            }
+        }
+        desc.irqsUnhandled = 0;
+    }
+
+    private void reportBadIrq(IrqDesc desc, int actionRet) {
+        StringBuilder sb = new StringBuilder();
+        if (actionRet < 0 || actionRet > (IrqReturn.HANDLED | IrqReturn.WAKE_THREAD)) {
+            sb.append("irq event ").append(desc.irq).append(": bogus return value ").append(Integer.toHexString(actionRet));
+        } else {
+            sb.append("irq ").append(desc.irq).append(": nobody cared (try booting with the \"irqpoll\" option)");
+        }
+        sb.append("\nhandlers:");
+        for (IrqAction a : desc.actions) {
+            sb.append('\n').append(a.describe());
+        }
+        reports.bug(sb.toString(), new Throwable("note_interrupt"));
+    }
+
+    /** {@code poll_spurious_irqs}: runs the handlers of shared, spurious-disabled lines every HZ/10. */
+    private int pollSpuriousIfDue(ExecutionContext ctx, Cpu cpu) {
+        long now = machine.clock().nanoTime();
+        if (now < pollDeadlineNs) {
+            return 0;
+        }
+        pollDeadlineNs = now + pollIntervalNs;
+        int polled = 0;
+        for (int i = 1; i < descs.length; i++) {
+            IrqDesc desc = descs[i];
+            if (!desc.spuriousDisabled) {
+                continue;
+            }
+            IrqAction[] actions = desc.actions;
+            if (actions.length == 0 || !IrqFlag.SHARED.in(actions[0].flags) || IrqFlag.TIMER_INTERNAL.in(actions[0].flags)) {
+                continue;
+            }
+            if (!desc.inProgress.compareAndSet(false, true)) {
+                desc.replayPending = true;
+                continue;
+            }
+            desc.pollInProgress = true;
+            cpu.irqEnter(ctx);
+            desc.runningOn = ctx;
+            try {
+                desc.kstat.incrementAndGet(cpu.id());
+                handleIrqEvent(ctx, desc);
+                polled++;
+            } finally {
+                desc.runningOn = null;
+                desc.pollInProgress = false;
+                desc.inProgress.set(false);
+                desc.wakeSynchronizers();
+                cpu.irqExit(ctx);
+            }
+        }
+        return Math.max(polled, 1);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // State for /proc and tests
+    // ------------------------------------------------------------------------------------------
+
+    /** Interrupts of line {@code irq} taken on {@code cpu} (handled or not). */
+    public long count(int irq, int cpu) {
+        return desc(irq).kstat.get(cpu);
+    }
+
+    /** Interrupts of line {@code irq} taken on all CPUs. */
+    public long totalCount(int irq) {
+        return desc(irq).totalCount();
+    }
+
+    /** The line's disable depth. */
+    public int depth(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            return desc.depth;
+        }
+    }
+
+    /** Whether the line is disabled (depth &gt; 0). */
+    public boolean isDisabled(int irq) {
+        return desc(irq).disabled;
+    }
+
+    /** Whether a ONESHOT line is masked waiting for its threads. */
+    public boolean isMasked(int irq) {
+        return desc(irq).masked;
+    }
+
+    /** Whether the line was disabled by unhandled-interrupt detection ("nobody cared"). */
+    public boolean isSpuriousDisabled(int irq) {
+        return desc(irq).spuriousDisabled;
+    }
+
+    /** Whether an interrupt is latched for replay (arrived while disabled, masked or running). */
+    public boolean isReplayPending(int irq) {
+        return desc(irq).replayPending;
+    }
+
+    /** Whether line {@code irq}'s interrupts are triggered by level (shown as {@code level} in /proc). */
+    public boolean isLevelTriggered(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            return (desc.trigger & (IrqFlag.TRIGGER_HIGH.value() | IrqFlag.TRIGGER_LOW.value())) != 0;
+        }
+    }
+
+    /** The names of the line's handlers, in chain order. */
+    public List<String> actionNames(int irq) {
+        List<String> names = new ArrayList<>();
+        for (IrqAction a : desc(irq).actions) {
+            names.add(a.name);
+        }
+        return names;
+    }
+
+    /** The names of the line's handler threads ({@code irq/L-name}). */
+    public List<String> threadNames(int irq) {
+        List<String> names = new ArrayList<>();
+        for (IrqAction a : desc(irq).actions) {
+            if (a.thread != null) {
+                names.add(a.thread.name());
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The unhandled-interrupt state of a line, as {@code /proc/irq/N/spurious} shows it.
+     *
+     * @param count           interrupts counted in the current 100,000 window
+     * @param unhandled       unhandled interrupts in the window
+     * @param lastUnhandledMs jiffies of the last unhandled interrupt, in ms
+     */
+    public record SpuriousState(int count, int unhandled, long lastUnhandledMs) {
+    }
+
+    /**
+     * The unhandled-interrupt counters of a line. Racy snapshot (the kernel's {@code /proc/irq/N/spurious}
+     * is too).
+     */
+    public SpuriousState spurious(int irq) {
+        IrqDesc desc = desc(irq);
+        return new SpuriousState(desc.irqCount, desc.irqsUnhandled, desc.lastUnhandled * 1000 / machine.hz());
+    }
+}

@@ -1,0 +1,357 @@
+package dev.bottomhalf.linux;
+
+import java.util.function.Consumer;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.irq.IrqFlag;
+import dev.bottomhalf.irq.IrqHandler;
+import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.softirq.SoftirqAction;
+import dev.bottomhalf.softirq.SoftirqVector;
+
+/**
+ * The kernel's own names for everything bottomhalf does, as static methods, so kernel code ports line by
+ * line with {@code import static dev.bottomhalf.linux.Linux.*}. Every call resolves the kernel of the
+ * calling thread ({@link Kernel#current()}: a runtime thread's kernel, or the kernel a task thread bound
+ * itself to with {@link Kernel#bindCurrentThread(int)}) and delegates to the Java API; calls the kernel
+ * answers with {@code -errno} return {@code -errno} here instead of throwing.
+ *
+ * <p>Thread-safety and context rules are those of the delegated call.
+ */
+public final class Linux {
+    private Linux() {
+    }
+
+    private static Kernel k() {
+        return Kernel.current();
+    }
+
+    private static ExecutionContext ctx() {
+        return ExecutionContext.current();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Execution context (include/linux/preempt.h, irqflags.h, bottom_half.h)
+    // ------------------------------------------------------------------------------------------
+
+    public static boolean in_hardirq() {
+        return ctx().inHardirq();
+    }
+
+    /** Deprecated alias of {@link #in_hardirq()}, kept because older code uses it. */
+    public static boolean in_irq() {
+        return ctx().inHardirq();
+    }
+
+    public static boolean in_serving_softirq() {
+        return ctx().inServingSoftirq();
+    }
+
+    public static boolean in_softirq() {
+        return ctx().inSoftirq();
+    }
+
+    public static boolean in_interrupt() {
+        return ctx().inInterrupt();
+    }
+
+    public static boolean in_task() {
+        return ctx().inTask();
+    }
+
+    public static boolean in_atomic() {
+        return ctx().inAtomic();
+    }
+
+    public static boolean irqs_disabled() {
+        return ctx().irqsDisabled();
+    }
+
+    public static boolean preemptible() {
+        return ctx().preemptible();
+    }
+
+    public static int preempt_count() {
+        return ctx().preemptCount();
+    }
+
+    public static int interrupt_context_level() {
+        return ctx().interruptContextLevel();
+    }
+
+    public static int smp_processor_id() {
+        return ctx().cpu().id();
+    }
+
+    public static long jiffies() {
+        return k().jiffies();
+    }
+
+    public static int HZ() {
+        return k().config().hz();
+    }
+
+    public static long msecs_to_jiffies(long ms) {
+        return k().machine().msecsToJiffies(ms);
+    }
+
+    public static void local_irq_disable() {
+        ctx().localIrqDisable();
+    }
+
+    public static void local_irq_enable() {
+        ctx().localIrqEnable();
+    }
+
+    /** {@code local_irq_save(flags)}: returns the flags instead of assigning the macro argument. */
+    public static long local_irq_save() {
+        return ctx().localIrqSave();
+    }
+
+    public static void local_irq_restore(long flags) {
+        ctx().localIrqRestore(flags);
+    }
+
+    public static boolean irqs_disabled_flags(long flags) {
+        return flags == ExecutionContext.FLAGS_IRQS_DISABLED;
+    }
+
+    public static void local_bh_disable() {
+        ctx().localBhDisable();
+    }
+
+    public static void local_bh_enable() {
+        ctx().localBhEnable();
+    }
+
+    public static void _local_bh_enable() {
+        ctx().localBhEnableNoRun();
+    }
+
+    public static void preempt_disable() {
+        ctx().preemptDisable();
+    }
+
+    public static void preempt_enable() {
+        ctx().preemptEnable();
+    }
+
+    public static void might_sleep() {
+        ctx().mightSleep("might_sleep");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // printk
+    // ------------------------------------------------------------------------------------------
+
+    public static final String KERN_EMERG = "\u00010";
+    public static final String KERN_ALERT = "\u00011";
+    public static final String KERN_CRIT = "\u00012";
+    public static final String KERN_ERR = "\u00013";
+    public static final String KERN_WARNING = "\u00014";
+    public static final String KERN_NOTICE = "\u00015";
+    public static final String KERN_INFO = "\u00016";
+    public static final String KERN_DEBUG = "\u00017";
+
+    /**
+     * {@code printk(fmt, ...)}: formats with {@link String#format} (so {@code %d}, {@code %s}, {@code %lu}
+     * written as {@code %d}) and reports it at the level of its {@code KERN_*} prefix (default
+     * {@code KERN_WARNING}, as the kernel's default message level). A trailing newline is dropped.
+     */
+    public static void printk(String fmt, Object... args) {
+        KernelEvent.Kind level = KernelEvent.Kind.WARN;
+        String text = fmt;
+        if (text.length() >= 2 && text.charAt(0) == '\u0001') {
+            level = switch (text.charAt(1)) {
+                case '0', '1', '2' -> KernelEvent.Kind.EMERG;
+                case '3' -> KernelEvent.Kind.ERR;
+                case '4' -> KernelEvent.Kind.WARN;
+                case '5' -> KernelEvent.Kind.NOTICE;
+                default -> KernelEvent.Kind.INFO;
+            };
+            text = text.substring(2);
+        }
+        String message = args.length == 0 ? text : String.format(text, args);
+        if (message.endsWith("\n")) {
+            message = message.substring(0, message.length() - 1);
+        }
+        k().reports().printk(level, message);
+    }
+
+    public static void pr_info(String fmt, Object... args) {
+        printk(KERN_INFO + fmt, args);
+    }
+
+    public static void pr_notice(String fmt, Object... args) {
+        printk(KERN_NOTICE + fmt, args);
+    }
+
+    public static void pr_warn(String fmt, Object... args) {
+        printk(KERN_WARNING + fmt, args);
+    }
+
+    public static void pr_err(String fmt, Object... args) {
+        printk(KERN_ERR + fmt, args);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Softirqs (kernel/softirq.c)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int HI_SOFTIRQ = SoftirqVector.HI.nr();
+    public static final int TIMER_SOFTIRQ = SoftirqVector.TIMER.nr();
+    public static final int NET_TX_SOFTIRQ = SoftirqVector.NET_TX.nr();
+    public static final int NET_RX_SOFTIRQ = SoftirqVector.NET_RX.nr();
+    public static final int BLOCK_SOFTIRQ = SoftirqVector.BLOCK.nr();
+    public static final int IRQ_POLL_SOFTIRQ = SoftirqVector.IRQ_POLL.nr();
+    public static final int TASKLET_SOFTIRQ = SoftirqVector.TASKLET.nr();
+    public static final int SCHED_SOFTIRQ = SoftirqVector.SCHED.nr();
+    public static final int HRTIMER_SOFTIRQ = SoftirqVector.HRTIMER.nr();
+    public static final int RCU_SOFTIRQ = SoftirqVector.RCU.nr();
+    public static final int NR_SOFTIRQS = SoftirqVector.NR_SOFTIRQS;
+
+    /** {@code open_softirq(nr, action)} for vectors 0–9; {@link #open_softirq(int, String, SoftirqAction)} for user ones. */
+    public static void open_softirq(int nr, SoftirqAction action) {
+        SoftirqVector v = SoftirqVector.of(nr);
+        if (v == null) {
+            throw new IllegalArgumentException("vector " + nr + " is a user vector: name it with open_softirq(nr, name, action)");
+        }
+        k().softirqs().open(v, action);
+    }
+
+    public static void open_softirq(int nr, String name, SoftirqAction action) {
+        k().softirqs().open(nr, name, action);
+    }
+
+    public static void raise_softirq(int nr) {
+        k().softirqs().raise(nr);
+    }
+
+    public static void raise_softirq_irqoff(int nr) {
+        k().softirqs().raiseIrqoff(nr);
+    }
+
+    public static void __raise_softirq_irqoff(int nr) {
+        k().softirqs().raiseIrqoffNoWake(nr);
+    }
+
+    public static void do_softirq() {
+        k().softirqs().doSoftirq();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Hard IRQs (include/linux/interrupt.h, kernel/irq/manage.c)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int IRQ_NONE = IrqReturn.NONE;
+    public static final int IRQ_HANDLED = IrqReturn.HANDLED;
+    public static final int IRQ_WAKE_THREAD = IrqReturn.WAKE_THREAD;
+
+    public static final int IRQF_TRIGGER_NONE = 0;
+    public static final int IRQF_TRIGGER_RISING = IrqFlag.TRIGGER_RISING.value();
+    public static final int IRQF_TRIGGER_FALLING = IrqFlag.TRIGGER_FALLING.value();
+    public static final int IRQF_TRIGGER_HIGH = IrqFlag.TRIGGER_HIGH.value();
+    public static final int IRQF_TRIGGER_LOW = IrqFlag.TRIGGER_LOW.value();
+    public static final int IRQF_SHARED = IrqFlag.SHARED.value();
+    public static final int IRQF_PROBE_SHARED = IrqFlag.PROBE_SHARED.value();
+    public static final int IRQF_PERCPU = IrqFlag.PERCPU.value();
+    public static final int IRQF_NOBALANCING = IrqFlag.NOBALANCING.value();
+    public static final int IRQF_IRQPOLL = IrqFlag.IRQPOLL.value();
+    public static final int IRQF_ONESHOT = IrqFlag.ONESHOT.value();
+    public static final int IRQF_NO_SUSPEND = IrqFlag.NO_SUSPEND.value();
+    public static final int IRQF_FORCE_RESUME = IrqFlag.FORCE_RESUME.value();
+    public static final int IRQF_NO_THREAD = IrqFlag.NO_THREAD.value();
+    public static final int IRQF_EARLY_RESUME = IrqFlag.EARLY_RESUME.value();
+    public static final int IRQF_COND_SUSPEND = IrqFlag.COND_SUSPEND.value();
+    public static final int IRQF_NO_AUTOEN = IrqFlag.NO_AUTOEN.value();
+    public static final int IRQF_NO_DEBUG = IrqFlag.NO_DEBUG.value();
+    public static final int IRQF_COND_ONESHOT = IrqFlag.COND_ONESHOT.value();
+
+    public static int IRQ_RETVAL(boolean handled) {
+        return IrqReturn.retval(handled);
+    }
+
+    /** {@code request_irq}: 0, or {@code -EINVAL}/{@code -EBUSY}/... */
+    public static int request_irq(int irq, IrqHandler handler, int flags, String name, Object devId) {
+        return request_threaded_irq(irq, handler, null, flags, name, devId);
+    }
+
+    /** {@code request_threaded_irq}: 0, or {@code -EINVAL}/{@code -EBUSY}/... */
+    public static int request_threaded_irq(int irq, IrqHandler handler, IrqHandler threadFn, int flags, String name,
+                                           Object devId) {
+        try {
+            k().irqs().requestThreaded(irq, handler, threadFn, flags, name, devId);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    /** {@code free_irq}: the name given at request time, or null (with a warning) if nothing was freed. */
+    public static String free_irq(int irq, Object devId) {
+        return k().irqs().free(irq, devId);
+    }
+
+    public static void disable_irq(int irq) {
+        k().irqs().disable(irq);
+    }
+
+    public static void disable_irq_nosync(int irq) {
+        k().irqs().disableNosync(irq);
+    }
+
+    public static boolean disable_hardirq(int irq) {
+        return k().irqs().disableHardirq(irq);
+    }
+
+    public static void enable_irq(int irq) {
+        k().irqs().enable(irq);
+    }
+
+    public static void synchronize_irq(int irq) {
+        k().irqs().synchronize(irq);
+    }
+
+    public static boolean synchronize_hardirq(int irq) {
+        return k().irqs().synchronizeHardirq(irq);
+    }
+
+    /** {@code irq_set_affinity(irq, cpumask_of(cpu))}: 0 or {@code -EINVAL}. */
+    public static int irq_set_affinity(int irq, int cpu) {
+        try {
+            k().irqs().setAffinity(irq, cpu);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Cross-CPU calls (kernel/smp.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code smp_call_function_single(cpu, func, info, wait)}: 0, or {@code -ENXIO} for a CPU that does not exist. */
+    public static <T> int smp_call_function_single(int cpu, Consumer<T> func, T info, boolean wait) {
+        try {
+            k().smpCallFunctionSingle(cpu, new NamedCall<>(func, info), wait);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    private record NamedCall<T>(Consumer<T> func, T info) implements Runnable {
+        @Override
+        public void run() {
+            func.accept(info);
+        }
+
+        @Override
+        public String toString() {
+            return func.toString();
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package dev.bottomhalf.proc;
+
+import java.util.List;
+import java.util.Objects;
+
+import dev.bottomhalf.irq.IrqController;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.softirq.Softirqs;
+
+/**
+ * The {@code /proc} files of one kernel, rendered in the kernel's own text formats. Thread-safe; every
+ * rendering is a racy snapshot of per-CPU counters, as in the kernel.
+ */
+public final class Proc {
+    /** The chip name shown in {@code /proc/interrupts} for our interrupt controller. */
+    public static final String CHIP_NAME = "BH-INTC";
+
+    private final Machine machine;
+    private final IrqController irqs;
+    private final Softirqs softirqs;
+
+    public Proc(Machine machine, IrqController irqs, Softirqs softirqs) {
+        this.machine = Objects.requireNonNull(machine);
+        this.irqs = Objects.requireNonNull(irqs);
+        this.softirqs = Objects.requireNonNull(softirqs);
+    }
+
+    /**
+     * {@code /proc/softirqs} ({@code show_softirqs}): a header of CPU columns, then one row per vector
+     * ({@code %12s:} and {@code " %10u"} per CPU) — the ten standard vectors, then any opened user vector.
+     */
+    public String softirqs() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("                    ");
+        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+            sb.append(String.format("CPU%-8d", cpu));
+        }
+        sb.append('\n');
+        for (int nr = 0; nr < SoftirqVector.MAX_VECTORS; nr++) {
+            if (nr >= SoftirqVector.NR_SOFTIRQS && !softirqs.isOpen(nr)) {
+                continue;
+            }
+            sb.append(String.format("%12s:", softirqs.name(nr)));
+            for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+                sb.append(String.format(" %10d", softirqs.count(cpu, nr)));
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * {@code /proc/interrupts} ({@code show_interrupts}): a header of CPU columns; a row per line that has
+     * a handler or a non-zero count: {@code %*d: }, {@code "%10u "} per CPU, the chip name, the hardware
+     * line number, the trigger ({@code -edge}/{@code -level}) and the handler names; then the
+     * architecture row {@code CAL} (function-call interrupts).
+     */
+    public String interrupts() {
+        int lines = irqs.lines();
+        int prec = 3;
+        for (int j = 1000; prec < 10 && j <= lines; prec++) {
+            j *= 10;
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append(" ".repeat(prec + 8));
+        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+            sb.append(String.format("CPU%-8d", cpu));
+        }
+        sb.append('\n');
+        for (int irq = 0; irq < lines; irq++) {
+            List<String> names = irqs.actionNames(irq);
+            if (names.isEmpty() && irqs.totalCount(irq) == 0) {
+                continue;
+            }
+            sb.append(String.format("%" + prec + "d: ", irq));
+            for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+                sb.append(String.format("%10d ", irqs.count(irq, cpu)));
+            }
+            sb.append(String.format(" %8s", CHIP_NAME));
+            sb.append(String.format(" %" + prec + "d", irq));
+            sb.append(String.format("-%-8s", irqs.isLevelTriggered(irq) ? "level" : "edge"));
+            if (!names.isEmpty()) {
+                sb.append("  ").append(String.join(", ", names));
+            }
+            sb.append('\n');
+        }
+        sb.append(String.format("%" + prec + "s: ", "CAL"));
+        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+            sb.append(String.format("%10d ", machine.cpu(cpu).functionCallInterrupts()));
+        }
+        sb.append("  Function call interrupts\n");
+        return sb.toString();
+    }
+
+    /** {@code /proc/irq/N/spurious}: {@code count}, {@code unhandled}, {@code last_unhandled ... ms}. */
+    public String irqSpurious(int irq) {
+        IrqController.SpuriousState s = irqs.spurious(irq);
+        return "count " + s.count() + "\nunhandled " + s.unhandled() + "\nlast_unhandled " + s.lastUnhandledMs() + " ms\n";
+    }
+}

@@ -1,0 +1,6 @@
+/**
+ * The kernel's {@code /proc} views — {@code /proc/interrupts}, {@code /proc/softirqs},
+ * {@code /proc/irq/N/spurious} — rendered in the kernel's text formats from the live counters. Reads
+ * every subsystem; imported by none of them.
+ */
+package dev.bottomhalf.proc;

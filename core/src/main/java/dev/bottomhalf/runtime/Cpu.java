@@ -1,0 +1,268 @@
+package dev.bottomhalf.runtime;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One virtual CPU of a kernel: its two exclusion levels, its softirq pending mask, its {@code cpu/N}
+ * duty cycle (hard IRQs and cross-CPU calls) and per-CPU counters. Thread-safe where stated.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Ownership legend. <b>[I]</b> immutable after construction. <b>[A]</b> atomic, any thread.
+ * <b>[C]</b> confined to the context that runs {@code cpu/N}.</li>
+ * <li>The pending mask ({@code local_softirq_pending()}) is set with an atomic OR by any thread
+ * (raise) and taken with an atomic swap to 0 by the BH owner at the start of each softirq pass. A raise
+ * reads the mask first and skips the OR when its bit is already set, so re-raising a pending vector on a
+ * busy CPU costs one load.</li>
+ * <li>Cross-CPU calls go through an MPSC queue drained by {@code cpu/N}; after enqueuing, the caller
+ * wakes {@code cpu/N} only if it may be parked ({@link KernelThread#wake()}).</li>
+ * </ul>
+ */
+public final class Cpu {
+    private static final VarHandle PENDING;
+
+    static {
+        try {
+            PENDING = MethodHandles.lookup().findVarHandle(Cpu.class, "softirqPending", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Machine machine;                                             // [I]
+    private final int id;                                                      // [I]
+    private final CpuLevel irqLevel;                                           // [I]
+    private final CpuLevel bhLevel;                                            // [I]
+    private final ExecutionContext cpuContext;                                 // [I]
+    private final CpuAgent agent = new CpuAgent();                            // [I]
+    private final ConcurrentLinkedQueue<SmpCall> calls = new ConcurrentLinkedQueue<>(); // [A]
+    private final AtomicLong functionCallInterrupts = new AtomicLong();        // [A]
+    @SuppressWarnings("unused") // accessed through PENDING
+    private volatile int softirqPending;                                       // [A]
+    private volatile boolean needResched;                                      // [A]
+    private volatile KernelThread cpuThread;                                   // [A] set at start
+
+    Cpu(Machine machine, int id) {
+        this.machine = machine;
+        this.id = id;
+        this.irqLevel = new CpuLevel("IRQ level of CPU " + id, machine.stepped());
+        this.bhLevel = new CpuLevel("BH level of CPU " + id, machine.stepped());
+        this.cpuContext = new ExecutionContext(machine, ExecutionContext.Role.CPU, "cpu/" + id, this);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    CpuLevel irqLevel() {
+        return irqLevel;
+    }
+
+    CpuLevel bhLevel() {
+        return bhLevel;
+    }
+
+    /** The context that currently has IRQs disabled on this CPU (or runs a hard IRQ), or null. Any thread. */
+    public ExecutionContext irqLevelOwner() {
+        return irqLevel.owner();
+    }
+
+    /** The context that currently serves softirqs or has BH disabled on this CPU, or null. Any thread. */
+    public ExecutionContext bhLevelOwner() {
+        return bhLevel.owner();
+    }
+
+    /** The {@code cpu/N} context. */
+    public ExecutionContext cpuContext() {
+        return cpuContext;
+    }
+
+    /** The {@code cpu/N} duty cycle. */
+    public Agent agent() {
+        return agent;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Softirq pending mask — used by the softirq subsystem
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code local_softirq_pending()}. Any thread. */
+    public int softirqPending() {
+        return (int) PENDING.getVolatile(this);
+    }
+
+    /** Sets {@code bits} in the pending mask. Any thread; one load when they are already set. */
+    public void markSoftirqPending(int bits) {
+        if (((int) PENDING.getVolatile(this) & bits) != bits) {
+            PENDING.getAndBitwiseOr(this, bits);
+        }
+    }
+
+    /** Takes the whole pending mask, leaving 0. Only the BH owner of this CPU. */
+    public int takeSoftirqPending() {
+        return (int) PENDING.getAndSet(this, 0);
+    }
+
+    /**
+     * Tries to take the BH level for {@code ctx}, which must be a context of this CPU whose softirq byte
+     * is 0 (it is about to serve softirqs). Softirq subsystem use.
+     */
+    public boolean tryAcquireBh(ExecutionContext ctx) {
+        return bhLevel.tryAcquire(ctx);
+    }
+
+    /** Takes the BH level, waiting for the current owner. Softirq subsystem use ({@code ksoftirqd}). */
+    public void acquireBh(ExecutionContext ctx) {
+        bhLevel.acquire(ctx);
+    }
+
+    /** Gives the BH level up. Softirq subsystem use. */
+    public void releaseBh(ExecutionContext ctx) {
+        bhLevel.release(ctx);
+    }
+
+    /** {@code need_resched()} of this CPU: the softirq loop ends early when it is set. */
+    public boolean needResched() {
+        return needResched;
+    }
+
+    /** Sets this CPU's need-resched flag (stepped-mode tests use it to end a softirq loop early). */
+    public void setNeedResched(boolean value) {
+        needResched = value;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Hard-IRQ entry and exit
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code irq_enter()} on this CPU's {@code cpu/N} context. Interrupt-source use. */
+    public void irqEnter(ExecutionContext ctx) {
+        assert ctx == cpuContext : ctx.name() + " cannot take hard IRQs of CPU " + id;
+        ctx.irqEnter();
+    }
+
+    /**
+     * {@code irq_exit()}: leaves hardirq context; if that leaves the context outside any interrupt and
+     * softirqs are pending, runs them here ({@code invoke_softirq}). Interrupt-source use.
+     */
+    public void irqExit(ExecutionContext ctx) {
+        assert ctx == cpuContext : ctx.name() + " cannot take hard IRQs of CPU " + id;
+        ctx.irqLeave();
+        if (!ctx.inInterrupt() && softirqPending() != 0) {
+            machine.softirqEntry().invokeSoftirq(ctx);
+        }
+    }
+
+    /**
+     * Services hard IRQs and calls that arrived for this CPU while its {@code cpu/N} thread is serving
+     * softirqs: the softirq loop calls this between handlers, which is where a hard IRQ "preempts" a
+     * softirq in this model. Does nothing on any other context.
+     */
+    public void serviceInterruptsBetweenHandlers(ExecutionContext ctx) {
+        if (ctx == cpuContext && agent.hasWork()) {
+            agent.deliverAll();
+        }
+    }
+
+    /** Wakes {@code cpu/N} if it may be parked. Any thread. */
+    public void kick() {
+        KernelThread t = cpuThread;
+        if (t != null) {
+            t.wake();
+        }
+    }
+
+    void attachThread(KernelThread thread) {
+        this.cpuThread = thread;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Cross-CPU function calls (semantics §8.1)
+    // ------------------------------------------------------------------------------------------
+
+    /** Function-call interrupts taken by this CPU ({@code CAL} in {@code /proc/interrupts}). Any thread. */
+    public long functionCallInterrupts() {
+        return functionCallInterrupts.get();
+    }
+
+    void queueCall(SmpCall call) {
+        calls.add(call);
+        kick();
+    }
+
+    private int runCalls(ExecutionContext ctx) {
+        int n = 0;
+        SmpCall call;
+        while ((call = calls.poll()) != null) {
+            irqEnter(ctx);
+            functionCallInterrupts.incrementAndGet();
+            try {
+                machine.runSmpCall(call);
+            } finally {
+                irqExit(ctx);
+            }
+            n++;
+        }
+        return n;
+    }
+
+    /** The {@code cpu/N} duty cycle: deliver pending hard IRQs, then cross-CPU calls. */
+    private final class CpuAgent implements Agent {
+        @Override
+        public String name() {
+            return cpuContext.name();
+        }
+
+        @Override
+        public ExecutionContext context() {
+            return cpuContext;
+        }
+
+        @Override
+        public int doWork() {
+            return deliverAll();
+        }
+
+        int deliverAll() {
+            int n = 0;
+            for (InterruptSource source : machine.interruptSources()) {
+                n += source.deliver(cpuContext);
+            }
+            return n + runCalls(cpuContext);
+        }
+
+        @Override
+        public boolean hasWork() {
+            if (!calls.isEmpty()) {
+                return true;
+            }
+            for (InterruptSource source : machine.interruptSources()) {
+                if (source.pending(Cpu.this)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public long nextDeadlineNs() {
+            long next = Long.MAX_VALUE;
+            for (InterruptSource source : machine.interruptSources()) {
+                next = Math.min(next, source.nextDeadlineNs(Cpu.this));
+            }
+            return next;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CPU" + id;
+    }
+}

@@ -1,0 +1,109 @@
+package dev.bottomhalf.runtime;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One per-CPU exclusion level (the IRQ level or the BH level of a {@link Cpu}): at most one
+ * {@link ExecutionContext} owns it at a time. Thread-safe.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Ownership is by context, not by thread: in stepped mode one caller thread plays every role of a
+ * CPU ({@code cpu/0}, {@code ksoftirqd/0}, a task), and the task's BH-disabled section must still
+ * exclude the {@code cpu/0} role's softirq processing. In threaded mode each context has its own
+ * thread, so this is the same as ownership by thread.</li>
+ * <li>Not reentrant: the owning context tracks its own depth (the softirq and hardirq bytes of its
+ * preempt count) and takes or releases the level only on the outermost transition.</li>
+ * <li>Uncontended acquire and release are one CAS and one volatile store. A contended acquirer spins
+ * briefly, then enqueues its thread and parks; release unparks the first queued thread. The waiter
+ * enqueues before its final {@code tryAcquire}, and the releaser clears {@code owner} before it reads
+ * the queue (both volatile), so a release cannot miss a waiter (Dekker).</li>
+ * <li>In stepped mode a contended acquire would block the only thread forever, so it throws instead.</li>
+ * </ul>
+ */
+final class CpuLevel {
+    private static final VarHandle OWNER;
+
+    static {
+        try {
+            OWNER = MethodHandles.lookup().findVarHandle(CpuLevel.class, "owner", ExecutionContext.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** How often a contended acquirer re-tries before it parks. */
+    private static final int SPINS_BEFORE_PARK = 256;
+
+    private final String name;
+    private final boolean stepped;
+    private volatile ExecutionContext owner;
+    private final ConcurrentLinkedQueue<Thread> waiters = new ConcurrentLinkedQueue<>();
+
+    CpuLevel(String name, boolean stepped) {
+        this.name = name;
+        this.stepped = stepped;
+    }
+
+    ExecutionContext owner() {
+        return owner;
+    }
+
+    boolean isOwnedBy(ExecutionContext ctx) {
+        return owner == ctx;
+    }
+
+    boolean tryAcquire(ExecutionContext ctx) {
+        assert owner != ctx : name + " is already owned by " + ctx.name();
+        return OWNER.compareAndSet(this, (ExecutionContext) null, ctx);
+    }
+
+    void acquire(ExecutionContext ctx) {
+        if (tryAcquire(ctx)) {
+            return;
+        }
+        acquireSlow(ctx);
+    }
+
+    private void acquireSlow(ExecutionContext ctx) {
+        if (stepped) {
+            ExecutionContext o = owner;
+            throw new IllegalStateException("stepped mode: " + ctx.name() + " needs the " + name + ", which "
+                    + (o == null ? "another context" : o.name()) + " holds; the step would block forever");
+        }
+        for (int i = 0; i < SPINS_BEFORE_PARK; i++) {
+            Thread.onSpinWait();
+            if (owner == null && tryAcquire(ctx)) {
+                return;
+            }
+        }
+        Thread me = Thread.currentThread();
+        waiters.add(me);
+        try {
+            while (!tryAcquire(ctx)) {
+                LockSupport.park(this);
+            }
+        } finally {
+            waiters.remove(me);
+        }
+    }
+
+    void release(ExecutionContext ctx) {
+        assert owner == ctx : name + " released by " + ctx.name() + " but owned by "
+                + (owner == null ? "nobody" : owner.name());
+        owner = null;
+        Thread next = waiters.peek();
+        if (next != null) {
+            LockSupport.unpark(next);
+        }
+    }
+
+    @Override
+    public String toString() {
+        ExecutionContext o = owner;
+        return name + (o == null ? " (free)" : " (owned by " + o.name() + ")");
+    }
+}

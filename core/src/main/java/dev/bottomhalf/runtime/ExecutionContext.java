@@ -1,0 +1,458 @@
+package dev.bottomhalf.runtime;
+
+/**
+ * The execution context of one thread of one kernel: the Java counterpart of the kernel's
+ * {@code preempt_count} plus the local IRQ flag, with the kernel's context predicates. Confined: only
+ * the thread currently executing the context may call its methods (in stepped mode the stepping
+ * thread borrows runtime contexts one at a time).
+ *
+ * <p>The count keeps the kernel's layout (semantics §1.1): preemption depth in bits 0–7, the softirq
+ * byte in bits 8–15 ({@link #SOFTIRQ_OFFSET} while serving softirqs, {@link #SOFTIRQ_DISABLE_OFFSET}
+ * per {@code local_bh_disable}), hardirq nesting in bits 16–19. So in a BH-disabled task section
+ * {@link #inInterrupt()} and {@link #inSoftirq()} are true while {@link #inServingSoftirq()} is false
+ * and {@link #inTask()} is true — the kernel's gotcha, kept on purpose.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Ownership of the CPU's two exclusion levels follows the count: the context owns the
+ * {@linkplain Cpu#bhLevelOwner() BH level} exactly while its softirq byte is non-zero (outside
+ * hardirq), and the {@linkplain Cpu#irqLevelOwner() IRQ level} exactly while {@link #irqsDisabled()}.
+ * Levels are taken and released only on the outermost transition.</li>
+ * <li>Lock order: BH level before IRQ level. A context that already has IRQs disabled and must take
+ * the BH level tries once; if another context holds it, it re-enables IRQs, takes the BH level and
+ * disables IRQs again. The kernel needs no such step because a CPU cannot run two contexts at once;
+ * we document it as a model deviation (it only happens when code disables BH inside an IRQ-disabled
+ * section).</li>
+ * <li>In hardirq context {@code local_bh_disable}/{@code local_bh_enable} only count: a hard IRQ
+ * already excludes every other context of its CPU in the kernel, and taking the BH level there could
+ * deadlock against a task that holds BH and waits for the IRQ level.</li>
+ * </ul>
+ */
+public final class ExecutionContext {
+    /** Preemption-disable depth, bits 0–7. */
+    public static final int PREEMPT_MASK = 0x0000_00ff;
+    /** The softirq byte, bits 8–15. */
+    public static final int SOFTIRQ_MASK = 0x0000_ff00;
+    /** Hardirq nesting, bits 16–19. */
+    public static final int HARDIRQ_MASK = 0x000f_0000;
+    /** NMI nesting, bits 20–23 (never set by this library; kept for the layout). */
+    public static final int NMI_MASK = 0x00f0_0000;
+    public static final int PREEMPT_OFFSET = 0x1;
+    /** Added while serving softirqs. */
+    public static final int SOFTIRQ_OFFSET = 0x100;
+    /** Added by each {@code local_bh_disable()}. */
+    public static final int SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET;
+    public static final int HARDIRQ_OFFSET = 0x1_0000;
+
+    /** The value {@link #localIrqSave()} returns when IRQs were enabled. */
+    public static final long FLAGS_IRQS_ENABLED = 0;
+    /** The value {@link #localIrqSave()} returns when IRQs were already disabled. */
+    public static final long FLAGS_IRQS_DISABLED = 1;
+
+    /** What a context is for. */
+    public enum Role {
+        /** {@code cpu/N}: hard IRQs and cross-CPU calls of CPU N, then softirqs at irq_exit. */
+        CPU,
+        /** {@code ksoftirqd/N}. */
+        KSOFTIRQD,
+        /** {@code irq/L-name}: a threaded IRQ handler. */
+        IRQ_THREAD,
+        /** {@code kworker/...}: a workqueue worker. */
+        WORKER,
+        /** Any other thread, bound to a CPU. */
+        TASK
+    }
+
+    private static final ThreadLocal<ExecutionContext> CURRENT = new ThreadLocal<>();
+
+    private final Machine machine;
+    private final Role role;
+    private final String name;
+    private Cpu cpu;
+    private int preemptCount;
+    private boolean irqsDisabled;
+
+    ExecutionContext(Machine machine, Role role, String name, Cpu cpu) {
+        this.machine = machine;
+        this.role = role;
+        this.name = name;
+        this.cpu = cpu;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Finding the current context
+    // ------------------------------------------------------------------------------------------
+
+    /** The context of the calling thread, or null when the thread has none (not attached to any kernel). */
+    public static ExecutionContext currentOrNull() {
+        if (Thread.currentThread() instanceof KernelThread kt) {
+            return kt.context();
+        }
+        return CURRENT.get();
+    }
+
+    /**
+     * The context of the calling thread.
+     *
+     * @throws IllegalStateException when the thread is attached to no kernel
+     */
+    public static ExecutionContext current() {
+        ExecutionContext ctx = currentOrNull();
+        if (ctx == null) {
+            throw new IllegalStateException("thread '" + Thread.currentThread().getName()
+                    + "' is not attached to a kernel: call kernel.bindCurrentThread(cpu) first, "
+                    + "or make the call through a Kernel object");
+        }
+        return ctx;
+    }
+
+    static ExecutionContext swapThreadContext(ExecutionContext ctx) {
+        ExecutionContext previous = CURRENT.get();
+        if (ctx == null) {
+            CURRENT.remove();
+        } else {
+            CURRENT.set(ctx);
+        }
+        return previous;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Identity
+    // ------------------------------------------------------------------------------------------
+
+    public Machine machine() {
+        return machine;
+    }
+
+    public Role role() {
+        return role;
+    }
+
+    /** The thread name the kernel would show ({@code cpu/0}, {@code ksoftirqd/1}, a task's own name). */
+    public String name() {
+        return name;
+    }
+
+    /** The CPU this context runs on. */
+    public Cpu cpu() {
+        return cpu;
+    }
+
+    void rebind(Cpu newCpu) {
+        if (role != Role.TASK) {
+            throw new IllegalStateException(name + " is a runtime thread and stays on CPU " + cpu.id());
+        }
+        if (cpu != newCpu && (preemptCount != 0 || irqsDisabled)) {
+            throw new IllegalStateException(name + " cannot move from CPU " + cpu.id() + " to CPU " + newCpu.id()
+                    + " in atomic context (preempt_count " + hex(preemptCount) + ", irqs_disabled "
+                    + irqsDisabled + ")");
+        }
+        cpu = newCpu;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Predicates (semantics §1.2)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code preempt_count()}. */
+    public int preemptCount() {
+        return preemptCount;
+    }
+
+    /** {@code in_hardirq()}: inside a hard-IRQ handler (or a cross-CPU function call). */
+    public boolean inHardirq() {
+        return (preemptCount & HARDIRQ_MASK) != 0;
+    }
+
+    /** {@code in_serving_softirq()}: executing a softirq handler, on any thread. */
+    public boolean inServingSoftirq() {
+        return (preemptCount & SOFTIRQ_OFFSET) != 0;
+    }
+
+    /** {@code in_softirq()}: serving a softirq <em>or</em> BH disabled. */
+    public boolean inSoftirq() {
+        return (preemptCount & SOFTIRQ_MASK) != 0;
+    }
+
+    /** {@code in_interrupt()}: hardirq, serving softirq, or BH disabled (true in BH-disabled task code). */
+    public boolean inInterrupt() {
+        return (preemptCount & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK)) != 0;
+    }
+
+    /** {@code in_task()}: not in hardirq and not serving a softirq — true with BH disabled. */
+    public boolean inTask() {
+        return (preemptCount & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) == 0;
+    }
+
+    /** {@code in_atomic()}: {@code preempt_count() != 0}. */
+    public boolean inAtomic() {
+        return preemptCount != 0;
+    }
+
+    /** {@code irqs_disabled()}. */
+    public boolean irqsDisabled() {
+        return irqsDisabled;
+    }
+
+    /** {@code preemptible()}: count 0 and IRQs enabled. */
+    public boolean preemptible() {
+        return preemptCount == 0 && !irqsDisabled;
+    }
+
+    /** {@code interrupt_context_level()}: 0 task, 1 serving softirq, 2 hardirq, 3 NMI. */
+    public int interruptContextLevel() {
+        if ((preemptCount & NMI_MASK) != 0) {
+            return 3;
+        }
+        if (inHardirq()) {
+            return 2;
+        }
+        return inServingSoftirq() ? 1 : 0;
+    }
+
+    /** A short description for reports: {@code hardirq}, {@code softirq}, {@code task, BH disabled}, ... */
+    public String describe() {
+        if (inHardirq()) {
+            return "hardirq";
+        }
+        if (inServingSoftirq()) {
+            return "softirq";
+        }
+        StringBuilder sb = new StringBuilder("task");
+        if (inSoftirq()) {
+            sb.append(", BH disabled");
+        }
+        if (irqsDisabled) {
+            sb.append(", IRQs disabled");
+        }
+        if ((preemptCount & PREEMPT_MASK) != 0) {
+            sb.append(", preemption disabled");
+        }
+        return sb.toString();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Local IRQ masking (semantics §1.3)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code local_irq_disable()}: does not nest; hard IRQs for this CPU wait until enabled. */
+    public void localIrqDisable() {
+        if (!irqsDisabled) {
+            cpu.irqLevel().acquire(this);
+            irqsDisabled = true;
+        }
+    }
+
+    /** {@code local_irq_enable()}: always unmasks, whatever the nesting. */
+    public void localIrqEnable() {
+        if (irqsDisabled) {
+            irqsDisabled = false;
+            cpu.irqLevel().release(this);
+        }
+    }
+
+    /** {@code local_irq_save(flags)}: disables and returns the previous state for {@link #localIrqRestore}. */
+    public long localIrqSave() {
+        long flags = irqsDisabled ? FLAGS_IRQS_DISABLED : FLAGS_IRQS_ENABLED;
+        localIrqDisable();
+        return flags;
+    }
+
+    /**
+     * {@code local_irq_restore(flags)}: returns to the state {@link #localIrqSave()} found. Restoring
+     * while IRQs are enabled is reported as {@code raw_local_irq_restore() called with IRQs enabled}
+     * (the kernel's {@code CONFIG_DEBUG_IRQFLAGS} check).
+     */
+    public void localIrqRestore(long flags) {
+        if (!irqsDisabled) {
+            machine.reports().warnOnce("raw_local_irq_restore",
+                    "raw_local_irq_restore() called with IRQs enabled");
+        }
+        if (flags == FLAGS_IRQS_DISABLED) {
+            localIrqDisable();
+        } else {
+            localIrqEnable();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Bottom-half disabling (semantics §2.3)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code local_bh_disable()}: nests; softirqs of this CPU wait until the outermost enable. */
+    public void localBhDisable() {
+        if ((preemptCount & SOFTIRQ_MASK) == SOFTIRQ_MASK - SOFTIRQ_OFFSET) {
+            throw new IllegalStateException("local_bh_disable() nested more than 127 deep: the softirq byte of"
+                    + " preempt_count would overflow");
+        }
+        if ((preemptCount & SOFTIRQ_MASK) == 0 && !inHardirq()) {
+            takeBhLevel();
+        }
+        preemptCount += SOFTIRQ_DISABLE_OFFSET;
+    }
+
+    private void takeBhLevel() {
+        CpuLevel bh = cpu.bhLevel();
+        if (!irqsDisabled) {
+            bh.acquire(this);
+        } else if (!bh.tryAcquire(this)) {
+            // Lock order is BH before IRQ: step out of the IRQ level while waiting (see class notes).
+            localIrqEnable();
+            bh.acquire(this);
+            localIrqDisable();
+        }
+    }
+
+    /**
+     * {@code local_bh_enable()}: the outermost enable runs this CPU's pending softirqs on the calling
+     * thread before it returns. Called from hardirq context it is reported
+     * ({@code local_bh_enable() called from hardirq context}, the kernel's WARN_ON_ONCE) and only counts.
+     */
+    public void localBhEnable() {
+        if ((preemptCount & SOFTIRQ_MASK) < SOFTIRQ_DISABLE_OFFSET) {
+            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): local_bh_enable() without "
+                    + "local_bh_disable() (preempt_count " + hex(preemptCount) + ")");
+            return;
+        }
+        if (inHardirq()) {
+            machine.reports().warnOnce("local_bh_enable_hardirq", "local_bh_enable() called from hardirq context");
+            preemptCount -= SOFTIRQ_DISABLE_OFFSET;
+            return;
+        }
+        if (irqsDisabled) {
+            machine.reports().warnOnce("local_bh_enable_irqs_off",
+                    "local_bh_enable() called with IRQs disabled (lockdep_assert_irqs_enabled)");
+        }
+        // As the kernel: drop all but one preemption level, run pending work, then drop the last one.
+        preemptCount -= SOFTIRQ_DISABLE_OFFSET - PREEMPT_OFFSET;
+        if ((preemptCount & SOFTIRQ_MASK) == 0) {
+            machine.softirqEntry().runPendingThenRelease(this);
+        }
+        preemptCount -= PREEMPT_OFFSET;
+    }
+
+    /**
+     * {@code _local_bh_enable()}: re-enables bottom halves without running pending softirqs (they wait
+     * for the next exit point: an irq_exit, another local_bh_enable, or ksoftirqd).
+     */
+    public void localBhEnableNoRun() {
+        if ((preemptCount & SOFTIRQ_MASK) < SOFTIRQ_DISABLE_OFFSET) {
+            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): _local_bh_enable() without "
+                    + "local_bh_disable() (preempt_count " + hex(preemptCount) + ")");
+            return;
+        }
+        preemptCount -= SOFTIRQ_DISABLE_OFFSET;
+        if ((preemptCount & SOFTIRQ_MASK) == 0 && !inHardirq()) {
+            cpu.bhLevel().release(this);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Preemption and sleeping
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code preempt_disable()}. */
+    public void preemptDisable() {
+        if ((preemptCount & PREEMPT_MASK) == PREEMPT_MASK) {
+            throw new IllegalStateException("preempt_disable() nested more than 255 deep");
+        }
+        preemptCount += PREEMPT_OFFSET;
+    }
+
+    /** {@code preempt_enable()}. */
+    public void preemptEnable() {
+        if ((preemptCount & PREEMPT_MASK) == 0) {
+            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): preempt_enable() without "
+                    + "preempt_disable() (preempt_count " + hex(preemptCount) + ")");
+            return;
+        }
+        preemptCount -= PREEMPT_OFFSET;
+    }
+
+    /**
+     * {@code might_sleep()}: called at the top of every call that can block. In atomic context (or with
+     * IRQs disabled) it reports {@code BUG: sleeping function called from invalid context at <where>}
+     * with the kernel's detail lines and returns false; a caller whose wait could never end from here
+     * (it would wait for this very context) then returns instead of hanging.
+     *
+     * @param where the blocking call, e.g. {@code tasklet_kill}
+     * @return true when sleeping is legal here
+     */
+    public boolean mightSleep(String where) {
+        if (preemptCount == 0 && !irqsDisabled) {
+            return true;
+        }
+        machine.reports().bug("BUG: sleeping function called from invalid context at " + where + "\n"
+                + "in_atomic(): " + (inAtomic() ? 1 : 0) + ", irqs_disabled(): " + (irqsDisabled ? 1 : 0)
+                + ", non_block: 0, pid: " + Thread.currentThread().threadId() + ", name: " + name + "\n"
+                + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0", new Throwable(where));
+        return false;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Runtime-internal transitions
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code irq_enter()}: enters hardirq context with IRQs disabled. */
+    void irqEnter() {
+        preemptCount += HARDIRQ_OFFSET;
+        if (!irqsDisabled) {
+            cpu.irqLevel().acquire(this);
+            irqsDisabled = true;
+        }
+    }
+
+    /** Leaves hardirq context; IRQs are enabled again. Softirq processing is the caller's next step. */
+    void irqLeave() {
+        assert inHardirq() : name + " is not in hardirq context";
+        localIrqEnable();
+        preemptCount -= HARDIRQ_OFFSET;
+    }
+
+    /** Sets the count back after a handler leaked a change (the kernel restores it the same way). */
+    public void restorePreemptCount(int count) {
+        int leakedSoftirq = preemptCount & SOFTIRQ_MASK;
+        int wantedSoftirq = count & SOFTIRQ_MASK;
+        preemptCount = count;
+        if (!inHardirq() && leakedSoftirq != 0 && wantedSoftirq == 0 && cpu.bhLevel().isOwnedBy(this)) {
+            cpu.bhLevel().release(this);
+        }
+    }
+
+    /** Adds or removes the serving-softirq offset; the caller owns the BH level. */
+    public void enterServingSoftirq() {
+        assert cpu.bhLevel().isOwnedBy(this) || inHardirq() : name + " serves softirqs without the BH level";
+        preemptCount += SOFTIRQ_OFFSET;
+    }
+
+    public void leaveServingSoftirq() {
+        preemptCount -= SOFTIRQ_OFFSET;
+    }
+
+    /** Makes IRQs enabled again after a handler returned with them disabled; returns whether it had to. */
+    public boolean forceIrqsEnabled() {
+        if (irqsDisabled) {
+            localIrqEnable();
+            return true;
+        }
+        return false;
+    }
+
+    /** Makes IRQs disabled again after a hard-IRQ handler enabled them; returns whether it had to. */
+    public boolean forceIrqsDisabled() {
+        if (!irqsDisabled) {
+            localIrqDisable();
+            return true;
+        }
+        return false;
+    }
+
+    static String hex(int count) {
+        return String.format("%08x", count);
+    }
+
+    @Override
+    public String toString() {
+        return name + " on CPU " + cpu.id() + " [" + describe() + ", preempt_count " + hex(preemptCount) + "]";
+    }
+}

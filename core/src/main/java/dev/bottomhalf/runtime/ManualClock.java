@@ -1,0 +1,45 @@
+package dev.bottomhalf.runtime;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A clock moved only by its owner, for stepped mode and tests. Thread-safe: the time is a
+ * volatile field, so an advance is visible to every thread that reads the clock afterwards.
+ */
+public final class ManualClock implements Clock {
+    private volatile long nowNs;
+
+    ManualClock() {
+    }
+
+    @Override
+    public long nanoTime() {
+        return nowNs;
+    }
+
+    /** Moves time forward by {@code amount} units; never backwards. */
+    public void advance(long amount, TimeUnit unit) {
+        long deltaNs = unit.toNanos(amount);
+        if (deltaNs < 0) {
+            throw new IllegalArgumentException("a clock never goes backwards: advance by " + amount + " " + unit);
+        }
+        synchronized (this) {
+            nowNs += deltaNs;
+        }
+    }
+
+    /** Moves time forward by {@code ns} nanoseconds. */
+    public void advanceNanos(long ns) {
+        advance(ns, TimeUnit.NANOSECONDS);
+    }
+
+    /** Moves time forward by {@code ms} milliseconds. */
+    public void advanceMillis(long ms) {
+        advance(ms, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public String toString() {
+        return "manual clock at " + nowNs + " ns";
+    }
+}

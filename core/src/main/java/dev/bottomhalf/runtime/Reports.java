@@ -1,0 +1,83 @@
+package dev.bottomhalf.runtime;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The report hub of one kernel: makes {@link KernelEvent}s from the current context, counts them by
+ * kind and hands them to the configured {@link Reporter}. Thread-safe; any context.
+ *
+ * <p>A reporter that throws is not allowed to break the caller: its exception is swallowed after
+ * being counted as an oops of the reporter itself (printed to stderr, because the reporter is the
+ * thing that failed).
+ */
+public final class Reports {
+    private final Machine machine;
+    private final Reporter reporter;
+    private final AtomicLongArray counts = new AtomicLongArray(KernelEvent.Kind.values().length);
+    private final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
+
+    Reports(Machine machine, Reporter reporter) {
+        this.machine = machine;
+        this.reporter = reporter;
+    }
+
+    /** How many reports of {@code kind} were made since boot. */
+    public long count(KernelEvent.Kind kind) {
+        return counts.get(kind.ordinal());
+    }
+
+    /** {@code WARN(1, ...)}: a misuse or kernel bug the kernel survives; carries the caller's stack. */
+    public void warning(String message) {
+        emit(KernelEvent.Kind.WARNING, message, new Throwable("WARNING: " + message));
+    }
+
+    /**
+     * {@code WARN_ONCE}/{@code WARN_ON_ONCE}: reported the first time {@code key} is seen on this
+     * kernel, counted but not reported afterwards.
+     *
+     * @return true when this call reported
+     */
+    public boolean warnOnce(String key, String message) {
+        if (warnedOnce.add(key)) {
+            warning(message);
+            return true;
+        }
+        counts.incrementAndGet(KernelEvent.Kind.WARNING.ordinal());
+        return false;
+    }
+
+    /** A {@code BUG: ...} report the kernel prints and survives. */
+    public void bug(String message, Throwable stack) {
+        emit(KernelEvent.Kind.BUG, message, stack);
+    }
+
+    /**
+     * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on.
+     *
+     * @param handler what was running: {@code softirq NET_RX}, {@code irq 7 handler eth0}, ...
+     */
+    public void oops(String handler, Throwable thrown) {
+        emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
+    }
+
+    /** A message at a printk level ({@code pr_emerg}, {@code pr_err}, {@code pr_warn}, ...). */
+    public void printk(KernelEvent.Kind level, String message) {
+        emit(level, message, null);
+    }
+
+    private void emit(KernelEvent.Kind kind, String message, Throwable cause) {
+        counts.incrementAndGet(kind.ordinal());
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        boolean ours = ctx != null && ctx.machine() == machine;
+        KernelEvent event = new KernelEvent(kind, message, ours ? ctx.cpu().id() : -1,
+                ours ? ctx.name() : Thread.currentThread().getName(), ours ? ctx.describe() : "outside the kernel",
+                machine.jiffies(), cause);
+        try {
+            reporter.report(event);
+        } catch (RuntimeException e) {
+            System.err.println("bottomhalf: the reporter threw while reporting [" + event + "]: " + e);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.bottomhalf.runtime;
+
+/**
+ * The kernel tracepoints this library emits, named as in the kernel's {@code include/trace/events/}
+ * headers. Each subsystem adds its own constants here; the {@code dev.bottomhalf.trace} package
+ * records and renders them.
+ */
+public enum Tracepoint {
+    /** {@code irq:irq_handler_entry} — {@code irq=%d name=%s} */
+    IRQ_HANDLER_ENTRY("irq", "irq_handler_entry"),
+    /** {@code irq:irq_handler_exit} — {@code irq=%d ret=handled|unhandled} */
+    IRQ_HANDLER_EXIT("irq", "irq_handler_exit"),
+    /** {@code irq:softirq_raise} — {@code vec=%u [action=%s]} */
+    SOFTIRQ_RAISE("irq", "softirq_raise"),
+    /** {@code irq:softirq_entry} — {@code vec=%u [action=%s]} */
+    SOFTIRQ_ENTRY("irq", "softirq_entry"),
+    /** {@code irq:softirq_exit} — {@code vec=%u [action=%s]} */
+    SOFTIRQ_EXIT("irq", "softirq_exit"),
+    /** {@code csd:csd_function_entry} — {@code func=%ps} (a cross-CPU function call starting) */
+    CSD_FUNCTION_ENTRY("csd", "csd_function_entry"),
+    /** {@code csd:csd_function_exit} — {@code func=%ps} */
+    CSD_FUNCTION_EXIT("csd", "csd_function_exit");
+
+    private final String system;
+    private final String eventName;
+
+    Tracepoint(String system, String eventName) {
+        this.system = system;
+        this.eventName = eventName;
+    }
+
+    /** The trace system (directory under {@code events/}), e.g. {@code irq}. */
+    public String system() {
+        return system;
+    }
+
+    /** The event name as the kernel spells it, e.g. {@code softirq_entry}. */
+    public String eventName() {
+        return eventName;
+    }
+
+    /** The bit of this tracepoint in an enable mask. */
+    public long bit() {
+        return 1L << ordinal();
+    }
+}

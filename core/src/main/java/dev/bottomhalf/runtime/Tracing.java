@@ -1,0 +1,67 @@
+package dev.bottomhalf.runtime;
+
+import java.util.Set;
+
+/**
+ * The tracing switch of one kernel: which tracepoints are on and where their hits go. Thread-safe.
+ *
+ * <p>Implementation notes: emitters test {@link #on(Tracepoint)} — one volatile load and a mask —
+ * before they format anything, so a disabled tracepoint costs a load and a branch and allocates
+ * nothing. {@link #enable} publishes the sink before the mask (both volatile), so an emitter that
+ * sees a bit set also sees the sink.
+ */
+public final class Tracing {
+    private final Machine machine;
+    private volatile TraceSink sink;
+    private volatile long enabledMask;
+
+    Tracing(Machine machine) {
+        this.machine = machine;
+    }
+
+    /** True when hits of {@code point} are being recorded. */
+    public boolean on(Tracepoint point) {
+        return (enabledMask & point.bit()) != 0;
+    }
+
+    /** Sends hits of the given tracepoints (all of them when {@code points} is empty) to {@code sink}. */
+    public synchronized void enable(TraceSink sink, Set<Tracepoint> points) {
+        this.sink = java.util.Objects.requireNonNull(sink, "sink");
+        long mask = 0;
+        if (points.isEmpty()) {
+            for (Tracepoint p : Tracepoint.values()) {
+                mask |= p.bit();
+            }
+        } else {
+            for (Tracepoint p : points) {
+                mask |= p.bit();
+            }
+        }
+        this.enabledMask = mask;
+    }
+
+    /** Sends every tracepoint's hits to {@code sink}. */
+    public void enableAll(TraceSink sink) {
+        enable(sink, Set.of());
+    }
+
+    /** Turns every tracepoint off. */
+    public synchronized void disable() {
+        enabledMask = 0;
+    }
+
+    /**
+     * Records one hit from the current context. Call only after {@link #on(Tracepoint)} returned true;
+     * a hit racing with {@link #disable()} may still be delivered.
+     */
+    public void emit(Tracepoint point, String detail) {
+        TraceSink s = sink;
+        if (s == null) {
+            return;
+        }
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        int cpu = ctx == null || ctx.machine() != machine ? -1 : ctx.cpu().id();
+        String comm = ctx == null || ctx.machine() != machine ? Thread.currentThread().getName() : ctx.name();
+        s.hit(point, machine.clock().nanoTime(), cpu, comm, detail);
+    }
+}

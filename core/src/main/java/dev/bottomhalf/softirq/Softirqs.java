@@ -1,0 +1,360 @@
+package dev.bottomhalf.softirq;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.Errno;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.SoftirqEntry;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+
+/**
+ * The softirq subsystem of one kernel ({@code kernel/softirq.c}): the vector table, raising, the
+ * bounded processing loop, {@code ksoftirqd/N}, and the per-CPU per-vector execution counts shown in
+ * {@code /proc/softirqs}. Thread-safe: raise from any context on any thread.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Where softirqs run (semantics §2.3): at irq_exit on {@code cpu/N} when the interrupt did not
+ * interrupt a softirq or a BH-disabled section; at the outermost {@code local_bh_enable} on the
+ * caller's thread; and in {@code ksoftirqd/N}, woken by a raise from plain task context or when the
+ * loop's budget runs out. Every path goes through {@link #runPendingThenRelease}, so there is one
+ * loop.</li>
+ * <li>Exclusion: a context serves softirqs of CPU N only while it owns CPU N's BH level. A context that
+ * finds the BH level owned leaves its pending bits to the owner, which re-checks the mask before it
+ * gives the level up and once more after (the bit may have been set between its last check and the
+ * release; then it takes the level again, or whoever took it in between runs them).</li>
+ * <li>Budget (semantics §2.4): one invocation runs at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
+ * early once {@link #MAX_SOFTIRQ_TIME_MS} worth of jiffies have passed or {@code need_resched()} is set;
+ * leftovers wake {@code ksoftirqd}. With jiffies granularity the time limit is "two tick boundaries".</li>
+ * <li>Counters: {@code counts[cpu × 32 + nr]} is written only by the BH owner of that CPU (single
+ * writer, opaque store) and read by anyone (opaque load).</li>
+ * <li>Fidelity gap: Java cannot preempt a running handler. A hard IRQ for a CPU whose {@code cpu/N}
+ * thread is serving softirqs is taken between two handlers; a hard IRQ for a CPU whose softirqs are
+ * being served by {@code ksoftirqd} or a task runs at once on {@code cpu/N}, in parallel.</li>
+ * </ul>
+ */
+public final class Softirqs implements SoftirqEntry {
+    /**
+     * {@code MAX_SOFTIRQ_TIME}: 2 ms. From the kernel's comment: long enough to drain a burst of network
+     * traffic, short enough that a flood cannot starve user tasks for more than a couple of ticks before
+     * the work moves to ksoftirqd, which the scheduler treats as an ordinary task.
+     */
+    public static final int MAX_SOFTIRQ_TIME_MS = 2;
+    /**
+     * {@code MAX_SOFTIRQ_RESTART}: 10 passes per invocation. Bounds the loop on coarse-HZ machines where
+     * 2 ms is less than one jiffy and the time check alone would not end it.
+     */
+    public static final int MAX_SOFTIRQ_RESTART = 10;
+
+    private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    private final Machine machine;
+    private final Tracing tracing;
+    private final SoftirqAction[] actions = new SoftirqAction[SoftirqVector.MAX_VECTORS];
+    private final String[] names = new String[SoftirqVector.MAX_VECTORS];
+    private final String[] actionNames = new String[SoftirqVector.MAX_VECTORS];
+    private final long[] counts;
+    private final Ksoftirqd[] daemons;
+
+    public Softirqs(Machine machine) {
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.tracing = machine.tracing();
+        for (SoftirqVector v : SoftirqVector.values()) {
+            names[v.nr()] = v.name();
+        }
+        this.counts = new long[machine.cpuCount() * SoftirqVector.MAX_VECTORS];
+        this.daemons = new Ksoftirqd[machine.cpuCount()];
+        for (int i = 0; i < daemons.length; i++) {
+            daemons[i] = new Ksoftirqd(this, machine.cpu(i));
+            daemons[i].handle = machine.register(daemons[i], true);
+        }
+        machine.installSoftirqEntry(this);
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The vector table
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code open_softirq(nr, action)} for a standard vector. */
+    public void open(SoftirqVector vector, SoftirqAction action) {
+        open(vector.nr(), vector.name(), action);
+    }
+
+    /**
+     * {@code open_softirq(nr, action)}: installs the handler of vector {@code nr}. Vectors 0–9 keep their
+     * standard names; 10–31 are user vectors shown in {@code /proc/softirqs} under {@code name}.
+     * Re-opening a vector replaces its handler, as in the kernel.
+     *
+     * @throws KernelException {@code EINVAL} for a vector outside 0..31 or an empty name
+     */
+    public synchronized void open(int nr, String name, SoftirqAction action) {
+        Objects.requireNonNull(action, "action");
+        if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS) {
+            throw new KernelException(Errno.EINVAL, "softirq vector " + nr + " is outside 0.."
+                    + (SoftirqVector.MAX_VECTORS - 1) + " (the pending mask has 32 bits)");
+        }
+        if (nr >= SoftirqVector.NR_SOFTIRQS) {
+            if (name == null || name.isBlank() || name.length() > 12) {
+                throw new KernelException(Errno.EINVAL, "a user softirq vector needs a name of 1..12 characters"
+                        + " for /proc/softirqs: '" + name + "'");
+            }
+            names[nr] = name;
+        }
+        actionNames[nr] = names[nr].toLowerCase(java.util.Locale.ROOT) + "_action";
+        actions[nr] = action;
+    }
+
+    /** The {@code /proc/softirqs} name of vector {@code nr}, or null for an unopened user vector. */
+    public String name(int nr) {
+        return names[nr];
+    }
+
+    /** Whether vector {@code nr} has a handler. */
+    public boolean isOpen(int nr) {
+        return actions[nr] != null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Raising (semantics §2.2)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code raise_softirq(nr)} for a standard vector. */
+    public void raise(SoftirqVector vector) {
+        raise(vector.nr());
+    }
+
+    /**
+     * {@code raise_softirq(nr)}: marks vector {@code nr} pending on the calling context's CPU; from plain
+     * task context (not {@code in_interrupt()}) it also wakes that CPU's ksoftirqd. Any context; raising a
+     * pending vector again is one load. Allocates nothing unless tracing is on.
+     *
+     * @throws KernelException {@code EINVAL} for a vector without a handler
+     */
+    public void raise(int nr) {
+        raiseIrqoff(machine.current(), nr, true);
+    }
+
+    /**
+     * {@code raise_softirq_irqoff(nr)}: as {@link #raise(int)} for a caller that has IRQs disabled;
+     * calling it with IRQs enabled is reported as the kernel's lockdep assertion.
+     */
+    public void raiseIrqoff(int nr) {
+        ExecutionContext ctx = machine.current();
+        assertIrqsDisabled(ctx, "raise_softirq_irqoff");
+        raiseIrqoff(ctx, nr, true);
+    }
+
+    /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
+    public void raiseIrqoffNoWake(int nr) {
+        ExecutionContext ctx = machine.current();
+        assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
+        raiseIrqoff(ctx, nr, false);
+    }
+
+    /**
+     * Marks {@code nr} pending on the CPU of {@code ctx} on behalf of a subsystem that already has the
+     * context at hand (tasklets, timers). Wakes ksoftirqd when {@code wake} and not in interrupt.
+     */
+    public void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
+        raiseIrqoff(ctx, nr, wake);
+    }
+
+    private void raiseIrqoff(ExecutionContext ctx, int nr, boolean wake) {
+        if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || actions[nr] == null) {
+            throw unopened(nr);
+        }
+        Cpu cpu = ctx.cpu();
+        cpu.markSoftirqPending(1 << nr);
+        if (tracing.on(Tracepoint.SOFTIRQ_RAISE)) {
+            tracing.emit(Tracepoint.SOFTIRQ_RAISE, describe(nr));
+        }
+        if (wake && !ctx.inInterrupt()) {
+            wakeKsoftirqd(cpu);
+        }
+    }
+
+    private KernelException unopened(int nr) {
+        return new KernelException(Errno.EINVAL, "softirq vector " + nr + (nr >= 0 && nr < 32 && names[nr] != null
+                ? " (" + names[nr] + ")" : "") + " has no handler: call open_softirq() before raising it");
+    }
+
+    private void assertIrqsDisabled(ExecutionContext ctx, String call) {
+        if (!ctx.irqsDisabled()) {
+            machine.reports().warnOnce("lockdep_irqs_disabled_" + call,
+                    call + "() called with IRQs enabled (lockdep_assert_irqs_disabled)");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Running them
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code do_softirq()}: from task context with BH enabled, runs this CPU's pending softirqs on the
+     * calling thread; does nothing in interrupt context or when another context is serving them.
+     */
+    public void doSoftirq() {
+        ExecutionContext ctx = machine.current();
+        Cpu cpu = ctx.cpu();
+        if (ctx.inInterrupt() || cpu.softirqPending() == 0 || !cpu.tryAcquireBh(ctx)) {
+            return;
+        }
+        runPendingThenRelease(ctx);
+    }
+
+    @Override
+    public void invokeSoftirq(ExecutionContext cpuContext) {
+        Cpu cpu = cpuContext.cpu();
+        if (machine.config().forceIrqThreads()) {
+            wakeKsoftirqd(cpu);
+            return;
+        }
+        if (cpu.tryAcquireBh(cpuContext)) {
+            runPendingThenRelease(cpuContext);
+        }
+        // else: a task with BH disabled, or ksoftirqd, owns BH on this CPU and runs them when it is done.
+    }
+
+    @Override
+    public void runPendingThenRelease(ExecutionContext ctx) {
+        Cpu cpu = ctx.cpu();
+        while (true) {
+            boolean deferred = false;
+            if (cpu.softirqPending() != 0) {
+                deferred = handleSoftirqs(ctx, cpu);
+            }
+            cpu.releaseBh(ctx);
+            if (deferred || cpu.softirqPending() == 0 || !cpu.tryAcquireBh(ctx)) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * {@code handle_softirqs()}: the bounded loop. The caller owns the BH level of {@code cpu}.
+     *
+     * @return true when work was left for ksoftirqd (budget exhausted)
+     */
+    private boolean handleSoftirqs(ExecutionContext ctx, Cpu cpu) {
+        long end = machine.jiffies() + machine.msecsToJiffies(MAX_SOFTIRQ_TIME_MS);
+        int restart = MAX_SOFTIRQ_RESTART;
+        ctx.enterServingSoftirq();
+        try {
+            int pending = cpu.takeSoftirqPending();
+            while (true) {
+                while (pending != 0) {
+                    int nr = Integer.numberOfTrailingZeros(pending);
+                    pending &= pending - 1;
+                    runAction(ctx, cpu, nr);
+                    cpu.serviceInterruptsBetweenHandlers(ctx);
+                }
+                if (cpu.softirqPending() == 0) {
+                    return false;
+                }
+                if (machine.jiffies() - end < 0 && !cpu.needResched() && --restart != 0) {
+                    pending = cpu.takeSoftirqPending();
+                    continue;
+                }
+                wakeKsoftirqd(cpu);
+                return true;
+            }
+        } finally {
+            ctx.leaveServingSoftirq();
+        }
+    }
+
+    private void runAction(ExecutionContext ctx, Cpu cpu, int nr) {
+        SoftirqAction action = actions[nr];
+        int slot = cpu.id() * SoftirqVector.MAX_VECTORS + nr;
+        COUNTS.setOpaque(counts, slot, (long) COUNTS.getOpaque(counts, slot) + 1);
+        int before = ctx.preemptCount();
+        boolean traced = tracing.on(Tracepoint.SOFTIRQ_ENTRY);
+        if (traced) {
+            tracing.emit(Tracepoint.SOFTIRQ_ENTRY, describe(nr));
+        }
+        try {
+            action.run();
+        } catch (Throwable t) {
+            if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
+                throw vme;
+            }
+            machine.reports().oops("softirq " + names[nr] + " (" + actionNames[nr] + ")", t);
+        }
+        if (tracing.on(Tracepoint.SOFTIRQ_EXIT)) {
+            tracing.emit(Tracepoint.SOFTIRQ_EXIT, describe(nr));
+        }
+        int after = ctx.preemptCount();
+        if (after != before) {
+            machine.reports().printk(KernelEvent.Kind.ERR, String.format(
+                    "huh, entered softirq %d %s %s with preempt_count %08x, exited with %08x?",
+                    nr, names[nr], actionNames[nr], before, after));
+            ctx.restorePreemptCount(before);
+        }
+        if (ctx.forceIrqsEnabled()) {
+            machine.reports().warning(String.format("softirq %d %s %s returned with IRQs disabled",
+                    nr, names[nr], actionNames[nr]));
+        }
+    }
+
+    private String describe(int nr) {
+        return "vec=" + nr + " [action=" + names[nr] + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // ksoftirqd
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public void wakeKsoftirqd(Cpu cpu) {
+        daemons[cpu.id()].wake();
+    }
+
+    /** Whether {@code ksoftirqd/cpu} has been woken and not yet gone back to sleep. Any thread. */
+    public boolean ksoftirqdWoken(int cpu) {
+        return daemons[machine.cpu(cpu).id()].woken();
+    }
+
+    /** How many batches {@code ksoftirqd/cpu} has run. Any thread. */
+    public long ksoftirqdRuns(int cpu) {
+        return daemons[machine.cpu(cpu).id()].runs();
+    }
+
+    AgentHandle ksoftirqdHandle(int cpu) {
+        return daemons[cpu].handle;
+    }
+
+    /** Runs the ksoftirqd body for one batch; see {@link Ksoftirqd}. */
+    void ksoftirqdBatch(ExecutionContext ctx) {
+        runPendingThenRelease(ctx);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Statistics
+    // ------------------------------------------------------------------------------------------
+
+    /** How many times vector {@code nr} ran on {@code cpu} (one per pass, not per raise). Any thread. */
+    public long count(int cpu, int nr) {
+        machine.cpu(cpu);
+        if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS) {
+            throw new IllegalArgumentException("softirq vector " + nr + " is outside 0..31");
+        }
+        return (long) COUNTS.getOpaque(counts, cpu * SoftirqVector.MAX_VECTORS + nr);
+    }
+
+    /** {@link #count(int, int)} for a standard vector. */
+    public long count(int cpu, SoftirqVector vector) {
+        return count(cpu, vector.nr());
+    }
+}

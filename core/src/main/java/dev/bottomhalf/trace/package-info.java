@@ -1,0 +1,6 @@
+/**
+ * Recording and rendering of the kernel's tracepoints ({@code irq_handler_entry}, {@code softirq_raise},
+ * ...). Emission lives in {@link dev.bottomhalf.runtime.Tracing}; this package holds the sinks. Imported
+ * by no subsystem.
+ */
+package dev.bottomhalf.trace;

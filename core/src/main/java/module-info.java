@@ -1,0 +1,14 @@
+/**
+ * bottomhalf: the Linux kernel's interrupt and deferred-work machinery — hard-IRQ top halves, softirqs
+ * and ksoftirqd, tasklets, timers, workqueues — as a Java library and runtime with the kernel's
+ * semantics and observability.
+ */
+module dev.bottomhalf {
+    exports dev.bottomhalf;
+    exports dev.bottomhalf.runtime;
+    exports dev.bottomhalf.irq;
+    exports dev.bottomhalf.softirq;
+    exports dev.bottomhalf.proc;
+    exports dev.bottomhalf.trace;
+    exports dev.bottomhalf.linux;
+}
