@@ -55,6 +55,8 @@ public final class Softirqs implements SoftirqEntry {
     public static final int MAX_SOFTIRQ_RESTART = 10;
 
     private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Handlers are published with a release store and read with an acquire load: open races with raise. */
+    private static final VarHandle ACTIONS = MethodHandles.arrayElementVarHandle(SoftirqAction[].class);
 
     private final Machine machine;
     private final Tracing tracing;
@@ -113,7 +115,11 @@ public final class Softirqs implements SoftirqEntry {
             names[nr] = name;
         }
         actionNames[nr] = names[nr].toLowerCase(java.util.Locale.ROOT) + "_action";
-        actions[nr] = action;
+        ACTIONS.setRelease(actions, nr, action);
+    }
+
+    private SoftirqAction action(int nr) {
+        return (SoftirqAction) ACTIONS.getAcquire(actions, nr);
     }
 
     /** The {@code /proc/softirqs} name of vector {@code nr}, or null for an unopened user vector. */
@@ -123,7 +129,7 @@ public final class Softirqs implements SoftirqEntry {
 
     /** Whether vector {@code nr} has a handler. */
     public boolean isOpen(int nr) {
-        return actions[nr] != null;
+        return action(nr) != null;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ public final class Softirqs implements SoftirqEntry {
     }
 
     private void raiseIrqoff(ExecutionContext ctx, int nr, boolean wake) {
-        if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || actions[nr] == null) {
+        if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || action(nr) == null) {
             throw unopened(nr);
         }
         Cpu cpu = ctx.cpu();
@@ -276,7 +282,7 @@ public final class Softirqs implements SoftirqEntry {
     }
 
     private void runAction(ExecutionContext ctx, Cpu cpu, int nr) {
-        SoftirqAction action = actions[nr];
+        SoftirqAction action = action(nr);
         int slot = cpu.id() * SoftirqVector.MAX_VECTORS + nr;
         COUNTS.setOpaque(counts, slot, (long) COUNTS.getOpaque(counts, slot) + 1);
         int before = ctx.preemptCount();
