@@ -1,0 +1,51 @@
+package dev.bottomhalf.stress;
+
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.Arbiter;
+import org.openjdk.jcstress.annotations.Expect;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.I_Result;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.softirq.SoftirqVector;
+
+/**
+ * The softirq pending mask never loses a raise: two raisers set different vectors on one CPU while the
+ * BH owner takes the mask. Every raised bit ends up either in what the owner took or still pending.
+ * (Checked by breaking {@code Cpu.takeSoftirqPending} into a read followed by a plain store of 0: the
+ * outcomes 2 and 8 then show up as FORBIDDEN.)
+ */
+@JCStressTest
+@Outcome(id = "10", expect = Expect.ACCEPTABLE, desc = "TIMER and NET_RX both accounted for")
+@Outcome(expect = Expect.FORBIDDEN, desc = "a raise was lost")
+@State
+public class SoftirqPendingMaskStress {
+    private final Cpu cpu = Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped()
+            .reporter(Reporter.silent()).build()).machine().cpu(0);
+    private int taken;
+
+    @Actor
+    public void raiseTimer() {
+        cpu.markSoftirqPending(SoftirqVector.TIMER.bit());
+    }
+
+    @Actor
+    public void raiseNetRx() {
+        cpu.markSoftirqPending(SoftirqVector.NET_RX.bit());
+    }
+
+    @Actor
+    public void bhOwnerTakes() {
+        taken = cpu.takeSoftirqPending();
+    }
+
+    @Arbiter
+    public void account(I_Result r) {
+        r.r1 = taken | cpu.softirqPending();
+    }
+}
