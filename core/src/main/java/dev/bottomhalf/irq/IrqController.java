@@ -348,6 +348,9 @@ public final class IrqController implements InterruptSource {
         }
         if (--desc.depth == 0) {
             desc.disabled = false;
+            if (desc.masked && desc.threadsOneshot == 0) {
+                desc.masked = false;    // a ONESHOT mask whose threads finished while the line was disabled
+            }
             if (desc.replayPending && !desc.masked) {
                 resend(desc);
             }
@@ -519,7 +522,9 @@ public final class IrqController implements InterruptSource {
             do {
                 desc.replayPending = false;
                 if (desc.oneshot) {
-                    desc.masked = true;
+                    synchronized (desc) {
+                        desc.masked = true;
+                    }
                 }
                 desc.kstat.incrementAndGet(cpu.id());
                 int ret = handleIrqEvent(ctx, desc);
@@ -615,7 +620,7 @@ public final class IrqController implements InterruptSource {
                 return; // woken again meanwhile: it stays masked until that run is done
             }
             desc.threadsOneshot &= ~action.threadMask;
-            if (desc.threadsOneshot == 0 && !desc.disabled && desc.masked && !desc.inProgress.get()) {
+            if (desc.threadsOneshot == 0 && !desc.disabled && desc.masked) {
                 desc.masked = false;
                 if (desc.replayPending) {
                     resend(desc);
