@@ -17,7 +17,9 @@ import dev.bottomhalf.softirq.SoftirqVector;
 /**
  * The softirq pending mask never loses a raise: a raiser sets NET_RX on a CPU whose mask already holds
  * TIMER while the BH owner takes the mask. Every bit ends up either in what the owner took or still
- * pending. (Two actors: jcstress cannot schedule three on a 2-CPU machine.)
+ * pending. (Two actors: jcstress cannot schedule three on a 2-CPU machine. Checked by splitting
+ * {@code Cpu.takeSoftirqPending} into a read, a yield and a store of 0: {@code -m quick} then reports this
+ * test FAILED with forbidden outcomes.)
  */
 @JCStressTest
 @Outcome(id = "10", expect = Expect.ACCEPTABLE, desc = "TIMER and NET_RX both accounted for")
