@@ -122,7 +122,12 @@ public final class Machine implements AutoCloseable {
 
     /** Current jiffies: {@code INITIAL_JIFFIES} at boot, +1 every 1/HZ s of the clock. Any thread. */
     public long jiffies() {
-        long elapsed = clock.nanoTime() - bootNs;
+        return jiffiesAt(clock.nanoTime());
+    }
+
+    /** The jiffies value at clock time {@code nowNs}. */
+    public long jiffiesAt(long nowNs) {
+        long elapsed = nowNs - bootNs;
         long hz = config.hz();
         return initialJiffies + (elapsed / NANOS_PER_SECOND) * hz + (elapsed % NANOS_PER_SECOND) * hz / NANOS_PER_SECOND;
     }

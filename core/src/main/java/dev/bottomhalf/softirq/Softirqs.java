@@ -65,10 +65,12 @@ public final class Softirqs implements SoftirqEntry {
     private final String[] actionNames = new String[SoftirqVector.MAX_VECTORS];
     private final long[] counts;
     private final Ksoftirqd[] daemons;
+    private final long maxSoftirqTimeJiffies;
 
     public Softirqs(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.tracing = machine.tracing();
+        this.maxSoftirqTimeJiffies = machine.msecsToJiffies(MAX_SOFTIRQ_TIME_MS);
         for (SoftirqVector v : SoftirqVector.values()) {
             names[v.nr()] = v.name();
         }
@@ -254,7 +256,10 @@ public final class Softirqs implements SoftirqEntry {
      * @return true when work was left for ksoftirqd (budget exhausted)
      */
     private boolean handleSoftirqs(ExecutionContext ctx, Cpu cpu) {
-        long end = machine.jiffies() + machine.msecsToJiffies(MAX_SOFTIRQ_TIME_MS);
+        // The kernel reads jiffies here; we read the clock once and turn it into jiffies only when a
+        // restart decision needs it (most invocations run one pass and never do).
+        long startNs = machine.clock().nanoTime();
+        long end = Long.MIN_VALUE;
         int restart = MAX_SOFTIRQ_RESTART;
         ctx.enterServingSoftirq();
         try {
@@ -268,6 +273,9 @@ public final class Softirqs implements SoftirqEntry {
                 }
                 if (cpu.softirqPending() == 0) {
                     return false;
+                }
+                if (end == Long.MIN_VALUE) {
+                    end = machine.jiffiesAt(startNs) + maxSoftirqTimeJiffies;
                 }
                 if (machine.jiffies() - end < 0 && !cpu.needResched() && --restart != 0) {
                     pending = cpu.takeSoftirqPending();
