@@ -25,13 +25,17 @@ import dev.bottomhalf.trace.TraceBuffer;
  * {@code ksoftirqd/N}); when the ring is empty it unmasks the queue's interrupt and re-checks the ring,
  * so a packet that arrived meanwhile is never stranded.</li>
  * </ul>
- * Ends by itself after {@code --seconds}, checks that every packet the card accepted was delivered, and
+ * Half-way through, a burst of {@link #BURST_PACKETS} packets per queue arrives at once: one softirq
+ * invocation (10 passes) cannot drain it, so {@code ksoftirqd/N} finishes the job — visible in the
+ * progress lines. Ends by itself after {@code --seconds}, checks that every packet the card accepted was delivered, and
  * prints {@code /proc/interrupts} and {@code /proc/softirqs}.
  */
 final class NetDemo {
     /** Packets one NET_RX run may take from one queue, like a NAPI weight. */
     static final int POLL_BUDGET = 64;
     static final int FIRST_IRQ = 24;
+    /** Packets per queue in the mid-run burst: more than 10 passes of {@link #POLL_BUDGET} can take. */
+    static final int BURST_PACKETS = 3000;
     private static final long DEVICE_PERIOD_NS = TimeUnit.MICROSECONDS.toNanos(100);
 
     private NetDemo() {
@@ -109,10 +113,21 @@ final class NetDemo {
         long start = System.nanoTime();
         long sent = 0;
         int next = 0;
+        boolean burstDone = false;
         while (true) {
             long elapsed = System.nanoTime() - start;
             if (elapsed >= durationNs) {
                 return;
+            }
+            if (!burstDone && elapsed >= durationNs / 2) {
+                // Half-way, a burst fills most of each ring at once: more than one softirq invocation
+                // (10 passes x POLL_BUDGET packets) can drain, so ksoftirqd takes over the rest.
+                burstDone = true;
+                for (SimulatedNic.RxQueue q : nic.queues) {
+                    for (int i = 0; i < BURST_PACKETS; i++) {
+                        q.offer(1500);
+                    }
+                }
             }
             long due = (long) (rate * (elapsed / 1e9));
             for (; sent < due; sent++) {
