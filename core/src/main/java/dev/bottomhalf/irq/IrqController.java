@@ -562,9 +562,6 @@ public final class IrqController implements InterruptSource {
             try {
                 res = action.handler.handle(desc.irq, action.devId);
             } catch (Throwable t) {
-                if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
-                    throw vme;
-                }
                 reports.oops("irq " + desc.irq + " handler " + action.name, t);
                 res = IrqReturn.NONE;
             }

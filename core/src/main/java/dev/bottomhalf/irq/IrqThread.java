@@ -87,9 +87,6 @@ final class IrqThread implements Agent {
         try {
             ret = action.threadFn.handle(desc.irq, action.devId);
         } catch (Throwable t) {
-            if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
-                throw vme;
-            }
             controller.machine().reports().oops("irq " + desc.irq + " thread function " + action.name, t);
             ret = IrqReturn.NONE;
         }

@@ -60,9 +60,6 @@ public final class KernelThread extends Thread {
             try {
                 work = agent.doWork();
             } catch (Throwable t) {
-                if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
-                    throw vme;
-                }
                 machine.reports().oops(agent.name(), t);
                 work = 1;
             }

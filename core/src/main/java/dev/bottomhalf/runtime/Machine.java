@@ -416,9 +416,6 @@ public final class Machine implements AutoCloseable {
         try {
             call.func.run();
         } catch (Throwable t) {
-            if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
-                throw vme;
-            }
             reports.oops("smp_call_function " + funcName, t);
         } finally {
             call.complete();

@@ -54,11 +54,17 @@ public final class Reports {
     }
 
     /**
-     * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on.
+     * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on — except
+     * for a {@link VirtualMachineError} other than {@link StackOverflowError} (out of memory, internal
+     * JVM errors), which is rethrown after the report because nothing can be trusted after it.
      *
      * @param handler what was running: {@code softirq NET_RX}, {@code irq 7 handler eth0}, ...
      */
     public void oops(String handler, Throwable thrown) {
+        if (thrown instanceof VirtualMachineError vme && !(thrown instanceof StackOverflowError)) {
+            emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
+            throw vme;
+        }
         emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
     }
 

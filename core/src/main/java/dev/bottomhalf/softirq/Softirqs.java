@@ -301,9 +301,6 @@ public final class Softirqs implements SoftirqEntry {
         try {
             action.run();
         } catch (Throwable t) {
-            if (t instanceof VirtualMachineError vme && !(t instanceof StackOverflowError)) {
-                throw vme;
-            }
             machine.reports().oops("softirq " + names[nr] + " (" + actionNames[nr] + ")", t);
         }
         if (tracing.on(Tracepoint.SOFTIRQ_EXIT)) {
