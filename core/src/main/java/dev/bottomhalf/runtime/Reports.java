@@ -61,11 +61,10 @@ public final class Reports {
      * @param handler what was running: {@code softirq NET_RX}, {@code irq 7 handler eth0}, ...
      */
     public void oops(String handler, Throwable thrown) {
+        emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
         if (thrown instanceof VirtualMachineError vme && !(thrown instanceof StackOverflowError)) {
-            emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
             throw vme;
         }
-        emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
     }
 
     /** A message at a printk level ({@code pr_emerg}, {@code pr_err}, {@code pr_warn}, ...). */
