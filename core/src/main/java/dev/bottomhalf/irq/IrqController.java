@@ -477,7 +477,8 @@ public final class IrqController implements InterruptSource {
                 return true;
             }
         }
-        return cpu.id() == 0 && machine.clock().nanoTime() >= pollDeadlineNs;
+        long poll = pollDeadlineNs;
+        return cpu.id() == 0 && poll != Long.MAX_VALUE && machine.clock().nanoTime() >= poll;
     }
 
     @Override
