@@ -8,6 +8,7 @@ module dev.bottomhalf {
     exports dev.bottomhalf.runtime;
     exports dev.bottomhalf.irq;
     exports dev.bottomhalf.softirq;
+    exports dev.bottomhalf.tasklet;
     exports dev.bottomhalf.proc;
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;

@@ -11,6 +11,7 @@ import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.tasklet.Tasklets;
 
 /**
  * One simulated machine: N virtual CPUs, an interrupt controller, the softirq vector with ksoftirqd,
@@ -37,6 +38,7 @@ public final class Kernel implements AutoCloseable {
     private final Machine machine;
     private final Softirqs softirqs;
     private final IrqController irqs;
+    private final Tasklets tasklets;
     private final Proc proc;
 
     private Kernel(KernelConfig config) {
@@ -44,6 +46,7 @@ public final class Kernel implements AutoCloseable {
         machine.setOwner(this);
         this.softirqs = new Softirqs(machine);
         this.irqs = new IrqController(machine);
+        this.tasklets = new Tasklets(machine, softirqs);
         this.proc = new Proc(machine, irqs, softirqs);
     }
 
@@ -79,6 +82,11 @@ public final class Kernel implements AutoCloseable {
 
     public IrqController irqs() {
         return irqs;
+    }
+
+    /** Tasklets: HI and TASKLET softirq lists of every CPU. */
+    public Tasklets tasklets() {
+        return tasklets;
     }
 
     /** The {@code /proc} views. */

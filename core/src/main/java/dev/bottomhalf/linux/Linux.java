@@ -11,6 +11,7 @@ import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.softirq.SoftirqAction;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.tasklet.Tasklet;
 
 /**
  * The kernel's own names for everything bottomhalf does, as static methods, so kernel code ports line by
@@ -240,6 +241,63 @@ public final class Linux {
 
     public static void do_softirq() {
         k().softirqs().doSoftirq();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Tasklets (include/linux/interrupt.h)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code DECLARE_TASKLET(name, callback)}: {@code static Tasklet t = DECLARE_TASKLET("t", cb);} */
+    public static Tasklet DECLARE_TASKLET(String name, Tasklet.Callback callback) {
+        return Tasklet.setup(name, callback);
+    }
+
+    /** {@code DECLARE_TASKLET_DISABLED(name, callback)}: needs one {@code tasklet_enable} before it runs. */
+    public static Tasklet DECLARE_TASKLET_DISABLED(String name, Tasklet.Callback callback) {
+        return Tasklet.setupDisabled(name, callback);
+    }
+
+    /** {@code DECLARE_TASKLET_OLD(name, func)}: the legacy form with {@code data} 0. */
+    public static Tasklet DECLARE_TASKLET_OLD(String name, Tasklet.Func func) {
+        return Tasklet.init(name, func, 0);
+    }
+
+    /** {@code tasklet_init(t, func, data)}. */
+    public static void tasklet_init(Tasklet t, Tasklet.Func func, long data) {
+        t.initFunc(t.name(), func, data);
+    }
+
+    /** {@code tasklet_setup(t, callback)}. */
+    public static void tasklet_setup(Tasklet t, Tasklet.Callback callback) {
+        t.initCallback(t.name(), callback);
+    }
+
+    public static void tasklet_schedule(Tasklet t) {
+        k().tasklets().schedule(t);
+    }
+
+    public static void tasklet_hi_schedule(Tasklet t) {
+        k().tasklets().hiSchedule(t);
+    }
+
+    public static void tasklet_disable(Tasklet t) {
+        k().tasklets().disable(t);
+    }
+
+    public static void tasklet_disable_nosync(Tasklet t) {
+        k().tasklets().disableNosync(t);
+    }
+
+    public static void tasklet_enable(Tasklet t) {
+        k().tasklets().enable(t);
+    }
+
+    public static void tasklet_kill(Tasklet t) {
+        k().tasklets().kill(t);
+    }
+
+    public static void tasklet_unlock_wait(Tasklet t) {
+        k().tasklets().unlockWait(t);
     }
 
     // ------------------------------------------------------------------------------------------

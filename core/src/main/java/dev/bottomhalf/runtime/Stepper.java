@@ -71,6 +71,32 @@ public final class Stepper {
     }
 
     /**
+     * Like {@link #runUntilIdle()} but stops after {@code rounds} rounds even if work remains (a disabled,
+     * scheduled tasklet keeps its softirq busy forever, by design).
+     *
+     * @return how much work was done
+     */
+    public int runUntilIdleOrRounds(int rounds) {
+        int total = 0;
+        for (int round = 0; round < rounds; round++) {
+            int done = 0;
+            boolean any = false;
+            for (AgentHandle h : machine.agents()) {
+                Agent a = h.agent();
+                if (a.hasWork()) {
+                    any = true;
+                    done += machine.runAs(a.context(), a::doWork);
+                }
+            }
+            total += done;
+            if (!any) {
+                break;
+            }
+        }
+        return total;
+    }
+
+    /**
      * Runs every agent that has work, in registration order ({@code cpu/0..N}, {@code ksoftirqd/0..N},
      * then IRQ threads in request order), until none has.
      *

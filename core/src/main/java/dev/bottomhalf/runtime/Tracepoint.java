@@ -16,6 +16,10 @@ public enum Tracepoint {
     SOFTIRQ_ENTRY("irq", "softirq_entry"),
     /** {@code irq:softirq_exit} — {@code vec=%u [action=%s]} */
     SOFTIRQ_EXIT("irq", "softirq_exit"),
+    /** {@code irq:tasklet_entry} — {@code tasklet=%ps} */
+    TASKLET_ENTRY("irq", "tasklet_entry"),
+    /** {@code irq:tasklet_exit} — {@code tasklet=%ps} */
+    TASKLET_EXIT("irq", "tasklet_exit"),
     /** {@code csd:csd_function_entry} — {@code func=%ps} (a cross-CPU function call starting) */
     CSD_FUNCTION_ENTRY("csd", "csd_function_entry"),
     /** {@code csd:csd_function_exit} — {@code func=%ps} */

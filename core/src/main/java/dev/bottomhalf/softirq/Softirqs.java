@@ -346,6 +346,22 @@ public final class Softirqs implements SoftirqEntry {
         return daemons[cpu].handle;
     }
 
+    /**
+     * Stepped mode: serves CPU {@code cpu}'s pending softirqs now, as its ksoftirqd would, for a blocking
+     * call that has no other thread to wait for. Does nothing if another context owns the CPU's BH level.
+     */
+    public void runPendingOnStepped(int cpu) {
+        Ksoftirqd d = daemons[machine.cpu(cpu).id()];
+        ExecutionContext ctx = d.context();
+        machine.runAs(ctx, () -> {
+            if (ctx.cpu().softirqPending() == 0 || !ctx.cpu().tryAcquireBh(ctx)) {
+                return 0;
+            }
+            runPendingThenRelease(ctx);
+            return 1;
+        });
+    }
+
     /** Runs the ksoftirqd body for one batch; see {@link Ksoftirqd}. */
     void ksoftirqdBatch(ExecutionContext ctx) {
         runPendingThenRelease(ctx);

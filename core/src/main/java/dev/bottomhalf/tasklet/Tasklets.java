@@ -1,0 +1,271 @@
+package dev.bottomhalf.tasklet;
+
+import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.softirq.Softirqs;
+
+/**
+ * The tasklet subsystem of one kernel ({@code kernel/softirq.c}, tasklet part): per-CPU normal and
+ * high-priority lists run from TASKLET_SOFTIRQ and HI_SOFTIRQ, and the operations on {@link Tasklet}s.
+ * Thread-safe.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Schedule: test-and-set SCHED; only the winner pushes the tasklet onto the calling context's CPU
+ * list and raises the vector (waking ksoftirqd from plain task context). Already-scheduled tasklets cost
+ * one atomic and stay on the CPU that queued them.</li>
+ * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet it
+ * test-and-sets RUN; if that succeeded and the disable count is 0 it clears SCHED (reporting the
+ * kernel's WARN if SCHED was clear), calls the callback, then clears RUN. Otherwise (disabled, or
+ * running on another CPU) it releases RUN if it took it, puts the tasklet back on the list and re-raises
+ * the vector without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is
+ * enabled, exactly as in the kernel.</li>
+ * <li>Waits ({@code tasklet_disable}, {@code tasklet_kill}, {@code tasklet_unlock_wait}) poll the state
+ * with spin, yield, then short parks: they are rare and the callback they wait for is short. A wait that
+ * could only end by this very context finishing (called from the tasklet's own callback, or in stepped
+ * mode with nothing else to run it) is reported instead of hanging.</li>
+ * </ul>
+ */
+public final class Tasklets {
+    private final Machine machine;
+    private final Softirqs softirqs;
+    private final Reports reports;
+    private final Tracing tracing;
+    private final TaskletList[] normal;
+    private final TaskletList[] hi;
+
+    public Tasklets(Machine machine, Softirqs softirqs) {
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
+        this.reports = machine.reports();
+        this.tracing = machine.tracing();
+        this.normal = new TaskletList[machine.cpuCount()];
+        this.hi = new TaskletList[machine.cpuCount()];
+        for (int i = 0; i < normal.length; i++) {
+            normal[i] = new TaskletList();
+            hi[i] = new TaskletList();
+        }
+        softirqs.open(SoftirqVector.TASKLET, () -> action(normal, SoftirqVector.TASKLET));
+        softirqs.open(SoftirqVector.HI, () -> action(hi, SoftirqVector.HI));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Scheduling (semantics §3.2)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code tasklet_schedule(t)}: queue on the calling context's CPU unless already scheduled. Any context. */
+    public void schedule(Tasklet t) {
+        schedule(t, normal, SoftirqVector.TASKLET);
+    }
+
+    /** {@code tasklet_hi_schedule(t)}: as {@link #schedule} on the high-priority list (HI_SOFTIRQ). */
+    public void hiSchedule(Tasklet t) {
+        schedule(t, hi, SoftirqVector.HI);
+    }
+
+    private void schedule(Tasklet t, TaskletList[] lists, SoftirqVector vector) {
+        if (t.testAndSet(Tasklet.SCHED)) {
+            return;
+        }
+        if (!t.initialised()) {
+            t.testAndClear(Tasklet.SCHED);
+            throw new IllegalStateException("tasklet_schedule() of a tasklet that was never set up: call"
+                    + " tasklet_setup() or tasklet_init() first");
+        }
+        ExecutionContext ctx = machine.current();
+        int cpu = ctx.cpu().id();
+        t.cpu = cpu;
+        lists[cpu].push(t);
+        softirqs.raiseOn(ctx, vector.nr(), true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Running (semantics §3.3)
+    // ------------------------------------------------------------------------------------------
+
+    private void action(TaskletList[] lists, SoftirqVector vector) {
+        ExecutionContext ctx = machine.current();
+        Cpu cpu = ctx.cpu();
+        TaskletList list = lists[cpu.id()];
+        Tasklet t = list.takeAllFifo();
+        while (t != null) {
+            Tasklet next = t.next;
+            t.next = null;
+            if (!t.testAndSet(Tasklet.RUN)) {
+                if (t.count.get() == 0) {
+                    run(ctx, t);
+                    t = next;
+                    if (t != null) {
+                        cpu.serviceInterruptsBetweenHandlers(ctx);
+                    }
+                    continue;
+                }
+                t.testAndClear(Tasklet.RUN);
+            }
+            list.push(t);
+            softirqs.raiseOn(ctx, vector.nr(), false);
+            t = next;
+        }
+    }
+
+    private void run(ExecutionContext ctx, Tasklet t) {
+        if (!t.testAndClear(Tasklet.SCHED)) {
+            reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
+        }
+        t.runner = ctx;
+        if (tracing.on(Tracepoint.TASKLET_ENTRY)) {
+            tracing.emit(Tracepoint.TASKLET_ENTRY, "tasklet=" + t.name());
+        }
+        try {
+            t.invoke();
+        } catch (Throwable e) {
+            reports.oops("tasklet " + t.name(), e);
+        } finally {
+            if (tracing.on(Tracepoint.TASKLET_EXIT)) {
+                tracing.emit(Tracepoint.TASKLET_EXIT, "tasklet=" + t.name());
+            }
+            t.runner = null;
+            t.testAndClear(Tasklet.RUN);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Disable / enable / kill (semantics §3.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context. */
+    public void disableNosync(Tasklet t) {
+        t.count.incrementAndGet();
+    }
+
+    /**
+     * {@code tasklet_disable(t)}: disable depth + 1, then sleep until a running callback has finished.
+     * May sleep. Called from the tasklet's own callback it would wait for itself: reported, and it returns.
+     */
+    public void disable(Tasklet t) {
+        disableNosync(t);
+        unlockWait(t, "tasklet_disable");
+    }
+
+    /**
+     * {@code tasklet_enable(t)}: disable depth − 1. A scheduled tasklet runs on its CPU's next pass (its
+     * softirq is being re-raised while it waits). The kernel does not check underflow; we refuse it with a
+     * warning, because a negative count would keep the tasklet from ever running.
+     */
+    public void enable(Tasklet t) {
+        while (true) {
+            int c = t.count.get();
+            if (c == 0) {
+                reports.warning("tasklet_enable() of " + t.name() + " without tasklet_disable(): the disable count"
+                        + " would underflow");
+                return;
+            }
+            if (t.count.compareAndSet(c, c - 1)) {
+                return;
+            }
+        }
+    }
+
+    /** {@code tasklet_unlock_wait(t)}: sleep until the callback is not running. May sleep. */
+    public void unlockWait(Tasklet t) {
+        unlockWait(t, "tasklet_unlock_wait");
+    }
+
+    private void unlockWait(Tasklet t, String caller) {
+        ExecutionContext ctx = machine.current();
+        if (t.runner == ctx) {
+            reports.bug("BUG: " + caller + "(" + t.name() + ") called from the tasklet's own callback: it would"
+                    + " wait for itself forever (deadlock)", new Throwable(caller));
+            return;
+        }
+        ctx.mightSleep(caller);
+        waitUntil(() -> !t.isRunning(), t, caller);
+    }
+
+    /**
+     * {@code tasklet_kill(t)}: waits until a scheduled tasklet has run and is not running, leaving it
+     * unscheduled. It does not dequeue: a scheduled tasklet runs once more first. In interrupt context it
+     * prints the kernel's notice {@code Attempt to kill tasklet from interrupt} and — as sleeping there is
+     * illegal — returns after the might_sleep report. On a scheduled, disabled tasklet the kernel hangs
+     * until someone enables it; we report that ({@code tasklet_kill(NAME): the tasklet is scheduled but
+     * disabled ...}) and keep waiting in threaded mode, return in stepped mode.
+     */
+    public void kill(Tasklet t) {
+        ExecutionContext ctx = machine.current();
+        if (ctx.inInterrupt()) {
+            reports.printk(KernelEvent.Kind.NOTICE, "Attempt to kill tasklet from interrupt");
+        }
+        if (t.runner == ctx) {
+            reports.bug("BUG: tasklet_kill(" + t.name() + ") called from the tasklet's own callback: it would wait for"
+                    + " itself forever (deadlock)", new Throwable("tasklet_kill"));
+            return;
+        }
+        if (!ctx.mightSleep("tasklet_kill")) {
+            return;
+        }
+        boolean[] reported = {false};
+        while (t.testAndSet(Tasklet.SCHED)) {
+            if (t.count.get() > 0 && !reported[0]) {
+                reported[0] = true;
+                reports.warning("tasklet_kill(" + t.name() + "): the tasklet is scheduled but disabled (count "
+                        + t.count.get() + "); it cannot run, so tasklet_kill() waits until tasklet_enable()");
+                if (machine.stepped()) {
+                    return;
+                }
+            }
+            if (!waitUntil(() -> !t.isScheduled(), t, "tasklet_kill")) {
+                return;
+            }
+        }
+        waitUntil(() -> !t.isRunning(), t, "tasklet_kill");
+        t.testAndClear(Tasklet.SCHED);
+    }
+
+    private interface Condition {
+        boolean holds();
+    }
+
+    /** Waits for {@code done}; in stepped mode drives the tasklet's CPU instead. Returns false if it cannot. */
+    private boolean waitUntil(Condition done, Tasklet t, String caller) {
+        if (done.holds()) {
+            return true;
+        }
+        if (machine.stepped()) {
+            int cpu = t.cpu;
+            if (cpu >= 0 && t.isScheduled() && t.count.get() == 0) {
+                softirqs.runPendingOnStepped(cpu);
+            }
+            if (!done.holds()) {
+                reports.bug("BUG: " + caller + "(" + t.name() + ") would block forever in stepped mode: nothing else"
+                        + " runs the tasklet's CPU", new Throwable(caller));
+                return false;
+            }
+            return true;
+        }
+        for (int spins = 0; !done.holds(); spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else if (spins < 200) {
+                Thread.yield();
+            } else {
+                LockSupport.parkNanos(this, 50_000);
+            }
+        }
+        return true;
+    }
+
+    /** Whether CPU {@code cpu}'s normal (false) or high-priority (true) list is empty. Any thread. */
+    public boolean listEmpty(int cpu, boolean highPriority) {
+        machine.cpu(cpu);
+        return (highPriority ? hi : normal)[cpu].isEmpty();
+    }
+}
