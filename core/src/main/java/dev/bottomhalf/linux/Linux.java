@@ -257,6 +257,14 @@ public final class Linux {
         return Tasklet.setupDisabled(name, callback);
     }
 
+    /**
+     * The three-argument {@code DECLARE_TASKLET(name, func, data)} of older kernels, where {@code data}
+     * was a pointer cast to {@code unsigned long}: here the data is any object handed to {@code func}.
+     */
+    public static <T> Tasklet DECLARE_TASKLET(String name, java.util.function.Consumer<T> func, T data) {
+        return Tasklet.setup(name, t -> func.accept(data));
+    }
+
     /** {@code DECLARE_TASKLET_OLD(name, func)}: the legacy form with {@code data} 0. */
     public static Tasklet DECLARE_TASKLET_OLD(String name, Tasklet.Func func) {
         return Tasklet.init(name, func, 0);
