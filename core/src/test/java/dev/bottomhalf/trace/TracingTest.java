@@ -66,6 +66,22 @@ class TracingTest {
     }
 
     @Test
+    void taskletTracepoints_bracketTheCallback() {
+        try (Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).stepped().reporter(Reporter.silent()).build())) {
+            TraceBuffer buf = new TraceBuffer(16);
+            var task = k.bindCurrentThread(0);
+            k.tracing().enable(buf, Set.of(Tracepoint.TASKLET_ENTRY, Tracepoint.TASKLET_EXIT));
+            var t = dev.bottomhalf.tasklet.Tasklet.setup("rollup", me -> { });
+            task.localBhDisable();
+            k.tasklets().schedule(t);
+            task.localBhEnable();
+            assertEquals(List.of("tasklet_entry: tasklet=rollup", "tasklet_exit: tasklet=rollup"),
+                    buf.entries().stream().map(e -> e.point().eventName() + ": " + e.detail()).toList());
+            k.machine().detachCurrentThread();
+        }
+    }
+
+    @Test
     void ring_keepsTheNewestEntries() {
         TraceBuffer buf = new TraceBuffer(2);
         for (int i = 0; i < 5; i++) {
