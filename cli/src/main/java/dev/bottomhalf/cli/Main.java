@@ -44,8 +44,9 @@ public final class Main {
                 commands:
                   demo      boot a 2-CPU kernel with a simulated network card: its interrupt's top half
                             acknowledges the card and raises NET_RX; the softirq drains a per-CPU receive
-                            ring; half-way a burst arrives that ksoftirqd finishes. Prints progress,
-                            then /proc/interrupts and /proc/softirqs.
+                            ring and schedules a per-CPU statistics tasklet; half-way a burst arrives
+                            that ksoftirqd finishes. Prints progress, then /proc/interrupts and
+                            /proc/softirqs.
                               --seconds N   how long to run (default 10, at most 30)
                               --rate N      packets per second the card receives (default 200000)
                               --trace N     also print the last N tracepoint hits

@@ -12,6 +12,7 @@ import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
@@ -24,6 +25,9 @@ import dev.bottomhalf.trace.TraceBuffer;
  * per run; if packets remain it raises NET_RX again (the softirq loop's budget hands a flood to
  * {@code ksoftirqd/N}); when the ring is empty it unmasks the queue's interrupt and re-checks the ring,
  * so a packet that arrived meanwhile is never stranded.</li>
+ * <li>Statistics: after each poll the NET_RX handler schedules its CPU's {@code eth0-stats-N} tasklet,
+ * which rolls the queue's counters up into the device totals. TASKLET is a later vector than NET_RX, so
+ * the roll-up runs in the same softirq pass, on the same CPU; schedules made before it runs coalesce.</li>
  * </ul>
  * Half-way through, a burst of {@link #BURST_PACKETS} packets per queue arrives at once: one softirq
  * invocation (10 passes) cannot drain it, so {@code ksoftirqd/N} finishes the job — visible in the
@@ -55,7 +59,14 @@ final class NetDemo {
                 trace = new TraceBuffer(options.traceLines());
                 kernel.tracing().enableAll(trace);
             }
-            kernel.softirqs().open(SoftirqVector.NET_RX, () -> netRxAction(kernel, nic));
+            Tasklet[] stats = new Tasklet[nic.queues.length];
+            for (SimulatedNic.RxQueue q : nic.queues) {
+                stats[q.index] = Tasklet.setup("eth0-stats-" + q.index, t -> {
+                    q.rolledUp.set(q.delivered.get());          // per-CPU counters into the device totals
+                    q.rollups.incrementAndGet();
+                });
+            }
+            kernel.softirqs().open(SoftirqVector.NET_RX, () -> netRxAction(kernel, nic, stats));
             for (SimulatedNic.RxQueue q : nic.queues) {
                 kernel.irqs().request(q.irq, (irq, dev) -> {
                     SimulatedNic.RxQueue queue = (SimulatedNic.RxQueue) dev;
@@ -78,6 +89,11 @@ final class NetDemo {
             }
             joinQuietly(device);
             boolean drained = waitForDrain(nic, TimeUnit.SECONDS.toNanos(5));
+            kernel.bindCurrentThread(0);
+            for (Tasklet t : stats) {
+                kernel.tasklets().kill(t);                        // the last roll-up has run when this returns
+            }
+            kernel.machine().detachCurrentThread();
             out.println();
             out.println("/proc/interrupts:");
             out.print(kernel.proc().interrupts());
@@ -96,9 +112,10 @@ final class NetDemo {
     }
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */
-    private static void netRxAction(Kernel kernel, SimulatedNic nic) {
+    private static void netRxAction(Kernel kernel, SimulatedNic nic, Tasklet[] stats) {
         SimulatedNic.RxQueue q = nic.queues[kernel.context().cpu().id()];
         q.poll(POLL_BUDGET);
+        kernel.tasklets().schedule(stats[q.index]);              // runs later in this same pass (TASKLET > NET_RX)
         if (!q.isEmpty()) {
             kernel.softirqs().raise(SoftirqVector.NET_RX);       // more to do: poll again in the next pass
             return;
@@ -189,13 +206,21 @@ final class NetDemo {
             delivered += q.delivered.get();
             dropped += q.dropped.get();
         }
+        long rolledUp = 0;
+        long rollups = 0;
+        for (SimulatedNic.RxQueue q : nic.queues) {
+            rolledUp += q.rolledUp.get();
+            rollups += q.rollups.get();
+        }
         long problems = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.OOPS
                 || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).count();
         out.println();
         out.printf("card accepted %,d packets, driver delivered %,d, card dropped %,d (ring full)%n",
                 received, delivered, dropped);
-        if (!drained || received != delivered || problems > 0) {
-            out.printf("FAILED: %s%s%n", received != delivered ? "packets lost; " : "",
+        out.printf("statistics tasklets: %,d roll-ups, device total %,d packets%n", rollups, rolledUp);
+        if (!drained || received != delivered || rolledUp != delivered || problems > 0) {
+            out.printf("FAILED: %s%s%s%n", received != delivered ? "packets lost; " : "",
+                    rolledUp != delivered ? "statistics roll-up incomplete; " : "",
                     problems > 0 ? problems + " kernel reports:\n" + reports : "");
             return 1;
         }

@@ -23,6 +23,9 @@ final class SimulatedNic {
         final AtomicLong dropped = new AtomicLong();
         final AtomicLong delivered = new AtomicLong();
         final AtomicLong bytes = new AtomicLong();
+        /** The device total as last rolled up by the queue's statistics tasklet. */
+        final AtomicLong rolledUp = new AtomicLong();
+        final AtomicLong rollups = new AtomicLong();
 
         RxQueue(int index, int irq) {
             this.index = index;

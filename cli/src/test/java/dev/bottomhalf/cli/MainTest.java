@@ -25,6 +25,8 @@ class MainTest {
         assertTrue(text.matches("(?s).* 24: +\\d+ +0 +BH-INTC +24-edge +eth0-rx-0\n.*"), text);
         assertTrue(text.matches("(?s).* 25: +0 +\\d+ +BH-INTC +25-edge +eth0-rx-1\n.*"), text);
         assertTrue(text.contains("      NET_RX:"), text);
+        assertTrue(text.matches("(?s).*statistics tasklets: [\\d,]+ roll-ups, device total [\\d,]+ packets\n.*"), text);
+        assertTrue(text.matches("(?s).*     TASKLET: +[1-9]\\d* +[1-9]\\d*\n.*"), text);
         assertTrue(text.contains("every accepted packet was delivered; no kernel warnings."), text);
     }
 
