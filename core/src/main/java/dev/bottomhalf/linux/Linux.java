@@ -265,6 +265,11 @@ public final class Linux {
         return Tasklet.setup(name, t -> func.accept(data));
     }
 
+    /** The three-argument {@code DECLARE_TASKLET_DISABLED(name, func, data)} of older kernels. */
+    public static <T> Tasklet DECLARE_TASKLET_DISABLED(String name, java.util.function.Consumer<T> func, T data) {
+        return Tasklet.setupDisabled(name, t -> func.accept(data));
+    }
+
     /** {@code DECLARE_TASKLET_OLD(name, func)}: the legacy form with {@code data} 0. */
     public static Tasklet DECLARE_TASKLET_OLD(String name, Tasklet.Func func) {
         return Tasklet.init(name, func, 0);
