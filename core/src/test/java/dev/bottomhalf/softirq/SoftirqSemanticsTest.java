@@ -1,10 +1,21 @@
 package dev.bottomhalf.softirq;
 
+import static dev.bottomhalf.softirq.SoftirqVector.BLOCK;
+import static dev.bottomhalf.softirq.SoftirqVector.HI;
+import static dev.bottomhalf.softirq.SoftirqVector.NET_RX;
+import static dev.bottomhalf.softirq.SoftirqVector.NET_TX;
+import static dev.bottomhalf.softirq.SoftirqVector.SCHED;
+import static dev.bottomhalf.softirq.SoftirqVector.TASKLET;
+import static dev.bottomhalf.softirq.SoftirqVector.TIMER;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 
@@ -12,28 +23,39 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.linux.Linux;
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 
 /**
- * Semantics §10 items 1–13 (softirqs and BH), each in stepped mode with a manual clock: every step is
- * driven by the test, so each assertion is deterministic.
+ * Semantics §10 items 1–13 (softirqs and bottom halves), in stepped mode with a manual clock: the test
+ * thread is a task bound to CPU 0 and plays {@code cpu/N} and {@code ksoftirqd/N} through the
+ * {@link Stepper}, so every step and every jiffy is chosen by the test and each assertion is exact.
+ *
+ * <p>Handlers record {@link #snap(ExecutionContext)}: the context name, CPU, {@code preempt_count} and
+ * the §1.2 predicates, so a test fails on any difference in where or how a handler ran.
  */
 class SoftirqSemanticsTest {
     private final Reporter.Recording reports = Reporter.recording();
+    private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
     private ExecutionContext task;
-    private final List<String> log = new ArrayList<>();
+    private String me;
 
     private void boot(KernelConfig.Builder builder) {
         kernel = Kernel.boot(builder.cpus(2).stepped().reporter(reports).build());
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
+        me = Thread.currentThread().getName();
     }
 
     private void boot() {
@@ -48,67 +70,207 @@ class SoftirqSemanticsTest {
         }
     }
 
-    /** Opens {@code vector} with a handler that logs "NAME@thread". */
-    private void openLogging(SoftirqVector vector) {
-        kernel.softirqs().open(vector, () -> log.add(vector + "@" + kernel.context().name()));
+    // ------------------------------------------------------------------------------------------
+    // helpers
+    // ------------------------------------------------------------------------------------------
+
+    /** Where and how a handler runs: name, CPU, preempt_count and the §1.2 predicates. */
+    private static String snap(ExecutionContext c) {
+        return String.format("%s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
+                c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
+                c.inInterrupt(), c.inTask(), c.irqsDisabled());
+    }
+
+    private static String serving(String name, int cpu, int pc) {
+        return String.format("%s cpu=%d pc=%08x hardirq=false serving=true softirq=true interrupt=true task=false"
+                + " irqsOff=false", name, cpu, pc);
+    }
+
+    /** Opens {@code v} with a handler that logs {@code "V@context"}. */
+    private void openLogging(SoftirqVector v) {
+        kernel.softirqs().open(v, () -> log.add(v + "@" + kernel.context().name()));
+    }
+
+    /** A hard IRQ line routed to {@code cpu}. */
+    private void line(int irq, int cpu, IrqHandler handler) {
+        kernel.irqs().request(irq, handler, Set.of(), "dev" + irq, "cookie" + irq);
+        kernel.irqs().setAffinity(irq, cpu);
+    }
+
+    /** A hard IRQ line routed to {@code cpu} whose handler raises {@code vectors}, in that order. */
+    private void raisingLine(int irq, int cpu, SoftirqVector... vectors) {
+        line(irq, cpu, (i, d) -> {
+            for (SoftirqVector v : vectors) {
+                kernel.softirqs().raise(v);
+            }
+            return IrqReturn.HANDLED;
+        });
+    }
+
+    /** The device asserts the line and the CPU it is routed to takes it. */
+    private void fire(int irq) {
+        kernel.irqs().assertIrq(irq);
+        stepper.hardirq(kernel.irqs().affinity(irq));
+    }
+
+    private Cpu cpu(int n) {
+        return kernel.machine().cpu(n);
     }
 
     private long count(int cpu, SoftirqVector v) {
         return kernel.softirqs().count(cpu, v);
     }
 
+    private boolean woken(int cpu) {
+        return kernel.softirqs().ksoftirqdWoken(cpu);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Item 1: raise from task context wakes ksoftirqd
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 1. */
     @Test
-    void item1_raiseFromTask_wakesKsoftirqd_andRunsThereNotInline() {
+    void raiseFromTask_wakesKsoftirqd_andRunsThereNotInline() {
         boot();
-        List<String> contexts = new ArrayList<>();
-        kernel.softirqs().open(SoftirqVector.TIMER, () -> {
-            ExecutionContext c = kernel.context();
-            contexts.add(c.name() + " serving=" + c.inServingSoftirq() + " task=" + c.inTask());
-        });
-        assertFalse(kernel.softirqs().ksoftirqdWoken(0));
-        kernel.softirqs().raise(SoftirqVector.TIMER);
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0), "raise from task context wakes ksoftirqd/0");
-        assertFalse(kernel.softirqs().ksoftirqdWoken(1), "only the raising CPU's daemon");
-        assertTrue(contexts.isEmpty(), "not run inline by the raiser");
+        kernel.softirqs().open(TIMER, () -> log.add(snap(kernel.context())));
+        assertFalse(woken(0));
+        assertFalse(stepper.hasWork("ksoftirqd/0"));
+
+        kernel.softirqs().raise(TIMER);
+
+        assertEquals(List.of(), log, "raise_softirq() from task context does not run the handler inline");
+        assertEquals(TIMER.bit(), cpu(0).softirqPending(), "the bit is pending on the raising CPU");
+        assertEquals(0, cpu(1).softirqPending());
+        assertTrue(woken(0), "wakeup_softirqd() for the raising CPU");
+        assertFalse(woken(1), "and only for it");
+        assertTrue(stepper.hasWork("ksoftirqd/0"));
+        assertFalse(stepper.hasWork("cpu/0"), "no hard IRQ involved: cpu/0 has nothing to do");
+        assertEquals(0, count(0, TIMER));
+
         assertEquals(1, stepper.run("ksoftirqd/0"));
-        assertEquals(List.of("ksoftirqd/0 serving=true task=false"), contexts);
-        assertEquals(1, count(0, SoftirqVector.TIMER));
-        assertEquals(0, stepper.run("ksoftirqd/0"), "nothing pending: it goes back to sleep");
-        assertFalse(kernel.softirqs().ksoftirqdWoken(0));
-    }
+        assertEquals(List.of(serving("ksoftirqd/0", 0, 0x100)), log,
+                "runs in ksoftirqd/0: in_serving_softirq() true, in_task() false, IRQs enabled");
+        assertEquals(1, count(0, TIMER));
+        assertEquals(0, count(1, TIMER));
+        assertEquals(0, cpu(0).softirqPending());
+        assertNull(cpu(0).bhLevelOwner(), "ksoftirqd gave the CPU's BH level back");
+        assertEquals(1, kernel.softirqs().ksoftirqdRuns(0));
 
-    @Test
-    void item2_raiseInsideBhDisabledSection_runsSynchronouslyInLocalBhEnable() {
-        boot();
-        openLogging(SoftirqVector.NET_RX);
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        assertTrue(log.isEmpty());
-        assertFalse(kernel.softirqs().ksoftirqdWoken(0), "raised in_interrupt(): no wake-up");
-        task.localBhEnable();
-        assertEquals(List.of("NET_RX@" + Thread.currentThread().getName()), log, "ran on the caller, before enable returned");
-        assertEquals(0, task.preemptCount());
-        assertFalse(kernel.softirqs().ksoftirqdWoken(0));
-    }
-
-    @Test
-    void item3_nestedBhDisable_onlyTheOutermostEnableRunsPendingSoftirqs() {
-        boot();
-        openLogging(SoftirqVector.NET_RX);
-        task.localBhDisable();
-        task.localBhDisable();
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
-        task.localBhEnable();
-        assertTrue(log.isEmpty(), "still BH-disabled after two of three enables");
-        assertEquals(ExecutionContext.SOFTIRQ_DISABLE_OFFSET, task.preemptCount());
-        task.localBhEnable();
+        assertEquals(0, stepper.run("ksoftirqd/0"), "nothing pending: ksoftirqd goes back to sleep");
+        assertFalse(woken(0));
         assertEquals(1, log.size());
     }
 
+    /** Item 1, on the other CPU: the softirq belongs to the CPU that raised it. */
     @Test
-    void item4_bhDisabledTask_isInInterruptAndInSoftirq_butStillInTask() {
+    void raiseFromTaskOnCpu1_wakesKsoftirqd1_only() {
+        boot();
+        kernel.softirqs().open(TIMER, () -> log.add(snap(kernel.context())));
+        kernel.bindCurrentThread(1);
+        kernel.softirqs().raise(TIMER);
+        assertFalse(woken(0));
+        assertTrue(woken(1));
+        assertEquals(0, stepper.run("ksoftirqd/0"));
+        assertEquals(List.of(), log);
+        assertEquals(1, stepper.run("ksoftirqd/1"));
+        assertEquals(List.of(serving("ksoftirqd/1", 1, 0x100)), log);
+        assertEquals(0, count(0, TIMER));
+        assertEquals(1, count(1, TIMER));
+    }
+
+    /** §2.2: preemption disabled is not in_interrupt(), so the raise still wakes; IRQs-off raise too. */
+    @Test
+    void raiseWithPreemptionOrIrqsDisabled_stillWakesKsoftirqd_butDoubleUnderscoreRaiseDoesNot() {
+        boot();
+        openLogging(TIMER);
+        task.preemptDisable();
+        kernel.softirqs().raise(TIMER);
+        task.preemptEnable();
+        assertTrue(woken(0), "preempt_disable() is not in_interrupt(): raise_softirq wakes ksoftirqd");
+        stepper.run("ksoftirqd/0");
+        stepper.run("ksoftirqd/0");
+        assertFalse(woken(0));
+
+        task.localIrqDisable();
+        kernel.softirqs().raiseIrqoff(TIMER.nr());
+        task.localIrqEnable();
+        assertTrue(woken(0), "raise_softirq_irqoff() from task context wakes ksoftirqd");
+        stepper.run("ksoftirqd/0");
+        stepper.run("ksoftirqd/0");
+        assertFalse(woken(0));
+
+        task.localIrqDisable();
+        kernel.softirqs().raiseIrqoffNoWake(TIMER.nr());
+        task.localIrqEnable();
+        assertFalse(woken(0), "__raise_softirq_irqoff() only sets the bit");
+        assertEquals(TIMER.bit(), cpu(0).softirqPending());
+        assertEquals(List.of("TIMER@ksoftirqd/0", "TIMER@ksoftirqd/0"), log);
+        assertEquals(List.of(), reports.events(), reports.toString());
+
+        kernel.softirqs().raiseIrqoff(TIMER.nr());
+        assertEquals(List.of("raise_softirq_irqoff() called with IRQs enabled (lockdep_assert_irqs_disabled)"),
+                reports.events().stream().map(KernelEvent::message).toList());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Items 2-4: local_bh_disable / local_bh_enable
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 2. */
+    @Test
+    void raiseInsideBhDisabledSection_runsSynchronouslyInsideLocalBhEnable_onTheCallersCpu() {
+        boot();
+        kernel.bindCurrentThread(1);
+        List<Object> contexts = new ArrayList<>();
+        kernel.softirqs().open(NET_RX, () -> {
+            contexts.add(kernel.context());
+            log.add(snap(kernel.context()));
+        });
+        task.localBhDisable();
+        kernel.softirqs().raise(NET_RX);
+        assertEquals(List.of(), log);
+        assertFalse(woken(1), "raised in_interrupt() (BH disabled): no ksoftirqd wake-up");
+        assertEquals(NET_RX.bit(), cpu(1).softirqPending());
+        task.localBhEnable();
+        // local_bh_enable drops 0x200 - 1 and keeps one preemption level while it runs the softirqs
+        assertEquals(List.of(serving(me, 1, 0x101)), log, "ran inside local_bh_enable, in the caller's context");
+        assertSame(task, contexts.get(0), "on the calling thread's own context, not a runtime thread");
+        assertEquals(0, task.preemptCount());
+        assertEquals(1, count(1, NET_RX));
+        assertEquals(0, count(0, NET_RX));
+        assertFalse(woken(1), "ksoftirqd was never needed");
+        assertFalse(woken(0));
+        assertNull(cpu(1).bhLevelOwner());
+    }
+
+    /** Item 3. */
+    @Test
+    void nestedBhDisableThreeTimes_onlyTheThirdEnableRunsThePendingSoftirq() {
+        boot();
+        openLogging(NET_RX);
+        task.localBhDisable();
+        task.localBhDisable();
+        task.localBhDisable();
+        assertEquals(3 * ExecutionContext.SOFTIRQ_DISABLE_OFFSET, task.preemptCount());
+        kernel.softirqs().raise(NET_RX);
+        task.localBhEnable();
+        assertEquals(List.of(), log, "first enable: still nested");
+        assertEquals(0x400, task.preemptCount());
+        task.localBhEnable();
+        assertEquals(List.of(), log, "second enable: still nested");
+        assertEquals(0x200, task.preemptCount());
+        assertEquals(NET_RX.bit(), cpu(0).softirqPending());
+        task.localBhEnable();
+        assertEquals(List.of("NET_RX@" + me), log, "the outermost enable runs it");
+        assertEquals(0, task.preemptCount());
+        assertEquals(1, count(0, NET_RX));
+        assertFalse(woken(0));
+    }
+
+    /** Item 4, through both the Java API and the kernel-name facade. */
+    @Test
+    void insideBhDisabledSection_inSoftirqAndInInterruptAreTrue_butInServingSoftirqIsFalseAndInTaskTrue() {
         boot();
         task.localBhDisable();
         try {
@@ -116,276 +278,558 @@ class SoftirqSemanticsTest {
             assertTrue(task.inInterrupt());
             assertFalse(task.inServingSoftirq());
             assertTrue(task.inTask());
+            assertFalse(task.inHardirq());
             assertTrue(task.inAtomic());
+            assertFalse(task.preemptible());
             assertEquals(0, task.interruptContextLevel());
+            assertEquals(0x200, task.preemptCount());
+            assertEquals(List.of(true, true, false, true, 0x200),
+                    List.of(Linux.in_softirq(), Linux.in_interrupt(), Linux.in_serving_softirq(), Linux.in_task(),
+                            Linux.preempt_count()));
         } finally {
             task.localBhEnable();
         }
+        assertEquals(List.of(false, false, false, true, 0),
+                List.of(Linux.in_softirq(), Linux.in_interrupt(), Linux.in_serving_softirq(), Linux.in_task(),
+                        Linux.preempt_count()));
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Items 5-6: hard IRQs and softirqs
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 5. */
     @Test
-    void item5_hardIrqDuringBhDisabledSection_leavesItsSoftirqForTheFinalLocalBhEnable() {
+    void hardIrqRaisingDuringBhDisabledSection_doesNotRunAtIrqExit_butAtTheSectionsFinalEnable() {
         boot();
-        openLogging(SoftirqVector.NET_RX);
-        kernel.irqs().request(9, (irq, dev) -> {
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
+        kernel.softirqs().open(NET_RX, () -> log.add(snap(kernel.context())));
+        line(9, 0, (i, d) -> {
+            log.add("irq9 " + snap(kernel.context()));
+            kernel.softirqs().raise(NET_RX);
             return IrqReturn.HANDLED;
-        }, Set.of(), "nic", "nic");
-        kernel.irqs().setAffinity(9, 0);
-        task.localBhDisable();
-        kernel.irqs().assertIrq(9);
-        assertEquals(1, stepper.hardirq(0));
-        assertEquals(1, kernel.irqs().count(9, 0), "the hard IRQ was taken");
-        assertTrue(log.isEmpty(), "irq_exit must not run softirqs inside the BH-disabled section");
-        assertEquals(SoftirqVector.NET_RX.bit(), kernel.machine().cpu(0).softirqPending());
-        task.localBhEnable();
-        assertEquals(List.of("NET_RX@" + Thread.currentThread().getName()), log);
-    }
-
-    @Test
-    void item6_hardIrqDuringASoftirqPass_runsItsSoftirqInTheNextPassOfTheSameInvocation() {
-        boot();
-        List<String> events = new ArrayList<>();
-        kernel.softirqs().open(SoftirqVector.TIMER, () -> {
-            events.add("TIMER");
-            kernel.irqs().assertIrq(6);            // a device interrupts this CPU mid-pass
         });
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> events.add("NET_RX@" + kernel.context().name()));
-        kernel.irqs().request(5, (irq, dev) -> {
-            kernel.softirqs().raise(SoftirqVector.TIMER);
-            return IrqReturn.HANDLED;
-        }, Set.of(), "tick", "t");
-        kernel.irqs().request(6, (irq, dev) -> {
-            ExecutionContext c = kernel.context();
-            events.add("irq6 hardirq=" + c.inHardirq() + " serving=" + c.inServingSoftirq());
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
-            return IrqReturn.HANDLED;
-        }, Set.of(), "nic", "n");
-        kernel.irqs().setAffinity(5, 0);
-        kernel.irqs().setAffinity(6, 0);
-        kernel.irqs().assertIrq(5);
-        stepper.hardirq(0);
-        assertEquals(List.of("TIMER", "irq6 hardirq=true serving=true", "NET_RX@cpu/0"), events,
-                "the nested IRQ is taken between handlers; its softirq runs in the restart pass, not nested");
-        assertFalse(kernel.softirqs().ksoftirqdWoken(0));
-        assertEquals(1, count(0, SoftirqVector.TIMER));
-        assertEquals(1, count(0, SoftirqVector.NET_RX));
+        task.localBhDisable();
+        task.localBhDisable();
+        fire(9);
+        assertEquals(1, kernel.irqs().count(9, 0), "the hard IRQ was taken on CPU 0");
+        assertEquals(List.of("irq9 cpu/0 cpu=0 pc=00010000 hardirq=true serving=false softirq=false interrupt=true"
+                + " task=false irqsOff=true"), log, "irq_exit ran nothing: the CPU is in a BH-disabled section");
+        assertEquals(NET_RX.bit(), cpu(0).softirqPending());
+        assertFalse(woken(0), "raised in hardirq: no ksoftirqd wake-up");
+        assertFalse(stepper.hasWork("cpu/0"));
+        task.localBhEnable();
+        assertEquals(1, log.size(), "an inner enable does not run it");
+        task.localBhEnable();
+        assertEquals(serving(me, 0, 0x101), log.get(1), "the final local_bh_enable runs it, in the task");
+        assertEquals(2, log.size());
+        assertEquals(1, count(0, NET_RX));
+        assertFalse(woken(0));
     }
 
+    /**
+     * Item 6. Java cannot preempt a running handler, so the model takes a hard IRQ that arrives while
+     * {@code cpu/0} serves softirqs between two handlers (the documented fidelity gap). What must hold
+     * is the kernel's outcome: the raised vector runs in the next pass of the same invocation — after the
+     * rest of the current pass, not nested in it, and not in ksoftirqd.
+     */
     @Test
-    void item7_pendingVectors_runInBitOrder() {
+    void hardIrqDuringASoftirqPass_runsItsSoftirqInTheNextPassOfTheSameInvocation() {
         boot();
-        for (SoftirqVector v : List.of(SoftirqVector.NET_RX, SoftirqVector.HI, SoftirqVector.TIMER)) {
+        boolean[] inTimer = {false};
+        kernel.softirqs().open(TIMER, () -> {
+            inTimer[0] = true;
+            log.add("TIMER@" + kernel.context().name());
+            kernel.irqs().assertIrq(6);            // a device interrupts CPU 0 in the middle of the pass
+            log.add("TIMER returns");
+            inTimer[0] = false;
+        });
+        openLogging(BLOCK);
+        kernel.softirqs().open(NET_RX, () -> log.add("NET_RX " + snap(kernel.context()) + " nested=" + inTimer[0]));
+        raisingLine(5, 0, TIMER, BLOCK);
+        line(6, 0, (i, d) -> {
+            log.add("irq6 " + snap(kernel.context()));
+            kernel.softirqs().raise(NET_RX);        // NET_RX (3) sorts between TIMER (1) and BLOCK (4)
+            return IrqReturn.HANDLED;
+        });
+
+        fire(5);
+
+        assertEquals(List.of(
+                "TIMER@cpu/0",
+                "TIMER returns",
+                "irq6 cpu/0 cpu=0 pc=00010100 hardirq=true serving=true softirq=true interrupt=true task=false"
+                        + " irqsOff=true",
+                "BLOCK@cpu/0",
+                "NET_RX " + serving("cpu/0", 0, 0x100) + " nested=false"), log,
+                "NET_RX waits for the restart pass: after BLOCK of the current pass although its bit is lower");
+        assertEquals(1, kernel.irqs().count(6, 0));
+        assertEquals(List.of(1L, 1L, 1L), List.of(count(0, TIMER), count(0, BLOCK), count(0, NET_RX)));
+        assertFalse(woken(0), "the same invocation finished it: ksoftirqd was not involved");
+        assertEquals(0, cpu(0).softirqPending());
+        assertNull(cpu(0).bhLevelOwner());
+        assertFalse(stepper.hasWork("cpu/0"));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Items 7-8: order
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 7, at local_bh_enable. */
+    @Test
+    void netRxHiTimerRaisedTogether_runInBitOrder_hiTimerNetRx() {
+        boot();
+        for (SoftirqVector v : List.of(NET_RX, HI, TIMER)) {
             openLogging(v);
         }
         task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        kernel.softirqs().raise(SoftirqVector.HI);
-        kernel.softirqs().raise(SoftirqVector.TIMER);
+        kernel.softirqs().raise(NET_RX);
+        kernel.softirqs().raise(HI);
+        kernel.softirqs().raise(TIMER);
+        assertEquals(NET_RX.bit() | HI.bit() | TIMER.bit(), cpu(0).softirqPending());
         task.localBhEnable();
-        String me = Thread.currentThread().getName();
         assertEquals(List.of("HI@" + me, "TIMER@" + me, "NET_RX@" + me), log);
     }
 
+    /** Item 7, at irq_exit and in ksoftirqd. */
     @Test
-    void item8_lowerVectorRaisedDuringAPass_waitsForTheNextPass() {
+    void netRxHiTimerRaisedTogether_runInBitOrder_atIrqExitAndInKsoftirqd() {
         boot();
-        openLogging(SoftirqVector.HI);
-        openLogging(SoftirqVector.NET_RX);
-        kernel.softirqs().open(SoftirqVector.TIMER, () -> {
-            log.add("TIMER");
-            kernel.softirqs().raise(SoftirqVector.HI);
-        });
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.TIMER);
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
-        String me = Thread.currentThread().getName();
-        assertEquals(List.of("TIMER", "NET_RX@" + me, "HI@" + me), log);
-    }
+        for (SoftirqVector v : List.of(NET_RX, HI, TIMER)) {
+            openLogging(v);
+        }
+        raisingLine(9, 1, NET_RX, HI, TIMER);
+        fire(9);
+        assertEquals(List.of("HI@cpu/1", "TIMER@cpu/1", "NET_RX@cpu/1"), log);
 
-    @Test
-    void item9_selfReraisingHandler_stopsAfterTenPasses_thenKsoftirqdTakesOver() {
-        boot();
-        int[] runs = {0};
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> {
-            runs[0]++;
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
-        });
+        log.clear();
         task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
-        assertEquals(Softirqs.MAX_SOFTIRQ_RESTART, runs[0], "one invocation: at most 10 passes");
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0), "the leftover is handed to ksoftirqd");
-        assertEquals(SoftirqVector.NET_RX.bit(), kernel.machine().cpu(0).softirqPending());
+        kernel.softirqs().raise(NET_RX);
+        kernel.softirqs().raise(HI);
+        kernel.softirqs().raise(TIMER);
+        task.localBhEnableNoRun();                 // _local_bh_enable(): leave them pending
+        assertEquals(List.of(), log);
+        kernel.softirqs().raise(TIMER);            // task context: wakes ksoftirqd/0
         stepper.run("ksoftirqd/0");
-        assertEquals(2 * Softirqs.MAX_SOFTIRQ_RESTART, runs[0], "ksoftirqd runs the same bounded loop");
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0), "and stays runnable while work remains");
+        assertEquals(List.of("HI@ksoftirqd/0", "TIMER@ksoftirqd/0", "NET_RX@ksoftirqd/0"), log);
     }
 
+    /** Item 8. */
     @Test
-    void item9_selfReraisingHandler_stopsOnceTwoMillisecondsOfJiffiesPassed() {
+    void hiRaisedWhileTimerRuns_runsInTheNextPass_afterNetRxOfTheCurrentPass() {
         boot();
-        int[] runs = {0};
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> {
-            runs[0]++;
-            stepper.clock().advanceMillis(1);         // each pass takes one jiffy at HZ=1000
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
+        openLogging(HI);
+        openLogging(NET_RX);
+        kernel.softirqs().open(TIMER, () -> {
+            log.add("TIMER@" + kernel.context().name());
+            kernel.softirqs().raise(HI);
         });
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
-        assertEquals(2, runs[0], "end = jiffies + 2: the restart check fails once jiffies reached it");
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0));
+        raisingLine(9, 0, TIMER, NET_RX);
+        fire(9);
+        assertEquals(List.of("TIMER@cpu/0", "NET_RX@cpu/0", "HI@cpu/0"), log);
+        assertEquals(List.of(1L, 1L, 1L), List.of(count(0, HI), count(0, TIMER), count(0, NET_RX)));
+        assertFalse(woken(0), "raised in softirq context: no wake-up, the restart pass ran it");
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Item 9: the bounded loop
+    // ------------------------------------------------------------------------------------------
+
+    /** A NET_RX handler that logs its context and re-raises itself while {@code again[0]}. */
+    private void openSelfReraising(boolean[] again, Runnable each) {
+        kernel.softirqs().open(NET_RX, () -> {
+            log.add(kernel.context().name());
+            each.run();
+            if (again[0]) {
+                kernel.softirqs().raise(NET_RX);
+            }
+        });
+    }
+
+    private List<String> times(int n, String s) {
+        return Collections.nCopies(n, s);
+    }
+
+    /** Item 9: the restart bound, with the clock standing still. */
     @Test
-    void item9_timeBudgetCountsJiffiesNotNanoseconds() {
+    void selfReraisingHandler_oneInvocationRunsAtMostTenPasses_thenKsoftirqdTakesOverInBatches() {
+        boot();
+        boolean[] again = {true};
+        openSelfReraising(again, () -> { });
+        raisingLine(9, 0, NET_RX);
+        fire(9);
+        assertEquals(times(Softirqs.MAX_SOFTIRQ_RESTART, "cpu/0"), log,
+                "irq_exit: the initial pass and 9 restarts, no more");
+        assertEquals(10, count(0, NET_RX), "one count per pass");
+        assertTrue(woken(0), "leftover work goes to ksoftirqd");
+        assertEquals(NET_RX.bit(), cpu(0).softirqPending());
+        assertNull(cpu(0).bhLevelOwner());
+
+        log.clear();
+        assertEquals(1, stepper.run("ksoftirqd/0"));
+        assertEquals(times(10, "ksoftirqd/0"), log, "ksoftirqd runs the same bounded loop ...");
+        assertTrue(woken(0), "... and stays runnable: it yields (cond_resched) between batches");
+        assertEquals(1, stepper.run("ksoftirqd/0"));
+        assertEquals(20, log.size());
+        assertEquals(2, kernel.softirqs().ksoftirqdRuns(0));
+        assertEquals(30, count(0, NET_RX));
+
+        again[0] = false;
+        log.clear();
+        assertEquals(1, stepper.run("ksoftirqd/0"));
+        assertEquals(List.of("ksoftirqd/0"), log);
+        assertEquals(0, stepper.run("ksoftirqd/0"));
+        assertFalse(woken(0));
+        assertEquals(0, cpu(0).softirqPending());
+    }
+
+    /** Item 9: passes that take 0.1 ms each never reach the 2 ms budget, so the 10-pass bound ends it. */
+    @Test
+    void selfReraisingHandler_withTimeLeftInTheBudget_stillStopsAtTenPasses() {
+        boot();
+        boolean[] again = {true};
+        openSelfReraising(again, () -> stepper.advance(100, java.util.concurrent.TimeUnit.MICROSECONDS));
+        task.localBhDisable();
+        kernel.softirqs().raise(NET_RX);
+        task.localBhEnable();
+        assertEquals(times(10, me), log);
+        assertEquals(1_000_000, stepper.clock().nanoTime(), "1 ms of the 2 ms budget used");
+        assertTrue(woken(0));
+    }
+
+    /** Item 9: the 2 ms budget, at HZ=1000 (two jiffies), ends the loop long before 10 passes. */
+    @Test
+    void selfReraisingHandler_stopsOnceTwoMillisecondsOfJiffiesHavePassed() {
+        boot();
+        boolean[] again = {true};
+        long start = kernel.jiffies();
+        openSelfReraising(again, () -> stepper.advanceJiffies(1));
+        raisingLine(9, 0, NET_RX);
+        fire(9);
+        // end = jiffies + msecs_to_jiffies(2) = start + 2; after pass 2 jiffies == end: time_before fails
+        assertEquals(times(2, "cpu/0"), log);
+        assertEquals(start + 2, kernel.jiffies());
+        assertTrue(woken(0), "the rest goes to ksoftirqd");
+        assertEquals(NET_RX.bit(), cpu(0).softirqPending());
+
+        log.clear();
+        stepper.run("ksoftirqd/0");
+        assertEquals(times(2, "ksoftirqd/0"), log, "ksoftirqd's own invocation has the same 2 ms budget");
+        assertTrue(woken(0));
+    }
+
+    /**
+     * Item 9: the budget is counted in jiffies, not nanoseconds. Starting 0.9 ms into a jiffy with
+     * 0.5 ms passes, the second tick boundary comes after 1.5 ms: three passes.
+     */
+    @Test
+    void timeBudget_endsAtTheSecondTickBoundary_evenBeforeTwoRealMilliseconds() {
+        boot();
+        stepper.advance(900, java.util.concurrent.TimeUnit.MICROSECONDS);
+        boolean[] again = {true};
+        openSelfReraising(again, () -> stepper.advance(500, java.util.concurrent.TimeUnit.MICROSECONDS));
+        task.localBhDisable();
+        kernel.softirqs().raise(NET_RX);
+        task.localBhEnable();
+        assertEquals(times(3, me), log);
+        assertEquals(2_400_000, stepper.clock().nanoTime(), "ended after 1.5 ms of real time");
+        assertTrue(woken(0));
+    }
+
+    /** Item 9: at HZ=100 msecs_to_jiffies(2) is one 10 ms jiffy: 3 ms passes run until 12 ms. */
+    @Test
+    void timeBudget_atHz100_isOneTenMillisecondJiffy() {
         boot(KernelConfig.builder().hz(100));
-        int[] runs = {0};
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> {
-            runs[0]++;
-            stepper.clock().advanceMillis(3);         // 3 ms: less than one 10 ms jiffy per pass
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
-        });
+        assertEquals(1, kernel.machine().msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
+        boolean[] again = {true};
+        openSelfReraising(again, () -> stepper.clock().advanceMillis(3));
         task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
+        kernel.softirqs().raise(NET_RX);
         task.localBhEnable();
-        // HZ=100: msecs_to_jiffies(2) = 1 jiffy; the loop ends at the first tick boundary it crosses.
-        assertTrue(runs[0] >= 1 && runs[0] <= 4, "ended by the jiffy boundary, ran " + runs[0]);
-        assertTrue(runs[0] < Softirqs.MAX_SOFTIRQ_RESTART);
+        assertEquals(times(4, me), log, "passes end at 3, 6, 9 (same jiffy) and 12 ms (next jiffy: stop)");
+        assertTrue(woken(0));
     }
 
+    /** Item 9: need_resched ends the loop at the next restart check. */
     @Test
-    void item9_needResched_endsTheLoopAfterOnePass() {
+    void needResched_endsTheLoopAtTheNextRestartCheck_andKsoftirqdRunsOnePassPerBatchWhileItIsSet() {
         boot();
+        boolean[] again = {true};
         int[] runs = {0};
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> {
-            runs[0]++;
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
+        openSelfReraising(again, () -> {
+            if (++runs[0] == 3) {
+                cpu(0).setNeedResched(true);
+            }
         });
-        kernel.machine().cpu(0).setNeedResched(true);
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
-        assertEquals(1, runs[0]);
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0));
+        raisingLine(9, 0, NET_RX);
+        fire(9);
+        assertEquals(times(3, "cpu/0"), log, "need_resched set during pass 3: no restart after it");
+        assertTrue(woken(0));
+
+        log.clear();
+        stepper.run("ksoftirqd/0");
+        assertEquals(List.of("ksoftirqd/0"), log, "need_resched still set: one pass, then yield");
+        cpu(0).setNeedResched(false);
+        log.clear();
+        stepper.run("ksoftirqd/0");
+        assertEquals(times(10, "ksoftirqd/0"), log);
     }
 
+    /** Item 9: need_resched already set before the invocation: exactly one pass. */
     @Test
-    void item10_fiveRaisesBeforeOnePass_countOneExecution() {
+    void needResched_setBeforeTheInvocation_allowsExactlyOnePass() {
         boot();
-        openLogging(SoftirqVector.BLOCK);
+        boolean[] again = {true};
+        openSelfReraising(again, () -> { });
+        cpu(0).setNeedResched(true);
+        task.localBhDisable();
+        kernel.softirqs().raise(NET_RX);
+        task.localBhEnable();
+        assertEquals(List.of(me), log);
+        assertTrue(woken(0));
+        assertEquals(1, count(0, NET_RX));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Item 10: counters
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 10. */
+    @Test
+    void fiveRaisesBeforeOnePass_addOneToProcSoftirqs() {
+        boot();
+        openLogging(BLOCK);
         task.localBhDisable();
         for (int i = 0; i < 5; i++) {
-            kernel.softirqs().raise(SoftirqVector.BLOCK);
+            kernel.softirqs().raise(BLOCK);
         }
         task.localBhEnable();
-        assertEquals(1, log.size());
-        assertEquals(1, count(0, SoftirqVector.BLOCK));
-        assertEquals(0, count(1, SoftirqVector.BLOCK));
-        assertTrue(kernel.proc().softirqs().contains("       BLOCK:          1          0\n"), kernel.proc().softirqs());
+        assertEquals(List.of("BLOCK@" + me), log);
+        assertEquals(1, count(0, BLOCK), "counts executions, not raises");
+        assertEquals(0, count(1, BLOCK));
+        assertTrue(kernel.proc().softirqs().contains("\n       BLOCK:          1          0\n"), kernel.proc().softirqs());
+
+        raisingLine(9, 1, BLOCK, BLOCK, BLOCK, BLOCK, BLOCK);
+        fire(9);
+        assertEquals(1, count(1, BLOCK), "five raises in one hard IRQ: one execution on CPU 1");
+        assertTrue(kernel.proc().softirqs().contains("\n       BLOCK:          1          1\n"), kernel.proc().softirqs());
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Item 11: preempt_count leak
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 11, in ksoftirqd. */
     @Test
-    void item11_handlerLeakingPreemptCount_isReportedAndRestored() {
+    void handlerLeakingPreemptDisable_isReportedWithTheKernelsHuhMessage_andTheCountIsRestored() {
         boot();
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> kernel.context().preemptDisable());
-        task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
-        task.localBhEnable();
+        int[] entry = new int[2];
+        int[] n = {0};
+        kernel.softirqs().open(NET_RX, () -> {
+            entry[n[0]++] = kernel.context().preemptCount();
+            if (n[0] == 1) {
+                kernel.context().preemptDisable();  // forgets the matching preempt_enable()
+                kernel.softirqs().raise(NET_RX);
+            }
+        });
+        kernel.softirqs().raise(NET_RX);
+        stepper.run("ksoftirqd/0");
+        assertEquals(List.of(0x100, 0x100), List.of(entry[0], entry[1]), "the second pass starts with the count restored");
         List<KernelEvent> huh = reports.matching("huh, entered softirq");
         assertEquals(1, huh.size(), reports.toString());
-        assertEquals("huh, entered softirq 3 NET_RX net_rx_action with preempt_count 00000101, exited with 00000102?",
-                huh.get(0).message());
-        assertEquals(KernelEvent.Kind.ERR, huh.get(0).kind());
-        assertEquals(0, task.preemptCount(), "the count is restored");
+        KernelEvent e = huh.get(0);
+        assertEquals("huh, entered softirq 3 NET_RX net_rx_action with preempt_count 00000100, exited with 00000101?",
+                e.message());
+        assertEquals(KernelEvent.Kind.ERR, e.kind());
+        assertEquals("ksoftirqd/0", e.thread());
+        assertEquals(0, e.cpu());
+        assertEquals(1, kernel.reports().count(KernelEvent.Kind.ERR));
+        ExecutionContext ksoftirqd = kernel.machine().agents().stream()
+                .filter(h -> h.agent().name().equals("ksoftirqd/0")).findFirst().orElseThrow().agent().context();
+        assertEquals(0, ksoftirqd.preemptCount(), "ksoftirqd/0 leaves with a clean count");
+        assertNull(cpu(0).bhLevelOwner());
     }
 
+    /** Item 11, inside local_bh_enable (count 0x101) and with a leaked local_bh_disable (0x200). */
     @Test
-    void item12_localBhEnableFromHardirq_warnsOnce() {
+    void handlerLeakingBhDisable_insideLocalBhEnable_isReportedAndRestored() {
         boot();
-        kernel.irqs().request(4, (irq, dev) -> {
+        kernel.softirqs().open(TASKLET, () -> kernel.context().localBhDisable());
+        task.localBhDisable();
+        kernel.softirqs().raise(TASKLET);
+        task.localBhEnable();
+        assertEquals(List.of("huh, entered softirq 6 TASKLET tasklet_action with preempt_count 00000101, exited with"
+                + " 00000301?"), reports.events().stream().map(KernelEvent::message).toList());
+        assertEquals(0, task.preemptCount());
+        assertNull(cpu(0).bhLevelOwner(), "the BH level is given back with the restored count");
+        assertTrue(task.preemptible());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Item 12: local_bh_enable misuse
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 12, hardirq part. */
+    @Test
+    void localBhEnableFromHardirq_warnsOnce_andRunsNothingUntilIrqExit() {
+        boot();
+        openLogging(NET_RX);
+        line(4, 0, (i, d) -> {
             ExecutionContext c = kernel.context();
             c.localBhDisable();
+            kernel.softirqs().raise(NET_RX);
             c.localBhEnable();
+            log.add(String.format("enable returned pc=%08x", c.preemptCount()));
             return IrqReturn.HANDLED;
-        }, Set.of(), "dev", "d");
-        kernel.irqs().setAffinity(4, 0);
-        kernel.irqs().assertIrq(4);
-        stepper.hardirq(0);
-        kernel.irqs().assertIrq(4);
-        stepper.hardirq(0);
-        assertEquals(1, reports.matching("local_bh_enable() called from hardirq context").size(), reports.toString());
-        assertEquals(2, kernel.reports().count(KernelEvent.Kind.WARNING), "WARN_ON_ONCE still counts every hit");
+        });
+        fire(4);
+        assertEquals(List.of("enable returned pc=00010000", "NET_RX@cpu/0"), log,
+                "nothing runs inside the hard IRQ; irq_exit runs it");
+        List<KernelEvent> warnings = reports.ofKind(KernelEvent.Kind.WARNING);
+        assertEquals(1, warnings.size(), reports.toString());
+        assertEquals("local_bh_enable() called from hardirq context", warnings.get(0).message());
+        assertEquals("cpu/0", warnings.get(0).thread());
+        assertEquals("hardirq", warnings.get(0).context());
+
+        fire(4);
+        assertEquals(1, reports.matching("local_bh_enable() called from hardirq context").size(),
+                "WARN_ON_ONCE: printed once");
+        assertEquals(2, kernel.reports().count(KernelEvent.Kind.WARNING), "but every hit is counted");
     }
 
+    /** Item 12, IRQs-disabled part. */
     @Test
-    void item12_localBhEnableWithIrqsDisabled_warns() {
+    void localBhEnableWithIrqsDisabled_givesTheLockdepWarningOnce() {
         boot();
         task.localIrqDisable();
         task.localBhDisable();
         task.localBhEnable();
-        task.localIrqEnable();
-        assertEquals(1, reports.matching("local_bh_enable() called with IRQs disabled (lockdep_assert_irqs_enabled)").size(),
-                reports.toString());
-    }
-
-    @Test
-    void item13_forcedIrqThreads_softirqRaisedByAnIrqRunsInKsoftirqd() {
-        boot(KernelConfig.builder().forceIrqThreads(true));
-        openLogging(SoftirqVector.NET_RX);
-        kernel.irqs().request(9, (irq, dev) -> {
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
-            return IrqReturn.HANDLED;
-        }, Set.of(), "nic", "nic");
-        kernel.irqs().setAffinity(9, 0);
-        kernel.irqs().assertIrq(9);
-        stepper.hardirq(0);
-        assertTrue(log.isEmpty(), "threadirqs: never inline at irq_exit");
-        assertTrue(kernel.softirqs().ksoftirqdWoken(0));
-        stepper.run("ksoftirqd/0");
-        assertEquals(List.of("NET_RX@ksoftirqd/0"), log);
-    }
-
-    @Test
-    void raiseOfAVectorWithoutHandler_isRefused() {
-        boot();
-        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.bottomhalf.runtime.KernelException.class,
-                () -> kernel.softirqs().raise(SoftirqVector.SCHED));
-        assertEquals(dev.bottomhalf.runtime.Errno.EINVAL, e.errno());
-        assertTrue(e.getMessage().contains("softirq vector 7 (SCHED) has no handler"), e.getMessage());
-    }
-
-    @Test
-    void throwingHandler_isReportedAsOops_andLaterSoftirqsStillRun() {
-        boot();
-        kernel.softirqs().open(SoftirqVector.TIMER, () -> {
-            throw new IllegalStateException("boom");
-        });
-        openLogging(SoftirqVector.NET_RX);
         task.localBhDisable();
-        kernel.softirqs().raise(SoftirqVector.TIMER);
-        kernel.softirqs().raise(SoftirqVector.NET_RX);
         task.localBhEnable();
-        assertEquals(1, kernel.reports().count(KernelEvent.Kind.OOPS));
-        KernelEvent oops = reports.ofKind(KernelEvent.Kind.OOPS).get(0);
-        assertTrue(oops.message().startsWith("Oops: softirq TIMER (timer_action) threw java.lang.IllegalStateException: boom"),
-                oops.message());
-        assertEquals("softirq", oops.context());
-        assertEquals(1, log.size(), "NET_RX still ran in the same pass");
+        assertTrue(task.irqsDisabled());
+        task.localIrqEnable();
+        assertEquals(List.of("local_bh_enable() called with IRQs disabled (lockdep_assert_irqs_enabled)"),
+                reports.events().stream().map(KernelEvent::message).toList());
+        assertEquals(KernelEvent.Kind.WARNING, reports.events().get(0).kind());
+        assertEquals(2, kernel.reports().count(KernelEvent.Kind.WARNING));
         assertEquals(0, task.preemptCount());
     }
 
+    /**
+     * Item 12 continued: the kernel still runs pending softirqs in that case ({@code do_softirq} saves
+     * the flags, {@code handle_softirqs} enables IRQs around the handlers) and restores the caller's
+     * IRQs-off state afterwards.
+     */
     @Test
-    void userVector_opensAboveTheStandardTen_andShowsInProcSoftirqs() {
+    void localBhEnableWithIrqsDisabled_runsPendingHandlersWithIrqsEnabled_andLeavesIrqsDisabled() {
         boot();
-        kernel.softirqs().open(12, "MYVEC", () -> log.add("MYVEC"));
+        kernel.softirqs().open(NET_RX, () -> log.add(snap(kernel.context())));
+        task.localIrqDisable();
         task.localBhDisable();
-        kernel.softirqs().raise(12);
+        kernel.softirqs().raise(NET_RX);
         task.localBhEnable();
-        assertEquals(List.of("MYVEC"), log);
-        String proc = kernel.proc().softirqs();
-        assertTrue(proc.endsWith("         RCU:          0          0\n       MYVEC:          1          0\n"), proc);
+        assertEquals(List.of(serving(me, 0, 0x101)), log, "handlers run with IRQs enabled");
+        assertTrue(task.irqsDisabled(), "the caller's IRQs-off state is restored");
+        assertSame(task, cpu(0).irqLevelOwner());
+        task.localIrqEnable();
+        assertEquals(List.of("local_bh_enable() called with IRQs disabled (lockdep_assert_irqs_enabled)"),
+                reports.events().stream().map(KernelEvent::message).toList(), "and nothing else is reported");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Item 13: threadirqs
+    // ------------------------------------------------------------------------------------------
+
+    /** Item 13. */
+    @Test
+    void forcedIrqThreads_softirqRaisedByAHardIrq_runsInKsoftirqd_neverAtIrqExit() {
+        boot(KernelConfig.builder().forceIrqThreads(true));
+        kernel.softirqs().open(NET_RX, () -> log.add(snap(kernel.context())));
+        openLogging(TASKLET);
+        raisingLine(9, 0, NET_RX, TASKLET);
+        fire(9);
+        assertEquals(List.of(), log, "threadirqs: irq_exit only wakes ksoftirqd");
+        assertTrue(woken(0));
+        assertEquals(NET_RX.bit() | TASKLET.bit(), cpu(0).softirqPending());
+        assertEquals(0, count(0, NET_RX));
+        stepper.run("ksoftirqd/0");
+        assertEquals(List.of(serving("ksoftirqd/0", 0, 0x100), "TASKLET@ksoftirqd/0"), log,
+                "every vector, TASKLET included (6.6+ has no SOFTIRQ_NOW_MASK exception)");
+    }
+
+    /**
+     * Item 13: threadirqs changes only irq_exit; a BH-disabled section still runs its softirqs in its
+     * final local_bh_enable. The model has no {@code ktimers/N}: a TIMER raised by a hard IRQ goes to
+     * ksoftirqd like every other vector (recent kernels hand tick-raised TIMER/HRTIMER to ktimers/N).
+     */
+    @Test
+    void forcedIrqThreads_leaveLocalBhEnableInline_andSendTimerToKsoftirqdToo() {
+        boot(KernelConfig.builder().forceIrqThreads(true));
+        openLogging(NET_TX);
+        openLogging(TIMER);
+        task.localBhDisable();
+        kernel.softirqs().raise(NET_TX);
+        task.localBhEnable();
+        assertEquals(List.of("NET_TX@" + me), log);
+        assertFalse(woken(0));
+
+        raisingLine(9, 1, TIMER);
+        fire(9);
+        assertEquals(1, log.size());
+        assertTrue(woken(1));
+        stepper.run("ksoftirqd/1");
+        assertEquals(List.of("NET_TX@" + me, "TIMER@ksoftirqd/1"), log);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Around the items
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void raiseOfAVectorWithoutHandler_isEinval_andChangesNothing() {
+        boot();
+        KernelException e = assertThrows(KernelException.class, () -> kernel.softirqs().raise(SCHED));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertEquals("EINVAL: softirq vector 7 (SCHED) has no handler: call open_softirq() before raising it",
+                e.getMessage());
+        assertEquals(0, cpu(0).softirqPending());
+        assertFalse(woken(0));
+        assertEquals(Errno.EINVAL, assertThrows(KernelException.class, () -> kernel.softirqs().raise(32)).errno());
+    }
+
+    @Test
+    void doSoftirq_runsPendingWorkInTaskContext_butNothingInInterruptContext() {
+        boot();
+        openLogging(NET_RX);
+        task.localIrqDisable();
+        kernel.softirqs().raiseIrqoffNoWake(NET_RX.nr());
+        task.localIrqEnable();
+        task.localBhDisable();
+        kernel.softirqs().doSoftirq();
+        assertEquals(List.of(), log, "do_softirq() returns at once when in_interrupt()");
+        task.localBhEnableNoRun();
+        assertEquals(List.of(), log, "_local_bh_enable() does not run pending work");
+        kernel.softirqs().doSoftirq();
+        assertEquals(List.of("NET_RX@" + me), log);
+        assertFalse(woken(0));
+    }
+
+    @Test
+    void throwingHandler_isAnOops_andTheRestOfThePassStillRuns() {
+        boot();
+        kernel.softirqs().open(TIMER, () -> {
+            throw new IllegalStateException("boom");
+        });
+        openLogging(NET_RX);
+        raisingLine(9, 0, TIMER, NET_RX);
+        fire(9);
+        assertEquals(1, kernel.reports().count(KernelEvent.Kind.OOPS));
+        KernelEvent oops = reports.ofKind(KernelEvent.Kind.OOPS).get(0);
+        assertEquals("Oops: softirq TIMER (timer_action) threw java.lang.IllegalStateException: boom", oops.message());
+        assertEquals("softirq", oops.context());
+        assertEquals("cpu/0", oops.thread());
+        assertEquals("boom", oops.cause().getMessage());
+        assertEquals(List.of("NET_RX@cpu/0"), log);
+        assertEquals(1, count(0, TIMER));
+        assertNull(cpu(0).bhLevelOwner());
     }
 }
