@@ -21,9 +21,10 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * <ul>
  * <li>{@code state}: bit 0 {@code TASKLET_STATE_SCHED} (queued on some CPU's list, not yet started), bit 1
  * {@code TASKLET_STATE_RUN} (its callback is running). Set and cleared with atomic bit operations.
- * Transitions: idle → SCHED (schedule, test-and-set: the winner queues it); SCHED → SCHED|RUN (the
- * owning CPU's softirq takes RUN with test-and-set); SCHED|RUN → RUN (SCHED cleared just before the
- * callback, so a schedule during the callback queues it again); RUN → idle (after the callback).</li>
+ * Transitions: idle → SCHED (schedule, test-and-set: the winner queues it); SCHED → RUN (the owning
+ * CPU's softirq, one CAS, just before the callback: the kernel's trylock plus clearing SCHED); RUN →
+ * RUN|SCHED (a schedule during the callback queues it again, on the scheduling CPU); RUN → idle and
+ * RUN|SCHED → SCHED (RUN cleared after the callback).</li>
  * <li>{@code count}: the disable depth; the tasklet runs only at 0.</li>
  * <li>{@code next}: the intrusive link of the per-CPU list; written by the scheduler before it
  * publishes the tasklet with a CAS, read by the list's consumer after its swap (acquire).</li>
@@ -60,8 +61,12 @@ public final class Tasklet {
     Tasklet next;
     /** The CPU whose list holds the tasklet while SCHED is set (for diagnostics and stepped-mode kill). */
     volatile int cpu = -1;
-    /** The context running the callback, while RUN is set. */
-    volatile ExecutionContext runner;
+    /**
+     * The context running the callback, while RUN is set. Plain field: it only answers "am I the one
+     * running it?" (self-deadlock detection), and the writer is the only thread for which the answer
+     * can be yes.
+     */
+    ExecutionContext runner;
     private volatile String name;
     private volatile Callback callback;
     private volatile Func func;
@@ -157,6 +162,16 @@ public final class Tasklet {
     /** {@code test_and_set_bit(bit)}: true when the bit was already set. */
     boolean testAndSet(int bit) {
         return ((int) STATE.getAndBitwiseOr(this, bit) & bit) != 0;
+    }
+
+    /** Atomically SCHED → RUN (the run begins); false if the state was anything else. */
+    boolean casSchedToRun() {
+        return STATE.compareAndSet(this, SCHED, RUN);
+    }
+
+    /** Atomically 0 → RUN (a run of a tasklet whose SCHED bit was unexpectedly clear). */
+    boolean casIdleToRun() {
+        return STATE.compareAndSet(this, 0, RUN);
     }
 
     /** {@code test_and_clear_bit(bit)}: true when the bit was set. */

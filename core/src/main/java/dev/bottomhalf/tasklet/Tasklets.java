@@ -23,11 +23,11 @@ import dev.bottomhalf.softirq.Softirqs;
  * <li>Schedule: test-and-set SCHED; only the winner pushes the tasklet onto the calling context's CPU
  * list and raises the vector (waking ksoftirqd from plain task context). Already-scheduled tasklets cost
  * one atomic and stay on the CPU that queued them.</li>
- * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet it
- * test-and-sets RUN; if that succeeded and the disable count is 0 it clears SCHED (reporting the
- * kernel's WARN if SCHED was clear), calls the callback, then clears RUN. Otherwise (disabled, or
- * running on another CPU) it releases RUN if it took it, puts the tasklet back on the list and re-raises
- * the vector without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is
+ * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet whose
+ * disable count is 0 it moves the state SCHED → RUN in one CAS (the kernel's trylock plus
+ * test-and-clear of SCHED; a clear SCHED is reported with the kernel's WARN), calls the callback, then
+ * clears RUN. Otherwise (disabled, or running on another CPU) it puts the tasklet back on the list and
+ * re-raises the vector without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is
  * enabled, exactly as in the kernel.</li>
  * <li>Waits ({@code tasklet_disable}, {@code tasklet_kill}, {@code tasklet_unlock_wait}) poll the state
  * with spin, yield, then short parks: they are rare and the callback they wait for is short. A wait that
@@ -100,16 +100,13 @@ public final class Tasklets {
         while (t != null) {
             Tasklet next = t.next;
             t.next = null;
-            if (!t.testAndSet(Tasklet.RUN)) {
-                if (t.count.get() == 0) {
-                    run(ctx, t);
-                    t = next;
-                    if (t != null) {
-                        cpu.serviceInterruptsBetweenHandlers(ctx);
-                    }
-                    continue;
+            if (t.count.get() == 0 && begin(t)) {
+                run(ctx, t);
+                t = next;
+                if (t != null) {
+                    cpu.serviceInterruptsBetweenHandlers(ctx);
                 }
-                t.testAndClear(Tasklet.RUN);
+                continue;
             }
             list.push(t);
             softirqs.raiseOn(ctx, vector.nr(), false);
@@ -117,10 +114,26 @@ public final class Tasklets {
         }
     }
 
-    private void run(ExecutionContext ctx, Tasklet t) {
-        if (!t.testAndClear(Tasklet.SCHED)) {
-            reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
+    /**
+     * The kernel's {@code tasklet_trylock} followed by {@code test_and_clear_bit(SCHED)}, in one CAS for the
+     * common case SCHED → RUN. Fails (the caller re-queues) when RUN is set: the tasklet runs on another CPU.
+     */
+    private boolean begin(Tasklet t) {
+        if (t.casSchedToRun()) {
+            return true;
         }
+        int s = t.state();
+        if ((s & Tasklet.RUN) != 0) {
+            return false;
+        }
+        if ((s & Tasklet.SCHED) == 0 && t.casIdleToRun()) {
+            reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
+            return true;
+        }
+        return begin(t); // the state changed under us (a concurrent schedule or run): look again
+    }
+
+    private void run(ExecutionContext ctx, Tasklet t) {
         t.runner = ctx;
         if (tracing.on(Tracepoint.TASKLET_ENTRY)) {
             tracing.emit(Tracepoint.TASKLET_ENTRY, "tasklet=" + t.name());
