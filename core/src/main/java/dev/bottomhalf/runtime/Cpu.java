@@ -227,7 +227,22 @@ public final class Cpu {
 
         @Override
         public int doWork() {
+            if (irqsHeldOffStepped()) {
+                return 0;
+            }
             return deliverAll();
+        }
+
+        /**
+         * Stepped mode: another context of this CPU has IRQs disabled, so its hard IRQs stay latched until
+         * it enables them (taking the IRQ level would throw mid-delivery and lose the interrupt).
+         */
+        private boolean irqsHeldOffStepped() {
+            if (!machine.stepped()) {
+                return false;
+            }
+            ExecutionContext owner = irqLevel.owner();
+            return owner != null && owner != cpuContext;
         }
 
         int deliverAll() {
@@ -240,6 +255,9 @@ public final class Cpu {
 
         @Override
         public boolean hasWork() {
+            if (irqsHeldOffStepped()) {
+                return false;
+            }
             if (!calls.isEmpty()) {
                 return true;
             }

@@ -262,6 +262,9 @@ public final class Softirqs implements SoftirqEntry {
         long end = Long.MIN_VALUE;
         int restart = MAX_SOFTIRQ_RESTART;
         ctx.enterServingSoftirq();
+        // Handlers run with IRQs enabled (step 3); a caller that had them off (do_softirq's
+        // local_irq_save, a local_bh_enable misused with IRQs off) gets them off again at the end.
+        boolean callerIrqsOff = ctx.forceIrqsEnabled();
         try {
             int pending = cpu.takeSoftirqPending();
             while (true) {
@@ -286,6 +289,9 @@ public final class Softirqs implements SoftirqEntry {
             }
         } finally {
             ctx.leaveServingSoftirq();
+            if (callerIrqsOff) {
+                ctx.localIrqDisable();
+            }
         }
     }
 

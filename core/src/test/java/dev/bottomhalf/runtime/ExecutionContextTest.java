@@ -2,6 +2,9 @@ package dev.bottomhalf.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,21 +17,30 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.linux.Linux;
 import dev.bottomhalf.softirq.SoftirqVector;
 
-/** The preempt_count predicates (semantics §1) in every context, IRQ masking and might_sleep. */
+/**
+ * Execution contexts (semantics §1): the {@code preempt_count} layout and the §1.2 predicates in every
+ * context, local IRQ masking (§1.3), preemption, {@code might_sleep}, the misuse reports, and binding
+ * a thread to a CPU. Stepped mode: the test thread is a task on CPU 0 and plays the runtime contexts.
+ */
 class ExecutionContextTest {
     private final Reporter.Recording reports = Reporter.recording();
+    private final List<String> seen = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
     private ExecutionContext task;
+    private String me;
 
     @BeforeEach
     void boot() {
         kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
+        me = Thread.currentThread().getName();
     }
 
     @AfterEach
@@ -37,162 +49,388 @@ class ExecutionContextTest {
         kernel.close();
     }
 
-    private static String predicates(ExecutionContext c) {
-        return "hardirq=" + c.inHardirq() + " serving=" + c.inServingSoftirq() + " softirq=" + c.inSoftirq()
-                + " interrupt=" + c.inInterrupt() + " task=" + c.inTask() + " atomic=" + c.inAtomic()
-                + " irqsDisabled=" + c.irqsDisabled() + " level=" + c.interruptContextLevel();
+    /**
+     * Every §1.2 predicate of the current context, asked through the Java API; the facade
+     * ({@code dev.bottomhalf.linux.Linux}) must give the same answers.
+     */
+    private String predicates(String label) {
+        ExecutionContext c = kernel.context();
+        String java = String.format("%s pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b atomic=%b"
+                        + " irqsDisabled=%b preemptible=%b level=%d", c.name(), c.preemptCount(), c.inHardirq(),
+                c.inServingSoftirq(), c.inSoftirq(), c.inInterrupt(), c.inTask(), c.inAtomic(), c.irqsDisabled(),
+                c.preemptible(), c.interruptContextLevel());
+        String facade = String.format("%s pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b atomic=%b"
+                        + " irqsDisabled=%b preemptible=%b level=%d", c.name(), Linux.preempt_count(), Linux.in_hardirq(),
+                Linux.in_serving_softirq(), Linux.in_softirq(), Linux.in_interrupt(), Linux.in_task(), Linux.in_atomic(),
+                Linux.irqs_disabled(), Linux.preemptible(), Linux.interrupt_context_level());
+        assertEquals(java, facade, "facade and Java API disagree in " + label);
+        assertEquals(Linux.in_hardirq(), Linux.in_irq(), "in_irq() is the alias of in_hardirq()");
+        assertEquals(c.cpu().id(), Linux.smp_processor_id());
+        return label + ": " + java;
     }
 
-    @Test
-    void predicates_inEveryContext() {
-        List<String> seen = new ArrayList<>();
-        seen.add("task " + predicates(task));
-        task.localBhDisable();
-        seen.add("bh " + predicates(task));
-        task.localBhEnable();
-        kernel.softirqs().open(SoftirqVector.NET_RX, () -> seen.add("softirq " + predicates(kernel.context())));
-        kernel.irqs().request(3, (irq, dev) -> {
-            seen.add("hardirq " + predicates(kernel.context()));
-            kernel.softirqs().raise(SoftirqVector.NET_RX);
-            return IrqReturn.HANDLED;
-        }, Set.of(), "d", "d");
-        kernel.irqs().setAffinity(3, 0);
-        kernel.irqs().assertIrq(3);
-        stepper.hardirq(0);
-        assertEquals(List.of(
-                "task hardirq=false serving=false softirq=false interrupt=false task=true atomic=false irqsDisabled=false level=0",
-                "bh hardirq=false serving=false softirq=true interrupt=true task=true atomic=true irqsDisabled=false level=0",
-                "hardirq hardirq=true serving=false softirq=false interrupt=true task=false atomic=true irqsDisabled=true level=2",
-                "softirq hardirq=false serving=true softirq=true interrupt=true task=false atomic=true irqsDisabled=false level=1"),
-                seen);
+    private void line(int irq, int cpu, IrqHandler handler) {
+        kernel.irqs().request(irq, handler, Set.of(), "dev" + irq, "cookie" + irq);
+        kernel.irqs().setAffinity(irq, cpu);
     }
 
-    @Test
-    void localIrqSaveRestore_nests_butDisableEnableDoNot() {
-        long outer = task.localIrqSave();
-        long inner = task.localIrqSave();
-        assertEquals(ExecutionContext.FLAGS_IRQS_ENABLED, outer);
-        assertEquals(ExecutionContext.FLAGS_IRQS_DISABLED, inner);
-        task.localIrqRestore(inner);
-        assertTrue(task.irqsDisabled(), "restoring the inner flags keeps IRQs off");
-        assertEquals(task, kernel.machine().cpu(0).irqLevelOwner());
-        task.localIrqRestore(outer);
-        assertFalse(task.irqsDisabled());
-        assertEquals(null, kernel.machine().cpu(0).irqLevelOwner());
+    private void fire(int irq) {
+        kernel.irqs().assertIrq(irq);
+        stepper.hardirq(kernel.irqs().affinity(irq));
+    }
 
+    // ------------------------------------------------------------------------------------------
+    // §1.2 predicates
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void predicatesTable_inTaskBhDisabledKsoftirqdIrqExitLocalBhEnableAndHardirq() {
+        seen.add(predicates("task"));
+        task.preemptDisable();
+        seen.add(predicates("preempt-off task"));
+        task.preemptEnable();
         task.localIrqDisable();
-        task.localIrqDisable();
+        seen.add(predicates("irqs-off task"));
         task.localIrqEnable();
-        assertFalse(task.irqsDisabled(), "local_irq_enable always unmasks");
+        task.localBhDisable();
+        seen.add(predicates("bh-off task"));
+        task.localBhEnable();
+
+        kernel.softirqs().open(SoftirqVector.NET_RX, () -> seen.add(predicates("softirq")));
+        kernel.softirqs().raise(SoftirqVector.NET_RX);            // from task: ksoftirqd
+        stepper.run("ksoftirqd/0");
+        line(3, 0, (irq, dev) -> {
+            seen.add(predicates("hardirq"));
+            kernel.softirqs().raise(SoftirqVector.NET_RX);        // at irq_exit
+            return IrqReturn.HANDLED;
+        });
+        fire(3);
+        task.localBhDisable();
+        kernel.softirqs().raise(SoftirqVector.NET_RX);            // inside local_bh_enable
+        task.localBhEnable();
+
+        assertEquals(List.of(
+                "task: " + me + " pc=00000000 hardirq=false serving=false softirq=false interrupt=false task=true"
+                        + " atomic=false irqsDisabled=false preemptible=true level=0",
+                "preempt-off task: " + me + " pc=00000001 hardirq=false serving=false softirq=false interrupt=false"
+                        + " task=true atomic=true irqsDisabled=false preemptible=false level=0",
+                "irqs-off task: " + me + " pc=00000000 hardirq=false serving=false softirq=false interrupt=false"
+                        + " task=true atomic=false irqsDisabled=true preemptible=false level=0",
+                "bh-off task: " + me + " pc=00000200 hardirq=false serving=false softirq=true interrupt=true task=true"
+                        + " atomic=true irqsDisabled=false preemptible=false level=0",
+                "softirq: ksoftirqd/0 pc=00000100 hardirq=false serving=true softirq=true interrupt=true task=false"
+                        + " atomic=true irqsDisabled=false preemptible=false level=1",
+                "hardirq: cpu/0 pc=00010000 hardirq=true serving=false softirq=false interrupt=true task=false"
+                        + " atomic=true irqsDisabled=true preemptible=false level=2",
+                "softirq: cpu/0 pc=00000100 hardirq=false serving=true softirq=true interrupt=true task=false"
+                        + " atomic=true irqsDisabled=false preemptible=false level=1",
+                "softirq: " + me + " pc=00000101 hardirq=false serving=true softirq=true interrupt=true task=false"
+                        + " atomic=true irqsDisabled=false preemptible=false level=1"),
+                seen);
+        assertEquals(0, task.preemptCount());
         assertTrue(reports.events().isEmpty(), reports.toString());
     }
 
     @Test
-    void localIrqRestore_withIrqsEnabled_warnsOnce() {
-        task.localIrqRestore(ExecutionContext.FLAGS_IRQS_ENABLED);
-        task.localIrqRestore(ExecutionContext.FLAGS_IRQS_ENABLED);
-        assertEquals(1, reports.matching("raw_local_irq_restore() called with IRQs enabled").size());
+    void hardirqInterruptingASoftirq_seesBothTheHardirqAndTheServingBits() {
+        kernel.softirqs().open(SoftirqVector.TIMER, () -> kernel.irqs().assertIrq(4));
+        line(3, 0, (irq, dev) -> {
+            kernel.softirqs().raise(SoftirqVector.TIMER);
+            return IrqReturn.HANDLED;
+        });
+        line(4, 0, (irq, dev) -> {
+            seen.add(predicates("hardirq over softirq"));
+            return IrqReturn.HANDLED;
+        });
+        fire(3);
+        assertEquals(List.of("hardirq over softirq: cpu/0 pc=00010100 hardirq=true serving=true softirq=true"
+                + " interrupt=true task=false atomic=true irqsDisabled=true preemptible=false level=2"), seen);
     }
 
     @Test
-    void hardIrqWaits_whileATaskOnThatCpuHasIrqsDisabled_inSteppedModeTheStepRefuses() {
-        kernel.irqs().request(3, (irq, dev) -> IrqReturn.HANDLED, Set.of(), "d", "d");
-        kernel.irqs().setAffinity(3, 0);
-        task.localIrqDisable();
-        kernel.irqs().assertIrq(3);
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> stepper.hardirq(0));
-        assertTrue(e.getMessage().contains("cpu/0 needs the IRQ level of CPU 0"), e.getMessage());
+    void smpCallFunction_runsInHardirqOnTheTargetCpu() {
+        kernel.smpCallFunctionSingle(1, () -> seen.add(predicates("ipi")), true);
+        assertEquals(List.of("ipi: cpu/1 pc=00010000 hardirq=true serving=false softirq=false interrupt=true"
+                + " task=false atomic=true irqsDisabled=true preemptible=false level=2"), seen);
+    }
+
+    /**
+     * Model gap, asserted as the model behaves: in the kernel a hard IRQ that interrupts a BH-disabled
+     * task section runs on top of that task's count (0x10200: {@code in_softirq()} true). The model
+     * keeps one count per context, so {@code cpu/0} sees only its own hardirq bits (0x10000). The rules
+     * that depend on it — no softirqs at irq_exit, the section's enable runs them — hold (item 5).
+     */
+    @Test
+    void hardirqOverABhDisabledTask_seesOnlyItsOwnCount_modelGap() {
+        line(3, 0, (irq, dev) -> {
+            seen.add(predicates("hardirq over bh-off task"));
+            return IrqReturn.HANDLED;
+        });
+        task.localBhDisable();
+        fire(3);
+        task.localBhEnable();
+        assertEquals(List.of("hardirq over bh-off task: cpu/0 pc=00010000 hardirq=true serving=false softirq=false"
+                + " interrupt=true task=false atomic=true irqsDisabled=true preemptible=false level=2"), seen);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // §1.3 local IRQ masking
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void localIrqSaveRestore_nest_andTheInnerRestoreKeepsIrqsDisabled() {
+        Cpu cpu0 = kernel.machine().cpu(0);
+        long outer = task.localIrqSave();
+        assertEquals(ExecutionContext.FLAGS_IRQS_ENABLED, outer);
+        assertFalse(Linux.irqs_disabled_flags(outer));
+        assertTrue(task.irqsDisabled());
+        long inner = Linux.local_irq_save();
+        assertEquals(ExecutionContext.FLAGS_IRQS_DISABLED, inner);
+        assertTrue(Linux.irqs_disabled_flags(inner));
+        long innermost = task.localIrqSave();
+        assertEquals(ExecutionContext.FLAGS_IRQS_DISABLED, innermost);
+        task.localIrqRestore(innermost);
+        assertTrue(task.irqsDisabled());
+        Linux.local_irq_restore(inner);
+        assertTrue(task.irqsDisabled(), "restoring the inner flags keeps IRQs off");
+        assertSame(task, cpu0.irqLevelOwner(), "and the CPU's IRQ level with this task");
+        task.localIrqRestore(outer);
+        assertFalse(task.irqsDisabled(), "the outermost restore enables");
+        assertNull(cpu0.irqLevelOwner());
+        assertEquals(0, task.preemptCount(), "IRQ masking does not touch preempt_count");
+        assertTrue(reports.events().isEmpty(), reports.toString());
+    }
+
+    @Test
+    void localIrqRestoreWithIrqsEnabled_warnsOnce_withTheDebugIrqflagsText() {
+        task.localIrqRestore(ExecutionContext.FLAGS_IRQS_ENABLED);
+        assertFalse(task.irqsDisabled());
+        long flags = task.localIrqSave();
+        task.localIrqEnable();                        // someone enabled in between
+        task.localIrqRestore(flags);
+        assertEquals(List.of("raw_local_irq_restore() called with IRQs enabled"),
+                reports.events().stream().map(KernelEvent::message).toList());
+        assertEquals(KernelEvent.Kind.WARNING, reports.events().get(0).kind());
+        assertEquals(2, kernel.reports().count(KernelEvent.Kind.WARNING), "WARN_ONCE prints once, counts both");
+
+        task.localIrqRestore(ExecutionContext.FLAGS_IRQS_DISABLED);   // restoring "disabled" flags disables
+        assertTrue(task.irqsDisabled());
         task.localIrqEnable();
     }
 
     @Test
-    void preemptDisableEnable_countAndWarnOnUnderflow() {
-        task.preemptDisable();
+    void localIrqDisableEnable_doNotNest_oneEnableUnmasksAfterAnyNumberOfDisables() {
+        Linux.local_irq_disable();
+        Linux.local_irq_disable();
+        task.localIrqDisable();
+        assertTrue(Linux.irqs_disabled());
+        Linux.local_irq_enable();
+        assertFalse(task.irqsDisabled(), "local_irq_enable always unmasks");
+        assertNull(kernel.machine().cpu(0).irqLevelOwner());
+        task.localIrqEnable();
+        assertFalse(task.irqsDisabled(), "enabling enabled IRQs is a no-op");
+        assertTrue(reports.events().isEmpty(), reports.toString());
+    }
+
+    @Test
+    void irqsDisabledOnCpu0_holdBackItsHardIrqs_untilTheTaskEnablesThem() {
+        line(3, 0, (irq, dev) -> IrqReturn.HANDLED);
+        line(5, 1, (irq, dev) -> IrqReturn.HANDLED);
+        task.localIrqDisable();
+        kernel.irqs().assertIrq(3);
+        kernel.irqs().assertIrq(5);
+        assertFalse(stepper.hasWork("cpu/0"), "CPU 0 has IRQs off: its interrupt stays latched");
+        assertEquals(0, stepper.hardirq(0));
+        assertEquals(0, kernel.irqs().count(3, 0));
+        assertEquals(1, stepper.hardirq(1), "CPU 1 is not affected");
+        assertEquals(1, kernel.irqs().count(5, 1));
+        task.localIrqEnable();
+        assertTrue(stepper.hasWork("cpu/0"));
+        assertEquals(1, stepper.hardirq(0), "taken once IRQs are enabled again, not lost");
+        assertEquals(1, kernel.irqs().count(3, 0));
+        kernel.irqs().assertIrq(3);
+        assertEquals(1, stepper.hardirq(0), "and the line keeps working");
+        assertEquals(2, kernel.irqs().count(3, 0));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Preemption and might_sleep
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void preemptDisableEnable_countInBits0To7_andAnUnbalancedEnableWarns() {
+        Linux.preempt_disable();
         task.preemptDisable();
         assertEquals(2, task.preemptCount());
         assertTrue(task.inAtomic());
         assertTrue(task.inTask());
+        assertFalse(task.inInterrupt());
+        assertFalse(task.preemptible());
         task.preemptEnable();
-        task.preemptEnable();
-        task.preemptEnable();
+        Linux.preempt_enable();
         assertEquals(0, task.preemptCount());
-        assertEquals(1, reports.matching("preempt_enable() without preempt_disable()").size());
+        assertTrue(task.preemptible());
+        assertTrue(reports.events().isEmpty());
+        task.preemptEnable();
+        assertEquals(0, task.preemptCount(), "an underflow changes nothing");
+        assertEquals(List.of("DEBUG_LOCKS_WARN_ON(val > preempt_count()): preempt_enable() without preempt_disable()"
+                + " (preempt_count 00000000)"), reports.events().stream().map(KernelEvent::message).toList());
+        assertEquals(KernelEvent.Kind.WARNING, reports.events().get(0).kind());
     }
 
     @Test
-    void mightSleep_inAtomicContext_reportsTheKernelsBug() {
-        assertTrue(task.mightSleep("test_sleep"));
-        task.localBhDisable();
-        assertFalse(task.mightSleep("test_sleep"));
-        task.localBhEnable();
-        KernelEvent bug = reports.ofKind(KernelEvent.Kind.BUG).get(0);
-        assertTrue(bug.message().startsWith("BUG: sleeping function called from invalid context at test_sleep\n"
-                + "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: "), bug.message());
-        assertTrue(bug.message().endsWith("preempt_count: 200, expected: 0"), bug.message());
-        task.localIrqDisable();
-        task.mightSleep("other");
-        task.localIrqEnable();
-        assertTrue(reports.ofKind(KernelEvent.Kind.BUG).get(1).message().contains("in_atomic(): 0, irqs_disabled(): 1"));
+    void preemptDisable_nestedMoreThan255Deep_isRefused() {
+        for (int i = 0; i < 255; i++) {
+            task.preemptDisable();
+        }
+        assertEquals(0xff, task.preemptCount());
+        IllegalStateException e = assertThrows(IllegalStateException.class, task::preemptDisable);
+        assertEquals("preempt_disable() nested more than 255 deep", e.getMessage());
+        assertEquals(0xff, task.preemptCount(), "no carry into the softirq byte");
+        for (int i = 0; i < 255; i++) {
+            task.preemptEnable();
+        }
+        assertEquals(0, task.preemptCount());
+    }
+
+    private String tid() {
+        return Long.toString(Thread.currentThread().threadId());
     }
 
     @Test
-    void mightSleep_fromASoftirqHandler_reports() {
-        kernel.softirqs().open(SoftirqVector.TIMER, () -> kernel.context().mightSleep("msleep"));
-        task.localBhDisable();
+    void mightSleep_inTaskContext_isFine() {
+        assertTrue(task.mightSleep("mutex_lock"));
+        Linux.might_sleep();
+        assertTrue(reports.events().isEmpty(), reports.toString());
+    }
+
+    @Test
+    void mightSleep_fromASoftirqHandler_reportsTheKernelsBugLines() {
+        boolean[] allowed = {true};
+        kernel.softirqs().open(SoftirqVector.TIMER, () -> allowed[0] = kernel.context().mightSleep("msleep"));
         kernel.softirqs().raise(SoftirqVector.TIMER);
-        task.localBhEnable();
-        assertEquals(1, reports.matching("BUG: sleeping function called from invalid context at msleep").size());
+        stepper.run("ksoftirqd/0");
+        assertFalse(allowed[0], "might_sleep() says no");
+        List<KernelEvent> bugs = reports.ofKind(KernelEvent.Kind.BUG);
+        assertEquals(1, bugs.size(), reports.toString());
+        assertEquals("BUG: sleeping function called from invalid context at msleep\n"
+                + "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + tid() + ", name: ksoftirqd/0\n"
+                + "preempt_count: 100, expected: 0", bugs.get(0).message());
+        assertEquals("ksoftirqd/0", bugs.get(0).thread());
+        assertEquals("softirq", bugs.get(0).context());
+        assertNotNull(bugs.get(0).cause(), "carries the caller's stack");
+        assertEquals(1, kernel.reports().count(KernelEvent.Kind.BUG));
     }
 
     @Test
-    void localBhEnable_withoutDisable_warnsAndChangesNothing() {
+    void mightSleep_withIrqsDisabled_inBhDisabledTask_andInHardirq_reportEachState() {
+        task.localIrqDisable();
+        assertFalse(task.mightSleep("wait_for_completion"));
+        task.localIrqEnable();
+        task.localBhDisable();
+        assertFalse(Linux.in_task() && task.mightSleep("mutex_lock"));
         task.localBhEnable();
+        line(3, 0, (irq, dev) -> {
+            kernel.context().mightSleep("kmalloc(GFP_KERNEL)");
+            return IrqReturn.HANDLED;
+        });
+        fire(3);
+        assertEquals(List.of(
+                "BUG: sleeping function called from invalid context at wait_for_completion\n"
+                        + "in_atomic(): 0, irqs_disabled(): 1, non_block: 0, pid: " + tid() + ", name: " + me + "\n"
+                        + "preempt_count: 0, expected: 0",
+                "BUG: sleeping function called from invalid context at mutex_lock\n"
+                        + "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + tid() + ", name: " + me + "\n"
+                        + "preempt_count: 200, expected: 0",
+                "BUG: sleeping function called from invalid context at kmalloc(GFP_KERNEL)\n"
+                        + "in_atomic(): 1, irqs_disabled(): 1, non_block: 0, pid: " + tid() + ", name: cpu/0\n"
+                        + "preempt_count: 10000, expected: 0"),
+                reports.events().stream().map(KernelEvent::message).toList());
+        assertTrue(reports.events().stream().allMatch(e -> e.kind() == KernelEvent.Kind.BUG));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // BH count misuse
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void localBhEnableWithoutDisable_warnsAndChangesNothing() {
+        task.localBhEnable();
+        Linux._local_bh_enable();
         assertEquals(0, task.preemptCount());
-        assertEquals(1, reports.matching("local_bh_enable() without local_bh_disable()").size());
+        assertNull(kernel.machine().cpu(0).bhLevelOwner());
+        assertEquals(List.of(
+                "DEBUG_LOCKS_WARN_ON(val > preempt_count()): local_bh_enable() without local_bh_disable()"
+                        + " (preempt_count 00000000)",
+                "DEBUG_LOCKS_WARN_ON(val > preempt_count()): _local_bh_enable() without local_bh_disable()"
+                        + " (preempt_count 00000000)"),
+                reports.events().stream().map(KernelEvent::message).toList());
+        assertTrue(reports.events().stream().allMatch(e -> e.kind() == KernelEvent.Kind.WARNING));
     }
 
     @Test
-    void localBhDisable_nestingBeyond127_isRefused() {
+    void localBhDisable_127DeepFitsTheSoftirqByte_the128thIsRefused() {
         for (int i = 0; i < 127; i++) {
-            task.localBhDisable();
+            Linux.local_bh_disable();
         }
-        assertThrows(IllegalStateException.class, task::localBhDisable);
-        for (int i = 0; i < 127; i++) {
-            task.localBhEnableNoRun();
+        assertEquals(0xfe00, task.preemptCount(), "127 × SOFTIRQ_DISABLE_OFFSET");
+        assertFalse(task.inServingSoftirq(), "bit 8 is still clear");
+        IllegalStateException e = assertThrows(IllegalStateException.class, task::localBhDisable);
+        assertEquals("local_bh_disable() nested more than 127 deep: the softirq byte of preempt_count would overflow",
+                e.getMessage());
+        assertEquals(0xfe00, task.preemptCount(), "nothing carried into the hardirq bits");
+        assertFalse(task.inHardirq());
+        assertSame(task, kernel.machine().cpu(0).bhLevelOwner());
+        for (int i = 0; i < 126; i++) {
+            task.localBhEnable();
         }
+        assertSame(task, kernel.machine().cpu(0).bhLevelOwner(), "still one level deep");
+        task.localBhEnable();
         assertEquals(0, task.preemptCount());
-        assertEquals(null, kernel.machine().cpu(0).bhLevelOwner());
+        assertNull(kernel.machine().cpu(0).bhLevelOwner());
     }
+
+    // ------------------------------------------------------------------------------------------
+    // Binding threads to CPUs
+    // ------------------------------------------------------------------------------------------
 
     @Test
     void bindCurrentThread_toACpuThatDoesNotExist_isEnxio() {
         KernelException e = assertThrows(KernelException.class, () -> kernel.bindCurrentThread(2));
         assertEquals(Errno.ENXIO, e.errno());
+        assertEquals(6, e.errno().code());
+        assertEquals("ENXIO: CPU 2 does not exist (this kernel has CPUs 0..1)", e.getMessage());
+        assertEquals(Errno.ENXIO, assertThrows(KernelException.class, () -> kernel.bindCurrentThread(-1)).errno());
+        assertEquals(0, kernel.context().cpu().id(), "a refused bind leaves the thread where it was");
     }
 
     @Test
-    void bindCurrentThread_inAtomicContext_isRefused() {
+    void bindCurrentThread_movesTheSameTaskContext_butNotInAtomicContext() {
+        ExecutionContext moved = kernel.bindCurrentThread(1);
+        assertSame(task, moved, "one task context per thread and kernel");
+        assertEquals(1, Linux.smp_processor_id());
+        assertEquals(ExecutionContext.Role.TASK, moved.role());
+        assertEquals(me, moved.name());
+
         task.localBhDisable();
-        assertThrows(IllegalStateException.class, () -> kernel.bindCurrentThread(1));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> kernel.bindCurrentThread(0));
+        assertTrue(e.getMessage().startsWith(me + " cannot move from CPU 1 to CPU 0 in atomic context"), e.getMessage());
+        assertEquals(1, task.cpu().id());
         task.localBhEnable();
-        assertEquals(1, kernel.bindCurrentThread(1).cpu().id());
-    }
-
-    @Test
-    void jiffies_startFiveMinutesBeforeThe32BitWrap_andFollowTheClock() {
-        assertEquals((1L << 32) - 300_000, kernel.jiffies());
-        stepper.clock().advanceMillis(300_001);
-        assertEquals((1L << 32) + 1, kernel.jiffies(), "the low 32 bits wrapped");
-        Kernel hz250 = Kernel.boot(KernelConfig.builder().cpus(1).hz(250).stepped().build());
-        assertEquals((1L << 32) - 75_000, hz250.jiffies());
-        hz250.close();
+        task.localIrqDisable();
+        assertThrows(IllegalStateException.class, () -> kernel.bindCurrentThread(0));
+        assertSame(task, kernel.bindCurrentThread(1), "binding to the CPU it is on is allowed even then");
+        task.localIrqEnable();
+        assertEquals(0, kernel.bindCurrentThread(0).cpu().id());
     }
 
     @Test
     void facade_withoutAKernel_saysHowToAttach() {
         kernel.machine().detachCurrentThread();
-        IllegalStateException e = assertThrows(IllegalStateException.class, dev.bottomhalf.linux.Linux::in_interrupt);
-        assertTrue(e.getMessage().contains("is not attached to a kernel"), e.getMessage());
+        IllegalStateException e = assertThrows(IllegalStateException.class, Linux::in_interrupt);
+        assertTrue(e.getMessage().contains("is not attached to a kernel: call kernel.bindCurrentThread(cpu) first"),
+                e.getMessage());
         task = kernel.bindCurrentThread(0);
+        assertFalse(Linux.in_interrupt());
     }
 }
