@@ -102,4 +102,46 @@ public class CpuLevelExclusionStress {
             r.r3 = ownedByMe2;
         }
     }
+
+    /**
+     * As {@link IrqLevel} with the non-nesting {@code local_irq_disable()}/{@code local_irq_enable()} pair
+     * instead of save/restore.
+     */
+    @JCStressTest
+    @Outcome(id = "2, 1, 1", expect = Expect.ACCEPTABLE, desc = "both IRQ-off sections exclusive, each saw itself as owner")
+    @Outcome(expect = Expect.FORBIDDEN, desc = "IRQ-off sections overlapped")
+    @State
+    public static class IrqLevelPlain {
+        int counter;
+        int ownedByMe1;
+        int ownedByMe2;
+
+        private int section() {
+            ExecutionContext ctx = KERNEL.bindCurrentThread(0);
+            ctx.localIrqDisable();
+            try {
+                counter++;
+                return ctx.cpu().irqLevelOwner() == ctx ? 1 : 0;
+            } finally {
+                ctx.localIrqEnable();
+            }
+        }
+
+        @Actor
+        public void task1() {
+            ownedByMe1 = section();
+        }
+
+        @Actor
+        public void task2() {
+            ownedByMe2 = section();
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            r.r1 = counter;
+            r.r2 = ownedByMe1;
+            r.r3 = ownedByMe2;
+        }
+    }
 }
