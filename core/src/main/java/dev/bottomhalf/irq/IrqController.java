@@ -348,7 +348,7 @@ public final class IrqController implements InterruptSource {
         }
         if (--desc.depth == 0) {
             desc.disabled = false;
-            if (desc.masked && desc.threadsOneshot == 0) {
+            if (desc.masked && desc.threadsOneshot == 0 && !desc.oneshotHardirq) {
                 desc.masked = false;    // a ONESHOT mask whose threads finished while the line was disabled
             }
             if (desc.replayPending && !desc.masked) {
@@ -510,7 +510,8 @@ public final class IrqController implements InterruptSource {
     }
 
     private void deliverLine(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
-        if (desc.disabled || desc.masked || desc.actions.length == 0 || !desc.inProgress.compareAndSet(false, true)) {
+        if (desc.disabled || desc.masked || desc.actions.length == 0 || !desc.inProgress.compareAndSet(false, true)
+                || disabledOrMaskedMeanwhile(desc)) {
             desc.replayPending = true;   // IRQS_PENDING: replayed on enable/unmask, or by the CPU running it
             if (!desc.inProgress.get() && !desc.disabled && !desc.masked && desc.actions.length > 0) {
                 resend(desc);           // it finished (or was enabled) between our look and the store
@@ -525,6 +526,7 @@ public final class IrqController implements InterruptSource {
                 if (desc.oneshot) {
                     synchronized (desc) {
                         desc.masked = true;
+                        desc.oneshotHardirq = true;  // enable_irq must not unmask before the thread is woken
                     }
                 }
                 desc.kstat.incrementAndGet(cpu.id());
@@ -534,6 +536,7 @@ public final class IrqController implements InterruptSource {
                 }
                 if (desc.oneshot) {
                     synchronized (desc) {
+                        desc.oneshotHardirq = false;
                         if (desc.threadsOneshot == 0 && !desc.disabled) {
                             desc.masked = false;
                         }
@@ -549,6 +552,23 @@ public final class IrqController implements InterruptSource {
             }
             cpu.irqExit(ctx);
         }
+    }
+
+    /**
+     * Re-reads, with {@code inProgress} taken, what {@link #deliverLine} checked before taking it: a
+     * {@code disable_irq} (sets {@code disabled}, then waits while {@code inProgress}) or another CPU's
+     * ONESHOT run (sets {@code masked} while it holds {@code inProgress}) may have come in between, and the
+     * handler must not start then (the kernel checks both under {@code desc->lock}). Both sides write
+     * their flag before reading the other's (volatile), so one of them sees the other. If the line is now
+     * disabled or masked, gives {@code inProgress} back so the caller latches the interrupt for replay.
+     */
+    private static boolean disabledOrMaskedMeanwhile(IrqDesc desc) {
+        if (!desc.disabled && !desc.masked && desc.actions.length > 0) {
+            return false;
+        }
+        desc.inProgress.set(false);
+        desc.wakeSynchronizers();
+        return true;
     }
 
     /** {@code __handle_irq_event_percpu}: calls every handler of the line; returns their OR. */
