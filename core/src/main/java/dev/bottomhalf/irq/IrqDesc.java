@@ -23,6 +23,7 @@ final class IrqDesc {
     volatile boolean disabled = true;                   // [V] depth > 0
     volatile boolean masked;                            // [V] ONESHOT: masked until the threads are done
     long threadsOneshot;                                // [L]
+    boolean oneshotHardirq;                             // [L] a hard-IRQ run masked the ONESHOT line, not yet unmasked
     volatile boolean everRequested;                     // [V]
     volatile int affinity;                              // [V] the CPU interrupts are routed to
     int trigger;                                        // [L] IRQF_TRIGGER_* of the line, set by the first request

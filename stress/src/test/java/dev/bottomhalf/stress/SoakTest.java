@@ -21,8 +21,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 
 import org.junit.jupiter.api.Test;
 
@@ -614,16 +612,5 @@ class SoakTest {
                     .append(inFlight[id].get() ? " IN FLIGHT" : "").append("; ");
         }
         return sb.toString();
-    }
-
-    /** Kept for callers that want a bounded wait on a condition. */
-    static void waitUntil(BooleanSupplier c, int seconds, Supplier<String> what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (!c.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out after " + seconds + " s waiting for " + what.get());
-            }
-            Thread.sleep(5);
-        }
     }
 }
