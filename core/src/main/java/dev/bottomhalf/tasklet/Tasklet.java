@@ -17,27 +17,42 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * much driver code (and much teaching material) uses them.
  *
  * <p>Implementation notes. The object carries the kernel's state and its own list link, so scheduling
- * allocates nothing.
+ * allocates nothing. The kernel keeps SCHED and RUN as two bits of one word; here they are two words, so
+ * that the run side needs one atomic read-modify-write per callback instead of three.
  * <ul>
- * <li>{@code state}: bit 0 {@code TASKLET_STATE_SCHED} (queued on some CPU's list, not yet started), bit 1
- * {@code TASKLET_STATE_RUN} (its callback is running). Set and cleared with atomic bit operations.
- * Transitions: idle → SCHED (schedule, test-and-set: the winner queues it); SCHED → RUN (the owning
- * CPU's softirq, one CAS, just before the callback: the kernel's trylock plus clearing SCHED); RUN →
- * RUN|SCHED (a schedule during the callback queues it again, on the scheduling CPU); RUN → idle and
- * RUN|SCHED → SCHED (RUN cleared after the callback).</li>
+ * <li>{@code sched} ({@code TASKLET_STATE_SCHED}): 1 while the tasklet is queued on some CPU's list and not
+ * yet started. Set by {@code schedule} with an atomic exchange (the kernel's {@code test_and_set_bit}; the
+ * caller that turned it from 0 to 1 queues the tasklet), cleared by the running CPU with an atomic
+ * exchange just before the callback (the kernel's {@code test_and_clear_bit}). Both sides are full
+ * read-modify-writes on purpose: a scheduler that finds the tasklet already scheduled relies on the
+ * pending run seeing what it wrote before, and the exchange that clears {@code sched} reads the
+ * scheduler's write, which gives the happens-before edge (a plain volatile store would not).</li>
+ * <li>{@code run} ({@code TASKLET_STATE_RUN}): 1 while the callback runs. Taken with a plain check-then-set
+ * and released with a release store, which is safe because at most one context can try to take it at a
+ * time: only the CPU whose list holds the tasklet tries, a tasklet is on at most one list (SCHED), and it
+ * can be queued again only after that CPU has taken RUN and then cleared SCHED. The exchange on
+ * {@code sched} publishes {@code run = 1} to whoever schedules it next; the release store of
+ * {@code run = 0} publishes the callback's effects to {@code tasklet_unlock_wait}.</li>
  * <li>{@code count}: the disable depth; the tasklet runs only at 0.</li>
  * <li>{@code next}: the intrusive link of the per-CPU list; written by the scheduler before it
  * publishes the tasklet with a CAS, read by the list's consumer after its swap (acquire).</li>
+ * <li>{@code cpu}: the CPU whose list holds it; written with opaque stores by the scheduler, read only
+ * for diagnostics and stepped-mode waits (where one thread does everything).</li>
  * </ul>
  */
 public final class Tasklet {
     static final int SCHED = 1;
     static final int RUN = 2;
-    private static final VarHandle STATE;
+    private static final VarHandle SCHED_STATE;
+    private static final VarHandle RUN_STATE;
+    private static final VarHandle CPU;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Tasklet.class, "state", int.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SCHED_STATE = l.findVarHandle(Tasklet.class, "sched", int.class);
+            RUN_STATE = l.findVarHandle(Tasklet.class, "run", int.class);
+            CPU = l.findVarHandle(Tasklet.class, "cpu", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -55,12 +70,14 @@ public final class Tasklet {
         void run(long data);
     }
 
-    @SuppressWarnings("unused") // through STATE
-    private volatile int state;
+    @SuppressWarnings("unused") // through SCHED_STATE
+    private volatile int sched;
+    @SuppressWarnings("unused") // through RUN_STATE
+    private volatile int run;
     final AtomicInteger count = new AtomicInteger();
     Tasklet next;
-    /** The CPU whose list holds the tasklet while SCHED is set (for diagnostics and stepped-mode kill). */
-    volatile int cpu = -1;
+    @SuppressWarnings("unused") // through CPU
+    private int cpu = -1;
     /**
      * The context running the callback, while RUN is set. Plain field: it only answers "am I the one
      * running it?" (self-deadlock detection), and the writer is the only thread for which the answer
@@ -104,7 +121,8 @@ public final class Tasklet {
         this.func = null;
         this.data = 0;
         this.name = Objects.requireNonNull(name, "name");
-        STATE.setVolatile(this, 0);
+        SCHED_STATE.setVolatile(this, 0);
+        RUN_STATE.setVolatile(this, 0);
         count.set(0);
     }
 
@@ -114,7 +132,8 @@ public final class Tasklet {
         this.callback = null;
         this.data = data;
         this.name = Objects.requireNonNull(name, "name");
-        STATE.setVolatile(this, 0);
+        SCHED_STATE.setVolatile(this, 0);
+        RUN_STATE.setVolatile(this, 0);
         count.set(0);
     }
 
@@ -142,12 +161,12 @@ public final class Tasklet {
 
     /** Whether {@code TASKLET_STATE_SCHED} is set: queued and not yet started. */
     public boolean isScheduled() {
-        return (state() & SCHED) != 0;
+        return (int) SCHED_STATE.getVolatile(this) != 0;
     }
 
     /** Whether {@code TASKLET_STATE_RUN} is set: the callback is running. */
     public boolean isRunning() {
-        return (state() & RUN) != 0;
+        return (int) RUN_STATE.getAcquire(this) != 0;
     }
 
     /** The disable depth. */
@@ -155,28 +174,45 @@ public final class Tasklet {
         return count.get();
     }
 
+    /** Both bits, {@link #SCHED} and {@link #RUN}, read one after the other (a snapshot for messages). */
     int state() {
-        return (int) STATE.getVolatile(this);
+        return (isScheduled() ? SCHED : 0) | (isRunning() ? RUN : 0);
     }
 
-    /** {@code test_and_set_bit(bit)}: true when the bit was already set. */
-    boolean testAndSet(int bit) {
-        return ((int) STATE.getAndBitwiseOr(this, bit) & bit) != 0;
+    /** {@code test_and_set_bit(TASKLET_STATE_SCHED)}: true when it was already set. Fully ordered. */
+    boolean testAndSetSched() {
+        return (int) SCHED_STATE.getAndSet(this, 1) != 0;
     }
 
-    /** Atomically SCHED → RUN (the run begins); false if the state was anything else. */
-    boolean casSchedToRun() {
-        return STATE.compareAndSet(this, SCHED, RUN);
+    /** {@code test_and_clear_bit(TASKLET_STATE_SCHED)}: true when it was set. Fully ordered. */
+    boolean testAndClearSched() {
+        return (int) SCHED_STATE.getAndSet(this, 0) != 0;
     }
 
-    /** Atomically 0 → RUN (a run of a tasklet whose SCHED bit was unexpectedly clear). */
-    boolean casIdleToRun() {
-        return STATE.compareAndSet(this, 0, RUN);
+    /**
+     * {@code tasklet_trylock}: takes RUN unless the callback is running elsewhere. Only the context whose
+     * list holds the tasklet may call it (see the class notes for why a plain check-then-set suffices).
+     */
+    boolean tryLockRun() {
+        if ((int) RUN_STATE.getAcquire(this) != 0) {
+            return false;
+        }
+        RUN_STATE.setOpaque(this, 1);
+        return true;
     }
 
-    /** {@code test_and_clear_bit(bit)}: true when the bit was set. */
-    boolean testAndClear(int bit) {
-        return ((int) STATE.getAndBitwiseAnd(this, ~bit) & bit) != 0;
+    /** {@code tasklet_unlock}: releases RUN, publishing the callback's effects. */
+    void unlockRun() {
+        RUN_STATE.setRelease(this, 0);
+    }
+
+    /** The CPU whose list last received it, or -1. */
+    int cpu() {
+        return (int) CPU.getOpaque(this);
+    }
+
+    void cpu(int id) {
+        CPU.setOpaque(this, id);
     }
 
     @Override

@@ -23,10 +23,10 @@ import dev.bottomhalf.softirq.Softirqs;
  * <li>Schedule: test-and-set SCHED; only the winner pushes the tasklet onto the calling context's CPU
  * list and raises the vector (waking ksoftirqd from plain task context). Already-scheduled tasklets cost
  * one atomic and stay on the CPU that queued them.</li>
- * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet whose
- * disable count is 0 it moves the state SCHED → RUN in one CAS (the kernel's trylock plus
- * test-and-clear of SCHED; a clear SCHED is reported with the kernel's WARN), calls the callback, then
- * clears RUN. Otherwise (disabled, or running on another CPU) it puts the tasklet back on the list and
+ * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet it takes
+ * RUN ({@code tasklet_trylock}); if the disable count is 0 it clears SCHED (a clear SCHED is reported with
+ * the kernel's WARN and the callback skipped), calls the callback and releases RUN — one atomic
+ * read-modify-write per callback. Otherwise (disabled, or running on another CPU) it puts the tasklet back on the list and
  * re-raises the vector without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is
  * enabled, exactly as in the kernel.</li>
  * <li>Waits ({@code tasklet_disable}, {@code tasklet_kill}, {@code tasklet_unlock_wait}) poll the state
@@ -73,17 +73,17 @@ public final class Tasklets {
     }
 
     private void schedule(Tasklet t, TaskletList[] lists, SoftirqVector vector) {
-        if (t.testAndSet(Tasklet.SCHED)) {
+        if (t.testAndSetSched()) {
             return;
         }
         if (!t.initialised()) {
-            t.testAndClear(Tasklet.SCHED);
+            t.testAndClearSched();
             throw new IllegalStateException("tasklet_schedule() of a tasklet that was never set up: call"
                     + " tasklet_setup() or tasklet_init() first");
         }
         ExecutionContext ctx = machine.current();
         int cpu = ctx.cpu().id();
-        t.cpu = cpu;
+        t.cpu(cpu);
         lists[cpu].push(t);
         softirqs.raiseOn(ctx, vector.nr(), true);
     }
@@ -100,13 +100,19 @@ public final class Tasklets {
         while (t != null) {
             Tasklet next = t.next;
             t.next = null;
-            if (t.count.get() == 0 && begin(t)) {
-                run(ctx, t);
-                t = next;
-                if (t != null) {
-                    cpu.serviceInterruptsBetweenHandlers(ctx);
+            if (t.tryLockRun()) {
+                if (t.count.get() == 0) {
+                    if (clearSched(t)) {
+                        run(ctx, t);
+                    }
+                    t.unlockRun();
+                    t = next;
+                    if (t != null) {
+                        cpu.serviceInterruptsBetweenHandlers(ctx);
+                    }
+                    continue;
                 }
-                continue;
+                t.unlockRun();
             }
             list.push(t);
             softirqs.raiseOn(ctx, vector.nr(), false);
@@ -115,22 +121,16 @@ public final class Tasklets {
     }
 
     /**
-     * The kernel's {@code tasklet_trylock} followed by {@code test_and_clear_bit(SCHED)}, in one CAS for the
-     * common case SCHED → RUN. Fails (the caller re-queues) when RUN is set: the tasklet runs on another CPU.
+     * The kernel's {@code tasklet_clear_sched}: SCHED is cleared just before the callback, so a schedule
+     * from now on queues the tasklet again. A queued tasklet whose SCHED is clear was re-initialised or
+     * cleared behind the subsystem's back: the kernel warns once and skips the callback, and so do we.
      */
-    private boolean begin(Tasklet t) {
-        if (t.casSchedToRun()) {
+    private boolean clearSched(Tasklet t) {
+        if (t.testAndClearSched()) {
             return true;
         }
-        int s = t.state();
-        if ((s & Tasklet.RUN) != 0) {
-            return false;
-        }
-        if ((s & Tasklet.SCHED) == 0 && t.casIdleToRun()) {
-            reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
-            return true;
-        }
-        return begin(t); // the state changed under us (a concurrent schedule or run): look again
+        reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
+        return false;
     }
 
     private void run(ExecutionContext ctx, Tasklet t) {
@@ -147,7 +147,6 @@ public final class Tasklets {
                 tracing.emit(Tracepoint.TASKLET_EXIT, "tasklet=" + t.name());
             }
             t.runner = null;
-            t.testAndClear(Tasklet.RUN);
         }
     }
 
@@ -226,7 +225,7 @@ public final class Tasklets {
             return;
         }
         boolean[] reported = {false};
-        while (t.testAndSet(Tasklet.SCHED)) {
+        while (t.testAndSetSched()) {
             if (t.count.get() > 0 && !reported[0]) {
                 reported[0] = true;
                 reports.warning("tasklet_kill(" + t.name() + "): the tasklet is scheduled but disabled (count "
@@ -240,7 +239,7 @@ public final class Tasklets {
             }
         }
         waitUntil(() -> !t.isRunning(), t, "tasklet_kill");
-        t.testAndClear(Tasklet.SCHED);
+        t.testAndClearSched();
     }
 
     private interface Condition {
@@ -253,7 +252,7 @@ public final class Tasklets {
             return true;
         }
         if (machine.stepped()) {
-            int cpu = t.cpu;
+            int cpu = t.cpu();
             if (cpu >= 0 && t.isScheduled() && t.count.get() == 0) {
                 softirqs.runPendingOnStepped(cpu);
             }
@@ -286,7 +285,7 @@ public final class Tasklets {
         while (t != null) {
             Tasklet n = t.next;
             t.next = null;
-            t.testAndClear(Tasklet.SCHED);
+            t.testAndClearSched();
             t = n;
         }
     }
