@@ -287,4 +287,18 @@ class TaskletSemanticsTest {
     void schedulingAnUninitialisedTasklet_isRefused() {
         assertThrows(IllegalStateException.class, () -> tasklets.schedule(new Tasklet()));
     }
+
+    @Test
+    void reinitialisedWhileQueued_isWarnedAboutOnce_andItsCallbackSkipped() {
+        Tasklet t = logging("t");
+        task.localBhDisable();
+        tasklets.schedule(t);
+        t.initCallback("t", me -> log.add("re-initialised callback"));  // misuse: SCHED cleared while queued
+        task.localBhEnable();
+        assertEquals(List.of(), log, "the kernel skips a queued tasklet whose SCHED bit is clear");
+        assertEquals(1, reports.matching("tasklet SCHED state not set: t").size());
+        assertFalse(t.isRunning());
+        inBhSection(() -> tasklets.schedule(t));
+        assertEquals(List.of("re-initialised callback"), log, "scheduled again properly, it runs");
+    }
 }
