@@ -9,6 +9,7 @@ module dev.bottomhalf {
     exports dev.bottomhalf.irq;
     exports dev.bottomhalf.softirq;
     exports dev.bottomhalf.tasklet;
+    exports dev.bottomhalf.time;
     exports dev.bottomhalf.proc;
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;

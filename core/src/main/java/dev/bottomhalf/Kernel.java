@@ -12,6 +12,7 @@ import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.Timers;
 
 /**
  * One simulated machine: N virtual CPUs, an interrupt controller, the softirq vector with ksoftirqd,
@@ -39,6 +40,7 @@ public final class Kernel implements AutoCloseable {
     private final Softirqs softirqs;
     private final IrqController irqs;
     private final Tasklets tasklets;
+    private final Timers timers;
     private final Proc proc;
 
     private Kernel(KernelConfig config) {
@@ -47,7 +49,8 @@ public final class Kernel implements AutoCloseable {
         this.softirqs = new Softirqs(machine);
         this.irqs = new IrqController(machine);
         this.tasklets = new Tasklets(machine, softirqs);
-        this.proc = new Proc(machine, irqs, softirqs);
+        this.timers = new Timers(machine, softirqs);
+        this.proc = new Proc(machine, irqs, softirqs, timers);
     }
 
     /** Builds a kernel and, in threaded mode, starts its runtime threads. */
@@ -87,6 +90,11 @@ public final class Kernel implements AutoCloseable {
     /** Tasklets: HI and TASKLET softirq lists of every CPU. */
     public Tasklets tasklets() {
         return tasklets;
+    }
+
+    /** Kernel timers: the per-CPU timer wheels, {@code mod_timer} and friends, the sleeping helpers. */
+    public Timers timers() {
+        return timers;
     }
 
     /** The {@code /proc} views. */

@@ -7,6 +7,7 @@ import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.time.Timers;
 
 /**
  * The {@code /proc} files of one kernel, rendered in the kernel's own text formats. Thread-safe; every
@@ -19,11 +20,13 @@ public final class Proc {
     private final Machine machine;
     private final IrqController irqs;
     private final Softirqs softirqs;
+    private final Timers timers;
 
-    public Proc(Machine machine, IrqController irqs, Softirqs softirqs) {
+    public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);
         this.softirqs = Objects.requireNonNull(softirqs);
+        this.timers = Objects.requireNonNull(timers);
     }
 
     /**
@@ -54,7 +57,8 @@ public final class Proc {
      * {@code /proc/interrupts} ({@code show_interrupts}): a header of CPU columns; a row per line that has
      * a handler or a non-zero count: {@code %*d: }, {@code "%10u "} per CPU, the chip name, the hardware
      * line number, the trigger ({@code -edge}/{@code -level}) and the handler names; then the
-     * architecture row {@code CAL} (function-call interrupts).
+     * architecture rows {@code LOC} (local timer interrupts, the tick) and {@code CAL} (function-call
+     * interrupts).
      */
     public String interrupts() {
         int lines = irqs.lines();
@@ -85,6 +89,11 @@ public final class Proc {
             }
             sb.append('\n');
         }
+        sb.append(String.format("%" + prec + "s: ", "LOC"));
+        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+            sb.append(String.format("%10d ", timers.localTimerInterrupts(cpu)));
+        }
+        sb.append("  Local timer interrupts\n");
         sb.append(String.format("%" + prec + "s: ", "CAL"));
         for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
             sb.append(String.format("%10d ", machine.cpu(cpu).functionCallInterrupts()));

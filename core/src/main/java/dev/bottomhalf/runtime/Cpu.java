@@ -138,6 +138,8 @@ public final class Cpu {
         needResched = value;
     }
 
+    private long hardirqEntries;
+
     // ------------------------------------------------------------------------------------------
     // Hard-IRQ entry and exit
     // ------------------------------------------------------------------------------------------
@@ -145,7 +147,16 @@ public final class Cpu {
     /** {@code irq_enter()} on this CPU's {@code cpu/N} context. Interrupt-source use. */
     public void irqEnter(ExecutionContext ctx) {
         assert ctx == cpuContext : ctx.name() + " cannot take hard IRQs of CPU " + id;
+        hardirqEntries++;
         ctx.irqEnter();
+    }
+
+    /**
+     * How many hard IRQs this CPU has entered (every source: lines, calls, ticks). Plain counter: read it
+     * only on the {@code cpu/N} context's thread (the timer tick uses it to see that the CPU was awake).
+     */
+    public long hardirqEntries() {
+        return hardirqEntries;
     }
 
     /**

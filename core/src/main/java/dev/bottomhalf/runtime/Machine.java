@@ -132,6 +132,27 @@ public final class Machine implements AutoCloseable {
         return initialJiffies + (elapsed / NANOS_PER_SECOND) * hz + (elapsed % NANOS_PER_SECOND) * hz / NANOS_PER_SECOND;
     }
 
+    /**
+     * The first clock time at which jiffies reads {@code j} (the start of that jiffy), or
+     * {@link Long#MAX_VALUE} when it lies too far ahead for the clock. For a {@code j} already reached it
+     * is in the past. Any thread.
+     */
+    public long nanoTimeOfJiffy(long j) {
+        long ticks = j - initialJiffies;
+        long hz = config.hz();
+        if (ticks <= 0) {
+            return bootNs + ticks * (NANOS_PER_SECOND / hz);
+        }
+        long seconds = ticks / hz;
+        if (seconds > Long.MAX_VALUE / NANOS_PER_SECOND / 2) {
+            return Long.MAX_VALUE;
+        }
+        long rest = ticks % hz;
+        long ns = seconds * NANOS_PER_SECOND + (rest * NANOS_PER_SECOND + hz - 1) / hz;
+        long at = bootNs + ns;
+        return at < bootNs ? Long.MAX_VALUE : at;
+    }
+
     /** {@code msecs_to_jiffies(ms)}: rounds up, as the kernel does. */
     public long msecsToJiffies(long ms) {
         return (ms * config.hz() + 999) / 1000;

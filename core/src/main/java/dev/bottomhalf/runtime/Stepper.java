@@ -37,9 +37,29 @@ public final class Stepper {
         clock().advance(amount, unit);
     }
 
-    /** Advances the manual clock by {@code n} jiffies. */
+    /**
+     * Advances the manual clock to the start of the jiffy {@code n} ahead of the current one, so that
+     * {@code jiffies} grows by exactly {@code n} at any HZ (1/HZ need not be a whole number of ns).
+     */
     public void advanceJiffies(long n) {
-        clock().advanceNanos(n * 1_000_000_000L / machine.hz());
+        if (n < 0) {
+            throw new IllegalArgumentException("the clock only moves forward; n = " + n);
+        }
+        advanceToJiffy(machine.jiffies() + n);
+    }
+
+    /** Advances the manual clock to the start of jiffy {@code j} (no-op if it has been reached). */
+    public void advanceToJiffy(long j) {
+        long target = machine.nanoTimeOfJiffy(j);
+        long now = clock().nanoTime();
+        if (target > now) {
+            clock().advanceNanos(target - now);
+        }
+    }
+
+    /** The current jiffies. */
+    public long jiffies() {
+        return machine.jiffies();
     }
 
     /** Runs {@code cpu/N} once: delivers every pending hard IRQ and cross-CPU call, each with its irq_exit. */

@@ -23,7 +23,15 @@ public enum Tracepoint {
     /** {@code csd:csd_function_entry} — {@code func=%ps} (a cross-CPU function call starting) */
     CSD_FUNCTION_ENTRY("csd", "csd_function_entry"),
     /** {@code csd:csd_function_exit} — {@code func=%ps} */
-    CSD_FUNCTION_EXIT("csd", "csd_function_exit");
+    CSD_FUNCTION_EXIT("csd", "csd_function_exit"),
+    /** {@code timer:timer_start} — {@code timer=%p function=%ps expires=%lu [timeout=%ld] bucket_expiry=%lu cpu=%u idx=%u flags=%s} */
+    TIMER_START("timer", "timer_start"),
+    /** {@code timer:timer_expire_entry} — {@code timer=%p function=%ps now=%lu baseclk=%lu} */
+    TIMER_EXPIRE_ENTRY("timer", "timer_expire_entry"),
+    /** {@code timer:timer_expire_exit} — {@code timer=%p} */
+    TIMER_EXPIRE_EXIT("timer", "timer_expire_exit"),
+    /** {@code timer:timer_cancel} — {@code timer=%p} (also emitted when an expiring timer is unlinked) */
+    TIMER_CANCEL("timer", "timer_cancel");
 
     private final String system;
     private final String eventName;

@@ -13,6 +13,7 @@ import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.softirq.SoftirqVector;
 
 /** The exact text of the /proc files, in the kernel's formats. */
@@ -36,10 +37,15 @@ class ProcFormatTest {
             k.irqs().assertIrq(9);
             s.hardirq(1);
             k.smpCallFunctionSingle(1, () -> { }, true);
+            TimerList t = TimerList.setup("tick-me", x -> { }, 0);
+            k.timers().mod(t, k.jiffies() + 1);
+            s.advanceJiffies(2);
+            s.hardirq(0);
             assertEquals(""
                     + "           CPU0       CPU1       \n"
                     + "  9:          3          1   BH-INTC   9-edge      eth0, eth1\n"
                     + " 12:          0          0   BH-INTC  12-level     i8042\n"
+                    + "LOC:          1          0   Local timer interrupts\n"
                     + "CAL:          0          1   Function call interrupts\n", k.proc().interrupts());
             k.machine().detachCurrentThread();
         }

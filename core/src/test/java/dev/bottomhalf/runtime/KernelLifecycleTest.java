@@ -281,6 +281,7 @@ class KernelLifecycleTest {
             assertEquals(2, k.machine().cpu(1).functionCallInterrupts());
             assertEquals(""
                     + "           CPU0       CPU1       \n"
+                    + "LOC:          0          0   Local timer interrupts\n"
                     + "CAL:          0          2   Function call interrupts\n", k.proc().interrupts());
         }
     }

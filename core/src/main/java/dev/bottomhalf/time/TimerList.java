@@ -1,0 +1,155 @@
+package dev.bottomhalf.time;
+
+import java.util.Objects;
+
+import dev.bottomhalf.runtime.ExecutionContext;
+
+/**
+ * A kernel timer ({@code struct timer_list}): a callback owned by its user, armed for an expiry in jiffies,
+ * run once in TIMER_SOFTIRQ on the CPU whose timer base holds it. See {@link Timers} for the operations
+ * ({@code mod_timer}, {@code timer_delete_sync}, ...). The object carries its own wheel link, so arming
+ * and cancelling allocate nothing.
+ *
+ * <p>Typical use, as in a driver:
+ * <pre>{@code
+ * TimerList watchdog = TimerList.setup("watchdog", t -> resetDevice(), 0);
+ * timers.mod(watchdog, kernel.jiffies() + kernel.machine().msecsToJiffies(500));
+ * ...
+ * timers.deleteSync(watchdog);
+ * }</pre>
+ *
+ * <p>Implementation notes (concurrency). Every field that describes the wheel position ({@code next},
+ * {@code prev}, {@code slot}, {@code idx}, {@code expires} while armed) is written only under the lock of
+ * the timer base that holds the timer. {@code flags} carries, as in the kernel, the CPU of that base in its
+ * low bits plus {@code TIMER_MIGRATING} while the timer moves between bases; it is volatile and written
+ * under the lock, so {@code lock_timer_base} can read it, lock the base it names and re-check it.
+ * {@code pending} ({@code timer_pending}: the entry is linked) is volatile and read without the lock, as
+ * the kernel's {@code READ_ONCE(timer->entry.pprev)}. {@code function} is volatile: {@code timer_shutdown}
+ * clears it under the lock, and a later arming re-checks it under the lock.
+ */
+public final class TimerList {
+    /** {@code TIMER_CPUMASK}: the CPU of the base the timer is on. */
+    public static final int TIMER_CPUMASK = 0x0003_FFFF;
+    /** {@code TIMER_MIGRATING}: transient, while the timer moves between bases. */
+    public static final int TIMER_MIGRATING = 0x0004_0000;
+    /** {@code TIMER_BASEMASK}. */
+    public static final int TIMER_BASEMASK = TIMER_CPUMASK | TIMER_MIGRATING;
+    /** {@code TIMER_DEFERRABLE}: does not wake an idle CPU; runs when the CPU is awake for something else. */
+    public static final int TIMER_DEFERRABLE = 0x0008_0000;
+    /** {@code TIMER_PINNED}: stays on the CPU it is armed on. */
+    public static final int TIMER_PINNED = 0x0010_0000;
+    /** {@code TIMER_IRQSAFE}: the callback runs with IRQs disabled; sync delete is allowed from hard IRQ. */
+    public static final int TIMER_IRQSAFE = 0x0020_0000;
+    /** {@code TIMER_INIT_FLAGS}: the flags {@code timer_setup} accepts. */
+    public static final int TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
+
+    /** {@code void (*function)(struct timer_list *)}. */
+    @FunctionalInterface
+    public interface Callback {
+        void run(TimerList timer);
+    }
+
+    // Wheel position: guarded by the lock of the base that holds the timer.
+    TimerList next;
+    TimerList prev;
+    /** The list head the timer hangs from: a wheel bucket, or (during expiry) a collected list. */
+    int slot = -1;
+    /** {@code timer_get_idx}: the wheel bucket it was enqueued in (the kernel's TIMER_ARRAYMASK bits). */
+    int idx = -1;
+    long expires;
+    volatile boolean pending;
+    volatile int flags;
+    volatile Callback function;
+    /** Set once by a setup call; distinguishes "never set up" (refused) from "shut down" (ignored). */
+    volatile boolean initialised;
+    /**
+     * The context running the callback. Plain: it only answers "am I the one running it?" (self-deadlock
+     * detection), and the writer is the only thread for which the answer can be yes.
+     */
+    ExecutionContext runner;
+    private volatile String name = "timer";
+
+    /** An uninitialised timer, for {@code timer_setup(&t, fn, flags)} style code ({@link Timers#setup}). */
+    public TimerList() {
+    }
+
+    /**
+     * {@code timer_setup(timer, callback, flags)} / {@code DEFINE_TIMER}: a timer bound to the CPU of the
+     * calling context (CPU 0 from a thread outside any kernel). {@code flags} may hold
+     * {@link #TIMER_DEFERRABLE}, {@link #TIMER_PINNED}, {@link #TIMER_IRQSAFE}.
+     *
+     * @throws IllegalArgumentException for any other flag bit (the kernel warns and masks them; use
+     *         {@link Timers#setup} for that exact behaviour)
+     */
+    public static TimerList setup(String name, Callback callback, int flags) {
+        if ((flags & ~TIMER_INIT_FLAGS) != 0) {
+            throw new IllegalArgumentException(String.format("timer_setup(%s): flags %#x are not timer_setup flags"
+                    + " (allowed: TIMER_DEFERRABLE, TIMER_PINNED, TIMER_IRQSAFE)", name, flags & ~TIMER_INIT_FLAGS));
+        }
+        TimerList t = new TimerList();
+        t.init(name, callback, flags, currentCpu());
+        return t;
+    }
+
+    static int currentCpu() {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        return ctx == null ? 0 : ctx.cpu().id();
+    }
+
+    /** {@code __init_timer}: not linked, the given callback and flags, on {@code cpu}'s base. */
+    void init(String name, Callback callback, int flags, int cpu) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.function = Objects.requireNonNull(callback, "callback");
+        this.next = null;
+        this.prev = null;
+        this.slot = -1;
+        this.idx = -1;
+        this.pending = false;
+        this.flags = (flags & TIMER_INIT_FLAGS) | cpu;
+        this.initialised = true;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** {@code timer->expires}: the expiry in jiffies, as last set. */
+    public long expires() {
+        return expires;
+    }
+
+    /**
+     * Sets {@code timer->expires} for a following {@link Timers#add} / {@link Timers#addOn}, as kernel
+     * code does ({@code t.expires = jiffies + HZ; add_timer(&t);}). Changing it on a pending timer does
+     * not move it (use {@link Timers#mod}), exactly as in the kernel.
+     */
+    public void expires(long jiffies) {
+        this.expires = jiffies;
+    }
+
+    /** The {@code TIMER_*} flags, including the CPU of its base in the low bits. */
+    public int flags() {
+        return flags;
+    }
+
+    /** The CPU of the base the timer is (or was last) on. */
+    public int cpu() {
+        return flags & TIMER_CPUMASK;
+    }
+
+    /** {@code timer_pending(timer)}: armed and not yet expired or deleted (not "running"). */
+    public boolean isPending() {
+        return pending;
+    }
+
+    /** Whether {@code timer_shutdown} has cleared the callback (arming is ignored until set up again). */
+    public boolean isShutDown() {
+        return initialised && function == null;
+    }
+
+    @Override
+    public String toString() {
+        return "timer[" + name + (pending ? " pending expires=" + expires : "") + (isShutDown() ? " shut down" : "")
+                + " cpu=" + cpu() + "]";
+    }
+}

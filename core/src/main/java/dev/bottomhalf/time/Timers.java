@@ -1,0 +1,918 @@
+package dev.bottomhalf.time;
+
+import static dev.bottomhalf.time.TimerBase.BASE_DEF;
+import static dev.bottomhalf.time.TimerBase.BASE_GLOBAL;
+import static dev.bottomhalf.time.TimerBase.BASE_LOCAL;
+import static dev.bottomhalf.time.TimerBase.NR_BASES;
+import static dev.bottomhalf.time.TimerList.TIMER_BASEMASK;
+import static dev.bottomhalf.time.TimerList.TIMER_DEFERRABLE;
+import static dev.bottomhalf.time.TimerList.TIMER_INIT_FLAGS;
+import static dev.bottomhalf.time.TimerList.TIMER_IRQSAFE;
+import static dev.bottomhalf.time.TimerList.TIMER_MIGRATING;
+import static dev.bottomhalf.time.TimerList.TIMER_PINNED;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.InterruptSource;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.softirq.Softirqs;
+
+/**
+ * The kernel timer subsystem of one kernel ({@code kernel/time/timer.c}): per-CPU timer bases (pinned,
+ * global, deferrable) with the kernel's wheel, the tick that raises TIMER_SOFTIRQ when a base is due,
+ * the expiry pass in TIMER_SOFTIRQ, the {@code timer_list} operations with the kernel's return values,
+ * and the sleeping helpers built on them. Thread-safe.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Jiffies come from the machine clock (ADR 0003). The tick is an interrupt source of each CPU
+ * ("LOC" in {@code /proc/interrupts}) that is due only when a non-deferrable timer of that CPU is due:
+ * an idle kernel does not wake every jiffy (NO_HZ idle). A CPU that is awake anyway (it took another
+ * hard IRQ) also runs the tick when its deferrable timers are due, which is how the kernel services
+ * them. In threaded mode {@code cpu/N} sleeps until the first due bucket; arming an earlier timer
+ * wakes it ({@code trigger_dyntick_cpu}).</li>
+ * <li>{@code mod_timer} and friends follow {@code __mod_timer} step by step, including the same-bucket
+ * shortcut and the lock-the-base-then-recheck protocol of {@code lock_timer_base} (the timer's flags
+ * name its base; {@code TIMER_MIGRATING} is set while it moves).</li>
+ * <li>The expiry pass ({@code __run_timers}) runs each due timer with the base lock dropped, the base's
+ * {@code running_timer} set, and the base clock one ahead of jiffies, so a callback that re-arms itself
+ * for "now" lands on the next tick. A callback runs with IRQs enabled, or disabled for
+ * {@code TIMER_IRQSAFE}; a throwing callback is an oops and the pass goes on.</li>
+ * <li>The global base is expired by its own CPU; the kernel can also expire it from another CPU through
+ * the timer-migration hierarchy when this CPU idles — not modelled.</li>
+ * </ul>
+ */
+public final class Timers {
+    /** {@code MAX_SCHEDULE_TIMEOUT}: sleep until woken. */
+    public static final long MAX_SCHEDULE_TIMEOUT = Long.MAX_VALUE;
+
+    private static final int MOD_TIMER_PENDING_ONLY = 0x01;
+    private static final int MOD_TIMER_REDUCE = 0x02;
+    private static final int MOD_TIMER_NOTPENDING = 0x04;
+
+    private static final VarHandle FLAGS;
+
+    static {
+        try {
+            FLAGS = MethodHandles.lookup().findVarHandle(TimerList.class, "flags", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Machine machine;
+    private final Softirqs softirqs;
+    private final Reports reports;
+    private final Tracing tracing;
+    private final int depth;
+    private final TimerBase[][] bases;
+    private final long[] seenHardirqs;
+    private final AtomicLongArray tickInterrupts;
+
+    public Timers(Machine machine, Softirqs softirqs) {
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
+        this.reports = machine.reports();
+        this.tracing = machine.tracing();
+        this.depth = TimerWheel.depth(machine.hz());
+        int cpus = machine.cpuCount();
+        this.bases = new TimerBase[cpus][NR_BASES];
+        long now = machine.jiffies();
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            for (int kind = 0; kind < NR_BASES; kind++) {
+                bases[cpu][kind] = new TimerBase(cpu, kind, depth, now);
+            }
+        }
+        this.seenHardirqs = new long[cpus];
+        this.tickInterrupts = new AtomicLongArray(cpus);
+        softirqs.open(SoftirqVector.TIMER, this::runTimerSoftirq);
+        machine.addInterruptSource(new Tick());
+    }
+
+    /** {@code LVL_DEPTH} of this kernel's wheels (9, or 8 at HZ = 100). */
+    public int wheelDepth() {
+        return depth;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Set-up
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code timer_setup(timer, callback, flags)}: (re-)initialises {@code t}, not pending, on the calling
+     * context's CPU. Flags other than {@code TIMER_INIT_FLAGS} get the kernel's WARN and are masked off.
+     * Re-initialising a pending timer corrupts the kernel's wheel; here it is refused.
+     */
+    public void setup(TimerList t, String name, TimerList.Callback callback, int flags) {
+        if (t.pending) {
+            throw new IllegalStateException("timer_setup(" + t.name() + ") of a pending timer: delete it first"
+                    + " (re-initialising an armed timer corrupts the timer wheel)");
+        }
+        if ((flags & ~TIMER_INIT_FLAGS) != 0) {
+            reports.warnOnce("timer_setup_flags_" + name, String.format("WARNING: timer_setup(%s): flags %#x are"
+                    + " not timer_setup flags (WARN_ON_ONCE(flags & ~TIMER_INIT_FLAGS)); masked", name,
+                    flags & ~TIMER_INIT_FLAGS));
+            flags &= TIMER_INIT_FLAGS;
+        }
+        t.init(name, callback, flags, machine.current().cpu().id());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Arming (semantics §6.1)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code mod_timer(timer, expires)}: arms or re-arms {@code t} on the calling CPU (unless its callback
+     * is running on another CPU, where it stays so it cannot overlap itself).
+     *
+     * @return 0 if the timer was inactive (now armed) or is shut down (ignored); 1 if it was pending
+     */
+    public int mod(TimerList t, long expires) {
+        return modTimer(t, expires, 0);
+    }
+
+    /** {@code mod_timer_pending(timer, expires)}: re-arms a pending timer; an inactive one stays inactive (0). */
+    public int modPending(TimerList t, long expires) {
+        return modTimer(t, expires, MOD_TIMER_PENDING_ONLY);
+    }
+
+    /**
+     * {@code timer_reduce(timer, expires)}: like {@link #mod} but a pending timer only ever moves earlier.
+     *
+     * @return 0 if it was inactive (now armed), 1 if it was pending
+     */
+    public int reduce(TimerList t, long expires) {
+        return modTimer(t, expires, MOD_TIMER_REDUCE);
+    }
+
+    /**
+     * {@code add_timer(timer)}: arms an inactive timer at {@code t.expires()} on the calling CPU. On a
+     * pending timer the kernel warns once and ignores the call, and so do we. An expiry in the past fires
+     * on the next tick.
+     */
+    public void add(TimerList t) {
+        if (warnIfPending(t, "add_timer")) {
+            return;
+        }
+        modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
+    }
+
+    /** {@code add_timer_local(timer)}: {@link #add} with {@code TIMER_PINNED} set. */
+    public void addLocal(TimerList t) {
+        if (warnIfPending(t, "add_timer_local")) {
+            return;
+        }
+        FLAGS.getAndBitwiseOr(t, TIMER_PINNED);
+        modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
+    }
+
+    /** {@code add_timer_global(timer)}: {@link #add} with {@code TIMER_PINNED} cleared. */
+    public void addGlobal(TimerList t) {
+        if (warnIfPending(t, "add_timer_global")) {
+            return;
+        }
+        FLAGS.getAndBitwiseAnd(t, ~TIMER_PINNED);
+        modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
+    }
+
+    /** {@code add_timer_on(timer, cpu)}: arms an inactive timer on {@code cpu}'s base and sets {@code TIMER_PINNED}. */
+    public void addOn(TimerList t, int cpu) {
+        requireInitialised(t, "add_timer_on");
+        machine.cpu(cpu);
+        if (warnIfPending(t, "add_timer_on")) {
+            return;
+        }
+        FLAGS.getAndBitwiseOr(t, TIMER_PINNED);
+        TimerBase newBase = bases[cpu][kindOf(t.flags)];
+        TimerBase base = lockTimerBase(t);
+        if (t.function == null) {
+            base.unlock();
+            return;
+        }
+        if (base != newBase) {
+            t.flags |= TIMER_MIGRATING;
+            base.unlock();
+            base = newBase;
+            base.lock();
+            t.flags = (t.flags & ~TIMER_BASEMASK) | cpu;
+        }
+        boolean first;
+        try {
+            forward(base);
+            first = base.internalAdd(t);
+            traceStart(t, base);
+        } finally {
+            base.unlock();
+        }
+        if (first) {
+            machine.cpu(base.cpu).kick();
+        }
+    }
+
+    private boolean warnIfPending(TimerList t, String call) {
+        requireInitialised(t, call);
+        if (t.pending) {
+            reports.warnOnce(call + "_pending_" + t.name(), "WARNING: " + call + "(" + t.name() + ") of a pending"
+                    + " timer is ignored (WARN_ON_ONCE(timer_pending(timer)))");
+            return true;
+        }
+        return false;
+    }
+
+    private static void requireInitialised(TimerList t, String call) {
+        if (!t.initialised) {
+            throw new IllegalStateException(call + "() of a timer that was never set up: call timer_setup() first");
+        }
+    }
+
+    /** {@code __mod_timer}. */
+    private int modTimer(TimerList t, long expires, int options) {
+        requireInitialised(t, (options & MOD_TIMER_PENDING_ONLY) != 0 ? "mod_timer_pending"
+                : (options & MOD_TIMER_REDUCE) != 0 ? "timer_reduce" : "mod_timer");
+        TimerBase base;
+        int idx = -1;
+        long clk = 0;
+        long bucketExpiry = 0;
+        int ret = 0;
+        if ((options & MOD_TIMER_NOTPENDING) == 0 && t.pending) {
+            // The networking optimisation: same expiry, or (reduce) a later one, changes nothing.
+            long diff = t.expires - expires;
+            if (diff == 0) {
+                return 1;
+            }
+            if ((options & MOD_TIMER_REDUCE) != 0 && diff <= 0) {
+                return 1;
+            }
+            base = lockTimerBase(t);
+            if (t.function == null) {
+                base.unlock();
+                return 0;
+            }
+            forward(base);
+            if (t.pending && (options & MOD_TIMER_REDUCE) != 0 && Jiffies.timeBeforeEq(t.expires, expires)) {
+                base.unlock();
+                return 1;
+            }
+            clk = base.clk;
+            idx = base.index(expires);
+            bucketExpiry = base.bucketExpiry[0];
+            // Same bucket: only the expiry value changes.
+            if (t.pending && idx == t.idx) {
+                if ((options & MOD_TIMER_REDUCE) == 0 || Jiffies.timeAfter(t.expires, expires)) {
+                    t.expires = expires;
+                }
+                base.unlock();
+                return 1;
+            }
+        } else {
+            base = lockTimerBase(t);
+            if (t.function == null) {
+                base.unlock();
+                return 0;
+            }
+            forward(base);
+        }
+        boolean first;
+        try {
+            ret = base.detachIfPending(t, false);
+            if (ret != 0) {
+                trace(Tracepoint.TIMER_CANCEL, t);
+            }
+            if (ret == 0 && (options & MOD_TIMER_PENDING_ONLY) != 0) {
+                return 0;
+            }
+            TimerBase newBase = bases[machine.current().cpu().id()][kindOf(t.flags)];
+            if (base != newBase && base.runningTimer != t) {
+                // Not while its callback runs there: timer_delete_sync would miss it, and it could overlap itself.
+                t.flags |= TIMER_MIGRATING;
+                base.unlock();
+                base = newBase;
+                base.lock();
+                t.flags = (t.flags & ~TIMER_BASEMASK) | base.cpu;
+                forward(base);
+            }
+            t.expires = expires;
+            if (idx >= 0 && clk == base.clk) {
+                first = base.enqueue(t, idx, bucketExpiry);
+            } else {
+                first = base.internalAdd(t);
+                bucketExpiry = base.bucketExpiry[0];
+            }
+            if (tracing.on(Tracepoint.TIMER_START)) {
+                traceStart(t, base, bucketExpiry);
+            }
+        } finally {
+            base.unlock();
+        }
+        if (first) {
+            machine.cpu(base.cpu).kick();
+        }
+        return ret;
+    }
+
+    private void forward(TimerBase base) {
+        if (!base.forward(machine.jiffies())) {
+            reports.warnOnce("timer_forward_" + base.cpu + base.kind, "WARNING: " + base
+                    + ": next expiry before the base clock (WARN_ON_ONCE in __forward_timer_base)");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Deleting (semantics §6.1)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code timer_delete(timer)}: removes a pending timer. Does not wait for a running callback and does
+     * not stop it from re-arming the timer.
+     *
+     * @return 1 if it was pending, 0 if not
+     */
+    public int delete(TimerList t) {
+        return delete(t, false);
+    }
+
+    /**
+     * {@code timer_shutdown(timer)}: like {@link #delete}, and later arming is silently ignored until the
+     * timer is set up again.
+     */
+    public int shutdown(TimerList t) {
+        return delete(t, true);
+    }
+
+    private int delete(TimerList t, boolean shutdown) {
+        requireInitialised(t, shutdown ? "timer_shutdown" : "timer_delete");
+        int ret = 0;
+        if (t.pending || shutdown) {
+            TimerBase base = lockTimerBase(t);
+            try {
+                ret = base.detachIfPending(t, true);
+                if (ret != 0) {
+                    trace(Tracepoint.TIMER_CANCEL, t);
+                }
+                if (shutdown) {
+                    t.function = null;
+                }
+            } finally {
+                base.unlock();
+            }
+        }
+        return ret;
+    }
+
+    /**
+     * {@code timer_delete_sync_try(timer)} (was {@code try_to_del_timer_sync}).
+     *
+     * @return 1 if it was pending (now removed), 0 if not, −1 if its callback is running right now
+     */
+    public int deleteSyncTry(TimerList t) {
+        requireInitialised(t, "timer_delete_sync_try");
+        return tryDeleteSync(t, false);
+    }
+
+    private int tryDeleteSync(TimerList t, boolean shutdown) {
+        TimerBase base = lockTimerBase(t);
+        int ret = -1;
+        try {
+            if (base.runningTimer != t) {
+                ret = base.detachIfPending(t, true);
+                if (ret != 0) {
+                    trace(Tracepoint.TIMER_CANCEL, t);
+                }
+            }
+            if (shutdown) {
+                t.function = null;
+            }
+        } finally {
+            base.unlock();
+        }
+        return ret;
+    }
+
+    /**
+     * {@code timer_delete_sync(timer)}: removes the timer and waits until its callback is not running on any
+     * CPU. May sleep. From hard-IRQ context it is only legal for {@code TIMER_IRQSAFE} timers (otherwise the
+     * kernel's WARN); from the timer's own callback it would wait forever — reported instead.
+     *
+     * @return 1 if it was pending, 0 if not
+     */
+    public int deleteSync(TimerList t) {
+        return deleteSync(t, false, "timer_delete_sync");
+    }
+
+    /**
+     * {@code timer_shutdown_sync(timer)}: {@link #deleteSync} plus shutdown — afterwards the timer is not
+     * queued, its callback is not running, and it cannot be re-armed (not even by its own callback) until
+     * it is set up again.
+     */
+    public int shutdownSync(TimerList t) {
+        return deleteSync(t, true, "timer_shutdown_sync");
+    }
+
+    private int deleteSync(TimerList t, boolean shutdown, String call) {
+        requireInitialised(t, call);
+        ExecutionContext ctx = machine.current();
+        if (ctx.inHardirq() && (t.flags & TIMER_IRQSAFE) == 0) {
+            reports.warning("WARNING: " + call + "(" + t.name() + ") in hard-IRQ context on a timer without"
+                    + " TIMER_IRQSAFE: the callback may be interrupted on this CPU and never finish (WARN_ON(in_hardirq()"
+                    + " && !(timer->flags & TIMER_IRQSAFE)))");
+        }
+        for (int spins = 0;; spins++) {
+            int ret = tryDeleteSync(t, shutdown);
+            if (ret >= 0) {
+                return ret;
+            }
+            if (t.runner == ctx) {
+                reports.bug("WARNING: possible recursive locking detected: " + call + "(" + t.name() + ") called from"
+                        + " the timer's own callback would wait for itself forever (deadlock)", new Throwable(call));
+                return 0;
+            }
+            waitRunning(spins);
+        }
+    }
+
+    private static void waitRunning(int spins) {
+        if (spins < 100) {
+            Thread.onSpinWait();
+        } else if (spins < 200) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(20_000);
+        }
+    }
+
+    /** {@code timer_pending(timer)}. */
+    public boolean pending(TimerList t) {
+        return t.pending;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Bases
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code get_timer_cpu_base}: LOCAL for pinned, GLOBAL otherwise, DEF for deferrable timers. */
+    private static int kindOf(int flags) {
+        if ((flags & TIMER_DEFERRABLE) != 0) {
+            return BASE_DEF;
+        }
+        return (flags & TIMER_PINNED) != 0 ? BASE_LOCAL : BASE_GLOBAL;
+    }
+
+    /** {@code lock_timer_base}: locks the base the timer's flags name, re-checking them under the lock. */
+    private TimerBase lockTimerBase(TimerList t) {
+        for (;;) {
+            int tf = t.flags;
+            if ((tf & TIMER_MIGRATING) == 0) {
+                TimerBase base = bases[tf & TimerList.TIMER_CPUMASK][kindOf(tf)];
+                base.lock();
+                if (t.flags == tf) {
+                    return base;
+                }
+                base.unlock();
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The tick and the expiry pass (semantics §6.4)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * The local timer interrupt of each CPU: due when a pinned or global timer of the CPU is due; run also
+     * when the CPU took another interrupt while deferrable timers were due.
+     */
+    private final class Tick implements InterruptSource {
+        @Override
+        public int deliver(ExecutionContext cpuContext) {
+            Cpu cpu = cpuContext.cpu();
+            int id = cpu.id();
+            TimerBase[] b = bases[id];
+            boolean due = false;
+            long entries = cpu.hardirqEntries();
+            boolean awake = entries != seenHardirqs[id];
+            seenHardirqs[id] = entries;
+            if (b[BASE_LOCAL].timersPending || b[BASE_GLOBAL].timersPending
+                    || (awake && b[BASE_DEF].timersPending)) {
+                long now = machine.jiffies();
+                due = dueAt(b[BASE_LOCAL], now) || dueAt(b[BASE_GLOBAL], now) || (awake && dueAt(b[BASE_DEF], now));
+            }
+            if (!due) {
+                return 0;
+            }
+            cpu.irqEnter(cpuContext);
+            try {
+                tickInterrupts.incrementAndGet(id);
+                runLocalTimers(cpuContext, b);
+            } finally {
+                cpu.irqExit(cpuContext);
+                seenHardirqs[id] = cpu.hardirqEntries();
+            }
+            return 1;
+        }
+
+        @Override
+        public boolean pending(Cpu cpu) {
+            TimerBase[] b = bases[cpu.id()];
+            if (!b[BASE_LOCAL].timersPending && !b[BASE_GLOBAL].timersPending) {
+                return false;
+            }
+            long now = machine.jiffies();
+            return dueAt(b[BASE_LOCAL], now) || dueAt(b[BASE_GLOBAL], now);
+        }
+
+        @Override
+        public long nextDeadlineNs(Cpu cpu) {
+            long next = nextWakeJiffies(cpu.id());
+            return next == NO_WAKE ? Long.MAX_VALUE : machine.nanoTimeOfJiffy(next);
+        }
+    }
+
+    private static final long NO_WAKE = Long.MIN_VALUE;
+
+    private static boolean dueAt(TimerBase base, long now) {
+        return base.timersPending && Jiffies.timeAfterEq(now, base.nextExpiry);
+    }
+
+    /** The jiffy at which {@code cpu}'s first pinned or global timer is due, or {@link #NO_WAKE}. */
+    private long nextWakeJiffies(int cpu) {
+        long next = NO_WAKE;
+        for (int kind = BASE_LOCAL; kind <= BASE_GLOBAL; kind++) {
+            TimerBase base = bases[cpu][kind];
+            if (base.timersPending) {
+                long e = base.nextExpiry;
+                if (next == NO_WAKE || Jiffies.timeBefore(e, next)) {
+                    next = e;
+                }
+            }
+        }
+        return next;
+    }
+
+    /** {@code run_local_timers} (hardirq): raise TIMER_SOFTIRQ if any base of this CPU is due. */
+    private void runLocalTimers(ExecutionContext ctx, TimerBase[] b) {
+        long now = machine.jiffies();
+        for (TimerBase base : b) {
+            if (Jiffies.timeAfterEq(now, base.nextExpiry)) {
+                softirqs.raiseOn(ctx, SoftirqVector.TIMER.nr(), false);
+                return;
+            }
+        }
+    }
+
+    /** {@code run_timer_softirq}: the local base, then the global and deferrable ones. */
+    private void runTimerSoftirq() {
+        ExecutionContext ctx = machine.current();
+        TimerBase[] b = bases[ctx.cpu().id()];
+        runTimerBase(ctx, b[BASE_LOCAL]);
+        runTimerBase(ctx, b[BASE_GLOBAL]);
+        runTimerBase(ctx, b[BASE_DEF]);
+    }
+
+    private void runTimerBase(ExecutionContext ctx, TimerBase base) {
+        if (Jiffies.timeBefore(machine.jiffies(), base.nextExpiry)) {
+            return;
+        }
+        base.lock();
+        try {
+            runTimers(ctx, base);
+        } finally {
+            base.unlock();
+        }
+    }
+
+    /** {@code __run_timers}: expires every due bucket, highest level first; the clock runs one ahead. */
+    private void runTimers(ExecutionContext ctx, TimerBase base) {
+        if (base.runningTimer != null) {
+            return;
+        }
+        long now;
+        while (Jiffies.timeAfterEq(now = machine.jiffies(), base.clk) && Jiffies.timeAfterEq(now, base.nextExpiry)) {
+            int levels = base.collect();
+            base.clk++;
+            base.recalcNextExpiry();
+            while (levels-- > 0) {
+                expireTimers(ctx, base, base.collected(levels));
+            }
+        }
+    }
+
+    /** {@code expire_timers}: each timer of a collected list, from the head, with the lock dropped. */
+    private void expireTimers(ExecutionContext ctx, TimerBase base, int slot) {
+        long baseclk = base.clk - 1;
+        TimerList t;
+        while ((t = base.first(slot)) != null) {
+            base.runningTimer = t;
+            base.detach(t, true);
+            trace(Tracepoint.TIMER_CANCEL, t);
+            TimerList.Callback fn = t.function;
+            if (fn == null) {
+                reports.warnOnce("timer_no_function_" + t.name(), "WARNING: timer " + t.name()
+                        + " expired without a function (WARN_ON_ONCE(!fn))");
+                base.runningTimer = null;
+                continue;
+            }
+            boolean irqsafe = (t.flags & TIMER_IRQSAFE) != 0;
+            base.unlock();
+            try {
+                callTimerFn(ctx, t, fn, baseclk, irqsafe);
+            } finally {
+                base.lock();
+                base.runningTimer = null;
+            }
+        }
+    }
+
+    /** {@code call_timer_fn}: the callback, its tracepoints, the preempt-count leak check; oopses contained. */
+    private void callTimerFn(ExecutionContext ctx, TimerList t, TimerList.Callback fn, long baseclk, boolean irqsafe) {
+        if (irqsafe) {
+            ctx.localIrqDisable();
+        }
+        int count = ctx.preemptCount();
+        t.runner = ctx;
+        if (tracing.on(Tracepoint.TIMER_EXPIRE_ENTRY)) {
+            tracing.emit(Tracepoint.TIMER_EXPIRE_ENTRY, "timer=" + t.name() + " function=" + t.name() + " now="
+                    + machine.jiffies() + " baseclk=" + baseclk);
+        }
+        try {
+            fn.run(t);
+        } catch (Throwable e) {
+            reports.oops("timer " + t.name(), e);
+        } finally {
+            t.runner = null;
+            if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
+                tracing.emit(Tracepoint.TIMER_EXPIRE_EXIT, "timer=" + t.name());
+            }
+            int after = ctx.preemptCount();
+            if (after != count) {
+                reports.warnOnce("timer_preempt_leak_" + t.name(), String.format("timer: %s preempt leak: %08x -> %08x",
+                        t.name(), count, after));
+                ctx.restorePreemptCount(count);
+            }
+            if (irqsafe) {
+                ctx.localIrqEnable();
+            }
+        }
+    }
+
+    private void trace(Tracepoint point, TimerList t) {
+        if (tracing.on(point)) {
+            tracing.emit(point, "timer=" + t.name());
+        }
+    }
+
+    private void traceStart(TimerList t, TimerBase base) {
+        if (tracing.on(Tracepoint.TIMER_START)) {
+            traceStart(t, base, base.bucketExpiry[0]);
+        }
+    }
+
+    private void traceStart(TimerList t, TimerBase base, long bucketExpiry) {
+        int f = t.flags;
+        StringBuilder flags = new StringBuilder();
+        if ((f & TIMER_DEFERRABLE) != 0) {
+            flags.append("D");
+        }
+        if ((f & TIMER_PINNED) != 0) {
+            flags.append(flags.isEmpty() ? "" : "|").append("P");
+        }
+        if ((f & TIMER_IRQSAFE) != 0) {
+            flags.append(flags.isEmpty() ? "" : "|").append("I");
+        }
+        tracing.emit(Tracepoint.TIMER_START, "timer=" + t.name() + " function=" + t.name() + " expires=" + t.expires
+                + " [timeout=" + (t.expires - machine.jiffies()) + "] bucket_expiry=" + bucketExpiry + " cpu=" + base.cpu
+                + " idx=" + t.idx + " flags=" + flags);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Observability
+    // ------------------------------------------------------------------------------------------
+
+    /** Local timer interrupts taken by {@code cpu} ({@code LOC} in {@code /proc/interrupts}). Any thread. */
+    public long localTimerInterrupts(int cpu) {
+        machine.cpu(cpu);
+        return tickInterrupts.get(cpu);
+    }
+
+    /** How many timers are pending on {@code cpu}'s bases (walks the wheels under their locks). */
+    public int pendingCount(int cpu) {
+        int n = 0;
+        for (TimerBase base : bases[machine.cpu(cpu).id()]) {
+            base.lock();
+            try {
+                n += base.checkStructure();
+            } finally {
+                base.unlock();
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The next jiffy at which any timer of {@code cpu} (deferrable ones included) is due, or
+     * {@link Long#MIN_VALUE} when none is pending. Recomputes a stale next expiry.
+     */
+    public long nextExpiry(int cpu) {
+        long next = Long.MIN_VALUE;
+        for (TimerBase base : bases[machine.cpu(cpu).id()]) {
+            base.lock();
+            try {
+                long e = base.nextExpiryExact();
+                if (base.timersPending && (next == Long.MIN_VALUE || Jiffies.timeBefore(e, next))) {
+                    next = e;
+                }
+            } finally {
+                base.unlock();
+            }
+        }
+        return next;
+    }
+
+    /** The wheel clock of {@code cpu}'s base for timers with {@code flags} (tests). */
+    long baseClock(int cpu, int flags) {
+        TimerBase base = bases[cpu][kindOf(flags)];
+        base.lock();
+        try {
+            return base.clk;
+        } finally {
+            base.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Sleeping (process context)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code schedule_timeout(timeout)} for a sleep that a Java interrupt may end
+     * ({@code TASK_INTERRUPTIBLE}): sleeps about {@code timeout} jiffies on a timer of the calling CPU.
+     * In stepped mode the sleeping caller drives the clock: time jumps to each next due timer of any CPU,
+     * whose work runs, until this sleep's timer has fired.
+     *
+     * @return the jiffies left (0 if the full time passed); a negative timeout prints
+     *         {@code schedule_timeout: wrong timeout value %lx} and returns 0
+     */
+    public long scheduleTimeoutInterruptible(long timeout) {
+        return scheduleTimeout(timeout, true, "schedule_timeout_interruptible");
+    }
+
+    /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires. */
+    public long scheduleTimeoutUninterruptible(long timeout) {
+        return scheduleTimeout(timeout, false, "schedule_timeout_uninterruptible");
+    }
+
+    private long scheduleTimeout(long timeout, boolean interruptible, String call) {
+        ExecutionContext ctx = machine.current();
+        ctx.mightSleep(call);
+        if (timeout < 0) {
+            reports.printk(KernelEvent.Kind.ERR, String.format("schedule_timeout: wrong timeout value %x", timeout));
+            return 0;
+        }
+        if (timeout == MAX_SCHEDULE_TIMEOUT && (!interruptible || machine.stepped())) {
+            throw new IllegalArgumentException(call + "(MAX_SCHEDULE_TIMEOUT) would sleep forever: nothing can wake"
+                    + (machine.stepped() ? " a sleep in stepped mode" : " an uninterruptible sleep here"));
+        }
+        long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
+        Sleeper sleeper = new Sleeper(Thread.currentThread());
+        TimerList timer = new TimerList();
+        timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
+        boolean interrupted = false;
+        if (timeout != MAX_SCHEDULE_TIMEOUT) {
+            mod(timer, expire);
+        }
+        try {
+            if (machine.stepped()) {
+                driveSteppedUntil(() -> sleeper.woken, Long.MAX_VALUE);
+            } else {
+                while (!sleeper.woken) {
+                    LockSupport.park(this);
+                    if (Thread.interrupted()) {
+                        interrupted = true;
+                        if (interruptible) {
+                            break;
+                        }
+                    }
+                }
+            }
+        } finally {
+            deleteSync(timer);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (timeout == MAX_SCHEDULE_TIMEOUT) {
+            return MAX_SCHEDULE_TIMEOUT;
+        }
+        long left = expire - machine.jiffies();
+        return left < 0 ? 0 : left;
+    }
+
+    /** {@code process_timeout}: the timer callback that wakes a sleeping task. */
+    private static final class Sleeper implements TimerList.Callback {
+        private final Thread thread;
+        volatile boolean woken;
+
+        Sleeper(Thread thread) {
+            this.thread = thread;
+        }
+
+        @Override
+        public void run(TimerList timer) {
+            woken = true;
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /** {@code msleep(ms)}: sleeps at least {@code ms} milliseconds, rounded up to jiffies; not interruptible. */
+    public void msleep(long ms) {
+        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
+        while (timeout > 0) {
+            timeout = scheduleTimeoutUninterruptible(timeout);
+        }
+    }
+
+    /**
+     * {@code msleep_interruptible(ms)}: like {@link #msleep} but a Java interrupt ends it early.
+     *
+     * @return the milliseconds left (0 when it slept the whole time)
+     */
+    public long msleepInterruptible(long ms) {
+        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
+        while (timeout > 0 && !Thread.currentThread().isInterrupted()) {
+            timeout = scheduleTimeoutInterruptible(timeout);
+        }
+        return Jiffies.jiffiesToMsecs(timeout, machine.hz());
+    }
+
+    /**
+     * {@code usleep_range(min, max)}: sleeps between {@code min} and {@code max} microseconds (the kernel
+     * lets the wake-up float in that range to batch it with others; here it wakes at {@code min} or as
+     * soon after as the thread is scheduled). Not on the jiffy grid. Not interruptible.
+     */
+    public void usleepRange(long minUs, long maxUs) {
+        if (minUs < 0 || maxUs < minUs) {
+            throw new IllegalArgumentException("usleep_range(" + minUs + ", " + maxUs + "): need 0 <= min <= max");
+        }
+        ExecutionContext ctx = machine.current();
+        ctx.mightSleep("usleep_range");
+        long deadline = machine.clock().nanoTime() + minUs * 1_000L;
+        if (machine.stepped()) {
+            driveSteppedUntil(() -> machine.clock().nanoTime() >= deadline, deadline);
+            return;
+        }
+        boolean interrupted = false;
+        long left;
+        while ((left = deadline - machine.clock().nanoTime()) > 0) {
+            LockSupport.parkNanos(this, left);
+            if (Thread.interrupted()) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Stepped mode: the caller's sleep is simulated time. Runs every CPU's pending work, then jumps the
+     * manual clock to the next jiffy at which some CPU's pinned or global timer is due (never past
+     * {@code limitNs}), and repeats until {@code done}. Deferrable timers do not end a jump: the CPUs are
+     * idle while the caller sleeps.
+     */
+    private void driveSteppedUntil(java.util.function.BooleanSupplier done, long limitNs) {
+        Stepper stepper = new Stepper(machine);
+        stepper.runUntilIdleOrRounds(Stepper.MAX_ROUNDS);
+        while (!done.getAsBoolean()) {
+            long nowNs = machine.clock().nanoTime();
+            long nextNs = limitNs;
+            for (int cpu = 0; cpu < bases.length; cpu++) {
+                long w = nextWakeJiffies(cpu);
+                if (w != NO_WAKE) {
+                    nextNs = Math.min(nextNs, machine.nanoTimeOfJiffy(w));
+                }
+            }
+            if (nextNs <= nowNs) {
+                // Due but not run (its CPU holds interrupts off): let time move on by a jiffy.
+                nextNs = Math.min(limitNs, machine.nanoTimeOfJiffy(machine.jiffies() + 1));
+            }
+            if (nextNs == Long.MAX_VALUE) {
+                throw new IllegalStateException("stepped sleep: nothing is due on any CPU, so it would never end");
+            }
+            if (nextNs > nowNs) {
+                stepper.clock().advanceNanos(nextNs - nowNs);
+            }
+            stepper.runUntilIdleOrRounds(Stepper.MAX_ROUNDS);
+        }
+    }
+}
