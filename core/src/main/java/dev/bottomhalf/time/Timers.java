@@ -774,7 +774,9 @@ public final class Timers {
 
     private long scheduleTimeout(long timeout, boolean interruptible, String call) {
         ExecutionContext ctx = machine.current();
-        ctx.mightSleep(call);
+        if (!ctx.mightSleep(call)) {
+            return 0; // reported: sleeping here would deadlock the CPU, so it does not sleep
+        }
         if (timeout < 0) {
             reports.printk(KernelEvent.Kind.ERR, String.format("schedule_timeout: wrong timeout value %x", timeout));
             return 0;
@@ -834,7 +836,11 @@ public final class Timers {
         }
     }
 
-    /** {@code msleep(ms)}: sleeps at least {@code ms} milliseconds, rounded up to jiffies; not interruptible. */
+    /**
+     * {@code msleep(ms)}: sleeps at least {@code ms} milliseconds, rounded up to jiffies; not interruptible.
+     * Like every sleeping helper here, in atomic context it reports {@code BUG: sleeping function called
+     * from invalid context} and returns without sleeping.
+     */
     public void msleep(long ms) {
         long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
         while (timeout > 0) {
@@ -865,7 +871,9 @@ public final class Timers {
             throw new IllegalArgumentException("usleep_range(" + minUs + ", " + maxUs + "): need 0 <= min <= max");
         }
         ExecutionContext ctx = machine.current();
-        ctx.mightSleep("usleep_range");
+        if (!ctx.mightSleep("usleep_range")) {
+            return;
+        }
         long deadline = machine.clock().nanoTime() + minUs * 1_000L;
         if (machine.stepped()) {
             driveSteppedUntil(() -> machine.clock().nanoTime() >= deadline, deadline);
@@ -893,6 +901,7 @@ public final class Timers {
     private void driveSteppedUntil(java.util.function.BooleanSupplier done, long limitNs) {
         Stepper stepper = new Stepper(machine);
         stepper.runUntilIdleOrRounds(Stepper.MAX_ROUNDS);
+        int stuck = 0;
         while (!done.getAsBoolean()) {
             long nowNs = machine.clock().nanoTime();
             long nextNs = limitNs;
@@ -903,8 +912,14 @@ public final class Timers {
                 }
             }
             if (nextNs <= nowNs) {
-                // Due but not run (its CPU holds interrupts off): let time move on by a jiffy.
+                // Due but not run (its CPU holds interrupts or bottom halves off): let time move on a jiffy.
+                if (++stuck > 10_000) {
+                    throw new IllegalStateException("stepped sleep cannot end: a timer has been due for 10,000 jiffies"
+                            + " and its CPU does not run it (are IRQs or bottom halves disabled there?)");
+                }
                 nextNs = Math.min(limitNs, machine.nanoTimeOfJiffy(machine.jiffies() + 1));
+            } else {
+                stuck = 0;
             }
             if (nextNs == Long.MAX_VALUE) {
                 throw new IllegalStateException("stepped sleep: nothing is due on any CPU, so it would never end");
