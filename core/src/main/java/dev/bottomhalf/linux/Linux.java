@@ -12,6 +12,9 @@ import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.softirq.SoftirqAction;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.time.Jiffies;
+import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.time.Timers;
 
 /**
  * The kernel's own names for everything bottomhalf does, as static methods, so kernel code ports line by
@@ -398,6 +401,150 @@ public final class Linux {
         } catch (KernelException e) {
             return -e.errno().code();
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Timers and time (include/linux/timer.h, jiffies.h, delay.h)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int TIMER_DEFERRABLE = TimerList.TIMER_DEFERRABLE;
+    public static final int TIMER_PINNED = TimerList.TIMER_PINNED;
+    public static final int TIMER_IRQSAFE = TimerList.TIMER_IRQSAFE;
+    /** {@code MAX_SCHEDULE_TIMEOUT}. */
+    public static final long MAX_SCHEDULE_TIMEOUT = Timers.MAX_SCHEDULE_TIMEOUT;
+
+    public static boolean time_after(long a, long b) {
+        return Jiffies.timeAfter(a, b);
+    }
+
+    public static boolean time_before(long a, long b) {
+        return Jiffies.timeBefore(a, b);
+    }
+
+    public static boolean time_after_eq(long a, long b) {
+        return Jiffies.timeAfterEq(a, b);
+    }
+
+    public static boolean time_before_eq(long a, long b) {
+        return Jiffies.timeBeforeEq(a, b);
+    }
+
+    public static boolean time_in_range(long a, long b, long c) {
+        return Jiffies.timeInRange(a, b, c);
+    }
+
+    public static long usecs_to_jiffies(long us) {
+        return Jiffies.usecsToJiffies(us, HZ());
+    }
+
+    public static long jiffies_to_msecs(long j) {
+        return Jiffies.jiffiesToMsecs(j, HZ());
+    }
+
+    public static long jiffies_to_usecs(long j) {
+        return Jiffies.jiffiesToUsecs(j, HZ());
+    }
+
+    /** {@code timer_setup(timer, callback, flags)}. */
+    public static void timer_setup(TimerList timer, TimerList.Callback callback, int flags) {
+        k().timers().setup(timer, callbackName(callback), callback, flags);
+    }
+
+    /** {@code DEFINE_TIMER(name, function)}: a set-up timer on the calling CPU. */
+    public static TimerList DEFINE_TIMER(String name, TimerList.Callback function) {
+        TimerList t = new TimerList();
+        k().timers().setup(t, name, function, 0);
+        return t;
+    }
+
+    private static String callbackName(Object callback) {
+        String s = callback.toString();
+        int at = s.indexOf("$$Lambda");
+        return at > 0 ? s.substring(s.lastIndexOf('.', at) + 1, at) : s;
+    }
+
+    public static int mod_timer(TimerList timer, long expires) {
+        return k().timers().mod(timer, expires);
+    }
+
+    public static int mod_timer_pending(TimerList timer, long expires) {
+        return k().timers().modPending(timer, expires);
+    }
+
+    public static int timer_reduce(TimerList timer, long expires) {
+        return k().timers().reduce(timer, expires);
+    }
+
+    public static void add_timer(TimerList timer) {
+        k().timers().add(timer);
+    }
+
+    public static void add_timer_local(TimerList timer) {
+        k().timers().addLocal(timer);
+    }
+
+    public static void add_timer_global(TimerList timer) {
+        k().timers().addGlobal(timer);
+    }
+
+    public static void add_timer_on(TimerList timer, int cpu) {
+        k().timers().addOn(timer, cpu);
+    }
+
+    public static int timer_delete(TimerList timer) {
+        return k().timers().delete(timer);
+    }
+
+    public static int timer_delete_sync(TimerList timer) {
+        return k().timers().deleteSync(timer);
+    }
+
+    public static int timer_delete_sync_try(TimerList timer) {
+        return k().timers().deleteSyncTry(timer);
+    }
+
+    /** The pre-6.2 name of {@link #timer_delete}, still in much teaching material. */
+    public static int del_timer(TimerList timer) {
+        return timer_delete(timer);
+    }
+
+    /** The pre-6.2 name of {@link #timer_delete_sync}. */
+    public static int del_timer_sync(TimerList timer) {
+        return timer_delete_sync(timer);
+    }
+
+    public static int timer_shutdown(TimerList timer) {
+        return k().timers().shutdown(timer);
+    }
+
+    public static int timer_shutdown_sync(TimerList timer) {
+        return k().timers().shutdownSync(timer);
+    }
+
+    public static boolean timer_pending(TimerList timer) {
+        return timer.isPending();
+    }
+
+    /** {@code schedule_timeout_interruptible(timeout)}: jiffies left. */
+    public static long schedule_timeout_interruptible(long timeout) {
+        return k().timers().scheduleTimeoutInterruptible(timeout);
+    }
+
+    /** {@code schedule_timeout_uninterruptible(timeout)}: jiffies left. */
+    public static long schedule_timeout_uninterruptible(long timeout) {
+        return k().timers().scheduleTimeoutUninterruptible(timeout);
+    }
+
+    public static void msleep(long ms) {
+        k().timers().msleep(ms);
+    }
+
+    public static long msleep_interruptible(long ms) {
+        return k().timers().msleepInterruptible(ms);
+    }
+
+    public static void usleep_range(long min, long max) {
+        k().timers().usleepRange(min, max);
     }
 
     // ------------------------------------------------------------------------------------------

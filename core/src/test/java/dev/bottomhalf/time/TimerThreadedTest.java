@@ -1,0 +1,162 @@
+package dev.bottomhalf.time;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.softirq.SoftirqVector;
+
+/**
+ * Timers on a threaded kernel: real {@code cpu/N} threads sleep until the first due timer (tickless) and
+ * run the expiry in TIMER_SOFTIRQ. Assertions are about order and "never early"; lateness is bounded only
+ * by generous timeouts, never asserted as a latency.
+ */
+class TimerThreadedTest {
+    private static final long TIMEOUT_S = 10;
+
+    private final Reporter.Recording reports = Reporter.recording();
+    private Kernel kernel;
+    private Timers timers;
+
+    @BeforeEach
+    void boot() {
+        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        timers = kernel.timers();
+        kernel.bindCurrentThread(0);
+    }
+
+    @AfterEach
+    void close() {
+        kernel.machine().detachCurrentThread();
+        kernel.close();
+    }
+
+    private static void await(CountDownLatch latch, String what) throws InterruptedException {
+        assertTrue(latch.await(TIMEOUT_S, TimeUnit.SECONDS), "timed out waiting for " + what);
+    }
+
+    @Test
+    void armedTimer_firesOnItsCpuThread_neverBeforeItsExpiry() throws InterruptedException {
+        CountDownLatch fired = new CountDownLatch(1);
+        List<String> seen = new CopyOnWriteArrayList<>();
+        AtomicLong firedAt = new AtomicLong();
+        TimerList t = TimerList.setup("t", x -> {
+            firedAt.set(kernel.jiffies());
+            seen.add(Thread.currentThread().getName() + " serving=" + kernel.context().inServingSoftirq());
+            fired.countDown();
+        }, 0);
+        long expires = kernel.jiffies() + 20;
+        t.expires(expires);
+        timers.addOn(t, 1);
+        await(fired, "the timer");
+        assertTrue(firedAt.get() >= expires + 1, "fired at " + firedAt.get() + ", expires " + expires);
+        assertTrue(List.of("cpu/1 serving=true", "ksoftirqd/1 serving=true").contains(seen.get(0)), seen.get(0));
+        assertEquals(1, kernel.softirqs().count(1, SoftirqVector.TIMER));
+    }
+
+    @Test
+    void idleKernel_doesNotTick() throws InterruptedException {
+        Thread.sleep(100);
+        assertEquals(0, timers.localTimerInterrupts(0));
+        assertEquals(0, timers.localTimerInterrupts(1));
+    }
+
+    @Test
+    void msleep_fromATask_sleepsAtLeastTheTime() {
+        long start = System.nanoTime();
+        timers.msleep(15);
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(15));
+        assertFalse(reports.events().stream().anyMatch(e -> e.message().contains("BUG")), reports.events().toString());
+    }
+
+    @Test
+    void interruptibleSleep_endsEarlyOnInterrupt_withTheJiffiesLeft() throws InterruptedException {
+        long[] left = new long[1];
+        CountDownLatch asleep = new CountDownLatch(1);
+        Thread sleeper = Thread.ofPlatform().name("sleeper").start(() -> {
+            kernel.bindCurrentThread(1);
+            asleep.countDown();
+            left[0] = timers.scheduleTimeoutInterruptible(10_000);
+            kernel.machine().detachCurrentThread();
+        });
+        await(asleep, "the sleeper");
+        Thread.sleep(20);
+        sleeper.interrupt();
+        sleeper.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertFalse(sleeper.isAlive());
+        assertTrue(left[0] > 5_000 && left[0] <= 10_000, "jiffies left: " + left[0]);
+    }
+
+    @Test
+    void deleteSync_waitsForTheRunningCallback() throws InterruptedException {
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicLong finished = new AtomicLong();
+        TimerList t = TimerList.setup("slow", x -> {
+            inside.countDown();
+            try {
+                release.await(TIMEOUT_S, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            finished.set(System.nanoTime());
+        }, 0);
+        t.expires(kernel.jiffies() + 1);
+        timers.addOn(t, 1);
+        await(inside, "the callback");
+        assertEquals(0, timers.delete(t));
+        Thread releaser = Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            release.countDown();
+        });
+        assertEquals(0, timers.deleteSync(t));
+        long returned = System.nanoTime();
+        assertTrue(finished.get() != 0 && finished.get() <= returned, "timer_delete_sync returned before the callback ended");
+        releaser.join();
+    }
+
+    @Test
+    void selfRearmingTimer_runsOncePerJiffyOrLater_andStopsAtShutdownSync() throws InterruptedException {
+        AtomicLong runs = new AtomicLong();
+        AtomicLong last = new AtomicLong(Long.MIN_VALUE);
+        AtomicLong early = new AtomicLong();
+        CountDownLatch ten = new CountDownLatch(10);
+        TimerList t = new TimerList();
+        timers.setup(t, "periodic", x -> {
+            long j = kernel.jiffies();
+            if (last.get() != Long.MIN_VALUE && j <= last.get()) {
+                early.incrementAndGet();
+            }
+            last.set(j);
+            runs.incrementAndGet();
+            ten.countDown();
+            timers.mod(x, j + 1);
+        }, 0);
+        timers.mod(t, kernel.jiffies() + 1);
+        await(ten, "ten periods");
+        timers.shutdownSync(t);
+        long after = runs.get();
+        Thread.sleep(20);
+        assertEquals(after, runs.get(), "ran after timer_shutdown_sync returned");
+        assertEquals(0, early.get(), "two runs within one jiffy");
+        assertFalse(t.isPending());
+        assertTrue(timers.localTimerInterrupts(0) + timers.localTimerInterrupts(1) >= 10);
+    }
+}
