@@ -13,6 +13,7 @@ import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
@@ -28,6 +29,10 @@ import dev.bottomhalf.trace.TraceBuffer;
  * <li>Statistics: after each poll the NET_RX handler schedules its CPU's {@code eth0-stats-N} tasklet,
  * which rolls the queue's counters up into the device totals. TASKLET is a later vector than NET_RX, so
  * the roll-up runs in the same softirq pass, on the same CPU; schedules made before it runs coalesce.</li>
+ * <li>Watchdog: each queue has a pinned kernel timer, {@code eth0-watchdog-N}, that NET_RX pushes
+ * {@link #WATCHDOG_MS} ms into the future on every poll ({@code mod_timer}; re-arming to the same jiffy is
+ * free). It fires only when its queue has been quiet that long — at the end, when the card stops, the demo
+ * sleeps ({@code msleep}) until both have fired, then shuts them down with {@code timer_shutdown_sync}.</li>
  * </ul>
  * Half-way through, a burst of {@link #BURST_PACKETS} packets per queue arrives at once: one softirq
  * invocation (10 passes) cannot drain it, so {@code ksoftirqd/N} finishes the job — visible in the
@@ -41,6 +46,8 @@ final class NetDemo {
     /** Packets per queue in the mid-run burst: more than 10 passes of {@link #POLL_BUDGET} can take. */
     static final int BURST_PACKETS = 3000;
     private static final long DEVICE_PERIOD_NS = TimeUnit.MICROSECONDS.toNanos(100);
+    /** A queue with no poll for this long makes its watchdog fire. */
+    static final int WATCHDOG_MS = 200;
 
     private NetDemo() {
     }
@@ -66,7 +73,14 @@ final class NetDemo {
                     q.rollups.incrementAndGet();
                 });
             }
-            kernel.softirqs().open(SoftirqVector.NET_RX, () -> netRxAction(kernel, nic, stats));
+            TimerList[] watchdogs = new TimerList[nic.queues.length];
+            AtomicLong[] watchdogFires = new AtomicLong[nic.queues.length];
+            for (SimulatedNic.RxQueue q : nic.queues) {
+                AtomicLong fires = watchdogFires[q.index] = new AtomicLong();
+                watchdogs[q.index] = TimerList.setup("eth0-watchdog-" + q.index, t -> fires.incrementAndGet(),
+                        TimerList.TIMER_PINNED);
+            }
+            kernel.softirqs().open(SoftirqVector.NET_RX, () -> netRxAction(kernel, nic, stats, watchdogs));
             for (SimulatedNic.RxQueue q : nic.queues) {
                 kernel.irqs().request(q.irq, (irq, dev) -> {
                     SimulatedNic.RxQueue queue = (SimulatedNic.RxQueue) dev;
@@ -93,6 +107,12 @@ final class NetDemo {
             for (Tasklet t : stats) {
                 kernel.tasklets().kill(t);                        // the last roll-up has run when this returns
             }
+            long quietStart = System.nanoTime();
+            kernel.timers().msleep(2L * WATCHDOG_MS);             // the card is quiet: let the watchdogs fire
+            long quietMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - quietStart);
+            for (TimerList wd : watchdogs) {
+                kernel.timers().shutdownSync(wd);                 // not pending, not running, never again
+            }
             kernel.machine().detachCurrentThread();
             out.println();
             out.println("/proc/interrupts:");
@@ -106,15 +126,21 @@ final class NetDemo {
                 out.println("trace (last " + options.traceLines() + " hits):");
                 out.print(trace.render());
             }
+            StringBuilder fired = new StringBuilder();
+            for (int i = 0; i < watchdogs.length; i++) {
+                fired.append(i == 0 ? "" : ", ").append(watchdogs[i].name()).append(' ').append(watchdogFires[i].get());
+            }
+            out.printf("%nwatchdog timers fired (the card went quiet for %d ms at the end): %s%n", quietMs, fired);
             exit = summary(out, kernel, nic, drained, reports);
         }
         return exit;
     }
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */
-    private static void netRxAction(Kernel kernel, SimulatedNic nic, Tasklet[] stats) {
+    private static void netRxAction(Kernel kernel, SimulatedNic nic, Tasklet[] stats, TimerList[] watchdogs) {
         SimulatedNic.RxQueue q = nic.queues[kernel.context().cpu().id()];
         q.poll(POLL_BUDGET);
+        kernel.timers().mod(watchdogs[q.index], kernel.jiffies() + kernel.machine().msecsToJiffies(WATCHDOG_MS));
         kernel.tasklets().schedule(stats[q.index]);              // runs later in this same pass (TASKLET > NET_RX)
         if (!q.isEmpty()) {
             kernel.softirqs().raise(SoftirqVector.NET_RX);       // more to do: poll again in the next pass

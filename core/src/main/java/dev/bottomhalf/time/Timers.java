@@ -532,8 +532,22 @@ public final class Timers {
             return dueAt(b[BASE_LOCAL], now) || dueAt(b[BASE_GLOBAL], now);
         }
 
+        /**
+         * Called when {@code cpu/N} is about to sleep ({@code get_next_timer_interrupt}): like the kernel,
+         * it first recomputes a next expiry that deletions made stale, so the CPU does not wake for a
+         * bucket that has been emptied.
+         */
         @Override
         public long nextDeadlineNs(Cpu cpu) {
+            for (int kind = BASE_LOCAL; kind <= BASE_GLOBAL; kind++) {
+                TimerBase base = bases[cpu.id()][kind];
+                base.lock();
+                try {
+                    base.nextExpiryExact();
+                } finally {
+                    base.unlock();
+                }
+            }
             long next = nextWakeJiffies(cpu.id());
             return next == NO_WAKE ? Long.MAX_VALUE : machine.nanoTimeOfJiffy(next);
         }
