@@ -12,6 +12,7 @@ import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
 
 /**
@@ -41,6 +42,7 @@ public final class Kernel implements AutoCloseable {
     private final IrqController irqs;
     private final Tasklets tasklets;
     private final Timers timers;
+    private final HrTimers hrtimers;
     private final Proc proc;
 
     private Kernel(KernelConfig config) {
@@ -50,7 +52,8 @@ public final class Kernel implements AutoCloseable {
         this.irqs = new IrqController(machine);
         this.tasklets = new Tasklets(machine, softirqs);
         this.timers = new Timers(machine, softirqs);
-        this.proc = new Proc(machine, irqs, softirqs, timers);
+        this.hrtimers = new HrTimers(machine, softirqs);
+        this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
     }
 
     /** Builds a kernel and, in threaded mode, starts its runtime threads. */
@@ -95,6 +98,11 @@ public final class Kernel implements AutoCloseable {
     /** Kernel timers: the per-CPU timer wheels, {@code mod_timer} and friends, the sleeping helpers. */
     public Timers timers() {
         return timers;
+    }
+
+    /** High-resolution timers: nanosecond expiry, hard-IRQ or HRTIMER_SOFTIRQ callbacks. */
+    public HrTimers hrtimers() {
+        return hrtimers;
     }
 
     /** The {@code /proc} views. */

@@ -1,5 +1,6 @@
 package dev.bottomhalf.linux;
 
+import java.util.Set;
 import java.util.function.Consumer;
 
 import dev.bottomhalf.Kernel;
@@ -12,6 +13,7 @@ import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.softirq.SoftirqAction;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
@@ -545,6 +547,71 @@ public final class Linux {
 
     public static void usleep_range(long min, long max) {
         k().timers().usleepRange(min, max);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // High-resolution timers (include/linux/hrtimer.h)
+    // ------------------------------------------------------------------------------------------
+
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_ABS = Set.of(HrTimer.Mode.ABS);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_REL = Set.of(HrTimer.Mode.REL);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_ABS_PINNED = Set.of(HrTimer.Mode.ABS, HrTimer.Mode.PINNED);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_REL_PINNED = Set.of(HrTimer.Mode.REL, HrTimer.Mode.PINNED);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_ABS_SOFT = Set.of(HrTimer.Mode.ABS, HrTimer.Mode.SOFT);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_REL_SOFT = Set.of(HrTimer.Mode.REL, HrTimer.Mode.SOFT);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_ABS_HARD = Set.of(HrTimer.Mode.ABS, HrTimer.Mode.HARD);
+    public static final Set<HrTimer.Mode> HRTIMER_MODE_REL_HARD = Set.of(HrTimer.Mode.REL, HrTimer.Mode.HARD);
+    public static final HrTimer.Restart HRTIMER_NORESTART = HrTimer.Restart.NORESTART;
+    public static final HrTimer.Restart HRTIMER_RESTART = HrTimer.Restart.RESTART;
+
+    /** {@code ktime_get()}: nanoseconds since boot on the kernel clock. */
+    public static long ktime_get() {
+        return k().hrtimers().now();
+    }
+
+    /** {@code hrtimer_setup(timer, function, CLOCK_MONOTONIC, mode)}. */
+    public static void hrtimer_setup(HrTimer timer, HrTimer.Callback function, Set<HrTimer.Mode> mode) {
+        k().hrtimers().setup(timer, callbackName(function), function, mode);
+    }
+
+    public static void hrtimer_start(HrTimer timer, long tim, Set<HrTimer.Mode> mode) {
+        k().hrtimers().start(timer, tim, mode);
+    }
+
+    public static void hrtimer_start_range_ns(HrTimer timer, long tim, long delta, Set<HrTimer.Mode> mode) {
+        k().hrtimers().startRange(timer, tim, delta, mode);
+    }
+
+    public static int hrtimer_cancel(HrTimer timer) {
+        return k().hrtimers().cancel(timer);
+    }
+
+    public static int hrtimer_try_to_cancel(HrTimer timer) {
+        return k().hrtimers().tryToCancel(timer);
+    }
+
+    public static long hrtimer_forward(HrTimer timer, long now, long interval) {
+        return k().hrtimers().forward(timer, now, interval);
+    }
+
+    public static long hrtimer_forward_now(HrTimer timer, long interval) {
+        return k().hrtimers().forwardNow(timer, interval);
+    }
+
+    public static boolean hrtimer_active(HrTimer timer) {
+        return k().hrtimers().active(timer);
+    }
+
+    public static boolean hrtimer_is_queued(HrTimer timer) {
+        return timer.isQueued();
+    }
+
+    public static boolean hrtimer_callback_running(HrTimer timer) {
+        return k().hrtimers().callbackRunning(timer);
+    }
+
+    public static long hrtimer_get_remaining(HrTimer timer) {
+        return k().hrtimers().remaining(timer);
     }
 
     // ------------------------------------------------------------------------------------------

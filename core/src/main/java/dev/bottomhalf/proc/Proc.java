@@ -7,6 +7,7 @@ import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
 
 /**
@@ -21,12 +22,14 @@ public final class Proc {
     private final IrqController irqs;
     private final Softirqs softirqs;
     private final Timers timers;
+    private final HrTimers hrtimers;
 
-    public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers) {
+    public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);
         this.softirqs = Objects.requireNonNull(softirqs);
         this.timers = Objects.requireNonNull(timers);
+        this.hrtimers = Objects.requireNonNull(hrtimers);
     }
 
     /**
@@ -57,8 +60,8 @@ public final class Proc {
      * {@code /proc/interrupts} ({@code show_interrupts}): a header of CPU columns; a row per line that has
      * a handler or a non-zero count: {@code %*d: }, {@code "%10u "} per CPU, the chip name, the hardware
      * line number, the trigger ({@code -edge}/{@code -level}) and the handler names; then the
-     * architecture rows {@code LOC} (local timer interrupts, the tick) and {@code CAL} (function-call
-     * interrupts).
+     * architecture rows {@code LOC} (local timer interrupts: the tick and the high-resolution timer
+     * interrupt) and {@code CAL} (function-call interrupts).
      */
     public String interrupts() {
         int lines = irqs.lines();
@@ -91,7 +94,7 @@ public final class Proc {
         }
         sb.append(String.format("%" + prec + "s: ", "LOC"));
         for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-            sb.append(String.format("%10d ", timers.localTimerInterrupts(cpu)));
+            sb.append(String.format("%10d ", timers.localTimerInterrupts(cpu) + hrtimers.interrupts(cpu)));
         }
         sb.append("  Local timer interrupts\n");
         sb.append(String.format("%" + prec + "s: ", "CAL"));

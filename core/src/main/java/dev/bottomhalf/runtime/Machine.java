@@ -158,6 +158,11 @@ public final class Machine implements AutoCloseable {
         return (ms * config.hz() + 999) / 1000;
     }
 
+    /** The clock reading at boot: {@code uptimeNs() == clock().nanoTime() - bootNanoTime()}. */
+    public long bootNanoTime() {
+        return bootNs;
+    }
+
     /** Nanoseconds since boot on this machine's clock. */
     public long uptimeNs() {
         return clock.nanoTime() - bootNs;

@@ -31,7 +31,15 @@ public enum Tracepoint {
     /** {@code timer:timer_expire_exit} — {@code timer=%p} */
     TIMER_EXPIRE_EXIT("timer", "timer_expire_exit"),
     /** {@code timer:timer_cancel} — {@code timer=%p} (also emitted when an expiring timer is unlinked) */
-    TIMER_CANCEL("timer", "timer_cancel");
+    TIMER_CANCEL("timer", "timer_cancel"),
+    /** {@code timer:hrtimer_start} — {@code hrtimer=%p function=%ps expires=%llu softexpires=%llu mode=%s} */
+    HRTIMER_START("timer", "hrtimer_start"),
+    /** {@code timer:hrtimer_expire_entry} — {@code hrtimer=%p now=%llu function=%ps} */
+    HRTIMER_EXPIRE_ENTRY("timer", "hrtimer_expire_entry"),
+    /** {@code timer:hrtimer_expire_exit} — {@code hrtimer=%p} */
+    HRTIMER_EXPIRE_EXIT("timer", "hrtimer_expire_exit"),
+    /** {@code timer:hrtimer_cancel} — {@code hrtimer=%p} */
+    HRTIMER_CANCEL("timer", "hrtimer_cancel");
 
     private final String system;
     private final String eventName;
