@@ -26,8 +26,8 @@ import java.lang.invoke.VarHandle;
  * that decides whether to raise TIMER_SOFTIRQ and by the CPU deciding how long it may sleep; a stale
  * value is at worst early, which costs one empty pass, as in the kernel.</li>
  * <li>Buckets are intrusive doubly linked lists through {@link TimerList#next}/{@code prev}, new timers
- * at the head ({@code hlist_add_head}). Only the first timer of a list knows its head's slot, which makes
- * moving a whole bucket to a collected list O(1), as {@code hlist_move_list}. Slots
+ * at the head ({@code hlist_add_head}). Only the first timer of a list knows its head's slot (in its
+ * {@code idx}), which makes moving a whole bucket to a collected list O(1), as {@code hlist_move_list}. Slots
  * {@code [0, wheelSize)} are the wheel; slots from {@code wheelSize} on are the lists collected by one
  * expiry pass, where a timer stays pending (and deletable) until its own turn.</li>
  * <li>The pending map is one 64-bit word per level, so {@code next_pending_bucket} is a rotate and a
@@ -65,6 +65,8 @@ final class TimerBase {
     volatile boolean timersPending;
     boolean nextExpiryRecalc;
     volatile TimerList runningTimer;
+    /** The context running {@link #runningTimer}'s callback (self-deadlock detection). */
+    volatile dev.bottomhalf.runtime.ExecutionContext runner;
     @SuppressWarnings("unused") // through LOCK
     private volatile int lockWord;
 
@@ -117,7 +119,6 @@ final class TimerBase {
             first.prev = t;
         }
         heads[idx] = t;
-        t.slot = idx;
         t.idx = idx;
         t.pending = true;
         pendingMap[idx >>> 6] |= 1L << idx;
@@ -146,9 +147,9 @@ final class TimerBase {
         TimerList prev = t.prev;
         TimerList next = t.next;
         if (prev == null) {
-            heads[t.slot] = next;
+            heads[t.idx] = next;
             if (next != null) {
-                next.slot = t.slot;
+                next.idx = t.idx;
             }
         } else {
             prev.next = next;
@@ -158,7 +159,6 @@ final class TimerBase {
         }
         t.next = null;
         t.prev = null;
-        t.slot = -1;
         if (clearPending) {
             t.pending = false;
         }
@@ -216,7 +216,7 @@ final class TimerBase {
                 int slot = wheelSize + levels;
                 heads[slot] = first;
                 if (first != null) {
-                    first.slot = slot;
+                    first.idx = slot;
                 }
                 levels++;
             }
@@ -297,8 +297,8 @@ final class TimerBase {
                 throw new IllegalStateException("bucket " + idx + " pending bit " + bucketPending(idx)
                         + " but " + (t == null ? "empty" : "holds " + t));
             }
-            if (t != null && (t.slot != idx || t.prev != null)) {
-                throw new IllegalStateException("first timer of bucket " + idx + " has slot " + t.slot);
+            if (t != null && t.prev != null) {
+                throw new IllegalStateException("first timer of bucket " + idx + " has a predecessor");
             }
             TimerList prev = null;
             for (; t != null; prev = t, t = t.next) {

@@ -42,6 +42,8 @@ public final class TimerList {
     public static final int TIMER_IRQSAFE = 0x0020_0000;
     /** {@code TIMER_INIT_FLAGS}: the flags {@code timer_setup} accepts. */
     public static final int TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
+    /** Internal: set up at least once (distinguishes "never set up", refused, from "shut down", ignored). */
+    static final int TIMER_INITIALISED = 0x0040_0000;
 
     /** {@code void (*function)(struct timer_list *)}. */
     @FunctionalInterface
@@ -49,24 +51,20 @@ public final class TimerList {
         void run(TimerList timer);
     }
 
-    // Wheel position: guarded by the lock of the base that holds the timer.
+    // Wheel position: guarded by the lock of the base that holds the timer. Kept to 48 bytes per timer
+    // (compressed oops): no field that the base can hold instead.
     TimerList next;
     TimerList prev;
-    /** The list head the timer hangs from: a wheel bucket, or (during expiry) a collected list. */
-    int slot = -1;
-    /** {@code timer_get_idx}: the wheel bucket it was enqueued in (the kernel's TIMER_ARRAYMASK bits). */
+    /**
+     * {@code timer_get_idx}: the wheel bucket the timer was enqueued in (the kernel's TIMER_ARRAYMASK
+     * bits). For the first timer of a list it is also that list's head slot, which during expiry is a
+     * collected list ({@code >= wheelSize}); the others keep their wheel bucket.
+     */
     int idx = -1;
     long expires;
     volatile boolean pending;
     volatile int flags;
     volatile Callback function;
-    /** Set once by a setup call; distinguishes "never set up" (refused) from "shut down" (ignored). */
-    volatile boolean initialised;
-    /**
-     * The context running the callback. Plain: it only answers "am I the one running it?" (self-deadlock
-     * detection), and the writer is the only thread for which the answer can be yes.
-     */
-    ExecutionContext runner;
     private volatile String name = "timer";
 
     /** An uninitialised timer, for {@code timer_setup(&t, fn, flags)} style code ({@link Timers#setup}). */
@@ -102,11 +100,9 @@ public final class TimerList {
         this.function = Objects.requireNonNull(callback, "callback");
         this.next = null;
         this.prev = null;
-        this.slot = -1;
         this.idx = -1;
         this.pending = false;
-        this.flags = (flags & TIMER_INIT_FLAGS) | cpu;
-        this.initialised = true;
+        this.flags = (flags & TIMER_INIT_FLAGS) | cpu | TIMER_INITIALISED;
     }
 
     public String name() {
@@ -129,7 +125,11 @@ public final class TimerList {
 
     /** The {@code TIMER_*} flags, including the CPU of its base in the low bits. */
     public int flags() {
-        return flags;
+        return flags & ~TIMER_INITIALISED;
+    }
+
+    boolean initialised() {
+        return (flags & TIMER_INITIALISED) != 0;
     }
 
     /** The CPU of the base the timer is (or was last) on. */
@@ -144,7 +144,7 @@ public final class TimerList {
 
     /** Whether {@code timer_shutdown} has cleared the callback (arming is ignored until set up again). */
     public boolean isShutDown() {
-        return initialised && function == null;
+        return initialised() && function == null;
     }
 
     @Override

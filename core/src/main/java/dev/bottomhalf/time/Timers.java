@@ -232,7 +232,7 @@ public final class Timers {
     }
 
     private static void requireInitialised(TimerList t, String call) {
-        if (!t.initialised) {
+        if (!t.initialised()) {
             throw new IllegalStateException(call + "() of a timer that was never set up: call timer_setup() first");
         }
     }
@@ -433,7 +433,8 @@ public final class Timers {
             if (ret >= 0) {
                 return ret;
             }
-            if (t.runner == ctx) {
+            TimerBase running = bases[t.flags & TimerList.TIMER_CPUMASK][kindOf(t.flags)];
+            if (running.runningTimer == t && running.runner == ctx) {
                 reports.bug("WARNING: possible recursive locking detected: " + call + "(" + t.name() + ") called from"
                         + " the timer's own callback would wait for itself forever (deadlock)", new Throwable(call));
                 return 0;
@@ -640,7 +641,7 @@ public final class Timers {
             boolean irqsafe = (t.flags & TIMER_IRQSAFE) != 0;
             base.unlock();
             try {
-                callTimerFn(ctx, t, fn, baseclk, irqsafe);
+                callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
             } finally {
                 base.lock();
                 base.runningTimer = null;
@@ -649,12 +650,13 @@ public final class Timers {
     }
 
     /** {@code call_timer_fn}: the callback, its tracepoints, the preempt-count leak check; oopses contained. */
-    private void callTimerFn(ExecutionContext ctx, TimerList t, TimerList.Callback fn, long baseclk, boolean irqsafe) {
+    private void callTimerFn(ExecutionContext ctx, TimerBase base, TimerList t, TimerList.Callback fn, long baseclk,
+                             boolean irqsafe) {
         if (irqsafe) {
             ctx.localIrqDisable();
         }
         int count = ctx.preemptCount();
-        t.runner = ctx;
+        base.runner = ctx;
         if (tracing.on(Tracepoint.TIMER_EXPIRE_ENTRY)) {
             tracing.emit(Tracepoint.TIMER_EXPIRE_ENTRY, "timer=" + t.name() + " function=" + t.name() + " now="
                     + machine.jiffies() + " baseclk=" + baseclk);
@@ -664,7 +666,7 @@ public final class Timers {
         } catch (Throwable e) {
             reports.oops("timer " + t.name(), e);
         } finally {
-            t.runner = null;
+            base.runner = null;
             if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
                 tracing.emit(Tracepoint.TIMER_EXPIRE_EXIT, "timer=" + t.name());
             }
