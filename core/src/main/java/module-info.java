@@ -10,6 +10,7 @@ module dev.bottomhalf {
     exports dev.bottomhalf.softirq;
     exports dev.bottomhalf.tasklet;
     exports dev.bottomhalf.time;
+    exports dev.bottomhalf.workqueue;
     exports dev.bottomhalf.proc;
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;

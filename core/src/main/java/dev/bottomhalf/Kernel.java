@@ -14,6 +14,7 @@ import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.workqueue.Workqueues;
 
 /**
  * One simulated machine: N virtual CPUs, an interrupt controller, the softirq vector with ksoftirqd,
@@ -43,6 +44,7 @@ public final class Kernel implements AutoCloseable {
     private final Tasklets tasklets;
     private final Timers timers;
     private final HrTimers hrtimers;
+    private final Workqueues workqueues;
     private final Proc proc;
 
     private Kernel(KernelConfig config) {
@@ -53,6 +55,7 @@ public final class Kernel implements AutoCloseable {
         this.tasklets = new Tasklets(machine, softirqs);
         this.timers = new Timers(machine, softirqs);
         this.hrtimers = new HrTimers(machine, softirqs);
+        this.workqueues = new Workqueues(machine, softirqs, tasklets, timers);
         this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
     }
 
@@ -103,6 +106,11 @@ public final class Kernel implements AutoCloseable {
     /** High-resolution timers: nanosecond expiry, hard-IRQ or HRTIMER_SOFTIRQ callbacks. */
     public HrTimers hrtimers() {
         return hrtimers;
+    }
+
+    /** Workqueues: worker pools, the system workqueues, work items, delayed work, flush and cancel. */
+    public Workqueues workqueues() {
+        return workqueues;
     }
 
     /** The {@code /proc} views. */

@@ -370,6 +370,40 @@ public final class ExecutionContext {
     }
 
     /**
+     * Told when this context is about to sleep and when it runs again — the scheduler's hooks
+     * ({@code wq_worker_sleeping} / {@code wq_worker_running}) that workqueue workers use for concurrency
+     * management. Only the context's own thread calls them.
+     */
+    public interface SleepListener {
+        void sleeping(ExecutionContext ctx);
+
+        void running(ExecutionContext ctx);
+    }
+
+    private volatile SleepListener sleepListener;
+
+    /** Sets the listener told about this context's sleeps (null: none). */
+    public void sleepListener(SleepListener listener) {
+        this.sleepListener = listener;
+    }
+
+    /** Called by the kernel's sleeping primitives just before this context blocks. */
+    public void sleepStarts() {
+        SleepListener l = sleepListener;
+        if (l != null) {
+            l.sleeping(this);
+        }
+    }
+
+    /** Called by the kernel's sleeping primitives when this context runs again. */
+    public void sleepEnds() {
+        SleepListener l = sleepListener;
+        if (l != null) {
+            l.running(this);
+        }
+    }
+
+    /**
      * {@code might_sleep()}: called at the top of every call that can block. In atomic context (or with
      * IRQs disabled) it reports {@code BUG: sleeping function called from invalid context at <where>}
      * with the kernel's detail lines and returns false; a caller whose wait could never end from here

@@ -39,7 +39,15 @@ public enum Tracepoint {
     /** {@code timer:hrtimer_expire_exit} — {@code hrtimer=%p} */
     HRTIMER_EXPIRE_EXIT("timer", "hrtimer_expire_exit"),
     /** {@code timer:hrtimer_cancel} — {@code hrtimer=%p} */
-    HRTIMER_CANCEL("timer", "hrtimer_cancel");
+    HRTIMER_CANCEL("timer", "hrtimer_cancel"),
+    /** {@code workqueue:workqueue_queue_work} — {@code work struct=%p function=%ps workqueue=%s req_cpu=%d cpu=%d} */
+    WORKQUEUE_QUEUE_WORK("workqueue", "workqueue_queue_work"),
+    /** {@code workqueue:workqueue_activate_work} — {@code work struct %p} */
+    WORKQUEUE_ACTIVATE_WORK("workqueue", "workqueue_activate_work"),
+    /** {@code workqueue:workqueue_execute_start} — {@code work struct %p: function %ps} */
+    WORKQUEUE_EXECUTE_START("workqueue", "workqueue_execute_start"),
+    /** {@code workqueue:workqueue_execute_end} — {@code work struct %p: function %ps} */
+    WORKQUEUE_EXECUTE_END("workqueue", "workqueue_execute_end");
 
     private final String system;
     private final String eventName;

@@ -92,8 +92,31 @@ public final class Tasklets {
     // Running (semantics §3.3)
     // ------------------------------------------------------------------------------------------
 
+    /**
+     * Work that runs at the start of TASKLET_SOFTIRQ and HI_SOFTIRQ, before the tasklets: the BH
+     * workqueues' pools ({@code bh_worker}). Installed once by the workqueue subsystem.
+     */
+    @FunctionalInterface
+    public interface BhWork {
+        void run(ExecutionContext ctx, boolean highPriority);
+    }
+
+    private volatile BhWork bhWork;
+
+    /** Installs the BH-workqueue hook (once). */
+    public void installBhWork(BhWork work) {
+        if (bhWork != null) {
+            throw new IllegalStateException("a BH work hook is already installed");
+        }
+        bhWork = Objects.requireNonNull(work, "work");
+    }
+
     private void action(TaskletList[] lists, SoftirqVector vector) {
         ExecutionContext ctx = machine.current();
+        BhWork bh = bhWork;
+        if (bh != null) {
+            bh.run(ctx, vector == SoftirqVector.HI);
+        }
         Cpu cpu = ctx.cpu();
         TaskletList list = lists[cpu.id()];
         Tasklet t = list.takeAllFifo();

@@ -809,6 +809,7 @@ public final class Timers {
         if (timeout != MAX_SCHEDULE_TIMEOUT) {
             mod(timer, expire);
         }
+        ctx.sleepStarts();
         try {
             if (machine.stepped()) {
                 driveSteppedUntil(() -> sleeper.woken, Long.MAX_VALUE);
@@ -824,6 +825,7 @@ public final class Timers {
                 }
             }
         } finally {
+            ctx.sleepEnds();
             deleteSync(timer);
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -897,11 +899,16 @@ public final class Timers {
         }
         boolean interrupted = false;
         long left;
-        while ((left = deadline - machine.clock().nanoTime()) > 0) {
-            LockSupport.parkNanos(this, left);
-            if (Thread.interrupted()) {
-                interrupted = true;
+        ctx.sleepStarts();
+        try {
+            while ((left = deadline - machine.clock().nanoTime()) > 0) {
+                LockSupport.parkNanos(this, left);
+                if (Thread.interrupted()) {
+                    interrupted = true;
+                }
             }
+        } finally {
+            ctx.sleepEnds();
         }
         if (interrupted) {
             Thread.currentThread().interrupt();

@@ -1,0 +1,165 @@
+package dev.bottomhalf.workqueue;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+/**
+ * A work item ({@code struct work_struct}): a function owned by its user, queued on a workqueue and run
+ * by a worker in process context (or in softirq context on a BH workqueue). See {@link Workqueues} for the
+ * operations. Intrusive: queueing allocates nothing.
+ *
+ * <p>Implementation notes (concurrency).
+ * <ul>
+ * <li>{@code data} is the kernel's atomic word, reduced to what is observable: bit 0
+ * {@code WORK_STRUCT_PENDING} and, above {@link #DISABLE_SHIFT}, the 16-bit disable depth. Queueing sets
+ * PENDING with one CAS that also checks the depth, so a disabled item is refused without ever looking
+ * pending. Whoever sets PENDING owns the item until it is linked on a list or handed back.</li>
+ * <li>{@code pwq}, {@code next}/{@code prev}, {@code list}, {@code color}, {@code inactive} describe where a
+ * queued item is; they are written under the lock of the pool that holds the item. {@code pwq} is volatile
+ * so that a canceller can find the pool to lock, then re-check it under that lock.</li>
+ * <li>{@code lastPool} (volatile) is the pool that last queued or ran it: the non-reentrancy check looks
+ * there for a worker still running it. {@code queuedSeq}/{@code doneSeq} number the queueing instances,
+ * so {@code flush_work} can wait for "the last instance queued before the call".</li>
+ * </ul>
+ */
+public final class Work {
+    /** {@code void (*work_func_t)(struct work_struct *)}. */
+    @FunctionalInterface
+    public interface Func {
+        void run(Work work);
+    }
+
+    static final long PENDING = 1L;
+    static final int DISABLE_SHIFT = 8;
+    static final long DISABLE_MAX = 0xFFFF;
+    static final long DISABLE_MASK = DISABLE_MAX << DISABLE_SHIFT;
+
+    private static final VarHandle DATA;
+
+    static {
+        try {
+            DATA = MethodHandles.lookup().findVarHandle(Work.class, "data", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // through DATA
+    private volatile long data;
+    private volatile Func func;
+    private volatile String name;
+
+    // Where it is queued: guarded by the holding pool's lock.
+    volatile PoolWorkqueue pwq;
+    WorkList list;
+    Work next;
+    Work prev;
+    int color;
+    boolean inactive;
+    volatile WorkerPool lastPool;
+    volatile Workqueue lastWq;
+    volatile long queuedSeq;
+    volatile long doneSeq;
+
+    /** An uninitialised item, for {@code INIT_WORK(&w, fn)} style code ({@link #init}). */
+    public Work() {
+        this.name = "work";
+    }
+
+    /** {@code DECLARE_WORK(name, fn)} / {@code INIT_WORK}: an idle, enabled item. */
+    public Work(String name, Func func) {
+        init(name, func);
+    }
+
+    /**
+     * {@code INIT_WORK(work, func)}: (re-)initialises an item that is not pending. Re-initialising a queued
+     * item breaks the kernel's guarantees; here it is refused.
+     */
+    public void init(String name, Func func) {
+        if (isPending()) {
+            throw new IllegalStateException("INIT_WORK(" + this.name + ") of a pending work item: cancel it first");
+        }
+        this.name = Objects.requireNonNull(name, "name");
+        this.func = Objects.requireNonNull(func, "func");
+        DATA.setVolatile(this, 0L);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The work function ({@code work->func}), or null before {@link #init}. */
+    public Func func() {
+        return func;
+    }
+
+    /** {@code work_pending(work)}: PENDING — queued, on a delayed-work timer, or being grabbed. */
+    public boolean isPending() {
+        return (data() & PENDING) != 0;
+    }
+
+    /** The disable depth ({@code disable_work} count). */
+    public int disableDepth() {
+        return (int) ((data() & DISABLE_MASK) >>> DISABLE_SHIFT);
+    }
+
+    long data() {
+        return (long) DATA.getVolatile(this);
+    }
+
+    /**
+     * Queueing's {@code test_and_set_bit(PENDING)} together with the disable check: true if this call set
+     * PENDING (the caller now owns the item); false if it was pending or is disabled.
+     */
+    boolean tryClaimForQueue() {
+        long d;
+        do {
+            d = data();
+            if ((d & (PENDING | DISABLE_MASK)) != 0) {
+                return false;
+            }
+        } while (!DATA.compareAndSet(this, d, d | PENDING));
+        return true;
+    }
+
+    /** {@code test_and_set_bit(PENDING)} regardless of the disable depth: true if it was already set. */
+    boolean testAndSetPending() {
+        return ((long) DATA.getAndBitwiseOr(this, PENDING) & PENDING) != 0;
+    }
+
+    /** Clears PENDING ({@code set_work_pool_and_clear_pending}): the item is off-queue again. */
+    void clearPending() {
+        DATA.getAndBitwiseAnd(this, ~PENDING);
+    }
+
+    /** Disable depth + 1; false (unchanged) at the maximum. */
+    boolean incDisable() {
+        long d;
+        do {
+            d = data();
+            if ((d & DISABLE_MASK) == DISABLE_MASK) {
+                return false;
+            }
+        } while (!DATA.compareAndSet(this, d, d + (1L << DISABLE_SHIFT)));
+        return true;
+    }
+
+    /** Disable depth − 1; returns the new depth, or −1 (unchanged) if it was already 0. */
+    int decDisable() {
+        long d;
+        do {
+            d = data();
+            if ((d & DISABLE_MASK) == 0) {
+                return -1;
+            }
+        } while (!DATA.compareAndSet(this, d, d - (1L << DISABLE_SHIFT)));
+        return (int) (((d - (1L << DISABLE_SHIFT)) & DISABLE_MASK) >>> DISABLE_SHIFT);
+    }
+
+    @Override
+    public String toString() {
+        return "work[" + name + (isPending() ? " pending" : "") + (disableDepth() > 0 ? " disabled " + disableDepth() : "")
+                + "]";
+    }
+}

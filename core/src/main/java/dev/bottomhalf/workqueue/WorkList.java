@@ -1,0 +1,62 @@
+package dev.bottomhalf.workqueue;
+
+/**
+ * An intrusive FIFO of work items through {@link Work#next}/{@link Work#prev}: a pool's worklist, a
+ * pool-workqueue's inactive list, a worker's scheduled list. Not thread-safe: guarded by the owning pool's
+ * lock.
+ */
+final class WorkList {
+    private Work head;
+    private Work tail;
+    private int size;
+
+    void addTail(Work w) {
+        w.list = this;
+        w.next = null;
+        w.prev = tail;
+        if (tail == null) {
+            head = w;
+        } else {
+            tail.next = w;
+        }
+        tail = w;
+        size++;
+    }
+
+    void remove(Work w) {
+        if (w.prev == null) {
+            head = w.next;
+        } else {
+            w.prev.next = w.next;
+        }
+        if (w.next == null) {
+            tail = w.prev;
+        } else {
+            w.next.prev = w.prev;
+        }
+        w.next = null;
+        w.prev = null;
+        w.list = null;
+        size--;
+    }
+
+    Work first() {
+        return head;
+    }
+
+    Work pollFirst() {
+        Work w = head;
+        if (w != null) {
+            remove(w);
+        }
+        return w;
+    }
+
+    boolean isEmpty() {
+        return head == null;
+    }
+
+    int size() {
+        return size;
+    }
+}

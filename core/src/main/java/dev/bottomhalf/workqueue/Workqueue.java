@@ -1,0 +1,126 @@
+package dev.bottomhalf.workqueue;
+
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A workqueue ({@code struct workqueue_struct}), made by {@link Workqueues#alloc}: a name, flags, a
+ * {@code max_active} limit, and one pool-workqueue per CPU (per-CPU and BH workqueues) or a single one
+ * (unbound and ordered workqueues). Also a {@link java.util.concurrent.Executor}: {@link #execute}
+ * queues a fresh work item per task on this workqueue.
+ *
+ * <p>Implementation notes: the flush color ({@code workColor}) is advanced by a flusher while it holds
+ * every pool lock of the workqueue, and read by queueing under the lock of its pool, so "queued before the
+ * flush" is exact. {@code flushMutex} serialises flushers (the kernel lets them overlap; the observable
+ * result — each returns when everything queued before its call has run — is the same).
+ */
+public final class Workqueue implements Executor {
+    /** {@code WQ_BH}: items run in softirq context on the queueing CPU. */
+    public static final int WQ_BH = 1 << 0;
+    /** {@code WQ_UNBOUND}: served by unbound pools, no concurrency management. */
+    public static final int WQ_UNBOUND = 1 << 1;
+    /** {@code WQ_FREEZABLE}: takes part in system freeze. */
+    public static final int WQ_FREEZABLE = 1 << 2;
+    /** {@code WQ_MEM_RECLAIM}: has a rescuer, so it makes progress even when no worker can be created. */
+    public static final int WQ_MEM_RECLAIM = 1 << 3;
+    /** {@code WQ_HIGHPRI}: the high-priority pools (HI_SOFTIRQ for BH). */
+    public static final int WQ_HIGHPRI = 1 << 4;
+    /** {@code WQ_CPU_INTENSIVE}: items do not count for concurrency management. */
+    public static final int WQ_CPU_INTENSIVE = 1 << 5;
+    /** {@code WQ_SYSFS}: accepted, no effect here. */
+    public static final int WQ_SYSFS = 1 << 6;
+    /** {@code WQ_POWER_EFFICIENT}: per-CPU here (as without {@code workqueue.power_efficient}). */
+    public static final int WQ_POWER_EFFICIENT = 1 << 7;
+    /** {@code WQ_PERCPU}: explicitly per-CPU. */
+    public static final int WQ_PERCPU = 1 << 8;
+    /** {@code __WQ_ORDERED} (internal): one item at a time, in queueing order. */
+    static final int WQ_ORDERED = 1 << 17;
+
+    /** {@code WQ_MAX_ACTIVE} (v6.13+). */
+    public static final int WQ_MAX_ACTIVE = 2048;
+    /** {@code WQ_DFL_ACTIVE}: what {@code max_active == 0} means. */
+    public static final int WQ_DFL_ACTIVE = WQ_MAX_ACTIVE / 2;
+    /** {@code WQ_UNBOUND_MAX_ACTIVE}. */
+    public static final int WQ_UNBOUND_MAX_ACTIVE = WQ_MAX_ACTIVE;
+
+    final Workqueues owner;
+    private final String name;
+    final int flags;
+    volatile int maxActive;
+    /** Per CPU (per-CPU and BH workqueues) or a single entry (unbound, ordered). */
+    final PoolWorkqueue[] pwqs;
+    /** {@code nr_drainers}: while > 0 only chained queueing (from this workqueue's own items) is accepted. */
+    volatile int draining;
+    volatile boolean destroyed;
+    /** The flush color new items get; see the class notes. */
+    volatile int workColor;
+    final ReentrantLock flushMutex = new ReentrantLock();
+    /** Delayed items whose timers are armed to queue on this workqueue (for destroy's report). */
+    final java.util.concurrent.atomic.AtomicInteger armedDelayed = new java.util.concurrent.atomic.AtomicInteger();
+
+    Workqueue(Workqueues owner, String name, int flags, int maxActive, PoolWorkqueue[] pwqs) {
+        this.owner = owner;
+        this.name = name;
+        this.flags = flags;
+        this.maxActive = maxActive;
+        this.pwqs = pwqs;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The {@code WQ_*} flags it was allocated with. */
+    public int flags() {
+        return flags & ~WQ_ORDERED;
+    }
+
+    /** The effective {@code max_active}. */
+    public int maxActive() {
+        return maxActive;
+    }
+
+    public boolean isBh() {
+        return (flags & WQ_BH) != 0;
+    }
+
+    public boolean isUnbound() {
+        return (flags & WQ_UNBOUND) != 0;
+    }
+
+    public boolean isOrdered() {
+        return (flags & WQ_ORDERED) != 0;
+    }
+
+    boolean isPerCpu() {
+        return pwqs.length > 1 || (!isUnbound() && !isOrdered());
+    }
+
+    /** The pool-workqueue serving {@code cpu}. */
+    PoolWorkqueue pwq(int cpu) {
+        return pwqs.length == 1 ? pwqs[0] : pwqs[cpu];
+    }
+
+    /**
+     * {@link java.util.concurrent.Executor}: queues {@code task} as a fresh work item (one allocation per
+     * task) on this workqueue, on the calling thread's CPU.
+     *
+     * @throws RejectedExecutionException if the workqueue has been destroyed
+     */
+    @Override
+    public void execute(Runnable task) {
+        Objects.requireNonNull(task, "task");
+        if (destroyed) {
+            throw new RejectedExecutionException("workqueue " + name + " has been destroyed");
+        }
+        Work w = new Work(String.valueOf(task), x -> task.run());
+        owner.queue(this, w);
+    }
+
+    @Override
+    public String toString() {
+        return "workqueue[" + name + "]";
+    }
+}

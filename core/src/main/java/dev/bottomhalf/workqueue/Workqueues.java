@@ -1,0 +1,1331 @@
+package dev.bottomhalf.workqueue;
+
+import static dev.bottomhalf.workqueue.Workqueue.WQ_BH;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_CPU_INTENSIVE;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_DFL_ACTIVE;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_FREEZABLE;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_HIGHPRI;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_MAX_ACTIVE;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_MEM_RECLAIM;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_ORDERED;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_PERCPU;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_POWER_EFFICIENT;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_SYSFS;
+import static dev.bottomhalf.workqueue.Workqueue.WQ_UNBOUND;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.time.Timers;
+
+/**
+ * The workqueue subsystem of one kernel ({@code kernel/workqueue.c}): worker pools, workqueues, the system
+ * workqueues, and every operation on {@link Work} and {@link DelayedWork}. Thread-safe.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Pools: per CPU a normal and a high-priority pool of {@code kworker/N:M[H]} threads
+ * (concurrency-managed) and a normal and a high-priority BH pool run at the start of TASKLET_SOFTIRQ /
+ * HI_SOFTIRQ of that CPU; two unbound pools ({@code kworker/uP:M}). Workers are runtime threads created
+ * on demand (in stepped mode, agents the stepper runs).</li>
+ * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
+ * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
+ * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
+ * softirq raised). An item still running in another pool of the same workqueue is queued there
+ * (non-reentrancy); a pool never lets two of its workers run the same item (the second is moved to the
+ * first's scheduled list).</li>
+ * <li>PENDING is cleared under the pool lock just before the function is called, so a queue attempt during
+ * execution queues exactly one more execution.</li>
+ * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
+ * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
+ * the CPU are found by a per-pool check on the next tick while items wait behind a running worker: a
+ * blocked worker stops counting, an item running longer than {@link #cpuIntensiveThresholdUs()} becomes
+ * CPU-intensive; either way an idle worker takes the waiting items.</li>
+ * <li>Flushing: {@code flush_work} waits for the item's last queued (or running) instance by sequence
+ * number; {@code flush_workqueue} by flush color (16 colors, as the kernel). Waits are reported instead of
+ * hanging when they could only end by the caller itself finishing.</li>
+ * </ul>
+ */
+public final class Workqueues {
+    /** {@code WORK_CPU_UNBOUND}: "the calling CPU" for per-CPU workqueues. */
+    public static final int WORK_CPU_UNBOUND = -1;
+    /** {@code BH_WORKER_RESTARTS}: items per BH-pool invocation. */
+    static final int BH_WORKER_RESTARTS = 10;
+    /** {@code BH_WORKER_JIFFIES}: time per BH-pool invocation. */
+    static final long BH_WORKER_NS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    private final Machine machine;
+    private final Softirqs softirqs;
+    private final Timers timers;
+    private final Reports reports;
+    private final Tracing tracing;
+    private final WorkerPool[][] cpuPools;
+    private final WorkerPool[][] bhPools;
+    private final WorkerPool[] unboundPools;
+    private final List<WorkerPool> allPools = new ArrayList<>();
+    private final List<Workqueue> workqueues = new CopyOnWriteArrayList<>();
+    private final Map<ExecutionContext, Worker> workersByContext = new ConcurrentHashMap<>();
+    private final TimerList[] cmChecks;
+    private final ReentrantLock flushLock = new ReentrantLock();
+    private final Condition flushed = flushLock.newCondition();
+    private final AtomicInteger flushWaiters = new AtomicInteger();
+    private volatile long cpuIntensiveThresholdUs = 10_000;
+    private final AtomicLong cpuIntensiveViolations = new AtomicLong();
+    private final AtomicLong cmWakeups = new AtomicLong();
+
+    private final Workqueue systemWq;
+    private final Workqueue systemHighpriWq;
+    private final Workqueue systemLongWq;
+    private final Workqueue systemUnboundWq;
+    private final Workqueue systemFreezableWq;
+    private final Workqueue systemPowerEfficientWq;
+    private final Workqueue systemFreezablePowerEfficientWq;
+    private final Workqueue systemBhWq;
+    private final Workqueue systemBhHighpriWq;
+
+    public Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
+        this.timers = Objects.requireNonNull(timers, "timers");
+        this.reports = machine.reports();
+        this.tracing = machine.tracing();
+        int cpus = machine.cpuCount();
+        this.cpuPools = new WorkerPool[cpus][2];
+        this.bhPools = new WorkerPool[cpus][2];
+        this.cmChecks = new TimerList[cpus * 2];
+        int id = 0;
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            for (int hi = 0; hi < 2; hi++) {
+                bhPools[cpu][hi] = new WorkerPool(this, id++, cpu, hi == 1, true);
+                WorkerPool bh = bhPools[cpu][hi];
+                bh.bhWorker = new Worker(bh, 0, null, "bh/" + cpu + (hi == 1 ? "-hi" : ""));
+                allPools.add(bh);
+            }
+            for (int hi = 0; hi < 2; hi++) {
+                WorkerPool p = new WorkerPool(this, id++, cpu, hi == 1, false);
+                cpuPools[cpu][hi] = p;
+                allPools.add(p);
+            }
+        }
+        this.unboundPools = new WorkerPool[] {new WorkerPool(this, id++, -1, false, false),
+            new WorkerPool(this, id, -1, true, false)};
+        allPools.add(unboundPools[0]);
+        allPools.add(unboundPools[1]);
+        tasklets.installBhWork(this::bhWorker);
+
+        systemWq = alloc("events", 0, 0);
+        systemHighpriWq = alloc("events_highpri", WQ_HIGHPRI, 0);
+        systemLongWq = alloc("events_long", 0, 0);
+        systemUnboundWq = alloc("events_unbound", WQ_UNBOUND, WQ_MAX_ACTIVE);
+        systemFreezableWq = alloc("events_freezable", WQ_FREEZABLE, 0);
+        systemPowerEfficientWq = alloc("events_power_efficient", WQ_POWER_EFFICIENT, 0);
+        systemFreezablePowerEfficientWq = alloc("events_freezable_pwr_efficient", WQ_FREEZABLE | WQ_POWER_EFFICIENT, 0);
+        systemBhWq = alloc("events_bh", WQ_BH, 0);
+        systemBhHighpriWq = alloc("events_bh_highpri", WQ_BH | WQ_HIGHPRI, 0);
+    }
+
+    Machine machine() {
+        return machine;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Workqueues (semantics §4.5, §4.6)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code alloc_workqueue(name, flags, max_active)}. {@code max_active} 0 means the default
+     * ({@link Workqueue#WQ_DFL_ACTIVE}); values outside 1..{@link Workqueue#WQ_MAX_ACTIVE} are clamped with
+     * the kernel's warning. A BH workqueue must pass 0 and may only add {@code WQ_HIGHPRI}.
+     *
+     * @return the workqueue, or null where the kernel returns NULL (after its WARN)
+     */
+    public Workqueue alloc(String name, int flags, int maxActive) {
+        Objects.requireNonNull(name, "name");
+        if ((flags & WQ_BH) != 0) {
+            if ((flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0 || maxActive != 0) {
+                reports.warning("WARNING: alloc_workqueue(" + name + "): a BH workqueue takes only WQ_HIGHPRI and"
+                        + " max_active 0 (flags 0x" + Integer.toHexString(flags) + ", max_active " + maxActive + ")");
+                return null;
+            }
+            maxActive = Integer.MAX_VALUE;
+        } else {
+            if (maxActive == 0) {
+                maxActive = WQ_DFL_ACTIVE;
+            }
+            if (maxActive < 1 || maxActive > WQ_MAX_ACTIVE) {
+                reports.printk(KernelEvent.Kind.WARN, String.format("workqueue: max_active %d requested for %s is out"
+                        + " of range, clamping between %d and %d", maxActive, name, 1, WQ_MAX_ACTIVE));
+                maxActive = Math.max(1, Math.min(WQ_MAX_ACTIVE, maxActive));
+            }
+        }
+        if ((flags & WQ_ORDERED) != 0 && (flags & WQ_SYSFS) != 0) {
+            reports.warning("WARNING: alloc_workqueue(" + name + "): WQ_SYSFS is not allowed on an ordered workqueue");
+            return null;
+        }
+        boolean highpri = (flags & WQ_HIGHPRI) != 0;
+        PoolWorkqueue[] pwqs;
+        Workqueue wq;
+        if ((flags & WQ_BH) != 0 || (flags & WQ_UNBOUND) == 0) {
+            pwqs = new PoolWorkqueue[machine.cpuCount()];
+            wq = new Workqueue(this, name, flags, maxActive, pwqs);
+            for (int cpu = 0; cpu < pwqs.length; cpu++) {
+                WorkerPool pool = (flags & WQ_BH) != 0 ? bhPools[cpu][highpri ? 1 : 0] : cpuPools[cpu][highpri ? 1 : 0];
+                pwqs[cpu] = new PoolWorkqueue(wq, pool);
+            }
+        } else {
+            pwqs = new PoolWorkqueue[1];
+            wq = new Workqueue(this, name, flags, maxActive, pwqs);
+            pwqs[0] = new PoolWorkqueue(wq, unboundPools[highpri ? 1 : 0]);
+        }
+        workqueues.add(wq);
+        return wq;
+    }
+
+    /** {@code alloc_ordered_workqueue(name, flags)}: unbound, one item at a time, in queueing order. */
+    public Workqueue allocOrdered(String name, int flags) {
+        return alloc(name, WQ_UNBOUND | WQ_ORDERED | (flags & (WQ_FREEZABLE | WQ_MEM_RECLAIM | WQ_HIGHPRI)), 1);
+    }
+
+    /** {@code create_workqueue(name)}: per-CPU, mem-reclaim, max_active 1 (the legacy form). */
+    public Workqueue createWorkqueue(String name) {
+        return alloc(name, WQ_MEM_RECLAIM, 1);
+    }
+
+    /** {@code create_singlethread_workqueue(name)}: ordered. */
+    public Workqueue createSinglethreadWorkqueue(String name) {
+        return allocOrdered(name, WQ_MEM_RECLAIM);
+    }
+
+    /** {@code create_freezable_workqueue(name)}. */
+    public Workqueue createFreezableWorkqueue(String name) {
+        return alloc(name, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+    }
+
+    public Workqueue systemWq() {
+        return systemWq;
+    }
+
+    public Workqueue systemHighpriWq() {
+        return systemHighpriWq;
+    }
+
+    public Workqueue systemLongWq() {
+        return systemLongWq;
+    }
+
+    public Workqueue systemUnboundWq() {
+        return systemUnboundWq;
+    }
+
+    public Workqueue systemFreezableWq() {
+        return systemFreezableWq;
+    }
+
+    public Workqueue systemPowerEfficientWq() {
+        return systemPowerEfficientWq;
+    }
+
+    public Workqueue systemFreezablePowerEfficientWq() {
+        return systemFreezablePowerEfficientWq;
+    }
+
+    public Workqueue systemBhWq() {
+        return systemBhWq;
+    }
+
+    public Workqueue systemBhHighpriWq() {
+        return systemBhHighpriWq;
+    }
+
+    /** The workqueues that exist, system ones first. */
+    public List<Workqueue> workqueues() {
+        return List.copyOf(workqueues);
+    }
+
+    private boolean isSystemWq(Workqueue wq) {
+        return wq == systemWq || wq == systemHighpriWq || wq == systemLongWq || wq == systemUnboundWq
+                || wq == systemFreezableWq || wq == systemPowerEfficientWq || wq == systemFreezablePowerEfficientWq
+                || wq == systemBhWq || wq == systemBhHighpriWq;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Queueing (semantics §4.2)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code queue_work(wq, work)}: {@link #queueOn} the calling CPU. */
+    public boolean queue(Workqueue wq, Work w) {
+        return queueOn(WORK_CPU_UNBOUND, wq, w);
+    }
+
+    /**
+     * {@code queue_work_on(cpu, wq, work)}.
+     *
+     * @return true if this call queued it; false if it was already pending or is disabled
+     */
+    public boolean queueOn(int cpu, Workqueue wq, Work w) {
+        Objects.requireNonNull(wq, "wq");
+        requireFunc(w, "queue_work");
+        if (cpu != WORK_CPU_UNBOUND) {
+            machine.cpu(cpu);
+        }
+        if (!w.tryClaimForQueue()) {
+            return false;
+        }
+        insert(cpu, wq, w);
+        return true;
+    }
+
+    /** {@code schedule_work(work)}: on {@code system_wq}. */
+    public boolean schedule(Work w) {
+        return queue(systemWq, w);
+    }
+
+    /** {@code schedule_work_on(cpu, work)}. */
+    public boolean scheduleOn(int cpu, Work w) {
+        return queueOn(cpu, systemWq, w);
+    }
+
+    private static void requireFunc(Work w, String call) {
+        if (w.func() == null) {
+            throw new IllegalStateException(call + "() of a work item that was never initialised: call INIT_WORK()"
+                    + " first");
+        }
+    }
+
+    /** {@code __queue_work}: the caller owns PENDING. */
+    private void insert(int reqCpu, Workqueue wq, Work w) {
+        ExecutionContext ctx = machine.current();
+        if ((wq.draining > 0 || wq.destroyed) && !isChained(ctx, wq)) {
+            if (wq.destroyed) {
+                reports.bug("BUG: workqueue: cannot queue " + w.name() + " on wq " + wq.name() + ": the workqueue has"
+                        + " been destroyed (the item never runs)", new Throwable("__queue_work"));
+            } else {
+                reports.warnOnce("wq_cannot_queue", "workqueue: cannot queue " + w.name() + " on wq " + wq.name());
+            }
+            return; // PENDING stays set: the item never runs, and later queue attempts return false
+        }
+        int cpu = reqCpu == WORK_CPU_UNBOUND ? ctx.cpu().id() : reqCpu;
+        PoolWorkqueue pwq = wq.pwq(cpu);
+        WorkerPool pool = pwq.pool;
+        WorkerPool last = w.lastPool;
+        if (last != null && last != pool && !wq.isOrdered()) {
+            last.lock.lock();
+            Worker worker = last.findWorkerExecuting(w);
+            if (worker != null && worker.currentPwq != null && worker.currentPwq.wq == wq) {
+                pwq = worker.currentPwq;
+                pool = last;
+            } else {
+                last.lock.unlock();
+                pool.lock.lock();
+            }
+        } else {
+            pool.lock.lock();
+        }
+        boolean create;
+        try {
+            int color = wq.workColor;
+            w.color = color;
+            pwq.inFlight[color]++;
+            w.queuedSeq = w.queuedSeq + 1;
+            w.lastPool = pool;
+            w.lastWq = wq;
+            w.pwq = pwq;
+            if (tracing.on(Tracepoint.WORKQUEUE_QUEUE_WORK)) {
+                tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
+                        + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
+                        + " cpu=" + (pool.cpu >= 0 ? pool.cpu : cpu));
+            }
+            if (pwq.inactive.isEmpty() && pwq.nrActive < wq.maxActive) {
+                activate(pwq, w);
+                create = kickLocked(pool, ctx);
+            } else {
+                w.inactive = true;
+                pwq.inactive.addTail(w);
+                create = false;
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /** Puts {@code w} on its pool's worklist, taking an active slot. Under the pool lock. */
+    private void activate(PoolWorkqueue pwq, Work w) {
+        pwq.nrActive++;
+        w.inactive = false;
+        if (pwq.pool.worklist.isEmpty()) {
+            pwq.pool.watchdogTs = machine.jiffies();
+        }
+        pwq.pool.worklist.addTail(w);
+        if (tracing.on(Tracepoint.WORKQUEUE_ACTIVATE_WORK)) {
+            tracing.emit(Tracepoint.WORKQUEUE_ACTIVATE_WORK, "work struct " + w.name());
+        }
+    }
+
+    /**
+     * {@code kick_pool}: makes sure someone will run the pool's worklist. Under the pool lock.
+     *
+     * @return true if the caller must create a worker (after dropping the lock)
+     */
+    private boolean kickLocked(WorkerPool pool, ExecutionContext ctx) {
+        if (pool.bh) {
+            int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
+            if (ctx.cpu().id() == pool.cpu) {
+                softirqs.raiseOn(ctx, nr, true);
+            } else {
+                Cpu target = machine.cpu(pool.cpu);
+                target.markSoftirqPending(1 << nr);
+                softirqs.wakeKsoftirqd(target);
+            }
+            return false;
+        }
+        if (!pool.needMoreWorker()) {
+            if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
+                armCmCheck(pool);
+            }
+            return false;
+        }
+        if (!pool.idle.isEmpty()) {
+            Worker w = pool.idle.get(pool.idle.size() - 1);
+            if (w.handle != null) {
+                w.handle.wake();
+            }
+            return false;
+        }
+        return pool.workers.isEmpty() || pool.concurrencyManaged() || pool.workers.size() < 4096;
+    }
+
+    /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
+    private void createWorker(WorkerPool pool) {
+        Worker worker;
+        pool.lock.lock();
+        try {
+            if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
+                return; // someone else made one meanwhile, or the work is gone
+            }
+            int wid = pool.nextWorkerId++;
+            String name = pool.workerName(wid);
+            ExecutionContext ctx = machine.newContext(ExecutionContext.Role.WORKER, name, pool.cpuForWorker(wid));
+            worker = new Worker(pool, wid, ctx, name);
+            pool.workers.add(worker);
+            pool.idle.add(worker);
+            workersByContext.put(ctx, worker);
+            ctx.sleepListener(new ExecutionContext.SleepListener() {
+                @Override
+                public void sleeping(ExecutionContext c) {
+                    workerSleeping(workersByContext.get(c));
+                }
+
+                @Override
+                public void running(ExecutionContext c) {
+                    workerRunning(workersByContext.get(c));
+                }
+            });
+        } finally {
+            pool.lock.unlock();
+        }
+        worker.handle = machine.register(worker, true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Workers (semantics §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** One round of a worker's duty cycle ({@code worker_thread}). */
+    int workerRound(Worker worker) {
+        WorkerPool pool = worker.pool;
+        boolean create = false;
+        int n = 0;
+        pool.lock.lock();
+        try {
+            n += runScheduled(worker);
+            if (!pool.needMoreWorker()) {
+                return n;
+            }
+            pool.idle.remove(worker);
+            worker.idle = false;
+            worker.setWorking(true);
+            pool.watchdogTs = machine.jiffies();
+            do {
+                Work w = pool.worklist.first();
+                Worker running = pool.findWorkerExecuting(w);
+                if (running != null && running != worker) {
+                    pool.worklist.remove(w);        // assign_work: the worker already running it runs it next
+                    w.list = null;
+                    running.scheduled.addTail(w);
+                    continue;
+                }
+                pool.worklist.remove(w);
+                processOne(worker, w);
+                n++;
+                n += runScheduled(worker);
+            } while (pool.keepWorking());
+            worker.setWorking(false);
+            worker.idle = true;
+            pool.idle.add(worker);
+            if (pool.needMoreWorker()) {
+                create = kickLocked(pool, worker.context());
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+        return n;
+    }
+
+    private int runScheduled(Worker worker) {
+        int n = 0;
+        Work w;
+        boolean wasWorking = worker.working;
+        if (!worker.scheduled.isEmpty() && !wasWorking) {
+            worker.setWorking(true);
+        }
+        while ((w = worker.scheduled.pollFirst()) != null) {
+            processOne(worker, w);
+            n++;
+        }
+        if (!wasWorking && worker.working) {
+            worker.setWorking(false);
+        }
+        return n;
+    }
+
+    /**
+     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}. Called and returns with
+     * the pool lock held; drops it around the function.
+     */
+    private void processOne(Worker worker, Work w) {
+        WorkerPool pool = worker.pool;
+        PoolWorkqueue pwq = w.pwq;
+        Workqueue wq = pwq.wq;
+        worker.currentWork = w;
+        worker.currentFunc = w.func();
+        worker.currentPwq = pwq;
+        worker.currentSeq = w.queuedSeq;
+        worker.currentColor = w.color;
+        worker.startNs = machine.clock().nanoTime();
+        w.pwq = null;
+        w.lastPool = pool;
+        w.clearPending();
+        boolean intensive = (wq.flags & WQ_CPU_INTENSIVE) != 0 && !pool.bh;
+        if (intensive) {
+            worker.setCpuIntensive(true);
+        }
+        boolean create = false;
+        if (!pool.bh && pool.needMoreWorker()) {
+            create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
+        }
+        Work.Func fn = worker.currentFunc;
+        pool.lock.unlock();
+        try {
+            if (create) {
+                createWorker(pool);
+            }
+            callWorkFn(worker, wq, w, fn);
+        } finally {
+            pool.lock.lock();
+        }
+        if (worker.cpuIntensive) {
+            worker.setCpuIntensive(false);
+        }
+        if (worker.blocked) {
+            worker.setBlocked(false);
+        }
+        worker.currentWork = null;
+        worker.currentFunc = null;
+        worker.currentPwq = null;
+        long seq = worker.currentSeq;
+        if (w.doneSeq < seq) {
+            w.doneSeq = seq;
+        }
+        decInFlight(pwq, worker.currentColor, true);
+    }
+
+    private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
+        ExecutionContext ctx = machine.current();
+        int count = ctx.preemptCount();
+        boolean irqsOff = ctx.irqsDisabled();
+        if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
+            tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
+        }
+        try {
+            fn.run(w);
+        } catch (Throwable e) {
+            reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
+        } finally {
+            if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
+                tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
+            }
+            int after = ctx.preemptCount();
+            if (after != count || ctx.irqsDisabled() != irqsOff) {
+                reports.bug(String.format("BUG: workqueue leaked atomic, lock or RCU: %s[%d]%n     preempt=0x%08x"
+                        + " lock=0->0 RCU=0->0 workfn=%s", ctx.name(), Thread.currentThread().threadId(), after, w.name()),
+                        new Throwable("process_one_work"));
+                if (ctx.irqsDisabled() && !irqsOff) {
+                    ctx.localIrqEnable();
+                }
+                ctx.restorePreemptCount(count);
+            }
+        }
+    }
+
+    /**
+     * {@code pwq_dec_nr_in_flight}: an item of color {@code color} left its pool-workqueue (done, or
+     * cancelled); frees its active slot and activates the first inactive item. Under the pool lock.
+     */
+    private void decInFlight(PoolWorkqueue pwq, int color, boolean wasActive) {
+        pwq.inFlight[color]--;
+        if (wasActive) {
+            pwq.nrActive--;
+            Work next = pwq.inactive.first();
+            if (next != null && pwq.nrActive < pwq.wq.maxActive) {
+                pwq.inactive.remove(next);
+                activate(pwq, next);
+            }
+        }
+        signalFlushers();
+    }
+
+    private void signalFlushers() {
+        if (flushWaiters.get() > 0) {
+            flushLock.lock();
+            try {
+                flushed.signalAll();
+            } finally {
+                flushLock.unlock();
+            }
+        }
+    }
+
+    /** {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. */
+    private void workerSleeping(Worker worker) {
+        if (worker == null) {
+            return;
+        }
+        WorkerPool pool = worker.pool;
+        boolean create = false;
+        pool.lock.lock();
+        try {
+            worker.setSleeping(true);
+            if (pool.needMoreWorker()) {
+                cmWakeups.incrementAndGet();
+                create = kickLocked(pool, worker.context());
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /** {@code wq_worker_running}. */
+    private void workerRunning(Worker worker) {
+        if (worker == null) {
+            return;
+        }
+        worker.pool.lock.lock();
+        try {
+            worker.setSleeping(false);
+        } finally {
+            worker.pool.lock.unlock();
+        }
+    }
+
+    /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
+    private void armCmCheck(WorkerPool pool) {
+        if (machine.stepped()) {
+            return; // no blocking is possible on the stepping thread
+        }
+        int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
+        TimerList t = cmChecks[slot];
+        if (t == null) {
+            t = new TimerList();
+            timers.setup(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
+                    TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+            cmChecks[slot] = t;
+        }
+        if (!t.isPending()) {
+            t.expires(machine.jiffies() + 1);
+            timers.addOn(t, pool.cpu);
+        }
+    }
+
+    /**
+     * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
+     * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
+     * counting; then an idle worker is woken if items wait.
+     */
+    private void cmCheck(WorkerPool pool) {
+        boolean create = false;
+        pool.lock.lock();
+        try {
+            long now = machine.clock().nanoTime();
+            long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
+            for (Worker w : pool.workers) {
+                if (w.currentWork == null || w.handle == null || w.handle.thread() == null) {
+                    continue;
+                }
+                Thread.State state = w.handle.thread().getState();
+                boolean blockedNow = state == Thread.State.BLOCKED || state == Thread.State.WAITING
+                        || state == Thread.State.TIMED_WAITING;
+                if (!w.sleeping && blockedNow != w.blocked) {
+                    w.setBlocked(blockedNow);
+                }
+                if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
+                    w.setCpuIntensive(true);
+                    cpuIntensiveViolations.incrementAndGet();
+                }
+            }
+            if (pool.needMoreWorker()) {
+                cmWakeups.incrementAndGet();
+                create = kickLocked(pool, machine.current());
+            } else if (!pool.worklist.isEmpty()) {
+                armCmCheck(pool);
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /**
+     * {@code workqueue.cpu_intensive_thresh_us}: how long a concurrency-managed item may run before it is
+     * marked CPU-intensive (default 10,000 µs; 0 disables the detection).
+     */
+    public long cpuIntensiveThresholdUs() {
+        return cpuIntensiveThresholdUs;
+    }
+
+    public void cpuIntensiveThresholdUs(long us) {
+        if (us < 0) {
+            throw new IllegalArgumentException("cpu_intensive_thresh_us must be >= 0: " + us);
+        }
+        cpuIntensiveThresholdUs = us;
+    }
+
+    /** Items that exceeded the CPU-intensive threshold. */
+    public long cpuIntensiveViolations() {
+        return cpuIntensiveViolations.get();
+    }
+
+    /** Workers woken because a running worker blocked or hogged the CPU (concurrency management). */
+    public long cmWakeups() {
+        return cmWakeups.get();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // BH workqueues (semantics §4.13)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
+    private void bhWorker(ExecutionContext ctx, boolean hi) {
+        WorkerPool pool = bhPools[ctx.cpu().id()][hi ? 1 : 0];
+        pool.lock.lock();
+        try {
+            if (pool.worklist.isEmpty()) {
+                return;
+            }
+            Worker worker = pool.bhWorker;
+            long end = machine.clock().nanoTime() + BH_WORKER_NS;
+            int restarts = BH_WORKER_RESTARTS;
+            worker.setWorking(true);
+            pool.watchdogTs = machine.jiffies();
+            do {
+                Work w = pool.worklist.pollFirst();
+                processOne(worker, w);
+            } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
+            worker.setWorking(false);
+            if (!pool.worklist.isEmpty()) {
+                softirqs.raiseOn(ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(), false);
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Delayed work (semantics §4.7)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code queue_delayed_work(wq, dwork, delay)}: on the calling CPU's pool when the delay has passed. */
+    public boolean queueDelayed(Workqueue wq, DelayedWork dw, long delay) {
+        return queueDelayedOn(WORK_CPU_UNBOUND, wq, dw, delay);
+    }
+
+    /**
+     * {@code queue_delayed_work_on(cpu, wq, dwork, delay)}: false (and the timer unchanged) if it is already
+     * pending; a delay of 0 queues at once.
+     */
+    public boolean queueDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
+        Objects.requireNonNull(wq, "wq");
+        if (cpu != WORK_CPU_UNBOUND) {
+            machine.cpu(cpu);
+        }
+        if (!dw.work.tryClaimForQueue()) {
+            return false;
+        }
+        queueDelayedOwned(cpu, wq, dw, delay);
+        return true;
+    }
+
+    /** {@code __queue_delayed_work}: the caller owns PENDING. */
+    private void queueDelayedOwned(int cpu, Workqueue wq, DelayedWork dw, long delay) {
+        ensureTimer(dw);
+        if (delay <= 0) {
+            insert(cpu, wq, dw.work);
+            return;
+        }
+        dw.wq = wq;
+        dw.cpu = cpu;
+        wq.armedDelayed.incrementAndGet();
+        dw.timer.expires(machine.jiffies() + delay);
+        if (cpu == WORK_CPU_UNBOUND) {
+            timers.add(dw.timer);
+        } else {
+            timers.addOn(dw.timer, cpu);
+        }
+    }
+
+    private void ensureTimer(DelayedWork dw) {
+        if (!dw.timerReady) {
+            synchronized (dw) {
+                if (!dw.timerReady) {
+                    timers.setup(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
+                    dw.timerReady = true;
+                }
+            }
+        }
+    }
+
+    /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. */
+    private void delayedWorkTimerFn(DelayedWork dw) {
+        dw.wq.armedDelayed.decrementAndGet();
+        insert(dw.cpu, dw.wq, dw.work);
+    }
+
+    /** {@code schedule_delayed_work(dwork, delay)}: on {@code system_wq}. */
+    public boolean scheduleDelayed(DelayedWork dw, long delay) {
+        return queueDelayed(systemWq, dw, delay);
+    }
+
+    /** {@code schedule_delayed_work_on(cpu, dwork, delay)}. */
+    public boolean scheduleDelayedOn(int cpu, DelayedWork dw, long delay) {
+        return queueDelayedOn(cpu, systemWq, dw, delay);
+    }
+
+    /** {@code mod_delayed_work(wq, dwork, delay)}. */
+    public boolean modDelayed(Workqueue wq, DelayedWork dw, long delay) {
+        return modDelayedOn(WORK_CPU_UNBOUND, wq, dw, delay);
+    }
+
+    /**
+     * {@code mod_delayed_work_on(cpu, wq, dwork, delay)}: (re)arms whatever state it is in.
+     *
+     * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
+     */
+    public boolean modDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
+        Objects.requireNonNull(wq, "wq");
+        int ret = grabPending(dw.work, dw);
+        if (dw.work.disableDepth() > 0) {
+            dw.work.clearPending();
+        } else {
+            queueDelayedOwned(cpu, wq, dw, delay);
+        }
+        return ret == 1;
+    }
+
+    /**
+     * {@code flush_delayed_work(dwork)}: an armed timer is cancelled and the item queued at once; then
+     * {@link #flush}.
+     */
+    public boolean flushDelayed(DelayedWork dw) {
+        if (dw.timerReady && timers.deleteSync(dw.timer) == 1) {
+            dw.wq.armedDelayed.decrementAndGet();
+            insert(dw.cpu, dw.wq, dw.work);
+        }
+        return flush(dw.work);
+    }
+
+    /** {@code cancel_delayed_work(dwork)}: true if the timer or the queued item was pending. Does not wait. */
+    public boolean cancelDelayed(DelayedWork dw) {
+        int ret = grabPending(dw.work, dw);
+        dw.work.clearPending();
+        return ret == 1;
+    }
+
+    /** {@code cancel_delayed_work_sync(dwork)}. */
+    public boolean cancelDelayedSync(DelayedWork dw) {
+        return cancelSync(dw.work, dw, false, "cancel_delayed_work_sync");
+    }
+
+    /** {@code disable_delayed_work(dwork)}. */
+    public boolean disableDelayed(DelayedWork dw) {
+        return disable(dw.work, dw);
+    }
+
+    /** {@code disable_delayed_work_sync(dwork)}. */
+    public boolean disableDelayedSync(DelayedWork dw) {
+        return cancelSync(dw.work, dw, true, "disable_delayed_work_sync");
+    }
+
+    /** {@code enable_delayed_work(dwork)}. */
+    public boolean enableDelayed(DelayedWork dw) {
+        return enable(dw.work);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Cancel / disable (semantics §4.9)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code try_to_grab_pending}: takes PENDING away from whoever holds it, unlinking a queued item or
+     * stopping its delay timer.
+     *
+     * @return 1 if it was pending (and is no longer queued or armed), 0 if it was idle; either way the
+     *         caller now owns PENDING
+     */
+    private int grabPending(Work w, DelayedWork dw) {
+        for (int spins = 0;; spins++) {
+            if (dw != null && dw.timerReady && timers.delete(dw.timer) == 1) {
+                dw.wq.armedDelayed.decrementAndGet();
+                return 1;
+            }
+            if (!w.testAndSetPending()) {
+                return 0;
+            }
+            PoolWorkqueue pwq = w.pwq;
+            if (pwq != null) {
+                WorkerPool pool = pwq.pool;
+                pool.lock.lock();
+                try {
+                    if (w.pwq == pwq && w.list != null) {
+                        boolean active = !w.inactive;
+                        w.list.remove(w);
+                        w.pwq = null;
+                        if (w.doneSeq < w.queuedSeq) {
+                            w.doneSeq = w.queuedSeq; // a flush waiting for this instance is done with it
+                        }
+                        decInFlight(pwq, w.color, active);
+                        return 1;
+                    }
+                } finally {
+                    pool.lock.unlock();
+                }
+            } else if (w.lastWq != null && (w.lastWq.draining > 0 || w.lastWq.destroyed) && spins > 1000) {
+                return 1; // refused by a draining workqueue: PENDING was left set and nothing holds the item
+            }
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+    }
+
+    /** {@code cancel_work(work)}: true if it was pending (now removed). Does not wait for a running instance. */
+    public boolean cancel(Work w) {
+        requireFunc(w, "cancel_work");
+        int ret = grabPending(w, null);
+        w.clearPending();
+        return ret == 1;
+    }
+
+    /**
+     * {@code cancel_work_sync(work)}: cancels and waits until no instance runs anywhere. A self-requeueing
+     * item cannot escape: its queue attempts during the call return false.
+     *
+     * @return true if it was pending
+     */
+    public boolean cancelSync(Work w) {
+        requireFunc(w, "cancel_work_sync");
+        return cancelSync(w, null, false, "cancel_work_sync");
+    }
+
+    /** {@code disable_work(work)}: disable depth + 1 and cancel; true if it was pending. Does not wait. */
+    public boolean disable(Work w) {
+        requireFunc(w, "disable_work");
+        return disable(w, null);
+    }
+
+    private boolean disable(Work w, DelayedWork dw) {
+        int ret = grabPending(w, dw);
+        if (!w.incDisable()) {
+            reports.warning("workqueue: work disable count overflowed");
+        }
+        w.clearPending();
+        return ret == 1;
+    }
+
+    /** {@code disable_work_sync(work)}: {@link #disable} and wait for a running instance. */
+    public boolean disableSync(Work w) {
+        requireFunc(w, "disable_work_sync");
+        return cancelSync(w, null, true, "disable_work_sync");
+    }
+
+    /**
+     * {@code enable_work(work)}: disable depth − 1.
+     *
+     * @return true iff the depth reached 0; at depth 0 the kernel warns and nothing changes
+     */
+    public boolean enable(Work w) {
+        int depth = w.decDisable();
+        if (depth < 0) {
+            reports.warning("workqueue: work disable count underflowed");
+            return false;
+        }
+        return depth == 0;
+    }
+
+    /** {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0. */
+    public boolean enableAndQueue(Workqueue wq, Work w) {
+        if (enable(w)) {
+            return queue(wq, w);
+        }
+        return false;
+    }
+
+    private boolean cancelSync(Work w, DelayedWork dw, boolean keepDisabled, String call) {
+        ExecutionContext ctx = machine.current();
+        Worker self = currentWorker(ctx);
+        if (self != null && self.currentWork == w) {
+            reports.bug("WARNING: possible recursive locking detected: " + call + "(" + w.name() + ") called from the"
+                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
+                    + " return", new Throwable(call));
+            return false;
+        }
+        int ret = grabPending(w, dw);
+        if (!w.incDisable()) {
+            reports.warning("workqueue: work disable count overflowed");
+        }
+        w.clearPending();
+        if (ctx.inHardirq()) {
+            reports.warning("WARNING: " + call + "(" + w.name() + ") in hard-IRQ context");
+        } else if (!ctx.inSoftirq() || !lastQueuedOnBh(w)) {
+            ctx.mightSleep(call);
+        }
+        waitForRunningInstance(w, ctx, call);
+        if (!keepDisabled) {
+            w.decDisable();
+        }
+        return ret == 1;
+    }
+
+    private static boolean lastQueuedOnBh(Work w) {
+        Workqueue wq = w.lastWq;
+        return wq != null && wq.isBh();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Flush (semantics §4.8)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code flush_work(work)}: waits until the instance queued (or running) at the time of the call has
+     * finished. From the item's own function it would wait for itself: reported, returns false.
+     *
+     * @return true if it had to wait, false if the item was idle
+     */
+    public boolean flush(Work w) {
+        if (w.func() == null) {
+            reports.warning("WARNING: flush_work() of a work item without a function (WARN_ON(!work->func))");
+            return false;
+        }
+        ExecutionContext ctx = machine.current();
+        Worker self = currentWorker(ctx);
+        if (self != null && self.currentWork == w) {
+            reports.bug("WARNING: possible recursive locking detected: flush_work(" + w.name() + ") called from the"
+                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
+                    + " return", new Throwable("flush_work"));
+            return false;
+        }
+        long target = instanceToWaitFor(w);
+        if (target == 0) {
+            return false;
+        }
+        ctx.mightSleep("flush_work");
+        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")");
+        return true;
+    }
+
+    /** The sequence number of the queued or running instance of {@code w}, or 0 if it is idle. */
+    private long instanceToWaitFor(Work w) {
+        for (;;) {
+            PoolWorkqueue pwq = w.pwq;
+            if (pwq != null) {
+                pwq.pool.lock.lock();
+                try {
+                    if (w.pwq == pwq) {
+                        return w.queuedSeq;
+                    }
+                } finally {
+                    pwq.pool.lock.unlock();
+                }
+                continue;
+            }
+            WorkerPool pool = w.lastPool;
+            if (pool == null) {
+                return 0;
+            }
+            pool.lock.lock();
+            try {
+                if (w.pwq != null) {
+                    continue;
+                }
+                Worker running = pool.findWorkerExecuting(w);
+                if (running != null) {
+                    return running.currentSeq;
+                }
+                for (Worker worker : pool.workers) {
+                    for (Work s = worker.scheduled.first(); s != null; s = s.next) {
+                        if (s == w) {
+                            return w.queuedSeq;
+                        }
+                    }
+                }
+                return 0;
+            } finally {
+                pool.lock.unlock();
+            }
+        }
+    }
+
+    private void waitForRunningInstance(Work w, ExecutionContext ctx, String call) {
+        long target = instanceToWaitFor(w);
+        if (target != 0) {
+            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")");
+        }
+    }
+
+    /**
+     * {@code flush_workqueue(wq)}: waits for every item queued before the call (running, queued or
+     * inactive); items queued later do not hold it up. From an item of {@code wq} it would wait for
+     * itself: reported, returns.
+     */
+    public void flushWorkqueue(Workqueue wq) {
+        ExecutionContext ctx = machine.current();
+        Worker self = currentWorker(ctx);
+        if (self != null && self.currentPwq != null && self.currentPwq.wq == wq) {
+            reports.bug("WARNING: possible recursive locking detected: flush_workqueue(" + wq.name() + ") called from"
+                    + " an item running on it waits for itself ((wq_completion)" + wq.name() + "); it would never"
+                    + " return", new Throwable("flush_workqueue"));
+            return;
+        }
+        if (isSystemWq(wq) && wq.draining == 0) {
+            reports.warnOnce("flush_system_wq_" + wq.name(), "WARNING: Flushing system-wide workqueues will be"
+                    + " prohibited in near future.");
+        }
+        ctx.mightSleep("flush_workqueue");
+        wq.flushMutex.lock();
+        try {
+            int next = (wq.workColor + 1) % PoolWorkqueue.NR_COLORS;
+            waitUntil(() -> inFlight(wq, next) == 0, "flush_workqueue(" + wq.name() + ")");
+            int color;
+            lockAll(wq);
+            try {
+                color = wq.workColor;
+                wq.workColor = next;
+            } finally {
+                unlockAll(wq);
+            }
+            waitUntil(() -> inFlight(wq, color) == 0, "flush_workqueue(" + wq.name() + ")");
+        } finally {
+            wq.flushMutex.unlock();
+        }
+    }
+
+    /** {@code flush_scheduled_work()}: flushes {@code system_wq} (deprecated in the kernel, and warned about). */
+    public void flushScheduledWork() {
+        flushWorkqueue(systemWq);
+    }
+
+    private int inFlight(Workqueue wq, int color) {
+        int n = 0;
+        for (PoolWorkqueue pwq : distinct(wq)) {
+            pwq.pool.lock.lock();
+            try {
+                n += pwq.inFlight[color];
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+        }
+        return n;
+    }
+
+    private int totalInFlight(Workqueue wq) {
+        int n = 0;
+        for (PoolWorkqueue pwq : distinct(wq)) {
+            pwq.pool.lock.lock();
+            try {
+                n += pwq.totalInFlight();
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+        }
+        return n;
+    }
+
+    private static PoolWorkqueue[] distinct(Workqueue wq) {
+        return wq.pwqs;
+    }
+
+    private static void lockAll(Workqueue wq) {
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            pwq.pool.lock.lock();
+        }
+    }
+
+    private static void unlockAll(Workqueue wq) {
+        for (int i = wq.pwqs.length - 1; i >= 0; i--) {
+            wq.pwqs[i].pool.lock.unlock();
+        }
+    }
+
+    /**
+     * {@code drain_workqueue(wq)}: flushes until the workqueue is empty. Meanwhile only chained queueing
+     * (from the workqueue's own items) is accepted; other queue attempts get the kernel's
+     * {@code cannot queue} warning.
+     */
+    public void drainWorkqueue(Workqueue wq) {
+        synchronized (wq) {
+            wq.draining++;
+        }
+        try {
+            for (int tries = 1;; tries++) {
+                flushWorkqueue(wq);
+                if (totalInFlight(wq) == 0) {
+                    return;
+                }
+                if (tries == 10 || (tries % 100 == 0 && tries <= 1000)) {
+                    reports.printk(KernelEvent.Kind.WARN, "workqueue " + wq.name() + ": drain_workqueue() isn't complete"
+                            + " after " + tries + " tries");
+                }
+            }
+        } finally {
+            synchronized (wq) {
+                wq.draining--;
+            }
+        }
+    }
+
+    /**
+     * {@code destroy_workqueue(wq)}: drains it (every queued item runs first), then retires it. Delayed items
+     * whose timers are still armed are not cancelled — reported; when such a timer fires later its item is
+     * refused with an error.
+     */
+    public void destroy(Workqueue wq) {
+        if (isSystemWq(wq)) {
+            throw new IllegalArgumentException("destroy_workqueue() of system workqueue " + wq.name());
+        }
+        drainWorkqueue(wq);
+        int armed = wq.armedDelayed.get();
+        if (armed > 0) {
+            reports.bug("BUG: destroy_workqueue(" + wq.name() + "): " + armed + " delayed work item(s) still armed;"
+                    + " cancel them first (cancel_delayed_work_sync): their timers will queue into a destroyed"
+                    + " workqueue", new Throwable("destroy_workqueue"));
+        }
+        wq.destroyed = true;
+        if (totalInFlight(wq) != 0) {
+            reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
+        }
+        workqueues.remove(wq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Waiting and helpers
+    // ------------------------------------------------------------------------------------------
+
+    /** The worker whose item is running in {@code ctx} (a kworker, or a BH pseudo-worker in softirq), or null. */
+    private Worker currentWorker(ExecutionContext ctx) {
+        Worker w = workersByContext.get(ctx);
+        if (w != null) {
+            return w;
+        }
+        if (ctx.inServingSoftirq()) {
+            for (WorkerPool pool : bhPools[ctx.cpu().id()]) {
+                if (pool.bhWorker.currentWork != null) {
+                    return pool.bhWorker;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** {@code current_work()}: the item running in the calling context, or null. */
+    public Work currentWork() {
+        Worker w = currentWorker(machine.current());
+        return w == null ? null : w.currentWork;
+    }
+
+    /** A chained queue: the caller is an item running on {@code wq}. */
+    private boolean isChained(ExecutionContext ctx, Workqueue wq) {
+        Worker w = currentWorker(ctx);
+        return w != null && w.currentPwq != null && w.currentPwq.wq == wq;
+    }
+
+    private void waitUntil(BooleanSupplier done, String what) {
+        if (done.getAsBoolean()) {
+            return;
+        }
+        if (machine.stepped()) {
+            Stepper stepper = new Stepper(machine);
+            for (int round = 0; round < Stepper.MAX_ROUNDS && !done.getAsBoolean(); round++) {
+                if (stepper.runUntilIdleOrRounds(1) == 0 && !done.getAsBoolean()) {
+                    reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
+                            new Throwable(what));
+                    return;
+                }
+            }
+            return;
+        }
+        flushWaiters.incrementAndGet();
+        boolean interrupted = false;
+        try {
+            while (!done.getAsBoolean()) {
+                flushLock.lock();
+                try {
+                    if (!done.getAsBoolean()) {
+                        flushed.await(1, TimeUnit.MILLISECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true; // an uninterruptible wait, as the kernel's: remember and go on
+                } finally {
+                    flushLock.unlock();
+                }
+            }
+        } finally {
+            flushWaiters.decrementAndGet();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
