@@ -1,0 +1,577 @@
+package dev.bottomhalf.workqueue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Reporter;
+
+/**
+ * Workqueue semantics (§10 items 27–39, 43–46, 53, 56–59) on a threaded kernel with real
+ * {@code kworker} threads. Items block on latches the test controls; waits have generous timeouts and
+ * the assertions are about order, exclusion and return values, never about latency.
+ */
+class WorkqueueThreadedTest {
+    private static final long TIMEOUT_S = 10;
+
+    private final Reporter.Recording reports = Reporter.recording();
+    private final List<String> log = new CopyOnWriteArrayList<>();
+    private Kernel kernel;
+    private Workqueues wqs;
+
+    @BeforeEach
+    void boot() {
+        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        wqs = kernel.workqueues();
+        kernel.bindCurrentThread(0);
+    }
+
+    @AfterEach
+    void close() {
+        kernel.machine().detachCurrentThread();
+        kernel.close();
+    }
+
+    private static void await(CountDownLatch latch, String what) {
+        try {
+            assertTrue(latch.await(TIMEOUT_S, TimeUnit.SECONDS), "timed out waiting for " + what);
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(TIMEOUT_S, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier c, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+        while (!c.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Runs {@code r} on a new thread bound to {@code cpu}; returns the thread. */
+    private Thread onCpu(int cpu, Runnable r) {
+        return Thread.ofPlatform().start(() -> {
+            kernel.bindCurrentThread(cpu);
+            try {
+                r.run();
+            } finally {
+                kernel.machine().detachCurrentThread();
+            }
+        });
+    }
+
+    @Test
+    void item27_queueTwiceBeforeItRuns_trueThenFalse_runsOnce() {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch blockerIn = new CountDownLatch(1);
+        Workqueue wq = wqs.allocOrdered("ord", 0);
+        wqs.queue(wq, new Work("blocker", w -> {
+            blockerIn.countDown();
+            awaitQuietly(release);
+        }));
+        await(blockerIn, "the blocker");
+        AtomicInteger runs = new AtomicInteger();
+        Work w = new Work("w", x -> runs.incrementAndGet());
+        assertTrue(wqs.queue(wq, w));
+        assertFalse(wqs.queue(wq, w));
+        assertTrue(w.isPending());
+        release.countDown();
+        wqs.flushWorkqueue(wq);
+        assertEquals(1, runs.get());
+        assertFalse(w.isPending());
+    }
+
+    @Test
+    void item28_requeuedToAnotherCpuWhileRunning_runsAgainOnTheSameWorker_neverConcurrently() {
+        Workqueue wq = wqs.alloc("pcpu", 0, 0);
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        AtomicInteger runs = new AtomicInteger();
+        Work w = new Work("w", x -> {
+            if (concurrent.incrementAndGet() > 1) {
+                overlaps.incrementAndGet();
+            }
+            log.add(Thread.currentThread().getName());
+            if (runs.incrementAndGet() == 1) {
+                inside.countDown();
+                awaitQuietly(release);
+            }
+            concurrent.decrementAndGet();
+        });
+        assertTrue(wqs.queueOn(0, wq, w));
+        await(inside, "the first run");
+        assertTrue(wqs.queueOn(1, wq, w), "queue_work_on(CPU1) of a running item returns true");
+        release.countDown();
+        waitFor(() -> runs.get() == 2, "the second run");
+        wqs.flush(w);
+        assertEquals(0, overlaps.get());
+        assertEquals(2, log.size());
+        assertTrue(log.get(0).startsWith("kworker/0:") && log.get(1).startsWith("kworker/0:"),
+                "both runs in CPU 0's pool: " + log);
+    }
+
+    @Test
+    void item29_theSameItemOnTwoWorkqueues_mayRunConcurrently() {
+        Workqueue a = wqs.alloc("a", 0, 0);
+        Workqueue b = wqs.alloc("b", 0, 0);
+        CountDownLatch both = new CountDownLatch(2);
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger maxConcurrent = new AtomicInteger();
+        Work w = new Work("shared", x -> {
+            maxConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+            both.countDown();
+            awaitQuietly(both);
+            concurrent.decrementAndGet();
+        });
+        assertTrue(wqs.queueOn(0, a, w));
+        waitFor(() -> !w.isPending(), "the first run to start");
+        assertTrue(wqs.queueOn(1, b, w));
+        await(both, "both instances inside at once");
+        assertEquals(2, maxConcurrent.get(), "no guarantee across workqueues: they ran at the same time");
+        wqs.flushWorkqueue(a);
+        wqs.flushWorkqueue(b);
+    }
+
+    @Test
+    void item30_cancelSyncOfASelfRequeueingItem_returns_andItIsNeitherPendingNorRunning() throws Exception {
+        Workqueue wq = wqs.alloc("loop", 0, 0);
+        AtomicInteger runs = new AtomicInteger();
+        AtomicBoolean stopNow = new AtomicBoolean();
+        CountDownLatch insideWhileStopping = new CountDownLatch(1);
+        List<Boolean> requeueDuringCancel = new CopyOnWriteArrayList<>();
+        AtomicBoolean running = new AtomicBoolean();
+        Work w = new Work("again", x -> {
+            running.set(true);
+            runs.incrementAndGet();
+            if (stopNow.get()) {
+                insideWhileStopping.countDown();
+                waitFor(() -> x.disableDepth() > 0, "cancel_work_sync to start"); // the cancel is under way
+                requeueDuringCancel.add(wqs.queue(wq, x));
+            } else {
+                wqs.queue(wq, x);
+            }
+            running.set(false);
+        });
+        wqs.queue(wq, w);
+        waitFor(() -> runs.get() > 20, "the item looping");
+        stopNow.set(true);
+        await(insideWhileStopping, "a run that sees the cancel");
+        wqs.cancelSync(w);
+        assertEquals(List.of(false), requeueDuringCancel, "its self-requeue during the cancel was refused");
+        assertFalse(w.isPending());
+        assertFalse(running.get(), "not running when cancel_work_sync returned");
+        assertEquals(0, w.disableDepth(), "cancel_work_sync leaves it enabled");
+        int after = runs.get();
+        Thread.sleep(20);
+        assertEquals(after, runs.get(), "it did not run again after cancel_work_sync returned");
+    }
+
+    @Test
+    void item31_cancelSyncOfARunningOnlyItem_returnsFalse_afterTheRunEnds() {
+        Workqueue wq = wqs.alloc("r", 0, 0);
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean finished = new AtomicBoolean();
+        Work w = new Work("running", x -> {
+            inside.countDown();
+            awaitQuietly(release);
+            finished.set(true);
+        });
+        wqs.queue(wq, w);
+        await(inside, "the run");
+        Thread releaser = Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            release.countDown();
+        });
+        assertFalse(wqs.cancelSync(w), "it was not pending");
+        assertTrue(finished.get(), "cancel_work_sync returned before the running instance ended");
+        join(releaser);
+    }
+
+    private static void join(Thread t) {
+        try {
+            t.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void item32_cancelSyncOrFlushFromTheOwnFunction_isReportedInsteadOfADeadlock() {
+        Workqueue wq = wqs.alloc("self", 0, 0);
+        CountDownLatch done = new CountDownLatch(1);
+        List<Boolean> results = new CopyOnWriteArrayList<>();
+        Work w = new Work("selfish", x -> {
+            results.add(wqs.flush(x));
+            results.add(wqs.cancelSync(x));
+            done.countDown();
+        });
+        wqs.queue(wq, w);
+        await(done, "the item");
+        assertEquals(List.of(false, false), results);
+        assertEquals(1, reports.matching("flush_work(selfish) called from the item's own function").size());
+        assertEquals(1, reports.matching("cancel_work_sync(selfish) called from the item's own function").size());
+    }
+
+    @Test
+    void item33_flushWorkqueueFromAnItemOnIt_isReported() {
+        Workqueue wq = wqs.alloc("fq", 0, 0);
+        CountDownLatch done = new CountDownLatch(1);
+        wqs.queue(wq, new Work("flusher", x -> {
+            wqs.flushWorkqueue(wq);
+            done.countDown();
+        }));
+        await(done, "the item");
+        assertEquals(1, reports.matching("possible recursive locking detected: flush_workqueue(fq)").size());
+        assertEquals(1, reports.matching("(wq_completion)fq").size());
+    }
+
+    @Test
+    void item34_flushWork_neverQueuedIsFalse_queuedIsTrueAfterItRan() {
+        Workqueue wq = wqs.alloc("f", 0, 0);
+        AtomicBoolean ran = new AtomicBoolean();
+        Work idle = new Work("idle", x -> { });
+        assertFalse(wqs.flush(idle));
+        CountDownLatch release = new CountDownLatch(1);
+        Work w = new Work("w", x -> {
+            awaitQuietly(release);
+            ran.set(true);
+        });
+        wqs.queue(wq, w);
+        Thread releaser = Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            release.countDown();
+        });
+        assertTrue(wqs.flush(w));
+        assertTrue(ran.get());
+        join(releaser);
+    }
+
+    @Test
+    void item35_flushWorkqueue_waitsForEarlierItems_notForLaterOnes() {
+        Workqueue wq = wqs.alloc("colors", Workqueue.WQ_UNBOUND, 4);
+        CountDownLatch aRelease = new CountDownLatch(1);
+        CountDownLatch bRelease = new CountDownLatch(1);
+        CountDownLatch bInside = new CountDownLatch(1);
+        AtomicBoolean aDone = new AtomicBoolean();
+        wqs.queue(wq, new Work("A", x -> {
+            awaitQuietly(aRelease);
+            aDone.set(true);
+        }));
+        CountDownLatch flushed = new CountDownLatch(1);
+        Thread flusher = onCpu(0, () -> {
+            wqs.flushWorkqueue(wq);
+            flushed.countDown();
+        });
+        waitFor(() -> wq.workColor != 0, "the flush to start");
+        wqs.queue(wq, new Work("B", x -> {
+            bInside.countDown();
+            awaitQuietly(bRelease);
+        }));
+        await(bInside, "B running");
+        assertFalse(aDone.get());
+        aRelease.countDown();
+        await(flushed, "flush_workqueue");
+        assertTrue(aDone.get());
+        assertEquals(1, bRelease.getCount(), "B is still running: the flush did not wait for it");
+        bRelease.countDown();
+        join(flusher);
+        wqs.flushWorkqueue(wq);
+    }
+
+    @Test
+    void item36_drainRefusesOutsideQueueing_butAcceptsChainedQueueing() {
+        Workqueue wq = wqs.alloc("drain", 0, 0);
+        CountDownLatch chainIn = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger chained = new AtomicInteger();
+        AtomicBoolean outsiderRan = new AtomicBoolean();
+        Work chain = new Work("chain", x -> {
+            if (chained.incrementAndGet() == 1) {
+                chainIn.countDown();
+                awaitQuietly(release);
+                assertTrue(wqs.queue(wq, x), "chained queueing during drain is accepted");
+            }
+        });
+        wqs.queue(wq, chain);
+        await(chainIn, "the chain item");
+        Thread drainer = onCpu(1, () -> wqs.drainWorkqueue(wq));
+        waitFor(() -> wq.draining > 0, "the drain to start");
+        Work outsider = new Work("outsider", x -> outsiderRan.set(true));
+        assertTrue(wqs.queue(wq, outsider), "the refused queue still reports true");
+        Work second = new Work("second", x -> outsiderRan.set(true));
+        wqs.queue(wq, second);
+        release.countDown();
+        join(drainer);
+        assertEquals(2, chained.get());
+        assertFalse(outsiderRan.get());
+        assertTrue(outsider.isPending(), "refused: stays PENDING, never runs");
+        assertFalse(wqs.queue(wq, outsider), "later attempts return false");
+        assertEquals(1, reports.matching("workqueue: cannot queue outsider on wq drain").size());
+        assertEquals(0, reports.matching("cannot queue second").size(), "printed once per boot");
+    }
+
+    @Test
+    void item37_perCpuMaxActive2_fiveSleepingItems_atMostTwoAtATimePerCpu() {
+        Workqueue wq = wqs.alloc("ma2", 0, 2);
+        int[] concurrent = new int[2];
+        int[] max = new int[2];
+        CountDownLatch all = new CountDownLatch(10);
+        for (int cpu = 0; cpu < 2; cpu++) {
+            for (int i = 0; i < 5; i++) {
+                int c = cpu;
+                wqs.queueOn(cpu, wq, new Work("s" + cpu + i, x -> {
+                    synchronized (concurrent) {
+                        max[c] = Math.max(max[c], ++concurrent[c]);
+                    }
+                    kernel.timers().msleep(5);
+                    synchronized (concurrent) {
+                        concurrent[c]--;
+                    }
+                    all.countDown();
+                }));
+            }
+        }
+        await(all, "ten sleeping items");
+        assertEquals(2, max[0], "CPU 0");
+        assertEquals(2, max[1], "CPU 1");
+    }
+
+    @Test
+    void item38_unboundMaxActive2_atMostTwoSystemWide() {
+        Workqueue wq = wqs.alloc("u2", Workqueue.WQ_UNBOUND, 2);
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger max = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(6);
+        for (int i = 0; i < 6; i++) {
+            wqs.queueOn(i % 2, wq, new Work("u" + i, x -> {
+                max.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                kernel.timers().msleep(5);
+                concurrent.decrementAndGet();
+                all.countDown();
+            }));
+        }
+        await(all, "six items");
+        assertEquals(2, max.get());
+    }
+
+    @Test
+    void item39_orderedWorkqueue_runsStrictlyInQueueingOrder_neverOverlapping() {
+        Workqueue wq = wqs.allocOrdered("ordered", 0);
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(30);
+        for (int i = 0; i < 30; i++) {
+            int n = i;
+            Work w = new Work("o" + i, x -> {
+                if (concurrent.incrementAndGet() > 1) {
+                    overlaps.incrementAndGet();
+                }
+                log.add("o" + n);
+                concurrent.decrementAndGet();
+                all.countDown();
+            });
+            Thread t = onCpu(i % 2, () -> wqs.queue(wq, w));
+            join(t);
+        }
+        await(all, "thirty items");
+        for (int i = 0; i < 30; i++) {
+            assertEquals("o" + i, log.get(i));
+        }
+        assertEquals(0, overlaps.get());
+    }
+
+    @Test
+    void item43to46_disableAndEnable() {
+        Workqueue wq = wqs.allocOrdered("dis", 0);
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch blockerIn = new CountDownLatch(1);
+        wqs.queue(wq, new Work("blocker", x -> {
+            blockerIn.countDown();
+            awaitQuietly(release);
+        }));
+        await(blockerIn, "the blocker");
+        AtomicInteger runs = new AtomicInteger();
+        Work w = new Work("d", x -> runs.incrementAndGet());
+        wqs.queue(wq, w);
+        assertTrue(wqs.disable(w), "43: it was queued; now removed");
+        assertFalse(w.isPending());
+        assertFalse(wqs.queue(wq, w), "43: a disabled item is not queued");
+        assertTrue(wqs.enable(w), "43: depth back to 0");
+        release.countDown();
+        wqs.flushWorkqueue(wq);
+        assertEquals(0, runs.get(), "43: it does not run until queued again");
+
+        wqs.disable(w);
+        wqs.disable(w);
+        wqs.disable(w);
+        assertFalse(wqs.enable(w), "44");
+        assertFalse(wqs.enable(w), "44");
+        assertFalse(wqs.queue(wq, w), "44: still disabled");
+        assertTrue(wqs.enable(w), "44: the third enable");
+
+        assertFalse(wqs.enable(w), "45: enable of an enabled item");
+        assertEquals(1, reports.matching("workqueue: work disable count underflowed").size());
+        assertEquals(0, w.disableDepth());
+
+        wqs.disable(w);
+        assertTrue(wqs.enableAndQueue(wq, w), "46");
+        wqs.flushWorkqueue(wq);
+        assertEquals(1, runs.get(), "46: it ran");
+    }
+
+    @Test
+    void item53_destroyWorkqueue_runsEveryQueuedItemFirst() {
+        Workqueue wq = wqs.allocOrdered("doomed", 0);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger runs = new AtomicInteger();
+        wqs.queue(wq, new Work("first", x -> {
+            awaitQuietly(release);
+            runs.incrementAndGet();
+        }));
+        wqs.queue(wq, new Work("second", x -> runs.incrementAndGet()));
+        wqs.queue(wq, new Work("third", x -> runs.incrementAndGet()));
+        release.countDown();
+        wqs.destroy(wq);
+        assertEquals(3, runs.get());
+        assertFalse(wqs.workqueues().contains(wq));
+    }
+
+    @Test
+    void item56_57_allocationRules() {
+        assertNull(wqs.alloc("bh4", Workqueue.WQ_BH, 4));
+        assertNull(wqs.alloc("bhu", Workqueue.WQ_BH | Workqueue.WQ_UNBOUND, 0));
+        assertEquals(2, reports.ofKind(KernelEvent.Kind.WARNING).size());
+        Workqueue big = wqs.alloc("big", 0, 5000);
+        assertEquals(Workqueue.WQ_MAX_ACTIVE, big.maxActive());
+        assertEquals(1, reports.matching("workqueue: max_active 5000 requested for big is out of range, clamping"
+                + " between 1 and 2048").size());
+        assertEquals(Workqueue.WQ_DFL_ACTIVE, wqs.alloc("dfl", 0, 0).maxActive());
+    }
+
+    @Test
+    void item58_functionLeakingPreemptCount_isReported() {
+        Workqueue wq = wqs.alloc("leak", 0, 0);
+        Work w = new Work("leaky", x -> kernel.context().preemptDisable());
+        wqs.queue(wq, w);
+        wqs.flush(w);
+        assertEquals(1, reports.matching("BUG: workqueue leaked atomic, lock or RCU: kworker/").size());
+        // The worker goes on: another item runs fine.
+        AtomicBoolean ran = new AtomicBoolean();
+        Work next = new Work("next", x -> ran.set(kernel.context().preemptCount() == 0));
+        wqs.queue(wq, next);
+        wqs.flush(next);
+        assertTrue(ran.get());
+    }
+
+    @Test
+    void item59_itemDroppingTheLastReferenceToItself_isFine() {
+        Workqueue wq = wqs.alloc("free", 0, 0);
+        AtomicReference<Work> holder = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        holder.set(new Work("self-freeing", x -> {
+            holder.set(null);
+            done.countDown();
+        }));
+        wqs.queue(wq, holder.get());
+        await(done, "the item");
+        assertNull(holder.get());
+        assertEquals(0, reports.events().size(), reports.events().toString());
+    }
+
+    @Test
+    void blockedWorker_isReplaced_soQueuedWorkRunsWhileItBlocks() {
+        Workqueue wq = wqs.alloc("cm", 0, 0);
+        CountDownLatch blocked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch second = new CountDownLatch(1);
+        Object monitor = new Object();
+        wqs.queueOn(0, wq, new Work("blocks-in-java", x -> {
+            synchronized (monitor) {
+                blocked.countDown();
+                try {
+                    monitor.wait(TimeUnit.SECONDS.toMillis(TIMEOUT_S)); // not a kernel sleep: the tick check finds it
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            awaitQuietly(release);
+        }));
+        await(blocked, "the first item to block");
+        wqs.queueOn(0, wq, new Work("second", x -> second.countDown()));
+        await(second, "the second item, run by another worker while the first blocks");
+        synchronized (monitor) {
+            monitor.notifyAll();
+        }
+        release.countDown();
+        assertTrue(wqs.cmWakeups() >= 1);
+    }
+
+    @Test
+    void executorInterop_runsTasksOnKworkers() {
+        Workqueue wq = wqs.alloc("exec", Workqueue.WQ_UNBOUND, 0);
+        CountDownLatch done = new CountDownLatch(3);
+        for (int i = 0; i < 3; i++) {
+            wq.execute(() -> {
+                log.add(Thread.currentThread().getName());
+                done.countDown();
+            });
+        }
+        await(done, "three tasks");
+        assertTrue(log.stream().allMatch(n -> n.startsWith("kworker/u")), log.toString());
+    }
+
+    @Test
+    void systemWorkqueues_existWithTheKernelsNames_andScheduleWorkUsesEvents() {
+        assertEquals(List.of("events", "events_highpri", "events_long", "events_unbound", "events_freezable",
+                "events_power_efficient", "events_freezable_pwr_efficient", "events_bh", "events_bh_highpri"),
+                wqs.workqueues().stream().map(Workqueue::name).limit(9).toList());
+        CountDownLatch done = new CountDownLatch(1);
+        Work w = new Work("sched", x -> {
+            log.add(Thread.currentThread().getName());
+            done.countDown();
+        });
+        assertTrue(wqs.schedule(w));
+        await(done, "schedule_work");
+        assertTrue(log.get(0).startsWith("kworker/0:"), log.toString());
+        wqs.flushScheduledWork();
+        assertEquals(1, reports.matching("WARNING: Flushing system-wide workqueues will be prohibited in near future.")
+                .size());
+    }
+}
