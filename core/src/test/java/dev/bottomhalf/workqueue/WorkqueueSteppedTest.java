@@ -1,0 +1,213 @@
+package dev.bottomhalf.workqueue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.tasklet.Tasklet;
+
+/**
+ * Workqueue semantics with exact timing (§10 items 47–52, 54, 55) in stepped mode: the test moves the manual
+ * clock jiffy by jiffy and runs what is due; kworkers are agents the stepper runs.
+ */
+class WorkqueueSteppedTest {
+    private final Reporter.Recording reports = Reporter.recording();
+    private final List<String> log = new ArrayList<>();
+    private Kernel kernel;
+    private Stepper stepper;
+    private Workqueues wqs;
+    private long origin;
+
+    @BeforeEach
+    void boot() {
+        kernel = Kernel.boot(KernelConfig.builder().cpus(3).stepped().reporter(reports).build());
+        stepper = kernel.stepper();
+        wqs = kernel.workqueues();
+        kernel.bindCurrentThread(0);
+        origin = kernel.jiffies();
+    }
+
+    @AfterEach
+    void close() {
+        kernel.machine().detachCurrentThread();
+        kernel.close();
+    }
+
+    private DelayedWork logging(String name) {
+        return new DelayedWork(name, w -> log.add(name + "@" + (kernel.jiffies() - origin) + " " + kernel.context().name()));
+    }
+
+    /** One jiffy passes and everything due runs. */
+    private void tick() {
+        stepper.advanceJiffies(1);
+        stepper.runUntilIdle();
+    }
+
+    private void ticks(int n) {
+        for (int i = 0; i < n; i++) {
+            tick();
+        }
+    }
+
+    @Test
+    void item47_queueDelayedOnAPendingItem_returnsFalse_andKeepsTheFirstTimer() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("dw");
+        assertTrue(wqs.queueDelayed(wq, dw, 100));
+        assertFalse(wqs.queueDelayed(wq, dw, 10));
+        ticks(100);
+        assertEquals(List.of(), log, "not before 100 ticks");
+        ticks(10);
+        assertEquals(1, log.size());
+        assertTrue(log.get(0).startsWith("dw@10"), log.toString()); // 100 → level 1, 8-tick granularity: 104
+        assertEquals("dw@104 kworker/0:0", log.get(0));
+    }
+
+    @Test
+    void item48_modDelayedWork_retimesAPendingItem_andItRunsOnce() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("dw");
+        wqs.queueDelayed(wq, dw, 100);
+        assertTrue(wqs.modDelayed(wq, dw, 10));
+        ticks(10);
+        assertEquals(List.of(), log, "never earlier than the new delay");
+        ticks(200);
+        assertEquals(List.of("dw@11 kworker/0:0"), log);
+    }
+
+    @Test
+    void item49_modDelayedWorkOnAnIdleItem_returnsFalse_andArmsIt() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("dw");
+        assertFalse(wqs.modDelayed(wq, dw, 5));
+        assertTrue(dw.isPending());
+        assertTrue(dw.timerPending());
+        ticks(10);
+        assertEquals(List.of("dw@6 kworker/0:0"), log);
+    }
+
+    @Test
+    void item50_delayZero_queuesAtOnce_withoutWaitingForATick() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("dw");
+        assertTrue(wqs.queueDelayed(wq, dw, 0));
+        assertFalse(dw.timerPending());
+        stepper.runUntilIdle();
+        assertEquals(List.of("dw@0 kworker/0:0"), log);
+    }
+
+    @Test
+    void item51_flushDelayedWork_runsItNow_andReturnsTrueAfterwards() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("dw");
+        wqs.queueDelayed(wq, dw, kernel.machine().msecsToJiffies(10_000));
+        assertTrue(wqs.flushDelayed(dw));
+        assertEquals(List.of("dw@0 kworker/0:0"), log, "ran right away, before flush_delayed_work returned");
+        assertFalse(dw.isPending());
+    }
+
+    @Test
+    void item52_cancelDelayedWorkWhileItRuns_returnsFalse_andTheFunctionContinues() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        List<Boolean> results = new ArrayList<>();
+        DelayedWork[] self = new DelayedWork[1];
+        self[0] = new DelayedWork("dw", w -> {
+            results.add(wqs.cancelDelayed(self[0]));
+            log.add("continued");
+        });
+        wqs.queueDelayed(wq, self[0], 1);
+        ticks(3);
+        assertEquals(List.of(false), results);
+        assertEquals(List.of("continued"), log);
+        assertTrue(wqs.queueDelayed(wq, self[0], 1), "and cancel did not disable it");
+    }
+
+    @Test
+    void item54_destroyWithAnArmedDelayedItem_isReported_andItsLaterExpiryIsAnError() {
+        Workqueue wq = wqs.alloc("doomed", 0, 0);
+        DelayedWork dw = logging("late");
+        wqs.queueDelayed(wq, dw, 50);
+        wqs.destroy(wq);
+        assertEquals(1, reports.matching("BUG: destroy_workqueue(doomed): 1 delayed work item(s) still armed").size());
+        ticks(100);
+        assertEquals(List.of(), log);
+        assertEquals(1, reports.matching("BUG: workqueue: cannot queue late on wq doomed").size());
+    }
+
+    @Test
+    void item55_bhWorkqueue_runsOnTheQueueingCpuInSoftirq_beforeTasklets_inBatchesOfTen() {
+        Workqueue bh = wqs.systemBhWq();
+        kernel.bindCurrentThread(2);
+        List<String> order = new ArrayList<>();
+        Tasklet t = Tasklet.setup("tasklet", x -> order.add("tasklet"));
+        ExecutionContext task = kernel.context();
+        task.localBhDisable();
+        kernel.tasklets().schedule(t);
+        for (int i = 0; i < 12; i++) {
+            int n = i;
+            wqs.queue(bh, new Work("bh" + i, w -> {
+                ExecutionContext c = kernel.context();
+                order.add("bh" + n + " cpu" + c.cpu().id() + (c.inServingSoftirq() ? " softirq" : ""));
+            }));
+        }
+        task.localBhEnable();   // the first TASKLET_SOFTIRQ pass: 10 items, then the tasklet; the rest next pass
+        stepper.runUntilIdle();
+        assertEquals(13, order.size(), order.toString());
+        for (int i = 0; i < 10; i++) {
+            assertEquals("bh" + i + " cpu2 softirq", order.get(i));
+        }
+        assertEquals("tasklet", order.get(10), "the BH pool runs at the start of tasklet_action");
+        assertEquals("bh10 cpu2 softirq", order.get(11));
+        assertEquals("bh11 cpu2 softirq", order.get(12));
+        assertTrue(kernel.softirqs().count(2, SoftirqVector.TASKLET) >= 2, "a second pass took the rest");
+    }
+
+    @Test
+    void bhHighpri_runsFromHiSoftirq_andCancelSyncFromSoftirqIsAllowed() {
+        Workqueue hi = wqs.systemBhHighpriWq();
+        List<String> seen = new ArrayList<>();
+        Work w = new Work("hi", x -> seen.add("hi"));
+        wqs.queue(hi, w);
+        stepper.runUntilIdle();
+        assertEquals(List.of("hi"), seen);
+        assertEquals(1, kernel.softirqs().count(0, SoftirqVector.HI));
+        Tasklet canceller = Tasklet.setup("canceller", x -> wqs.cancelSync(w));
+        kernel.tasklets().schedule(canceller);
+        stepper.runUntilIdle();
+        assertEquals(0, reports.matching("sleeping function called from invalid context").size(), reports.events().toString());
+    }
+
+    @Test
+    void delayedWorkOnACpu_runsOnThatCpusWorker() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("on1");
+        assertTrue(wqs.queueDelayedOn(1, wq, dw, 3));
+        ticks(5);
+        assertEquals(List.of("on1@4 kworker/1:0"), log);
+    }
+
+    @Test
+    void cancelDelayedSync_ofAnArmedItem_returnsTrue_andItNeverRuns() {
+        Workqueue wq = wqs.alloc("d", 0, 0);
+        DelayedWork dw = logging("x");
+        wqs.queueDelayed(wq, dw, 5);
+        assertTrue(wqs.cancelDelayedSync(dw));
+        assertFalse(dw.isPending());
+        ticks(10);
+        assertEquals(List.of(), log);
+        assertEquals(0, dw.work().disableDepth());
+    }
+}
