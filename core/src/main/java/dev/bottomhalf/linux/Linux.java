@@ -17,6 +17,10 @@ import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.workqueue.DelayedWork;
+import dev.bottomhalf.workqueue.Work;
+import dev.bottomhalf.workqueue.Workqueue;
+import dev.bottomhalf.workqueue.Workqueues;
 
 /**
  * The kernel's own names for everything bottomhalf does, as static methods, so kernel code ports line by
@@ -612,6 +616,221 @@ public final class Linux {
 
     public static long hrtimer_get_remaining(HrTimer timer) {
         return k().hrtimers().remaining(timer);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Workqueues (include/linux/workqueue.h)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int WQ_BH = Workqueue.WQ_BH;
+    public static final int WQ_UNBOUND = Workqueue.WQ_UNBOUND;
+    public static final int WQ_FREEZABLE = Workqueue.WQ_FREEZABLE;
+    public static final int WQ_MEM_RECLAIM = Workqueue.WQ_MEM_RECLAIM;
+    public static final int WQ_HIGHPRI = Workqueue.WQ_HIGHPRI;
+    public static final int WQ_CPU_INTENSIVE = Workqueue.WQ_CPU_INTENSIVE;
+    public static final int WQ_SYSFS = Workqueue.WQ_SYSFS;
+    public static final int WQ_POWER_EFFICIENT = Workqueue.WQ_POWER_EFFICIENT;
+    public static final int WQ_PERCPU = Workqueue.WQ_PERCPU;
+    public static final int WQ_MAX_ACTIVE = Workqueue.WQ_MAX_ACTIVE;
+    public static final int WQ_DFL_ACTIVE = Workqueue.WQ_DFL_ACTIVE;
+    public static final int WORK_CPU_UNBOUND = Workqueues.WORK_CPU_UNBOUND;
+
+    private static Workqueues wq() {
+        return k().workqueues();
+    }
+
+    /** {@code DECLARE_WORK(name, func)}. */
+    public static Work DECLARE_WORK(String name, Work.Func func) {
+        return new Work(name, func);
+    }
+
+    /** {@code INIT_WORK(work, func)}. */
+    public static void INIT_WORK(Work work, Work.Func func) {
+        work.init(callbackName(func), func);
+    }
+
+    /** {@code DECLARE_DELAYED_WORK(name, func)} / {@code INIT_DELAYED_WORK}. */
+    public static DelayedWork DECLARE_DELAYED_WORK(String name, Work.Func func) {
+        return new DelayedWork(name, func);
+    }
+
+    /** {@code container_of(work, type, member)}: the object recorded with {@link Work#container(Object)}. */
+    public static <T> T container_of(Work work, Class<T> type) {
+        return work.container(type);
+    }
+
+    public static boolean work_pending(Work work) {
+        return work.isPending();
+    }
+
+    public static boolean delayed_work_pending(DelayedWork dwork) {
+        return dwork.isPending();
+    }
+
+    public static Workqueue alloc_workqueue(String name, int flags, int max_active) {
+        return wq().alloc(name, flags, max_active);
+    }
+
+    public static Workqueue alloc_ordered_workqueue(String name, int flags) {
+        return wq().allocOrdered(name, flags);
+    }
+
+    public static Workqueue create_workqueue(String name) {
+        return wq().createWorkqueue(name);
+    }
+
+    public static Workqueue create_singlethread_workqueue(String name) {
+        return wq().createSinglethreadWorkqueue(name);
+    }
+
+    public static Workqueue create_freezable_workqueue(String name) {
+        return wq().createFreezableWorkqueue(name);
+    }
+
+    public static void destroy_workqueue(Workqueue wq) {
+        wq().destroy(wq);
+    }
+
+    public static Workqueue system_wq() {
+        return wq().systemWq();
+    }
+
+    public static Workqueue system_highpri_wq() {
+        return wq().systemHighpriWq();
+    }
+
+    public static Workqueue system_long_wq() {
+        return wq().systemLongWq();
+    }
+
+    public static Workqueue system_unbound_wq() {
+        return wq().systemUnboundWq();
+    }
+
+    public static Workqueue system_freezable_wq() {
+        return wq().systemFreezableWq();
+    }
+
+    public static Workqueue system_power_efficient_wq() {
+        return wq().systemPowerEfficientWq();
+    }
+
+    public static Workqueue system_bh_wq() {
+        return wq().systemBhWq();
+    }
+
+    public static Workqueue system_bh_highpri_wq() {
+        return wq().systemBhHighpriWq();
+    }
+
+    public static boolean queue_work(Workqueue wq, Work work) {
+        return wq().queue(wq, work);
+    }
+
+    public static boolean queue_work_on(int cpu, Workqueue wq, Work work) {
+        return wq().queueOn(cpu, wq, work);
+    }
+
+    public static boolean queue_delayed_work(Workqueue wq, DelayedWork dwork, long delay) {
+        return wq().queueDelayed(wq, dwork, delay);
+    }
+
+    public static boolean queue_delayed_work_on(int cpu, Workqueue wq, DelayedWork dwork, long delay) {
+        return wq().queueDelayedOn(cpu, wq, dwork, delay);
+    }
+
+    public static boolean mod_delayed_work(Workqueue wq, DelayedWork dwork, long delay) {
+        return wq().modDelayed(wq, dwork, delay);
+    }
+
+    public static boolean mod_delayed_work_on(int cpu, Workqueue wq, DelayedWork dwork, long delay) {
+        return wq().modDelayedOn(cpu, wq, dwork, delay);
+    }
+
+    public static boolean schedule_work(Work work) {
+        return wq().schedule(work);
+    }
+
+    public static boolean schedule_work_on(int cpu, Work work) {
+        return wq().scheduleOn(cpu, work);
+    }
+
+    public static boolean schedule_delayed_work(DelayedWork dwork, long delay) {
+        return wq().scheduleDelayed(dwork, delay);
+    }
+
+    public static boolean schedule_delayed_work_on(int cpu, DelayedWork dwork, long delay) {
+        return wq().scheduleDelayedOn(cpu, dwork, delay);
+    }
+
+    public static boolean flush_work(Work work) {
+        return wq().flush(work);
+    }
+
+    public static boolean flush_delayed_work(DelayedWork dwork) {
+        return wq().flushDelayed(dwork);
+    }
+
+    public static void flush_workqueue(Workqueue wq) {
+        wq().flushWorkqueue(wq);
+    }
+
+    public static void drain_workqueue(Workqueue wq) {
+        wq().drainWorkqueue(wq);
+    }
+
+    /** {@code flush_scheduled_work()}: deprecated in the kernel, which warns at run time; so do we. */
+    public static void flush_scheduled_work() {
+        wq().flushScheduledWork();
+    }
+
+    public static boolean cancel_work(Work work) {
+        return wq().cancel(work);
+    }
+
+    public static boolean cancel_work_sync(Work work) {
+        return wq().cancelSync(work);
+    }
+
+    public static boolean cancel_delayed_work(DelayedWork dwork) {
+        return wq().cancelDelayed(dwork);
+    }
+
+    public static boolean cancel_delayed_work_sync(DelayedWork dwork) {
+        return wq().cancelDelayedSync(dwork);
+    }
+
+    public static boolean disable_work(Work work) {
+        return wq().disable(work);
+    }
+
+    public static boolean disable_work_sync(Work work) {
+        return wq().disableSync(work);
+    }
+
+    public static boolean enable_work(Work work) {
+        return wq().enable(work);
+    }
+
+    public static boolean enable_and_queue_work(Workqueue wq, Work work) {
+        return wq().enableAndQueue(wq, work);
+    }
+
+    public static boolean disable_delayed_work(DelayedWork dwork) {
+        return wq().disableDelayed(dwork);
+    }
+
+    public static boolean disable_delayed_work_sync(DelayedWork dwork) {
+        return wq().disableDelayedSync(dwork);
+    }
+
+    public static boolean enable_delayed_work(DelayedWork dwork) {
+        return wq().enableDelayed(dwork);
+    }
+
+    /** {@code current_work()}: the item running in the calling context, or null. */
+    public static Work current_work() {
+        return wq().currentWork();
     }
 
     // ------------------------------------------------------------------------------------------

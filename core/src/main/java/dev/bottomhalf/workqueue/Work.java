@@ -61,6 +61,8 @@ public final class Work {
     volatile Workqueue lastWq;
     volatile long queuedSeq;
     volatile long doneSeq;
+    /** The structure that embeds this item, for {@code container_of} (see {@link #container(Object)}). */
+    private volatile Object container;
 
     /** An uninitialised item, for {@code INIT_WORK(&w, fn)} style code ({@link #init}). */
     public Work() {
@@ -87,6 +89,25 @@ public final class Work {
 
     public String name() {
         return name;
+    }
+
+    /**
+     * Records the object that embeds this item, so the work function can get back to it
+     * ({@code container_of(work, struct my_work, work)}); returns this item.
+     */
+    public Work container(Object owner) {
+        this.container = owner;
+        return this;
+    }
+
+    /** The embedding object recorded with {@link #container(Object)}, cast to {@code type}. */
+    public <T> T container(Class<T> type) {
+        Object c = container;
+        if (c == null) {
+            throw new IllegalStateException("container_of(" + name + "): no embedding object was recorded"
+                    + " (Work.container(owner))");
+        }
+        return type.cast(c);
     }
 
     /** The work function ({@code work->func}), or null before {@link #init}. */
