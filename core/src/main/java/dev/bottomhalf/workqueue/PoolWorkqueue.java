@@ -13,6 +13,11 @@ final class PoolWorkqueue {
     int nrActive;
     final WorkList inactive = new WorkList();
     final int[] inFlight = new int[NR_COLORS];
+    // Statistics (the kernel's pwq->stats, read by the workqueue monitor): guarded by pool.lock.
+    long statTotal;
+    long statRunNs;
+    long statCpuIntensive;
+    long statCmWakeups;
 
     PoolWorkqueue(Workqueue wq, WorkerPool pool) {
         this.wq = wq;

@@ -379,6 +379,7 @@ public final class Workqueues {
         w.inactive = false;
         if (pwq.pool.worklist.isEmpty()) {
             pwq.pool.watchdogTs = machine.jiffies();
+            armWatchdog();
         }
         pwq.pool.worklist.addTail(w);
         if (tracing.on(Tracepoint.WORKQUEUE_ACTIVATE_WORK)) {
@@ -551,6 +552,8 @@ public final class Workqueues {
         } finally {
             pool.lock.lock();
         }
+        pwq.statTotal++;
+        pwq.statRunNs += machine.clock().nanoTime() - worker.startNs;
         if (worker.cpuIntensive) {
             worker.setCpuIntensive(false);
         }
@@ -635,6 +638,9 @@ public final class Workqueues {
             worker.setSleeping(true);
             if (pool.needMoreWorker()) {
                 cmWakeups.incrementAndGet();
+                if (worker.currentPwq != null) {
+                    worker.currentPwq.statCmWakeups++;
+                }
                 create = kickLocked(pool, worker.context());
             }
         } finally {
@@ -701,6 +707,9 @@ public final class Workqueues {
                 if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
                     w.setCpuIntensive(true);
                     cpuIntensiveViolations.incrementAndGet();
+                    if (w.currentPwq != null) {
+                        w.currentPwq.statCpuIntensive++;
+                    }
                 }
             }
             if (pool.needMoreWorker()) {
@@ -1257,6 +1266,208 @@ public final class Workqueues {
             reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
         }
         workqueues.remove(wq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Lockup watchdog (semantics §4.12) and the monitor
+    // ------------------------------------------------------------------------------------------
+
+    private volatile long watchdogThreshSeconds = 30;
+    private final TimerList watchdogTimer = new TimerList();
+    private volatile boolean watchdogReady;
+    private final AtomicLong lockups = new AtomicLong();
+
+    /** {@code workqueue.watchdog_thresh}: seconds a pool may make no progress before it is reported (0: off). */
+    public long watchdogThreshSeconds() {
+        return watchdogThreshSeconds;
+    }
+
+    public void watchdogThreshSeconds(long seconds) {
+        if (seconds < 0) {
+            throw new IllegalArgumentException("watchdog_thresh must be >= 0: " + seconds);
+        }
+        watchdogThreshSeconds = seconds;
+    }
+
+    /** Lockups reported so far. */
+    public long lockups() {
+        return lockups.get();
+    }
+
+    /**
+     * Arms the watchdog timer if it is not armed. The kernel's runs forever as a deferrable timer; ours runs
+     * only while some pool has items (so an idle kernel stays tickless) and is not deferrable (so a stalled
+     * pool on an otherwise idle CPU is still reported). Any context.
+     */
+    private void armWatchdog() {
+        long thresh = watchdogThreshSeconds;
+        if (thresh == 0) {
+            return;
+        }
+        if (!watchdogReady) {
+            synchronized (watchdogTimer) {
+                if (!watchdogReady) {
+                    timers.setup(watchdogTimer, "wq_watchdog_timer_fn", t -> watchdogFn(), TimerList.TIMER_IRQSAFE);
+                    watchdogReady = true;
+                }
+            }
+        }
+        if (!watchdogTimer.isPending()) {
+            synchronized (watchdogTimer) { // two first queuers must not both add it
+                if (!watchdogTimer.isPending()) {
+                    watchdogTimer.expires(machine.jiffies() + thresh * machine.hz());
+                    timers.addOn(watchdogTimer, 0);
+                }
+            }
+        }
+    }
+
+    /** {@code wq_watchdog_timer_fn}: reports every pool whose worklist has not moved for the threshold. */
+    private void watchdogFn() {
+        long thresh = watchdogThreshSeconds;
+        if (thresh == 0) {
+            return;
+        }
+        long now = machine.jiffies();
+        long threshJiffies = thresh * machine.hz();
+        boolean lockup = false;
+        boolean busy = false;
+        for (WorkerPool pool : allPools) {
+            pool.lock.lock();
+            try {
+                if (pool.worklist.isEmpty()) {
+                    continue;
+                }
+                busy = true;
+                if (now - pool.watchdogTs > threshJiffies) {
+                    lockup = true;
+                    lockups.incrementAndGet();
+                    reports.bug("BUG: workqueue lockup - pool " + pool.describe() + " stuck for "
+                            + (now - pool.watchdogTs) / machine.hz() + "s!", new Throwable("wq_watchdog_timer_fn"));
+                }
+            } finally {
+                pool.lock.unlock();
+            }
+        }
+        if (lockup) {
+            reports.printk(KernelEvent.Kind.INFO, showAllWorkqueues());
+        }
+        if (busy) {
+            synchronized (watchdogTimer) {
+                if (!watchdogTimer.isPending()) {
+                    watchdogTimer.expires(now + threshJiffies);
+                    timers.addOn(watchdogTimer, 0);
+                }
+            }
+        }
+    }
+
+    /** {@code show_all_workqueues()}: the busy workqueues and pools, as the kernel dumps them. */
+    public String showAllWorkqueues() {
+        StringBuilder sb = new StringBuilder("Showing busy workqueues and worker pools:\n");
+        for (Workqueue wq : workqueues) {
+            StringBuilder pwqLines = new StringBuilder();
+            for (int i = 0; i < wq.pwqs.length; i++) {
+                PoolWorkqueue pwq = wq.pwqs[i];
+                pwq.pool.lock.lock();
+                try {
+                    if (pwq.totalInFlight() == 0) {
+                        continue;
+                    }
+                    pwqLines.append("  pwq ").append(pwq.pool.id).append(": ").append(pwq.pool.describe())
+                            .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlight() + 1)
+                            .append('\n');
+                    StringBuilder inFlight = new StringBuilder();
+                    for (Worker w : pwq.pool.workers) {
+                        if (w.currentPwq == pwq) {
+                            inFlight.append(inFlight.isEmpty() ? "" : ", ").append(w.name()).append(':')
+                                    .append(w.currentWork.name());
+                        }
+                    }
+                    if (!inFlight.isEmpty()) {
+                        pwqLines.append("    in-flight: ").append(inFlight).append('\n');
+                    }
+                    StringBuilder pending = new StringBuilder();
+                    for (Work x = pwq.pool.worklist.first(); x != null; x = x.next) {
+                        if (x.pwq == pwq) {
+                            pending.append(pending.isEmpty() ? "" : ", ").append(x.name());
+                        }
+                    }
+                    if (!pending.isEmpty()) {
+                        pwqLines.append("    pending: ").append(pending).append('\n');
+                    }
+                    if (!pwq.inactive.isEmpty()) {
+                        pwqLines.append("    inactive: ").append(pwq.inactive.size()).append(" items\n");
+                    }
+                } finally {
+                    pwq.pool.lock.unlock();
+                }
+            }
+            if (!pwqLines.isEmpty()) {
+                sb.append("workqueue ").append(wq.name()).append(": flags=0x").append(Integer.toHexString(wq.flags()))
+                        .append('\n').append(pwqLines);
+            }
+        }
+        for (WorkerPool pool : allPools) {
+            pool.lock.lock();
+            try {
+                if (pool.worklist.isEmpty() && pool.nrRunning == 0) {
+                    continue;
+                }
+                sb.append("pool ").append(pool.id).append(": ").append(pool.describe()).append(" hung=")
+                        .append((machine.jiffies() - pool.watchdogTs) / machine.hz()).append("s workers=")
+                        .append(pool.workers.size()).append(" idle: ").append(pool.idle.size()).append('\n');
+            } finally {
+                pool.lock.unlock();
+            }
+        }
+        return sb.toString();
+    }
+
+    /** The statistics of one workqueue, summed over its pool-workqueues (the kernel's {@code wq_monitor}). */
+    public record Stats(String name, long total, long inFlight, long runNs, long cpuIntensive, long cmWakeups,
+                        long mayday, long rescued) {
+    }
+
+    /** {@code wq_monitor.py}: per-workqueue statistics. */
+    public Stats stats(Workqueue wq) {
+        long total = 0;
+        long inFlight = 0;
+        long runNs = 0;
+        long cpuIntensive = 0;
+        long cmw = 0;
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            pwq.pool.lock.lock();
+            try {
+                total += pwq.statTotal;
+                inFlight += pwq.totalInFlight();
+                runNs += pwq.statRunNs;
+                cpuIntensive += pwq.statCpuIntensive;
+                cmw += pwq.statCmWakeups;
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+        }
+        return new Stats(wq.name(), total, inFlight, runNs, cpuIntensive, cmw, 0, 0);
+    }
+
+    /**
+     * The workqueue monitor's table ({@code tools/workqueue/wq_monitor.py}): for each workqueue that ran
+     * anything, total items, items in flight, run time (s), CPU-intensive violations, concurrency-management
+     * wake-ups, mayday and rescued counts.
+     */
+    public String monitor() {
+        StringBuilder sb = new StringBuilder(String.format("%-30s %10s %6s %9s %8s %8s %7s %7s%n", "", "total", "infl",
+                "CPUtime", "CPUitsv", "CMW/RPR", "mayday", "rescued"));
+        for (Workqueue wq : workqueues) {
+            Stats s = stats(wq);
+            if (s.total() == 0 && s.inFlight() == 0) {
+                continue;
+            }
+            sb.append(String.format("%-30s %10d %6d %9.1f %8d %8d %7d %7d%n", s.name(), s.total(), s.inFlight(),
+                    s.runNs() / 1e9, s.cpuIntensive(), s.cmWakeups(), s.mayday(), s.rescued()));
+        }
+        return sb.toString();
     }
 
     // ------------------------------------------------------------------------------------------

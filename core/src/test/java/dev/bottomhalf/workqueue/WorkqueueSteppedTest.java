@@ -210,4 +210,53 @@ class WorkqueueSteppedTest {
         assertEquals(List.of(), log);
         assertEquals(0, dw.work().disableDepth());
     }
+
+    @Test
+    void item60_poolWithoutProgressFor30s_isReportedAsALockup_withTheBusyWorkqueues() {
+        Workqueue wq = wqs.alloc("stall", 0, 0);
+        wqs.queueOn(1, wq, new Work("wq_stall_fn", w -> log.add("ran")));
+        // Nobody runs CPU 1's kworker (the test never steps it): the pool makes no progress.
+        stepper.advance(29, java.util.concurrent.TimeUnit.SECONDS);
+        stepper.hardirq(0);
+        assertEquals(0, reports.matching("workqueue lockup").size(), "not before the threshold");
+        stepper.advance(2, java.util.concurrent.TimeUnit.SECONDS);
+        stepper.hardirq(0); // the watchdog timer was due at 30 s (+ wheel rounding); it runs now, at 31 s
+        assertEquals(1, reports.matching("BUG: workqueue lockup - pool cpus=1 node=0 flags=0x0 nice=0 stuck for 31s!")
+                .size(), reports.events().toString());
+        assertTrue(reports.matching("workqueue stall: flags=0x0").size() == 1
+                && reports.matching("pending: wq_stall_fn").size() == 1, reports.events().toString());
+        assertEquals(1, wqs.lockups());
+        stepper.runUntilIdle();
+        assertEquals(List.of("ran"), log);
+        stepper.advance(31, java.util.concurrent.TimeUnit.SECONDS);
+        stepper.hardirq(0);
+        assertEquals(1, wqs.lockups(), "progress was made: no second report");
+    }
+
+    @Test
+    void watchdogThreshold_isConfigurable_andZeroTurnsItOff() {
+        wqs.watchdogThreshSeconds(2);
+        Workqueue wq = wqs.alloc("stall", 0, 0);
+        wqs.queueOn(1, wq, new Work("stuck", w -> { }));
+        stepper.advance(3, java.util.concurrent.TimeUnit.SECONDS);
+        stepper.hardirq(0);
+        assertEquals(1, wqs.lockups());
+        wqs.watchdogThreshSeconds(0);
+        stepper.advance(10, java.util.concurrent.TimeUnit.SECONDS);
+        stepper.hardirq(0);
+        assertEquals(1, wqs.lockups());
+    }
+
+    @Test
+    void monitor_countsExecutedItemsPerWorkqueue() {
+        Workqueue wq = wqs.alloc("counted", 0, 0);
+        for (int i = 0; i < 5; i++) {
+            wqs.queue(wq, new Work("c" + i, w -> { }));
+        }
+        stepper.runUntilIdle();
+        Workqueues.Stats s = wqs.stats(wq);
+        assertEquals(5, s.total());
+        assertEquals(0, s.inFlight());
+        assertTrue(wqs.monitor().lines().anyMatch(l -> l.startsWith("counted ") && l.contains(" 5 ")), wqs.monitor());
+    }
 }
