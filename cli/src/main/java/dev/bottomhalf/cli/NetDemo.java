@@ -1,6 +1,11 @@
 package dev.bottomhalf.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -14,6 +19,8 @@ import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.workqueue.DelayedWork;
+import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
@@ -33,6 +40,10 @@ import dev.bottomhalf.trace.TraceBuffer;
  * {@link #WATCHDOG_MS} ms into the future on every poll ({@code mod_timer}; re-arming to the same jiffy is
  * free). It fires only when its queue has been quiet that long — at the end, when the card stops, the demo
  * sleeps ({@code msleep}) until both have fired, then shuts them down with {@code timer_shutdown_sync}.</li>
+ * <li>Slow path: a delayed work item, {@code eth0-summary}, on the {@code eth0_summary} workqueue writes a
+ * one-line summary to a file once a second (file I/O may sleep: process context, a kworker) and re-queues
+ * itself with {@code queue_delayed_work(..., HZ)}; at the end {@code cancel_delayed_work_sync} stops it and
+ * the workqueue monitor is printed.</li>
  * </ul>
  * Half-way through, a burst of {@link #BURST_PACKETS} packets per queue arrives at once: one softirq
  * invocation (10 passes) cannot drain it, so {@code ksoftirqd/N} finishes the job — visible in the
@@ -73,6 +84,15 @@ final class NetDemo {
                     q.rollups.incrementAndGet();
                 });
             }
+            Path summaryFile = createSummaryFile();
+            Workqueue summaryWq = kernel.workqueues().alloc("eth0_summary", 0, 0);
+            AtomicLong summaries = new AtomicLong();
+            DelayedWork[] summary = new DelayedWork[1];
+            summary[0] = new DelayedWork("eth0-summary", w -> {
+                writeSummary(summaryFile, kernel, nic, summaries.incrementAndGet());
+                kernel.workqueues().queueDelayed(summaryWq, summary[0], kernel.machine().hz()); // again in a second
+            });
+            kernel.workqueues().queueDelayed(summaryWq, summary[0], 0);
             TimerList[] watchdogs = new TimerList[nic.queues.length];
             AtomicLong[] watchdogFires = new AtomicLong[nic.queues.length];
             for (SimulatedNic.RxQueue q : nic.queues) {
@@ -113,6 +133,9 @@ final class NetDemo {
             for (TimerList wd : watchdogs) {
                 kernel.timers().shutdownSync(wd);                 // not pending, not running, never again
             }
+            kernel.workqueues().cancelDelayedSync(summary[0]);    // its self-requeue cannot escape the cancel
+            String monitor = kernel.workqueues().monitor();
+            kernel.workqueues().destroy(summaryWq);
             kernel.machine().detachCurrentThread();
             out.println();
             out.println("/proc/interrupts:");
@@ -131,6 +154,10 @@ final class NetDemo {
                 fired.append(i == 0 ? "" : ", ").append(watchdogs[i].name()).append(' ').append(watchdogFires[i].get());
             }
             out.printf("%nwatchdog timers fired (the card went quiet for %d ms at the end): %s%n", quietMs, fired);
+            out.printf("%nslow path: %d per-second summaries written by a kworker to %s%n", summaries.get(), summaryFile);
+            out.println();
+            out.println("workqueue monitor:");
+            out.print(monitor);
             exit = summary(out, kernel, nic, drained, reports);
         }
         return exit;
@@ -149,6 +176,31 @@ final class NetDemo {
         q.irqEnabled.set(true);                                   // drained: unmask the queue on the card
         if (!q.isEmpty() && q.irqEnabled.compareAndSet(true, false)) {
             kernel.softirqs().raise(SoftirqVector.NET_RX);       // a packet slipped in before the unmask
+        }
+    }
+
+    private static Path createSummaryFile() {
+        try {
+            return Files.createTempFile("bottomhalf-eth0-", ".log");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the demo's summary file", e);
+        }
+    }
+
+    /** The slow path's work function: one line per call, appended to the summary file (may sleep). */
+    private static void writeSummary(Path file, Kernel kernel, SimulatedNic nic, long n) {
+        long delivered = 0;
+        long dropped = 0;
+        for (SimulatedNic.RxQueue q : nic.queues) {
+            delivered += q.delivered.get();
+            dropped += q.dropped.get();
+        }
+        String line = String.format("summary %d: jiffies %d, delivered %d packets, dropped %d, on %s%n", n,
+                kernel.jiffies(), delivered, dropped, Thread.currentThread().getName());
+        try {
+            Files.writeString(file, line, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // reported as an oops by the workqueue; the worker goes on
         }
     }
 

@@ -30,6 +30,8 @@ class MainTest {
         assertTrue(text.matches("(?s).*watchdog timers fired \\(the card went quiet for \\d+ ms at the end\\):"
                 + " eth0-watchdog-0 [1-9]\\d*, eth0-watchdog-1 [1-9]\\d*\n.*"), text);
         assertTrue(text.matches("(?s).*LOC: +[1-9]\\d* +[1-9]\\d* +Local timer interrupts\n.*"), text);
+        assertTrue(text.matches("(?s).*slow path: [1-9]\\d* per-second summaries written by a kworker to \\S+\n.*"), text);
+        assertTrue(text.matches("(?s).*workqueue monitor:\n.*\neth0_summary +[1-9]\\d* +0 .*"), text);
         assertTrue(text.contains("every accepted packet was delivered; no kernel warnings."), text);
     }
 
