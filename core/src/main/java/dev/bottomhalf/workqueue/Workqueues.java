@@ -357,7 +357,7 @@ public final class Workqueues {
                         + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
                         + " cpu=" + (pool.cpu >= 0 ? pool.cpu : cpu));
             }
-            if (pwq.inactive.isEmpty() && pwq.nrActive < wq.maxActive) {
+            if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
                 activate(pwq, w);
                 create = kickLocked(pool, ctx);
             } else {
@@ -607,7 +607,7 @@ public final class Workqueues {
         if (wasActive) {
             pwq.nrActive--;
             Work next = pwq.inactive.first();
-            if (next != null && pwq.nrActive < pwq.wq.maxActive) {
+            if (next != null && pwq.nrActive < effectiveMaxActive(pwq.wq)) {
                 pwq.inactive.remove(next);
                 activate(pwq, next);
             }
@@ -1266,6 +1266,108 @@ public final class Workqueues {
             reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
         }
         workqueues.remove(wq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // max_active and the freezer (semantics §4.5)
+    // ------------------------------------------------------------------------------------------
+
+    private volatile boolean frozen;
+
+    /** The limit in force: 0 for a freezable workqueue while the system is frozen. */
+    private int effectiveMaxActive(Workqueue wq) {
+        return frozen && (wq.flags & WQ_FREEZABLE) != 0 ? 0 : wq.maxActive;
+    }
+
+    /**
+     * {@code workqueue_set_max_active(wq, max_active)}: clamped as at allocation; raising it activates waiting
+     * items at once. Refused with the kernel's WARN for BH and ordered workqueues.
+     */
+    public void setMaxActive(Workqueue wq, int maxActive) {
+        if (wq.isBh() || wq.isOrdered()) {
+            reports.warning("WARNING: workqueue_set_max_active(" + wq.name() + ") on " + (wq.isBh() ? "a BH" : "an ordered")
+                    + " workqueue is ignored");
+            return;
+        }
+        if (maxActive < 1 || maxActive > WQ_MAX_ACTIVE) {
+            reports.printk(KernelEvent.Kind.WARN, String.format("workqueue: max_active %d requested for %s is out of"
+                    + " range, clamping between %d and %d", maxActive, wq.name(), 1, WQ_MAX_ACTIVE));
+            maxActive = Math.max(1, Math.min(WQ_MAX_ACTIVE, maxActive));
+        }
+        wq.maxActive = maxActive;
+        activateWaiting(wq);
+    }
+
+    /** Moves inactive items of {@code wq} to their worklists while slots allow, and kicks the pools. */
+    private void activateWaiting(Workqueue wq) {
+        ExecutionContext ctx = machine.current();
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            boolean create = false;
+            pwq.pool.lock.lock();
+            try {
+                Work next;
+                boolean any = false;
+                while ((next = pwq.inactive.first()) != null && pwq.nrActive < effectiveMaxActive(wq)) {
+                    pwq.inactive.remove(next);
+                    activate(pwq, next);
+                    any = true;
+                }
+                if (any) {
+                    create = kickLocked(pwq.pool, ctx);
+                }
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+            if (create) {
+                createWorker(pwq.pool);
+            }
+        }
+    }
+
+    /**
+     * {@code freeze_workqueues_begin} + waiting until {@code freeze_workqueues_busy} is false: from now on
+     * items queued on {@code WQ_FREEZABLE} workqueues wait on their inactive lists; returns once no item of
+     * a freezable workqueue is active any more. May sleep.
+     */
+    public void freeze() {
+        machine.current().mightSleep("freeze_workqueues_begin");
+        frozen = true;
+        waitUntil(() -> {
+            for (Workqueue wq : workqueues) {
+                if ((wq.flags & WQ_FREEZABLE) != 0 && activeItems(wq) > 0) {
+                    return false;
+                }
+            }
+            return true;
+        }, "freeze_workqueues_busy");
+    }
+
+    /** {@code thaw_workqueues}: freezable workqueues get their {@code max_active} back and run what waited. */
+    public void thaw() {
+        frozen = false;
+        for (Workqueue wq : workqueues) {
+            if ((wq.flags & WQ_FREEZABLE) != 0) {
+                activateWaiting(wq);
+            }
+        }
+    }
+
+    /** Whether the workqueues are frozen. */
+    public boolean isFrozen() {
+        return frozen;
+    }
+
+    private int activeItems(Workqueue wq) {
+        int n = 0;
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            pwq.pool.lock.lock();
+            try {
+                n += pwq.nrActive;
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+        }
+        return n;
     }
 
     // ------------------------------------------------------------------------------------------

@@ -259,4 +259,40 @@ class WorkqueueSteppedTest {
         assertEquals(0, s.inFlight());
         assertTrue(wqs.monitor().lines().anyMatch(l -> l.startsWith("counted ") && l.contains(" 5 ")), wqs.monitor());
     }
+
+    @Test
+    void freezer_freezableItemsWaitWhileFrozen_othersRun_thawRunsThem() {
+        Workqueue freezable = wqs.alloc("fz", Workqueue.WQ_FREEZABLE, 0);
+        Workqueue normal = wqs.alloc("nf", 0, 0);
+        wqs.queue(freezable, new Work("before", w -> log.add("before")));
+        wqs.freeze();                               // waits for the active item: in stepped mode it runs it
+        assertEquals(List.of("before"), log);
+        assertTrue(wqs.isFrozen());
+        wqs.queue(freezable, new Work("frozen", w -> log.add("frozen")));
+        wqs.queue(normal, new Work("normal", w -> log.add("normal")));
+        stepper.runUntilIdle();
+        assertEquals(List.of("before", "normal"), log, "the freezable item waits on its inactive list");
+        assertTrue(wqs.showAllWorkqueues().contains("inactive: 1 items"), wqs.showAllWorkqueues());
+        wqs.thaw();
+        stepper.runUntilIdle();
+        assertEquals(List.of("before", "normal", "frozen"), log);
+    }
+
+    @Test
+    void setMaxActive_raisingItActivatesWaitingItems_andIsRefusedForOrderedWorkqueues() {
+        Workqueue wq = wqs.alloc("ma", 0, 1);
+        for (int i = 0; i < 3; i++) {
+            wqs.queueOn(0, wq, new Work("m" + i, w -> log.add(w.name())));
+        }
+        assertTrue(wqs.showAllWorkqueues().contains("inactive: 2 items"), wqs.showAllWorkqueues());
+        wqs.setMaxActive(wq, 3);
+        assertFalse(wqs.showAllWorkqueues().contains("inactive:"), wqs.showAllWorkqueues());
+        assertEquals(3, wq.maxActive());
+        stepper.runUntilIdle();
+        assertEquals(List.of("m0", "m1", "m2"), log);
+        Workqueue ordered = wqs.allocOrdered("o", 0);
+        wqs.setMaxActive(ordered, 4);
+        assertEquals(1, ordered.maxActive());
+        assertEquals(1, reports.matching("workqueue_set_max_active(o) on an ordered workqueue is ignored").size());
+    }
 }
