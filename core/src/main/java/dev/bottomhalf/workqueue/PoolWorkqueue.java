@@ -18,6 +18,8 @@ final class PoolWorkqueue {
     long statRunNs;
     long statCpuIntensive;
     long statCmWakeups;
+    long statMayday;
+    long statRescued;
 
     PoolWorkqueue(Workqueue wq, WorkerPool pool) {
         this.wq = wq;

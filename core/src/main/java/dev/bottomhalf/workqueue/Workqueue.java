@@ -57,6 +57,8 @@ public final class Workqueue implements Executor {
     /** The flush color new items get; see the class notes. */
     volatile int workColor;
     final ReentrantLock flushMutex = new ReentrantLock();
+    /** The rescuer of a {@code WQ_MEM_RECLAIM} workqueue, else null. */
+    volatile Rescuer rescuer;
     /** Delayed items whose timers are armed to queue on this workqueue (for destroy's report). */
     final java.util.concurrent.atomic.AtomicInteger armedDelayed = new java.util.concurrent.atomic.AtomicInteger();
 

@@ -199,6 +199,12 @@ public final class Workqueues {
             wq = new Workqueue(this, name, flags, maxActive, pwqs);
             pwqs[0] = new PoolWorkqueue(wq, unboundPools[highpri ? 1 : 0]);
         }
+        if ((flags & WQ_MEM_RECLAIM) != 0) {
+            ExecutionContext rctx = machine.newContext(ExecutionContext.Role.WORKER, "kworker/R-" + name, machine.cpu(0));
+            Rescuer rescuer = new Rescuer(wq, rctx);
+            wq.rescuer = rescuer;
+            rescuer.handle = machine.register(rescuer, true);
+        }
         workqueues.add(wq);
         return wq;
     }
@@ -423,6 +429,10 @@ public final class Workqueues {
     /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
     private void createWorker(WorkerPool pool) {
         Worker worker;
+        if (failWorkerCreation) {
+            armMayday(pool, maydayInitialTimeout());
+            return;
+        }
         pool.lock.lock();
         try {
             if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
@@ -1262,10 +1272,113 @@ public final class Workqueues {
                     + " workqueue", new Throwable("destroy_workqueue"));
         }
         wq.destroyed = true;
+        Rescuer rescuer = wq.rescuer;
+        if (rescuer != null) {
+            rescuer.handle.stop();
+        }
         if (totalInFlight(wq) != 0) {
             reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
         }
         workqueues.remove(wq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Rescuers (semantics §4.4: mayday)
+    // ------------------------------------------------------------------------------------------
+
+    private volatile boolean failWorkerCreation;
+    private final Map<WorkerPool, TimerList> maydayTimers = new ConcurrentHashMap<>();
+
+    /**
+     * Fault injection: while true, pools cannot create workers (as when the kernel cannot allocate or fork
+     * one). Items then wait, except those of {@code WQ_MEM_RECLAIM} workqueues, which their rescuers run.
+     */
+    public void failWorkerCreation(boolean fail) {
+        failWorkerCreation = fail;
+    }
+
+    /** {@code MAYDAY_INITIAL_TIMEOUT}: HZ/100 jiffies, at least 2. */
+    private long maydayInitialTimeout() {
+        return Math.max(2, machine.hz() / 100);
+    }
+
+    /** Arms the pool's mayday timer ({@code pool->mayday_timer}) unless armed. Any context. */
+    private void armMayday(WorkerPool pool, long delay) {
+        TimerList t = maydayTimers.computeIfAbsent(pool, p -> {
+            TimerList timer = new TimerList();
+            timers.setup(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
+            return timer;
+        });
+        synchronized (t) {
+            if (!t.isPending()) {
+                t.expires(machine.jiffies() + delay);
+                timers.addOn(t, pool.cpu >= 0 ? pool.cpu : 0);
+            }
+        }
+    }
+
+    /**
+     * {@code pool_mayday_timeout}: the pool still needs a worker it could not create — every rescuer whose
+     * workqueue has items waiting in this pool gets a mayday; creation is retried, and the timer re-armed
+     * every {@code MAYDAY_INTERVAL} while the pool starves.
+     */
+    private void maydayTimeout(WorkerPool pool) {
+        boolean starving;
+        pool.lock.lock();
+        try {
+            starving = pool.needMoreWorker() && pool.idle.isEmpty();
+            if (starving) {
+                for (Work w = pool.worklist.first(); w != null; w = w.next) {
+                    PoolWorkqueue pwq = w.pwq;
+                    Rescuer r = pwq == null ? null : pwq.wq.rescuer;
+                    if (r != null && !r.maydays.contains(pwq)) {
+                        pwq.statMayday++;
+                        r.maydays.add(pwq);
+                        r.handle.wake();
+                    }
+                }
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (starving) {
+            if (failWorkerCreation) {
+                armMayday(pool, Math.max(1, machine.hz() / 10));
+            } else {
+                createWorker(pool);
+            }
+        }
+    }
+
+    /** {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there. */
+    int rescue(Rescuer rescuer, PoolWorkqueue pwq) {
+        WorkerPool pool = pwq.pool;
+        Worker rw = new Worker(pool, -1, rescuer.context(), rescuer.name());
+        workersByContext.put(rescuer.context(), rw);
+        int n = 0;
+        pool.lock.lock();
+        try {
+            pool.workers.add(rw);
+            for (Work w = pool.worklist.first(); w != null;) {
+                Work next = w.next;
+                if (w.pwq == pwq) {
+                    pool.worklist.remove(w);
+                    rw.scheduled.addTail(w);
+                }
+                w = next;
+            }
+            Work w;
+            while ((w = rw.scheduled.pollFirst()) != null) {
+                processOne(rw, w);
+                pwq.statRescued++;
+                n++;
+            }
+            pool.workers.remove(rw);
+        } finally {
+            pool.lock.unlock();
+            workersByContext.remove(rescuer.context());
+        }
+        return n;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1538,9 +1651,13 @@ public final class Workqueues {
         long runNs = 0;
         long cpuIntensive = 0;
         long cmw = 0;
+        long mayday = 0;
+        long rescued = 0;
         for (PoolWorkqueue pwq : wq.pwqs) {
             pwq.pool.lock.lock();
             try {
+                mayday += pwq.statMayday;
+                rescued += pwq.statRescued;
                 total += pwq.statTotal;
                 inFlight += pwq.totalInFlight();
                 runNs += pwq.statRunNs;
@@ -1550,7 +1667,7 @@ public final class Workqueues {
                 pwq.pool.lock.unlock();
             }
         }
-        return new Stats(wq.name(), total, inFlight, runNs, cpuIntensive, cmw, 0, 0);
+        return new Stats(wq.name(), total, inFlight, runNs, cpuIntensive, cmw, mayday, rescued);
     }
 
     /**

@@ -295,4 +295,31 @@ class WorkqueueSteppedTest {
         assertEquals(1, ordered.maxActive());
         assertEquals(1, reports.matching("workqueue_set_max_active(o) on an ordered workqueue is ignored").size());
     }
+
+    @Test
+    void memReclaim_rescuerRunsItsItems_whenNoWorkerCanBeCreated() {
+        wqs.failWorkerCreation(true);
+        Workqueue reclaim = wqs.alloc("reclaim", Workqueue.WQ_MEM_RECLAIM, 0);
+        Workqueue plain = wqs.alloc("plain", 0, 0);
+        wqs.queueOn(0, reclaim, new Work("A", w -> log.add("A on " + Thread.currentThread().getName() + " "
+                + kernel.context().name())));
+        wqs.queueOn(0, plain, new Work("B", w -> log.add("B on " + kernel.context().name())));
+        stepper.runUntilIdle();
+        assertEquals(List.of(), log, "no worker could be created");
+        stepper.advanceJiffies(10);                  // MAYDAY_INITIAL_TIMEOUT = HZ/100: 10 jiffies at HZ=1000 ...
+        stepper.runUntilIdle();
+        assertEquals(List.of(), log, "... and a level-0 timer rounds up by one: not yet");
+        stepper.advanceJiffies(1);
+        stepper.runUntilIdle();
+        assertEquals(1, log.size(), log.toString());
+        assertTrue(log.get(0).startsWith("A on ") && log.get(0).endsWith(" kworker/R-reclaim"), log.toString());
+        Workqueues.Stats s = wqs.stats(reclaim);
+        assertEquals(1, s.mayday());
+        assertEquals(1, s.rescued());
+        wqs.failWorkerCreation(false);
+        stepper.advanceJiffies(110);                 // the next mayday round (MAYDAY_INTERVAL = HZ/10) retries
+        stepper.runUntilIdle();
+        assertEquals(List.of(log.get(0), "B on kworker/0:0"), log);
+        assertEquals(0, wqs.stats(plain).rescued(), "only WQ_MEM_RECLAIM workqueues have rescuers");
+    }
 }
