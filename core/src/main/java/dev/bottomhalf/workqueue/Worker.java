@@ -39,6 +39,10 @@ final class Worker implements Agent {
     /** {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
     boolean cpuIntensive;
     boolean idle = true;
+    /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
+    long lastActive;
+    /** Retired by the idle cull: it takes no more work while its thread stops. */
+    boolean retired;
 
     Worker(WorkerPool pool, int id, ExecutionContext ctx, String name) {
         this.pool = pool;
@@ -103,7 +107,7 @@ final class Worker implements Agent {
     public boolean hasWork() {
         pool.lock.lock();
         try {
-            return !scheduled.isEmpty() || pool.needMoreWorker();
+            return !retired && (!scheduled.isEmpty() || pool.needMoreWorker());
         } finally {
             pool.lock.unlock();
         }

@@ -37,6 +37,7 @@ import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 
@@ -473,6 +474,9 @@ public final class Workqueues {
         int n = 0;
         pool.lock.lock();
         try {
+            if (worker.retired) {
+                return 0;
+            }
             n += runScheduled(worker);
             if (!pool.needMoreWorker()) {
                 return n;
@@ -497,7 +501,11 @@ public final class Workqueues {
             } while (pool.keepWorking());
             worker.setWorking(false);
             worker.idle = true;
+            worker.lastActive = machine.jiffies();
             pool.idle.add(worker);
+            if (tooManyWorkers(pool)) {
+                armIdleTimer(pool, idleWorkerTimeoutSeconds * machine.hz());
+            }
             if (pool.needMoreWorker()) {
                 create = kickLocked(pool, worker.context());
             }
@@ -1280,6 +1288,121 @@ public final class Workqueues {
             reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
         }
         workqueues.remove(wq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Idle-worker retirement (semantics §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code MAX_IDLE_WORKERS_RATIO}. */
+    static final int MAX_IDLE_WORKERS_RATIO = 4;
+    private volatile long idleWorkerTimeoutSeconds = 300;
+    private final Map<WorkerPool, TimerList> idleTimers = new ConcurrentHashMap<>();
+    private final Map<WorkerPool, Work> cullWorks = new ConcurrentHashMap<>();
+
+    /** {@code IDLE_WORKER_TIMEOUT} in seconds (300 by default); settable for tests and small machines. */
+    public long idleWorkerTimeoutSeconds() {
+        return idleWorkerTimeoutSeconds;
+    }
+
+    public void idleWorkerTimeoutSeconds(long seconds) {
+        if (seconds < 1) {
+            throw new IllegalArgumentException("the idle worker timeout must be >= 1 s: " + seconds);
+        }
+        idleWorkerTimeoutSeconds = seconds;
+    }
+
+    /** {@code too_many_workers}: more than two idle, and the idle beyond two outnumber a quarter of the busy. */
+    private static boolean tooManyWorkers(WorkerPool pool) {
+        int idle = pool.idle.size();
+        int busy = pool.workers.size() - idle;
+        return idle > 2 && (idle - 2) * MAX_IDLE_WORKERS_RATIO >= busy;
+    }
+
+    /** How many workers the pool of CPU {@code cpu} (−1: the unbound pool) has, for tests and diagnostics. */
+    public int workerCount(int cpu, boolean highpri) {
+        WorkerPool pool = cpu < 0 ? unboundPools[highpri ? 1 : 0] : cpuPools[machine.cpu(cpu).id()][highpri ? 1 : 0];
+        pool.lock.lock();
+        try {
+            return pool.workers.size();
+        } finally {
+            pool.lock.unlock();
+        }
+    }
+
+    private void armIdleTimer(WorkerPool pool, long delay) {
+        TimerList t = idleTimers.computeIfAbsent(pool, p -> {
+            TimerList timer = new TimerList();
+            timers.setup(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
+            return timer;
+        });
+        synchronized (t) {
+            if (!t.isPending()) {
+                t.expires(machine.jiffies() + delay);
+                timers.addOn(t, pool.cpu >= 0 ? pool.cpu : 0);
+            }
+        }
+    }
+
+    /**
+     * {@code idle_worker_timeout}: if the longest-idle worker has been idle long enough, a work item on
+     * {@code system_unbound_wq} (on {@code system_wq} for the unbound pools) retires the extra workers
+     * (stopping a thread may sleep); else re-arm. The timer is armed only while there are too many idle
+     * workers, so an idle kernel stops ticking for it.
+     */
+    private void idleWorkerTimeout(WorkerPool pool) {
+        long retireAt;
+        pool.lock.lock();
+        try {
+            if (!tooManyWorkers(pool)) {
+                return;
+            }
+            retireAt = pool.idle.get(0).lastActive + idleWorkerTimeoutSeconds * machine.hz();
+        } finally {
+            pool.lock.unlock();
+        }
+        long now = machine.jiffies();
+        if (Jiffies.timeBefore(now, retireAt)) {
+            armIdleTimer(pool, retireAt - now);
+            return;
+        }
+        Work cull = cullWorks.computeIfAbsent(pool, p -> new Work("idle_cull_fn/" + p.id, w -> idleCull(p)));
+        if (pool.cpu >= 0) {
+            queue(systemUnboundWq, cull);
+        } else {
+            // The kernel culls from system_unbound_wq; for an unbound pool that is the pool itself, whose
+            // culling worker then counts as busy and one extra idle worker stays. A per-CPU pool culls it.
+            queueOn(0, systemWq, cull);
+        }
+    }
+
+    /** {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. */
+    private void idleCull(WorkerPool pool) {
+        for (;;) {
+            Worker victim;
+            pool.lock.lock();
+            try {
+                if (!tooManyWorkers(pool)) {
+                    return;
+                }
+                Worker oldest = pool.idle.get(0);
+                long retireAt = oldest.lastActive + idleWorkerTimeoutSeconds * machine.hz();
+                if (Jiffies.timeBefore(machine.jiffies(), retireAt)) {
+                    armIdleTimer(pool, retireAt - machine.jiffies());
+                    return;
+                }
+                pool.idle.remove(0);
+                pool.workers.remove(oldest);
+                oldest.retired = true;
+                victim = oldest;
+            } finally {
+                pool.lock.unlock();
+            }
+            workersByContext.remove(victim.context());
+            if (victim.handle != null) {
+                victim.handle.stop();
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------

@@ -574,4 +574,28 @@ class WorkqueueThreadedTest {
         assertEquals(1, reports.matching("WARNING: Flushing system-wide workqueues will be prohibited in near future.")
                 .size());
     }
+
+    @Test
+    void idleWorkersBeyondTwo_retireAfterTheIdleTimeout() {
+        wqs.idleWorkerTimeoutSeconds(1);
+        Workqueue wq = wqs.alloc("many", Workqueue.WQ_UNBOUND, 0);
+        CountDownLatch allInside = new CountDownLatch(6);
+        CountDownLatch release = new CountDownLatch(1);
+        for (int i = 0; i < 6; i++) {
+            wqs.queue(wq, new Work("w" + i, x -> {
+                allInside.countDown();
+                awaitQuietly(release);
+            }));
+        }
+        await(allInside, "six items running at once on the unbound pool");
+        assertTrue(wqs.workerCount(-1, false) >= 6);
+        release.countDown();
+        wqs.flushWorkqueue(wq);
+        waitFor(() -> wqs.workerCount(-1, false) <= 2, "idle workers to retire");
+        assertEquals(2, wqs.workerCount(-1, false), "two idle workers are kept");
+        // The pool still works with the workers it kept.
+        CountDownLatch again = new CountDownLatch(1);
+        wqs.queue(wq, new Work("again", x -> again.countDown()));
+        await(again, "an item after the cull");
+    }
 }
