@@ -728,6 +728,7 @@ public final class Workqueues {
                     if (w.currentPwq != null) {
                         w.currentPwq.statCpuIntensive++;
                     }
+                    cpuIntensiveReport(w.currentWork, w.currentFunc);
                 }
             }
             if (pool.needMoreWorker()) {
@@ -741,6 +742,26 @@ public final class Workqueues {
         }
         if (create) {
             createWorker(pool);
+        }
+    }
+
+    /** {@code wq_cpu_intensive_warning_thresh}. */
+    static final int CPU_INTENSIVE_WARNING_THRESH = 4;
+    private final Map<Work.Func, AtomicLong> hogs = new ConcurrentHashMap<>();
+
+    /**
+     * {@code wq_cpu_intensive_report}: a function found hogging the CPU is reported from its 4th time on,
+     * backing off exponentially (4, 5, 7, 11, 19, ... times).
+     */
+    private void cpuIntensiveReport(Work w, Work.Func func) {
+        if (func == null) {
+            return;
+        }
+        long cnt = hogs.computeIfAbsent(func, f -> new AtomicLong()).incrementAndGet();
+        long n = cnt + 1 - CPU_INTENSIVE_WARNING_THRESH;
+        if (cnt >= CPU_INTENSIVE_WARNING_THRESH && (n & (n - 1)) == 0) {
+            reports.printk(KernelEvent.Kind.WARN, "workqueue: " + (w == null ? "?" : w.name()) + " hogged CPU for >"
+                    + cpuIntensiveThresholdUs + "us " + cnt + " times, consider switching to WQ_UNBOUND");
         }
     }
 

@@ -598,4 +598,35 @@ class WorkqueueThreadedTest {
         wqs.queue(wq, new Work("again", x -> again.countDown()));
         await(again, "an item after the cull");
     }
+
+    @Test
+    void item42_cpuHog_isMarkedCpuIntensiveOnATick_soTheNextItemStarts_andRepeatOffendersAreReported() {
+        wqs.cpuIntensiveThresholdUs(2_000);
+        Workqueue wq = wqs.alloc("hog", 0, 0);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<CountDownLatch> hogging = new AtomicReference<>();
+        Work.Func burn = x -> {                       // one function: the report counts per function
+            hogging.get().countDown();
+            while (!stop.get()) {
+                Thread.onSpinWait(); // never sleeps: only the CPU-intensive detection lets others start
+            }
+        };
+        for (int i = 1; i <= 4; i++) {
+            stop.set(false);
+            hogging.set(new CountDownLatch(1));
+            wqs.queueOn(0, wq, new Work("hog", burn));
+            await(hogging.get(), "hog " + i);
+            CountDownLatch next = new CountDownLatch(1);
+            wqs.queueOn(0, wq, new Work("next", x -> next.countDown()));
+            await(next, "the next item to start while hog " + i + " still runs");
+            stop.set(true);
+            wqs.flushWorkqueue(wq);
+            if (i < 4) {
+                assertEquals(0, reports.matching("hogged CPU").size(), "reported only from the 4th time on");
+            }
+        }
+        assertTrue(wqs.stats(wq).cpuIntensive() >= 4);
+        assertEquals(1, reports.matching("workqueue: hog hogged CPU for >2000us 4 times, consider switching to"
+                + " WQ_UNBOUND").size(), reports.events().toString());
+    }
 }
