@@ -39,6 +39,8 @@ final class Worker implements Agent {
     /** {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
     boolean cpuIntensive;
     boolean idle = true;
+    /** Inside the work function (only then can a blocked thread state mean the item blocked). */
+    volatile boolean inFunc;
     /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
     /** Retired by the idle cull: it takes no more work while its thread stops. */

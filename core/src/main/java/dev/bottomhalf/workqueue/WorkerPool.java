@@ -2,7 +2,6 @@ package dev.bottomhalf.workqueue;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 
 import dev.bottomhalf.runtime.Cpu;
 
@@ -27,7 +26,7 @@ final class WorkerPool {
     final int cpu;
     final boolean highpri;
     final boolean bh;
-    final ReentrantLock lock = new ReentrantLock();
+    final PoolLock lock = new PoolLock();
     final WorkList worklist = new WorkList();
     final List<Worker> workers = new ArrayList<>();
     /** Idle workers, most recently idled last (the kernel's LIFO idle list). */

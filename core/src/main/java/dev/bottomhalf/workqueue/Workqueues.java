@@ -595,11 +595,13 @@ public final class Workqueues {
         if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
+        worker.inFunc = true;
         try {
             fn.run(w);
         } catch (Throwable e) {
             reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
         } finally {
+            worker.inFunc = false;
             if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
                 tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
             }
@@ -712,18 +714,21 @@ public final class Workqueues {
         try {
             long now = machine.clock().nanoTime();
             long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
+            boolean released = false;
             for (Worker w : pool.workers) {
                 if (w.currentWork == null || w.handle == null || w.handle.thread() == null) {
                     continue;
                 }
                 Thread.State state = w.handle.thread().getState();
-                boolean blockedNow = state == Thread.State.BLOCKED || state == Thread.State.WAITING
-                        || state == Thread.State.TIMED_WAITING;
+                boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED || state == Thread.State.WAITING
+                        || state == Thread.State.TIMED_WAITING);
                 if (!w.sleeping && blockedNow != w.blocked) {
                     w.setBlocked(blockedNow);
+                    released |= blockedNow;
                 }
                 if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
                     w.setCpuIntensive(true);
+                    released = true;
                     cpuIntensiveViolations.incrementAndGet();
                     if (w.currentPwq != null) {
                         w.currentPwq.statCpuIntensive++;
@@ -732,7 +737,9 @@ public final class Workqueues {
                 }
             }
             if (pool.needMoreWorker()) {
-                cmWakeups.incrementAndGet();
+                if (released) {
+                    cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
+                }
                 create = kickLocked(pool, machine.current());
             } else if (!pool.worklist.isEmpty()) {
                 armCmCheck(pool);

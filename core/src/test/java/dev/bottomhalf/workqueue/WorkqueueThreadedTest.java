@@ -629,4 +629,27 @@ class WorkqueueThreadedTest {
         assertEquals(1, reports.matching("workqueue: hog hogged CPU for >2000us 4 times, consider switching to"
                 + " WQ_UNBOUND").size(), reports.events().toString());
     }
+
+    @Test
+    void aPerCpuPoolWhoseItemsNeverBlock_keepsOneWorker_evenUnderContentionForItsLock() {
+        wqs.cpuIntensiveThresholdUs(0); // only blocking may start a second worker here
+        Workqueue wq = wqs.alloc("tiny", 0, 0);
+        AtomicInteger runs = new AtomicInteger();
+        Work[] items = new Work[256];
+        for (int i = 0; i < items.length; i++) {
+            items[i] = new Work("t" + i, x -> runs.incrementAndGet());
+        }
+        long queued = 0;
+        for (int round = 0; round < 200; round++) {
+            for (Work w : items) {
+                if (wqs.queueOn(0, wq, w)) {
+                    queued++;
+                }
+            }
+        }
+        wqs.flushWorkqueue(wq);
+        assertEquals(queued, runs.get());
+        assertEquals(0, wqs.cmWakeups(), "no worker ever blocked, so concurrency management never woke another");
+        assertEquals(1, wqs.workerCount(0, false));
+    }
 }
