@@ -1,0 +1,181 @@
+package dev.bottomhalf.bench;
+
+import java.util.concurrent.TimeUnit;
+
+import org.jctools.queues.MpscArrayQueue;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.IdleStrategy;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.workqueue.Work;
+import dev.bottomhalf.workqueue.Workqueue;
+import dev.bottomhalf.workqueue.Workqueues;
+
+/**
+ * Question: what does {@code queue_work} cost the caller — when the item is already pending (returns false),
+ * and when a distinct item has to be queued onto a per-CPU pool (target ≤ a JCTools MPSC offer, 0 B/op)?
+ *
+ * <p>There is no public "take the worklist back without running it", so the queueing rows queue a
+ * pre-allocated distinct item and then {@code cancel_work} it (which unlinks it and clears PENDING): the
+ * row is the cost of the pair. {@code cancel_idle} is the cancel of an item that is not queued (its two
+ * atomics, no lock), for reference. The peer offers then polls.
+ *
+ * <ul>
+ * <li>{@code Stepped}: a stepped 2-CPU kernel, caller bound to CPU 0, one pending item parked on the
+ * worklist of CPU 0's pool. Nothing runs the pool, whose one worker is idle: every queue takes the
+ * "wake an idle worker" branch of {@code kick_pool}, which in stepped mode finds no thread to unpark.</li>
+ * <li>{@code Busy}: a threaded 1-CPU kernel whose CPU 0 pool has one worker running an item that yields in a
+ * loop (RUNNABLE, so it keeps counting in {@code nr_running}; CPU-intensive detection switched off so it
+ * keeps counting), with one pending item behind it. This is the issue's "busy pool": a queue finds
+ * {@code need_more_worker} false and wakes nobody (it only checks that the per-tick concurrency check is
+ * armed). Nothing drains the worklist concurrently.</li>
+ * </ul>
+ *
+ * <pre>java --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar WorkqueueBench -prof gc</pre>
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+public class WorkqueueBench {
+
+    /** Stepped 2-CPU kernel; the caller is a task on CPU 0; CPU 0's pool has an idle worker and one pending item. */
+    @State(Scope.Thread)
+    public static class Stepped {
+        Kernel kernel;
+        Workqueues wqs;
+        Workqueue wq;
+        final Work pending = new Work("pending", w -> { });
+        final Work[] fresh = new Work[1024];
+        int next;
+
+        @Setup(Level.Trial)
+        public void boot() {
+            kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(Reporter.silent()).build());
+            kernel.bindCurrentThread(0);
+            wqs = kernel.workqueues();
+            wq = wqs.alloc("bench", 0, 0);
+            for (int i = 0; i < fresh.length; i++) {
+                fresh[i] = new Work("w" + i, w -> { });
+            }
+            if (!wqs.queue(wq, pending)) {
+                throw new IllegalStateException("could not queue the pending item");
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            wqs.cancel(pending);
+            kernel.machine().detachCurrentThread();
+            kernel.close();
+        }
+    }
+
+    /** Threaded 1-CPU kernel; CPU 0's pool has a running (yielding) worker and one pending item behind it. */
+    @State(Scope.Thread)
+    public static class Busy {
+        Kernel kernel;
+        Workqueues wqs;
+        Workqueue wq;
+        volatile boolean stop;
+        volatile boolean holding;
+        final Work pending = new Work("pending", w -> { });
+        final Work[] fresh = new Work[1024];
+        int next;
+
+        @Setup(Level.Trial)
+        public void boot() {
+            kernel = Kernel.boot(KernelConfig.builder().cpus(1).idleStrategy(IdleStrategy.parking())
+                    .reporter(Reporter.silent()).build());
+            kernel.bindCurrentThread(0);
+            wqs = kernel.workqueues();
+            wqs.cpuIntensiveThresholdUs(0); // the holder must keep counting in nr_running
+            wq = wqs.alloc("bench", 0, 0);
+            for (int i = 0; i < fresh.length; i++) {
+                fresh[i] = new Work("w" + i, w -> { });
+            }
+            Work holder = new Work("holder", w -> {
+                holding = true;
+                while (!stop) {
+                    Thread.yield();
+                }
+            });
+            wqs.queue(wq, holder);
+            long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!holding) {
+                if (System.nanoTime() > giveUp) {
+                    throw new IllegalStateException("the holder item did not start");
+                }
+                Thread.onSpinWait();
+            }
+            if (!wqs.queue(wq, pending)) {
+                throw new IllegalStateException("could not queue the pending item");
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            wqs.cancel(pending);
+            stop = true;
+            wqs.flushWorkqueue(wq);
+            kernel.machine().detachCurrentThread();
+            kernel.close();
+        }
+    }
+
+    /** The peer. */
+    @State(Scope.Thread)
+    public static class Peer {
+        final MpscArrayQueue<Object> queue = new MpscArrayQueue<>(1024);
+        final Object item = new Object();
+    }
+
+    @Benchmark
+    public boolean stepped_queue_alreadyPending(Stepped s) {
+        return s.wqs.queue(s.wq, s.pending);
+    }
+
+    @Benchmark
+    public boolean stepped_queueThenCancel(Stepped s) {
+        Work w = s.fresh[s.next++ & (s.fresh.length - 1)];
+        s.wqs.queue(s.wq, w);
+        return s.wqs.cancel(w);
+    }
+
+    @Benchmark
+    public boolean stepped_cancel_idle(Stepped s) {
+        return s.wqs.cancel(s.fresh[s.next++ & (s.fresh.length - 1)]);
+    }
+
+    @Benchmark
+    public boolean busy_queue_alreadyPending(Busy b) {
+        return b.wqs.queue(b.wq, b.pending);
+    }
+
+    @Benchmark
+    public boolean busy_queueThenCancel(Busy b) {
+        Work w = b.fresh[b.next++ & (b.fresh.length - 1)];
+        b.wqs.queue(b.wq, w);
+        return b.wqs.cancel(w);
+    }
+
+    @Benchmark
+    public Object jctools_offerThenPoll(Peer p) {
+        p.queue.offer(p.item);
+        return p.queue.poll();
+    }
+}

@@ -1,0 +1,530 @@
+package dev.bottomhalf.bench;
+
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import org.HdrHistogram.Histogram;
+import org.jctools.queues.MpscArrayQueue;
+
+import com.lmax.disruptor.BusySpinWaitStrategy;
+import com.lmax.disruptor.RingBuffer;
+import com.lmax.disruptor.dsl.Disruptor;
+import com.lmax.disruptor.dsl.ProducerType;
+import com.lmax.disruptor.util.DaemonThreadFactory;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.workqueue.Work;
+import dev.bottomhalf.workqueue.Workqueue;
+import dev.bottomhalf.workqueue.Workqueues;
+
+/**
+ * Workqueue questions that JMH's modes answer poorly (issue 5). Each part runs its peers in the same JVM.
+ * <ol>
+ * <li>{@code throughput}: end-to-end throughput of distinct items from one producer thread (bound to CPU 0
+ * of a 1-CPU kernel) queued onto a per-CPU workqueue (one {@code kworker/0:N} runs them) and onto an unbound
+ * workqueue — against a Disruptor with a busy-spin consumer, a JCTools MPSC queue with a spinning consumer
+ * thread and a ThreadPoolExecutor(1). A work item is re-queued only after it ran (a pool of 32,768 items,
+ * as {@link TaskletThroughputHarness} does with tasklets). Targets ≥ 3× ThreadPoolExecutor, ≥ 0.7×
+ * Disruptor. M items/s, best of 3 rounds. The workqueue rows count with an atomic increment per item: a
+ * per-CPU pool normally runs one item at a time, but its per-tick concurrency check can take a worker that
+ * waits for the pool's lock (a parked {@code ReentrantLock} waiter, {@code Thread.State.WAITING}) for a
+ * blocked one and start a second worker, so a plain single-writer counter (the peers') can lose
+ * increments there. The Disruptor is measured with both counters.</li>
+ * <li>{@code wakeup}: queue → function start when the pool is idle (its worker parked: one event every
+ * 200 µs, the daemon idle strategy spins 50 µs), against ThreadPoolExecutor(1) and ForkJoinPool(1).</li>
+ * <li>{@code bh}: from a task thread on CPU 0, {@code queue_work(system_bh_wq)} vs {@code tasklet_schedule}
+ * → function start; both run in TASKLET_SOFTIRQ: once woken through {@code ksoftirqd/0} (BH enabled, the
+ * raise wakes it), once inline at the caller's {@code local_bh_enable()} (queued inside a BH-disabled
+ * section).</li>
+ * <li>{@code blocked}: on a per-CPU workqueue item A blocks (kernel {@code msleep(5)}, which tells the pool;
+ * or {@code Thread.sleep(5)} / {@code LockSupport.parkNanos(5 ms)}, which the pool notices on its next tick);
+ * once A's worker is seen blocked, item B is queued: B's queue → B's start.</li>
+ * </ol>
+ *
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.WorkqueueThroughputHarness [throughput|wakeup|bh|blocked|all]</pre>
+ */
+public final class WorkqueueThroughputHarness {
+    private static final int ITEMS = 4_000_000;
+    private static final int ROUNDS = 3;
+    private static final int POOL = 1 << 15;
+
+    private static final int LAT_EVENTS = 20_000;
+    private static final int LAT_WARMUP = 2_000;
+    private static final long LAT_SPACING_NS = 200_000;
+
+    private static final int BLOCK_EVENTS = 2_000;
+    private static final int BLOCK_WARMUP = 100;
+
+    private static final AtomicLong RECEIVED_AT = new AtomicLong();
+
+    private WorkqueueThroughputHarness() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String only = args.length > 0 ? args[0] : "all";
+        System.out.printf(Locale.ROOT, "JDK %s, %d CPUs%n", System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors());
+        if (only.equals("all") || only.equals("throughput") || only.equals("wq") || only.equals("peers")) {
+            System.out.printf(Locale.ROOT, "%n1. throughput: %,d distinct items per round, best of %d rounds (M items/s)%n",
+                    ITEMS, ROUNDS);
+            if (!only.equals("peers")) {
+                report("bottomhalf per-CPU wq, kworker idle: default (spin 50us, park)",
+                        () -> workqueue(false, IdleStrategy.defaultStrategy()));
+                report("bottomhalf per-CPU wq, kworker idle: spinThenPark(10 ms)",
+                        () -> workqueue(false, IdleStrategy.spinThenPark(TimeUnit.MILLISECONDS.toNanos(10))));
+                report("bottomhalf unbound wq, kworker idle: default (spin 50us, park)",
+                        () -> workqueue(true, IdleStrategy.defaultStrategy()));
+            }
+            if (!only.equals("wq")) {
+                report("Disruptor 4, busy-spin consumer", () -> disruptor(new Done()));
+                report("Disruptor 4, busy-spin consumer, atomic counter (as bottomhalf)",
+                        () -> disruptor(new SharedDone()));
+                report("JCTools MpscArrayQueue, spinning consumer", WorkqueueThroughputHarness::jctools);
+                report("ThreadPoolExecutor(1)", WorkqueueThroughputHarness::tpe);
+            }
+        }
+        if (only.equals("all") || only.equals("wakeup")) {
+            System.out.printf(Locale.ROOT, "%n2. wake-up of an idle pool: queue -> function start, %,d events after %,d"
+                    + " warm-up, one every %d us (ns)%n", LAT_EVENTS, LAT_WARMUP, LAT_SPACING_NS / 1000);
+            row("bottomhalf per-CPU wq (kworker/0 parked)", latency(workqueueTarget(false)));
+            row("bottomhalf unbound wq (kworker/u parked)", latency(workqueueTarget(true)));
+            row("ThreadPoolExecutor(1)", latency(tpeTarget()));
+            row("ForkJoinPool(1)", latency(fjpTarget()));
+        }
+        if (only.equals("all") || only.equals("bh")) {
+            System.out.printf(Locale.ROOT, "%n3. BH workqueue vs tasklet from a task thread on CPU 0: queue/schedule ->"
+                    + " function start, %,d events after %,d warm-up, one every %d us (ns)%n", LAT_EVENTS, LAT_WARMUP,
+                    LAT_SPACING_NS / 1000);
+            row("system_bh_wq, BH enabled (ksoftirqd/0 woken)", latency(bhTarget(true, false)));
+            row("tasklet_schedule, BH enabled (ksoftirqd/0 woken)", latency(bhTarget(false, false)));
+            row("system_bh_wq, inline at local_bh_enable()", latency(bhTarget(true, true)));
+            row("tasklet_schedule, inline at local_bh_enable()", latency(bhTarget(false, true)));
+        }
+        if (only.equals("all") || only.equals("blocked")) {
+            System.out.printf(Locale.ROOT, "%n4. blocked-worker replacement: B queued behind a blocked A -> B's start,"
+                    + " %,d events after %,d warm-up (ns)%n", BLOCK_EVENTS, BLOCK_WARMUP);
+            blocked("A in kernel msleep(5)", 0);
+            blocked("A in Thread.sleep(5)", 1);
+            blocked("A in LockSupport.parkNanos(5 ms)", 2);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 1. Throughput
+    // ------------------------------------------------------------------------------------------
+
+    private interface Run {
+        long itemsPerSecond() throws Exception;
+    }
+
+    private static void report(String name, Run run) throws Exception {
+        long best = 0;
+        StringBuilder all = new StringBuilder();
+        for (int i = 0; i < ROUNDS; i++) {
+            long r = run.itemsPerSecond();
+            all.append(String.format(Locale.ROOT, " %.2f", r / 1e6));
+            best = Math.max(best, r);
+        }
+        System.out.printf(Locale.ROOT, "  %-64s %8.2f   (rounds:%s)%n", name, best / 1e6, all);
+    }
+
+    private static long rate(long startNs, long endNs) {
+        return (long) (ITEMS / ((endNs - startNs) / 1e9));
+    }
+
+    /** The consumer's count of items handled. */
+    private interface Counter {
+        void increment();
+
+        long get();
+    }
+
+    /**
+     * One consuming thread: it counts in a plain field and publishes the count every 1,024 items and at the
+     * last one, so the producer's reads do not pull the line away from the consumer on every item. The same
+     * counter as {@link TaskletThroughputHarness}'s; every single-consumer mechanism uses it.
+     */
+    private static final class Done implements Counter {
+        long count;
+        final AtomicLong published = new AtomicLong();
+
+        @Override
+        public void increment() {
+            long c = ++count;
+            if ((c & 1023) == 0 || c == ITEMS) {
+                published.lazySet(c);
+            }
+        }
+
+        @Override
+        public long get() {
+            return published.get();
+        }
+    }
+
+    /** Several consuming threads (the unbound pool's workers): an atomic increment per item. */
+    private static final class SharedDone implements Counter {
+        final AtomicLong count = new AtomicLong();
+
+        @Override
+        public void increment() {
+            count.incrementAndGet();
+        }
+
+        @Override
+        public long get() {
+            return count.get();
+        }
+    }
+
+    private static void await(Counter done, long target) {
+        while (done.get() < target) {
+            Thread.onSpinWait();
+        }
+    }
+
+    private static long workqueue(boolean unbound, IdleStrategy kworkerIdle) {
+        // An atomic counter even for the per-CPU pool: its concurrency management may let a second worker run
+        // items alongside the first (see the class notes), and a plain counter then loses increments.
+        Counter done = new SharedDone();
+        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).idleStrategy(IdleStrategy.parking())
+                .daemonIdleStrategy(kworkerIdle).reporter(Reporter.silent()).build());
+        try {
+            k.bindCurrentThread(0);
+            Workqueues wqs = k.workqueues();
+            Workqueue wq = unbound ? wqs.alloc("bench_u", Workqueue.WQ_UNBOUND, 0) : wqs.alloc("bench", 0, 0);
+            Work[] pool = new Work[POOL];
+            for (int i = 0; i < POOL; i++) {
+                pool[i] = new Work("w" + i, w -> done.increment());
+            }
+            long start = System.nanoTime();
+            long seenDone = 0;
+            long refused = 0;
+            for (int i = 0; i < ITEMS; i++) {
+                // At most POOL - 1024 items in flight, so an item is normally re-queued long after it ran; the
+                // counter is re-read only when the cached value says "full".
+                if (i - seenDone >= POOL - 1024) {
+                    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (i - seenDone >= POOL - 1024) {
+                        spinUntil(giveUp, "the workers (" + seenDone + " of " + i + " items done)");
+                        seenDone = done.get();
+                    }
+                }
+                Work w = pool[i & (POOL - 1)];
+                // With several consumers (unbound) an old item can still be pending: wait until it has run.
+                while (!wqs.queue(wq, w)) {
+                    refused++;
+                    Thread.onSpinWait();
+                }
+            }
+            long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (done.get() < ITEMS) {
+                spinUntil(giveUp, "the last items (" + done.get() + " of " + ITEMS + " done)");
+            }
+            long end = System.nanoTime();
+            if (refused > 0) {
+                System.out.printf(Locale.ROOT, "    (%,d queue attempts found the item still pending)%n", refused);
+            }
+            return rate(start, end);
+        } finally {
+            k.machine().detachCurrentThread();
+            k.close();
+        }
+    }
+
+    private static final class Event {
+        int value;
+    }
+
+    private static long disruptor(Counter done) {
+        Disruptor<Event> d = new Disruptor<>(Event::new, 1 << 16, DaemonThreadFactory.INSTANCE, ProducerType.SINGLE,
+                new BusySpinWaitStrategy());
+        d.handleEventsWith((e, seq, end) -> done.increment());
+        RingBuffer<Event> rb = d.start();
+        long start = System.nanoTime();
+        for (int i = 0; i < ITEMS; i++) {
+            long seq = rb.next();
+            rb.get(seq).value = i;
+            rb.publish(seq);
+        }
+        await(done, ITEMS);
+        long end = System.nanoTime();
+        d.halt();
+        return rate(start, end);
+    }
+
+    private static long jctools() throws InterruptedException {
+        Done done = new Done();
+        MpscArrayQueue<Integer> q = new MpscArrayQueue<>(1 << 16);
+        Integer item = 1;
+        AtomicBoolean running = new AtomicBoolean(true);
+        Thread consumer = Thread.ofPlatform().daemon().start(() -> {
+            while (running.get()) {
+                if (q.poll() != null) {
+                    done.increment();
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        long start = System.nanoTime();
+        for (int i = 0; i < ITEMS; i++) {
+            while (!q.offer(item)) {
+                Thread.onSpinWait();
+            }
+        }
+        await(done, ITEMS);
+        long end = System.nanoTime();
+        running.set(false);
+        consumer.join();
+        return rate(start, end);
+    }
+
+    private static long tpe() throws InterruptedException {
+        Done done = new Done();
+        ExecutorService pool = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>());
+        Runnable task = () -> done.increment();
+        long start = System.nanoTime();
+        for (int i = 0; i < ITEMS; i++) {
+            pool.execute(task);
+        }
+        await(done, ITEMS);
+        long end = System.nanoTime();
+        pool.shutdownNow();
+        return rate(start, end);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 2., 3. Latency to the function, one event at a time
+    // ------------------------------------------------------------------------------------------
+
+    /** One measured mechanism: {@link #fire()} hands over one event; the function stamps {@link #RECEIVED_AT}. */
+    private interface Target extends AutoCloseable {
+        void fire();
+
+        @Override
+        void close();
+    }
+
+    private static void row(String name, Histogram h) {
+        System.out.printf(Locale.ROOT, "  %-52s p50 %9d   p99 %9d   p99.9 %10d   max %10d%n", name,
+                h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
+    }
+
+    private static Histogram latency(Target target) {
+        Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
+        try (target) {
+            for (int i = 0; i < LAT_WARMUP + LAT_EVENTS; i++) {
+                RECEIVED_AT.set(0);
+                long sent = System.nanoTime();
+                target.fire();
+                long received;
+                long giveUp = sent + TimeUnit.SECONDS.toNanos(5);
+                while ((received = RECEIVED_AT.get()) == 0) {
+                    Thread.onSpinWait();
+                    if (System.nanoTime() > giveUp) {
+                        throw new IllegalStateException("event " + i + " lost");
+                    }
+                }
+                if (i >= LAT_WARMUP) {
+                    h.recordValue(Math.max(0, received - sent));
+                }
+                long next = sent + LAT_SPACING_NS;
+                while (System.nanoTime() < next) {
+                    Thread.onSpinWait();
+                }
+            }
+        }
+        return h;
+    }
+
+    private static Target workqueueTarget(boolean unbound) {
+        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).reporter(Reporter.silent()).build());
+        k.bindCurrentThread(0);
+        Workqueues wqs = k.workqueues();
+        Workqueue wq = unbound ? wqs.alloc("lat_u", Workqueue.WQ_UNBOUND, 0) : wqs.alloc("lat", 0, 0);
+        Work w = new Work("lat", x -> RECEIVED_AT.set(System.nanoTime()));
+        return new Target() {
+            @Override
+            public void fire() {
+                if (!wqs.queue(wq, w)) {
+                    throw new IllegalStateException("the item is still pending");
+                }
+            }
+
+            @Override
+            public void close() {
+                k.machine().detachCurrentThread();
+                k.close();
+            }
+        };
+    }
+
+    private static Target tpeTarget() {
+        ExecutorService pool = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>());
+        return executorTarget(pool);
+    }
+
+    private static Target fjpTarget() {
+        return executorTarget(new ForkJoinPool(1));
+    }
+
+    private static Target executorTarget(ExecutorService pool) {
+        Runnable task = () -> RECEIVED_AT.set(System.nanoTime());
+        return new Target() {
+            @Override
+            public void fire() {
+                pool.execute(task);
+            }
+
+            @Override
+            public void close() {
+                pool.shutdownNow();
+            }
+        };
+    }
+
+    /**
+     * From the caller, a task on CPU 0: {@code queue_work(system_bh_wq)} or {@code tasklet_schedule}. With
+     * {@code inline}, inside {@code local_bh_disable()}: the softirq then runs on the caller's thread at
+     * {@code local_bh_enable()}.
+     */
+    private static Target bhTarget(boolean bhWq, boolean inline) {
+        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).reporter(Reporter.silent()).build());
+        ExecutionContext ctx = k.bindCurrentThread(0);
+        Workqueues wqs = k.workqueues();
+        Workqueue wq = wqs.systemBhWq();
+        Work w = new Work("bh_lat", x -> RECEIVED_AT.set(System.nanoTime()));
+        Tasklet t = Tasklet.setup("lat", x -> RECEIVED_AT.set(System.nanoTime()));
+        return new Target() {
+            @Override
+            public void fire() {
+                if (inline) {
+                    ctx.localBhDisable();
+                }
+                if (bhWq) {
+                    if (!wqs.queue(wq, w)) {
+                        throw new IllegalStateException("the BH item is still pending");
+                    }
+                } else {
+                    k.tasklets().schedule(t);
+                }
+                if (inline) {
+                    ctx.localBhEnable();
+                }
+            }
+
+            @Override
+            public void close() {
+                k.machine().detachCurrentThread();
+                k.close();
+            }
+        };
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 4. Blocked-worker replacement
+    // ------------------------------------------------------------------------------------------
+
+    private static volatile Thread blockerThread;
+    private static volatile boolean blockerStarted;
+    private static volatile boolean blockerDone;
+
+    /** kind 0: kernel msleep(5); 1: Thread.sleep(5); 2: LockSupport.parkNanos(5 ms). */
+    private static void blocked(String name, int kind) throws InterruptedException {
+        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).reporter(Reporter.silent()).build());
+        Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
+        long cmBefore;
+        try {
+            k.bindCurrentThread(0);
+            Workqueues wqs = k.workqueues();
+            Workqueue wq = wqs.alloc("blk", 0, 0);
+            Work a = new Work("A", x -> {
+                blockerThread = Thread.currentThread();
+                blockerStarted = true;
+                switch (kind) {
+                    case 0 -> k.timers().msleep(5);
+                    case 1 -> {
+                        try {
+                            Thread.sleep(5);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    default -> {
+                        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(5);
+                        long left;
+                        while ((left = end - System.nanoTime()) > 0) {
+                            LockSupport.parkNanos(left);
+                        }
+                    }
+                }
+                blockerDone = true;
+            });
+            Work b = new Work("B", x -> RECEIVED_AT.set(System.nanoTime()));
+            cmBefore = 0;
+            for (int i = 0; i < BLOCK_WARMUP + BLOCK_EVENTS; i++) {
+                if (i == BLOCK_WARMUP) {
+                    cmBefore = wqs.cmWakeups();
+                }
+                blockerStarted = false;
+                blockerDone = false;
+                RECEIVED_AT.set(0);
+                if (!wqs.queue(wq, a)) {
+                    throw new IllegalStateException("A is still pending");
+                }
+                long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (!blockerStarted) {
+                    spinUntil(giveUp, "A to start");
+                }
+                Thread at = blockerThread;
+                Thread.State s;
+                while ((s = at.getState()) != Thread.State.WAITING && s != Thread.State.TIMED_WAITING) {
+                    spinUntil(giveUp, "A to block");
+                }
+                long sent = System.nanoTime();
+                if (!wqs.queue(wq, b)) {
+                    throw new IllegalStateException("B is still pending");
+                }
+                long received;
+                while ((received = RECEIVED_AT.get()) == 0) {
+                    spinUntil(giveUp, "B to start (sample " + i + ")");
+                }
+                if (i >= BLOCK_WARMUP) {
+                    h.recordValue(Math.max(0, received - sent));
+                }
+                while (!blockerDone) {
+                    LockSupport.parkNanos(100_000);
+                    spinUntil(giveUp, "A to finish");
+                }
+                wqs.flush(a);
+                LockSupport.parkNanos(500_000);
+            }
+            row(name, h);
+            System.out.printf(Locale.ROOT, "  %-52s concurrency-management wake-ups during the measurement: %,d%n", "",
+                    wqs.cmWakeups() - cmBefore);
+        } finally {
+            k.machine().detachCurrentThread();
+            k.close();
+        }
+    }
+
+    private static void spinUntil(long giveUpNs, String what) {
+        Thread.onSpinWait();
+        if (System.nanoTime() > giveUpNs) {
+            throw new IllegalStateException("timed out waiting for " + what);
+        }
+    }
+}
