@@ -61,6 +61,11 @@ public final class Work {
     volatile Workqueue lastWq;
     volatile long queuedSeq;
     volatile long doneSeq;
+    /**
+     * The instance a cancel removed while an older instance was still running: it counts as done once that
+     * one finishes (so a flush or cancel_sync never returns while the function still runs).
+     */
+    volatile long cancelledSeq;
     /** The structure that embeds this item, for {@code container_of} (see {@link #container(Object)}). */
     private volatile Object container;
 

@@ -92,6 +92,8 @@ public final class Workqueues {
     private final ReentrantLock flushLock = new ReentrantLock();
     private final Condition flushed = flushLock.newCondition();
     private final AtomicInteger flushWaiters = new AtomicInteger();
+    /** Bumped by every completion or cancel; a waiter re-checks its condition outside {@code flushLock}. */
+    private final AtomicLong flushGeneration = new AtomicLong();
     private volatile long cpuIntensiveThresholdUs = 10_000;
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
     private final AtomicLong cmWakeups = new AtomicLong();
@@ -582,8 +584,9 @@ public final class Workqueues {
         worker.currentFunc = null;
         worker.currentPwq = null;
         long seq = worker.currentSeq;
-        if (w.doneSeq < seq) {
-            w.doneSeq = seq;
+        long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
+        if (w.doneSeq < done) {
+            w.doneSeq = done;
         }
         decInFlight(pwq, worker.currentColor, true);
     }
@@ -636,6 +639,7 @@ public final class Workqueues {
     }
 
     private void signalFlushers() {
+        flushGeneration.incrementAndGet();
         if (flushWaiters.get() > 0) {
             flushLock.lock();
             try {
@@ -986,8 +990,12 @@ public final class Workqueues {
                         boolean active = !w.inactive;
                         w.list.remove(w);
                         w.pwq = null;
-                        if (w.doneSeq < w.queuedSeq) {
-                            w.doneSeq = w.queuedSeq; // a flush waiting for this instance is done with it
+                        // A flush waiting for the removed instance is done with it — but only once an older
+                        // instance that still runs (necessarily in this pool: non-reentrancy) has finished.
+                        if (pool.findWorkerExecuting(w) != null) {
+                            w.cancelledSeq = w.queuedSeq;
+                        } else if (w.doneSeq < w.queuedSeq) {
+                            w.doneSeq = w.queuedSeq;
                         }
                         decInFlight(pwq, w.color, active);
                         return 1;
@@ -1890,10 +1898,16 @@ public final class Workqueues {
         flushWaiters.incrementAndGet();
         boolean interrupted = false;
         try {
-            while (!done.getAsBoolean()) {
+            // The condition takes pool locks, and completions signal under a pool lock: evaluate it outside
+            // flushLock (lock order), and sleep only if no completion happened since it was evaluated.
+            for (;;) {
+                long gen = flushGeneration.get();
+                if (done.getAsBoolean()) {
+                    break;
+                }
                 flushLock.lock();
                 try {
-                    if (!done.getAsBoolean()) {
+                    if (flushGeneration.get() == gen) {
                         flushed.await(1, TimeUnit.MILLISECONDS);
                     }
                 } catch (InterruptedException e) {
