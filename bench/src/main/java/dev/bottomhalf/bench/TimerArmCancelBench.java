@@ -54,6 +54,9 @@ import io.netty.util.TimerTask;
  * <li>bottomhalf, threaded: the same on a threaded 1-CPU kernel (system clock, so two
  * {@code System.nanoTime} per arm: the caller's {@code jiffies} and {@code forward_timer_base}); the
  * timers due during the invocation fire on {@code cpu/0} as they would in use.</li>
+ * <li>bottomhalf, threaded, relative: {@code timers.modAfter(t, delay)} — {@code mod_timer(t, jiffies +
+ * delay)} with one clock read per arm (the caller's {@code jiffies} also forwards the base), the way
+ * Netty's {@code newTimeout(task, delay, unit)} reads the clock once.</li>
  * <li>Netty: {@code new HashedWheelTimer(1, MILLISECONDS, 512)} (1 ms tick, to match HZ = 1000; 512
  * buckets), started in set-up; {@code newTimeout(task, delay, MILLISECONDS)} then {@code cancel()}. It
  * allocates a {@code Timeout} per arm by design; its worker thread moves new timeouts into the wheel and
@@ -182,6 +185,27 @@ public class TimerArmCancelBench {
     @OperationsPerInvocation(N)
     public int bottomhalf_threaded(ThreadedKernel s) {
         return armThenCancel(s);
+    }
+
+    /** Relative arming, one clock read per arm: {@code timers.modAfter(t, delay)}, the same delays. */
+    static int armAfterThenCancel(KernelState s) {
+        Timers timers = s.timers;
+        TimerList[] t = s.t;
+        long[] delays = s.delays;
+        int r = 0;
+        for (int i = 0; i < N; i++) {
+            r += timers.modAfter(t[i], delays[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            r += timers.delete(t[i]);
+        }
+        return r;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(N)
+    public int bottomhalf_threaded_modAfter(ThreadedKernel s) {
+        return armAfterThenCancel(s);
     }
 
     // ------------------------------------------------------------------------------------------

@@ -143,6 +143,23 @@ public final class Timers {
         return modTimer(t, expires, 0);
     }
 
+    /**
+     * {@code mod_timer(timer, jiffies + delay)} with one read of the clock: the kernel idiom reads
+     * {@code jiffies} in the caller and again in {@code forward_timer_base}; in threaded mode each read is a
+     * clock read (tens of ns on some machines), so relative arming is cheaper this way. The expiry and the
+     * base forwarding use the same {@code jiffies}, exactly as when nothing ticks between the two reads.
+     *
+     * @param delay jiffies from now, at least 0 (a timer never fires before the next tick)
+     * @return as {@link #mod}
+     */
+    public int modAfter(TimerList t, long delay) {
+        if (delay < 0) {
+            throw new IllegalArgumentException("mod_timer delay must be >= 0 jiffies, was " + delay);
+        }
+        long now = machine.jiffies();
+        return modTimer(t, now + delay, 0, now, true);
+    }
+
     /** {@code mod_timer_pending(timer, expires)}: re-arms a pending timer; an inactive one stays inactive (0). */
     public int modPending(TimerList t, long expires) {
         return modTimer(t, expires, MOD_TIMER_PENDING_ONLY);
@@ -239,6 +256,14 @@ public final class Timers {
 
     /** {@code __mod_timer}. */
     private int modTimer(TimerList t, long expires, int options) {
+        return modTimer(t, expires, options, 0, false);
+    }
+
+    /**
+     * {@code __mod_timer}; {@code now} is the caller's {@code jiffies} when {@code haveNow}, used to forward
+     * the base (read under the lock otherwise).
+     */
+    private int modTimer(TimerList t, long expires, int options, long now, boolean haveNow) {
         requireInitialised(t, (options & MOD_TIMER_PENDING_ONLY) != 0 ? "mod_timer_pending"
                 : (options & MOD_TIMER_REDUCE) != 0 ? "timer_reduce" : "mod_timer");
         TimerBase base;
@@ -260,7 +285,7 @@ public final class Timers {
                 base.unlock();
                 return 0;
             }
-            forward(base);
+            forward(base, now, haveNow);
             if (t.pending && (options & MOD_TIMER_REDUCE) != 0 && Jiffies.timeBeforeEq(t.expires, expires)) {
                 base.unlock();
                 return 1;
@@ -282,7 +307,7 @@ public final class Timers {
                 base.unlock();
                 return 0;
             }
-            forward(base);
+            forward(base, now, haveNow);
         }
         boolean first;
         try {
@@ -301,7 +326,7 @@ public final class Timers {
                 base = newBase;
                 base.lock();
                 t.flags = (t.flags & ~TIMER_BASEMASK) | base.cpu;
-                forward(base);
+                forward(base, now, haveNow);
             }
             t.expires = expires;
             if (idx >= 0 && clk == base.clk) {
@@ -323,7 +348,11 @@ public final class Timers {
     }
 
     private void forward(TimerBase base) {
-        if (!base.forward(machine.jiffies())) {
+        forward(base, 0, false);
+    }
+
+    private void forward(TimerBase base, long now, boolean haveNow) {
+        if (!base.forward(haveNow ? now : machine.jiffies())) {
             reports.warnOnce("timer_forward_" + base.cpu + base.kind, "WARNING: " + base
                     + ": next expiry before the base clock (WARN_ON_ONCE in __forward_timer_base)");
         }

@@ -118,6 +118,26 @@ class TimerSemanticsTest {
     }
 
     @Test
+    void modAfter_isModTimerJiffiesPlusDelay_evenOnABaseThatSleptThroughManyTicks() {
+        alignOrigin(12);
+        // Nothing ran for 1000 jiffies: both CPUs' base clocks lag, so arming must forward the base with
+        // the same jiffies the expiry is computed from, or the timer lands on a coarser level and fires late.
+        stepper.advanceJiffies(1000);
+        long now = jiffies();
+        TimerList relative = logging("after", 0);
+        TimerList absolute = logging("abs", 0);
+        assertEquals(0, timers.modAfter(relative, 100), "inactive → 0");
+        assertEquals(now + 100, relative.expires());
+        timers.mod(absolute, now + 100);
+        assertEquals(1, timers.modAfter(relative, 100), "active → 1");
+        ticks(1200);
+        // 1000 + 100 = 1100 is not on a level-1 boundary: both round to 1104, the kernel's tick for delta 100
+        // (one bucket; a bucket is a stack, so the later-armed one runs first).
+        assertEquals(List.of("abs@1104", "after@1104"), log);
+        assertThrows(IllegalArgumentException.class, () -> timers.modAfter(relative, -1));
+    }
+
+    @Test
     void item83_modTimerReturnValues_andSameExpiryDoesNotMoveIt() {
         TraceBuffer trace = new TraceBuffer(64);
         kernel.tracing().enable(trace, Set.of(Tracepoint.TIMER_START, Tracepoint.TIMER_CANCEL));
