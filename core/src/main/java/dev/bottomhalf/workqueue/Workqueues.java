@@ -1302,7 +1302,8 @@ public final class Workqueues {
     /**
      * {@code destroy_workqueue(wq)}: drains it (every queued item runs first), then retires it. Delayed items
      * whose timers are still armed are not cancelled — reported; when such a timer fires later its item is
-     * refused with an error.
+     * refused with an error. If an item was queued after the drain, the kernel's sanity check warns
+     * ("has the following busy pwq", with the pool-workqueue shown) and the workqueue is left alive.
      */
     public void destroy(Workqueue wq) {
         if (isSystemWq(wq)) {
@@ -1315,14 +1316,20 @@ public final class Workqueues {
                     + " cancel them first (cancel_delayed_work_sync): their timers will queue into a destroyed"
                     + " workqueue", new Throwable("destroy_workqueue"));
         }
-        wq.destroyed = true;
         Rescuer rescuer = wq.rescuer;
         if (rescuer != null) {
+            wq.rescuer = null;       // no mayday reaches a stopped rescuer
             rescuer.handle.stop();
         }
         if (totalInFlight(wq) != 0) {
-            reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq");
+            // Something queued after the drain (the caller's bug). Like the kernel: warn, show the busy
+            // pool-workqueues, and give up destroying — the workqueue stays (without its rescuer) and its
+            // items still run, so nothing accepted is lost.
+            reports.warning("WARNING: destroy_workqueue: " + wq.name() + " has the following busy pwq\n"
+                    + showWorkqueue(wq));
+            return;
         }
+        wq.destroyed = true;
         workqueues.remove(wq);
     }
 
@@ -1740,47 +1747,7 @@ public final class Workqueues {
     public String showAllWorkqueues() {
         StringBuilder sb = new StringBuilder("Showing busy workqueues and worker pools:\n");
         for (Workqueue wq : workqueues) {
-            StringBuilder pwqLines = new StringBuilder();
-            for (int i = 0; i < wq.pwqs.length; i++) {
-                PoolWorkqueue pwq = wq.pwqs[i];
-                pwq.pool.lock.lock();
-                try {
-                    if (pwq.totalInFlight() == 0) {
-                        continue;
-                    }
-                    pwqLines.append("  pwq ").append(pwq.pool.id).append(": ").append(pwq.pool.describe())
-                            .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlight() + 1)
-                            .append('\n');
-                    StringBuilder inFlight = new StringBuilder();
-                    for (Worker w : pwq.pool.workers) {
-                        if (w.currentPwq == pwq) {
-                            inFlight.append(inFlight.isEmpty() ? "" : ", ").append(w.name()).append(':')
-                                    .append(w.currentWork.name());
-                        }
-                    }
-                    if (!inFlight.isEmpty()) {
-                        pwqLines.append("    in-flight: ").append(inFlight).append('\n');
-                    }
-                    StringBuilder pending = new StringBuilder();
-                    for (Work x = pwq.pool.worklist.first(); x != null; x = x.next) {
-                        if (x.pwq == pwq) {
-                            pending.append(pending.isEmpty() ? "" : ", ").append(x.name());
-                        }
-                    }
-                    if (!pending.isEmpty()) {
-                        pwqLines.append("    pending: ").append(pending).append('\n');
-                    }
-                    if (!pwq.inactive.isEmpty()) {
-                        pwqLines.append("    inactive: ").append(pwq.inactive.size()).append(" items\n");
-                    }
-                } finally {
-                    pwq.pool.lock.unlock();
-                }
-            }
-            if (!pwqLines.isEmpty()) {
-                sb.append("workqueue ").append(wq.name()).append(": flags=0x").append(Integer.toHexString(wq.flags()))
-                        .append('\n').append(pwqLines);
-            }
+            sb.append(showWorkqueue(wq));
         }
         for (WorkerPool pool : allPools) {
             pool.lock.lock();
@@ -1796,6 +1763,54 @@ public final class Workqueues {
             }
         }
         return sb.toString();
+    }
+
+    /**
+     * {@code show_one_workqueue(wq)}: the workqueue's busy pool-workqueues (in flight, pending, inactive), or
+     * "" when it has none.
+     */
+    private String showWorkqueue(Workqueue wq) {
+        StringBuilder pwqLines = new StringBuilder();
+        for (int i = 0; i < wq.pwqs.length; i++) {
+            PoolWorkqueue pwq = wq.pwqs[i];
+            pwq.pool.lock.lock();
+            try {
+                if (pwq.totalInFlight() == 0) {
+                    continue;
+                }
+                pwqLines.append("  pwq ").append(pwq.pool.id).append(": ").append(pwq.pool.describe())
+                        .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlight() + 1)
+                        .append('\n');
+                StringBuilder inFlight = new StringBuilder();
+                for (Worker w : pwq.pool.workers) {
+                    if (w.currentPwq == pwq) {
+                        inFlight.append(inFlight.isEmpty() ? "" : ", ").append(w.name()).append(':')
+                                .append(w.currentWork.name());
+                    }
+                }
+                if (!inFlight.isEmpty()) {
+                    pwqLines.append("    in-flight: ").append(inFlight).append('\n');
+                }
+                StringBuilder pending = new StringBuilder();
+                for (Work x = pwq.pool.worklist.first(); x != null; x = x.next) {
+                    if (x.pwq == pwq) {
+                        pending.append(pending.isEmpty() ? "" : ", ").append(x.name());
+                    }
+                }
+                if (!pending.isEmpty()) {
+                    pwqLines.append("    pending: ").append(pending).append('\n');
+                }
+                if (!pwq.inactive.isEmpty()) {
+                    pwqLines.append("    inactive: ").append(pwq.inactive.size()).append(" items\n");
+                }
+            } finally {
+                pwq.pool.lock.unlock();
+            }
+        }
+        if (pwqLines.isEmpty()) {
+            return "";
+        }
+        return "workqueue " + wq.name() + ": flags=0x" + Integer.toHexString(wq.flags()) + "\n" + pwqLines;
     }
 
     /** The statistics of one workqueue, summed over its pool-workqueues (the kernel's {@code wq_monitor}). */

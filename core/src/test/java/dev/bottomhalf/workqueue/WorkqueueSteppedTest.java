@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -145,6 +146,50 @@ class WorkqueueSteppedTest {
         ticks(100);
         assertEquals(List.of(), log);
         assertEquals(1, reports.matching("BUG: workqueue: cannot queue late on wq doomed").size());
+    }
+
+    @Test
+    void destroyWithAnItemQueuedAfterTheDrain_warnsShowsTheBusyPwq_andLeavesTheWorkqueueAlive() {
+        // destroy_workqueue reports the armed delayed item between its drain and its sanity check; a
+        // reporter that reacts by queueing onto the workqueue puts an item there after the drain, as a
+        // racing queuer would in threaded mode.
+        Reporter.Recording seen = Reporter.recording();
+        Workqueues[] queues = new Workqueues[1];
+        Workqueue[] target = new Workqueue[1];
+        Work late = new Work("after-drain", w -> log.add("after-drain ran"));
+        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).stepped().reporter(e -> {
+            seen.report(e);
+            if (e.message().contains("still armed") && target[0] != null) {
+                queues[0].queue(target[0], late);
+            }
+        }).build());
+        try {
+            k.bindCurrentThread(0);
+            Workqueues q = k.workqueues();
+            queues[0] = q;
+            Workqueue wq = q.alloc("leaky", 0, 0);
+            target[0] = wq;
+            DelayedWork armed = new DelayedWork("armed", w -> { });
+            q.queueDelayed(wq, armed, 1000);
+            q.destroy(wq);
+            List<KernelEvent> warnings = seen.matching("WARNING: destroy_workqueue: leaky has the following busy pwq");
+            assertEquals(1, warnings.size(), seen.toString());
+            assertTrue(warnings.get(0).message().contains("workqueue leaky: flags=0x"), warnings.get(0).message());
+            assertTrue(warnings.get(0).message().contains("pending: after-drain"), warnings.get(0).message());
+            // Left alive: the item runs, and the workqueue still takes work.
+            k.stepper().runUntilIdle();
+            assertEquals(List.of("after-drain ran"), log);
+            assertTrue(q.queue(wq, late));
+            k.stepper().runUntilIdle();
+            assertEquals(List.of("after-drain ran", "after-drain ran"), log);
+            q.cancelDelayedSync(armed);
+            q.destroy(wq);
+            assertEquals(1, seen.matching("has the following busy pwq").size(), "a clean destroy does not warn");
+            assertEquals(1, seen.matching("BUG: destroy_workqueue(leaky)").size(), "the first destroy's report only");
+        } finally {
+            k.machine().detachCurrentThread();
+            k.close();
+        }
     }
 
     @Test
