@@ -218,7 +218,9 @@ public final class WorkqueueThroughputHarness {
                 if (i - seenDone >= POOL - 1024) {
                     long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
                     while (i - seenDone >= POOL - 1024) {
-                        spinUntil(giveUp, "the workers (" + seenDone + " of " + i + " items done)");
+                        if (spinPastDeadline(giveUp)) {
+                            throw timedOut("the workers (" + seenDone + " of " + i + " items done)");
+                        }
                         seenDone = done.get();
                     }
                 }
@@ -231,7 +233,9 @@ public final class WorkqueueThroughputHarness {
             }
             long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (done.get() < ITEMS) {
-                spinUntil(giveUp, "the last items (" + done.get() + " of " + ITEMS + " done)");
+                if (spinPastDeadline(giveUp)) {
+                    throw timedOut("the last items (" + done.get() + " of " + ITEMS + " done)");
+                }
             }
             long end = System.nanoTime();
             if (refused > 0) {
@@ -487,12 +491,16 @@ public final class WorkqueueThroughputHarness {
                 }
                 long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
                 while (!blockerStarted) {
-                    spinUntil(giveUp, "A to start");
+                    if (spinPastDeadline(giveUp)) {
+                        throw timedOut("A to start");
+                    }
                 }
                 Thread at = blockerThread;
                 Thread.State s;
                 while ((s = at.getState()) != Thread.State.WAITING && s != Thread.State.TIMED_WAITING) {
-                    spinUntil(giveUp, "A to block");
+                    if (spinPastDeadline(giveUp)) {
+                        throw timedOut("A to block");
+                    }
                 }
                 long sent = System.nanoTime();
                 if (!wqs.queue(wq, b)) {
@@ -500,14 +508,18 @@ public final class WorkqueueThroughputHarness {
                 }
                 long received;
                 while ((received = RECEIVED_AT.get()) == 0) {
-                    spinUntil(giveUp, "B to start (sample " + i + ")");
+                    if (spinPastDeadline(giveUp)) {
+                        throw timedOut("B to start (sample " + i + ")");
+                    }
                 }
                 if (i >= BLOCK_WARMUP) {
                     h.recordValue(Math.max(0, received - sent));
                 }
                 while (!blockerDone) {
                     LockSupport.parkNanos(100_000);
-                    spinUntil(giveUp, "A to finish");
+                    if (spinPastDeadline(giveUp)) {
+                        throw timedOut("A to finish");
+                    }
                 }
                 wqs.flush(a);
                 LockSupport.parkNanos(500_000);
@@ -521,10 +533,16 @@ public final class WorkqueueThroughputHarness {
         }
     }
 
-    private static void spinUntil(long giveUpNs, String what) {
+    /**
+     * One spin of a wait loop; true once {@code giveUpNs} has passed. The caller builds its message only then:
+     * building it on every spin would put string formatting (and its allocation) in the measured loop.
+     */
+    private static boolean spinPastDeadline(long giveUpNs) {
         Thread.onSpinWait();
-        if (System.nanoTime() > giveUpNs) {
-            throw new IllegalStateException("timed out waiting for " + what);
-        }
+        return System.nanoTime() > giveUpNs;
+    }
+
+    private static IllegalStateException timedOut(String what) {
+        return new IllegalStateException("timed out waiting for " + what);
     }
 }
