@@ -22,6 +22,8 @@ import java.lang.invoke.VarHandle;
  * <li>Everything is guarded by the base's spin lock ({@link #lock()}: one CAS; release: one release
  * store), as the kernel guards it with {@code base->lock}. Critical sections are short and never call user
  * code; {@link Timers} drops the lock around each callback, exactly where the kernel does.</li>
+ * <li>{@code runningTimer}, {@code runner} and each timer's {@code pending} are written under the lock
+ * with release stores (no full fence per expired timer) and read without it with volatile reads.</li>
  * <li>{@code nextExpiry} and {@code timersPending} are also read without the lock (volatile), by the tick
  * that decides whether to raise TIMER_SOFTIRQ and by the CPU deciding how long it may sleep; a stale
  * value is at worst early, which costs one empty pass, as in the kernel.</li>
@@ -42,10 +44,15 @@ final class TimerBase {
     private static final String[] KIND_NAMES = {"local", "global", "deferrable"};
 
     private static final VarHandle LOCK;
+    private static final VarHandle RUNNING_TIMER;
+    private static final VarHandle RUNNER;
 
     static {
         try {
             LOCK = MethodHandles.lookup().findVarHandle(TimerBase.class, "lockWord", int.class);
+            RUNNING_TIMER = MethodHandles.lookup().findVarHandle(TimerBase.class, "runningTimer", TimerList.class);
+            RUNNER = MethodHandles.lookup().findVarHandle(TimerBase.class, "runner",
+                    dev.bottomhalf.runtime.ExecutionContext.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -106,6 +113,19 @@ final class TimerBase {
         LOCK.setRelease(this, 0);
     }
 
+    /**
+     * Sets {@link #runningTimer} (under the lock) with a release store: its lockless readers (a sync delete
+     * waiting for the callback) need only acquire ordering, and every decision on it is re-made under the lock.
+     */
+    void running(TimerList t) {
+        RUNNING_TIMER.setRelease(this, t);
+    }
+
+    /** Sets {@link #runner} with a release store; read only to recognise the running context itself. */
+    void runner(dev.bottomhalf.runtime.ExecutionContext ctx) {
+        RUNNER.setRelease(this, ctx);
+    }
+
     // ------------------------------------------------------------------------------------------
     // The wheel (all under the lock)
     // ------------------------------------------------------------------------------------------
@@ -120,7 +140,7 @@ final class TimerBase {
         }
         heads[idx] = t;
         t.idx = idx;
-        t.pending = true;
+        t.setPending(true);
         pendingMap[idx >>> 6] |= 1L << idx;
         if (Jiffies.timeBefore(bucketExpiryJiffies, nextExpiry)) {
             nextExpiry = bucketExpiryJiffies;
@@ -160,7 +180,7 @@ final class TimerBase {
         t.next = null;
         t.prev = null;
         if (clearPending) {
-            t.pending = false;
+            t.setPending(false);
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.bottomhalf.time;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 import java.util.Objects;
 
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -23,8 +26,10 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * the timer base that holds the timer. {@code flags} carries, as in the kernel, the CPU of that base in its
  * low bits plus {@code TIMER_MIGRATING} while the timer moves between bases; it is volatile and written
  * under the lock, so {@code lock_timer_base} can read it, lock the base it names and re-check it.
- * {@code pending} ({@code timer_pending}: the entry is linked) is volatile and read without the lock, as
- * the kernel's {@code READ_ONCE(timer->entry.pprev)}. {@code function} is volatile: {@code timer_shutdown}
+ * {@code pending} ({@code timer_pending}: the entry is linked) is read without the lock, as the kernel's
+ * {@code READ_ONCE(timer->entry.pprev)}: a volatile read, written under the lock with a release store
+ * ({@link #setPending}) — every lockless reader only needs to see a consistent value, and whoever acts on
+ * it re-checks under the lock, so no writer needs a full fence. {@code function} is volatile: {@code timer_shutdown}
  * clears it under the lock, and a later arming re-checks it under the lock.
  */
 public final class TimerList {
@@ -66,6 +71,21 @@ public final class TimerList {
     volatile int flags;
     volatile Callback function;
     private volatile String name = "timer";
+
+    private static final VarHandle PENDING;
+
+    static {
+        try {
+            PENDING = MethodHandles.lookup().findVarHandle(TimerList.class, "pending", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Writes {@code pending} under the base lock (see the implementation notes). */
+    void setPending(boolean value) {
+        PENDING.setRelease(this, value);
+    }
 
     /** An uninitialised timer, for {@code timer_setup(&t, fn, flags)} style code ({@link Timers#setup}). */
     public TimerList() {

@@ -657,14 +657,14 @@ public final class Timers {
         long baseclk = base.clk - 1;
         TimerList t;
         while ((t = base.first(slot)) != null) {
-            base.runningTimer = t;
+            base.running(t);
             base.detach(t, true);
             trace(Tracepoint.TIMER_CANCEL, t);
             TimerList.Callback fn = t.function;
             if (fn == null) {
                 reports.warnOnce("timer_no_function_" + t.name(), "WARNING: timer " + t.name()
                         + " expired without a function (WARN_ON_ONCE(!fn))");
-                base.runningTimer = null;
+                base.running(null);
                 continue;
             }
             boolean irqsafe = (t.flags & TIMER_IRQSAFE) != 0;
@@ -673,7 +673,7 @@ public final class Timers {
                 callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
             } finally {
                 base.lock();
-                base.runningTimer = null;
+                base.running(null);
             }
         }
     }
@@ -685,7 +685,7 @@ public final class Timers {
             ctx.localIrqDisable();
         }
         int count = ctx.preemptCount();
-        base.runner = ctx;
+        base.runner(ctx);
         if (tracing.on(Tracepoint.TIMER_EXPIRE_ENTRY)) {
             tracing.emit(Tracepoint.TIMER_EXPIRE_ENTRY, "timer=" + t.name() + " function=" + t.name() + " now="
                     + machine.jiffies() + " baseclk=" + baseclk);
@@ -695,7 +695,7 @@ public final class Timers {
         } catch (Throwable e) {
             reports.oops("timer " + t.name(), e);
         } finally {
-            base.runner = null;
+            base.runner(null);
             if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
                 tracing.emit(Tracepoint.TIMER_EXPIRE_EXIT, "timer=" + t.name());
             }
