@@ -553,6 +553,21 @@ public final class Linux {
         k().timers().usleepRange(min, max);
     }
 
+    /** {@code mdelay(ms)}: busy-waits; legal in atomic context (include/linux/delay.h). */
+    public static void mdelay(long ms) {
+        k().timers().mdelay(ms);
+    }
+
+    /** {@code udelay(us)}: busy-waits; legal in atomic context. */
+    public static void udelay(long us) {
+        k().timers().udelay(us);
+    }
+
+    /** {@code ndelay(ns)}: busy-waits; legal in atomic context. */
+    public static void ndelay(long ns) {
+        k().timers().ndelay(ns);
+    }
+
     // ------------------------------------------------------------------------------------------
     // High-resolution timers (include/linux/hrtimer.h)
     // ------------------------------------------------------------------------------------------

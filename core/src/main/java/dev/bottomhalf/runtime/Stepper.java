@@ -2,6 +2,7 @@ package dev.bottomhalf.runtime;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * Drives a stepped-mode kernel: the caller runs each runtime duty cycle ({@code cpu/N},
@@ -10,6 +11,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Each step borrows the runtime context ({@link Machine#runAs}) so handlers see exactly the context
  * they would see on the real thread: {@code cpu/0} in hardirq, {@code ksoftirqd/0} serving softirqs.
+ *
+ * <p>Agents whose work may sleep or burn CPU time (the kworkers) are adopted by the machine's
+ * {@link SteppedScheduler}: they run on threads of their own, one at a time, and the stepper reaches them
+ * through the scheduler's own agent ({@code stepped-scheduler}), one slice per round. A work function that
+ * sleeps therefore does not finish within {@link #runUntilIdle()}; let simulated time pass with
+ * {@link #runFor} (event by event) or by advancing the clock and running again.
  */
 public final class Stepper {
     /** {@link #runUntilIdle()} gives up after this many rounds: something keeps re-raising work. */
@@ -68,16 +75,28 @@ public final class Stepper {
         return machine.runAs(c.cpuContext(), () -> c.agent().doWork());
     }
 
-    /** Runs the agent named {@code name} ({@code ksoftirqd/0}, {@code irq/7-eth0}, ...) once. */
+    /**
+     * Runs the agent named {@code name} ({@code ksoftirqd/0}, {@code irq/7-eth0}, ...) once; for a kworker,
+     * one slice of its thread if it is runnable or idle with work.
+     */
     public int run(String name) {
         AgentHandle h = find(name);
         Agent a = h.agent();
+        SteppedScheduler scheduler = SteppedScheduler.find(machine);
+        if (scheduler != null && scheduler.adopts(a)) {
+            return scheduler.step(a);
+        }
         return machine.runAs(a.context(), a::doWork);
     }
 
-    /** Whether the agent named {@code name} would find work. */
+    /** Whether the agent named {@code name} would find work (a kworker: would run a slice now). */
     public boolean hasWork(String name) {
-        return find(name).agent().hasWork();
+        Agent a = find(name).agent();
+        SteppedScheduler scheduler = SteppedScheduler.find(machine);
+        if (scheduler != null && scheduler.adopts(a)) {
+            return scheduler.hasWork(a);
+        }
+        return a.hasWork();
     }
 
     private AgentHandle find(String name) {
@@ -99,21 +118,36 @@ public final class Stepper {
     public int runUntilIdleOrRounds(int rounds) {
         int total = 0;
         for (int round = 0; round < rounds; round++) {
-            int done = 0;
-            boolean any = false;
-            for (AgentHandle h : machine.agents()) {
-                Agent a = h.agent();
-                if (a.hasWork()) {
-                    any = true;
-                    done += machine.runAs(a.context(), a::doWork);
-                }
-            }
-            total += done;
-            if (!any) {
+            int done = round();
+            if (done < 0) {
                 break;
             }
+            total += done;
         }
         return total;
+    }
+
+    /**
+     * One round: every agent that has work runs once, in registration order; agents adopted by the
+     * {@link SteppedScheduler} are skipped (its own agent runs them).
+     *
+     * @return the work done, or −1 when no agent had work
+     */
+    private int round() {
+        SteppedScheduler scheduler = SteppedScheduler.find(machine);
+        int done = 0;
+        boolean any = false;
+        for (AgentHandle h : machine.agents()) {
+            Agent a = h.agent();
+            if (scheduler != null && a != scheduler && scheduler.adopts(a)) {
+                continue;
+            }
+            if (a.hasWork()) {
+                any = true;
+                done += machine.runAs(a.context(), a::doWork);
+            }
+        }
+        return any ? done : -1;
     }
 
     /**
@@ -126,22 +160,92 @@ public final class Stepper {
     public int runUntilIdle() {
         int total = 0;
         for (int round = 0; round < MAX_ROUNDS; round++) {
-            int done = 0;
-            boolean any = false;
-            for (AgentHandle h : machine.agents()) {
-                Agent a = h.agent();
-                if (a.hasWork()) {
-                    any = true;
-                    done += machine.runAs(a.context(), a::doWork);
-                }
-            }
-            total += done;
-            if (!any) {
+            int done = round();
+            if (done < 0) {
                 return total;
             }
+            total += done;
         }
         List<String> busy = machine.agents().stream().filter(h -> h.agent().hasWork())
                 .map(h -> h.agent().name()).toList();
         throw new IllegalStateException("still busy after " + MAX_ROUNDS + " rounds: " + busy);
+    }
+
+    /**
+     * The clock time of the next event any agent waits for: a due timer of some CPU, the end of a burn or
+     * of a timed sleep; {@link Long#MAX_VALUE} when there is none. May lie in the past (a timer due on a CPU
+     * that holds interrupts off).
+     */
+    public long nextEventNs() {
+        long next = Long.MAX_VALUE;
+        for (AgentHandle h : machine.agents()) {
+            next = Math.min(next, h.agent().nextDeadlineNs());
+        }
+        return next;
+    }
+
+    /**
+     * Lets {@code amount} of simulated time pass, event by event: runs everything runnable, moves the clock
+     * to the next event (a timer, the end of a burn or of a sleep) and repeats; ends with the clock exactly
+     * {@code amount} later and everything runnable at that instant run. Deterministic.
+     */
+    public void runFor(long amount, TimeUnit unit) {
+        if (amount < 0) {
+            throw new IllegalArgumentException("the clock only moves forward; amount = " + amount);
+        }
+        runUntilNanos(clock().nanoTime() + unit.toNanos(amount));
+    }
+
+    /** {@link #runFor} up to the clock time {@code deadlineNs}. */
+    public void runUntilNanos(long deadlineNs) {
+        drive(() -> clock().nanoTime() >= deadlineNs, deadlineNs, () -> true);
+    }
+
+    /**
+     * Like {@link #runFor} but stops as soon as {@code done} holds after a step.
+     *
+     * @return whether {@code done} holds
+     */
+    public boolean runUntil(BooleanSupplier done, long amount, TimeUnit unit) {
+        long deadlineNs = clock().nanoTime() + unit.toNanos(amount);
+        drive(() -> done.getAsBoolean() || clock().nanoTime() >= deadlineNs, deadlineNs, () -> true);
+        return done.getAsBoolean();
+    }
+
+    /**
+     * The event loop: runs until idle; if {@code done} does not hold yet and {@code mayAdvance} allows,
+     * moves the clock to the next event (never past {@code limitNs}) and repeats.
+     *
+     * @return whether {@code done} holds; false when the clock may not or cannot move any more
+     */
+    boolean drive(BooleanSupplier done, long limitNs, BooleanSupplier mayAdvance) {
+        int stuck = 0;
+        for (;;) {
+            runUntilIdleOrRounds(MAX_ROUNDS);
+            if (done.getAsBoolean()) {
+                return true;
+            }
+            if (!mayAdvance.getAsBoolean()) {
+                return false;
+            }
+            long nowNs = clock().nanoTime();
+            long nextNs = Math.min(limitNs, nextEventNs());
+            if (nextNs <= nowNs) {
+                // Due but not run (its CPU holds interrupts or bottom halves off): let time move on a jiffy.
+                if (++stuck > 10_000) {
+                    throw new IllegalStateException("stepped mode cannot make progress: an event has been due for"
+                            + " 10,000 jiffies and its CPU does not run it (are IRQs or bottom halves disabled there?)");
+                }
+                nextNs = Math.min(limitNs, machine.nanoTimeOfJiffy(machine.jiffies() + 1));
+            } else {
+                stuck = 0;
+            }
+            if (nextNs == Long.MAX_VALUE) {
+                return false;
+            }
+            if (nextNs > nowNs) {
+                clock().advanceNanos(nextNs - nowNs);
+            }
+        }
     }
 }

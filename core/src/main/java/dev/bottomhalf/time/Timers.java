@@ -23,7 +23,6 @@ import dev.bottomhalf.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -802,8 +801,9 @@ public final class Timers {
     /**
      * {@code schedule_timeout(timeout)} for a sleep that a Java interrupt may end
      * ({@code TASK_INTERRUPTIBLE}): sleeps about {@code timeout} jiffies on a timer of the calling CPU.
-     * In stepped mode the sleeping caller drives the clock: time jumps to each next due timer of any CPU,
-     * whose work runs, until this sleep's timer has fired.
+     * In stepped mode a kworker gives the CPU to the stepped scheduler until the timer has fired, and the
+     * stepping thread itself drives the clock: time jumps from event to event (timers of any CPU, burns,
+     * other sleeps), whose work runs, until this sleep's timer has fired.
      *
      * @return the jiffies left (0 if the full time passed); a negative timeout prints
      *         {@code schedule_timeout: wrong timeout value %lx} and returns 0
@@ -841,7 +841,7 @@ public final class Timers {
         ctx.sleepStarts();
         try {
             if (machine.stepped()) {
-                driveSteppedUntil(() -> sleeper.woken, Long.MAX_VALUE);
+                steppedScheduler().sleep(() -> sleeper.woken, Long.MAX_VALUE, call);
             } else {
                 while (!sleeper.woken) {
                     LockSupport.park(this);
@@ -911,7 +911,9 @@ public final class Timers {
     /**
      * {@code usleep_range(min, max)}: sleeps between {@code min} and {@code max} microseconds (the kernel
      * lets the wake-up float in that range to batch it with others; here it wakes at {@code min} or as
-     * soon after as the thread is scheduled). Not on the jiffy grid. Not interruptible.
+     * soon after as the thread is scheduled). Not on the jiffy grid: in stepped mode it wakes exactly at
+     * {@code min}, which is what the kernel's own guidance recommends for sleeps of 10 µs to 20 ms. Not
+     * interruptible.
      */
     public void usleepRange(long minUs, long maxUs) {
         if (minUs < 0 || maxUs < minUs) {
@@ -922,14 +924,14 @@ public final class Timers {
             return;
         }
         long deadline = machine.clock().nanoTime() + minUs * 1_000L;
-        if (machine.stepped()) {
-            driveSteppedUntil(() -> machine.clock().nanoTime() >= deadline, deadline);
-            return;
-        }
         boolean interrupted = false;
         long left;
         ctx.sleepStarts();
         try {
+            if (machine.stepped()) {
+                steppedScheduler().sleep(() -> machine.clock().nanoTime() >= deadline, deadline, "usleep_range");
+                return;
+            }
             while ((left = deadline - machine.clock().nanoTime()) > 0) {
                 LockSupport.parkNanos(this, left);
                 if (Thread.interrupted()) {
@@ -944,42 +946,64 @@ public final class Timers {
         }
     }
 
+    /** The stepped scheduler (stepped mode only); looked up once. */
+    private volatile dev.bottomhalf.runtime.SteppedScheduler steppedScheduler;
+
+    private dev.bottomhalf.runtime.SteppedScheduler steppedScheduler() {
+        dev.bottomhalf.runtime.SteppedScheduler s = steppedScheduler;
+        if (s == null) {
+            s = dev.bottomhalf.runtime.SteppedScheduler.of(machine);
+            steppedScheduler = s;
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Busy-waiting (any context)
+    // ------------------------------------------------------------------------------------------
+
     /**
-     * Stepped mode: the caller's sleep is simulated time. Runs every CPU's pending work, then jumps the
-     * manual clock to the next jiffy at which some CPU's pinned or global timer is due (never past
-     * {@code limitNs}), and repeats until {@code done}. Deferrable timers do not end a jump: the CPUs are
-     * idle while the caller sleeps.
+     * {@code mdelay(ms)}: busy-waits {@code ms} milliseconds. Legal in any context (atomic, hard IRQ, IRQs
+     * off): it never calls {@code might_sleep} and never counts as sleeping, so a kworker that burns keeps
+     * counting as running for concurrency management. In threaded mode it spins on the kernel clock; in
+     * stepped mode (manual clock) it consumes simulated CPU time on the caller's CPU (see {@link #ndelay}).
      */
-    private void driveSteppedUntil(java.util.function.BooleanSupplier done, long limitNs) {
-        Stepper stepper = new Stepper(machine);
-        stepper.runUntilIdleOrRounds(Stepper.MAX_ROUNDS);
-        int stuck = 0;
-        while (!done.getAsBoolean()) {
-            long nowNs = machine.clock().nanoTime();
-            long nextNs = limitNs;
-            for (int cpu = 0; cpu < bases.length; cpu++) {
-                long w = nextWakeJiffies(cpu);
-                if (w != NO_WAKE) {
-                    nextNs = Math.min(nextNs, machine.nanoTimeOfJiffy(w));
-                }
-            }
-            if (nextNs <= nowNs) {
-                // Due but not run (its CPU holds interrupts or bottom halves off): let time move on a jiffy.
-                if (++stuck > 10_000) {
-                    throw new IllegalStateException("stepped sleep cannot end: a timer has been due for 10,000 jiffies"
-                            + " and its CPU does not run it (are IRQs or bottom halves disabled there?)");
-                }
-                nextNs = Math.min(limitNs, machine.nanoTimeOfJiffy(machine.jiffies() + 1));
-            } else {
-                stuck = 0;
-            }
-            if (nextNs == Long.MAX_VALUE) {
-                throw new IllegalStateException("stepped sleep: nothing is due on any CPU, so it would never end");
-            }
-            if (nextNs > nowNs) {
-                stepper.clock().advanceNanos(nextNs - nowNs);
-            }
-            stepper.runUntilIdleOrRounds(Stepper.MAX_ROUNDS);
+    public void mdelay(long ms) {
+        requireDelay(ms, "mdelay");
+        ndelay(Math.multiplyExact(ms, 1_000_000L));
+    }
+
+    /** {@code udelay(us)}: busy-waits {@code us} microseconds; see {@link #mdelay}. */
+    public void udelay(long us) {
+        requireDelay(us, "udelay");
+        ndelay(Math.multiplyExact(us, 1_000L));
+    }
+
+    /**
+     * {@code ndelay(ns)}: busy-waits {@code ns} nanoseconds; see {@link #mdelay}. In stepped mode with the
+     * manual clock, a process-context caller queues the burn on its CPU — other contexts of that CPU that
+     * burn take turns with it, one after the other, while other CPUs and sleepers go on — and returns when
+     * the burn has had the CPU for {@code ns}; an atomic-context caller cannot give the CPU away, so the
+     * clock jumps by {@code ns} at once.
+     */
+    public void ndelay(long ns) {
+        requireDelay(ns, "ndelay");
+        if (ns == 0) {
+            return;
+        }
+        if (machine.stepped() && machine.clock() instanceof dev.bottomhalf.runtime.ManualClock) {
+            steppedScheduler().burn(ns);
+            return;
+        }
+        long start = machine.clock().nanoTime();
+        while (machine.clock().nanoTime() - start < ns) {
+            Thread.onSpinWait();
+        }
+    }
+
+    private static void requireDelay(long amount, String call) {
+        if (amount < 0) {
+            throw new IllegalArgumentException(call + "(" + amount + "): a delay cannot be negative");
         }
     }
 }

@@ -31,7 +31,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.runtime.SteppedScheduler;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -50,7 +50,9 @@ import dev.bottomhalf.time.Timers;
  * <li>Pools: per CPU a normal and a high-priority pool of {@code kworker/N:M[H]} threads
  * (concurrency-managed) and a normal and a high-priority BH pool run at the start of TASKLET_SOFTIRQ /
  * HI_SOFTIRQ of that CPU; two unbound pools ({@code kworker/uP:M}). Workers are runtime threads created
- * on demand (in stepped mode, agents the stepper runs).</li>
+ * on demand. In stepped mode they are threads of the {@link SteppedScheduler}, which runs one at a time:
+ * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
+ * concurrency-management timelines of the kernel's documentation replay exactly (items 40–41).</li>
  * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
  * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
  * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
@@ -88,6 +90,12 @@ public final class Workqueues {
     private final List<WorkerPool> allPools = new ArrayList<>();
     private final List<Workqueue> workqueues = new CopyOnWriteArrayList<>();
     private final Map<ExecutionContext, Worker> workersByContext = new ConcurrentHashMap<>();
+    /**
+     * Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
+     * {@code stepped-scheduler} agent) when the first worker is created; null before that and in threaded
+     * mode.
+     */
+    private volatile SteppedScheduler scheduler;
     private final TimerList[] cmChecks;
     private final ReentrantLock flushLock = new ReentrantLock();
     private final Condition flushed = flushLock.newCondition();
@@ -462,6 +470,9 @@ public final class Workqueues {
         } finally {
             pool.lock.unlock();
         }
+        if (machine.stepped()) {
+            steppedScheduler().adopt(worker); // before registering: the stepper must never run it itself
+        }
         worker.handle = machine.register(worker, true);
     }
 
@@ -569,6 +580,9 @@ public final class Workqueues {
                 createWorker(pool);
             }
             callWorkFn(worker, wq, w, fn);
+            if (!pool.bh) {
+                condResched();
+            }
         } finally {
             pool.lock.lock();
         }
@@ -591,6 +605,28 @@ public final class Workqueues {
         decInFlight(pwq, worker.currentColor, true);
     }
 
+    /**
+     * {@code cond_resched()} between items, as per-CPU and unbound workers do: in stepped mode the worker lets
+     * another runnable thread of its CPU go first (a worker woken while this item finished), which is what
+     * orders same-instant events the way the kernel's documented timelines show them. Nothing in threaded
+     * mode, where the host scheduler preempts. Pool lock not held.
+     */
+    private void condResched() {
+        SteppedScheduler s = scheduler;
+        if (s != null) {
+            s.condResched();
+        }
+    }
+
+    private SteppedScheduler steppedScheduler() {
+        SteppedScheduler s = scheduler;
+        if (s == null) {
+            s = SteppedScheduler.of(machine);
+            scheduler = s;
+        }
+        return s;
+    }
+
     private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
         ExecutionContext ctx = machine.current();
         int count = ctx.preemptCount();
@@ -602,6 +638,9 @@ public final class Workqueues {
         try {
             fn.run(w);
         } catch (Throwable e) {
+            if (SteppedScheduler.isShutdown(e)) {
+                throw (Error) e; // the stepped kernel was closed while the item slept: unwind its thread
+            }
             reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
         } finally {
             worker.inFunc = false;
@@ -691,7 +730,7 @@ public final class Workqueues {
     /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
     private void armCmCheck(WorkerPool pool) {
         if (machine.stepped()) {
-            return; // no blocking is possible on the stepping thread
+            return; // the stepped scheduler sees every block: sleeps through the hooks, other blocking reported
         }
         int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
         TimerList t = cmChecks[slot];
@@ -1442,6 +1481,10 @@ public final class Workqueues {
                 pool.lock.unlock();
             }
             workersByContext.remove(victim.context());
+            SteppedScheduler s = scheduler;
+            if (s != null) {
+                s.release(victim);
+            }
             if (victim.handle != null) {
                 victim.handle.stop();
             }
@@ -1900,13 +1943,11 @@ public final class Workqueues {
             return;
         }
         if (machine.stepped()) {
-            Stepper stepper = new Stepper(machine);
-            for (int round = 0; round < Stepper.MAX_ROUNDS && !done.getAsBoolean(); round++) {
-                if (stepper.runUntilIdleOrRounds(1) == 0 && !done.getAsBoolean()) {
-                    reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
-                            new Throwable(what));
-                    return;
-                }
+            // A worker gives the CPU away until the condition holds; the stepping thread runs the kernel
+            // (moving the clock only while some thread sleeps on a timer or burns CPU time).
+            if (!steppedScheduler().waitFor(done, what)) {
+                reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
+                        new Throwable(what));
             }
             return;
         }
