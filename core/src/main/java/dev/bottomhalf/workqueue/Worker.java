@@ -29,6 +29,12 @@ final class Worker implements Agent {
     long currentSeq;
     int currentColor;
     long startNs;
+    /**
+     * The clock reading that ended the item this worker ran just before, within one round; the next item
+     * takes it as its start instead of reading the clock again. {@link #NO_CHAIN} at the start of a round.
+     */
+    long chainNs = NO_CHAIN;
+    static final long NO_CHAIN = Long.MIN_VALUE;
 
     /** Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
     boolean working;

@@ -483,6 +483,7 @@ public final class Workqueues {
     /** One round of a worker's duty cycle ({@code worker_thread}). */
     int workerRound(Worker worker) {
         WorkerPool pool = worker.pool;
+        worker.chainNs = Worker.NO_CHAIN;
         boolean create = false;
         int n = 0;
         pool.lock.lock();
@@ -561,7 +562,9 @@ public final class Workqueues {
         worker.currentPwq = pwq;
         worker.currentSeq = w.queuedSeq;
         worker.currentColor = w.color;
-        worker.startNs = machine.clock().nanoTime();
+        long chained = worker.chainNs;
+        worker.chainNs = Worker.NO_CHAIN;
+        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
         w.pwq = null;
         w.lastPool = pool;
         w.clearPending();
@@ -587,7 +590,13 @@ public final class Workqueues {
             pool.lock.lock();
         }
         pwq.statTotal++;
-        pwq.statRunNs += machine.clock().nanoTime() - worker.startNs;
+        long end = machine.clock().nanoTime();
+        pwq.statRunNs += end - worker.startNs;
+        if (!machine.stepped()) {
+            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
+            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
+            worker.chainNs = end;
+        }
         if (worker.cpuIntensive) {
             worker.setCpuIntensive(false);
         }
@@ -628,7 +637,8 @@ public final class Workqueues {
     }
 
     private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
-        ExecutionContext ctx = machine.current();
+        ExecutionContext own = worker.context();     // a kworker's or rescuer's own context; null for BH
+        ExecutionContext ctx = own != null ? own : machine.current();
         int count = ctx.preemptCount();
         boolean irqsOff = ctx.irqsDisabled();
         if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
@@ -853,6 +863,7 @@ public final class Workqueues {
                 return;
             }
             Worker worker = pool.bhWorker;
+            worker.chainNs = Worker.NO_CHAIN;
             long end = machine.clock().nanoTime() + BH_WORKER_NS;
             int restarts = BH_WORKER_RESTARTS;
             worker.setWorking(true);
