@@ -100,7 +100,12 @@ public final class Workqueues {
     private final ReentrantLock flushLock = new ReentrantLock();
     private final Condition flushed = flushLock.newCondition();
     private final AtomicInteger flushWaiters = new AtomicInteger();
-    /** Bumped by every completion or cancel; a waiter re-checks its condition outside {@code flushLock}. */
+    /** Of {@link #flushWaiters}, those waiting for one item's instance ({@code flush_work}, cancel-sync). */
+    private final AtomicInteger itemWaiters = new AtomicInteger();
+    /**
+     * Bumped by every completion or cancel that can end a wait (see {@link #decInFlight}); a waiter re-checks
+     * its condition outside {@code flushLock}.
+     */
     private final AtomicLong flushGeneration = new AtomicLong();
     private volatile long cpuIntensiveThresholdUs = 10_000;
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
@@ -684,7 +689,13 @@ public final class Workqueues {
                 activate(pwq, next);
             }
         }
-        signalFlushers();
+        // Wake waiters only when one of their conditions can have become true: a flush color of this
+        // pool-workqueue emptied (flush_workqueue, drain), its last active item ended (freeze), or some
+        // thread waits for an item's instance (flush_work, cancel-sync: any completion may be its own).
+        // A streaming workqueue with a flusher waiting then wakes it once, not once per item.
+        if (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0) {
+            signalFlushers();
+        }
     }
 
     private void signalFlushers() {
@@ -1185,7 +1196,7 @@ public final class Workqueues {
             return false;
         }
         ctx.mightSleep("flush_work");
-        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")");
+        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
         return true;
     }
 
@@ -1234,7 +1245,7 @@ public final class Workqueues {
     private void waitForRunningInstance(Work w, ExecutionContext ctx, String call) {
         long target = instanceToWaitFor(w);
         if (target != 0) {
-            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")");
+            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")", true);
         }
     }
 
@@ -1950,6 +1961,14 @@ public final class Workqueues {
     }
 
     private void waitUntil(BooleanSupplier done, String what) {
+        waitUntil(done, what, false);
+    }
+
+    /**
+     * Waits until {@code done} holds; {@code forItem}: the condition is about one item's instance, which every
+     * completion may end (see {@link #decInFlight}).
+     */
+    private void waitUntil(BooleanSupplier done, String what, boolean forItem) {
         if (done.getAsBoolean()) {
             return;
         }
@@ -1961,6 +1980,9 @@ public final class Workqueues {
                         new Throwable(what));
             }
             return;
+        }
+        if (forItem) {
+            itemWaiters.incrementAndGet();
         }
         flushWaiters.incrementAndGet();
         boolean interrupted = false;
@@ -1985,6 +2007,9 @@ public final class Workqueues {
             }
         } finally {
             flushWaiters.decrementAndGet();
+            if (forItem) {
+                itemWaiters.decrementAndGet();
+            }
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
