@@ -1,5 +1,7 @@
 package dev.bottomhalf.bench;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
 import org.jctools.queues.MpscArrayQueue;
@@ -30,6 +32,13 @@ import dev.bottomhalf.tasklet.Tasklet;
  * "already scheduled" case stays scheduled; the "queue" case takes the list back and clears SCHED after
  * each op, exactly what the CPU's softirq would do before running it, and the peer does offer then poll.
  *
+ * <p>Two reference rows say what bounds the "queue" row. {@code jctools_offerThenPoll_coalescing} is the
+ * peer doing what a tasklet must: an item that is already queued is not queued again, so the producer
+ * claims the item with an atomic exchange before its offer and the consumer releases it with one after its
+ * poll. {@code floor_claimAppendTakeClear} is the atomics of the tasklet path alone, on bare objects: claim
+ * (exchange), append (tail swap and release store), detach (tail swap), clear (exchange) — no context,
+ * no softirq raise, no kernel.
+ *
  * <pre>./bottomhalf bench TaskletScheduleBench -prof gc</pre>
  */
 @State(Scope.Thread)
@@ -46,6 +55,33 @@ public class TaskletScheduleBench {
     private int next;
     private final MpscArrayQueue<Object> queue = new MpscArrayQueue<>(1024);
     private final Object item = new Object();
+    private final MpscArrayQueue<Node> nodeQueue = new MpscArrayQueue<>(1024);
+    private final Node[] nodes = new Node[1024];
+    private final Node anchorA = new Node();
+    private final Node anchorB = new Node();
+    private Node anchor = anchorA;
+    private volatile Node tail = anchorA;
+
+    private static final VarHandle SCHED;
+    private static final VarHandle NEXT;
+    private static final VarHandle TAIL;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SCHED = l.findVarHandle(Node.class, "sched", int.class);
+            NEXT = l.findVarHandle(Node.class, "next", Node.class);
+            TAIL = l.findVarHandle(TaskletScheduleBench.class, "tail", Node.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** A bare stand-in for a tasklet: a SCHED word and a link. */
+    static final class Node {
+        volatile int sched;
+        Node next;
+    }
 
     @Setup(Level.Trial)
     public void boot() {
@@ -55,6 +91,7 @@ public class TaskletScheduleBench {
         kernel.tasklets().schedule(pending);
         for (int i = 0; i < fresh.length; i++) {
             fresh[i] = Tasklet.setup("t" + i, t -> { });
+            nodes[i] = new Node();
         }
     }
 
@@ -83,5 +120,41 @@ public class TaskletScheduleBench {
     public Object jctools_offerThenPoll() {
         queue.offer(item);
         return queue.poll();
+    }
+
+    @Benchmark
+    public Object jctools_offerThenPoll_coalescing() {
+        Node n = nodes[next++ & (nodes.length - 1)];
+        if ((int) SCHED.getAndSet(n, 1) == 0) {
+            nodeQueue.offer(n);
+        }
+        Node p = nodeQueue.poll();
+        SCHED.getAndSet(p, 0);
+        return p;
+    }
+
+    @Benchmark
+    public Object floor_claimAppendTakeClear() {
+        Node n = nodes[next++ & (nodes.length - 1)];
+        if ((int) SCHED.getAndSet(n, 1) == 0) {
+            n.next = null;
+            Node prev = (Node) TAIL.getAndSet(this, n);
+            NEXT.setRelease(prev, n);
+        }
+        // the consumer: detach onto the other anchor, walk, clear
+        Node head = anchor;
+        Node spare = head == anchorA ? anchorB : anchorA;
+        spare.next = null;
+        Node last = (Node) TAIL.getAndSet(this, spare);
+        anchor = spare;
+        Node t = (Node) NEXT.getAcquire(head);
+        while (true) {
+            Node succ = t == last ? null : (Node) NEXT.getAcquire(t);
+            SCHED.getAndSet(t, 0);
+            if (succ == null) {
+                return t;
+            }
+            t = succ;
+        }
     }
 }

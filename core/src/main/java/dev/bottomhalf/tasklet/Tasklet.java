@@ -3,7 +3,6 @@ package dev.bottomhalf.tasklet;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 
@@ -33,11 +32,21 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * can be queued again only after that CPU has taken RUN and then cleared SCHED. The exchange on
  * {@code sched} publishes {@code run = 1} to whoever schedules it next; the release store of
  * {@code run = 0} publishes the callback's effects to {@code tasklet_unlock_wait}.</li>
- * <li>{@code count}: the disable depth; the tasklet runs only at 0.</li>
- * <li>{@code next}: the intrusive link of the per-CPU list; written by the scheduler before it
- * publishes the tasklet with a CAS, read by the list's consumer after its swap (acquire).</li>
+ * <li>{@code count}: the disable depth; the tasklet runs only at 0. An int field of the tasklet (not a
+ * separate atomic object), so that the run side reads it from the cache line it already holds. Disable is
+ * an atomic add (full barrier, as the kernel's {@code smp_mb__after_atomic}), enable a CAS loop that
+ * refuses to go below 0; the run side reads it with a volatile load after taking RUN.</li>
+ * <li>{@code next}: the intrusive link of the per-CPU list (see {@link TaskletList} for who writes it when
+ * and how it is published). It is not the SCHED state: SCHED is set before the tasklet is linked and
+ * cleared after the consumer has read its successor.</li>
  * <li>{@code cpu}: the CPU whose list holds it; written with opaque stores by the scheduler, read only
  * for diagnostics and stepped-mode waits (where one thread does everything).</li>
+ * <li>Why SCHED is a word of its own and not folded into {@code next} (a link that doubles as the
+ * "scheduled" marker was considered): it would not save an atomic. A first schedule needs one atomic on
+ * the tasklet (to decide which of several racing schedulers queues it) and one on the shared list (to
+ * publish it), whatever encodes the state; a schedule that finds the tasklet already scheduled must still
+ * <em>write</em> something the pending run reads (see {@code sched} above), and with a fused word that
+ * write would race with the producers that link the tasklet's successor into that same word.</li>
  * </ul>
  */
 public final class Tasklet {
@@ -45,6 +54,7 @@ public final class Tasklet {
     static final int RUN = 2;
     private static final VarHandle SCHED_STATE;
     private static final VarHandle RUN_STATE;
+    private static final VarHandle COUNT;
     private static final VarHandle CPU;
 
     static {
@@ -52,6 +62,7 @@ public final class Tasklet {
             MethodHandles.Lookup l = MethodHandles.lookup();
             SCHED_STATE = l.findVarHandle(Tasklet.class, "sched", int.class);
             RUN_STATE = l.findVarHandle(Tasklet.class, "run", int.class);
+            COUNT = l.findVarHandle(Tasklet.class, "count", int.class);
             CPU = l.findVarHandle(Tasklet.class, "cpu", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -74,7 +85,9 @@ public final class Tasklet {
     private volatile int sched;
     @SuppressWarnings("unused") // through RUN_STATE
     private volatile int run;
-    final AtomicInteger count = new AtomicInteger();
+    @SuppressWarnings("unused") // through COUNT
+    private volatile int count;
+    /** The per-CPU list's link; see {@link TaskletList} for who may write it when. */
     Tasklet next;
     @SuppressWarnings("unused") // through CPU
     private int cpu = -1;
@@ -104,7 +117,7 @@ public final class Tasklet {
     /** {@code DECLARE_TASKLET_DISABLED(name, callback)}: like {@link #setup} with a disable count of 1. */
     public static Tasklet setupDisabled(String name, Callback callback) {
         Tasklet t = setup(name, callback);
-        t.count.set(1);
+        COUNT.setVolatile(t, 1);
         return t;
     }
 
@@ -123,7 +136,7 @@ public final class Tasklet {
         this.name = Objects.requireNonNull(name, "name");
         SCHED_STATE.setVolatile(this, 0);
         RUN_STATE.setVolatile(this, 0);
-        count.set(0);
+        COUNT.setVolatile(this, 0);
     }
 
     /** Re-initialises this tasklet in the legacy form ({@code tasklet_init}). State and count reset. */
@@ -134,7 +147,7 @@ public final class Tasklet {
         this.name = Objects.requireNonNull(name, "name");
         SCHED_STATE.setVolatile(this, 0);
         RUN_STATE.setVolatile(this, 0);
-        count.set(0);
+        COUNT.setVolatile(this, 0);
     }
 
     public String name() {
@@ -171,7 +184,24 @@ public final class Tasklet {
 
     /** The disable depth. */
     public int disableCount() {
-        return count.get();
+        return (int) COUNT.getVolatile(this);
+    }
+
+    /** {@code atomic_inc(&t->count)} with the full barrier of {@code tasklet_disable_nosync}. */
+    void incrementDisableCount() {
+        COUNT.getAndAdd(this, 1);
+    }
+
+    /** Takes one disable away unless the count is 0 (the kernel does not check; see {@code Tasklets.enable}). */
+    boolean decrementDisableCount() {
+        int c;
+        do {
+            c = (int) COUNT.getVolatile(this);
+            if (c == 0) {
+                return false;
+            }
+        } while (!COUNT.compareAndSet(this, c, c - 1));
+        return true;
     }
 
     /** Both bits, {@link #SCHED} and {@link #RUN}, read one after the other (a snapshot for messages). */
@@ -219,6 +249,6 @@ public final class Tasklet {
     public String toString() {
         int s = state();
         return "tasklet[" + name + ((s & SCHED) != 0 ? " SCHED" : "") + ((s & RUN) != 0 ? " RUN" : "")
-                + (count.get() != 0 ? " disabled " + count.get() : "") + "]";
+                + (disableCount() != 0 ? " disabled " + disableCount() : "") + "]";
     }
 }

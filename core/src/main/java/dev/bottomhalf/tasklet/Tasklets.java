@@ -20,15 +20,17 @@ import dev.bottomhalf.softirq.Softirqs;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>Schedule: test-and-set SCHED; only the winner pushes the tasklet onto the calling context's CPU
+ * <li>Schedule: test-and-set SCHED; only the winner appends the tasklet to the calling context's CPU
  * list and raises the vector (waking ksoftirqd from plain task context). Already-scheduled tasklets cost
- * one atomic and stay on the CPU that queued them.</li>
- * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list; for each tasklet it takes
- * RUN ({@code tasklet_trylock}); if the disable count is 0 it clears SCHED (a clear SCHED is reported with
- * the kernel's WARN and the callback skipped), calls the callback and releases RUN — one atomic
- * read-modify-write per callback. Otherwise (disabled, or running on another CPU) it puts the tasklet back on the list and
- * re-raises the vector without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is
- * enabled, exactly as in the kernel.</li>
+ * one atomic and stay on the CPU that queued them. A first schedule costs two atomics: the SCHED exchange
+ * on the tasklet and the tail swap of the list (see {@link Tasklet} for why they cannot be one).</li>
+ * <li>Run ({@code tasklet_action_common}): the CPU's BH owner detaches its list with one swap and walks it
+ * oldest first; for each tasklet it reads the successor, takes RUN ({@code tasklet_trylock}); if the
+ * disable count is 0 it clears SCHED (a clear SCHED is reported with the kernel's WARN and the callback
+ * skipped), calls the callback and releases RUN — one atomic read-modify-write per callback. Otherwise
+ * (disabled, or running on another CPU) it puts the tasklet back on the list and re-raises the vector
+ * without waking anyone — so a disabled, scheduled tasklet keeps its softirq busy until it is enabled,
+ * exactly as in the kernel.</li>
  * <li>Waits ({@code tasklet_disable}, {@code tasklet_kill}, {@code tasklet_unlock_wait}) poll the state
  * with spin, yield, then short parks: they are rare and the callback they wait for is short. A wait that
  * could only end by this very context finishing (called from the tasklet's own callback, or in stepped
@@ -119,12 +121,12 @@ public final class Tasklets {
         }
         Cpu cpu = ctx.cpu();
         TaskletList list = lists[cpu.id()];
-        Tasklet t = list.takeAllFifo();
+        Tasklet t = list.takeAll();
         while (t != null) {
-            Tasklet next = t.next;
-            t.next = null;
+            // The successor is read before t can be queued again (SCHED cleared, or put back below).
+            Tasklet next = list.successor(t);
             if (t.tryLockRun()) {
-                if (t.count.get() == 0) {
+                if (t.disableCount() == 0) {
                     if (clearSched(t)) {
                         run(ctx, t);
                     }
@@ -179,7 +181,7 @@ public final class Tasklets {
 
     /** {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context. */
     public void disableNosync(Tasklet t) {
-        t.count.incrementAndGet();
+        t.incrementDisableCount();
     }
 
     /**
@@ -197,16 +199,9 @@ public final class Tasklets {
      * warning, because a negative count would keep the tasklet from ever running.
      */
     public void enable(Tasklet t) {
-        while (true) {
-            int c = t.count.get();
-            if (c == 0) {
-                reports.warning("tasklet_enable() of " + t.name() + " without tasklet_disable(): the disable count"
-                        + " would underflow");
-                return;
-            }
-            if (t.count.compareAndSet(c, c - 1)) {
-                return;
-            }
+        if (!t.decrementDisableCount()) {
+            reports.warning("tasklet_enable() of " + t.name() + " without tasklet_disable(): the disable count"
+                    + " would underflow");
         }
     }
 
@@ -249,10 +244,10 @@ public final class Tasklets {
         }
         boolean[] reported = {false};
         while (t.testAndSetSched()) {
-            if (t.count.get() > 0 && !reported[0]) {
+            if (t.disableCount() > 0 && !reported[0]) {
                 reported[0] = true;
                 reports.warning("tasklet_kill(" + t.name() + "): the tasklet is scheduled but disabled (count "
-                        + t.count.get() + "); it cannot run, so tasklet_kill() waits until tasklet_enable()");
+                        + t.disableCount() + "); it cannot run, so tasklet_kill() waits until tasklet_enable()");
                 if (machine.stepped()) {
                     return;
                 }
@@ -276,7 +271,7 @@ public final class Tasklets {
         }
         if (machine.stepped()) {
             int cpu = t.cpu();
-            if (cpu >= 0 && t.isScheduled() && t.count.get() == 0) {
+            if (cpu >= 0 && t.isScheduled() && t.disableCount() == 0) {
                 softirqs.runPendingOnStepped(cpu);
             }
             if (!done.holds()) {
@@ -304,10 +299,10 @@ public final class Tasklets {
      * alone; never call it on a live kernel (the tasklets would be dropped).
      */
     public void drainForBenchmark(int cpu) {
-        Tasklet t = normal[machine.cpu(cpu).id()].takeAllFifo();
+        TaskletList list = normal[machine.cpu(cpu).id()];
+        Tasklet t = list.takeAll();
         while (t != null) {
-            Tasklet n = t.next;
-            t.next = null;
+            Tasklet n = list.successor(t);
             t.testAndClearSched();
             t = n;
         }
