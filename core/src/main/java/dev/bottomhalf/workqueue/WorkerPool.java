@@ -20,7 +20,7 @@ import dev.bottomhalf.runtime.Cpu;
  * <p>All fields are guarded by {@link #lock}.
  */
 final class WorkerPool {
-    final Workqueues owner;
+    final WorkerPools owner;
     final int id;
     /** The CPU of a per-CPU or BH pool; −1 for unbound pools. */
     final int cpu;
@@ -38,7 +38,7 @@ final class WorkerPool {
     /** When the worklist last went from empty to non-empty, or a worker last started a batch (watchdog). */
     long watchdogTs;
 
-    WorkerPool(Workqueues owner, int id, int cpu, boolean highpri, boolean bh) {
+    WorkerPool(WorkerPools owner, int id, int cpu, boolean highpri, boolean bh) {
         this.owner = owner;
         this.id = id;
         this.cpu = cpu;

@@ -1,0 +1,819 @@
+package dev.bottomhalf.workqueue;
+
+import static dev.bottomhalf.workqueue.Workqueue.WQ_CPU_INTENSIVE;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.time.Jiffies;
+import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.time.Timers;
+
+/**
+ * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
+ * {@code kick_pool} to {@code rescuer_thread}): kicking a pool and creating workers, the workers' duty cycle
+ * and {@code process_one_work}, concurrency management, the BH pools' rounds, idle-worker retirement, and
+ * maydays to rescuers. Thread-safe; package-private: the public API is {@link Workqueues}.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li>Pools: per CPU a normal and a high-priority pool of {@code kworker/N:M[H]} threads
+ * (concurrency-managed) and a normal and a high-priority BH pool run at the start of TASKLET_SOFTIRQ /
+ * HI_SOFTIRQ of that CPU; two unbound pools ({@code kworker/uP:M}). Workers are runtime threads created
+ * on demand. In stepped mode they are threads of the {@link SteppedScheduler}, which runs one at a time:
+ * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
+ * concurrency-management timelines of the kernel's documentation replay exactly (items 40–41). The pools
+ * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
+ * <li>Calls: {@link Workqueues} calls in ({@link #kickLocked}, {@link #createWorker}, {@link #currentWorker},
+ * the pool look-ups, {@link #steppedScheduler}), a {@link Worker}'s thread calls {@link #workerRound}, a
+ * {@link Rescuer}'s thread {@link #rescue}, TASKLET/HI softirq {@link #bhWorker}. Two callbacks go back to
+ * the owner: {@link Workqueues#decInFlight} when an item has run (under the pool lock, from
+ * {@link #processOne}), and queueing the idle-cull item on a system workqueue (from the idle timer, no lock
+ * held).</li>
+ * <li>PENDING is cleared in {@link #processOne} under the pool lock just before the function is called, so
+ * a queue attempt during execution queues exactly one more execution.</li>
+ * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
+ * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
+ * the CPU are found by a per-pool check on the next tick while items wait behind a running worker: a
+ * blocked worker stops counting, an item running longer than
+ * {@link Workqueues#cpuIntensiveThresholdUs()} becomes CPU-intensive; either way an idle worker takes the
+ * waiting items.</li>
+ * <li>Creating a worker takes the pool lock itself; whoever learns under the lock that one is needed
+ * ({@link #kickLocked} returns true) creates it after dropping the lock.</li>
+ * </ul>
+ */
+final class WorkerPools {
+    /** {@code BH_WORKER_RESTARTS}: items per BH-pool invocation. */
+    static final int BH_WORKER_RESTARTS = 10;
+    /** {@code BH_WORKER_JIFFIES}: time per BH-pool invocation. */
+    static final long BH_WORKER_NS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    private final Workqueues owner;
+    private final Machine machine;
+    private final Softirqs softirqs;
+    private final Timers timers;
+    private final Reports reports;
+    private final Tracing tracing;
+    private final WorkerPool[][] cpuPools;
+    private final WorkerPool[][] bhPools;
+    private final WorkerPool[] unboundPools;
+    /** Every pool; filled by the constructor, never changed after. */
+    private final List<WorkerPool> allPools = new ArrayList<>();
+    private final Map<ExecutionContext, Worker> workersByContext = new ConcurrentHashMap<>();
+    /**
+     * Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
+     * {@code stepped-scheduler} agent) when the first worker is created; null before that and in threaded
+     * mode.
+     */
+    private volatile SteppedScheduler scheduler;
+    private final TimerList[] cmChecks;
+    private volatile long cpuIntensiveThresholdUs = 10_000;
+    private final AtomicLong cpuIntensiveViolations = new AtomicLong();
+    private final AtomicLong cmWakeups = new AtomicLong();
+
+    WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers) {
+        this.owner = owner;
+        this.machine = machine;
+        this.softirqs = softirqs;
+        this.timers = timers;
+        this.reports = machine.reports();
+        this.tracing = machine.tracing();
+        int cpus = machine.cpuCount();
+        this.cpuPools = new WorkerPool[cpus][2];
+        this.bhPools = new WorkerPool[cpus][2];
+        this.cmChecks = new TimerList[cpus * 2];
+        int id = 0;
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            for (int hi = 0; hi < 2; hi++) {
+                bhPools[cpu][hi] = new WorkerPool(this, id++, cpu, hi == 1, true);
+                WorkerPool bh = bhPools[cpu][hi];
+                bh.bhWorker = new Worker(bh, 0, null, "bh/" + cpu + (hi == 1 ? "-hi" : ""));
+                allPools.add(bh);
+            }
+            for (int hi = 0; hi < 2; hi++) {
+                WorkerPool p = new WorkerPool(this, id++, cpu, hi == 1, false);
+                cpuPools[cpu][hi] = p;
+                allPools.add(p);
+            }
+        }
+        this.unboundPools = new WorkerPool[] {new WorkerPool(this, id++, -1, false, false),
+            new WorkerPool(this, id, -1, true, false)};
+        allPools.add(unboundPools[0]);
+        allPools.add(unboundPools[1]);
+    }
+
+    Machine machine() {
+        return machine;
+    }
+
+    /** The per-CPU pool of {@code cpu}: the worker pool, or the BH pool if {@code bh}. */
+    WorkerPool perCpuPool(int cpu, boolean highpri, boolean bh) {
+        return bh ? bhPools[cpu][highpri ? 1 : 0] : cpuPools[cpu][highpri ? 1 : 0];
+    }
+
+    WorkerPool unboundPool(boolean highpri) {
+        return unboundPools[highpri ? 1 : 0];
+    }
+
+    /** Every pool, BH pools included (immutable after construction). */
+    List<WorkerPool> allPools() {
+        return allPools;
+    }
+
+    /** The worker whose item is running in {@code ctx} (a kworker, or a BH pseudo-worker in softirq), or null. */
+    Worker currentWorker(ExecutionContext ctx) {
+        Worker w = workersByContext.get(ctx);
+        if (w != null) {
+            return w;
+        }
+        if (ctx.inServingSoftirq()) {
+            for (WorkerPool pool : bhPools[ctx.cpu().id()]) {
+                if (pool.bhWorker.currentWork != null) {
+                    return pool.bhWorker;
+                }
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Kicking a pool, creating workers (semantics §4.2, §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code kick_pool}: makes sure someone will run the pool's worklist. Under the pool lock.
+     *
+     * @return true if the caller must create a worker (after dropping the lock)
+     */
+    boolean kickLocked(WorkerPool pool, ExecutionContext ctx) {
+        if (pool.bh) {
+            int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
+            if (ctx.cpu().id() == pool.cpu) {
+                softirqs.raiseOn(ctx, nr, true);
+            } else {
+                Cpu target = machine.cpu(pool.cpu);
+                target.markSoftirqPending(1 << nr);
+                softirqs.wakeKsoftirqd(target);
+            }
+            return false;
+        }
+        if (!pool.needMoreWorker()) {
+            if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
+                armCmCheck(pool);
+            }
+            return false;
+        }
+        if (!pool.idle.isEmpty()) {
+            Worker w = pool.idle.get(pool.idle.size() - 1);
+            if (w.handle != null) {
+                w.handle.wake();
+            }
+            return false;
+        }
+        return pool.workers.isEmpty() || pool.concurrencyManaged() || pool.workers.size() < 4096;
+    }
+
+    /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
+    void createWorker(WorkerPool pool) {
+        Worker worker;
+        if (failWorkerCreation) {
+            armMayday(pool, maydayInitialTimeout());
+            return;
+        }
+        pool.lock.lock();
+        try {
+            if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
+                return; // someone else made one meanwhile, or the work is gone
+            }
+            int wid = pool.nextWorkerId++;
+            String name = pool.workerName(wid);
+            ExecutionContext ctx = machine.newContext(ExecutionContext.Role.WORKER, name, pool.cpuForWorker(wid));
+            worker = new Worker(pool, wid, ctx, name);
+            pool.workers.add(worker);
+            pool.idle.add(worker);
+            workersByContext.put(ctx, worker);
+            ctx.sleepListener(new ExecutionContext.SleepListener() {
+                @Override
+                public void sleeping(ExecutionContext c) {
+                    workerSleeping(workersByContext.get(c));
+                }
+
+                @Override
+                public void running(ExecutionContext c) {
+                    workerRunning(workersByContext.get(c));
+                }
+            });
+        } finally {
+            pool.lock.unlock();
+        }
+        if (machine.stepped()) {
+            steppedScheduler().adopt(worker); // before registering: the stepper must never run it itself
+        }
+        worker.handle = machine.register(worker, true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Workers (semantics §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** One round of a worker's duty cycle ({@code worker_thread}). */
+    int workerRound(Worker worker) {
+        WorkerPool pool = worker.pool;
+        worker.chainNs = Worker.NO_CHAIN;
+        boolean create = false;
+        int n = 0;
+        pool.lock.lock();
+        try {
+            if (worker.retired) {
+                return 0;
+            }
+            n += runScheduled(worker);
+            if (!pool.needMoreWorker()) {
+                return n;
+            }
+            pool.idle.remove(worker);
+            worker.idle = false;
+            worker.setWorking(true);
+            pool.watchdogTs = machine.jiffies();
+            do {
+                Work w = pool.worklist.first();
+                Worker running = pool.findWorkerExecuting(w);
+                if (running != null && running != worker) {
+                    pool.worklist.remove(w);        // assign_work: the worker already running it runs it next
+                    w.list = null;
+                    running.scheduled.addTail(w);
+                    continue;
+                }
+                pool.worklist.remove(w);
+                processOne(worker, w);
+                n++;
+                n += runScheduled(worker);
+            } while (pool.keepWorking());
+            worker.setWorking(false);
+            worker.idle = true;
+            worker.lastActive = machine.jiffies();
+            pool.idle.add(worker);
+            if (tooManyWorkers(pool)) {
+                armIdleTimer(pool, idleWorkerTimeoutSeconds * machine.hz());
+            }
+            if (pool.needMoreWorker()) {
+                create = kickLocked(pool, worker.context());
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+        return n;
+    }
+
+    private int runScheduled(Worker worker) {
+        int n = 0;
+        Work w;
+        boolean wasWorking = worker.working;
+        if (!worker.scheduled.isEmpty() && !wasWorking) {
+            worker.setWorking(true);
+        }
+        while ((w = worker.scheduled.pollFirst()) != null) {
+            processOne(worker, w);
+            n++;
+        }
+        if (!wasWorking && worker.working) {
+            worker.setWorking(false);
+        }
+        return n;
+    }
+
+    /**
+     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}. Called and returns with
+     * the pool lock held; drops it around the function.
+     */
+    private void processOne(Worker worker, Work w) {
+        WorkerPool pool = worker.pool;
+        PoolWorkqueue pwq = w.pwq;
+        Workqueue wq = pwq.wq;
+        worker.currentWork = w;
+        worker.currentFunc = w.func();
+        worker.currentPwq = pwq;
+        worker.currentSeq = w.queuedSeq;
+        worker.currentColor = w.color;
+        long chained = worker.chainNs;
+        worker.chainNs = Worker.NO_CHAIN;
+        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
+        w.pwq = null;
+        w.lastPool = pool;
+        w.clearPending();
+        boolean intensive = (wq.flags & WQ_CPU_INTENSIVE) != 0 && !pool.bh;
+        if (intensive) {
+            worker.setCpuIntensive(true);
+        }
+        boolean create = false;
+        if (!pool.bh && pool.needMoreWorker()) {
+            create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
+        }
+        Work.Func fn = worker.currentFunc;
+        pool.lock.unlock();
+        try {
+            if (create) {
+                createWorker(pool);
+            }
+            callWorkFn(worker, wq, w, fn);
+            if (!pool.bh) {
+                condResched();
+            }
+        } finally {
+            pool.lock.lock();
+        }
+        pwq.statTotal++;
+        long end = machine.clock().nanoTime();
+        pwq.statRunNs += end - worker.startNs;
+        if (!machine.stepped()) {
+            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
+            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
+            worker.chainNs = end;
+        }
+        if (worker.cpuIntensive) {
+            worker.setCpuIntensive(false);
+        }
+        if (worker.blocked) {
+            worker.setBlocked(false);
+        }
+        worker.currentWork = null;
+        worker.currentFunc = null;
+        worker.currentPwq = null;
+        long seq = worker.currentSeq;
+        long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
+        if (w.doneSeq < done) {
+            w.doneSeq = done;
+        }
+        owner.decInFlight(pwq, worker.currentColor, true);
+    }
+
+    /**
+     * {@code cond_resched()} between items, as per-CPU and unbound workers do: in stepped mode the worker lets
+     * another runnable thread of its CPU go first (a worker woken while this item finished), which is what
+     * orders same-instant events the way the kernel's documented timelines show them. Nothing in threaded
+     * mode, where the host scheduler preempts. Pool lock not held.
+     */
+    private void condResched() {
+        SteppedScheduler s = scheduler;
+        if (s != null) {
+            s.condResched();
+        }
+    }
+
+    SteppedScheduler steppedScheduler() {
+        SteppedScheduler s = scheduler;
+        if (s == null) {
+            s = SteppedScheduler.of(machine);
+            scheduler = s;
+        }
+        return s;
+    }
+
+    private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
+        ExecutionContext own = worker.context();     // a kworker's or rescuer's own context; null for BH
+        ExecutionContext ctx = own != null ? own : machine.current();
+        int count = ctx.preemptCount();
+        boolean irqsOff = ctx.irqsDisabled();
+        if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
+            tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
+        }
+        worker.inFunc = true;
+        try {
+            fn.run(w);
+        } catch (Throwable e) {
+            if (SteppedScheduler.isShutdown(e)) {
+                throw (Error) e; // the stepped kernel was closed while the item slept: unwind its thread
+            }
+            reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
+        } finally {
+            worker.inFunc = false;
+            if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
+                tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
+            }
+            int after = ctx.preemptCount();
+            if (after != count || ctx.irqsDisabled() != irqsOff) {
+                reports.bug(String.format("BUG: workqueue leaked atomic, lock or RCU: %s[%d]%n     preempt=0x%08x"
+                        + " lock=0->0 RCU=0->0 workfn=%s", ctx.name(), Thread.currentThread().threadId(), after, w.name()),
+                        new Throwable("process_one_work"));
+                if (ctx.irqsDisabled() && !irqsOff) {
+                    ctx.localIrqEnable();
+                }
+                ctx.restorePreemptCount(count);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Concurrency management (semantics §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. */
+    private void workerSleeping(Worker worker) {
+        if (worker == null) {
+            return;
+        }
+        WorkerPool pool = worker.pool;
+        boolean create = false;
+        pool.lock.lock();
+        try {
+            worker.setSleeping(true);
+            if (pool.needMoreWorker()) {
+                cmWakeups.incrementAndGet();
+                if (worker.currentPwq != null) {
+                    worker.currentPwq.statCmWakeups++;
+                }
+                create = kickLocked(pool, worker.context());
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /** {@code wq_worker_running}. */
+    private void workerRunning(Worker worker) {
+        if (worker == null) {
+            return;
+        }
+        worker.pool.lock.lock();
+        try {
+            worker.setSleeping(false);
+        } finally {
+            worker.pool.lock.unlock();
+        }
+    }
+
+    /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
+    private void armCmCheck(WorkerPool pool) {
+        if (machine.stepped()) {
+            return; // the stepped scheduler sees every block: sleeps through the hooks, other blocking reported
+        }
+        int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
+        TimerList t = cmChecks[slot];
+        if (t == null) {
+            t = new TimerList();
+            timers.setup(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
+                    TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+            cmChecks[slot] = t;
+        }
+        if (!t.isPending()) {
+            t.expires(machine.jiffies() + 1);
+            timers.addOn(t, pool.cpu);
+        }
+    }
+
+    /**
+     * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
+     * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
+     * counting; then an idle worker is woken if items wait.
+     */
+    private void cmCheck(WorkerPool pool) {
+        boolean create = false;
+        pool.lock.lock();
+        try {
+            long now = machine.clock().nanoTime();
+            long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
+            boolean released = false;
+            for (Worker w : pool.workers) {
+                if (w.currentWork == null || w.handle == null || w.handle.thread() == null) {
+                    continue;
+                }
+                Thread.State state = w.handle.thread().getState();
+                boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED || state == Thread.State.WAITING
+                        || state == Thread.State.TIMED_WAITING);
+                if (!w.sleeping && blockedNow != w.blocked) {
+                    w.setBlocked(blockedNow);
+                    released |= blockedNow;
+                }
+                if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
+                    w.setCpuIntensive(true);
+                    released = true;
+                    cpuIntensiveViolations.incrementAndGet();
+                    if (w.currentPwq != null) {
+                        w.currentPwq.statCpuIntensive++;
+                    }
+                    cpuIntensiveReport(w.currentWork, w.currentFunc);
+                }
+            }
+            if (pool.needMoreWorker()) {
+                if (released) {
+                    cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
+                }
+                create = kickLocked(pool, machine.current());
+            } else if (!pool.worklist.isEmpty()) {
+                armCmCheck(pool);
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /** {@code wq_cpu_intensive_warning_thresh}. */
+    static final int CPU_INTENSIVE_WARNING_THRESH = 4;
+    private final Map<Work.Func, AtomicLong> hogs = new ConcurrentHashMap<>();
+
+    /**
+     * {@code wq_cpu_intensive_report}: a function found hogging the CPU is reported from its 4th time on,
+     * backing off exponentially (4, 5, 7, 11, 19, ... times).
+     */
+    private void cpuIntensiveReport(Work w, Work.Func func) {
+        if (func == null) {
+            return;
+        }
+        long cnt = hogs.computeIfAbsent(func, f -> new AtomicLong()).incrementAndGet();
+        long n = cnt + 1 - CPU_INTENSIVE_WARNING_THRESH;
+        if (cnt >= CPU_INTENSIVE_WARNING_THRESH && (n & (n - 1)) == 0) {
+            reports.printk(KernelEvent.Kind.WARN, "workqueue: " + (w == null ? "?" : w.name()) + " hogged CPU for >"
+                    + cpuIntensiveThresholdUs + "us " + cnt + " times, consider switching to WQ_UNBOUND");
+        }
+    }
+
+    // The tunable and the counters behind Workqueues' public accessors of the same names.
+
+    long cpuIntensiveThresholdUs() {
+        return cpuIntensiveThresholdUs;
+    }
+
+    void cpuIntensiveThresholdUs(long us) {
+        if (us < 0) {
+            throw new IllegalArgumentException("cpu_intensive_thresh_us must be >= 0: " + us);
+        }
+        cpuIntensiveThresholdUs = us;
+    }
+
+    long cpuIntensiveViolations() {
+        return cpuIntensiveViolations.get();
+    }
+
+    long cmWakeups() {
+        return cmWakeups.get();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // BH workqueues (semantics §4.13)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
+    void bhWorker(ExecutionContext ctx, boolean hi) {
+        WorkerPool pool = bhPools[ctx.cpu().id()][hi ? 1 : 0];
+        pool.lock.lock();
+        try {
+            if (pool.worklist.isEmpty()) {
+                return;
+            }
+            Worker worker = pool.bhWorker;
+            worker.chainNs = Worker.NO_CHAIN;
+            long end = machine.clock().nanoTime() + BH_WORKER_NS;
+            int restarts = BH_WORKER_RESTARTS;
+            worker.setWorking(true);
+            pool.watchdogTs = machine.jiffies();
+            do {
+                Work w = pool.worklist.pollFirst();
+                processOne(worker, w);
+            } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
+            worker.setWorking(false);
+            if (!pool.worklist.isEmpty()) {
+                softirqs.raiseOn(ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(), false);
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Idle-worker retirement (semantics §4.4)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code MAX_IDLE_WORKERS_RATIO}. */
+    static final int MAX_IDLE_WORKERS_RATIO = 4;
+    private volatile long idleWorkerTimeoutSeconds = 300;
+    private final Map<WorkerPool, TimerList> idleTimers = new ConcurrentHashMap<>();
+    private final Map<WorkerPool, Work> cullWorks = new ConcurrentHashMap<>();
+
+    /** {@link Workqueues#idleWorkerTimeoutSeconds()}. */
+    long idleWorkerTimeoutSeconds() {
+        return idleWorkerTimeoutSeconds;
+    }
+
+    void idleWorkerTimeoutSeconds(long seconds) {
+        if (seconds < 1) {
+            throw new IllegalArgumentException("the idle worker timeout must be >= 1 s: " + seconds);
+        }
+        idleWorkerTimeoutSeconds = seconds;
+    }
+
+    /** {@code too_many_workers}: more than two idle, and the idle beyond two outnumber a quarter of the busy. */
+    private static boolean tooManyWorkers(WorkerPool pool) {
+        int idle = pool.idle.size();
+        int busy = pool.workers.size() - idle;
+        return idle > 2 && (idle - 2) * MAX_IDLE_WORKERS_RATIO >= busy;
+    }
+
+    /** {@link Workqueues#workerCount}. */
+    int workerCount(int cpu, boolean highpri) {
+        WorkerPool pool = cpu < 0 ? unboundPools[highpri ? 1 : 0] : cpuPools[machine.cpu(cpu).id()][highpri ? 1 : 0];
+        pool.lock.lock();
+        try {
+            return pool.workers.size();
+        } finally {
+            pool.lock.unlock();
+        }
+    }
+
+    private void armIdleTimer(WorkerPool pool, long delay) {
+        TimerList t = idleTimers.computeIfAbsent(pool, p -> {
+            TimerList timer = new TimerList();
+            timers.setup(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
+            return timer;
+        });
+        synchronized (t) {
+            if (!t.isPending()) {
+                t.expires(machine.jiffies() + delay);
+                timers.addOn(t, pool.cpu >= 0 ? pool.cpu : 0);
+            }
+        }
+    }
+
+    /**
+     * {@code idle_worker_timeout}: if the longest-idle worker has been idle long enough, a work item on
+     * {@code system_unbound_wq} (on {@code system_wq} for the unbound pools) retires the extra workers
+     * (stopping a thread may sleep); else re-arm. The timer is armed only while there are too many idle
+     * workers, so an idle kernel stops ticking for it.
+     */
+    private void idleWorkerTimeout(WorkerPool pool) {
+        long retireAt;
+        pool.lock.lock();
+        try {
+            if (!tooManyWorkers(pool)) {
+                return;
+            }
+            retireAt = pool.idle.get(0).lastActive + idleWorkerTimeoutSeconds * machine.hz();
+        } finally {
+            pool.lock.unlock();
+        }
+        long now = machine.jiffies();
+        if (Jiffies.timeBefore(now, retireAt)) {
+            armIdleTimer(pool, retireAt - now);
+            return;
+        }
+        Work cull = cullWorks.computeIfAbsent(pool, p -> new Work("idle_cull_fn/" + p.id, w -> idleCull(p)));
+        if (pool.cpu >= 0) {
+            owner.queue(owner.systemUnboundWq(), cull);
+        } else {
+            // The kernel culls from system_unbound_wq; for an unbound pool that is the pool itself, whose
+            // culling worker then counts as busy and one extra idle worker stays. A per-CPU pool culls it.
+            owner.queueOn(0, owner.systemWq(), cull);
+        }
+    }
+
+    /** {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. */
+    private void idleCull(WorkerPool pool) {
+        for (;;) {
+            Worker victim;
+            pool.lock.lock();
+            try {
+                if (!tooManyWorkers(pool)) {
+                    return;
+                }
+                Worker oldest = pool.idle.get(0);
+                long retireAt = oldest.lastActive + idleWorkerTimeoutSeconds * machine.hz();
+                if (Jiffies.timeBefore(machine.jiffies(), retireAt)) {
+                    armIdleTimer(pool, retireAt - machine.jiffies());
+                    return;
+                }
+                pool.idle.remove(0);
+                pool.workers.remove(oldest);
+                oldest.retired = true;
+                victim = oldest;
+            } finally {
+                pool.lock.unlock();
+            }
+            workersByContext.remove(victim.context());
+            SteppedScheduler s = scheduler;
+            if (s != null) {
+                s.release(victim);
+            }
+            if (victim.handle != null) {
+                victim.handle.stop();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Rescuers (semantics §4.4: mayday)
+    // ------------------------------------------------------------------------------------------
+
+    private volatile boolean failWorkerCreation;
+    private final Map<WorkerPool, TimerList> maydayTimers = new ConcurrentHashMap<>();
+
+    /** {@link Workqueues#failWorkerCreation}. */
+    void failWorkerCreation(boolean fail) {
+        failWorkerCreation = fail;
+    }
+
+    /** {@code MAYDAY_INITIAL_TIMEOUT}: HZ/100 jiffies, at least 2. */
+    private long maydayInitialTimeout() {
+        return Math.max(2, machine.hz() / 100);
+    }
+
+    /** Arms the pool's mayday timer ({@code pool->mayday_timer}) unless armed. Any context. */
+    private void armMayday(WorkerPool pool, long delay) {
+        TimerList t = maydayTimers.computeIfAbsent(pool, p -> {
+            TimerList timer = new TimerList();
+            timers.setup(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
+            return timer;
+        });
+        synchronized (t) {
+            if (!t.isPending()) {
+                t.expires(machine.jiffies() + delay);
+                timers.addOn(t, pool.cpu >= 0 ? pool.cpu : 0);
+            }
+        }
+    }
+
+    /**
+     * {@code pool_mayday_timeout}: the pool still needs a worker it could not create — every rescuer whose
+     * workqueue has items waiting in this pool gets a mayday; creation is retried, and the timer re-armed
+     * every {@code MAYDAY_INTERVAL} while the pool starves.
+     */
+    private void maydayTimeout(WorkerPool pool) {
+        boolean starving;
+        pool.lock.lock();
+        try {
+            starving = pool.needMoreWorker() && pool.idle.isEmpty();
+            if (starving) {
+                for (Work w = pool.worklist.first(); w != null; w = w.next) {
+                    PoolWorkqueue pwq = w.pwq;
+                    Rescuer r = pwq == null ? null : pwq.wq.rescuer;
+                    if (r != null && !r.maydays.contains(pwq)) {
+                        pwq.statMayday++;
+                        r.maydays.add(pwq);
+                        r.handle.wake();
+                    }
+                }
+            }
+        } finally {
+            pool.lock.unlock();
+        }
+        if (starving) {
+            if (failWorkerCreation) {
+                armMayday(pool, Math.max(1, machine.hz() / 10));
+            } else {
+                createWorker(pool);
+            }
+        }
+    }
+
+    /** {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there. */
+    int rescue(Rescuer rescuer, PoolWorkqueue pwq) {
+        WorkerPool pool = pwq.pool;
+        Worker rw = new Worker(pool, -1, rescuer.context(), rescuer.name());
+        workersByContext.put(rescuer.context(), rw);
+        int n = 0;
+        pool.lock.lock();
+        try {
+            pool.workers.add(rw);
+            for (Work w = pool.worklist.first(); w != null;) {
+                Work next = w.next;
+                if (w.pwq == pwq) {
+                    pool.worklist.remove(w);
+                    rw.scheduled.addTail(w);
+                }
+                w = next;
+            }
+            Work w;
+            while ((w = rw.scheduled.pollFirst()) != null) {
+                processOne(rw, w);
+                pwq.statRescued++;
+                n++;
+            }
+            pool.workers.remove(rw);
+        } finally {
+            pool.lock.unlock();
+            workersByContext.remove(rescuer.context());
+        }
+        return n;
+    }
+}
