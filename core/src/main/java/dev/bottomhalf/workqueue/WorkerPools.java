@@ -323,8 +323,12 @@ final class WorkerPools {
             worker.setCpuIntensive(true);
         }
         boolean create = false;
-        if (!pool.bh && pool.needMoreWorker()) {
-            create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
+        if (!pool.bh) {
+            if (pool.needMoreWorker()) {
+                create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
+            } else if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
+                armCmCheck(pool); // items wait behind this one: the per-tick check lets them start if it hogs
+            }
         }
         Work.Func fn = worker.currentFunc;
         pool.lock.unlock();
@@ -464,9 +468,6 @@ final class WorkerPools {
 
     /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
     private void armCmCheck(WorkerPool pool) {
-        if (machine.stepped()) {
-            return; // the stepped scheduler sees every block: sleeps through the hooks, other blocking reported
-        }
         int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
         TimerList t = cmChecks[slot];
         if (t == null) {
@@ -476,7 +477,9 @@ final class WorkerPools {
             cmChecks[slot] = t;
         }
         if (!t.isPending()) {
-            t.expires(machine.jiffies() + 1);
+            // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
+            // wait the check runs on every tick, as the kernel's wq_worker_tick does.
+            t.expires(machine.jiffies());
             timers.addOn(t, pool.cpu);
         }
     }
@@ -494,15 +497,20 @@ final class WorkerPools {
             long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
             boolean released = false;
             for (Worker w : pool.workers) {
-                if (w.currentWork == null || w.handle == null || w.handle.thread() == null) {
+                if (w.currentWork == null || w.handle == null) {
                     continue;
                 }
-                Thread.State state = w.handle.thread().getState();
-                boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED || state == Thread.State.WAITING
-                        || state == Thread.State.TIMED_WAITING);
-                if (!w.sleeping && blockedNow != w.blocked) {
-                    w.setBlocked(blockedNow);
-                    released |= blockedNow;
+                Thread thread = w.handle.thread();
+                if (thread != null && !machine.stepped()) {
+                    // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
+                    // scheduler itself reports a worker blocked outside the kernel's primitives.)
+                    Thread.State state = thread.getState();
+                    boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
+                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING);
+                    if (!w.sleeping && blockedNow != w.blocked) {
+                        w.setBlocked(blockedNow);
+                        released |= blockedNow;
+                    }
                 }
                 if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
                     w.setCpuIntensive(true);

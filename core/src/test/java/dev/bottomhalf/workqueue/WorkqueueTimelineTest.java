@@ -101,6 +101,56 @@ class WorkqueueTimelineTest {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Item 42: CPU-intensive auto-detection
+    // ------------------------------------------------------------------------------------------
+
+    private Work hog(long ms) {
+        return new Work("hog", w -> {
+            record("hog starts");
+            mdelay(ms);
+            record("hog finishes");
+        });
+    }
+
+    @Test
+    void item42_aHogQueuedFirst_isMarkedCpuIntensiveOnTheTickItPassesTheThreshold_andTheNextItemStarts() {
+        Workqueue q = wqs.alloc("q", 0, 0);
+        queueOnCpu0(q, hog(100));
+        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
+
+        stepper.runFor(200, TimeUnit.MILLISECONDS);
+
+        // Threshold 10 ms (the default): w1 starts on the tick at which the hog has run 10 ms, not after 100.
+        assertEquals(List.of("0 hog starts", "10 w1 starts", "100 hog finishes"), timeline);
+        assertEquals(1, wqs.stats(q).cpuIntensive());
+    }
+
+    @Test
+    void item42_theCheckRunsOnEveryTick_soAThresholdOf3msLetsTheNextItemStartAt3ms() {
+        wqs.cpuIntensiveThresholdUs(3_000);
+        Workqueue q = wqs.alloc("q", 0, 0);
+        queueOnCpu0(q, hog(20));
+        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
+
+        stepper.runFor(50, TimeUnit.MILLISECONDS);
+
+        assertEquals(List.of("0 hog starts", "3 w1 starts", "20 hog finishes"), timeline);
+    }
+
+    @Test
+    void item42_withTheThresholdDisabled_theNextItemWaitsForTheHog() {
+        wqs.cpuIntensiveThresholdUs(0);
+        Workqueue q = wqs.alloc("q", 0, 0);
+        queueOnCpu0(q, hog(100));
+        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
+
+        stepper.runFor(200, TimeUnit.MILLISECONDS);
+
+        assertEquals(List.of("0 hog starts", "100 hog finishes", "100 w1 starts"), timeline);
+        assertEquals(0, wqs.stats(q).cpuIntensive());
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Item 40: one per-CPU workqueue
     // ------------------------------------------------------------------------------------------
 
