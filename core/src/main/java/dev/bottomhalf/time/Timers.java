@@ -20,7 +20,6 @@ import java.util.concurrent.locks.LockSupport;
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.InterruptSource;
-import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -78,6 +77,7 @@ public final class Timers {
     private final int depth;
     private final TimerBase[][] bases;
     private final long[] seenHardirqs;
+    private final SleepingHelpers sleeping;
     private final AtomicLongArray tickInterrupts;
 
     public Timers(Machine machine, Softirqs softirqs) {
@@ -96,6 +96,7 @@ public final class Timers {
         }
         this.seenHardirqs = new long[cpus];
         this.tickInterrupts = new AtomicLongArray(cpus);
+        this.sleeping = new SleepingHelpers(machine, this);
         softirqs.open(SoftirqVector.TIMER, this::runTimerSoftirq);
         machine.addInterruptSource(new Tick());
     }
@@ -795,7 +796,7 @@ public final class Timers {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Sleeping (process context)
+    // Sleeping (process context) and busy-waiting (any context): implemented in SleepingHelpers
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -809,78 +810,12 @@ public final class Timers {
      *         {@code schedule_timeout: wrong timeout value %lx} and returns 0
      */
     public long scheduleTimeoutInterruptible(long timeout) {
-        return scheduleTimeout(timeout, true, "schedule_timeout_interruptible");
+        return sleeping.scheduleTimeoutInterruptible(timeout);
     }
 
     /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires. */
     public long scheduleTimeoutUninterruptible(long timeout) {
-        return scheduleTimeout(timeout, false, "schedule_timeout_uninterruptible");
-    }
-
-    private long scheduleTimeout(long timeout, boolean interruptible, String call) {
-        ExecutionContext ctx = machine.current();
-        if (!ctx.mightSleep(call)) {
-            return 0; // reported: sleeping here would deadlock the CPU, so it does not sleep
-        }
-        if (timeout < 0) {
-            reports.printk(KernelEvent.Kind.ERR, String.format("schedule_timeout: wrong timeout value %x", timeout));
-            return 0;
-        }
-        if (timeout == MAX_SCHEDULE_TIMEOUT && (!interruptible || machine.stepped())) {
-            throw new IllegalArgumentException(call + "(MAX_SCHEDULE_TIMEOUT) would sleep forever: nothing can wake"
-                    + (machine.stepped() ? " a sleep in stepped mode" : " an uninterruptible sleep here"));
-        }
-        long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
-        Sleeper sleeper = new Sleeper(Thread.currentThread());
-        TimerList timer = new TimerList();
-        timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
-        boolean interrupted = false;
-        if (timeout != MAX_SCHEDULE_TIMEOUT) {
-            mod(timer, expire);
-        }
-        ctx.sleepStarts();
-        try {
-            if (machine.stepped()) {
-                steppedScheduler().sleep(() -> sleeper.woken, Long.MAX_VALUE, call);
-            } else {
-                while (!sleeper.woken) {
-                    LockSupport.park(this);
-                    if (Thread.interrupted()) {
-                        interrupted = true;
-                        if (interruptible) {
-                            break;
-                        }
-                    }
-                }
-            }
-        } finally {
-            ctx.sleepEnds();
-            deleteSync(timer);
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (timeout == MAX_SCHEDULE_TIMEOUT) {
-            return MAX_SCHEDULE_TIMEOUT;
-        }
-        long left = expire - machine.jiffies();
-        return left < 0 ? 0 : left;
-    }
-
-    /** {@code process_timeout}: the timer callback that wakes a sleeping task. */
-    private static final class Sleeper implements TimerList.Callback {
-        private final Thread thread;
-        volatile boolean woken;
-
-        Sleeper(Thread thread) {
-            this.thread = thread;
-        }
-
-        @Override
-        public void run(TimerList timer) {
-            woken = true;
-            LockSupport.unpark(thread);
-        }
+        return sleeping.scheduleTimeoutUninterruptible(timeout);
     }
 
     /**
@@ -889,10 +824,7 @@ public final class Timers {
      * from invalid context} and returns without sleeping.
      */
     public void msleep(long ms) {
-        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
-        while (timeout > 0) {
-            timeout = scheduleTimeoutUninterruptible(timeout);
-        }
+        sleeping.msleep(ms);
     }
 
     /**
@@ -901,66 +833,16 @@ public final class Timers {
      * @return the milliseconds left (0 when it slept the whole time)
      */
     public long msleepInterruptible(long ms) {
-        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
-        while (timeout > 0 && !Thread.currentThread().isInterrupted()) {
-            timeout = scheduleTimeoutInterruptible(timeout);
-        }
-        return Jiffies.jiffiesToMsecs(timeout, machine.hz());
+        return sleeping.msleepInterruptible(ms);
     }
 
     /**
-     * {@code usleep_range(min, max)}: sleeps between {@code min} and {@code max} microseconds (the kernel
-     * lets the wake-up float in that range to batch it with others; here it wakes at {@code min} or as
-     * soon after as the thread is scheduled). Not on the jiffy grid: in stepped mode it wakes exactly at
-     * {@code min}, which is what the kernel's own guidance recommends for sleeps of 10 µs to 20 ms. Not
-     * interruptible.
+     * {@code usleep_range(min, max)}: sleeps between {@code min} and {@code max} microseconds, waking at
+     * {@code min} (in stepped mode exactly), off the jiffy grid. Not interruptible.
      */
     public void usleepRange(long minUs, long maxUs) {
-        if (minUs < 0 || maxUs < minUs) {
-            throw new IllegalArgumentException("usleep_range(" + minUs + ", " + maxUs + "): need 0 <= min <= max");
-        }
-        ExecutionContext ctx = machine.current();
-        if (!ctx.mightSleep("usleep_range")) {
-            return;
-        }
-        long deadline = machine.clock().nanoTime() + minUs * 1_000L;
-        boolean interrupted = false;
-        long left;
-        ctx.sleepStarts();
-        try {
-            if (machine.stepped()) {
-                steppedScheduler().sleep(() -> machine.clock().nanoTime() >= deadline, deadline, "usleep_range");
-                return;
-            }
-            while ((left = deadline - machine.clock().nanoTime()) > 0) {
-                LockSupport.parkNanos(this, left);
-                if (Thread.interrupted()) {
-                    interrupted = true;
-                }
-            }
-        } finally {
-            ctx.sleepEnds();
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        sleeping.usleepRange(minUs, maxUs);
     }
-
-    /** The stepped scheduler (stepped mode only); looked up once. */
-    private volatile dev.bottomhalf.runtime.SteppedScheduler steppedScheduler;
-
-    private dev.bottomhalf.runtime.SteppedScheduler steppedScheduler() {
-        dev.bottomhalf.runtime.SteppedScheduler s = steppedScheduler;
-        if (s == null) {
-            s = dev.bottomhalf.runtime.SteppedScheduler.of(machine);
-            steppedScheduler = s;
-        }
-        return s;
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Busy-waiting (any context)
-    // ------------------------------------------------------------------------------------------
 
     /**
      * {@code mdelay(ms)}: busy-waits {@code ms} milliseconds. Legal in any context (atomic, hard IRQ, IRQs
@@ -969,41 +851,20 @@ public final class Timers {
      * stepped mode (manual clock) it consumes simulated CPU time on the caller's CPU (see {@link #ndelay}).
      */
     public void mdelay(long ms) {
-        requireDelay(ms, "mdelay");
-        ndelay(Math.multiplyExact(ms, 1_000_000L));
+        sleeping.mdelay(ms);
     }
 
     /** {@code udelay(us)}: busy-waits {@code us} microseconds; see {@link #mdelay}. */
     public void udelay(long us) {
-        requireDelay(us, "udelay");
-        ndelay(Math.multiplyExact(us, 1_000L));
+        sleeping.udelay(us);
     }
 
     /**
-     * {@code ndelay(ns)}: busy-waits {@code ns} nanoseconds; see {@link #mdelay}. In stepped mode with the
-     * manual clock, a process-context caller queues the burn on its CPU — other contexts of that CPU that
-     * burn take turns with it, one after the other, while other CPUs and sleepers go on — and returns when
-     * the burn has had the CPU for {@code ns}; an atomic-context caller cannot give the CPU away, so the
-     * clock jumps by {@code ns} at once.
+     * {@code ndelay(ns)}: busy-waits {@code ns} nanoseconds; see {@link #mdelay}. In stepped mode a
+     * process-context caller's burn takes turns with other burns of its CPU; an atomic-context caller
+     * cannot give the CPU away, so the clock jumps by {@code ns} at once.
      */
     public void ndelay(long ns) {
-        requireDelay(ns, "ndelay");
-        if (ns == 0) {
-            return;
-        }
-        if (machine.stepped() && machine.clock() instanceof dev.bottomhalf.runtime.ManualClock) {
-            steppedScheduler().burn(ns);
-            return;
-        }
-        long start = machine.clock().nanoTime();
-        while (machine.clock().nanoTime() - start < ns) {
-            Thread.onSpinWait();
-        }
-    }
-
-    private static void requireDelay(long amount, String call) {
-        if (amount < 0) {
-            throw new IllegalArgumentException(call + "(" + amount + "): a delay cannot be negative");
-        }
+        sleeping.ndelay(ns);
     }
 }
