@@ -112,14 +112,18 @@ class WorkqueueTimelineTest {
         });
     }
 
+    /** Queues a hog of {@code hogMs} and then w1 on CPU 0, lets {@code forMs} pass, and returns the workqueue. */
+    private Workqueue hogThenW1(long hogMs, long forMs) {
+        Workqueue q = wqs.alloc("q", 0, 0);
+        queueOnCpu0(q, hog(hogMs));
+        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
+        stepper.runFor(forMs, TimeUnit.MILLISECONDS);
+        return q;
+    }
+
     @Test
     void item42_aHogQueuedFirst_isMarkedCpuIntensiveOnTheTickItPassesTheThreshold_andTheNextItemStarts() {
-        Workqueue q = wqs.alloc("q", 0, 0);
-        queueOnCpu0(q, hog(100));
-        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
-
-        stepper.runFor(200, TimeUnit.MILLISECONDS);
-
+        Workqueue q = hogThenW1(100, 200);
         // Threshold 10 ms (the default): w1 starts on the tick at which the hog has run 10 ms, not after 100.
         assertEquals(List.of("0 hog starts", "10 w1 starts", "100 hog finishes"), timeline);
         assertEquals(1, wqs.stats(q).cpuIntensive());
@@ -128,24 +132,14 @@ class WorkqueueTimelineTest {
     @Test
     void item42_theCheckRunsOnEveryTick_soAThresholdOf3msLetsTheNextItemStartAt3ms() {
         wqs.cpuIntensiveThresholdUs(3_000);
-        Workqueue q = wqs.alloc("q", 0, 0);
-        queueOnCpu0(q, hog(20));
-        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
-
-        stepper.runFor(50, TimeUnit.MILLISECONDS);
-
+        hogThenW1(20, 50);
         assertEquals(List.of("0 hog starts", "3 w1 starts", "20 hog finishes"), timeline);
     }
 
     @Test
     void item42_withTheThresholdDisabled_theNextItemWaitsForTheHog() {
         wqs.cpuIntensiveThresholdUs(0);
-        Workqueue q = wqs.alloc("q", 0, 0);
-        queueOnCpu0(q, hog(100));
-        queueOnCpu0(q, new Work("w1", w -> record("w1 starts")));
-
-        stepper.runFor(200, TimeUnit.MILLISECONDS);
-
+        Workqueue q = hogThenW1(100, 200);
         assertEquals(List.of("0 hog starts", "100 hog finishes", "100 w1 starts"), timeline);
         assertEquals(0, wqs.stats(q).cpuIntensive());
     }
