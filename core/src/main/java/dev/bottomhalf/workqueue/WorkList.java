@@ -1,11 +1,24 @@
 package dev.bottomhalf.workqueue;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * An intrusive FIFO of work items through {@link Work#next}/{@link Work#prev}: a pool's worklist, a
  * pool-workqueue's inactive list, a worker's scheduled list. Not thread-safe: guarded by the owning pool's
- * lock.
+ * lock, except {@link #isEmptySnapshot()}.
  */
 final class WorkList {
+    private static final VarHandle HEAD;
+
+    static {
+        try {
+            HEAD = MethodHandles.lookup().findVarHandle(WorkList.class, "head", Work.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private Work head;
     private Work tail;
     private int size;
@@ -54,6 +67,14 @@ final class WorkList {
 
     boolean isEmpty() {
         return head == null;
+    }
+
+    /**
+     * Whether the list looked empty, read without the lock (an opaque read: it eventually sees a change, and
+     * orders nothing). Only a hint for an idle worker's poll, which takes the lock before acting.
+     */
+    boolean isEmptySnapshot() {
+        return HEAD.getOpaque(this) == null;
     }
 
     int size() {

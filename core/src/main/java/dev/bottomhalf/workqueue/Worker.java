@@ -1,5 +1,8 @@
 package dev.bottomhalf.workqueue;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 import dev.bottomhalf.runtime.Agent;
 import dev.bottomhalf.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -9,11 +12,29 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * pseudo-worker (no thread; it runs inside the CPU's TASKLET/HI softirq).
  *
  * <p>Implementation notes: every field is guarded by the pool's lock, except that the worker's own thread
- * reads {@code currentWork} while running the item. Whether the worker counts in the pool's
+ * reads {@code currentWork} while running the item, {@link #retired} is volatile (read by the worker's lock-free
+ * idle poll), and {@link #spinning} is changed by compare-and-set. Whether the worker counts in the pool's
  * {@code nrRunning} is derived from its state ({@link #counted()}), and every state change goes through
  * a setter that adjusts the count, so it stays exact.
+ *
+ * <p>An idle worker of a threaded, concurrency-managed pool polls before it parks. While it polls it is
+ * {@link #spinning} and counted in the pool's {@code idleSpinners}: a producer that queues without the pool
+ * lock and sees a spinner leaves the item to it instead of taking the lock to wake someone. A worker stops
+ * spinning (with a CAS, so exactly one party decrements the count) before it parks, when it starts working
+ * and when it is retired; whoever stops it then drains the pool's incoming items under the lock, so an item
+ * pushed by a producer that counted on this worker is never left behind.
  */
 final class Worker implements Agent {
+    private static final VarHandle SPINNING;
+
+    static {
+        try {
+            SPINNING = MethodHandles.lookup().findVarHandle(Worker.class, "spinning", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     final WorkerPool pool;
     final int id;
     private final ExecutionContext ctx;
@@ -50,7 +71,10 @@ final class Worker implements Agent {
     /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
     /** Retired by the idle cull: it takes no more work while its thread stops. */
-    boolean retired;
+    volatile boolean retired;
+    /** Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Through SPINNING. */
+    @SuppressWarnings("unused")
+    private volatile boolean spinning;
 
     Worker(WorkerPool pool, int id, ExecutionContext ctx, String name) {
         this.pool = pool;
@@ -66,7 +90,12 @@ final class Worker implements Agent {
     private void recount(boolean before) {
         boolean after = counted();
         if (before != after) {
-            pool.nrRunning += after ? 1 : -1;
+            pool.setNrRunning(pool.nrRunning + (after ? 1 : -1));
+            if (!after) {
+                // A producer that saw this worker running may have left its item to it: pick such items up
+                // now that the published count has dropped (the caller then decides whether to kick).
+                pool.drainIncoming();
+            }
         }
     }
 
@@ -106,18 +135,63 @@ final class Worker implements Agent {
         return ctx;
     }
 
+    /**
+     * Starts polling: counts this idle worker in the pool's {@code idleSpinners}. Only for a threaded worker
+     * of a concurrency-managed pool that is not retired. Under the pool lock or by the worker's own thread.
+     */
+    void startSpinning() {
+        if (handle == null || retired || !pool.concurrencyManaged() || !SPINNING.compareAndSet(this, false, true)) {
+            return;
+        }
+        pool.idleSpinners.incrementAndGet();
+        if (retired && stopSpinning()) {
+            pool.owner.wakeForLeftItems(pool); // retired meanwhile: whatever was left to this worker
+        }
+    }
+
+    /**
+     * Stops polling. The caller must then drain the pool's incoming items (under the pool lock) if this
+     * returns true: items pushed while this worker was counted may have been left to it.
+     *
+     * @return true if this call stopped it (it was spinning)
+     */
+    boolean stopSpinning() {
+        if (!SPINNING.compareAndSet(this, true, false)) {
+            return false;
+        }
+        pool.idleSpinners.decrementAndGet();
+        return true;
+    }
+
+    boolean isSpinning() {
+        return spinning;
+    }
+
     @Override
     public int doWork() {
+        if (idle && !retired) {
+            if (!spinning) {
+                startSpinning();
+            }
+            if (spinning && scheduled.isEmpty() && pool.incoming.isEmpty()
+                    && (pool.worklist.isEmptySnapshot() || pool.nrRunningSnapshot > 0)) {
+                return 0; // nothing for an idle worker: poll again without the lock
+            }
+        }
         return pool.owner.workerRound(this);
     }
 
     @Override
     public boolean hasWork() {
-        pool.lock.lock();
+        AgentHandle h = handle;
+        if (h != null && h.thread() == Thread.currentThread()) {
+            stopSpinning(); // about to park: from now on producers must wake it (the lock below drains)
+        }
+        pool.lock();
         try {
             return !retired && (!scheduled.isEmpty() || pool.needMoreWorker());
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
     }
 

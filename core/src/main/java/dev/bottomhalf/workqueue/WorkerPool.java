@@ -2,6 +2,8 @@ package dev.bottomhalf.workqueue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import dev.bottomhalf.runtime.Cpu;
 
@@ -17,7 +19,21 @@ import dev.bottomhalf.runtime.Cpu;
  * pool, and a second starts when the first blocks. Unbound pools are not concurrency-managed: any idle
  * worker may start any item.
  *
- * <p>All fields are guarded by {@link #lock}.
+ * <p>Implementation notes (concurrency). The pool's state is guarded by {@link #lock}; take it with
+ * {@link #lock()}, which also moves the items queued without the lock ({@link #incoming}) onto the
+ * worklist, so a lock holder always sees every item queued before it took the lock. The exceptions, used
+ * by lock-free queueing on concurrency-managed pools ({@code Workqueues.queueWithoutLock}):
+ * <ul>
+ * <li>{@link #incoming}: pushed by any thread, drained under the lock;</li>
+ * <li>{@link #nrRunningSnapshot}: {@code nrRunning} published (volatile) after every change, and
+ * {@link #cmCheckArmed}: whether the per-tick concurrency check is armed — what a lock-free producer reads to
+ * tell whether a running worker or the check will see its item;</li>
+ * <li>{@link #idleSpinners}: idle workers that are polling rather than parked (they see a pushed item without
+ * being woken).</li>
+ * </ul>
+ * Each of these is written by one side and read by the other after that side's own write (push, then read
+ * the snapshot / spinner count; change the snapshot / spinner count, then drain), so of a producer and a
+ * worker that race, at least one sees the other: an item never waits unwatched.
  */
 final class WorkerPool {
     final WorkerPools owner;
@@ -26,8 +42,18 @@ final class WorkerPool {
     final int cpu;
     final boolean highpri;
     final boolean bh;
-    final PoolLock lock = new PoolLock();
+    /** Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link #incoming}. */
+    private final PoolLock lock = new PoolLock();
     final WorkList worklist = new WorkList();
+    /** Items queued without the lock, not yet on the worklist (see the class notes). */
+    final IncomingList incoming = new IncomingList();
+    private final Consumer<Work> intake;
+    /** {@link #nrRunning} as last set under the lock; read by lock-free producers. */
+    volatile int nrRunningSnapshot;
+    /** Whether the per-tick concurrency check of this pool is armed (set under the lock, cleared by the check). */
+    volatile boolean cmCheckArmed;
+    /** Idle workers polling for work instead of parked ({@link Worker#startSpinning()}). */
+    final AtomicInteger idleSpinners = new AtomicInteger();
     final List<Worker> workers = new ArrayList<>();
     /** Idle workers, most recently idled last (the kernel's LIFO idle list). */
     final List<Worker> idle = new ArrayList<>();
@@ -44,6 +70,48 @@ final class WorkerPool {
         this.cpu = cpu;
         this.highpri = highpri;
         this.bh = bh;
+        this.intake = w -> owner.accept(this, w);
+    }
+
+    /** Takes the pool lock and moves the items queued without it onto the worklist (or inactive lists). */
+    void lock() {
+        lock.lock();
+        drainIncoming();
+    }
+
+    /**
+     * Takes the pool lock for a worker between two items: drains the incoming items only once the worklist is
+     * empty. Items drained later still come after every item on the worklist (they were queued later), so the
+     * order is the same; the worker takes a batch per drain instead of one item, and producers keep finding
+     * the incoming list non-empty, which spares them the watcher check. Everyone else uses {@link #lock()}.
+     */
+    void lockForWorker() {
+        lock.lock();
+        if (worklist.isEmpty()) {
+            drainIncoming();
+        }
+    }
+
+    /** Takes the pool lock and leaves the incoming items where they are: only for {@code WorkerPools.kickForIncoming}. */
+    void lockKeepingIncoming() {
+        lock.lock();
+    }
+
+    void unlock() {
+        lock.unlock();
+    }
+
+    /** Moves the items queued without the lock to where {@code __queue_work} would have put them. Under the lock. */
+    void drainIncoming() {
+        if (!incoming.isEmpty()) {
+            incoming.drainTo(intake);
+        }
+    }
+
+    /** Sets {@link #nrRunning} and publishes it. Under the lock. */
+    void setNrRunning(int n) {
+        nrRunning = n;
+        nrRunningSnapshot = n;
     }
 
     boolean concurrencyManaged() {

@@ -48,10 +48,16 @@ import dev.bottomhalf.time.Timers;
  * a queue attempt during execution queues exactly one more execution.</li>
  * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
  * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
- * the CPU are found by a per-pool check on the next tick while items wait behind a running worker: a
+ * the CPU are found by a per-pool check on every tick while a worker of the pool runs: a
  * blocked worker stops counting, an item running longer than
  * {@link Workqueues#cpuIntensiveThresholdUs()} becomes CPU-intensive; either way an idle worker takes the
  * waiting items.</li>
+ * <li>Items queued without the pool lock ({@code Workqueues.queueWithoutLock}) wait on the pool's incoming
+ * list until a lock holder drains it ({@link WorkerPool#lock()}); a worker between two items drains only when
+ * its worklist is empty ({@link WorkerPool#lockForWorker()}). Idle workers of a concurrency-managed pool poll
+ * before they park ({@link Worker#startSpinning()}); every path that stops a poll without running the
+ * worklist — parking, retirement — drains and kicks, so an item a producer left to a polling worker is
+ * never stranded ({@link #wakeForLeftItems}, {@link #kickForIncoming}).</li>
  * <li>Creating a worker takes the pool lock itself; whoever learns under the lock that one is needed
  * ({@link #kickLocked} returns true) creates it after dropping the lock.</li>
  * </ul>
@@ -187,6 +193,61 @@ final class WorkerPools {
         return pool.workers.isEmpty() || pool.concurrencyManaged() || pool.workers.size() < 4096;
     }
 
+    /**
+     * An item queued without the lock reached {@code pool}: does {@code __queue_work}'s accounting. Called by
+     * the pool's lock holder as it drains the incoming items.
+     */
+    void accept(WorkerPool pool, Work w) {
+        owner.acceptQueued(pool, w);
+    }
+
+    /**
+     * A worker that producers may have counted on as a spinner stopped spinning without going to work
+     * (retired): moves what is queued to the worklist and kicks the pool as a producer taking the lock would
+     * have. Pool lock not held.
+     */
+    void wakeForLeftItems(WorkerPool pool) {
+        boolean create;
+        pool.lock();
+        try {
+            create = kickLocked(pool, machine.current());
+        } finally {
+            pool.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
+    /**
+     * {@code kick_pool} for an item queued without the lock that no worker and no check watches
+     * ({@code Workqueues.queueWithoutLock}). Takes the pool lock without draining: the items stay on the
+     * incoming list, so producers that push until a worker drains it skip their check and ride on this kick.
+     * A running worker takes them when its worklist runs dry (the per-tick check is armed in case it hogs or
+     * blocks); else the most recently idled worker is woken, and it drains; else a worker is created.
+     */
+    void kickForIncoming(WorkerPool pool) {
+        boolean create = false;
+        pool.lockKeepingIncoming();
+        try {
+            if (pool.nrRunning > 0) {
+                armCmCheck(pool);
+            } else if (!pool.idle.isEmpty()) {
+                Worker w = pool.idle.get(pool.idle.size() - 1);
+                if (w.handle != null) {
+                    w.handle.wake();
+                }
+            } else {
+                create = true;
+            }
+        } finally {
+            pool.unlock();
+        }
+        if (create) {
+            createWorker(pool);
+        }
+    }
+
     /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
     void createWorker(WorkerPool pool) {
         Worker worker;
@@ -194,7 +255,7 @@ final class WorkerPools {
             armMayday(pool, maydayInitialTimeout());
             return;
         }
-        pool.lock.lock();
+        pool.lock();
         try {
             if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
                 return; // someone else made one meanwhile, or the work is gone
@@ -218,7 +279,7 @@ final class WorkerPools {
                 }
             });
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (machine.stepped()) {
             steppedScheduler().adopt(worker); // before registering: the stepper must never run it itself
@@ -236,9 +297,10 @@ final class WorkerPools {
         worker.chainNs = Worker.NO_CHAIN;
         boolean create = false;
         int n = 0;
-        pool.lock.lock();
+        pool.lock();
         try {
             if (worker.retired) {
+                // (The idle cull stopped its poll and took over what producers left to it.)
                 return 0;
             }
             n += runScheduled(worker);
@@ -248,6 +310,9 @@ final class WorkerPools {
             pool.idle.remove(worker);
             worker.idle = false;
             worker.setWorking(true);
+            if (worker.stopSpinning()) {
+                pool.drainIncoming(); // items pushed by producers that counted on this worker's poll
+            }
             pool.watchdogTs = machine.jiffies();
             do {
                 Work w = pool.worklist.first();
@@ -267,6 +332,7 @@ final class WorkerPools {
             worker.idle = true;
             worker.lastActive = machine.jiffies();
             pool.idle.add(worker);
+            worker.startSpinning();
             if (tooManyWorkers(pool)) {
                 armIdleTimer(pool, idleWorkerTimeoutSeconds * machine.hz());
             }
@@ -274,7 +340,7 @@ final class WorkerPools {
                 create = kickLocked(pool, worker.context());
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (create) {
             createWorker(pool);
@@ -326,12 +392,14 @@ final class WorkerPools {
         if (!pool.bh) {
             if (pool.needMoreWorker()) {
                 create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
-            } else if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
-                armCmCheck(pool); // items wait behind this one: the per-tick check lets them start if it hogs
+            } else if (pool.concurrencyManaged()) {
+                // The per-tick check watches every running worker, as the kernel's wq_worker_tick does: if
+                // this item hogs the CPU or blocks, items that wait (or arrive without the lock) start.
+                armCmCheck(pool);
             }
         }
         Work.Func fn = worker.currentFunc;
-        pool.lock.unlock();
+        pool.unlock();
         try {
             if (create) {
                 createWorker(pool);
@@ -341,7 +409,7 @@ final class WorkerPools {
                 condResched();
             }
         } finally {
-            pool.lock.lock();
+            pool.lockForWorker();
         }
         pwq.statTotal++;
         long end = machine.clock().nanoTime();
@@ -435,7 +503,7 @@ final class WorkerPools {
         }
         WorkerPool pool = worker.pool;
         boolean create = false;
-        pool.lock.lock();
+        pool.lock();
         try {
             worker.setSleeping(true);
             if (pool.needMoreWorker()) {
@@ -446,7 +514,7 @@ final class WorkerPools {
                 create = kickLocked(pool, worker.context());
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (create) {
             createWorker(pool);
@@ -458,11 +526,11 @@ final class WorkerPools {
         if (worker == null) {
             return;
         }
-        worker.pool.lock.lock();
+        worker.pool.lock();
         try {
             worker.setSleeping(false);
         } finally {
-            worker.pool.lock.unlock();
+            worker.pool.unlock();
         }
     }
 
@@ -476,6 +544,7 @@ final class WorkerPools {
                     TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmChecks[slot] = t;
         }
+        pool.cmCheckArmed = true;
         if (!t.isPending()) {
             // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
             // wait the check runs on every tick, as the kernel's wq_worker_tick does.
@@ -491,7 +560,8 @@ final class WorkerPools {
      */
     private void cmCheck(WorkerPool pool) {
         boolean create = false;
-        pool.lock.lock();
+        pool.cmCheckArmed = false; // before the lock drains: a producer that still saw it armed is drained here
+        pool.lock();
         try {
             long now = machine.clock().nanoTime();
             long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
@@ -527,11 +597,11 @@ final class WorkerPools {
                     cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
                 }
                 create = kickLocked(pool, machine.current());
-            } else if (!pool.worklist.isEmpty()) {
+            } else if (!pool.worklist.isEmpty() || pool.nrRunning > 0) {
                 armCmCheck(pool);
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (create) {
             createWorker(pool);
@@ -586,7 +656,7 @@ final class WorkerPools {
     /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
     void bhWorker(ExecutionContext ctx, boolean hi) {
         WorkerPool pool = bhPools[ctx.cpu().id()][hi ? 1 : 0];
-        pool.lock.lock();
+        pool.lock();
         try {
             if (pool.worklist.isEmpty()) {
                 return;
@@ -606,7 +676,7 @@ final class WorkerPools {
                 softirqs.raiseOn(ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(), false);
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
     }
 
@@ -642,11 +712,11 @@ final class WorkerPools {
     /** {@link Workqueues#workerCount}. */
     int workerCount(int cpu, boolean highpri) {
         WorkerPool pool = cpu < 0 ? unboundPools[highpri ? 1 : 0] : cpuPools[machine.cpu(cpu).id()][highpri ? 1 : 0];
-        pool.lock.lock();
+        pool.lock();
         try {
             return pool.workers.size();
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
     }
 
@@ -672,14 +742,14 @@ final class WorkerPools {
      */
     private void idleWorkerTimeout(WorkerPool pool) {
         long retireAt;
-        pool.lock.lock();
+        pool.lock();
         try {
             if (!tooManyWorkers(pool)) {
                 return;
             }
             retireAt = pool.idle.get(0).lastActive + idleWorkerTimeoutSeconds * machine.hz();
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         long now = machine.jiffies();
         if (Jiffies.timeBefore(now, retireAt)) {
@@ -700,7 +770,7 @@ final class WorkerPools {
     private void idleCull(WorkerPool pool) {
         for (;;) {
             Worker victim;
-            pool.lock.lock();
+            pool.lock();
             try {
                 if (!tooManyWorkers(pool)) {
                     return;
@@ -716,7 +786,10 @@ final class WorkerPools {
                 oldest.retired = true;
                 victim = oldest;
             } finally {
-                pool.lock.unlock();
+                pool.unlock();
+            }
+            if (victim.stopSpinning()) {
+                wakeForLeftItems(pool); // producers may have left items to its poll
             }
             workersByContext.remove(victim.context());
             SteppedScheduler s = scheduler;
@@ -768,7 +841,7 @@ final class WorkerPools {
      */
     private void maydayTimeout(WorkerPool pool) {
         boolean starving;
-        pool.lock.lock();
+        pool.lock();
         try {
             starving = pool.needMoreWorker() && pool.idle.isEmpty();
             if (starving) {
@@ -783,7 +856,7 @@ final class WorkerPools {
                 }
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (starving) {
             if (failWorkerCreation) {
@@ -800,7 +873,7 @@ final class WorkerPools {
         Worker rw = new Worker(pool, -1, rescuer.context(), rescuer.name());
         workersByContext.put(rescuer.context(), rw);
         int n = 0;
-        pool.lock.lock();
+        pool.lock();
         try {
             pool.workers.add(rw);
             for (Work w = pool.worklist.first(); w != null;) {
@@ -819,7 +892,7 @@ final class WorkerPools {
             }
             pool.workers.remove(rw);
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
             workersByContext.remove(rescuer.context());
         }
         return n;

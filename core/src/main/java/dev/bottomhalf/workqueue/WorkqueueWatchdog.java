@@ -97,7 +97,7 @@ final class WorkqueueWatchdog {
         boolean lockup = false;
         boolean busy = false;
         for (WorkerPool pool : allPools) {
-            pool.lock.lock();
+            pool.lock();
             try {
                 if (pool.worklist.isEmpty()) {
                     continue;
@@ -110,7 +110,7 @@ final class WorkqueueWatchdog {
                             + (now - pool.watchdogTs) / machine.hz() + "s!", new Throwable("wq_watchdog_timer_fn"));
                 }
             } finally {
-                pool.lock.unlock();
+                pool.unlock();
             }
         }
         if (lockup) {
@@ -133,7 +133,7 @@ final class WorkqueueWatchdog {
             sb.append(showWorkqueue(wq));
         }
         for (WorkerPool pool : allPools) {
-            pool.lock.lock();
+            pool.lock();
             try {
                 if (pool.worklist.isEmpty() && pool.nrRunning == 0) {
                     continue;
@@ -142,7 +142,7 @@ final class WorkqueueWatchdog {
                         .append((machine.jiffies() - pool.watchdogTs) / machine.hz()).append("s workers=")
                         .append(pool.workers.size()).append(" idle: ").append(pool.idle.size()).append('\n');
             } finally {
-                pool.lock.unlock();
+                pool.unlock();
             }
         }
         return sb.toString();
@@ -156,7 +156,7 @@ final class WorkqueueWatchdog {
         StringBuilder pwqLines = new StringBuilder();
         for (int i = 0; i < wq.pwqs.length; i++) {
             PoolWorkqueue pwq = wq.pwqs[i];
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 if (pwq.totalInFlight() == 0) {
                     continue;
@@ -187,7 +187,7 @@ final class WorkqueueWatchdog {
                     pwqLines.append("    inactive: ").append(pwq.inactive.size()).append(" items\n");
                 }
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
         }
         if (pwqLines.isEmpty()) {
@@ -206,7 +206,7 @@ final class WorkqueueWatchdog {
         long mayday = 0;
         long rescued = 0;
         for (PoolWorkqueue pwq : wq.pwqs) {
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 mayday += pwq.statMayday;
                 rescued += pwq.statRescued;
@@ -216,7 +216,7 @@ final class WorkqueueWatchdog {
                 cpuIntensive += pwq.statCpuIntensive;
                 cmw += pwq.statCmWakeups;
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
         }
         return new Workqueues.Stats(wq.name(), total, inFlight, runNs, cpuIntensive, cmw, mayday, rescued);

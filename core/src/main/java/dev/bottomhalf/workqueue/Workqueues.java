@@ -48,7 +48,8 @@ import dev.bottomhalf.time.Timers;
  * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
  * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
  * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
- * softirq raised). An item still running in another pool of the same workqueue is queued there
+ * softirq raised). On a threaded kernel, items for a per-CPU pool skip the lock: they are pushed on the
+ * pool's incoming list and linked by the next lock holder ({@link #queueWithoutLock}). An item still running in another pool of the same workqueue is queued there
  * (non-reentrancy); a pool never lets two of its workers run the same item (the second is moved to the
  * first's scheduled list).</li>
  * <li>PENDING is cleared under the pool lock just before the function is called
@@ -87,6 +88,8 @@ public final class Workqueues {
      * its condition outside {@code flushLock}.
      */
     private final AtomicLong flushGeneration = new AtomicLong();
+    /** Stepped mode (fixed for the machine's life): every item takes the locked path, for exact replay. */
+    private final boolean stepped;
 
     private final Workqueue systemWq;
     private final Workqueue systemHighpriWq;
@@ -104,6 +107,7 @@ public final class Workqueues {
         this.timers = Objects.requireNonNull(timers, "timers");
         this.reports = machine.reports();
         this.tracing = machine.tracing();
+        this.stepped = machine.stepped();
         this.pools = new WorkerPools(this, machine, softirqs, timers);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
         tasklets.installBhWork(pools::bhWorker);
@@ -310,18 +314,22 @@ public final class Workqueues {
         PoolWorkqueue pwq = wq.pwq(cpu);
         WorkerPool pool = pwq.pool;
         WorkerPool last = w.lastPool;
+        if ((last == null || last == pool) && pool.concurrencyManaged() && !stepped && (wq.flags & WQ_FREEZABLE) == 0) {
+            queueWithoutLock(reqCpu, cpu, wq, pwq, w, ctx);
+            return;
+        }
         if (last != null && last != pool && !wq.isOrdered()) {
-            last.lock.lock();
+            last.lock();
             Worker worker = last.findWorkerExecuting(w);
             if (worker != null && worker.currentPwq != null && worker.currentPwq.wq == wq) {
                 pwq = worker.currentPwq;
                 pool = last;
             } else {
-                last.lock.unlock();
-                pool.lock.lock();
+                last.unlock();
+                pool.lock();
             }
         } else {
-            pool.lock.lock();
+            pool.lock();
         }
         boolean create;
         try {
@@ -346,10 +354,73 @@ public final class Workqueues {
                 create = false;
             }
         } finally {
-            pool.lock.unlock();
+            pool.unlock();
         }
         if (create) {
             pools.createWorker(pool);
+        }
+    }
+
+    /**
+     * {@code __queue_work} without the pool lock, for a per-CPU, concurrency-managed pool in threaded mode
+     * when the item last ran in that same pool (or never ran): the item is pushed on the pool's incoming list
+     * and the next holder of the pool lock does the rest ({@link #acceptQueued}). Every path that looks at the
+     * pool takes its lock first, so every operation that follows this call — a cancel, a flush, a worker
+     * looking for work — finds the item queued.
+     *
+     * <p>What remains is the kick: someone must take the lock soon. Only the producer that made the incoming
+     * list non-empty checks; later producers until the next drain ride on it. The item is watched, and the
+     * producer leaves without the lock, when
+     * <ul>
+     * <li>a worker of the pool is running and the per-tick concurrency check is armed: the running worker
+     * takes the lock when its item ends, and the check on the next tick when it hogs or blocks; or</li>
+     * <li>no worker is running and an idle worker is polling ({@code idleSpinners}): it sees the list
+     * non-empty and takes the lock.</li>
+     * </ul>
+     * Otherwise the producer kicks the pool ({@code WorkerPools.kickForIncoming}: wake the most recently idled
+     * worker or create one; under the lock but without draining, so the producers that push until that worker
+     * runs find the list non-empty and ride on this kick). The race
+     * with a worker that stops running or stops polling just after the producer looked is closed by ordering:
+     * the producer pushes (a full fence), then reads; the worker publishes its change (a volatile write or
+     * CAS), then drains — so one of them sees the other. Unbound, BH, ordered and freezable workqueues, items
+     * that last ran in another pool (non-reentrancy), and stepped mode take the locked path.
+     */
+    private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w, ExecutionContext ctx) {
+        WorkerPool pool = pwq.pool;
+        w.pwq = pwq;
+        if (tracing.on(Tracepoint.WORKQUEUE_QUEUE_WORK)) {
+            tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
+                    + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
+                    + " cpu=" + cpu);
+        }
+        if (!pool.incoming.push(w)) {
+            return; // the producer that made the list non-empty saw to it being drained
+        }
+        boolean watched = pool.nrRunningSnapshot > 0 ? pool.cmCheckArmed : pool.idleSpinners.get() > 0;
+        if (!watched) {
+            pools.kickForIncoming(pool);
+        }
+    }
+
+    /**
+     * The rest of {@code __queue_work} for an item queued without the lock ({@link #queueWithoutLock}): the
+     * flush color, the in-flight count and the sequence number, then the worklist or the inactive list.
+     * Called by the holder of {@code pool}'s lock as it drains; the caller kicks if needed.
+     */
+    void acceptQueued(WorkerPool pool, Work w) {
+        PoolWorkqueue pwq = w.pwq;
+        Workqueue wq = pwq.wq;
+        int color = wq.workColor;
+        w.color = color;
+        pwq.inFlight[color]++;
+        w.queuedSeq = w.queuedSeq + 1;
+        w.lastPool = pool;
+        w.lastWq = wq;
+        if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
+            activate(pwq, w);
+        } else {
+            w.inactive = true;
+            pwq.inactive.addTail(w);
         }
     }
 
@@ -604,7 +675,7 @@ public final class Workqueues {
             PoolWorkqueue pwq = w.pwq;
             if (pwq != null) {
                 WorkerPool pool = pwq.pool;
-                pool.lock.lock();
+                pool.lock();
                 try {
                     if (w.pwq == pwq && w.list != null) {
                         boolean active = !w.inactive;
@@ -621,7 +692,7 @@ public final class Workqueues {
                         return 1;
                     }
                 } finally {
-                    pool.lock.unlock();
+                    pool.unlock();
                 }
             } else if (w.lastWq != null && (w.lastWq.draining > 0 || w.lastWq.destroyed) && spins > 1000) {
                 return 1; // refused by a draining workqueue: PENDING was left set and nothing holds the item
@@ -764,13 +835,13 @@ public final class Workqueues {
         for (;;) {
             PoolWorkqueue pwq = w.pwq;
             if (pwq != null) {
-                pwq.pool.lock.lock();
+                pwq.pool.lock();
                 try {
                     if (w.pwq == pwq) {
                         return w.queuedSeq;
                     }
                 } finally {
-                    pwq.pool.lock.unlock();
+                    pwq.pool.unlock();
                 }
                 continue;
             }
@@ -778,7 +849,7 @@ public final class Workqueues {
             if (pool == null) {
                 return 0;
             }
-            pool.lock.lock();
+            pool.lock();
             try {
                 if (w.pwq != null) {
                     continue;
@@ -796,7 +867,7 @@ public final class Workqueues {
                 }
                 return 0;
             } finally {
-                pool.lock.unlock();
+                pool.unlock();
             }
         }
     }
@@ -853,11 +924,11 @@ public final class Workqueues {
     private int inFlight(Workqueue wq, int color) {
         int n = 0;
         for (PoolWorkqueue pwq : distinct(wq)) {
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 n += pwq.inFlight[color];
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
         }
         return n;
@@ -866,11 +937,11 @@ public final class Workqueues {
     private int totalInFlight(Workqueue wq) {
         int n = 0;
         for (PoolWorkqueue pwq : distinct(wq)) {
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 n += pwq.totalInFlight();
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
         }
         return n;
@@ -882,13 +953,13 @@ public final class Workqueues {
 
     private static void lockAll(Workqueue wq) {
         for (PoolWorkqueue pwq : wq.pwqs) {
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
         }
     }
 
     private static void unlockAll(Workqueue wq) {
         for (int i = wq.pwqs.length - 1; i >= 0; i--) {
-            wq.pwqs[i].pool.lock.unlock();
+            wq.pwqs[i].pool.unlock();
         }
     }
 
@@ -988,7 +1059,7 @@ public final class Workqueues {
         ExecutionContext ctx = machine.current();
         for (PoolWorkqueue pwq : wq.pwqs) {
             boolean create = false;
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 Work next;
                 boolean any = false;
@@ -1001,7 +1072,7 @@ public final class Workqueues {
                     create = pools.kickLocked(pwq.pool, ctx);
                 }
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
             if (create) {
                 pools.createWorker(pwq.pool);
@@ -1045,11 +1116,11 @@ public final class Workqueues {
     private int activeItems(Workqueue wq) {
         int n = 0;
         for (PoolWorkqueue pwq : wq.pwqs) {
-            pwq.pool.lock.lock();
+            pwq.pool.lock();
             try {
                 n += pwq.nrActive;
             } finally {
-                pwq.pool.lock.unlock();
+                pwq.pool.unlock();
             }
         }
         return n;
