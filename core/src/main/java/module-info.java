@@ -4,6 +4,8 @@
  * semantics and observability.
  */
 module dev.bottomhalf {
+    requires java.management; // worker threads' CPU time and native-code state (the workqueue's concurrency check)
+
     exports dev.bottomhalf;
     exports dev.bottomhalf.runtime;
     exports dev.bottomhalf.irq;

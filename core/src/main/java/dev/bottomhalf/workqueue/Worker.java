@@ -70,6 +70,15 @@ final class Worker implements Agent {
     volatile boolean inFunc;
     /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
+    /** Items this worker has started; tells the per-tick check whether it sees the same item as last time. */
+    long itemsStarted;
+    // The per-tick concurrency check's view of the current item (threaded mode; read and written by the
+    // check under the pool lock): which item it last saw, the thread's CPU time and the clock then, and the
+    // CPU time the item is counted from.
+    long cmItem = -1;
+    long cmCpuNs;
+    long cmWallNs;
+    long cpuAtStartNs;
     /** Retired by the idle cull: it takes no more work while its thread stops. */
     volatile boolean retired;
     /** Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Through SPINNING. */

@@ -378,6 +378,7 @@ final class WorkerPools {
         worker.currentPwq = pwq;
         worker.currentSeq = w.queuedSeq;
         worker.currentColor = w.color;
+        worker.itemsStarted++;
         long chained = worker.chainNs;
         worker.chainNs = Worker.NO_CHAIN;
         worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
@@ -566,23 +567,41 @@ final class WorkerPools {
             long now = machine.clock().nanoTime();
             long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
             boolean released = false;
+            boolean anyBlocked = false;
             for (Worker w : pool.workers) {
                 if (w.currentWork == null || w.handle == null) {
                     continue;
                 }
                 Thread thread = w.handle.thread();
+                long ranNs = now - w.startNs;
                 if (thread != null && !machine.stepped()) {
                     // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
-                    // scheduler itself reports a worker blocked outside the kernel's primitives.)
+                    // scheduler itself reports a worker blocked outside the kernel's primitives; and the run
+                    // time is the manual clock's.)
+                    long cpuNs = WorkerCpuTime.of(thread);
+                    boolean sameItem = w.cmItem == w.itemsStarted;
+                    if (!sameItem) {
+                        // First look at this item: charge it all the time since it started (at most a tick).
+                        w.cmItem = w.itemsStarted;
+                        w.cpuAtStartNs = cpuNs - Math.max(0, ranNs);
+                    }
                     Thread.State state = thread.getState();
                     boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
-                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING);
+                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
+                            || state == Thread.State.RUNNABLE && sameItem
+                                    && WorkerCpuTime.stalledInNative(thread, cpuNs - w.cmCpuNs, now - w.cmWallNs));
+                    w.cmCpuNs = cpuNs;
+                    w.cmWallNs = now;
+                    if (cpuNs >= 0) {
+                        ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
+                    }
                     if (!w.sleeping && blockedNow != w.blocked) {
                         w.setBlocked(blockedNow);
                         released |= blockedNow;
                     }
+                    anyBlocked |= w.blocked;
                 }
-                if (w.counted() && thresholdNs > 0 && now - w.startNs >= thresholdNs) {
+                if (w.counted() && thresholdNs > 0 && ranNs >= thresholdNs) {
                     w.setCpuIntensive(true);
                     released = true;
                     cpuIntensiveViolations.incrementAndGet();
@@ -597,8 +616,8 @@ final class WorkerPools {
                     cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
                 }
                 create = kickLocked(pool, machine.current());
-            } else if (!pool.worklist.isEmpty() || pool.nrRunning > 0) {
-                armCmCheck(pool);
+            } else if (!pool.worklist.isEmpty() || pool.nrRunning > 0 || anyBlocked) {
+                armCmCheck(pool); // (a blocked worker is watched until it runs again: then it counts again)
             }
         } finally {
             pool.unlock();
