@@ -27,7 +27,9 @@ import dev.bottomhalf.runtime.Tracing;
  * <ul>
  * <li>Delivery. A device thread calls {@link #assertIrq(int)}: one atomic OR into the target CPU's
  * pending bitmap (skipped when the bit is already set: an edge that arrives while one is latched
- * merges with it, as in an interrupt controller) and a wake of {@code cpu/N} only if it may be parked.
+ * merges with it, as in an interrupt controller) and, when the bit was newly set, a signal to the CPU
+ * ({@link Cpu#signalInterrupt()}: its between-handlers hint, and a wake of {@code cpu/N} only if it may be
+ * parked). A merged assert relies on the signal of the assert that set the bit, as its wake-up does.
  * {@code cpu/N} swaps each bitmap word to 0 and handles the lines in ascending order, each between
  * {@code irq_enter} and {@code irq_exit}.</li>
  * <li>Flow ({@code handle_edge_irq} with the ONESHOT masking of the fasteoi flow): a line that is
@@ -460,7 +462,7 @@ public final class IrqController implements InterruptSource {
         long bit = 1L << irq;
         if (((long) PENDING.getVolatile(pending, idx) & bit) == 0
                 && ((long) PENDING.getAndBitwiseOr(pending, idx, bit) & bit) == 0) {
-            cpus[cpu].kick();
+            cpus[cpu].signalInterrupt();
         }
     }
 
@@ -711,6 +713,7 @@ public final class IrqController implements InterruptSource {
             }
             if (pollDeadlineNs == Long.MAX_VALUE) {
                 pollDeadlineNs = machine.clock().nanoTime() + pollIntervalNs;
+                cpus[0].signalInterrupt();   // a new timed duty of CPU 0
             }
         }
         desc.irqsUnhandled = 0;

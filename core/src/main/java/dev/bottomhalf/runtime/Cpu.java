@@ -18,15 +18,51 @@ import java.util.concurrent.atomic.AtomicLong;
  * reads the mask first and skips the OR when its bit is already set, so re-raising a pending vector on a
  * busy CPU costs one load.</li>
  * <li>Cross-CPU calls go through an MPSC queue drained by {@code cpu/N}; after enqueuing, the caller
- * wakes {@code cpu/N} only if it may be parked ({@link KernelThread#wake()}).</li>
+ * signals the CPU ({@link #signalInterrupt()}), which wakes {@code cpu/N} only if it may be parked
+ * ({@link KernelThread#wake()}).</li>
+ * <li>Interrupt hint. Polling every interrupt source after every softirq handler and tasklet costs one
+ * interface call per source, so {@link #serviceInterruptsBetweenHandlers} first reads
+ * {@code interruptHintNs}: the clock time from which a poll of the sources may find something for this
+ * CPU. {@code Long.MAX_VALUE} means "nothing until a source signals", {@code Long.MIN_VALUE} means
+ * "signalled: poll now", anything else is the earliest timed duty of a source (a timer), compared with
+ * the clock only when it is set. The one-field check costs one load when nothing is signalled.</li>
+ * <li>Producers (any thread): every source that makes something pending for a CPU — a latched line, a
+ * queued call — or moves the time from which something is pending earlier — a timer that becomes the
+ * first of its CPU, soft hrtimers that count again, the spurious-IRQ poll being armed — publishes that
+ * state first and then calls {@link #signalInterrupt()}, which stores {@code Long.MIN_VALUE} with
+ * release semantics (and wakes {@code cpu/N} if it may be parked, as before).</li>
+ * <li>Consumer ({@code cpu/N} only): when the hint says to poll, it swaps the hint to
+ * {@code Long.MAX_VALUE} (a volatile read-modify-write) BEFORE polling the sources, delivers what they
+ * have, then lowers the hint by compare-and-set to the earliest time the sources report
+ * ({@link InterruptSource#earliestPendingNs(Cpu)}, read after the swap). Why no signal is lost: the
+ * hint's modification order puts each producer's store either before the swap — then the swap reads it
+ * (or a later producer store), synchronizes with it, and the poll sees the state published before it —
+ * or after the swap — then the hint is {@code Long.MIN_VALUE} when the consumer next looks, and only the
+ * consumer's swap ever raises it again. The compare-and-set only lowers, so it never overwrites a
+ * signal.</li>
+ * <li>Why the timed part stays a lower bound: after the consumer's computation, a source's earliest
+ * pending time moves earlier only through a signalled event, or through work done once a duty was due
+ * (an hrtimer re-armed from its interrupt, the timer wheel's expiry pass) — and at that point the clock
+ * has passed the hint already, so the next check polls and recomputes. This is the rule {@code cpu/N}'s
+ * sleep already relies on: the sources' deadlines, plus a wake whenever one moves earlier.</li>
+ * <li>The duty cycle ({@link Agent#doWork()}) delivers without touching the hint; a signal it has served
+ * costs one extra poll at the next handler boundary. In stepped mode, while another context of this CPU
+ * has IRQs disabled, the check leaves the hint as it is, so the latched interrupt is taken at a later
+ * boundary, as before.</li>
  * </ul>
  */
 public final class Cpu {
     private static final VarHandle PENDING;
+    private static final VarHandle INTERRUPT_HINT;
+    /** {@code interruptHintNs}: a source has signalled; poll now. */
+    private static final long SIGNALLED = Long.MIN_VALUE;
+    /** {@code interruptHintNs}: nothing is pending until a source signals. */
+    private static final long NOTHING_UNTIL_SIGNALLED = Long.MAX_VALUE;
 
     static {
         try {
             PENDING = MethodHandles.lookup().findVarHandle(Cpu.class, "softirqPending", int.class);
+            INTERRUPT_HINT = MethodHandles.lookup().findVarHandle(Cpu.class, "interruptHintNs", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -42,6 +78,8 @@ public final class Cpu {
     private final AtomicLong functionCallInterrupts = new AtomicLong();        // [A]
     @SuppressWarnings("unused") // accessed through PENDING
     private volatile int softirqPending;                                       // [A]
+    @SuppressWarnings("unused") // accessed through INTERRUPT_HINT
+    private volatile long interruptHintNs = SIGNALLED;                         // [A] raised by cpu/N only
     private volatile boolean needResched;                                      // [A]
     private volatile KernelThread cpuThread;                                   // [A] set at start
 
@@ -174,16 +212,43 @@ public final class Cpu {
     /**
      * Services hard IRQs and calls that arrived for this CPU while its {@code cpu/N} thread is serving
      * softirqs: the softirq loop calls this between handlers, which is where a hard IRQ "preempts" a
-     * softirq in this model. Does nothing on any other context.
+     * softirq in this model. Polls the interrupt sources only when one has signalled this CPU since the
+     * last poll or a timed duty may be due (see the implementation notes); one load otherwise. Does
+     * nothing on any other context.
      */
     public void serviceInterruptsBetweenHandlers(ExecutionContext ctx) {
-        if (ctx == cpuContext && agent.hasWork()) {
+        if (ctx != cpuContext) {
+            return;
+        }
+        long hint = (long) INTERRUPT_HINT.getOpaque(this);
+        if (hint == NOTHING_UNTIL_SIGNALLED || hint != SIGNALLED && machine.clock().nanoTime() < hint) {
+            return;
+        }
+        if (agent.irqsHeldOffStepped()) {
+            return;
+        }
+        INTERRUPT_HINT.getAndSet(this, NOTHING_UNTIL_SIGNALLED);
+        if (agent.hasWork()) {
             agent.deliverAll();
+        }
+        lowerInterruptHint(agent.earliestPendingNs());
+    }
+
+    /** Lowers the interrupt hint to {@code ns} unless it is already lower (a signal stays a signal). */
+    private void lowerInterruptHint(long ns) {
+        long current = (long) INTERRUPT_HINT.getVolatile(this);
+        while (ns < current && !INTERRUPT_HINT.compareAndSet(this, current, ns)) {
+            current = (long) INTERRUPT_HINT.getVolatile(this);
         }
     }
 
-    /** Wakes {@code cpu/N} if it may be parked. Any thread. */
-    public void kick() {
+    /**
+     * An interrupt source has made something pending for this CPU, or moved the time from which
+     * something is pending earlier: makes the next between-handlers check poll the sources, and wakes
+     * {@code cpu/N} if it may be parked. Call it after publishing that state. Any thread.
+     */
+    public void signalInterrupt() {
+        INTERRUPT_HINT.setRelease(this, SIGNALLED);
         KernelThread t = cpuThread;
         if (t != null) {
             t.wake();
@@ -205,7 +270,7 @@ public final class Cpu {
 
     void queueCall(SmpCall call) {
         calls.add(call);
-        kick();
+        signalInterrupt();
     }
 
     private int runCalls(ExecutionContext ctx) {
@@ -278,6 +343,15 @@ public final class Cpu {
                 }
             }
             return false;
+        }
+
+        /** The earliest time from which a source may have something pending without a new signal. */
+        long earliestPendingNs() {
+            long earliest = Long.MAX_VALUE;
+            for (InterruptSource source : machine.interruptSources()) {
+                earliest = Math.min(earliest, source.earliestPendingNs(Cpu.this));
+            }
+            return earliest;
         }
 
         @Override

@@ -274,7 +274,7 @@ public final class HrTimers {
             base.unlock();
         }
         if (first) {
-            machine.cpu(base.cpu).kick();
+            machine.cpu(base.cpu).signalInterrupt();
         }
     }
 
@@ -526,7 +526,7 @@ public final class HrTimers {
         } finally {
             base.unlock();
         }
-        machine.cpu(base.cpu).kick();
+        machine.cpu(base.cpu).signalInterrupt();
     }
 
     /** {@code __hrtimer_run_queues} for one queue: every timer whose soft expiry has passed, in order. */

@@ -40,7 +40,8 @@ import dev.bottomhalf.softirq.Softirqs;
  * an idle kernel does not wake every jiffy (NO_HZ idle). A CPU that is awake anyway (it took another
  * hard IRQ) also runs the tick when its deferrable timers are due, which is how the kernel services
  * them. In threaded mode {@code cpu/N} sleeps until the first due bucket; arming an earlier timer
- * wakes it ({@code trigger_dyntick_cpu}).</li>
+ * wakes it ({@code trigger_dyntick_cpu}) through {@link Cpu#signalInterrupt()}, which also makes the
+ * CPU's next between-handlers check poll the tick.</li>
  * <li>{@code mod_timer} and friends follow {@code __mod_timer} step by step, including the same-bucket
  * shortcut and the lock-the-base-then-recheck protocol of {@code lock_timer_base} (the timer's flags
  * name its base; {@code TIMER_MIGRATING} is set while it moves).</li>
@@ -234,7 +235,7 @@ public final class Timers {
             base.unlock();
         }
         if (first) {
-            machine.cpu(base.cpu).kick();
+            machine.cpu(base.cpu).signalInterrupt();
         }
     }
 
@@ -342,7 +343,7 @@ public final class Timers {
             base.unlock();
         }
         if (first) {
-            machine.cpu(base.cpu).kick();
+            machine.cpu(base.cpu).signalInterrupt();
         }
         return ret;
     }
@@ -578,6 +579,16 @@ public final class Timers {
                     base.unlock();
                 }
             }
+            long next = nextWakeJiffies(cpu.id());
+            return next == NO_WAKE ? Long.MAX_VALUE : machine.nanoTimeOfJiffy(next);
+        }
+
+        /**
+         * The start of the jiffy {@link #pending(Cpu)} compares with, without the lock and without
+         * recomputing a stale next expiry: stale is early, which is allowed.
+         */
+        @Override
+        public long earliestPendingNs(Cpu cpu) {
             long next = nextWakeJiffies(cpu.id());
             return next == NO_WAKE ? Long.MAX_VALUE : machine.nanoTimeOfJiffy(next);
         }
