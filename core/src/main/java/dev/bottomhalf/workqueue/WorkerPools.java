@@ -545,7 +545,9 @@ final class WorkerPools {
                     TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmChecks[slot] = t;
         }
-        pool.cmCheckArmed = true;
+        if (!pool.cmCheckArmed) {
+            pool.cmCheckArmed = true; // (a read, not a write, per item: producers read this pool's fields)
+        }
         if (!t.isPending()) {
             // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
             // wait the check runs on every tick, as the kernel's wq_worker_tick does.
