@@ -12,8 +12,9 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * pseudo-worker (no thread; it runs inside the CPU's TASKLET/HI softirq).
  *
  * <p>Implementation notes: every field is guarded by the pool's lock, except that the worker's own thread
- * reads {@code currentWork} while running the item, {@link #retired} is volatile (read by the worker's lock-free
- * idle poll), and {@link #spinning} is changed by compare-and-set. Whether the worker counts in the pool's
+ * reads {@code currentWork} while running the item and {@code idle} (which only it writes) in its lock-free
+ * idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning} is changed by
+ * compare-and-set. Whether the worker counts in the pool's
  * {@code nrRunning} is derived from its state ({@link #counted()}), and every state change goes through
  * a setter that adjusts the count, so it stays exact.
  *
