@@ -48,7 +48,7 @@ import dev.bottomhalf.time.Timers;
  * a queue attempt during execution queues exactly one more execution.</li>
  * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
  * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
- * the CPU are found by a per-pool check on every tick while a worker of the pool runs: a
+ * the CPU are found by a per-pool check on every tick while items wait behind a running worker: a
  * blocked worker stops counting, an item running longer than
  * {@link Workqueues#cpuIntensiveThresholdUs()} becomes CPU-intensive; either way an idle worker takes the
  * waiting items.</li>
@@ -393,9 +393,11 @@ final class WorkerPools {
         if (!pool.bh) {
             if (pool.needMoreWorker()) {
                 create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
-            } else if (pool.concurrencyManaged()) {
-                // The per-tick check watches every running worker, as the kernel's wq_worker_tick does: if
-                // this item hogs the CPU or blocks, items that wait (or arrive without the lock) start.
+            } else if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
+                // Items wait behind this one: the per-tick check lets them start if it hogs or blocks. (Not
+                // armed for a lone item: a tick on an otherwise idle cpu/N costs a thread wake-up, about 3 µs
+                // on every wake of an idle pool and a tripled p99 — benchmarks §8.8. Items that arrive later
+                // arm it when they are queued.)
                 armCmCheck(pool);
             }
         }
@@ -618,7 +620,7 @@ final class WorkerPools {
                     cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
                 }
                 create = kickLocked(pool, machine.current());
-            } else if (!pool.worklist.isEmpty() || pool.nrRunning > 0 || anyBlocked) {
+            } else if (!pool.worklist.isEmpty() || anyBlocked) {
                 armCmCheck(pool); // (a blocked worker is watched until it runs again: then it counts again)
             }
         } finally {
