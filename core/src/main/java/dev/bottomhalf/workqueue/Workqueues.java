@@ -315,7 +315,7 @@ public final class Workqueues {
         WorkerPool pool = pwq.pool;
         WorkerPool last = w.lastPool;
         if ((last == null || last == pool) && pool.concurrencyManaged() && !stepped && (wq.flags & WQ_FREEZABLE) == 0) {
-            queueWithoutLock(reqCpu, cpu, wq, pwq, w, ctx);
+            queueWithoutLock(reqCpu, cpu, wq, pwq, w);
             return;
         }
         if (last != null && last != pool && !wq.isOrdered()) {
@@ -333,26 +333,9 @@ public final class Workqueues {
         }
         boolean create;
         try {
-            int color = wq.workColor;
-            w.color = color;
-            pwq.inFlight[color]++;
-            w.queuedSeq = w.queuedSeq + 1;
-            w.lastPool = pool;
-            w.lastWq = wq;
             w.pwq = pwq;
-            if (tracing.on(Tracepoint.WORKQUEUE_QUEUE_WORK)) {
-                tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
-                        + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
-                        + " cpu=" + (pool.cpu >= 0 ? pool.cpu : cpu));
-            }
-            if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
-                activate(pwq, w);
-                create = pools.kickLocked(pool, ctx);
-            } else {
-                w.inactive = true;
-                pwq.inactive.addTail(w);
-                create = false;
-            }
+            traceQueueWork(reqCpu, pool.cpu >= 0 ? pool.cpu : cpu, wq, w);
+            create = acceptQueued(pool, w) && pools.kickLocked(pool, ctx);
         } finally {
             pool.unlock();
         }
@@ -385,14 +368,10 @@ public final class Workqueues {
      * CAS), then drains — so one of them sees the other. Unbound, BH, ordered and freezable workqueues, items
      * that last ran in another pool (non-reentrancy), and stepped mode take the locked path.
      */
-    private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w, ExecutionContext ctx) {
+    private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w) {
         WorkerPool pool = pwq.pool;
         w.pwq = pwq;
-        if (tracing.on(Tracepoint.WORKQUEUE_QUEUE_WORK)) {
-            tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
-                    + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
-                    + " cpu=" + cpu);
-        }
+        traceQueueWork(reqCpu, cpu, wq, w);
         if (!pool.incoming.push(w)) {
             return; // the producer that made the list non-empty saw to it being drained
         }
@@ -402,12 +381,24 @@ public final class Workqueues {
         }
     }
 
+    /** The {@code workqueue_queue_work} tracepoint. */
+    private void traceQueueWork(int reqCpu, int cpu, Workqueue wq, Work w) {
+        if (tracing.on(Tracepoint.WORKQUEUE_QUEUE_WORK)) {
+            tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
+                    + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
+                    + " cpu=" + cpu);
+        }
+    }
+
     /**
-     * The rest of {@code __queue_work} for an item queued without the lock ({@link #queueWithoutLock}): the
-     * flush color, the in-flight count and the sequence number, then the worklist or the inactive list.
-     * Called by the holder of {@code pool}'s lock as it drains; the caller kicks if needed.
+     * The part of {@code __queue_work} done under {@code pool}'s lock for an item whose pool-workqueue
+     * ({@code w.pwq}) is set: the flush color, the in-flight count and the sequence number, then the worklist
+     * or the inactive list. Called by {@link #insert}, and by the holder of the lock as it drains the items
+     * queued without it ({@link #queueWithoutLock}). The caller kicks if needed.
+     *
+     * @return true if the item went on the worklist (the pool may need a kick)
      */
-    void acceptQueued(WorkerPool pool, Work w) {
+    boolean acceptQueued(WorkerPool pool, Work w) {
         PoolWorkqueue pwq = w.pwq;
         Workqueue wq = pwq.wq;
         int color = wq.workColor;
@@ -418,10 +409,11 @@ public final class Workqueues {
         w.lastWq = wq;
         if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
             activate(pwq, w);
-        } else {
-            w.inactive = true;
-            pwq.inactive.addTail(w);
+            return true;
         }
+        w.inactive = true;
+        pwq.inactive.addTail(w);
+        return false;
     }
 
     /** Puts {@code w} on its pool's worklist, taking an active slot. Under the pool lock. */

@@ -60,6 +60,23 @@ class WorkqueueLocklessQueueingTest {
         }
     }
 
+    /**
+     * Queues an item on CPU 0's pool that spins (runnable, so its worker keeps counting) until the returned
+     * flag is set, and waits until it runs.
+     */
+    private AtomicBoolean runSpinnerUntilReleased(Workqueue wq) {
+        AtomicBoolean release = new AtomicBoolean();
+        AtomicBoolean started = new AtomicBoolean();
+        wqs.queue(wq, new Work("spinner", x -> {
+            started.set(true);
+            while (!release.get()) {
+                Thread.onSpinWait();
+            }
+        }));
+        waitFor(started::get, "the spinning item");
+        return release;
+    }
+
     private void assertNoReports() {
         assertTrue(reports.events().stream().noneMatch(e -> e.kind() == KernelEvent.Kind.WARNING
                 || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.OOPS), reports.events().toString());
@@ -144,15 +161,7 @@ class WorkqueueLocklessQueueingTest {
         boot(IdleStrategy.defaultStrategy());
         wqs.cpuIntensiveThresholdUs(0); // the spinning item must keep its worker counted: nothing else starts
         Workqueue wq = wqs.alloc("behind", 0, 0);
-        AtomicBoolean release = new AtomicBoolean();
-        AtomicBoolean blockerIn = new AtomicBoolean();
-        wqs.queue(wq, new Work("spinner", x -> {
-            blockerIn.set(true);
-            while (!release.get()) {
-                Thread.onSpinWait();
-            }
-        }));
-        waitFor(blockerIn::get, "the spinning item");
+        AtomicBoolean release = runSpinnerUntilReleased(wq);
         AtomicInteger runs = new AtomicInteger();
         Work[] behind = new Work[1000];
         for (int i = 0; i < behind.length; i++) {
@@ -190,15 +199,7 @@ class WorkqueueLocklessQueueingTest {
         boot(IdleStrategy.defaultStrategy());
         wqs.cpuIntensiveThresholdUs(0);
         Workqueue wq = wqs.alloc("flushme", 0, 0);
-        AtomicBoolean release = new AtomicBoolean();
-        AtomicBoolean blockerIn = new AtomicBoolean();
-        wqs.queue(wq, new Work("spinner", x -> {
-            blockerIn.set(true);
-            while (!release.get()) {
-                Thread.onSpinWait();
-            }
-        }));
-        waitFor(blockerIn::get, "the spinning item");
+        AtomicBoolean release = runSpinnerUntilReleased(wq);
         AtomicInteger runs = new AtomicInteger();
         Work last = null;
         for (int i = 0; i < 500; i++) {
