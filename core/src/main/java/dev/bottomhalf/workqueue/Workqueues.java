@@ -15,12 +15,6 @@ import static dev.bottomhalf.workqueue.Workqueue.WQ_UNBOUND;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
@@ -40,16 +34,18 @@ import dev.bottomhalf.time.Timers;
  * <p>Implementation notes.
  * <ul>
  * <li>Parts: this class holds the workqueues and every operation on items (queueing, delayed work, cancel
- * and disable, flush and drain, {@code max_active} and the freezer, waiting). The worker pools and what
- * their workers do — running items, concurrency management, BH rounds, idle-worker retirement, maydays and
- * rescuers — are in {@code WorkerPools}; the lockup watchdog, the dumps and the monitor's statistics in
- * {@code WorkqueueWatchdog}. Calls go from here to those two; {@code WorkerPools} calls back only
+ * and disable, {@code max_active} and the freezer). The worker pools and what their workers do — running
+ * items, concurrency management, BH rounds, idle-worker retirement, maydays and rescuers — are in
+ * {@code WorkerPools}; flushing, draining and every wait for items to finish in {@code WorkqueueFlush}; the
+ * lockup watchdog, the dumps and the monitor's statistics in {@code WorkqueueWatchdog}. Calls go from here
+ * to those three; {@code WorkerPools} calls back only
  * {@code decInFlight} (when an item has run) and {@link #queue} / {@link #queueOn} (the idle-cull item).</li>
  * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
  * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
  * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
  * softirq raised). On a threaded kernel, items for a per-CPU pool skip the lock: they are pushed on the
- * pool's incoming list and linked by the next lock holder ({@link #queueWithoutLock}). An item still running in another pool of the same workqueue is queued there
+ * pool's incoming list and linked by the next lock holder ({@link #queueWithoutLock}). An item still
+ * running in another pool of the same workqueue is queued there
  * (non-reentrancy); a pool never lets two of its workers run the same item (the second is moved to the
  * first's scheduled list).</li>
  * <li>PENDING is cleared under the pool lock just before the function is called
@@ -60,9 +56,8 @@ import dev.bottomhalf.time.Timers;
  * hanging when they could only end by the caller itself finishing.</li>
  * <li>Locks: at most one pool lock is held at a time, except in {@code flush_workqueue}'s color switch
  * ({@code lockAll}: every pool of one workqueue, in pool-workqueue order, under that workqueue's
- * {@code flushMutex}). {@code flushLock} is taken under a pool lock (a completion signals the waiters) and
- * never the other way round: a waiter evaluates its condition, which takes pool locks, outside
- * {@code flushLock}.</li>
+ * {@code flushMutex}). {@code WorkqueueFlush}'s {@code flushLock} is taken under a pool lock (a completion
+ * signals the waiters) and never the other way round.</li>
  * </ul>
  */
 public final class Workqueues {
@@ -78,16 +73,8 @@ public final class Workqueues {
     /** The lockup watchdog, the dumps and the statistics. */
     private final WorkqueueWatchdog watchdog;
     private final List<Workqueue> workqueues = new CopyOnWriteArrayList<>();
-    private final ReentrantLock flushLock = new ReentrantLock();
-    private final Condition flushed = flushLock.newCondition();
-    private final AtomicInteger flushWaiters = new AtomicInteger();
-    /** Of {@link #flushWaiters}, those waiting for one item's instance ({@code flush_work}, cancel-sync). */
-    private final AtomicInteger itemWaiters = new AtomicInteger();
-    /**
-     * Bumped by every completion or cancel that can end a wait (see {@link #decInFlight}); a waiter re-checks
-     * its condition outside {@code flushLock}.
-     */
-    private final AtomicLong flushGeneration = new AtomicLong();
+    /** Flushing, draining, and every wait for items to finish. */
+    private final WorkqueueFlush flushing;
     /** Stepped mode (fixed for the machine's life): every item takes the locked path, for exact replay. */
     private final boolean stepped;
 
@@ -109,6 +96,7 @@ public final class Workqueues {
         this.tracing = machine.tracing();
         this.stepped = machine.stepped();
         this.pools = new WorkerPools(this, machine, softirqs, timers);
+        this.flushing = new WorkqueueFlush(machine, pools);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
         tasklets.installBhWork(pools::bhWorker);
 
@@ -445,25 +433,7 @@ public final class Workqueues {
                 activate(pwq, next);
             }
         }
-        // Wake waiters only when one of their conditions can have become true: a flush color of this
-        // pool-workqueue emptied (flush_workqueue, drain), its last active item ended (freeze), or some
-        // thread waits for an item's instance (flush_work, cancel-sync: any completion may be its own).
-        // A streaming workqueue with a flusher waiting then wakes it once, not once per item.
-        if (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0) {
-            signalFlushers();
-        }
-    }
-
-    private void signalFlushers() {
-        flushGeneration.incrementAndGet();
-        if (flushWaiters.get() > 0) {
-            flushLock.lock();
-            try {
-                flushed.signalAll();
-            } finally {
-                flushLock.unlock();
-            }
-        }
+        flushing.left(pwq, color);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -778,7 +748,7 @@ public final class Workqueues {
         } else if (!ctx.inSoftirq() || !lastQueuedOnBh(w)) {
             ctx.mightSleep(call);
         }
-        waitForRunningInstance(w, ctx, call);
+        flushing.waitForRunningInstance(w, call);
         if (!keepDisabled) {
             w.decDisable();
         }
@@ -801,74 +771,7 @@ public final class Workqueues {
      * @return true if it had to wait, false if the item was idle
      */
     public boolean flush(Work w) {
-        if (w.func() == null) {
-            reports.warning("WARNING: flush_work() of a work item without a function (WARN_ON(!work->func))");
-            return false;
-        }
-        ExecutionContext ctx = machine.current();
-        Worker self = pools.currentWorker(ctx);
-        if (self != null && self.currentWork == w) {
-            reports.bug("WARNING: possible recursive locking detected: flush_work(" + w.name() + ") called from the"
-                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
-                    + " return", new Throwable("flush_work"));
-            return false;
-        }
-        long target = instanceToWaitFor(w);
-        if (target == 0) {
-            return false;
-        }
-        ctx.mightSleep("flush_work");
-        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
-        return true;
-    }
-
-    /** The sequence number of the queued or running instance of {@code w}, or 0 if it is idle. */
-    private long instanceToWaitFor(Work w) {
-        for (;;) {
-            PoolWorkqueue pwq = w.pwq;
-            if (pwq != null) {
-                pwq.pool.lock();
-                try {
-                    if (w.pwq == pwq) {
-                        return w.queuedSeq;
-                    }
-                } finally {
-                    pwq.pool.unlock();
-                }
-                continue;
-            }
-            WorkerPool pool = w.lastPool;
-            if (pool == null) {
-                return 0;
-            }
-            pool.lock();
-            try {
-                if (w.pwq != null) {
-                    continue;
-                }
-                Worker running = pool.findWorkerExecuting(w);
-                if (running != null) {
-                    return running.currentSeq;
-                }
-                for (Worker worker : pool.workers) {
-                    for (Work s = worker.scheduled.first(); s != null; s = s.next) {
-                        if (s == w) {
-                            return w.queuedSeq;
-                        }
-                    }
-                }
-                return 0;
-            } finally {
-                pool.unlock();
-            }
-        }
-    }
-
-    private void waitForRunningInstance(Work w, ExecutionContext ctx, String call) {
-        long target = instanceToWaitFor(w);
-        if (target != 0) {
-            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")", true);
-        }
+        return flushing.flushWork(w);
     }
 
     /**
@@ -877,82 +780,12 @@ public final class Workqueues {
      * itself: reported, returns.
      */
     public void flushWorkqueue(Workqueue wq) {
-        ExecutionContext ctx = machine.current();
-        Worker self = pools.currentWorker(ctx);
-        if (self != null && self.currentPwq != null && self.currentPwq.wq == wq) {
-            reports.bug("WARNING: possible recursive locking detected: flush_workqueue(" + wq.name() + ") called from"
-                    + " an item running on it waits for itself ((wq_completion)" + wq.name() + "); it would never"
-                    + " return", new Throwable("flush_workqueue"));
-            return;
-        }
-        if (isSystemWq(wq) && wq.draining == 0) {
-            reports.warnOnce("flush_system_wq_" + wq.name(), "WARNING: Flushing system-wide workqueues will be"
-                    + " prohibited in near future.");
-        }
-        ctx.mightSleep("flush_workqueue");
-        wq.flushMutex.lock();
-        try {
-            int next = (wq.workColor + 1) % PoolWorkqueue.NR_COLORS;
-            waitUntil(() -> inFlight(wq, next) == 0, "flush_workqueue(" + wq.name() + ")");
-            int color;
-            lockAll(wq);
-            try {
-                color = wq.workColor;
-                wq.workColor = next;
-            } finally {
-                unlockAll(wq);
-            }
-            waitUntil(() -> inFlight(wq, color) == 0, "flush_workqueue(" + wq.name() + ")");
-        } finally {
-            wq.flushMutex.unlock();
-        }
+        flushing.flushWorkqueue(wq, isSystemWq(wq));
     }
 
     /** {@code flush_scheduled_work()}: flushes {@code system_wq} (deprecated in the kernel, and warned about). */
     public void flushScheduledWork() {
         flushWorkqueue(systemWq);
-    }
-
-    private int inFlight(Workqueue wq, int color) {
-        int n = 0;
-        for (PoolWorkqueue pwq : distinct(wq)) {
-            pwq.pool.lock();
-            try {
-                n += pwq.inFlight[color];
-            } finally {
-                pwq.pool.unlock();
-            }
-        }
-        return n;
-    }
-
-    private int totalInFlight(Workqueue wq) {
-        int n = 0;
-        for (PoolWorkqueue pwq : distinct(wq)) {
-            pwq.pool.lock();
-            try {
-                n += pwq.totalInFlight();
-            } finally {
-                pwq.pool.unlock();
-            }
-        }
-        return n;
-    }
-
-    private static PoolWorkqueue[] distinct(Workqueue wq) {
-        return wq.pwqs;
-    }
-
-    private static void lockAll(Workqueue wq) {
-        for (PoolWorkqueue pwq : wq.pwqs) {
-            pwq.pool.lock();
-        }
-    }
-
-    private static void unlockAll(Workqueue wq) {
-        for (int i = wq.pwqs.length - 1; i >= 0; i--) {
-            wq.pwqs[i].pool.unlock();
-        }
     }
 
     /**
@@ -961,25 +794,7 @@ public final class Workqueues {
      * {@code cannot queue} warning.
      */
     public void drainWorkqueue(Workqueue wq) {
-        synchronized (wq) {
-            wq.draining++;
-        }
-        try {
-            for (int tries = 1;; tries++) {
-                flushWorkqueue(wq);
-                if (totalInFlight(wq) == 0) {
-                    return;
-                }
-                if (tries == 10 || (tries % 100 == 0 && tries <= 1000)) {
-                    reports.printk(KernelEvent.Kind.WARN, "workqueue " + wq.name() + ": drain_workqueue() isn't complete"
-                            + " after " + tries + " tries");
-                }
-            }
-        } finally {
-            synchronized (wq) {
-                wq.draining--;
-            }
-        }
+        flushing.drain(wq, isSystemWq(wq));
     }
 
     /**
@@ -1004,7 +819,7 @@ public final class Workqueues {
             wq.rescuer = null;       // no mayday reaches a stopped rescuer
             rescuer.handle.stop();
         }
-        if (totalInFlight(wq) != 0) {
+        if (flushing.totalInFlight(wq) != 0) {
             // Something queued after the drain (the caller's bug). Like the kernel: warn, show the busy
             // pool-workqueues, and give up destroying — the workqueue stays (without its rescuer) and its
             // items still run, so nothing accepted is lost.
@@ -1080,7 +895,7 @@ public final class Workqueues {
     public void freeze() {
         machine.current().mightSleep("freeze_workqueues_begin");
         frozen = true;
-        waitUntil(() -> {
+        flushing.waitUntil(() -> {
             for (Workqueue wq : workqueues) {
                 if ((wq.flags & WQ_FREEZABLE) != 0 && activeItems(wq) > 0) {
                     return false;
@@ -1161,7 +976,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Waiting and helpers
+    // Helpers
     // ------------------------------------------------------------------------------------------
     /** {@code current_work()}: the item running in the calling context, or null. */
     public Work currentWork() {
@@ -1173,61 +988,5 @@ public final class Workqueues {
     private boolean isChained(ExecutionContext ctx, Workqueue wq) {
         Worker w = pools.currentWorker(ctx);
         return w != null && w.currentPwq != null && w.currentPwq.wq == wq;
-    }
-
-    private void waitUntil(BooleanSupplier done, String what) {
-        waitUntil(done, what, false);
-    }
-
-    /**
-     * Waits until {@code done} holds; {@code forItem}: the condition is about one item's instance, which every
-     * completion may end (see {@link #decInFlight}).
-     */
-    private void waitUntil(BooleanSupplier done, String what, boolean forItem) {
-        if (done.getAsBoolean()) {
-            return;
-        }
-        if (machine.stepped()) {
-            // A worker gives the CPU away until the condition holds; the stepping thread runs the kernel
-            // (moving the clock only while some thread sleeps on a timer or burns CPU time).
-            if (!pools.steppedScheduler().waitFor(done, what)) {
-                reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
-                        new Throwable(what));
-            }
-            return;
-        }
-        if (forItem) {
-            itemWaiters.incrementAndGet();
-        }
-        flushWaiters.incrementAndGet();
-        boolean interrupted = false;
-        try {
-            // The condition takes pool locks, and completions signal under a pool lock: evaluate it outside
-            // flushLock (lock order), and sleep only if no completion happened since it was evaluated.
-            for (;;) {
-                long gen = flushGeneration.get();
-                if (done.getAsBoolean()) {
-                    break;
-                }
-                flushLock.lock();
-                try {
-                    if (flushGeneration.get() == gen) {
-                        flushed.await(1, TimeUnit.MILLISECONDS);
-                    }
-                } catch (InterruptedException e) {
-                    interrupted = true; // an uninterruptible wait, as the kernel's: remember and go on
-                } finally {
-                    flushLock.unlock();
-                }
-            }
-        } finally {
-            flushWaiters.decrementAndGet();
-            if (forItem) {
-                itemWaiters.decrementAndGet();
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 }

@@ -1,0 +1,301 @@
+package dev.bottomhalf.workqueue;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.Reports;
+
+/**
+ * Flushing and draining for one {@link Workqueues} ({@code flush_work}, {@code __flush_workqueue} with its
+ * flush colors, {@code drain_workqueue}), and every wait for items to finish — those, cancel-sync's wait for
+ * a running instance, and the freezer's. Package-private: the public API is {@link Workqueues}.
+ *
+ * <p>Implementation notes. A waiter evaluates its condition (which takes pool locks) outside
+ * {@code flushLock}, then sleeps on {@code flushed} only if no completion happened since
+ * ({@code flushGeneration}). Completions report here under a pool lock ({@link #left}), and signal only when
+ * some waiter's condition can have become true. {@code flushLock} is thus taken under a pool lock and never
+ * the other way round. Stepped mode hands the wait to the {@code SteppedScheduler}.
+ */
+final class WorkqueueFlush {
+    private final Machine machine;
+    private final Reports reports;
+    private final WorkerPools pools;
+    private final ReentrantLock flushLock = new ReentrantLock();
+    private final Condition flushed = flushLock.newCondition();
+    private final AtomicInteger flushWaiters = new AtomicInteger();
+    /** Of {@link #flushWaiters}, those waiting for one item's instance ({@code flush_work}, cancel-sync). */
+    private final AtomicInteger itemWaiters = new AtomicInteger();
+    /**
+     * Bumped by every completion or cancel that can end a wait (see {@link #left}); a waiter re-checks its
+     * condition outside {@code flushLock}.
+     */
+    private final AtomicLong flushGeneration = new AtomicLong();
+
+    WorkqueueFlush(Machine machine, WorkerPools pools) {
+        this.machine = machine;
+        this.reports = machine.reports();
+        this.pools = pools;
+    }
+
+    /**
+     * An item of color {@code color} left {@code pwq} (it ran, or was cancelled); its counters are already
+     * updated. Under the pool lock. Wakes waiters only when one of their conditions can have become true: a
+     * flush color of this pool-workqueue emptied (flush_workqueue, drain), its last active item ended
+     * (freeze), or some thread waits for an item's instance (flush_work, cancel-sync: any completion may be its
+     * own). A streaming workqueue with a flusher waiting then wakes it once, not once per item.
+     */
+    void left(PoolWorkqueue pwq, int color) {
+        if (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0) {
+            signal();
+        }
+    }
+
+    private void signal() {
+        flushGeneration.incrementAndGet();
+        if (flushWaiters.get() > 0) {
+            flushLock.lock();
+            try {
+                flushed.signalAll();
+            } finally {
+                flushLock.unlock();
+            }
+        }
+    }
+
+
+    /** {@code flush_work} ({@link Workqueues#flush}). */
+    boolean flushWork(Work w) {
+        if (w.func() == null) {
+            reports.warning("WARNING: flush_work() of a work item without a function (WARN_ON(!work->func))");
+            return false;
+        }
+        ExecutionContext ctx = machine.current();
+        Worker self = pools.currentWorker(ctx);
+        if (self != null && self.currentWork == w) {
+            reports.bug("WARNING: possible recursive locking detected: flush_work(" + w.name() + ") called from the"
+                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
+                    + " return", new Throwable("flush_work"));
+            return false;
+        }
+        long target = instanceToWaitFor(w);
+        if (target == 0) {
+            return false;
+        }
+        ctx.mightSleep("flush_work");
+        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
+        return true;
+    }
+
+    /** The sequence number of the queued or running instance of {@code w}, or 0 if it is idle. */
+    private long instanceToWaitFor(Work w) {
+        for (;;) {
+            PoolWorkqueue pwq = w.pwq;
+            if (pwq != null) {
+                pwq.pool.lock();
+                try {
+                    if (w.pwq == pwq) {
+                        return w.queuedSeq;
+                    }
+                } finally {
+                    pwq.pool.unlock();
+                }
+                continue;
+            }
+            WorkerPool pool = w.lastPool;
+            if (pool == null) {
+                return 0;
+            }
+            pool.lock();
+            try {
+                if (w.pwq != null) {
+                    continue;
+                }
+                Worker running = pool.findWorkerExecuting(w);
+                if (running != null) {
+                    return running.currentSeq;
+                }
+                for (Worker worker : pool.workers) {
+                    for (Work s = worker.scheduled.first(); s != null; s = s.next) {
+                        if (s == w) {
+                            return w.queuedSeq;
+                        }
+                    }
+                }
+                return 0;
+            } finally {
+                pool.unlock();
+            }
+        }
+    }
+
+    /** Waits for the queued or running instance of {@code w}, if any (cancel-sync, disable-sync). */
+    void waitForRunningInstance(Work w, String call) {
+        long target = instanceToWaitFor(w);
+        if (target != 0) {
+            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")", true);
+        }
+    }
+
+    /** {@code flush_workqueue} ({@link Workqueues#flushWorkqueue}); {@code systemWq}: one of the system workqueues. */
+    void flushWorkqueue(Workqueue wq, boolean systemWq) {
+        ExecutionContext ctx = machine.current();
+        Worker self = pools.currentWorker(ctx);
+        if (self != null && self.currentPwq != null && self.currentPwq.wq == wq) {
+            reports.bug("WARNING: possible recursive locking detected: flush_workqueue(" + wq.name() + ") called from"
+                    + " an item running on it waits for itself ((wq_completion)" + wq.name() + "); it would never"
+                    + " return", new Throwable("flush_workqueue"));
+            return;
+        }
+        if (systemWq && wq.draining == 0) {
+            reports.warnOnce("flush_system_wq_" + wq.name(), "WARNING: Flushing system-wide workqueues will be"
+                    + " prohibited in near future.");
+        }
+        ctx.mightSleep("flush_workqueue");
+        wq.flushMutex.lock();
+        try {
+            int next = (wq.workColor + 1) % PoolWorkqueue.NR_COLORS;
+            waitUntil(() -> inFlight(wq, next) == 0, "flush_workqueue(" + wq.name() + ")");
+            int color;
+            lockAll(wq);
+            try {
+                color = wq.workColor;
+                wq.workColor = next;
+            } finally {
+                unlockAll(wq);
+            }
+            waitUntil(() -> inFlight(wq, color) == 0, "flush_workqueue(" + wq.name() + ")");
+        } finally {
+            wq.flushMutex.unlock();
+        }
+    }
+
+    private int inFlight(Workqueue wq, int color) {
+        int n = 0;
+        for (PoolWorkqueue pwq : distinct(wq)) {
+            pwq.pool.lock();
+            try {
+                n += pwq.inFlight[color];
+            } finally {
+                pwq.pool.unlock();
+            }
+        }
+        return n;
+    }
+
+    /** Items of {@code wq} queued, inactive or running, over all its pool-workqueues. Takes the pool locks. */
+    int totalInFlight(Workqueue wq) {
+        int n = 0;
+        for (PoolWorkqueue pwq : distinct(wq)) {
+            pwq.pool.lock();
+            try {
+                n += pwq.totalInFlight();
+            } finally {
+                pwq.pool.unlock();
+            }
+        }
+        return n;
+    }
+
+    private static PoolWorkqueue[] distinct(Workqueue wq) {
+        return wq.pwqs;
+    }
+
+    private static void lockAll(Workqueue wq) {
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            pwq.pool.lock();
+        }
+    }
+
+    private static void unlockAll(Workqueue wq) {
+        for (int i = wq.pwqs.length - 1; i >= 0; i--) {
+            wq.pwqs[i].pool.unlock();
+        }
+    }
+
+    /** {@code drain_workqueue} ({@link Workqueues#drainWorkqueue}). */
+    void drain(Workqueue wq, boolean systemWq) {
+        synchronized (wq) {
+            wq.draining++;
+        }
+        try {
+            for (int tries = 1;; tries++) {
+                flushWorkqueue(wq, systemWq);
+                if (totalInFlight(wq) == 0) {
+                    return;
+                }
+                if (tries == 10 || (tries % 100 == 0 && tries <= 1000)) {
+                    reports.printk(KernelEvent.Kind.WARN, "workqueue " + wq.name() + ": drain_workqueue() isn't complete"
+                            + " after " + tries + " tries");
+                }
+            }
+        } finally {
+            synchronized (wq) {
+                wq.draining--;
+            }
+        }
+    }
+
+    /** Waits until {@code done} holds (a condition on the workqueues' state that completions can change). */
+    void waitUntil(BooleanSupplier done, String what) {
+        waitUntil(done, what, false);
+    }
+
+    /**
+     * Waits until {@code done} holds; {@code forItem}: the condition is about one item's instance, which every
+     * completion may end (see {@link #left}).
+     */
+    private void waitUntil(BooleanSupplier done, String what, boolean forItem) {
+        if (done.getAsBoolean()) {
+            return;
+        }
+        if (machine.stepped()) {
+            // A worker gives the CPU away until the condition holds; the stepping thread runs the kernel
+            // (moving the clock only while some thread sleeps on a timer or burns CPU time).
+            if (!pools.steppedScheduler().waitFor(done, what)) {
+                reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
+                        new Throwable(what));
+            }
+            return;
+        }
+        if (forItem) {
+            itemWaiters.incrementAndGet();
+        }
+        flushWaiters.incrementAndGet();
+        boolean interrupted = false;
+        try {
+            // The condition takes pool locks, and completions signal under a pool lock: evaluate it outside
+            // flushLock (lock order), and sleep only if no completion happened since it was evaluated.
+            for (;;) {
+                long gen = flushGeneration.get();
+                if (done.getAsBoolean()) {
+                    break;
+                }
+                flushLock.lock();
+                try {
+                    if (flushGeneration.get() == gen) {
+                        flushed.await(1, TimeUnit.MILLISECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true; // an uninterruptible wait, as the kernel's: remember and go on
+                } finally {
+                    flushLock.unlock();
+                }
+            }
+        } finally {
+            flushWaiters.decrementAndGet();
+            if (forItem) {
+                itemWaiters.decrementAndGet();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
