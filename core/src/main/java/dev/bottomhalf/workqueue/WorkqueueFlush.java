@@ -69,7 +69,6 @@ final class WorkqueueFlush {
         }
     }
 
-
     /** {@code flush_work} ({@link Workqueues#flush}). */
     boolean flushWork(Work w) {
         if (w.func() == null) {
