@@ -74,8 +74,10 @@ public final class Kernel implements AutoCloseable {
     /**
      * The kernel the calling thread is attached to: a runtime thread's own kernel, or the kernel a task
      * thread last used or bound itself to. The {@code dev.bottomhalf.linux} facade resolves its calls here.
+     * Never a closed kernel: a thread still attached to one is detached and gets the exception.
      *
-     * @throws IllegalStateException when the thread is attached to none
+     * @throws IllegalStateException when the thread is attached to none, or its kernel is closed
+     *         ({@code kernel is closed}) or panicked
      */
     public static Kernel current() {
         return (Kernel) ExecutionContext.current().machine().owner();

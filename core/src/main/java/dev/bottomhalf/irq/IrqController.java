@@ -285,7 +285,7 @@ public final class IrqController implements InterruptSource {
                 thread.cancelPendingRun();
                 finalizeOneshot(desc, removed, thread);
                 desc.threadsActive.decrementAndGet();
-                desc.wakeSynchronizers();
+                machine.wakeWaiters();
             }
         }
         return removed.name;
@@ -391,9 +391,7 @@ public final class IrqController implements InterruptSource {
             }
             return;
         }
-        if (!desc.quiescent()) {
-            desc.awaitQuiescent(false);
-        }
+        machine.waitUntil(desc::quiescent, caller + "(" + irq + ")");
     }
 
     private boolean waitsForItself(IrqDesc desc, ExecutionContext ctx) {
@@ -415,7 +413,7 @@ public final class IrqController implements InterruptSource {
             return; // the caller is that handler; nothing to wait for that could ever end
         }
         if (desc.inProgress.get() && !machine.stepped()) {
-            desc.awaitQuiescent(true);
+            machine.waitUntil(() -> !desc.inProgress.get(), "synchronize_hardirq(" + desc.irq + ")");
         }
     }
 
@@ -548,7 +546,7 @@ public final class IrqController implements InterruptSource {
         } finally {
             desc.runningOn = null;
             desc.inProgress.set(false);
-            desc.wakeSynchronizers();
+            machine.wakeWaiters();
             if (desc.replayPending && !desc.disabled && !desc.masked) {
                 resend(desc);
             }
@@ -564,12 +562,12 @@ public final class IrqController implements InterruptSource {
      * their flag before reading the other's (volatile), so one of them sees the other. If the line is now
      * disabled or masked, gives {@code inProgress} back so the caller latches the interrupt for replay.
      */
-    private static boolean disabledOrMaskedMeanwhile(IrqDesc desc) {
+    private boolean disabledOrMaskedMeanwhile(IrqDesc desc) {
         if (!desc.disabled && !desc.masked && desc.actions.length > 0) {
             return false;
         }
         desc.inProgress.set(false);
-        desc.wakeSynchronizers();
+        machine.wakeWaiters();
         return true;
     }
 
@@ -765,7 +763,7 @@ public final class IrqController implements InterruptSource {
                 desc.runningOn = null;
                 desc.pollInProgress = false;
                 desc.inProgress.set(false);
-                desc.wakeSynchronizers();
+                machine.wakeWaiters();
                 cpu.irqExit(ctx);
             }
         }

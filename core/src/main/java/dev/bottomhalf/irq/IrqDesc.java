@@ -44,9 +44,6 @@ final class IrqDesc {
     volatile boolean spuriousDisabled;                  // [V] IRQS_SPURIOUS_DISABLED
     volatile boolean pollInProgress;                    // [V] IRQS_POLL_INPROGRESS
 
-    private final Object syncMonitor = new Object();
-    private volatile int syncWaiters;
-
     IrqDesc(int irq, int cpus, int affinity) {
         this.irq = irq;
         this.kstat = new AtomicLongArray(cpus);
@@ -64,33 +61,5 @@ final class IrqDesc {
     /** Whether no hard handler is running and no thread function is active or pending. */
     boolean quiescent() {
         return !inProgress.get() && threadsActive.get() == 0;
-    }
-
-    /** Wakes callers of synchronize_irq; cheap when there are none. */
-    void wakeSynchronizers() {
-        if (syncWaiters > 0) {
-            synchronized (syncMonitor) {
-                syncMonitor.notifyAll();
-            }
-        }
-    }
-
-    /** Waits (threaded mode) until {@code hardOnly ? !inProgress : quiescent()}. */
-    void awaitQuiescent(boolean hardOnly) {
-        synchronized (syncMonitor) {
-            syncWaiters++;
-            try {
-                while (hardOnly ? inProgress.get() : !quiescent()) {
-                    try {
-                        syncMonitor.wait(1);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
-                }
-            } finally {
-                syncWaiters--;
-            }
-        }
     }
 }

@@ -102,7 +102,7 @@ final class IrqThread implements Agent {
         }
         controller.finalizeOneshot(desc, action, this);
         desc.threadsActive.decrementAndGet();
-        desc.wakeSynchronizers();
+        controller.machine().wakeWaiters(); // synchronize_irq / free_irq waiting for the line's threads
         return 1;
     }
 

@@ -86,8 +86,8 @@ public final class Cpu {
     Cpu(Machine machine, int id) {
         this.machine = machine;
         this.id = id;
-        this.irqLevel = new CpuLevel("IRQ level of CPU " + id, machine.stepped());
-        this.bhLevel = new CpuLevel("BH level of CPU " + id, machine.stepped());
+        this.irqLevel = new CpuLevel("IRQ level of CPU " + id, machine);
+        this.bhLevel = new CpuLevel("BH level of CPU " + id, machine);
         this.cpuContext = new ExecutionContext(machine, ExecutionContext.Role.CPU, "cpu/" + id, this);
     }
 
@@ -253,6 +253,12 @@ public final class Cpu {
         if (t != null) {
             t.wake();
         }
+    }
+
+    /** Wakes threads waiting for this CPU's levels, so that they see the kernel closed or panicked. */
+    void wakeLevelWaiters() {
+        irqLevel.wakeWaiters();
+        bhLevel.wakeWaiters();
     }
 
     void attachThread(KernelThread thread) {

@@ -22,6 +22,9 @@ import java.util.concurrent.locks.LockSupport;
  * enqueues before its final {@code tryAcquire}, and the releaser clears {@code owner} before it reads
  * the queue (both volatile), so a release cannot miss a waiter (Dekker).</li>
  * <li>In stepped mode a contended acquire would block the only thread forever, so it throws instead.</li>
+ * <li>A parked acquirer clears a thread interrupt (and sets it again once it owns the level), so an
+ * interrupted thread parks instead of spinning; it gives up with {@link IllegalStateException} when the
+ * kernel closes or panics (the machine wakes it).</li>
  * </ul>
  */
 final class CpuLevel {
@@ -39,13 +42,15 @@ final class CpuLevel {
     private static final int SPINS_BEFORE_PARK = 256;
 
     private final String name;
+    private final Machine machine;
     private final boolean stepped;
     private volatile ExecutionContext owner;
     private final ConcurrentLinkedQueue<Thread> waiters = new ConcurrentLinkedQueue<>();
 
-    CpuLevel(String name, boolean stepped) {
+    CpuLevel(String name, Machine machine) {
         this.name = name;
-        this.stepped = stepped;
+        this.machine = machine;
+        this.stepped = machine.stepped();
     }
 
     ExecutionContext owner() {
@@ -81,13 +86,31 @@ final class CpuLevel {
             }
         }
         Thread me = Thread.currentThread();
+        boolean interrupted = false;
         waiters.add(me);
         try {
             while (!tryAcquire(ctx)) {
+                if (machine.closed() || machine.panicked()) {
+                    throw new IllegalStateException((machine.panicked() ? "kernel panicked" : "kernel is closed")
+                            + ": " + ctx.name() + " gave up waiting for the " + name);
+                }
                 LockSupport.park(this);
+                // An interrupt is not for this wait (the kernel's spinning on a level is not interruptible):
+                // clear it so the park blocks again, and give it back when the level is ours.
+                interrupted |= Thread.interrupted();
             }
         } finally {
             waiters.remove(me);
+            if (interrupted) {
+                me.interrupt();
+            }
+        }
+    }
+
+    /** Unparks every waiting thread so that it re-checks (the machine closed or panicked). */
+    void wakeWaiters() {
+        for (Thread t : waiters) {
+            LockSupport.unpark(t);
         }
     }
 

@@ -92,9 +92,11 @@ public final class ExecutionContext {
     }
 
     /**
-     * The context of the calling thread.
+     * The context of the calling thread. A task thread whose kernel has been closed is detached from it
+     * here: it never gets a closed kernel's context back.
      *
-     * @throws IllegalStateException when the thread is attached to no kernel
+     * @throws IllegalStateException when the thread is attached to no kernel, or to one that is closed
+     *         ({@code kernel is closed}) or panicked
      */
     public static ExecutionContext current() {
         ExecutionContext ctx = currentOrNull();
@@ -103,6 +105,12 @@ public final class ExecutionContext {
                     + "' is not attached to a kernel: call kernel.bindCurrentThread(cpu) first, "
                     + "or make the call through a Kernel object");
         }
+        if (ctx.role == Role.TASK && ctx.machine.closed() && CURRENT.get() == ctx) {
+            CURRENT.remove();
+            throw new IllegalStateException("kernel is closed: thread '" + Thread.currentThread().getName()
+                    + "' was attached to a kernel that has been closed (it is detached now)");
+        }
+        ctx.machine.checkEntryIfRefusing(ctx);
         return ctx;
     }
 

@@ -18,10 +18,14 @@ import java.util.Objects;
  * @param forceIrqThreads  the kernel's {@code threadirqs} boot option: softirqs raised by hard IRQs run in
  *                         {@code ksoftirqd}, never at irq_exit
  * @param reporter         where WARN/BUG/oops reports go
+ * @param defaultTaskCpu   the CPU a thread is a task on until it binds itself elsewhere
+ *                         ({@code Kernel.bindCurrentThread}); default 0
+ * @param closeTimeout     how long {@code Kernel.close()} lets accepted work run before it cancels the rest
+ *                         (default 30 s; the work that did not run is reported)
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
-                           Reporter reporter) {
+                           Reporter reporter, int defaultTaskCpu, java.time.Duration closeTimeout) {
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -37,6 +41,14 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         Objects.requireNonNull(idleStrategy, "idleStrategy");
         Objects.requireNonNull(daemonIdle, "daemonIdle");
         Objects.requireNonNull(reporter, "reporter");
+        if (defaultTaskCpu < 0 || defaultTaskCpu >= cpus) {
+            throw new IllegalArgumentException("defaultTaskCpu must be a CPU of this kernel (0.." + (cpus - 1) + "): "
+                    + defaultTaskCpu);
+        }
+        Objects.requireNonNull(closeTimeout, "closeTimeout");
+        if (closeTimeout.isNegative()) {
+            throw new IllegalArgumentException("closeTimeout cannot be negative: " + closeTimeout);
+        }
     }
 
     public static Builder builder() {
@@ -55,6 +67,8 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private int irqLines = 64;
         private boolean forceIrqThreads;
         private Reporter reporter = Reporter.systemLogger();
+        private int defaultTaskCpu;
+        private java.time.Duration closeTimeout = java.time.Duration.ofSeconds(30);
 
         private Builder() {
         }
@@ -110,10 +124,26 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /**
+         * The CPU a thread is a task on until it calls {@code Kernel.bindCurrentThread} (default 0). Every
+         * thread that touches the kernel without binding itself is on this CPU: what "the local CPU" means
+         * for its raise, schedule, queue and timer calls.
+         */
+        public Builder defaultTaskCpu(int cpu) {
+            this.defaultTaskCpu = cpu;
+            return this;
+        }
+
+        /** How long {@code Kernel.close()} lets accepted work run before it cancels what is left (default 30 s). */
+        public Builder closeTimeout(java.time.Duration timeout) {
+            this.closeTimeout = timeout;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter);
+                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout);
         }
     }
 }

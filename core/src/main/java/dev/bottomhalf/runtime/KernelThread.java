@@ -13,6 +13,15 @@ import java.util.concurrent.locks.LockSupport;
  * The thread sets {@code sleeping} (volatile), re-checks {@link Agent#hasWork()} and only then parks.
  * Both sides use volatile accesses, so one of them sees the other's write: no lost wake-up, and no
  * unpark on the hot path of a busy consumer.
+ *
+ * <p>Thread interrupts: the kernel's threads ignore signals, so an interrupt of a runtime thread is not
+ * a stop request. While an agent's duty cycle runs (a work item, a threaded handler) the interrupt status
+ * is left for the code that runs there to see — it is that code's pending signal, which the interruptible
+ * sleeps and waits honour — and the thread clears it before it goes idle, so an interrupted idle thread
+ * parks instead of spinning. Each interrupt cleared is counted ({@link #interruptsIgnored()}).
+ *
+ * <p>Panics: when the kernel panics the thread leaves its loop (a {@link KernelPanic} thrown out of the
+ * duty cycle unwinds it) and ends; nothing it held is used again, since every call into the kernel fails.
  */
 public final class KernelThread extends Thread {
     private final Machine machine;
@@ -20,6 +29,7 @@ public final class KernelThread extends Thread {
     private final IdleStrategy idle;
     private volatile boolean running = true;
     private volatile boolean sleeping;
+    private volatile long interruptsIgnored;
 
     KernelThread(Machine machine, Agent agent, IdleStrategy idle) {
         super(agent.name());
@@ -45,6 +55,11 @@ public final class KernelThread extends Thread {
         }
     }
 
+    /** How many thread interrupts this thread cleared before going idle (kernel threads ignore signals). */
+    public long interruptsIgnored() {
+        return interruptsIgnored;
+    }
+
     void requestStop() {
         running = false;
         LockSupport.unpark(this);
@@ -55,17 +70,34 @@ public final class KernelThread extends Thread {
         machine.pinIfConfigured(this, agent.context().cpu().id());
         int idleRounds = 0;
         long idleSinceNs = 0;
-        while (running) {
+        while (running && !machine.panicked()) {
             int work;
             try {
                 work = agent.doWork();
             } catch (Throwable t) {
-                machine.reports().oops(agent.name(), t);
+                if (Reports.isFatal(t) || machine.panicked()) {
+                    if (!(t instanceof KernelPanic) && !machine.panicked()) {
+                        try {
+                            machine.reports().oops(agent.name(), t); // reports the oops and panics
+                        } catch (KernelPanic expected) {
+                            // the panic is what ends this thread
+                        }
+                    }
+                    return;
+                }
+                try {
+                    machine.reports().oops(agent.name(), t);
+                } catch (KernelPanic p) {
+                    return;
+                }
                 work = 1;
             }
             if (work > 0) {
                 idleRounds = 0;
                 continue;
+            }
+            if (Thread.interrupted()) {
+                interruptsIgnored++; // only this thread writes it
             }
             long now = System.nanoTime();
             if (idleRounds++ == 0) {

@@ -4,8 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
+
+import dev.bottomhalf.internal.sync.WaitQueue;
 
 /**
  * The runtime of one kernel: its CPUs, clock, jiffies, execution contexts, runtime threads, reports and
@@ -19,9 +22,21 @@ import java.util.function.IntSupplier;
  * context there is quiescent.</li>
  * <li>Jiffies are derived from the clock ({@code INITIAL_JIFFIES + elapsed × HZ}), so there is no tick
  * thread to keep them current and a {@link ManualClock} moves them exactly.</li>
- * <li>Lifecycle: {@code NEW → RUNNING → CLOSED}. Agents registered before {@link #start()} get their
- * threads there; agents registered later (threaded IRQ handlers) get them at once. {@link #close()}
- * stops and joins every thread it started.</li>
+ * <li>Lifecycle: {@code NEW → RUNNING → CLOSING → CLOSED} ({@code state}, written under
+ * {@code lifecycleLock}, read anywhere). Agents registered before {@link #start()} get their threads there;
+ * agents registered later (threaded IRQ handlers) get them at once. {@link #beginClose()} enters CLOSING:
+ * from then on every task thread except the closer is refused at its next entry ({@link #current()}), while
+ * the runtime's own contexts keep running so that what was accepted can finish. {@link #close()} enters
+ * CLOSED, stops and joins every thread it started, and reports any that would not stop, by name, with its
+ * stack. A panic ({@link #panic}) refuses every caller but the closer from then on.</li>
+ * <li>The entry gate: {@link #current()} is where every call of the API finds its context, so the one check
+ * that a task may still enter lives there, behind one volatile read of {@code refusing} (false while the
+ * kernel runs normally).</li>
+ * <li>Waiting: every wait of every subsystem goes through {@link #waitUntil} and its variants: in stepped
+ * mode they drive the kernel (or give the baton away, on a kworker thread); in threaded mode they park on
+ * the machine's one {@link WaitQueue}, which subsystems wake ({@link #wakeWaiters()}) after a change a
+ * waiter may care about; a wait in progress when the kernel reaches CLOSED or panics fails with
+ * {@link IllegalStateException} at once.</li>
  * </ul>
  */
 public final class Machine implements AutoCloseable {
@@ -34,7 +49,13 @@ public final class Machine implements AutoCloseable {
     }
 
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    /** How long {@link #close()} waits, in all, for the runtime threads to end before it reports them. */
     private static final long JOIN_TIMEOUT_MS = 5_000;
+
+    private static final int NEW = 0;
+    private static final int RUNNING = 1;
+    private static final int CLOSING = 2;
+    private static final int CLOSED = 3;
 
     private final KernelConfig config;
     private final Clock clock;
@@ -48,7 +69,13 @@ public final class Machine implements AutoCloseable {
     private volatile SoftirqEntry softirqEntry;
     private final List<AgentHandle> agents = new CopyOnWriteArrayList<>();
     private final Object lifecycleLock = new Object();
-    private volatile int state; // 0 new, 1 running, 2 closed
+    private volatile int state;                  // NEW, RUNNING, CLOSING, CLOSED; written under lifecycleLock
+    /** True once the kernel closes or panics: {@link #current()} then checks who may still enter. */
+    private volatile boolean refusing;
+    /** The thread running {@link #beginClose()}..{@link #close()}; it may still call in while others may not. */
+    private volatile Thread closer;
+    private volatile KernelPanic panic;
+    private final WaitQueue waitQueue = new WaitQueue();
     private volatile Object owner;
 
     public Machine(KernelConfig config) {
@@ -173,15 +200,58 @@ public final class Machine implements AutoCloseable {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * The calling thread's context on this machine; a thread that has none is attached as a task on its
-     * default CPU ({@code thread id mod CPUs}: stable for the thread's life).
+     * The calling thread's context on this machine; a thread that has none is attached as a task on the
+     * configured default CPU ({@link KernelConfig#defaultTaskCpu()}, 0 unless set).
+     *
+     * @throws IllegalStateException {@code kernel is closed} once the kernel closes (for task threads: from
+     *         the moment {@code close()} begins) or panics
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         if (ctx != null && ctx.machine() == this) {
+            if (refusing) {
+                checkEntry(ctx);
+            }
             return ctx;
         }
-        return attach(defaultCpu(Thread.currentThread()));
+        return attach(cpus[config.defaultTaskCpu()]);
+    }
+
+    /** {@link #checkEntry} when the kernel refuses anyone; one volatile read otherwise. */
+    void checkEntryIfRefusing(ExecutionContext ctx) {
+        if (refusing) {
+            checkEntry(ctx);
+        }
+    }
+
+    /**
+     * Throws unless the calling context may still enter: after a panic only the closer may; while closing,
+     * the runtime's own contexts and the closer; once closed, only the closer.
+     */
+    private void checkEntry(ExecutionContext ctx) {
+        Thread me = Thread.currentThread();
+        if (me == closer) {
+            return;
+        }
+        KernelPanic p = panic;
+        if (p != null) {
+            throw p.refusal();
+        }
+        int st = state;
+        if (st == CLOSED || (st == CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK))) {
+            throw new IllegalStateException("kernel is closed");
+        }
+    }
+
+    /**
+     * Throws {@link IllegalStateException} ({@code kernel is closed}, or the panic) if the calling thread
+     * may no longer call into this kernel. For entry points that do not look up the caller's context.
+     */
+    public void checkOpen() {
+        if (refusing) {
+            ExecutionContext ctx = ExecutionContext.currentOrNull();
+            checkEntry(ctx != null && ctx.machine() == this ? ctx : null);
+        }
     }
 
     /** The calling thread becomes a task on {@code cpu} (the counterpart of {@code sched_setaffinity}). */
@@ -189,6 +259,9 @@ public final class Machine implements AutoCloseable {
         Cpu target = cpu(cpu);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         if (ctx != null && ctx.machine() == this) {
+            if (refusing) {
+                checkEntry(ctx);
+            }
             ctx.rebind(target);
             return ctx;
         }
@@ -196,6 +269,9 @@ public final class Machine implements AutoCloseable {
     }
 
     private ExecutionContext attach(Cpu cpu) {
+        if (refusing) {
+            checkEntry(null);
+        }
         Thread t = Thread.currentThread();
         if (t instanceof KernelThread kt && kt.context().machine() != this) {
             throw new IllegalStateException(t.getName() + " is a runtime thread of another kernel");
@@ -219,10 +295,6 @@ public final class Machine implements AutoCloseable {
             }
             ExecutionContext.swapThreadContext(null);
         }
-    }
-
-    private Cpu defaultCpu(Thread t) {
-        return cpus[(int) Math.floorMod(t.threadId(), (long) cpus.length)];
     }
 
     /** Makes a runtime context (a worker or an IRQ thread) for a subsystem. */
@@ -297,11 +369,11 @@ public final class Machine implements AutoCloseable {
     public AgentHandle register(Agent agent, boolean daemon) {
         AgentHandle handle = new AgentHandle(this, agent, daemon);
         synchronized (lifecycleLock) {
-            if (state == 2) {
+            if (state == CLOSED || panic != null) {
                 throw new IllegalStateException("kernel is closed");
             }
             agents.add(handle);
-            if (state == 1 && !stepped()) {
+            if (state >= RUNNING && !stepped()) {
                 startThread(handle);
             }
         }
@@ -335,10 +407,10 @@ public final class Machine implements AutoCloseable {
     /** Starts every runtime thread (threaded mode). Idempotent. */
     public void start() {
         synchronized (lifecycleLock) {
-            if (state != 0) {
+            if (state != NEW) {
                 return;
             }
-            state = 1;
+            state = RUNNING;
             if (!stepped()) {
                 for (AgentHandle h : agents) {
                     startThread(h);
@@ -347,21 +419,101 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /** Whether the kernel has been closed (its threads stopped). Any thread. */
     public boolean closed() {
-        return state == 2;
+        return state == CLOSED;
     }
 
-    /** Stops and joins every runtime thread. Idempotent. */
-    @Override
-    public void close() {
+    /** Whether {@code close()} has begun (or ended). Any thread. */
+    public boolean closing() {
+        return state >= CLOSING;
+    }
+
+    /** Whether the kernel has panicked. Any thread. */
+    public boolean panicked() {
+        return panic != null;
+    }
+
+    /** The panic, or null. */
+    public KernelPanic panicCause() {
+        return panic;
+    }
+
+    /**
+     * Begins closing: from now on task threads other than the caller are refused ({@code kernel is closed}),
+     * while the runtime's contexts go on running what was accepted. Refused from inside the kernel (a
+     * handler, a work item, any runtime thread): a close from there would wait for itself.
+     *
+     * @return true if the caller is the closer; false if the kernel was already closing or closed (the call
+     *         then returns once that close has ended)
+     * @throws IllegalStateException from a runtime context or in atomic context
+     */
+    public boolean beginClose() {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        Thread me = Thread.currentThread();
+        if (ctx != null && ctx.machine() == this && me != closer) {
+            if (ctx.role() != ExecutionContext.Role.TASK || me instanceof KernelThread
+                    || SteppedScheduler.isSchedulerThread(this, me)) {
+                throw new IllegalStateException("Kernel.close() called from " + ctx.name() + " (" + ctx.describe()
+                        + "): a kernel cannot be closed from its own handlers, work items or threads, because close()"
+                        + " waits for them; close it from a task thread");
+            }
+            if (ctx.inAtomic() || ctx.irqsDisabled()) {
+                throw new IllegalStateException("Kernel.close() called in atomic context (" + ctx.describe()
+                        + "): close() waits for work to finish and may not be called with IRQs, bottom halves or"
+                        + " preemption disabled");
+            }
+        }
+        synchronized (lifecycleLock) {
+            if (state >= CLOSING) {
+                if (me == closer) {
+                    return false;
+                }
+                boolean interrupted = false;
+                while (state != CLOSED) {
+                    try {
+                        lifecycleLock.wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+                if (interrupted) {
+                    me.interrupt();
+                }
+                return false;
+            }
+            state = CLOSING;
+            closer = me;
+            refusing = true;
+        }
+        return true;
+    }
+
+    /**
+     * Ends the close begun by {@link #beginClose()} (or closes at once, when nobody began): the kernel is
+     * CLOSED, every runtime thread is asked to stop and joined, and one that does not end in time is
+     * reported by name with its stack (it is a daemon thread: it cannot keep the JVM alive). Every wait
+     * still in progress on another thread fails with {@code kernel is closed}. Idempotent.
+     *
+     * @return the names of the runtime threads that did not stop
+     */
+    public List<String> finishClose() {
         List<AgentHandle> toStop;
         synchronized (lifecycleLock) {
-            if (state == 2) {
-                return;
+            if (state == CLOSED) {
+                return List.of();
             }
-            state = 2;
+            state = CLOSED;
+            refusing = true;
+            if (closer == null) {
+                closer = Thread.currentThread();
+            }
             toStop = new ArrayList<>(agents);
             agents.clear();
+        }
+        waitQueue.wakeAll();
+        for (Cpu cpu : cpus) {
+            cpu.wakeLevelWaiters();
         }
         for (AgentHandle h : toStop) {
             KernelThread t = h.thread();
@@ -369,10 +521,196 @@ public final class Machine implements AutoCloseable {
                 t.requestStop();
             }
         }
+        List<String> stuck = new ArrayList<>();
+        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_TIMEOUT_MS);
         for (AgentHandle h : toStop) {
-            if (!h.stopAndJoin(JOIN_TIMEOUT_MS)) {
-                reports.warning("runtime thread " + h.agent().name() + " did not stop within " + JOIN_TIMEOUT_MS
-                        + " ms of close()");
+            long leftMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime()));
+            if (!h.stopAndJoin(leftMs)) {
+                KernelThread t = h.thread();
+                stuck.add(h.agent().name());
+                Throwable stack = new Throwable("stack of " + h.agent().name());
+                stack.setStackTrace(t.getStackTrace());
+                reports.bug("INFO: runtime thread " + h.agent().name() + " did not stop within " + JOIN_TIMEOUT_MS
+                        + " ms of close() and is left running (a daemon thread); it is in " + topFrame(stack), stack);
+            }
+        }
+        SteppedScheduler scheduler = stepped() ? SteppedScheduler.find(this, toStop) : null;
+        if (scheduler != null) {
+            stuck.addAll(scheduler.awaitThreadsEnded(deadlineNs));
+        }
+        synchronized (lifecycleLock) {
+            lifecycleLock.notifyAll();
+        }
+        return stuck;
+    }
+
+    private static String topFrame(Throwable stack) {
+        StackTraceElement[] frames = stack.getStackTrace();
+        return frames.length == 0 ? "no Java frame" : frames[0].toString();
+    }
+
+    /** Closes without running anything: {@link #beginClose()} then {@link #finishClose()}. Idempotent. */
+    @Override
+    public void close() {
+        if (beginClose() || !closed()) {
+            finishClose();
+        }
+    }
+
+    /**
+     * The kernel panics ({@code panic()}): reported as EMERG {@code Kernel panic - not syncing: <reason>},
+     * and from then on every call into the kernel, and every wait in progress, fails with the returned
+     * {@link KernelPanic}; runtime threads stop at their next loop. Only {@code close()} still works. The
+     * first panic wins; later ones return it.
+     */
+    public KernelPanic panic(String reason, Throwable cause) {
+        KernelPanic p;
+        boolean first = false;
+        synchronized (lifecycleLock) {
+            p = panic;
+            if (p == null) {
+                p = new KernelPanic(reason, cause);
+                panic = p;
+                refusing = true;
+                first = true;
+            }
+        }
+        if (first) {
+            reports.panic("Kernel panic - not syncing: " + reason, cause);
+            waitQueue.wakeAll();
+            for (Cpu cpu : cpus) {
+                cpu.wakeLevelWaiters();
+            }
+            for (AgentHandle h : agents) {
+                h.wake();
+                KernelThread t = h.thread();
+                if (t != null && t != Thread.currentThread()) {
+                    t.requestStop();
+                }
+            }
+        }
+        return p;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Waiting (every subsystem's waits)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Wakes the threads waiting in {@link #waitUntil} and its variants so that they re-check their
+     * conditions. Any thread, any context; one volatile read when nobody waits. Subsystems call it after a
+     * change that may end a wait (a callback finished, an item completed).
+     */
+    public void wakeWaiters() {
+        waitQueue.wakeAll();
+    }
+
+    /** Whether some thread waits in {@link #waitUntil} (past its first spins). Any thread; a snapshot. */
+    public boolean hasWaiters() {
+        return waitQueue.hasWaiters();
+    }
+
+    /**
+     * Waits, uninterruptibly ({@code TASK_UNINTERRUPTIBLE}), until {@code done} holds. In stepped mode a
+     * kworker gives the CPU away until then and the stepping thread drives the kernel; in threaded mode the
+     * thread parks until woken ({@link #wakeWaiters()}) and re-checks. A thread interrupt does not end the
+     * wait: it is kept and set again on return.
+     *
+     * @param what the call that waits, for reports ({@code flush_work(w)})
+     * @return true when {@code done} holds; false in stepped mode when nothing could ever make it hold (then
+     *         reported as {@code BUG: <what> would block forever in stepped mode})
+     * @throws IllegalStateException when the kernel closes or panics during the wait
+     */
+    public boolean waitUntil(BooleanSupplier done, String what) {
+        return await(done, what, false);
+    }
+
+    /**
+     * Like {@link #waitUntil} but interruptible ({@code TASK_INTERRUPTIBLE}): a thread interrupt (the model of
+     * a pending signal) ends it, with the interrupt status left set.
+     *
+     * @return true when {@code done} holds, false when interrupted (or, in stepped mode, when nothing could
+     *         ever make it hold: reported)
+     */
+    public boolean waitUntilInterruptible(BooleanSupplier done, String what) {
+        return await(done, what, true);
+    }
+
+    private boolean await(BooleanSupplier done, String what, boolean interruptible) {
+        if (done.getAsBoolean()) {
+            return true;
+        }
+        ensureAlive();
+        if (interruptible && Thread.currentThread().isInterrupted()) {
+            return false;
+        }
+        if (stepped()) {
+            for (;;) {
+                if (SteppedScheduler.of(this).waitFor(done, what)) {
+                    return true;
+                }
+                if (!anotherThreadInKernel()) {
+                    reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else can make it"
+                            + " progress", new Throwable(what));
+                    return false;
+                }
+                // A test's second thread plays a CPU (it holds that CPU's level): its progress may end the wait.
+                if (!waitQueue.await(() -> done.getAsBoolean() || !anotherThreadInKernel(), this::ensureAlive,
+                        interruptible, Long.MAX_VALUE, clock::nanoTime)) {
+                    return false;
+                }
+            }
+        }
+        return waitQueue.await(done, this::ensureAlive, interruptible, Long.MAX_VALUE, clock::nanoTime);
+    }
+
+    /**
+     * Stepped mode: whether some CPU level is held — by another thread, since a waiting caller is in process
+     * context — so that thread (a second driver, as tests use to play a CPU) may still end a wait.
+     */
+    private boolean anotherThreadInKernel() {
+        for (Cpu cpu : cpus) {
+            if (cpu.irqLevelOwner() != null || cpu.bhLevelOwner() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Sleeps until {@code wake} holds or the clock reaches {@code deadlineNs} ({@link Long#MAX_VALUE}: no
+     * deadline). In stepped mode the sleep takes simulated time (the stepping thread drives the kernel until
+     * then, a kworker gives the CPU away); in threaded mode the thread parks.
+     *
+     * @param interruptible whether a thread interrupt ends the sleep (left set)
+     * @return false when an interrupt ended it, true otherwise
+     * @throws IllegalStateException when the kernel closes or panics during the sleep, or in stepped mode
+     *         when nothing could ever end it
+     */
+    public boolean sleepUntil(BooleanSupplier wake, long deadlineNs, String what, boolean interruptible) {
+        ensureAlive();
+        if (interruptible && Thread.currentThread().isInterrupted()) {
+            return false;
+        }
+        if (stepped()) {
+            SteppedScheduler.of(this).sleep(wake, deadlineNs, what);
+            return true;
+        }
+        BooleanSupplier ended = deadlineNs == Long.MAX_VALUE ? wake
+                : () -> wake.getAsBoolean() || clock.nanoTime() >= deadlineNs;
+        return waitQueue.await(ended, this::ensureAlive, interruptible, Long.MAX_VALUE, clock::nanoTime)
+                || !Thread.currentThread().isInterrupted();
+    }
+
+    /** Throws when a wait can no longer end: the kernel closed (for all but the closer) or panicked. */
+    private void ensureAlive() {
+        if (refusing) {
+            KernelPanic p = panic;
+            if (p != null && Thread.currentThread() != closer) {
+                throw p.refusal();
+            }
+            if (state == CLOSED && Thread.currentThread() != closer) {
+                throw new IllegalStateException("kernel is closed");
             }
         }
     }
@@ -414,13 +752,13 @@ public final class Machine implements AutoCloseable {
         if (target == ctx.cpu()) {
             long flags = ctx.localIrqSave();
             try {
-                runSmpCall(new SmpCall(func, null));
+                runSmpCall(new SmpCall(func));
             } finally {
                 ctx.localIrqRestore(flags);
             }
             return;
         }
-        SmpCall call = new SmpCall(func, wait && !stepped() ? Thread.currentThread() : null);
+        SmpCall call = new SmpCall(func);
         target.queueCall(call);
         if (!wait) {
             return;
@@ -429,9 +767,7 @@ public final class Machine implements AutoCloseable {
             runAs(target.cpuContext(), () -> target.agent().doWork());
             return;
         }
-        while (!call.done) {
-            LockSupport.park(call);
-        }
+        waitUntil(() -> call.done, "smp_call_function_single(" + cpu + ")");
     }
 
     void runSmpCall(SmpCall call) {
@@ -444,7 +780,8 @@ public final class Machine implements AutoCloseable {
         } catch (Throwable t) {
             reports.oops("smp_call_function " + funcName, t);
         } finally {
-            call.complete();
+            call.done = true;
+            waitQueue.wakeAll();
             if (tracing.on(Tracepoint.CSD_FUNCTION_EXIT)) {
                 tracing.emit(Tracepoint.CSD_FUNCTION_EXIT, "func=" + funcName);
             }

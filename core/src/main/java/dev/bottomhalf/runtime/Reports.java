@@ -55,16 +55,42 @@ public final class Reports {
 
     /**
      * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on — except
-     * for a {@link VirtualMachineError} other than {@link StackOverflowError} (out of memory, internal
-     * JVM errors), which is rethrown after the report because nothing can be trusted after it.
+     * for a fatal error ({@link #isFatal}): then, after the oops, the kernel panics
+     * ({@code Kernel panic - not syncing: Fatal exception in interrupt} in interrupt context,
+     * {@code Fatal exception} in process context, as the kernel with {@code panic_on_oops}) and this method
+     * throws the {@link KernelPanic}, which unwinds the runtime thread's duty cycle; every later call into the
+     * kernel fails.
      *
      * @param handler what was running: {@code softirq NET_RX}, {@code irq 7 handler eth0}, ...
+     * @throws KernelPanic when {@code thrown} is fatal
      */
     public void oops(String handler, Throwable thrown) {
-        emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
-        if (thrown instanceof VirtualMachineError vme && !(thrown instanceof StackOverflowError)) {
-            throw vme;
+        if (thrown instanceof KernelPanic p) {
+            throw p; // a panic unwinding through a handler boundary: already reported
         }
+        emit(KernelEvent.Kind.OOPS, "Oops: " + handler + " threw " + thrown, thrown);
+        if (isFatal(thrown)) {
+            ExecutionContext ctx = ExecutionContext.currentOrNull();
+            boolean inInterrupt = ctx != null && ctx.machine() == machine && ctx.inInterrupt();
+            throw machine.panic(inInterrupt ? "Fatal exception in interrupt" : "Fatal exception", thrown);
+        }
+    }
+
+    /**
+     * Whether a handler's {@code thrown} makes the kernel panic: a {@link VirtualMachineError} other than
+     * {@link StackOverflowError} (out of memory, an internal JVM error) — after it, no half-done update of the
+     * runtime's lists and counters can be trusted — or a panic already under way. Every other throwable
+     * (exceptions, assertion errors, a stack overflow, linkage errors of the handler's own code) is an oops
+     * the kernel survives.
+     */
+    public static boolean isFatal(Throwable thrown) {
+        return thrown instanceof KernelPanic
+                || (thrown instanceof VirtualMachineError && !(thrown instanceof StackOverflowError));
+    }
+
+    /** The panic's EMERG line, with what the handler threw. */
+    void panic(String message, Throwable cause) {
+        emit(KernelEvent.Kind.EMERG, message, cause);
     }
 
     /** A message at a printk level ({@code pr_emerg}, {@code pr_err}, {@code pr_warn}, ...). */

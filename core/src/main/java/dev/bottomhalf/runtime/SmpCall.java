@@ -1,25 +1,15 @@
 package dev.bottomhalf.runtime;
 
-import java.util.concurrent.locks.LockSupport;
-
 /**
  * One cross-CPU function call ({@code call_single_data}): queued on the target CPU, run there by
- * {@code cpu/N} in hardirq context with IRQs disabled. Allocated per call (not a hot path).
+ * {@code cpu/N} in hardirq context with IRQs disabled. Allocated per call (not a hot path). A waiting caller
+ * waits in {@link Machine#waitUntil} for {@link #done}, which the target sets and then wakes the waiters.
  */
 final class SmpCall {
     final Runnable func;
-    final Thread waiter;
     volatile boolean done;
 
-    SmpCall(Runnable func, Thread waiter) {
+    SmpCall(Runnable func) {
         this.func = func;
-        this.waiter = waiter;
-    }
-
-    void complete() {
-        done = true;
-        if (waiter != null) {
-            LockSupport.unpark(waiter);
-        }
     }
 }

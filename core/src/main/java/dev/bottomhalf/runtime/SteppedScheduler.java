@@ -126,6 +126,58 @@ public final class SteppedScheduler implements Agent {
         return null;
     }
 
+    /** The scheduler among {@code handles} (the agents a closing machine is stopping), or null. */
+    static SteppedScheduler find(Machine machine, List<AgentHandle> handles) {
+        for (AgentHandle h : handles) {
+            if (h.agent() instanceof SteppedScheduler s && s.machine == machine) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** Whether {@code thread} is one of the scheduler threads of {@code machine} (a stepped kworker's thread). */
+    static boolean isSchedulerThread(Machine machine, Thread thread) {
+        return thread instanceof SimThread t && t.scheduler().machine == machine;
+    }
+
+    /**
+     * After the machine was closed: wakes every thread so it sees the close and ends, and waits for them
+     * until {@code deadlineNs} (of {@link System#nanoTime()}). A thread that does not end (its work function
+     * is stuck outside the kernel) is reported by name with its stack.
+     *
+     * @return the names of the threads still alive
+     */
+    List<String> awaitThreadsEnded(long deadlineNs) {
+        List<SimThread> threads;
+        synchronized (this) {
+            threads = new ArrayList<>(adopted.values());
+        }
+        for (SimThread t : threads) {
+            LockSupport.unpark(t);
+        }
+        List<String> stuck = new ArrayList<>();
+        for (SimThread t : threads) {
+            if (t.getState() == Thread.State.NEW) {
+                continue;
+            }
+            long leftMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime()));
+            try {
+                t.join(leftMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (t.isAlive()) {
+                stuck.add(t.getName());
+                Throwable stack = new Throwable("stack of " + t.getName());
+                stack.setStackTrace(t.getStackTrace());
+                machine.reports().bug("INFO: stepped thread " + t.getName() + " did not stop after close() and is left"
+                        + " running (a daemon thread); it is in " + where(t), stack);
+            }
+        }
+        return stuck;
+    }
+
     /** Whether {@code t} is the error that unwinds a scheduler thread parked when its kernel was closed. */
     public static boolean isShutdown(Throwable t) {
         return t instanceof Shutdown;

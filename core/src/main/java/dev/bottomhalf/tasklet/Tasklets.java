@@ -1,7 +1,6 @@
 package dev.bottomhalf.tasklet;
 
 import java.util.Objects;
-import java.util.concurrent.locks.LockSupport;
 
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -131,6 +130,7 @@ public final class Tasklets {
                         run(ctx, t);
                     }
                     t.unlockRun();
+                    machine.wakeWaiters(); // tasklet_kill / tasklet_unlock_wait; one load when nobody waits
                     t = next;
                     if (t != null) {
                         cpu.serviceInterruptsBetweenHandlers(ctx);
@@ -264,33 +264,12 @@ public final class Tasklets {
         boolean holds();
     }
 
-    /** Waits for {@code done}; in stepped mode drives the tasklet's CPU instead. Returns false if it cannot. */
+    /**
+     * Waits for {@code done} (the kernel's waits for the tasklet's bits); in stepped mode the kernel is driven
+     * instead. Returns false if it cannot ever hold (stepped mode: reported).
+     */
     private boolean waitUntil(Condition done, Tasklet t, String caller) {
-        if (done.holds()) {
-            return true;
-        }
-        if (machine.stepped()) {
-            int cpu = t.cpu();
-            if (cpu >= 0 && t.isScheduled() && t.disableCount() == 0) {
-                softirqs.runPendingOnStepped(cpu);
-            }
-            if (!done.holds()) {
-                reports.bug("BUG: " + caller + "(" + t.name() + ") would block forever in stepped mode: nothing else"
-                        + " runs the tasklet's CPU", new Throwable(caller));
-                return false;
-            }
-            return true;
-        }
-        for (int spins = 0; !done.holds(); spins++) {
-            if (spins < 100) {
-                Thread.onSpinWait();
-            } else if (spins < 200) {
-                Thread.yield();
-            } else {
-                LockSupport.parkNanos(this, 50_000);
-            }
-        }
-        return true;
+        return done.holds() || machine.waitUntil(done::holds, caller + "(" + t.name() + ")");
     }
 
     /**

@@ -7,8 +7,8 @@ import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 
+import dev.bottomhalf.internal.sync.RawSpinLock;
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.InterruptSource;
@@ -41,15 +41,6 @@ import dev.bottomhalf.softirq.Softirqs;
  * </ul>
  */
 public final class HrTimers {
-    private static final VarHandle LOCK;
-
-    static {
-        try {
-            LOCK = MethodHandles.lookup().findVarHandle(CpuBase.class, "lockWord", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     /** {@code hrtimer_resolution} in high-resolution mode: 1 ns. */
     public static final long RESOLUTION_NS = 1;
@@ -85,35 +76,16 @@ public final class HrTimers {
     // ------------------------------------------------------------------------------------------
 
     /** {@code struct hrtimer_cpu_base}: the lock, the hard and soft queues, the softirq state. */
-    static final class CpuBase {
+    static final class CpuBase extends RawSpinLock {
         final int cpu;
         final Queue hard = new Queue();
         final Queue soft = new Queue();
         /** {@code softirq_activated}: HRTIMER_SOFTIRQ has been raised for due soft timers. */
         volatile boolean softirqActivated;
         long seq;
-        @SuppressWarnings("unused") // through LOCK
-        private volatile int lockWord;
 
         CpuBase(int cpu) {
             this.cpu = cpu;
-        }
-
-        void lock() {
-            if (!LOCK.compareAndSet(this, 0, 1)) {
-                int spins = 0;
-                do {
-                    if (++spins < 64) {
-                        Thread.onSpinWait();
-                    } else {
-                        Thread.yield();
-                    }
-                } while ((int) LOCK.getOpaque(this) != 0 || !LOCK.compareAndSet(this, 0, 1));
-            }
-        }
-
-        void unlock() {
-            LOCK.setRelease(this, 0);
         }
 
         Queue queue(HrTimer t) {
@@ -352,7 +324,7 @@ public final class HrTimers {
      */
     public int cancel(HrTimer t) {
         ExecutionContext ctx = machine.current();
-        for (int spins = 0;; spins++) {
+        for (;;) {
             int ret = tryToCancel(t);
             if (ret >= 0) {
                 return ret;
@@ -362,12 +334,9 @@ public final class HrTimers {
                         + " itself forever (deadlock)", new Throwable("hrtimer_cancel"));
                 return 0;
             }
-            if (spins < 100) {
-                Thread.onSpinWait();
-            } else if (spins < 200) {
-                Thread.yield();
-            } else {
-                LockSupport.parkNanos(20_000);
+            // hrtimer_cancel_wait_running: sleep until the callback has returned, then try again.
+            if (!machine.waitUntil(() -> !callbackRunning(t), "hrtimer_cancel(" + t.name() + ")")) {
+                return 0;
             }
         }
     }
@@ -567,6 +536,7 @@ public final class HrTimers {
             enqueue(t, base);
         }
         q.running = null;
+        machine.wakeWaiters(); // hrtimer_cancel waiting for this callback; one load when nobody waits
     }
 
     /** The modes, for callers that want the kernel's spelling. */

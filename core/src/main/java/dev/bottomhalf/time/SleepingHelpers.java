@@ -2,8 +2,6 @@ package dev.bottomhalf.time;
 
 import static dev.bottomhalf.time.Timers.MAX_SCHEDULE_TIMEOUT;
 
-import java.util.concurrent.locks.LockSupport;
-
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
@@ -58,33 +56,20 @@ final class SleepingHelpers {
                     + (machine.stepped() ? " a sleep in stepped mode" : " an uninterruptible sleep here"));
         }
         long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
-        Sleeper sleeper = new Sleeper(Thread.currentThread());
+        Sleeper sleeper = new Sleeper();
         TimerList timer = new TimerList();
         timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
-        boolean interrupted = false;
         if (timeout != MAX_SCHEDULE_TIMEOUT) {
             timers.mod(timer, expire);
         }
         ctx.sleepStarts();
         try {
-            if (machine.stepped()) {
-                steppedScheduler().sleep(() -> sleeper.woken, Long.MAX_VALUE, call);
-            } else {
-                while (!sleeper.woken) {
-                    LockSupport.park(this);
-                    if (Thread.interrupted()) {
-                        interrupted = true;
-                        if (interruptible) {
-                            break;
-                        }
-                    }
-                }
-            }
+            // The timer's callback wakes the sleeper; an interrupt (a pending signal) ends an interruptible sleep.
+            machine.sleepUntil(() -> sleeper.woken, Long.MAX_VALUE, call, interruptible);
         } finally {
             ctx.sleepEnds();
-            timers.deleteSync(timer);
-            if (interrupted) {
-                Thread.currentThread().interrupt();
+            if (!sleeper.woken && !machine.closing()) {
+                timers.deleteSync(timer); // an interrupted sleep; a closing kernel cancels the timer itself
             }
         }
         if (timeout == MAX_SCHEDULE_TIMEOUT) {
@@ -95,18 +80,13 @@ final class SleepingHelpers {
     }
 
     /** {@code process_timeout}: the timer callback that wakes a sleeping task. */
-    private static final class Sleeper implements TimerList.Callback {
-        private final Thread thread;
+    private final class Sleeper implements TimerList.Callback {
         volatile boolean woken;
-
-        Sleeper(Thread thread) {
-            this.thread = thread;
-        }
 
         @Override
         public void run(TimerList timer) {
             woken = true;
-            LockSupport.unpark(thread);
+            machine.wakeWaiters();
         }
     }
 
@@ -137,25 +117,11 @@ final class SleepingHelpers {
             return;
         }
         long deadline = machine.clock().nanoTime() + minUs * 1_000L;
-        boolean interrupted = false;
-        long left;
         ctx.sleepStarts();
         try {
-            if (machine.stepped()) {
-                steppedScheduler().sleep(() -> machine.clock().nanoTime() >= deadline, deadline, "usleep_range");
-                return;
-            }
-            while ((left = deadline - machine.clock().nanoTime()) > 0) {
-                LockSupport.parkNanos(this, left);
-                if (Thread.interrupted()) {
-                    interrupted = true;
-                }
-            }
+            machine.sleepUntil(() -> false, deadline, "usleep_range", false);
         } finally {
             ctx.sleepEnds();
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 

@@ -10,6 +10,8 @@ import static dev.bottomhalf.time.TimerWheel.NEXT_TIMER_MAX_DELTA;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
+import dev.bottomhalf.internal.sync.RawSpinLock;
+
 /**
  * One timer base ({@code struct timer_base}): the wheel of one CPU for one kind of timer (pinned, global
  * or deferrable), with its clock, its next expiry and the timer whose callback is running. The wheel
@@ -36,20 +38,18 @@ import java.lang.invoke.VarHandle;
  * count of trailing zeros.</li>
  * </ul>
  */
-final class TimerBase {
+final class TimerBase extends RawSpinLock {
     static final int BASE_LOCAL = 0;
     static final int BASE_GLOBAL = 1;
     static final int BASE_DEF = 2;
     static final int NR_BASES = 3;
     private static final String[] KIND_NAMES = {"local", "global", "deferrable"};
 
-    private static final VarHandle LOCK;
     private static final VarHandle RUNNING_TIMER;
     private static final VarHandle RUNNER;
 
     static {
         try {
-            LOCK = MethodHandles.lookup().findVarHandle(TimerBase.class, "lockWord", int.class);
             RUNNING_TIMER = MethodHandles.lookup().findVarHandle(TimerBase.class, "runningTimer", TimerList.class);
             RUNNER = MethodHandles.lookup().findVarHandle(TimerBase.class, "runner",
                     dev.bottomhalf.runtime.ExecutionContext.class);
@@ -74,9 +74,6 @@ final class TimerBase {
     volatile TimerList runningTimer;
     /** The context running {@link #runningTimer}'s callback (self-deadlock detection). */
     volatile dev.bottomhalf.runtime.ExecutionContext runner;
-    @SuppressWarnings("unused") // through LOCK
-    private volatile int lockWord;
-
     TimerBase(int cpu, int kind, int depth, long jiffies) {
         this.cpu = cpu;
         this.kind = kind;
@@ -92,26 +89,7 @@ final class TimerBase {
     // The lock
     // ------------------------------------------------------------------------------------------
 
-    void lock() {
-        if (!LOCK.compareAndSet(this, 0, 1)) {
-            lockSlow();
-        }
-    }
-
-    private void lockSlow() {
-        int spins = 0;
-        do {
-            if (++spins < 64) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        } while ((int) LOCK.getOpaque(this) != 0 || !LOCK.compareAndSet(this, 0, 1));
-    }
-
-    void unlock() {
-        LOCK.setRelease(this, 0);
-    }
+    // lock() and unlock(): the base is its own raw spinlock ({@code base->lock}).
 
     /**
      * Sets {@link #runningTimer} (under the lock) with a release store: its lockless readers (a sync delete

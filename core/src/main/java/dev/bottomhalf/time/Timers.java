@@ -15,7 +15,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -458,7 +457,7 @@ public final class Timers {
                     + " TIMER_IRQSAFE: the callback may be interrupted on this CPU and never finish (WARN_ON(in_hardirq()"
                     + " && !(timer->flags & TIMER_IRQSAFE)))");
         }
-        for (int spins = 0;; spins++) {
+        for (;;) {
             int ret = tryDeleteSync(t, shutdown);
             if (ret >= 0) {
                 return ret;
@@ -469,17 +468,10 @@ public final class Timers {
                         + " the timer's own callback would wait for itself forever (deadlock)", new Throwable(call));
                 return 0;
             }
-            waitRunning(spins);
-        }
-    }
-
-    private static void waitRunning(int spins) {
-        if (spins < 100) {
-            Thread.onSpinWait();
-        } else if (spins < 200) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(20_000);
+            // timer_sync_wait_running: sleep until the running callback has returned, then try again.
+            if (!machine.waitUntil(() -> running.runningTimer != t, call + "(" + t.name() + ")")) {
+                return 0;
+            }
         }
     }
 
@@ -685,6 +677,7 @@ public final class Timers {
             } finally {
                 base.lock();
                 base.running(null);
+                machine.wakeWaiters(); // timer_delete_sync waiting for this callback; one load when nobody waits
             }
         }
     }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
+import dev.bottomhalf.internal.sync.RawSpinLock;
 import dev.bottomhalf.runtime.Cpu;
 
 /**
@@ -43,7 +44,7 @@ final class WorkerPool {
     final boolean highpri;
     final boolean bh;
     /** Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link #incoming}. */
-    private final PoolLock lock = new PoolLock();
+    private final RawSpinLock lock = new RawSpinLock();
     final WorkList worklist = new WorkList();
     /** Items queued without the lock, not yet on the worklist (see the class notes). */
     final IncomingList incoming = new IncomingList();
@@ -101,8 +102,14 @@ final class WorkerPool {
         lock.unlock();
     }
 
+    /** Whether the calling thread holds the pool lock (exact under {@code -ea}); for assertions. */
+    boolean lockHeld() {
+        return lock.heldByCurrentThread();
+    }
+
     /** Moves the items queued without the lock to where {@code __queue_work} would have put them. Under the lock. */
     void drainIncoming() {
+        assert lockHeld();
         if (!incoming.isEmpty()) {
             incoming.drainTo(intake);
         }

@@ -479,6 +479,12 @@ final class WorkerPools {
             reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
         } finally {
             worker.inFunc = false;
+            if (own != null && own.role() == ExecutionContext.Role.WORKER) {
+                // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
+                // (flush_signals), so it never reaches the next item. A BH item runs on a CPU's thread, which
+                // clears it before going idle.
+                Thread.interrupted();
+            }
             if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
                 tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
             }

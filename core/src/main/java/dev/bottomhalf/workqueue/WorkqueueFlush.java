@@ -1,10 +1,6 @@
 package dev.bottomhalf.workqueue;
 
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -17,26 +13,18 @@ import dev.bottomhalf.runtime.Reports;
  * flush colors, {@code drain_workqueue}), and every wait for items to finish — those, cancel-sync's wait for
  * a running instance, and the freezer's. Package-private: the public API is {@link Workqueues}.
  *
- * <p>Implementation notes. A waiter evaluates its condition (which takes pool locks) outside
- * {@code flushLock}, then sleeps on {@code flushed} only if no completion happened since
- * ({@code flushGeneration}). Completions report here under a pool lock ({@link #left}), and signal only when
- * some waiter's condition can have become true. {@code flushLock} is thus taken under a pool lock and never
- * the other way round. Stepped mode hands the wait to the {@code SteppedScheduler}.
+ * <p>Implementation notes. Every wait goes through the kernel's one wait ({@link Machine#waitUntil}): the
+ * waiter evaluates its condition (which takes pool locks) with no lock of its own held, and parks on the
+ * machine's wait queue; in stepped mode the wait drives the kernel or gives the baton away. Completions
+ * report here under a pool lock ({@link #left}) and wake the waiters only when somebody waits and one of
+ * their conditions can have become true; waking takes no lock.
  */
 final class WorkqueueFlush {
     private final Machine machine;
     private final Reports reports;
     private final WorkerPools pools;
-    private final ReentrantLock flushLock = new ReentrantLock();
-    private final Condition flushed = flushLock.newCondition();
-    private final AtomicInteger flushWaiters = new AtomicInteger();
-    /** Of {@link #flushWaiters}, those waiting for one item's instance ({@code flush_work}, cancel-sync). */
+    /** Threads waiting for one item's instance ({@code flush_work}, cancel-sync): any completion may end it. */
     private final AtomicInteger itemWaiters = new AtomicInteger();
-    /**
-     * Bumped by every completion or cancel that can end a wait (see {@link #left}); a waiter re-checks its
-     * condition outside {@code flushLock}.
-     */
-    private final AtomicLong flushGeneration = new AtomicLong();
 
     WorkqueueFlush(Machine machine, WorkerPools pools) {
         this.machine = machine;
@@ -52,20 +40,8 @@ final class WorkqueueFlush {
      * own). A streaming workqueue with a flusher waiting then wakes it once, not once per item.
      */
     void left(PoolWorkqueue pwq, int color) {
-        if (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0) {
-            signal();
-        }
-    }
-
-    private void signal() {
-        flushGeneration.incrementAndGet();
-        if (flushWaiters.get() > 0) {
-            flushLock.lock();
-            try {
-                flushed.signalAll();
-            } finally {
-                flushLock.unlock();
-            }
+        if (machine.hasWaiters() && (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0)) {
+            machine.wakeWaiters();
         }
     }
 
@@ -254,46 +230,14 @@ final class WorkqueueFlush {
         if (done.getAsBoolean()) {
             return;
         }
-        if (machine.stepped()) {
-            // A worker gives the CPU away until the condition holds; the stepping thread runs the kernel
-            // (moving the clock only while some thread sleeps on a timer or burns CPU time).
-            if (!pools.steppedScheduler().waitFor(done, what)) {
-                reports.bug("BUG: " + what + " would block forever in stepped mode: nothing else runs the work",
-                        new Throwable(what));
-            }
-            return;
-        }
         if (forItem) {
             itemWaiters.incrementAndGet();
         }
-        flushWaiters.incrementAndGet();
-        boolean interrupted = false;
         try {
-            // The condition takes pool locks, and completions signal under a pool lock: evaluate it outside
-            // flushLock (lock order), and sleep only if no completion happened since it was evaluated.
-            for (;;) {
-                long gen = flushGeneration.get();
-                if (done.getAsBoolean()) {
-                    break;
-                }
-                flushLock.lock();
-                try {
-                    if (flushGeneration.get() == gen) {
-                        flushed.await(1, TimeUnit.MILLISECONDS);
-                    }
-                } catch (InterruptedException e) {
-                    interrupted = true; // an uninterruptible wait, as the kernel's: remember and go on
-                } finally {
-                    flushLock.unlock();
-                }
-            }
+            machine.waitUntil(done, what);
         } finally {
-            flushWaiters.decrementAndGet();
             if (forItem) {
                 itemWaiters.decrementAndGet();
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
             }
         }
     }

@@ -1,0 +1,142 @@
+package dev.bottomhalf.internal.sync;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * The one waiting loop of a threaded kernel: a thread waits for a condition on the kernel's state (a
+ * callback to finish, an item to be flushed, a sleep to end), parked, and is woken by whoever may have made
+ * the condition true. Any thread may wait; any context may {@link #wakeAll() wake}. One per kernel: every
+ * subsystem's waits and wake-ups go through it, which is where shutdown and thread interrupts are handled
+ * once.
+ *
+ * <p>A wait first spins briefly (a running callback usually ends within microseconds), then yields, then
+ * parks. A parked waiter is woken by {@link #wakeAll()} — which the subsystems call after a change a waiter
+ * may care about, and which costs one volatile read when nobody waits — and, as a safety net, re-checks its
+ * condition at least every {@link #MAX_PARK_NS}: a wake-up a subsystem does not send costs latency, never a
+ * hang.
+ *
+ * <p>Thread interrupts are the model of the kernel's pending signals. An uninterruptible wait
+ * ({@code TASK_UNINTERRUPTIBLE}) clears the interrupt status while it waits — so parking does not return at
+ * once over and over — and sets it again before it returns. An interruptible one
+ * ({@code TASK_INTERRUPTIBLE}) returns false, the interrupt status still set, as
+ * {@code signal_pending(current)} ends the kernel's interruptible sleeps.
+ *
+ * <p>Implementation notes. Wake-up protocol: the waiter increments {@code count} (volatile) and then
+ * re-checks its condition before each park; the waker makes the condition true (a volatile or release
+ * write, or a lock release) and then reads {@code count}. The two volatile accesses are ordered, so either
+ * the waker sees the waiter and unparks it, or the waiter sees the condition. An unpark that comes before
+ * the park makes that park return at once ({@link LockSupport}'s permit), so no wake-up is lost between the
+ * check and the park. The queue of waiting threads is used only on the slow paths (a wait that parks, a wake
+ * with waiters); its allocation is the waiter's.
+ */
+public final class WaitQueue {
+    /** Busy re-checks before yielding: covers a callback that ends within a few microseconds. */
+    private static final int SPINS = 100;
+    /** Yielding re-checks before parking. */
+    private static final int YIELDS = 100;
+    /** The first park; doubles up to {@link #MAX_PARK_NS} while nothing wakes the waiter. */
+    private static final long FIRST_PARK_NS = TimeUnit.MICROSECONDS.toNanos(20);
+    /** The longest a parked waiter goes without re-checking its condition (and the kernel's state). */
+    public static final long MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private static final VarHandle COUNT;
+
+    static {
+        try {
+            COUNT = MethodHandles.lookup().findVarHandle(WaitQueue.class, "count", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Waiters past their spin phase. [A] */
+    private volatile int count;
+    private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
+
+    /** Whether some thread waits (past its spin phase). Any thread; a snapshot. */
+    public boolean hasWaiters() {
+        return count != 0;
+    }
+
+    /**
+     * Wakes every waiting thread so that it re-checks its condition. Any thread, any context; one volatile
+     * read when nobody waits. Call it after the state change a waiter may be waiting for.
+     */
+    public void wakeAll() {
+        if (count != 0) {
+            wakeAllSlow();
+        }
+    }
+
+    private void wakeAllSlow() {
+        for (Thread t : parked) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    /**
+     * Waits until {@code done} holds.
+     *
+     * @param done          the condition; evaluated by the waiting thread, without locks held by it
+     * @param alive         run before each park; throws to abandon the wait (the kernel closed)
+     * @param interruptible whether an interrupt ends the wait ({@code TASK_INTERRUPTIBLE})
+     * @param deadlineNs    give up at this time of {@code clock} ({@link Long#MAX_VALUE}: never)
+     * @param clock         the clock of {@code deadlineNs}
+     * @return true when {@code done} holds; false when interrupted (interruptible waits only, the interrupt
+     *         status left set) or past the deadline
+     */
+    public boolean await(BooleanSupplier done, Runnable alive, boolean interruptible, long deadlineNs,
+            LongSupplier clock) {
+        for (int i = 0; i < SPINS + YIELDS; i++) {
+            if (done.getAsBoolean()) {
+                return true;
+            }
+            if (i < SPINS) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+        Thread self = Thread.currentThread();
+        boolean interrupted = false;
+        COUNT.getAndAdd(this, 1);
+        parked.add(self);
+        try {
+            long parkNs = FIRST_PARK_NS;
+            for (;;) {
+                if (done.getAsBoolean()) {
+                    return true;
+                }
+                alive.run();
+                if (Thread.interrupted()) {
+                    interrupted = true;
+                    if (interruptible) {
+                        return false;
+                    }
+                }
+                long waitNs = parkNs;
+                if (deadlineNs != Long.MAX_VALUE) {
+                    long leftNs = deadlineNs - clock.getAsLong();
+                    if (leftNs <= 0) {
+                        return done.getAsBoolean();
+                    }
+                    waitNs = Math.min(waitNs, leftNs);
+                }
+                LockSupport.parkNanos(this, waitNs);
+                parkNs = Math.min(parkNs * 2, MAX_PARK_NS);
+            }
+        } finally {
+            parked.remove(self);
+            COUNT.getAndAdd(this, -1);
+            if (interrupted) {
+                self.interrupt();
+            }
+        }
+    }
+}
