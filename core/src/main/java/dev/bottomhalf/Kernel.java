@@ -1,11 +1,21 @@
 package dev.bottomhalf;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.SteppedScheduler;
 import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Stepper;
@@ -46,6 +56,9 @@ public final class Kernel implements AutoCloseable {
     private final HrTimers hrtimers;
     private final Workqueues workqueues;
     private final Proc proc;
+    /** Whether this object's close has begun, and its report once it has ended; guarded by this. */
+    private boolean closing;
+    private CloseReport closeReport;
 
     private Kernel(KernelConfig config) {
         this.machine = new Machine(config);
@@ -160,10 +173,168 @@ public final class Kernel implements AutoCloseable {
         machine.smpCallFunctionSingle(cpu, func, wait);
     }
 
-    /** Stops and joins every runtime thread. Idempotent. */
+    /**
+     * Closes the kernel as unloading every module at once would: stops accepting work, runs what was
+     * accepted, cancels what is only armed, stops the threads — waiting at most
+     * {@link KernelConfig#closeTimeout()} (30 s unless configured) for the accepted work. See
+     * {@link #close(Duration)}. Idempotent; a second caller waits for the first close to end.
+     */
     @Override
     public void close() {
-        machine.close();
+        close(machine.config().closeTimeout());
+    }
+
+    /**
+     * Closes the kernel, letting accepted work run for at most {@code timeout}; the lifecycle of
+     * {@link java.util.concurrent.ExecutorService#close()} in the kernel's order:
+     * <ol>
+     * <li>Stop accepting: from now on every call from a task thread other than this one fails with
+     * {@code IllegalStateException("kernel is closed")}; the kernel's own contexts (handlers, work items)
+     * may still raise, schedule and queue, so chains of work finish (the kernel's {@code drain_workqueue}).</li>
+     * <li>Run what was accepted: latched interrupts, raised softirqs, scheduled tasklets, queued work on every
+     * workqueue ({@code destroy_workqueue} for each), until nothing is left or {@code timeout} passes. Timers
+     * that come due meanwhile still fire.</li>
+     * <li>Cancel what is only armed: delayed items whose delay has not passed ({@code cancel_delayed_work}),
+     * timers ({@code timer_shutdown_sync}) and hrtimers ({@code hrtimer_cancel}); then run what their last
+     * callbacks queued.</li>
+     * <li>Stop the threads: every runtime thread is stopped and joined; one that does not end (a handler that
+     * never returns) is reported by name with its stack and left behind as a daemon thread.</li>
+     * <li>Drop and report what never ran (only when {@code timeout} passed or the kernel had panicked).</li>
+     * </ol>
+     * What was cancelled or dropped is reported once (NOTICE for armed timers, WARN for accepted work that
+     * never ran) and returned. After the close every entry point fails at once with
+     * {@code IllegalStateException("kernel is closed")}, and no thread gets this kernel back from
+     * {@link #current()}. A panicked kernel is closed without running anything more.
+     *
+     * @param timeout how long accepted work may still run ({@link Duration#ZERO}: none, see {@link #shutdownNow()})
+     * @return what was cancelled and dropped; a second call returns the first close's report
+     * @throws IllegalStateException from the kernel's own contexts (a handler, a work item, a runtime thread)
+     *         or in atomic context: close() waits for them, so it would wait for itself
+     */
+    public CloseReport close(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout cannot be negative: " + timeout);
+        }
+        if (!machine.beginClose()) {
+            return awaitOtherClose();
+        }
+        synchronized (this) {
+            closing = true;
+        }
+        long deadlineNs = System.nanoTime() + Math.min(timeout.toNanos(), Long.MAX_VALUE / 4);
+        boolean panicked = machine.panicked();
+        List<String> delayed = List.of();
+        List<String> timerNames = List.of();
+        List<String> hrtimerNames = List.of();
+        boolean drained = false;
+        if (!panicked) {
+            drained = awaitIdle(deadlineNs);
+            delayed = workqueues.cancelArmedDelayedForClose();
+            timerNames = timers.shutdownArmedForClose();
+            hrtimerNames = hrtimers.cancelQueuedForClose();
+            drained = awaitIdle(deadlineNs) && drained;
+        }
+        // Out of time (or panicked): take the queued items away before the workers finish their batches.
+        List<String> droppedWork = new ArrayList<>(drained ? List.of() : workqueues.cancelQueuedForClose());
+        List<String> stuck = machine.finishClose();
+        droppedWork.addAll(workqueues.cancelQueuedForClose());
+        Set<Integer> busyCpus = busyCpus(stuck);
+        List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
+        List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
+        List<String> droppedIrqs = irqs.discardLatchedForClose();
+        int droppedCalls = machine.discardCallsForClose();
+        drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
+                && droppedIrqs.isEmpty() && droppedCalls == 0 && !panicked;
+        CloseReport report = new CloseReport(drained, panicked, timerNames, hrtimerNames, delayed,
+                droppedWork, droppedTasklets, droppedSoftirqs, droppedIrqs, droppedCalls, stuck);
+        if (report.droppedAcceptedWork()) {
+            machine.reports().printk(KernelEvent.Kind.WARN, "close: accepted work never ran (" + (panicked
+                    ? "the kernel had panicked" : "not done within " + timeout.toMillis() + " ms") + "): "
+                    + report.droppedLine());
+        }
+        if (report.cancelledArmed()) {
+            machine.reports().printk(KernelEvent.Kind.NOTICE, "close: cancelled " + report.cancelledLine());
+        }
+        machine.endClose();
+        synchronized (this) {
+            closeReport = report;
+            notifyAll();
+        }
+        return report;
+    }
+
+    /** A second caller of close: the report of the close under way, once it has ended. */
+    private synchronized CloseReport awaitOtherClose() {
+        boolean interrupted = false;
+        while (closing && closeReport == null) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return closeReport != null ? closeReport : emptyReport();
+    }
+
+    /**
+     * Closes without running what was accepted and not yet started: {@code close(Duration.ZERO)}, the
+     * counterpart of {@link java.util.concurrent.ExecutorService#shutdownNow()}. Handlers and items already
+     * running finish; everything else is cancelled and reported.
+     */
+    public CloseReport shutdownNow() {
+        return close(Duration.ZERO);
+    }
+
+    /** Whether {@link #close()} has begun. */
+    public boolean isClosed() {
+        return machine.closing();
+    }
+
+    /**
+     * Waits until the runtime is idle — nothing latched, raised, scheduled, queued or running anywhere — or
+     * {@code deadlineNs} passes. In stepped mode the closing thread drives the kernel (the clock moving only
+     * while work sleeps or burns CPU time); in threaded mode it waits for the runtime threads.
+     *
+     * @return whether the runtime was idle
+     */
+    private boolean awaitIdle(long deadlineNs) {
+        BooleanSupplier idle = () -> machine.idleForClose() && irqs.idleForClose() && tasklets.idleForClose()
+                && workqueues.idleForClose();
+        // Twice: a handler that finished between two of the reads of one check may have queued the next item.
+        BooleanSupplier idleOrLate = () -> (idle.getAsBoolean() && idle.getAsBoolean())
+                || System.nanoTime() - deadlineNs >= 0;
+        if (machine.stepped()) {
+            SteppedScheduler scheduler = SteppedScheduler.of(machine);
+            while (!idleOrLate.getAsBoolean() && scheduler.waitFor(idleOrLate, "close")) {
+                // waitFor returns once the condition holds or nothing can move: re-check
+            }
+        } else {
+            machine.waitUntil(idleOrLate, "close");
+        }
+        return idle.getAsBoolean() && idle.getAsBoolean();
+    }
+
+    private static final Pattern CPU_THREAD = Pattern.compile("(?:cpu|ksoftirqd)/(\\d+)");
+
+    /** The CPUs whose {@code cpu/N} or {@code ksoftirqd/N} did not stop: their lists still have a consumer. */
+    private static Set<Integer> busyCpus(List<String> stuck) {
+        Set<Integer> busy = new HashSet<>();
+        for (String name : stuck) {
+            Matcher m = CPU_THREAD.matcher(name);
+            if (m.matches()) {
+                busy.add(Integer.parseInt(m.group(1)));
+            }
+        }
+        return busy;
+    }
+
+    private static CloseReport emptyReport() {
+        return new CloseReport(true, false, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                List.of(), 0, List.of());
     }
 
     @Override

@@ -99,6 +99,7 @@ public final class IrqController implements InterruptSource {
 
     /** {@code noirqdebug}: turns unhandled-interrupt detection off (or on again). */
     public void setNoIrqDebug(boolean off) {
+        machine.checkOpen();
         if (off && !noIrqDebug) {
             reports.printk(KernelEvent.Kind.INFO, "IRQ lockup detection disabled");
         }
@@ -143,6 +144,7 @@ public final class IrqController implements InterruptSource {
      */
     public void requestThreaded(int irq, IrqHandler handler, IrqHandler threadFn, int flags, String name,
                                 Object devId) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         if (name == null || name.isEmpty()) {
             throw new KernelException(Errno.EINVAL, "request_irq(" + irq + "): a handler needs a name (it is shown in"
@@ -244,6 +246,7 @@ public final class IrqController implements InterruptSource {
      * reports {@code Trying to free IRQ N from IRQ context!} and returns null in interrupt context.
      */
     public String free(int irq, Object devId) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         ExecutionContext ctx = machine.current();
         if (ctx.inInterrupt()) {
@@ -297,6 +300,7 @@ public final class IrqController implements InterruptSource {
 
     /** {@code disable_irq_nosync(irq)}: depth + 1; does not wait. Any context. */
     public void disableNosync(int irq) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         synchronized (desc) {
             if (desc.depth++ == 0) {
@@ -333,6 +337,7 @@ public final class IrqController implements InterruptSource {
      * was never requested reports {@code enable_irq before setup/request_irq: irq N}. Any context.
      */
     public void enable(int irq) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         synchronized (desc) {
             if (!desc.everRequested) {
@@ -367,12 +372,14 @@ public final class IrqController implements InterruptSource {
 
     /** {@code synchronize_hardirq(irq)}: waits for running hard handlers only; returns false if a thread is active. */
     public boolean synchronizeHardirq(int irq) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         waitForHardHandler(desc, machine.current());
         return desc.threadsActive.get() == 0;
     }
 
     private void synchronize(int irq, String caller) {
+        machine.checkOpen();
         IrqDesc desc = descs[irq];
         ExecutionContext ctx = machine.current();
         if (waitsForItself(desc, ctx)) {
@@ -428,6 +435,7 @@ public final class IrqController implements InterruptSource {
      * @throws KernelException {@code EINVAL} for a CPU that does not exist
      */
     public void setAffinity(int irq, int cpu) {
+        machine.checkOpen();
         IrqDesc desc = desc(irq);
         if (cpu < 0 || cpu >= cpus.length) {
             throw new KernelException(Errno.EINVAL, "irq_set_affinity(" + irq + "): CPU " + cpu + " does not exist");
@@ -451,6 +459,7 @@ public final class IrqController implements InterruptSource {
      * remembered and replayed on enable).
      */
     public void assertIrq(int irq) {
+        machine.checkOpen(); // a device of a closed kernel is refused at once; one volatile read otherwise
         IrqDesc desc = desc(irq);
         latch(desc.affinity, irq);
     }
@@ -857,5 +866,59 @@ public final class IrqController implements InterruptSource {
     public SpuriousState spurious(int irq) {
         IrqDesc desc = desc(irq);
         return new SpuriousState(desc.irqCount, desc.irqsUnhandled, desc.lastUnhandled * 1000 / machine.hz());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing the kernel
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Whether no interrupt is latched, no hard handler runs and no threaded handler is woken or running.
+     * For {@code Kernel.close()}; any thread, a snapshot.
+     */
+    public boolean idleForClose() {
+        for (IrqDesc desc : descs) {
+            if (desc != null && (!desc.quiescent() || desc.replayPending)) {
+                return false;
+            }
+        }
+        for (int i = 0; i < pending.length; i++) {
+            if ((long) PENDING.getVolatile(pending, i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Forgets every latched interrupt without delivering it. For {@code Kernel.close()} once the runtime
+     * threads have stopped.
+     *
+     * @return one entry per dropped interrupt: {@code irq 24 (eth0) on CPU 0}
+     */
+    public List<String> discardLatchedForClose() {
+        List<String> dropped = new ArrayList<>();
+        for (int cpu = 0; cpu < pending.length / words; cpu++) {
+            for (int w = 0; w < words; w++) {
+                long bits = (long) PENDING.getAndSet(pending, cpu * words + w, 0L);
+                while (bits != 0) {
+                    int irq = w * 64 + Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    dropped.add(describeForClose(irq) + " on CPU " + cpu);
+                }
+            }
+        }
+        for (IrqDesc desc : descs) {
+            if (desc != null && desc.replayPending) {
+                desc.replayPending = false;
+                dropped.add(describeForClose(desc.irq) + " (replay)");
+            }
+        }
+        return dropped;
+    }
+
+    private String describeForClose(int irq) {
+        List<String> names = actionNames(irq);
+        return "irq " + irq + (names.isEmpty() ? "" : " (" + String.join(", ", names) + ")");
     }
 }

@@ -274,6 +274,22 @@ public final class Cpu {
         return functionCallInterrupts.get();
     }
 
+    /** Whether cross-CPU calls wait for this CPU. Any thread; a snapshot. */
+    boolean callsPending() {
+        return !calls.isEmpty();
+    }
+
+    /** Drops the queued cross-CPU calls without running them (a closed kernel); their waiters are released. */
+    int discardCalls() {
+        int n = 0;
+        SmpCall call;
+        while ((call = calls.poll()) != null) {
+            call.done = true;
+            n++;
+        }
+        return n;
+    }
+
     void queueCall(SmpCall call) {
         calls.add(call);
         signalInterrupt();

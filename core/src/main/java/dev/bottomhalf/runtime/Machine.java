@@ -49,8 +49,12 @@ public final class Machine implements AutoCloseable {
     }
 
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
-    /** How long {@link #close()} waits, in all, for the runtime threads to end before it reports them. */
+    /**
+     * How long {@link #finishClose()} waits at most, in all, for the runtime threads to end before it reports
+     * them; less when the configured close timeout is shorter (but at least {@link #MIN_JOIN_TIMEOUT_MS}).
+     */
     private static final long JOIN_TIMEOUT_MS = 5_000;
+    private static final long MIN_JOIN_TIMEOUT_MS = 100;
 
     private static final int NEW = 0;
     private static final int RUNNING = 1;
@@ -451,7 +455,7 @@ public final class Machine implements AutoCloseable {
     public boolean beginClose() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         Thread me = Thread.currentThread();
-        if (ctx != null && ctx.machine() == this && me != closer) {
+        if (ctx != null && ctx.machine() == this) {
             if (ctx.role() != ExecutionContext.Role.TASK || me instanceof KernelThread
                     || SteppedScheduler.isSchedulerThread(this, me)) {
                 throw new IllegalStateException("Kernel.close() called from " + ctx.name() + " (" + ctx.describe()
@@ -466,8 +470,8 @@ public final class Machine implements AutoCloseable {
         }
         synchronized (lifecycleLock) {
             if (state >= CLOSING) {
-                if (me == closer) {
-                    return false;
+                if (me == closer && state != CLOSED) {
+                    throw new IllegalStateException("Kernel.close() called again while this thread is closing the kernel");
                 }
                 boolean interrupted = false;
                 while (state != CLOSED) {
@@ -522,7 +526,8 @@ public final class Machine implements AutoCloseable {
             }
         }
         List<String> stuck = new ArrayList<>();
-        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_TIMEOUT_MS);
+        long joinMs = Math.max(MIN_JOIN_TIMEOUT_MS, Math.min(JOIN_TIMEOUT_MS, config.closeTimeout().toMillis()));
+        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(joinMs);
         for (AgentHandle h : toStop) {
             long leftMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime()));
             if (!h.stopAndJoin(leftMs)) {
@@ -530,7 +535,7 @@ public final class Machine implements AutoCloseable {
                 stuck.add(h.agent().name());
                 Throwable stack = new Throwable("stack of " + h.agent().name());
                 stack.setStackTrace(t.getStackTrace());
-                reports.bug("INFO: runtime thread " + h.agent().name() + " did not stop within " + JOIN_TIMEOUT_MS
+                reports.bug("INFO: runtime thread " + h.agent().name() + " did not stop within " + joinMs
                         + " ms of close() and is left running (a daemon thread); it is in " + topFrame(stack), stack);
             }
         }
@@ -549,11 +554,59 @@ public final class Machine implements AutoCloseable {
         return frames.length == 0 ? "no Java frame" : frames[0].toString();
     }
 
-    /** Closes without running anything: {@link #beginClose()} then {@link #finishClose()}. Idempotent. */
+    /**
+     * Whether the runtime is idle: no agent (CPU, ksoftirqd, IRQ thread, worker, the stepped scheduler) has
+     * work, no CPU level is held (no hard IRQ or softirq runs, no task has IRQs or BH off) and no cross-CPU
+     * call waits. For {@code Kernel.close()}; any thread, a snapshot.
+     */
+    public boolean idleForClose() {
+        for (Cpu cpu : cpus) {
+            if (cpu.irqLevelOwner() != null || cpu.bhLevelOwner() != null || cpu.callsPending()
+                    || cpu.softirqPending() != 0) {
+                return false;
+            }
+        }
+        for (AgentHandle h : agents) {
+            if (h.agent().hasWork()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Drops the cross-CPU calls still queued (their waiters are released) after the threads stopped. For
+     * {@code Kernel.close()}.
+     *
+     * @return how many calls never ran
+     */
+    public int discardCallsForClose() {
+        int n = 0;
+        for (Cpu cpu : cpus) {
+            n += cpu.discardCalls();
+        }
+        waitQueue.wakeAll();
+        return n;
+    }
+
+    /**
+     * Ends the closer's exemption: from now on the thread that closed the kernel is refused like every other.
+     * Called last by the closer (after {@link #finishClose()} and what it cleans up after it).
+     */
+    public void endClose() {
+        synchronized (lifecycleLock) {
+            if (state == CLOSED && closer == Thread.currentThread()) {
+                closer = null;
+            }
+        }
+    }
+
+    /** Closes without running anything: {@link #beginClose()}, {@link #finishClose()}, {@link #endClose()}. */
     @Override
     public void close() {
         if (beginClose() || !closed()) {
             finishClose();
+            endClose();
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.bottomhalf.tasklet;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 import dev.bottomhalf.runtime.Cpu;
@@ -74,6 +76,7 @@ public final class Tasklets {
     }
 
     private void schedule(Tasklet t, TaskletList[] lists, SoftirqVector vector) {
+        machine.checkOpen();
         if (t.testAndSetSched()) {
             return;
         }
@@ -181,6 +184,7 @@ public final class Tasklets {
 
     /** {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context. */
     public void disableNosync(Tasklet t) {
+        machine.checkOpen();
         t.incrementDisableCount();
     }
 
@@ -199,6 +203,7 @@ public final class Tasklets {
      * warning, because a negative count would keep the tasklet from ever running.
      */
     public void enable(Tasklet t) {
+        machine.checkOpen();
         if (!t.decrementDisableCount()) {
             reports.warning("tasklet_enable() of " + t.name() + " without tasklet_disable(): the disable count"
                     + " would underflow");
@@ -211,6 +216,7 @@ public final class Tasklets {
     }
 
     private void unlockWait(Tasklet t, String caller) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         if (t.runner == ctx) {
             reports.bug("BUG: " + caller + "(" + t.name() + ") called from the tasklet's own callback: it would"
@@ -291,5 +297,46 @@ public final class Tasklets {
     public boolean listEmpty(int cpu, boolean highPriority) {
         machine.cpu(cpu);
         return (highPriority ? hi : normal)[cpu].isEmpty();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing the kernel
+    // ------------------------------------------------------------------------------------------
+
+    /** Whether every CPU's tasklet lists are empty. For {@code Kernel.close()}; any thread, a snapshot. */
+    public boolean idleForClose() {
+        for (int cpu = 0; cpu < normal.length; cpu++) {
+            if (!normal[cpu].isEmpty() || !hi[cpu].isEmpty()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Takes every scheduled tasklet off its list without running it, clearing SCHED. For {@code Kernel.close()}
+     * once the runtime threads have stopped (the caller is then the lists' only consumer), skipping the CPUs
+     * in {@code busyCpus} whose {@code cpu/N} or {@code ksoftirqd/N} did not stop.
+     *
+     * @return the names of the tasklets that never ran
+     */
+    public List<String> discardForClose(java.util.Set<Integer> busyCpus) {
+        List<String> dropped = new ArrayList<>();
+        for (int cpu = 0; cpu < normal.length; cpu++) {
+            if (busyCpus.contains(cpu)) {
+                continue;
+            }
+            for (TaskletList list : new TaskletList[] {hi[cpu], normal[cpu]}) {
+                Tasklet t = list.takeAll();
+                while (t != null) {
+                    Tasklet next = list.successor(t);
+                    if (t.testAndClearSched()) {
+                        dropped.add(t.name());
+                    }
+                    t = next;
+                }
+            }
+        }
+        return dropped;
     }
 }

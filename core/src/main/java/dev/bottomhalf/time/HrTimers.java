@@ -2,8 +2,10 @@ package dev.bottomhalf.time;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -101,6 +103,13 @@ public final class HrTimers {
         volatile long firstExpires = Long.MAX_VALUE;
         volatile HrTimer running;
 
+        /** Adds every queued timer to {@code out}, in heap order. Under the base lock. */
+        void copyTo(List<HrTimer> out) {
+            for (int i = 0; i < size; i++) {
+                out.add(heap[i]);
+            }
+        }
+
         HrTimer first() {
             return size == 0 ? null : heap[0];
         }
@@ -192,6 +201,7 @@ public final class HrTimers {
      * timer belongs to the calling CPU until it is started.
      */
     public void setup(HrTimer t, String name, HrTimer.Callback function, Set<HrTimer.Mode> mode) {
+        machine.checkOpen();
         if (t.isQueued()) {
             throw new IllegalStateException("hrtimer_setup(" + t.name() + ") of a queued timer: cancel it first");
         }
@@ -216,6 +226,7 @@ public final class HrTimers {
      * It goes to the calling CPU unless its callback is running (then it stays where it runs).
      */
     public void startRange(HrTimer t, long tim, long delta, Set<HrTimer.Mode> mode) {
+        machine.checkOpen();
         requireInitialised(t, "hrtimer_start");
         if (mode.contains(HrTimer.Mode.SOFT) != t.soft) {
             reports.warnOnce("hrtimer_mode_" + t.name(), "WARNING: hrtimer_start(" + t.name() + ") with a "
@@ -301,6 +312,7 @@ public final class HrTimers {
 
     /** {@code hrtimer_try_to_cancel}: 1 if it was queued (now removed), 0 if not active, −1 if its callback runs. */
     public int tryToCancel(HrTimer t) {
+        machine.checkOpen();
         requireInitialised(t, "hrtimer_try_to_cancel");
         if (!active(t)) {
             return 0;
@@ -339,6 +351,31 @@ public final class HrTimers {
                 return 0;
             }
         }
+    }
+
+    /**
+     * {@code hrtimer_cancel} of every queued hrtimer of every CPU. For {@code Kernel.close()}.
+     *
+     * @return the names of the hrtimers that were queued
+     */
+    public List<String> cancelQueuedForClose() {
+        List<HrTimer> queued = new ArrayList<>();
+        for (CpuBase base : bases) {
+            base.lock();
+            try {
+                base.hard.copyTo(queued);
+                base.soft.copyTo(queued);
+            } finally {
+                base.unlock();
+            }
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (HrTimer t : queued) {
+            if (cancel(t) == 1) {
+                cancelled.add(t.name());
+            }
+        }
+        return cancelled;
     }
 
     /** {@code hrtimer_active}: queued, or its callback is running. */

@@ -155,6 +155,7 @@ final class SleepingHelpers {
 
     /** {@link Timers#ndelay}. */
     void ndelay(long ns) {
+        machine.checkOpen();
         requireDelay(ns, "ndelay");
         if (ns == 0) {
             return;

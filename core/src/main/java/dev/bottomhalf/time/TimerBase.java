@@ -281,6 +281,15 @@ final class TimerBase extends RawSpinLock {
         return (pendingMap[idx >>> 6] & (1L << idx)) != 0;
     }
 
+    /** Adds every armed timer of this base to {@code out}. Under the lock. */
+    void copyArmedTo(java.util.List<TimerList> out) {
+        for (int idx = 0; idx < wheelSize; idx++) {
+            for (TimerList t = heads[idx]; t != null; t = t.next) {
+                out.add(t);
+            }
+        }
+    }
+
     /**
      * Checks the structure (tests): every pending bit has a non-empty bucket and vice versa, links are
      * consistent, every linked timer is pending and knows its bucket. Under the lock.

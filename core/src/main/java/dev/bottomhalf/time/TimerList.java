@@ -70,6 +70,8 @@ public final class TimerList {
     volatile boolean pending;
     volatile int flags;
     volatile Callback function;
+    /** A timer of the kernel's own machinery ({@link Timers#setupInternal}): cancelled at close, not reported. */
+    volatile boolean internal;
     private volatile String name = "timer";
 
     private static final VarHandle PENDING;

@@ -13,6 +13,8 @@ import static dev.bottomhalf.time.TimerList.TIMER_PINNED;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -116,6 +118,7 @@ public final class Timers {
      * Re-initialising a pending timer corrupts the kernel's wheel; here it is refused.
      */
     public void setup(TimerList t, String name, TimerList.Callback callback, int flags) {
+        machine.checkOpen();
         if (t.pending) {
             throw new IllegalStateException("timer_setup(" + t.name() + ") of a pending timer: delete it first"
                     + " (re-initialising an armed timer corrupts the timer wheel)");
@@ -127,6 +130,16 @@ public final class Timers {
             flags &= TIMER_INIT_FLAGS;
         }
         t.init(name, callback, flags, machine.current().cpu().id());
+    }
+
+    /**
+     * {@link #setup} of a timer of the kernel's own machinery (the workqueue watchdog, a pool's idle and
+     * mayday timers, ...): {@code Kernel.close()} shuts it down like every other timer but does not report it
+     * as cancelled work of the user's.
+     */
+    public void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
+        setup(t, name, callback, flags);
+        t.internal = true;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -153,6 +166,7 @@ public final class Timers {
      * @return as {@link #mod}
      */
     public int modAfter(TimerList t, long delay) {
+        machine.checkOpen();
         if (delay < 0) {
             throw new IllegalArgumentException("mod_timer delay must be >= 0 jiffies, was " + delay);
         }
@@ -180,6 +194,7 @@ public final class Timers {
      * on the next tick.
      */
     public void add(TimerList t) {
+        machine.checkOpen();
         if (warnIfPending(t, "add_timer")) {
             return;
         }
@@ -188,6 +203,7 @@ public final class Timers {
 
     /** {@code add_timer_local(timer)}: {@link #add} with {@code TIMER_PINNED} set. */
     public void addLocal(TimerList t) {
+        machine.checkOpen();
         if (warnIfPending(t, "add_timer_local")) {
             return;
         }
@@ -197,6 +213,7 @@ public final class Timers {
 
     /** {@code add_timer_global(timer)}: {@link #add} with {@code TIMER_PINNED} cleared. */
     public void addGlobal(TimerList t) {
+        machine.checkOpen();
         if (warnIfPending(t, "add_timer_global")) {
             return;
         }
@@ -206,6 +223,7 @@ public final class Timers {
 
     /** {@code add_timer_on(timer, cpu)}: arms an inactive timer on {@code cpu}'s base and sets {@code TIMER_PINNED}. */
     public void addOn(TimerList t, int cpu) {
+        machine.checkOpen();
         requireInitialised(t, "add_timer_on");
         machine.cpu(cpu);
         if (warnIfPending(t, "add_timer_on")) {
@@ -256,6 +274,7 @@ public final class Timers {
 
     /** {@code __mod_timer}. */
     private int modTimer(TimerList t, long expires, int options) {
+        machine.checkOpen();
         return modTimer(t, expires, options, 0, false);
     }
 
@@ -381,6 +400,7 @@ public final class Timers {
     }
 
     private int delete(TimerList t, boolean shutdown) {
+        machine.checkOpen();
         requireInitialised(t, shutdown ? "timer_shutdown" : "timer_delete");
         int ret = 0;
         if (t.pending || shutdown) {
@@ -406,6 +426,7 @@ public final class Timers {
      * @return 1 if it was pending (now removed), 0 if not, −1 if its callback is running right now
      */
     public int deleteSyncTry(TimerList t) {
+        machine.checkOpen();
         requireInitialised(t, "timer_delete_sync_try");
         return tryDeleteSync(t, false);
     }
@@ -450,6 +471,7 @@ public final class Timers {
     }
 
     private int deleteSync(TimerList t, boolean shutdown, String call) {
+        machine.checkOpen();
         requireInitialised(t, call);
         ExecutionContext ctx = machine.current();
         if (ctx.inHardirq() && (t.flags & TIMER_IRQSAFE) == 0) {
@@ -473,6 +495,33 @@ public final class Timers {
                 return 0;
             }
         }
+    }
+
+    /**
+     * {@code timer_shutdown_sync} of every armed timer of every CPU. For {@code Kernel.close()}, after the
+     * accepted work ran (and after the workqueues cancelled their delayed items' timers).
+     *
+     * @return the names of the timers that were armed, except the kernel's own ({@link #setupInternal})
+     */
+    public List<String> shutdownArmedForClose() {
+        List<TimerList> armed = new ArrayList<>();
+        for (TimerBase[] cpuBases : bases) {
+            for (TimerBase base : cpuBases) {
+                base.lock();
+                try {
+                    base.copyArmedTo(armed);
+                } finally {
+                    base.unlock();
+                }
+            }
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (TimerList t : armed) {
+            if (shutdownSync(t) == 1 && !t.internal) {
+                cancelled.add(t.name());
+            }
+        }
+        return cancelled;
     }
 
     /** {@code timer_pending(timer)}. */

@@ -65,6 +65,13 @@ final class WorkList {
         return w;
     }
 
+    /** Adds every item, head to tail, to {@code out}. Under the lock. */
+    void copyTo(java.util.List<Work> out) {
+        for (Work w = head; w != null; w = w.next) {
+            out.add(w);
+        }
+    }
+
     boolean isEmpty() {
         return head == null;
     }

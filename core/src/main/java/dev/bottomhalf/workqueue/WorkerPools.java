@@ -549,7 +549,7 @@ final class WorkerPools {
         TimerList t = cmChecks[slot];
         if (t == null) {
             t = new TimerList();
-            timers.setup(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
+            timers.setupInternal(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
                     TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmChecks[slot] = t;
         }
@@ -752,7 +752,7 @@ final class WorkerPools {
     private void armIdleTimer(WorkerPool pool, long delay) {
         TimerList t = idleTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setup(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
+            timers.setupInternal(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {
@@ -852,7 +852,7 @@ final class WorkerPools {
     private void armMayday(WorkerPool pool, long delay) {
         TimerList t = maydayTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setup(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
+            timers.setupInternal(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {

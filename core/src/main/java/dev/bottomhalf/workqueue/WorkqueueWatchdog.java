@@ -71,7 +71,7 @@ final class WorkqueueWatchdog {
         if (!watchdogReady) {
             synchronized (watchdogTimer) {
                 if (!watchdogReady) {
-                    timers.setup(watchdogTimer, "wq_watchdog_timer_fn", t -> watchdogFn(), TimerList.TIMER_IRQSAFE);
+                    timers.setupInternal(watchdogTimer, "wq_watchdog_timer_fn", t -> watchdogFn(), TimerList.TIMER_IRQSAFE);
                     watchdogReady = true;
                 }
             }

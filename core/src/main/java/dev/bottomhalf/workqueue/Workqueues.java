@@ -12,8 +12,12 @@ import static dev.bottomhalf.workqueue.Workqueue.WQ_POWER_EFFICIENT;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_SYSFS;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_UNBOUND;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -65,6 +69,8 @@ public final class Workqueues {
     public static final int WORK_CPU_UNBOUND = -1;
 
     private final Machine machine;
+    /** Every delayed item whose timer was ever set up, for {@code Kernel.close()}; guarded by itself. */
+    private final Set<DelayedWork> delayedWorks = Collections.newSetFromMap(new WeakHashMap<>());
     private final Timers timers;
     private final Reports reports;
     private final Tracing tracing;
@@ -128,6 +134,7 @@ public final class Workqueues {
      * @return the workqueue, or null where the kernel returns NULL (after its WARN)
      */
     public Workqueue alloc(String name, int flags, int maxActive) {
+        machine.checkOpen();
         Objects.requireNonNull(name, "name");
         if ((flags & WQ_BH) != 0) {
             if ((flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0 || maxActive != 0) {
@@ -257,6 +264,7 @@ public final class Workqueues {
      * @return true if this call queued it; false if it was already pending or is disabled
      */
     public boolean queueOn(int cpu, Workqueue wq, Work w) {
+        machine.checkOpen();
         Objects.requireNonNull(wq, "wq");
         requireFunc(w, "queue_work");
         if (cpu != WORK_CPU_UNBOUND) {
@@ -498,6 +506,7 @@ public final class Workqueues {
      * pending; a delay of 0 queues at once.
      */
     public boolean queueDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
+        machine.checkOpen();
         Objects.requireNonNull(wq, "wq");
         if (cpu != WORK_CPU_UNBOUND) {
             machine.cpu(cpu);
@@ -532,10 +541,112 @@ public final class Workqueues {
             synchronized (dw) {
                 if (!dw.timerReady) {
                     timers.setup(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
+                    synchronized (delayedWorks) {
+                        delayedWorks.add(dw);
+                    }
                     dw.timerReady = true;
                 }
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing the kernel (Kernel.close: destroy_workqueue for every workqueue at once)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
+     * which waits for it after refusing new work; a snapshot (each pool under its lock).
+     */
+    public boolean idleForClose() {
+        for (WorkerPool pool : pools.allPools()) {
+            pool.lock();
+            try {
+                if (!pool.worklist.isEmpty() || !pool.incoming.isEmpty()
+                        || (pool.bhWorker != null && pool.bhWorker.currentWork != null)) {
+                    return false;
+                }
+                for (Worker worker : pool.workers) {
+                    if (worker.currentWork != null || !worker.scheduled.isEmpty()) {
+                        return false;
+                    }
+                }
+            } finally {
+                pool.unlock();
+            }
+        }
+        for (Workqueue wq : workqueues) {
+            for (PoolWorkqueue pwq : wq.pwqs) {
+                WorkerPool pool = pwq.pool;
+                pool.lock();
+                try {
+                    if (!pwq.inactive.isEmpty()) {
+                        return false;
+                    }
+                } finally {
+                    pool.unlock();
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * {@code cancel_delayed_work} of every delayed item whose timer is armed. For {@code Kernel.close()}, after
+     * the accepted work ran.
+     *
+     * @return the names of the items cancelled
+     */
+    public List<String> cancelArmedDelayedForClose() {
+        List<DelayedWork> all;
+        synchronized (delayedWorks) {
+            all = new ArrayList<>(delayedWorks);
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (DelayedWork dw : all) {
+            if (dw.timerPending() && cancelDelayed(dw)) {
+                cancelled.add(dw.name());
+            }
+        }
+        return cancelled;
+    }
+
+    /**
+     * {@code cancel_work} of every item still queued, waiting over max_active or assigned to a worker that
+     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped.
+     *
+     * @return the names of the items cancelled
+     */
+    public List<String> cancelQueuedForClose() {
+        List<Work> queued = new ArrayList<>();
+        for (WorkerPool pool : pools.allPools()) {
+            pool.lock();
+            try {
+                pool.worklist.copyTo(queued);
+                for (Worker worker : pool.workers) {
+                    worker.scheduled.copyTo(queued);
+                }
+            } finally {
+                pool.unlock();
+            }
+        }
+        for (Workqueue wq : workqueues) {
+            for (PoolWorkqueue pwq : wq.pwqs) {
+                pwq.pool.lock();
+                try {
+                    pwq.inactive.copyTo(queued);
+                } finally {
+                    pwq.pool.unlock();
+                }
+            }
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (Work w : queued) {
+            if (cancel(w)) {
+                cancelled.add(w.name());
+            }
+        }
+        return cancelled;
     }
 
     /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. */
@@ -565,6 +676,7 @@ public final class Workqueues {
      * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
      */
     public boolean modDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
+        machine.checkOpen();
         Objects.requireNonNull(wq, "wq");
         int ret = grabPending(dw.work, dw);
         if (dw.work.disableDepth() > 0) {
@@ -580,6 +692,7 @@ public final class Workqueues {
      * {@link #flush}.
      */
     public boolean flushDelayed(DelayedWork dw) {
+        machine.checkOpen();
         if (dw.timerReady && timers.deleteSync(dw.timer) == 1) {
             dw.wq.armedDelayed.decrementAndGet();
             insert(dw.cpu, dw.wq, dw.work);
@@ -589,6 +702,7 @@ public final class Workqueues {
 
     /** {@code cancel_delayed_work(dwork)}: true if the timer or the queued item was pending. Does not wait. */
     public boolean cancelDelayed(DelayedWork dw) {
+        machine.checkOpen();
         int ret = grabPending(dw.work, dw);
         dw.work.clearPending();
         return ret == 1;
@@ -662,6 +776,7 @@ public final class Workqueues {
             if (spins < 100) {
                 Thread.onSpinWait();
             } else {
+                machine.checkOpen(); // a closed or panicked kernel ends the retries (nobody will finish the queueing)
                 Thread.yield();
             }
         }
@@ -669,6 +784,7 @@ public final class Workqueues {
 
     /** {@code cancel_work(work)}: true if it was pending (now removed). Does not wait for a running instance. */
     public boolean cancel(Work w) {
+        machine.checkOpen();
         requireFunc(w, "cancel_work");
         int ret = grabPending(w, null);
         w.clearPending();
@@ -682,17 +798,20 @@ public final class Workqueues {
      * @return true if it was pending
      */
     public boolean cancelSync(Work w) {
+        machine.checkOpen();
         requireFunc(w, "cancel_work_sync");
         return cancelSync(w, null, false, "cancel_work_sync");
     }
 
     /** {@code disable_work(work)}: disable depth + 1 and cancel; true if it was pending. Does not wait. */
     public boolean disable(Work w) {
+        machine.checkOpen();
         requireFunc(w, "disable_work");
         return disable(w, null);
     }
 
     private boolean disable(Work w, DelayedWork dw) {
+        machine.checkOpen();
         int ret = grabPending(w, dw);
         if (!w.incDisable()) {
             reports.warning("workqueue: work disable count overflowed");
@@ -703,6 +822,7 @@ public final class Workqueues {
 
     /** {@code disable_work_sync(work)}: {@link #disable} and wait for a running instance. */
     public boolean disableSync(Work w) {
+        machine.checkOpen();
         requireFunc(w, "disable_work_sync");
         return cancelSync(w, null, true, "disable_work_sync");
     }
@@ -713,6 +833,7 @@ public final class Workqueues {
      * @return true iff the depth reached 0; at depth 0 the kernel warns and nothing changes
      */
     public boolean enable(Work w) {
+        machine.checkOpen();
         int depth = w.decDisable();
         if (depth < 0) {
             reports.warning("workqueue: work disable count underflowed");
@@ -723,6 +844,7 @@ public final class Workqueues {
 
     /** {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0. */
     public boolean enableAndQueue(Workqueue wq, Work w) {
+        machine.checkOpen();
         if (enable(w)) {
             return queue(wq, w);
         }
@@ -730,6 +852,7 @@ public final class Workqueues {
     }
 
     private boolean cancelSync(Work w, DelayedWork dw, boolean keepDisabled, String call) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         Worker self = pools.currentWorker(ctx);
         if (self != null && self.currentWork == w) {
@@ -771,6 +894,7 @@ public final class Workqueues {
      * @return true if it had to wait, false if the item was idle
      */
     public boolean flush(Work w) {
+        machine.checkOpen();
         return flushing.flushWork(w);
     }
 
@@ -780,6 +904,7 @@ public final class Workqueues {
      * itself: reported, returns.
      */
     public void flushWorkqueue(Workqueue wq) {
+        machine.checkOpen();
         flushing.flushWorkqueue(wq, isSystemWq(wq));
     }
 
@@ -794,6 +919,7 @@ public final class Workqueues {
      * {@code cannot queue} warning.
      */
     public void drainWorkqueue(Workqueue wq) {
+        machine.checkOpen();
         flushing.drain(wq, isSystemWq(wq));
     }
 
@@ -804,6 +930,7 @@ public final class Workqueues {
      * ("has the following busy pwq", with the pool-workqueue shown) and the workqueue is left alive.
      */
     public void destroy(Workqueue wq) {
+        machine.checkOpen();
         if (isSystemWq(wq)) {
             throw new IllegalArgumentException("destroy_workqueue() of system workqueue " + wq.name());
         }
@@ -847,6 +974,7 @@ public final class Workqueues {
      * items at once. Refused with the kernel's WARN for BH and ordered workqueues.
      */
     public void setMaxActive(Workqueue wq, int maxActive) {
+        machine.checkOpen();
         if (wq.isBh() || wq.isOrdered()) {
             reports.warning("WARNING: workqueue_set_max_active(" + wq.name() + ") on " + (wq.isBh() ? "a BH" : "an ordered")
                     + " workqueue is ignored");
@@ -893,6 +1021,7 @@ public final class Workqueues {
      * a freezable workqueue is active any more. May sleep.
      */
     public void freeze() {
+        machine.checkOpen();
         machine.current().mightSleep("freeze_workqueues_begin");
         frozen = true;
         flushing.waitUntil(() -> {
@@ -907,6 +1036,7 @@ public final class Workqueues {
 
     /** {@code thaw_workqueues}: freezable workqueues get their {@code max_active} back and run what waited. */
     public void thaw() {
+        machine.checkOpen();
         frozen = false;
         for (Workqueue wq : workqueues) {
             if ((wq.flags & WQ_FREEZABLE) != 0) {

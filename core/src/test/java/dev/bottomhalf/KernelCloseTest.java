@@ -1,0 +1,316 @@
+package dev.bottomhalf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.time.HrTimer;
+import dev.bottomhalf.time.HrTimers;
+import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.workqueue.DelayedWork;
+import dev.bottomhalf.workqueue.Work;
+import dev.bottomhalf.workqueue.Workqueue;
+
+/**
+ * {@link Kernel#close()}: what runs, what is cancelled and reported, in which order; that close is refused
+ * from inside the kernel; and that nothing of a closed kernel stays alive or reachable. Threaded tests wait
+ * on latches with generous timeouts; no assertion depends on host timing except the bounded closes, whose
+ * accounting (ran + dropped = accepted) holds whatever ran in time.
+ */
+class KernelCloseTest {
+    private static final long TIMEOUT_S = 10;
+
+    @AfterEach
+    void detach() {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx != null && !ctx.machine().closed() && !ctx.inAtomic() && !ctx.irqsDisabled()) {
+            ctx.machine().detachCurrentThread();
+        }
+    }
+
+    private static Kernel threaded(int cpus, Reporter reporter) {
+        return Kernel.boot(KernelConfig.builder().cpus(cpus).reporter(reporter).build());
+    }
+
+    private static Kernel stepped(Reporter reporter) {
+        return Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reporter).build());
+    }
+
+    private static List<Thread> liveThreadsOf(Kernel k) {
+        List<Thread> live = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t instanceof KernelThread kt && kt.context().machine() == k.machine() && t.isAlive()) {
+                live.add(t);
+            }
+        }
+        return live;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Running what was accepted
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void close_runsEveryQueuedWorkItem_beforeItStopsTheThreads() {
+        Reporter.Recording rec = Reporter.recording();
+        Kernel k = threaded(2, rec);
+        AtomicInteger ran = new AtomicInteger();
+        Workqueue wq = k.workqueues().alloc("slow", 0, 0);
+        for (int i = 0; i < 200; i++) {
+            k.workqueues().queueOn(1, wq, new Work("w" + i, w -> {
+                k.timers().udelay(200);
+                ran.incrementAndGet();
+            }));
+        }
+        CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
+        assertEquals(200, ran.get(), "every accepted item ran");
+        assertTrue(report.drained(), report.toString());
+        assertFalse(report.droppedAcceptedWork(), report.toString());
+        assertEquals(List.of(), liveThreadsOf(k));
+        assertEquals(List.of(), rec.ofKind(KernelEvent.Kind.WARN), rec.toString());
+    }
+
+    @Test
+    void closeWithATimeout_dropsWhatDidNotRun_andReportsItOnce_ranPlusDroppedIsAccepted() {
+        Reporter.Recording rec = Reporter.recording();
+        Kernel k = threaded(1, rec);
+        AtomicInteger ran = new AtomicInteger();
+        Workqueue wq = k.workqueues().alloc("slow", 0, 0);
+        for (int i = 0; i < 200; i++) {
+            k.workqueues().queue(wq, new Work("w" + i, w -> {
+                k.timers().mdelay(2);
+                ran.incrementAndGet();
+            }));
+        }
+        CloseReport report = k.close(Duration.ofMillis(20));
+        assertFalse(report.drained());
+        assertEquals(200, ran.get() + report.droppedWork().size(), report.toString());
+        assertTrue(report.droppedWork().size() > 0, report.toString());
+        List<KernelEvent> warns = rec.matching("close: accepted work never ran");
+        assertEquals(1, warns.size(), rec.toString());
+        assertTrue(warns.get(0).message().contains(report.droppedWork().size() + " work items ("),
+                warns.get(0).message());
+        assertEquals(List.of(), liveThreadsOf(k));
+    }
+
+    @Test
+    void shutdownNow_runsNothingThatHadNotStarted_andReportsEveryMechanism() {
+        Reporter.Recording rec = Reporter.recording();
+        Kernel k = stepped(rec);
+        Stepperless.acceptOneOfEach(k);
+        CloseReport report = k.shutdownNow();
+        assertEquals(List.of("pending-work"), report.droppedWork());
+        assertEquals(List.of("pending-tasklet"), report.droppedTasklets());
+        assertTrue(report.droppedSoftirqs().contains("NET_RX on CPU 0"), report.toString());
+        assertEquals(List.of("irq 5 (dev5) on CPU 0"), report.droppedIrqs());
+        assertEquals(List.of("armed-timer"), report.cancelledTimers());
+        assertEquals(List.of("armed-hrtimer"), report.cancelledHrtimers());
+        assertEquals(List.of("delayed"), report.cancelledDelayedWork());
+        assertEquals(0, Stepperless.ran.get(), "nothing ran");
+        assertEquals(1, rec.matching("close: accepted work never ran").size(), rec.toString());
+        assertEquals(1, rec.matching("close: cancelled 1 timer (armed-timer), 1 hrtimer (armed-hrtimer), 1 delayed"
+                + " work item (delayed)").size(), rec.toString());
+    }
+
+    @Test
+    void steppedClose_runsWhatWasAccepted_thenCancelsTheArmedTimers() {
+        Reporter.Recording rec = Reporter.recording();
+        Kernel k = stepped(rec);
+        Stepperless.acceptOneOfEach(k);
+        CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
+        assertTrue(report.drained(), report.toString());
+        assertFalse(report.droppedAcceptedWork(), report.toString());
+        assertEquals(4, Stepperless.ran.get(), "work, tasklet, NET_RX and irq 5 ran");
+        assertEquals(List.of("armed-timer"), report.cancelledTimers());
+        assertEquals(List.of("armed-hrtimer"), report.cancelledHrtimers());
+        assertEquals(List.of("delayed"), report.cancelledDelayedWork());
+        assertEquals(List.of(), rec.ofKind(KernelEvent.Kind.WARN), rec.toString());
+    }
+
+    /** One accepted item of each mechanism, none of which has run yet, and three armed timers. */
+    private static final class Stepperless {
+        static final AtomicInteger ran = new AtomicInteger();
+
+        static void acceptOneOfEach(Kernel k) {
+            ran.set(0);
+            k.bindCurrentThread(0);
+            k.workqueues().queueOn(0, k.workqueues().systemWq(), new Work("pending-work", w -> ran.incrementAndGet()));
+            k.tasklets().schedule(Tasklet.setup("pending-tasklet", t -> ran.incrementAndGet()));
+            k.softirqs().open(SoftirqVector.NET_RX, ran::incrementAndGet);
+            k.softirqs().raise(SoftirqVector.NET_RX);
+            k.irqs().request(5, (irq, dev) -> {
+                ran.incrementAndGet();
+                return IrqReturn.HANDLED;
+            }, Set.of(), "dev5", "d");
+            k.irqs().setAffinity(5, 0);
+            k.irqs().assertIrq(5);
+            TimerList t = TimerList.setup("armed-timer", x -> ran.addAndGet(100), 0);
+            k.timers().mod(t, k.jiffies() + 1000);
+            HrTimer h = k.hrtimers().create("armed-hrtimer", x -> {
+                ran.addAndGet(100);
+                return HrTimer.Restart.NORESTART;
+            }, HrTimers.mode(HrTimer.Mode.REL));
+            k.hrtimers().start(h, 1_000_000_000L, HrTimers.mode(HrTimer.Mode.REL));
+            k.workqueues().scheduleDelayed(new DelayedWork("delayed", w -> ran.addAndGet(100)), 1000);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // After close
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void afterClose_kernelCurrentThrows_andTheThreadIsDetached() {
+        Kernel k = stepped(Reporter.silent());
+        k.bindCurrentThread(1);
+        assertEquals(k, Kernel.current());
+        k.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, Kernel::current);
+        assertTrue(e.getMessage().startsWith("kernel is closed"), e.getMessage());
+        assertNull(ExecutionContext.currentOrNull(), "the binding was cleared");
+    }
+
+    @Test
+    void aMsleepInProgress_failsWhenTheKernelCloses_insteadOfHangingForever() throws Exception {
+        Kernel k = threaded(1, Reporter.silent());
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        CountDownLatch sleeping = new CountDownLatch(1);
+        Thread sleeper = Thread.ofPlatform().name("sleeper").start(() -> {
+            k.bindCurrentThread(0);
+            sleeping.countDown();
+            try {
+                k.timers().msleep(3_600_000);
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+        });
+        assertTrue(sleeping.await(TIMEOUT_S, TimeUnit.SECONDS));
+        while (sleeper.getState() != Thread.State.TIMED_WAITING && sleeper.isAlive()) {
+            Thread.onSpinWait();
+        }
+        CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
+        sleeper.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertFalse(sleeper.isAlive(), "msleep still sleeping after close");
+        assertTrue(thrown.get() instanceof IllegalStateException, String.valueOf(thrown.get()));
+        assertEquals("kernel is closed", thrown.get().getMessage());
+        assertEquals(List.of("process_timeout"), report.cancelledTimers());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Close from inside the kernel
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void closeFromAWorkItem_isRefused_andTheKernelStaysUsable() throws Exception {
+        Kernel k = threaded(1, Reporter.silent());
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        k.workqueues().schedule(new Work("closer", w -> {
+            try {
+                k.close();
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+            done.countDown();
+        }));
+        assertTrue(done.await(TIMEOUT_S, TimeUnit.SECONDS));
+        assertTrue(thrown.get() instanceof IllegalStateException, String.valueOf(thrown.get()));
+        assertTrue(thrown.get().getMessage().startsWith("Kernel.close() called from kworker/0:"), thrown.get().getMessage());
+        assertTrue(thrown.get().getMessage().endsWith("close it from a task thread"), thrown.get().getMessage());
+        assertFalse(k.isClosed());
+        CountDownLatch after = new CountDownLatch(1);
+        k.workqueues().schedule(new Work("after", w -> after.countDown()));
+        assertTrue(after.await(TIMEOUT_S, TimeUnit.SECONDS), "the kernel still runs work");
+        k.close();
+    }
+
+    @Test
+    void closeFromAHardirqHandler_isRefused() {
+        Reporter.Recording rec = Reporter.recording();
+        Kernel k = stepped(rec);
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        k.irqs().request(3, (irq, dev) -> {
+            try {
+                k.close();
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+            return IrqReturn.HANDLED;
+        }, Set.of(), "closer", "c");
+        k.irqs().setAffinity(3, 0);
+        k.irqs().assertIrq(3);
+        k.stepper().hardirq(0);
+        assertTrue(thrown.get().getMessage().startsWith("Kernel.close() called from cpu/0 (hardirq"),
+                thrown.get().getMessage());
+        assertFalse(k.isClosed());
+        k.close();
+    }
+
+    @Test
+    void closeWithBottomHalvesDisabled_isRefused() {
+        Kernel k = stepped(Reporter.silent());
+        ExecutionContext ctx = k.bindCurrentThread(0);
+        ctx.localBhDisable();
+        try {
+            IllegalStateException e = assertThrows(IllegalStateException.class, k::close);
+            assertTrue(e.getMessage().startsWith("Kernel.close() called in atomic context"), e.getMessage());
+        } finally {
+            ctx.localBhEnable();
+        }
+        k.close();
+        assertTrue(k.isClosed());
+    }
+
+    @Test
+    void aSecondCloser_waitsForTheFirst_andGetsItsReport() throws Exception {
+        Kernel k = threaded(1, Reporter.silent());
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        k.workqueues().schedule(new Work("holds-close", w -> {
+            started.countDown();
+            try {
+                release.await(TIMEOUT_S, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                fail(e);
+            }
+        }));
+        assertTrue(started.await(TIMEOUT_S, TimeUnit.SECONDS));
+        AtomicReference<CloseReport> first = new AtomicReference<>();
+        Thread closer = Thread.ofPlatform().name("first-closer").start(() -> first.set(k.close(Duration.ofSeconds(TIMEOUT_S))));
+        while (!k.isClosed()) {
+            Thread.onSpinWait();
+        }
+        AtomicReference<CloseReport> second = new AtomicReference<>();
+        Thread other = Thread.ofPlatform().name("second-closer").start(() -> second.set(k.close(Duration.ZERO)));
+        Thread.sleep(50);
+        assertTrue(other.isAlive(), "the second close returned before the first ended");
+        release.countDown();
+        closer.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        other.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertTrue(first.get().drained());
+        assertEquals(first.get(), second.get());
+    }
+}
