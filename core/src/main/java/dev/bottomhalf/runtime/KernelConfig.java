@@ -3,7 +3,8 @@ package dev.bottomhalf.runtime;
 import java.util.Objects;
 
 /**
- * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines. Immutable;
+ * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, lockup detector
+ * threshold. Immutable;
  * make one with {@link #builder()}.
  *
  * @param cpus             number of virtual CPUs (default: the host's available processors)
@@ -18,10 +19,13 @@ import java.util.Objects;
  * @param forceIrqThreads  the kernel's {@code threadirqs} boot option: softirqs raised by hard IRQs run in
  *                         {@code ksoftirqd}, never at irq_exit
  * @param reporter         where WARN/BUG/oops reports go
+ * @param watchdogThresh   the kernel's {@code watchdog_thresh} in seconds, 0..60 (default 10): a CPU level held
+ *                         for more than this is a hard lockup, for more than twice this a soft lockup
+ *                         ({@link LockupDetector}); 0 turns both detectors off
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
-                           Reporter reporter) {
+                           Reporter reporter, int watchdogThresh) {
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -32,6 +36,10 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         }
         if (irqLines < 1 || irqLines > 4096) {
             throw new IllegalArgumentException("irqLines must be 1..4096: " + irqLines);
+        }
+        if (watchdogThresh < 0 || watchdogThresh > LockupDetector.MAX_WATCHDOG_THRESH) {
+            throw new IllegalArgumentException("watchdog_thresh must be 0.." + LockupDetector.MAX_WATCHDOG_THRESH
+                    + " seconds (0 disables the lockup detectors): " + watchdogThresh);
         }
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(idleStrategy, "idleStrategy");
@@ -55,6 +63,7 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private int irqLines = 64;
         private boolean forceIrqThreads;
         private Reporter reporter = Reporter.systemLogger();
+        private int watchdogThresh = LockupDetector.DEFAULT_WATCHDOG_THRESH;
 
         private Builder() {
         }
@@ -110,10 +119,16 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /** {@code watchdog_thresh} in seconds (0..60; 0 disables the soft and hard lockup detectors). */
+        public Builder watchdogThresh(int seconds) {
+            this.watchdogThresh = seconds;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter);
+                    forceIrqThreads, reporter, watchdogThresh);
         }
     }
 }

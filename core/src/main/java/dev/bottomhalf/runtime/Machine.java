@@ -44,6 +44,7 @@ public final class Machine implements AutoCloseable {
     private final Reports reports;
     private final Tracing tracing;
     private final HostAffinity affinity;
+    private final LockupDetector lockups;
     private volatile InterruptSource[] interruptSources = new InterruptSource[0];
     private volatile SoftirqEntry softirqEntry;
     private final List<AgentHandle> agents = new CopyOnWriteArrayList<>();
@@ -66,6 +67,7 @@ public final class Machine implements AutoCloseable {
         for (Cpu cpu : cpus) {
             register(cpu.agent(), false);
         }
+        this.lockups = new LockupDetector(this);
     }
 
     public KernelConfig config() {
@@ -90,6 +92,11 @@ public final class Machine implements AutoCloseable {
 
     public Tracing tracing() {
         return tracing;
+    }
+
+    /** The soft and hard lockup detectors ({@code watchdog_thresh}); they watch from start to close. */
+    public LockupDetector lockupDetector() {
+        return lockups;
     }
 
     public int cpuCount() {
@@ -339,6 +346,7 @@ public final class Machine implements AutoCloseable {
                 return;
             }
             state = 1;
+            lockups.start();
             if (!stepped()) {
                 for (AgentHandle h : agents) {
                     startThread(h);
@@ -363,6 +371,7 @@ public final class Machine implements AutoCloseable {
             toStop = new ArrayList<>(agents);
             agents.clear();
         }
+        lockups.stop();
         for (AgentHandle h : toStop) {
             KernelThread t = h.thread();
             if (t != null) {

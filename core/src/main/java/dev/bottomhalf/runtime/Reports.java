@@ -54,6 +54,15 @@ public final class Reports {
     }
 
     /**
+     * A {@code BUG:}-level report about a context other than the caller's (the {@link LockupDetector}
+     * reports a stuck CPU from outside it): the event names that context's CPU, thread and state.
+     */
+    void bugOn(int cpu, String thread, String context, String message, Throwable stack) {
+        counts.incrementAndGet(KernelEvent.Kind.BUG.ordinal());
+        deliver(new KernelEvent(KernelEvent.Kind.BUG, message, cpu, thread, context, machine.jiffies(), stack));
+    }
+
+    /**
      * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on — except
      * for a {@link VirtualMachineError} other than {@link StackOverflowError} (out of memory, internal
      * JVM errors), which is rethrown after the report because nothing can be trusted after it.
@@ -76,9 +85,12 @@ public final class Reports {
         counts.incrementAndGet(kind.ordinal());
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         boolean ours = ctx != null && ctx.machine() == machine;
-        KernelEvent event = new KernelEvent(kind, message, ours ? ctx.cpu().id() : -1,
+        deliver(new KernelEvent(kind, message, ours ? ctx.cpu().id() : -1,
                 ours ? ctx.name() : Thread.currentThread().getName(), ours ? ctx.describe() : "outside the kernel",
-                machine.jiffies(), cause);
+                machine.jiffies(), cause));
+    }
+
+    private void deliver(KernelEvent event) {
         try {
             reporter.report(event);
         } catch (RuntimeException e) {
