@@ -286,6 +286,21 @@ class LockupDetectorTest {
     }
 
     @Test
+    void bothLevelsHeld_theOlderHoldTimesTheSoftLockup() {
+        Reporter.Recording rec = stepped(10);
+        Stepper s = kernel.stepper();
+        ExecutionContext task = kernel.bindCurrentThread(1);
+        task.localIrqDisable();
+        s.advance(5, TimeUnit.SECONDS);
+        task.localBhDisable();                     // a younger hold of the other level
+        s.advance(16, TimeUnit.SECONDS);
+
+        assertEquals(List.of(HARD + "1", SOFT + "1 stuck for 21s! [" + Thread.currentThread().getName() + ":" + me()
+                + "]"), bugs(rec));
+        assertEquals("IRQs disabled", rec.ofKind(KernelEvent.Kind.BUG).get(1).context());
+    }
+
+    @Test
     void holdsOnAnotherCpu_doNotCountForThisOne() {
         Reporter.Recording rec = stepped(10);
         ExecutionContext task = kernel.bindCurrentThread(0);
