@@ -339,6 +339,43 @@ class LockupDetectorTest {
         assertEquals(List.of(HARD + "1"), bugs(rec));
     }
 
+    /** The timeline of docs/subsystems/runtime.md, "Lockup detectors", row by row. */
+    @Test
+    void docTimeline_slowTopHalfThenBhDisabledTask() {
+        Reporter.Recording rec = Reporter.recording();
+        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(rec).build());
+        Kernel k = kernel;
+        String name = Thread.currentThread().getName();
+        k.irqs().request(9, (irq, dev) -> {
+            k.timers().mdelay(25_000);
+            return IrqReturn.HANDLED;
+        }, Set.of(), "slow", "slow");
+        k.irqs().setAffinity(9, 1);
+        k.irqs().assertIrq(9);
+        k.stepper().hardirq(1);
+        assertEquals(List.of(HARD + "1", SOFT + "1 stuck for 25s! [cpu/1:" + me() + "]"), bugs(rec));
+        assertEquals(List.of("hardirq", "hardirq"), rec.ofKind(KernelEvent.Kind.BUG).stream()
+                .map(KernelEvent::context).toList());
+        assertEquals(TimeUnit.SECONDS.toNanos(25), k.machine().uptimeNs());
+
+        ExecutionContext task = k.bindCurrentThread(0);
+        task.localBhDisable();
+        List<String> reportedAt = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            int before = bugs(rec).size();
+            k.stepper().advance(1, TimeUnit.SECONDS);
+            if (bugs(rec).size() > before) {
+                reportedAt.add(TimeUnit.NANOSECONDS.toSeconds(k.machine().uptimeNs()) + ": "
+                        + bugs(rec).get(before));
+            }
+        }
+        task.localBhEnable();
+        assertEquals(List.of("46: " + SOFT + "0 stuck for 21s! [" + name + ":" + me() + "]",
+                "67: " + SOFT + "0 stuck for 42s! [" + name + ":" + me() + "]"), reportedAt);
+        assertEquals("BH disabled", rec.ofKind(KernelEvent.Kind.BUG).get(2).context());
+        assertEquals(4, rec.ofKind(KernelEvent.Kind.BUG).size(), "nothing when the hold ends");
+    }
+
     // ------------------------------------------------------------------------------------------
     // Threaded
     // ------------------------------------------------------------------------------------------
