@@ -3,9 +3,8 @@ package dev.bottomhalf.runtime;
 import java.util.Objects;
 
 /**
- * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, lockup detector
- * threshold. Immutable;
- * make one with {@link #builder()}.
+ * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, the lockup
+ * detectors' threshold. Immutable; make one with {@link #builder()}.
  *
  * @param cpus             number of virtual CPUs (default: the host's available processors)
  * @param hz               the tick rate: 100, 250, 300 or 1000 (default 1000)

@@ -326,8 +326,8 @@ public final class LockupDetector {
             bh.observe(cpu.bhLevel(), previousNs);
             Hold stuck = irq.owner == null ? (bh.owner == null ? null : bh)
                     : bh.owner == null || irq.sinceNs <= bh.sinceNs ? irq : bh;
-            long softTouchedNs = softTouchedAtNs.getAndSet(NONE);
-            long nmiTouchedNs = nmiTouchedAtNs.getAndSet(NONE);
+            long softTouchedNs = take(softTouchedAtNs);
+            long nmiTouchedNs = take(nmiTouchedAtNs);
             if (stuck == null) {
                 softTouchNs = nowNs;
                 softPeriodNs = nowNs;
@@ -354,6 +354,11 @@ public final class LockupDetector {
                         stuck == irq);
             }
             return due;
+        }
+
+        /** The pending touch time in {@code touch}, or NONE; one load when there is none. */
+        private static long take(AtomicLong touch) {
+            return touch.get() == NONE ? NONE : touch.getAndSet(NONE);
         }
 
         /** A report about {@code hold}, with the stack of {@code t} (the thread running its owner) as cause. */
