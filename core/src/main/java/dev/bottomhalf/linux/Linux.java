@@ -154,6 +154,22 @@ public final class Linux {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Lockup detectors (kernel/watchdog.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code touch_softlockup_watchdog()}: this CPU is knowingly busy; its soft lockup report waits a period. */
+    public static void touch_softlockup_watchdog() {
+        ExecutionContext c = ctx();
+        c.machine().lockupDetector().touchSoftlockupWatchdog(c.cpu());
+    }
+
+    /** {@code touch_nmi_watchdog()}: as {@link #touch_softlockup_watchdog()}, and the hard lockup timing restarts. */
+    public static void touch_nmi_watchdog() {
+        ExecutionContext c = ctx();
+        c.machine().lockupDetector().touchNmiWatchdog(c.cpu());
+    }
+
+    // ------------------------------------------------------------------------------------------
     // printk
     // ------------------------------------------------------------------------------------------
 

@@ -110,4 +110,9 @@ public final class Proc {
         IrqController.SpuriousState s = irqs.spurious(irq);
         return "count " + s.count() + "\nunhandled " + s.unhandled() + "\nlast_unhandled " + s.lastUnhandledMs() + " ms\n";
     }
+
+    /** {@code /proc/sys/kernel/watchdog_thresh}: the lockup detectors' threshold in seconds (0: off). */
+    public String watchdogThresh() {
+        return machine.lockupDetector().watchdogThresh() + "\n";
+    }
 }

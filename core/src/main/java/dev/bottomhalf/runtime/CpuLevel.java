@@ -25,14 +25,22 @@ import java.util.concurrent.locks.LockSupport;
  * <li>A parked acquirer clears a thread interrupt (and sets it again once it owns the level), so an
  * interrupted thread parks instead of spinning; it gives up with {@link IllegalStateException} when the
  * kernel closes or panics (the machine wakes it).</li>
+ * <li>{@code releases} counts the releases, for the {@link LockupDetector}: two samples that see the same
+ * owner and the same count saw one continuous hold (the kernel's {@code hrtimer_interrupts} counter plays
+ * this part there). Only the owner writes it, with an opaque store before the volatile {@code owner = null},
+ * so the next owner's CAS orders it after every earlier increment and no increment is lost; a reader that
+ * sees an owner (volatile read) and then reads the count sees at least the count that owner's hold
+ * started with. It costs one plain-speed store per outermost release, on a line the releaser owns.</li>
  * </ul>
  */
 final class CpuLevel {
     private static final VarHandle OWNER;
+    private static final VarHandle RELEASES;
 
     static {
         try {
             OWNER = MethodHandles.lookup().findVarHandle(CpuLevel.class, "owner", ExecutionContext.class);
+            RELEASES = MethodHandles.lookup().findVarHandle(CpuLevel.class, "releases", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -45,6 +53,8 @@ final class CpuLevel {
     private final Machine machine;
     private final boolean stepped;
     private volatile ExecutionContext owner;
+    @SuppressWarnings("unused") // accessed through RELEASES
+    private int releases;
     private final ConcurrentLinkedQueue<Thread> waiters = new ConcurrentLinkedQueue<>();
 
     CpuLevel(String name, Machine machine) {
@@ -55,6 +65,11 @@ final class CpuLevel {
 
     ExecutionContext owner() {
         return owner;
+    }
+
+    /** How many times the level was released since the CPU was built (wraps); any thread. */
+    int releases() {
+        return (int) RELEASES.getAcquire(this);
     }
 
     boolean isOwnedBy(ExecutionContext ctx) {
@@ -117,6 +132,7 @@ final class CpuLevel {
     void release(ExecutionContext ctx) {
         assert owner == ctx : name + " released by " + ctx.name() + " but owned by "
                 + (owner == null ? "nobody" : owner.name());
+        RELEASES.setOpaque(this, (int) RELEASES.getOpaque(this) + 1);
         owner = null;
         Thread next = waiters.peek();
         if (next != null) {

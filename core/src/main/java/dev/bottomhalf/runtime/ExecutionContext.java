@@ -68,6 +68,8 @@ public final class ExecutionContext {
     private final Machine machine;
     private final Role role;
     private final String name;
+    /** A task's own thread (the one that attached it); null for runtime contexts, which threads borrow. */
+    private final Thread taskThread;
     private Cpu cpu;
     private int preemptCount;
     private boolean irqsDisabled;
@@ -77,6 +79,7 @@ public final class ExecutionContext {
         this.role = role;
         this.name = name;
         this.cpu = cpu;
+        this.taskThread = role == Role.TASK ? Thread.currentThread() : null;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -139,6 +142,11 @@ public final class ExecutionContext {
     /** The thread name the kernel would show ({@code cpu/0}, {@code ksoftirqd/1}, a task's own name). */
     public String name() {
         return name;
+    }
+
+    /** For a task, the thread it belongs to; null for a runtime context. Any thread. */
+    Thread taskThread() {
+        return taskThread;
     }
 
     /** The CPU this context runs on. */

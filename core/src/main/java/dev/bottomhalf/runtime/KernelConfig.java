@@ -3,8 +3,8 @@ package dev.bottomhalf.runtime;
 import java.util.Objects;
 
 /**
- * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines. Immutable;
- * make one with {@link #builder()}.
+ * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, the lockup
+ * detectors' threshold. Immutable; make one with {@link #builder()}.
  *
  * @param cpus             number of virtual CPUs (default: the host's available processors)
  * @param hz               the tick rate: 100, 250, 300 or 1000 (default 1000)
@@ -22,10 +22,14 @@ import java.util.Objects;
  *                         ({@code Kernel.bindCurrentThread}); default 0
  * @param closeTimeout     how long {@code Kernel.close()} lets accepted work run before it cancels the rest
  *                         (default 30 s; the work that did not run is reported)
+ * @param watchdogThresh   the kernel's {@code watchdog_thresh} in seconds, 0..60 (default 10): a CPU level held
+ *                         for more than this is a hard lockup, for more than twice this a soft lockup
+ *                         ({@link LockupDetector}); 0 turns both detectors off
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
-                           Reporter reporter, int defaultTaskCpu, java.time.Duration closeTimeout) {
+                           Reporter reporter, int defaultTaskCpu, java.time.Duration closeTimeout,
+                           int watchdogThresh) {
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -36,6 +40,10 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         }
         if (irqLines < 1 || irqLines > 4096) {
             throw new IllegalArgumentException("irqLines must be 1..4096: " + irqLines);
+        }
+        if (watchdogThresh < 0 || watchdogThresh > LockupDetector.MAX_WATCHDOG_THRESH) {
+            throw new IllegalArgumentException("watchdog_thresh must be 0.." + LockupDetector.MAX_WATCHDOG_THRESH
+                    + " seconds (0 disables the lockup detectors): " + watchdogThresh);
         }
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(idleStrategy, "idleStrategy");
@@ -69,6 +77,7 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private Reporter reporter = Reporter.systemLogger();
         private int defaultTaskCpu;
         private java.time.Duration closeTimeout = java.time.Duration.ofSeconds(30);
+        private int watchdogThresh = LockupDetector.DEFAULT_WATCHDOG_THRESH;
 
         private Builder() {
         }
@@ -140,10 +149,16 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /** {@code watchdog_thresh} in seconds (0..60; 0 disables the soft and hard lockup detectors). */
+        public Builder watchdogThresh(int seconds) {
+            this.watchdogThresh = seconds;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout);
+                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout, watchdogThresh);
         }
     }
 }

@@ -69,6 +69,7 @@ public final class Machine implements AutoCloseable {
     private final Reports reports;
     private final Tracing tracing;
     private final HostAffinity affinity;
+    private final LockupDetector lockups;
     private volatile InterruptSource[] interruptSources = new InterruptSource[0];
     private volatile SoftirqEntry softirqEntry;
     private final List<AgentHandle> agents = new CopyOnWriteArrayList<>();
@@ -97,6 +98,7 @@ public final class Machine implements AutoCloseable {
         for (Cpu cpu : cpus) {
             register(cpu.agent(), false);
         }
+        this.lockups = new LockupDetector(this);
     }
 
     public KernelConfig config() {
@@ -121,6 +123,11 @@ public final class Machine implements AutoCloseable {
 
     public Tracing tracing() {
         return tracing;
+    }
+
+    /** The soft and hard lockup detectors ({@code watchdog_thresh}); they watch from start to close. */
+    public LockupDetector lockupDetector() {
+        return lockups;
     }
 
     public int cpuCount() {
@@ -415,6 +422,7 @@ public final class Machine implements AutoCloseable {
                 return;
             }
             state = RUNNING;
+            lockups.start();
             if (!stepped()) {
                 for (AgentHandle h : agents) {
                     startThread(h);
@@ -515,6 +523,7 @@ public final class Machine implements AutoCloseable {
             toStop = new ArrayList<>(agents);
             agents.clear();
         }
+        lockups.stop();
         waitQueue.wakeAll();
         for (Cpu cpu : cpus) {
             cpu.wakeLevelWaiters();

@@ -54,6 +54,15 @@ public final class Reports {
     }
 
     /**
+     * A {@code BUG:}-level report about a context other than the caller's (the {@link LockupDetector}
+     * reports a stuck CPU from outside it): the event names that context's CPU, thread and state.
+     */
+    void bugOn(int cpu, String thread, String context, String message, Throwable stack) {
+        counts.incrementAndGet(KernelEvent.Kind.BUG.ordinal());
+        deliver(new KernelEvent(KernelEvent.Kind.BUG, message, cpu, thread, context, machine.jiffies(), stack));
+    }
+
+    /**
      * A handler threw. Reported as an oops naming the handler, counted, and the runtime goes on — except
      * for a fatal error ({@link #isFatal}): then, after the oops, the kernel panics
      * ({@code Kernel panic - not syncing: Fatal exception in interrupt} in interrupt context,
@@ -102,9 +111,12 @@ public final class Reports {
         counts.incrementAndGet(kind.ordinal());
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         boolean ours = ctx != null && ctx.machine() == machine;
-        KernelEvent event = new KernelEvent(kind, message, ours ? ctx.cpu().id() : -1,
+        deliver(new KernelEvent(kind, message, ours ? ctx.cpu().id() : -1,
                 ours ? ctx.name() : Thread.currentThread().getName(), ours ? ctx.describe() : "outside the kernel",
-                machine.jiffies(), cause);
+                machine.jiffies(), cause));
+    }
+
+    private void deliver(KernelEvent event) {
         try {
             reporter.report(event);
         } catch (RuntimeException e) {

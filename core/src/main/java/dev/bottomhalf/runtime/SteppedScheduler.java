@@ -216,6 +216,16 @@ public final class SteppedScheduler implements Agent {
         return adopted.containsKey(agent);
     }
 
+    /** The thread that runs the adopted agent whose context is {@code ctx}, or null (for lockup reports). */
+    synchronized Thread threadOf(ExecutionContext ctx) {
+        for (SimThread t : adopted.values()) {
+            if (t.agent.context() == ctx) {
+                return t;
+            }
+        }
+        return null;
+    }
+
     // ------------------------------------------------------------------------------------------
     // The agent: one slice per doWork
     // ------------------------------------------------------------------------------------------
