@@ -3,8 +3,8 @@ package dev.bottomhalf.runtime;
 import java.util.Objects;
 
 /**
- * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines. Immutable;
- * make one with {@link #builder()}.
+ * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, the rate of
+ * rate-limited reports. Immutable; make one with {@link #builder()}.
  *
  * @param cpus             number of virtual CPUs (default: the host's available processors)
  * @param hz               the tick rate: 100, 250, 300 or 1000 (default 1000)
@@ -18,10 +18,22 @@ import java.util.Objects;
  * @param forceIrqThreads  the kernel's {@code threadirqs} boot option: softirqs raised by hard IRQs run in
  *                         {@code ksoftirqd}, never at irq_exit
  * @param reporter         where WARN/BUG/oops reports go
+ * @param ratelimitIntervalMs the interval of rate-limited reports (oopses of one handler, the kernel's
+ *                         {@code printk_ratelimited} sites), in milliseconds of the kernel's clock: the
+ *                         kernel's {@code DEFAULT_RATELIMIT_INTERVAL}, {@code 5 * HZ} jiffies (default 5000);
+ *                         0: no limit
+ * @param ratelimitBurst   how many rate-limited reports of one site (and key) go ahead per interval: the
+ *                         kernel's {@code DEFAULT_RATELIMIT_BURST} (default 10); 0: no limit. Suppressed
+ *                         reports are still counted ({@link Reports#count})
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
-                           Reporter reporter) {
+                           Reporter reporter, int ratelimitIntervalMs, int ratelimitBurst) {
+
+    /** {@code DEFAULT_RATELIMIT_INTERVAL}: {@code 5 * HZ} jiffies, in milliseconds. */
+    public static final int DEFAULT_RATELIMIT_INTERVAL_MS = 5_000;
+    /** {@code DEFAULT_RATELIMIT_BURST}. */
+    public static final int DEFAULT_RATELIMIT_BURST = 10;
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -37,6 +49,12 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         Objects.requireNonNull(idleStrategy, "idleStrategy");
         Objects.requireNonNull(daemonIdle, "daemonIdle");
         Objects.requireNonNull(reporter, "reporter");
+        if (ratelimitIntervalMs < 0) {
+            throw new IllegalArgumentException("ratelimitIntervalMs must be >= 0 (0: no limit): " + ratelimitIntervalMs);
+        }
+        if (ratelimitBurst < 0) {
+            throw new IllegalArgumentException("ratelimitBurst must be >= 0 (0: no limit): " + ratelimitBurst);
+        }
     }
 
     public static Builder builder() {
@@ -55,6 +73,8 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private int irqLines = 64;
         private boolean forceIrqThreads;
         private Reporter reporter = Reporter.systemLogger();
+        private int ratelimitIntervalMs = DEFAULT_RATELIMIT_INTERVAL_MS;
+        private int ratelimitBurst = DEFAULT_RATELIMIT_BURST;
 
         private Builder() {
         }
@@ -110,10 +130,20 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /**
+         * The rate of rate-limited reports: at most {@code burst} per {@code intervalMs} for each site and
+         * key (default: the kernel's 10 per 5 s); 0 for either turns the limit off.
+         */
+        public Builder ratelimit(int intervalMs, int burst) {
+            this.ratelimitIntervalMs = intervalMs;
+            this.ratelimitBurst = burst;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter);
+                    forceIrqThreads, reporter, ratelimitIntervalMs, ratelimitBurst);
         }
     }
 }
