@@ -247,7 +247,7 @@ public final class Timers {
     private boolean warnIfPending(TimerList t, String call) {
         requireInitialised(t, call);
         if (t.pending) {
-            reports.warnOnce(call, "WARNING: " + call + "(" + t.name() + ") of a pending"
+            reports.warnOnce(call + "_pending", "WARNING: " + call + "(" + t.name() + ") of a pending"
                     + " timer is ignored (WARN_ON_ONCE(timer_pending(timer)))");
             return true;
         }

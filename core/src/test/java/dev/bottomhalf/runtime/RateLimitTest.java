@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -154,6 +156,41 @@ class RateLimitTest {
         assertEquals(1, site.state(flooding).missed(), "a state with an unreported count stays");
         assertTrue(site.allow(flooding, KernelEvent.Kind.INFO));
         assertEquals(List.of("f: 1 callbacks suppressed"), suppressedLines());
+    }
+
+    /** {@code com.sun.management.ThreadMXBean.getThreadAllocatedBytes} of this thread (through reflection). */
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        Method m = Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
+        return (long) m.invoke(ManagementFactory.getThreadMXBean(), Thread.currentThread().threadId());
+    }
+
+    @Test
+    void suppressedReport_allocatesNothing() throws ReflectiveOperationException {
+        boot();
+        RateLimiter site = kernel.reports().limiter("f");
+        Object key = new Object();
+        RuntimeException thrown = new IllegalStateException("preallocated");
+        // One lambda for both loops: linking a lambda's call site the first time it runs allocates (~30 KB).
+        java.util.function.Function<Object, String> describe = k -> "handler " + k;
+        for (int round = 0; round < 5; round++) {            // the burst, then the JIT's warm-up
+            for (int i = 0; i < 100_000; i++) {
+                site.allow(key, KernelEvent.Kind.ERR);
+                site.oops(key, key, describe, thrown);
+            }
+            allocatedBytes();
+        }
+        long before = allocatedBytes();
+        for (int i = 0; i < 100_000; i++) {
+            site.allow(key, KernelEvent.Kind.ERR);
+            site.oops(key, key, describe, thrown);
+        }
+        long allocated = allocatedBytes() - before;
+        assertTrue(allocated < 4_096, allocated + " bytes for 200,000 suppressed reports (the measuring call"
+                + " itself takes about 1 KB)");
+        assertEquals(5, oopsesDelivered(), "the key's burst of 10 went to the first 5 allow/oops pairs");
+        assertEquals(600_000, kernel.reports().count(KernelEvent.Kind.OOPS), "every oops counted");
+        assertEquals(600_000 - 5, kernel.reports().count(KernelEvent.Kind.ERR),
+                "every suppressed one counted (the 5 allowed are counted by the report their caller makes)");
     }
 
     // ------------------------------------------------------------------------------------------
