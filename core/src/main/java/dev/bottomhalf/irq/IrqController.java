@@ -14,6 +14,7 @@ import dev.bottomhalf.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -67,10 +68,22 @@ public final class IrqController implements InterruptSource {
     private volatile long pollDeadlineNs = Long.MAX_VALUE;
     private volatile boolean noIrqDebug;
     private int bogusReportsLeft = BOGUS_REPORTS; // guarded by this
+    /** A primary handler's oopses, rate-limited per action. */
+    private final RateLimiter handlerOopses;
+    /** A thread function's oopses ({@link IrqThread}), rate-limited per action. */
+    final RateLimiter threadOopses;
+    /** A primary handler that returns with another preempt_count: rate-limited per action, like its oopses. */
+    private final RateLimiter preemptLeaks;
+    /** A thread function that returns in atomic context ({@link IrqThread}): rate-limited per action. */
+    final RateLimiter threadAtomicReturns;
 
     public IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.reports = machine.reports();
+        this.handlerOopses = reports.limiter("__handle_irq_event_percpu");
+        this.threadOopses = reports.limiter("irq_thread_fn");
+        this.preemptLeaks = reports.limiter("__handle_irq_event_percpu");
+        this.threadAtomicReturns = reports.limiter("irq_thread_fn");
         this.tracing = machine.tracing();
         int lines = machine.config().irqLines();
         this.cpus = new Cpu[machine.cpuCount()];
@@ -592,7 +605,7 @@ public final class IrqController implements InterruptSource {
             try {
                 res = action.handler.handle(desc.irq, action.devId);
             } catch (Throwable t) {
-                reports.oops("irq " + desc.irq + " handler " + action.name, t);
+                handlerOopses.oops(action, action, a -> "irq " + a.irq + " handler " + a.name, t);
                 res = IrqReturn.NONE;
             }
             if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
@@ -600,12 +613,14 @@ public final class IrqController implements InterruptSource {
                         + (res == IrqReturn.NONE ? "unhandled" : "handled"));
             }
             if (ctx.forceIrqsDisabled()) {
-                reports.warnOnce("irq_enabled_interrupts_" + desc.irq + "_" + action.name,
+                reports.warnOnce("__handle_irq_event_percpu_irqs_enabled",
                         "irq " + desc.irq + " handler " + action.name + " enabled interrupts");
             }
             if (ctx.preemptCount() != before) {
-                reports.warning(String.format("irq %d handler %s leaked preempt_count %08x -> %08x",
-                        desc.irq, action.name, before, ctx.preemptCount()));
+                if (preemptLeaks.allow(action, KernelEvent.Kind.WARNING)) {
+                    reports.warning(String.format("irq %d handler %s leaked preempt_count %08x -> %08x",
+                            desc.irq, action.name, before, ctx.preemptCount()));
+                }
                 ctx.restorePreemptCount(before);
             }
             if (res == IrqReturn.WAKE_THREAD) {
@@ -614,6 +629,8 @@ public final class IrqController implements InterruptSource {
                         action.warnedNoThread = true;
                         reports.printk(KernelEvent.Kind.WARN, "IRQ " + desc.irq + " device " + action.name
                                 + " returned IRQ_WAKE_THREAD but no thread function available.");
+                    } else {
+                        reports.suppressed(KernelEvent.Kind.WARN);
                     }
                 } else {
                     wakeThread(desc, action);
@@ -674,6 +691,8 @@ public final class IrqController implements InterruptSource {
             }
             if (report) {
                 reportBadIrq(desc, actionRet);
+            } else {
+                reports.suppressed(KernelEvent.Kind.BUG);
             }
             return;
         }

@@ -3,6 +3,7 @@ package dev.bottomhalf.irq;
 import dev.bottomhalf.runtime.Agent;
 import dev.bottomhalf.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelEvent;
 
 /**
  * {@code irq/L-name}: the thread of one threaded handler. Runs the thread function in process context
@@ -87,13 +88,15 @@ final class IrqThread implements Agent {
         try {
             ret = action.threadFn.handle(desc.irq, action.devId);
         } catch (Throwable t) {
-            controller.machine().reports().oops("irq " + desc.irq + " thread function " + action.name, t);
+            controller.threadOopses.oops(action, action, a -> "irq " + a.irq + " thread function " + a.name, t);
             ret = IrqReturn.NONE;
         }
         if (ctx.preemptCount() != before || ctx.irqsDisabled()) {
-            controller.machine().reports().warning(String.format(
-                    "irq/%d-%s: thread function returned in atomic context (preempt_count %08x, irqs_disabled %b)",
-                    desc.irq, action.name, ctx.preemptCount(), ctx.irqsDisabled()));
+            if (controller.threadAtomicReturns.allow(action, KernelEvent.Kind.WARNING)) {
+                controller.machine().reports().warning(String.format("irq/%d-%s: thread function returned in atomic"
+                        + " context (preempt_count %08x, irqs_disabled %b)", desc.irq, action.name, ctx.preemptCount(),
+                        ctx.irqsDisabled()));
+            }
             ctx.forceIrqsEnabled();
             ctx.restorePreemptCount(before);
         }

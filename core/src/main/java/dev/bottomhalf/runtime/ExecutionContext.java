@@ -326,7 +326,7 @@ public final class ExecutionContext {
      */
     public void localBhEnable() {
         if ((preemptCount & SOFTIRQ_MASK) < SOFTIRQ_DISABLE_OFFSET) {
-            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): local_bh_enable() without "
+            debugLocksWarnOn("DEBUG_LOCKS_WARN_ON(val > preempt_count()): local_bh_enable() without "
                     + "local_bh_disable() (preempt_count " + hex(preemptCount) + ")");
             return;
         }
@@ -353,7 +353,7 @@ public final class ExecutionContext {
      */
     public void localBhEnableNoRun() {
         if ((preemptCount & SOFTIRQ_MASK) < SOFTIRQ_DISABLE_OFFSET) {
-            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): _local_bh_enable() without "
+            debugLocksWarnOn("DEBUG_LOCKS_WARN_ON(val > preempt_count()): _local_bh_enable() without "
                     + "local_bh_disable() (preempt_count " + hex(preemptCount) + ")");
             return;
         }
@@ -375,14 +375,28 @@ public final class ExecutionContext {
         preemptCount += PREEMPT_OFFSET;
     }
 
-    /** {@code preempt_enable()}. */
+    /**
+     * {@code preempt_enable()}. Without a matching {@code preempt_disable()} it changes nothing and reports
+     * the check of the kernel's {@code preempt_count_sub()} that fails: {@code val > preempt_count()} when the
+     * whole count is 0, {@code (val < PREEMPT_MASK) && !(preempt_count() & PREEMPT_MASK)} when only the
+     * preemption byte is.
+     */
     public void preemptEnable() {
         if ((preemptCount & PREEMPT_MASK) == 0) {
-            machine.reports().warning("DEBUG_LOCKS_WARN_ON(val > preempt_count()): preempt_enable() without "
-                    + "preempt_disable() (preempt_count " + hex(preemptCount) + ")");
+            debugLocksWarnOn((preemptCount == 0 ? "DEBUG_LOCKS_WARN_ON(val > preempt_count())"
+                    : "DEBUG_LOCKS_WARN_ON((val < PREEMPT_MASK) && !(preempt_count() & PREEMPT_MASK))")
+                    + ": preempt_enable() without preempt_disable() (preempt_count " + hex(preemptCount) + ")");
             return;
         }
         preemptCount -= PREEMPT_OFFSET;
+    }
+
+    /**
+     * {@code DEBUG_LOCKS_WARN_ON(c)}: a {@code WARN} only if it is the first lockdep report of this kernel
+     * ({@code debug_locks_off()} turns lockdep off on the first one); counted either way.
+     */
+    private void debugLocksWarnOn(String message) {
+        machine.reports().lockdep(KernelEvent.Kind.WARNING, message, new Throwable("WARNING: " + message));
     }
 
     /**
@@ -423,7 +437,9 @@ public final class ExecutionContext {
      * {@code might_sleep()}: called at the top of every call that can block. In atomic context (or with
      * IRQs disabled) it reports {@code BUG: sleeping function called from invalid context at <where>}
      * with the kernel's detail lines and returns false; a caller whose wait could never end from here
-     * (it would wait for this very context) then returns instead of hanging.
+     * (it would wait for this very context) then returns instead of hanging. As the kernel's
+     * {@code __might_resched()}, at most one report per second ({@code HZ} jiffies) on this kernel: the
+     * others are counted, with no {@code callbacks suppressed} line.
      *
      * @param where the blocking call, e.g. {@code tasklet_kill}
      * @return true when sleeping is legal here
@@ -432,7 +448,11 @@ public final class ExecutionContext {
         if (preemptCount == 0 && !irqsDisabled) {
             return true;
         }
-        machine.reports().bug("BUG: sleeping function called from invalid context at " + where + "\n"
+        Reports reports = machine.reports();
+        if (!reports.mightResched().allow(KernelEvent.Kind.BUG)) {
+            return false;
+        }
+        reports.bug("BUG: sleeping function called from invalid context at " + where + "\n"
                 + "in_atomic(): " + (inAtomic() ? 1 : 0) + ", irqs_disabled(): " + (irqsDisabled ? 1 : 0)
                 + ", non_block: 0, pid: " + Thread.currentThread().threadId() + ", name: " + name + "\n"
                 + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0", new Throwable(where));

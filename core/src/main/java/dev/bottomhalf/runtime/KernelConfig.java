@@ -3,8 +3,9 @@ package dev.bottomhalf.runtime;
 import java.util.Objects;
 
 /**
- * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, the lockup
- * detectors' threshold. Immutable; make one with {@link #builder()}.
+ * How to build a kernel: CPU count, HZ, clock, mode, idle strategies, pinning, IRQ lines, the default CPU
+ * of unbound threads, the close timeout, the lockup detectors' threshold, the rate of rate-limited reports.
+ * Immutable; make one with {@link #builder()}.
  *
  * @param cpus             number of virtual CPUs (default: the host's available processors)
  * @param hz               the tick rate: 100, 250, 300 or 1000 (default 1000)
@@ -25,11 +26,23 @@ import java.util.Objects;
  * @param watchdogThresh   the kernel's {@code watchdog_thresh} in seconds, 0..60 (default 10): a CPU level held
  *                         for more than this is a hard lockup, for more than twice this a soft lockup
  *                         ({@link LockupDetector}); 0 turns both detectors off
+ * @param ratelimitIntervalMs the interval of rate-limited reports (oopses of one handler, the kernel's
+ *                         {@code printk_ratelimited} sites), in milliseconds of the kernel's clock: the
+ *                         kernel's {@code DEFAULT_RATELIMIT_INTERVAL}, {@code 5 * HZ} jiffies (default 5000);
+ *                         0: no limit
+ * @param ratelimitBurst   how many rate-limited reports of one site (and key) go ahead per interval: the
+ *                         kernel's {@code DEFAULT_RATELIMIT_BURST} (default 10); 0: no limit. Suppressed
+ *                         reports are still counted ({@link Reports#count})
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
                            Reporter reporter, int defaultTaskCpu, java.time.Duration closeTimeout,
-                           int watchdogThresh) {
+                           int watchdogThresh, int ratelimitIntervalMs, int ratelimitBurst) {
+
+    /** {@code DEFAULT_RATELIMIT_INTERVAL}: {@code 5 * HZ} jiffies, in milliseconds. */
+    public static final int DEFAULT_RATELIMIT_INTERVAL_MS = 5_000;
+    /** {@code DEFAULT_RATELIMIT_BURST}. */
+    public static final int DEFAULT_RATELIMIT_BURST = 10;
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -57,6 +70,12 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         if (closeTimeout.isNegative()) {
             throw new IllegalArgumentException("closeTimeout cannot be negative: " + closeTimeout);
         }
+        if (ratelimitIntervalMs < 0) {
+            throw new IllegalArgumentException("ratelimitIntervalMs must be >= 0 (0: no limit): " + ratelimitIntervalMs);
+        }
+        if (ratelimitBurst < 0) {
+            throw new IllegalArgumentException("ratelimitBurst must be >= 0 (0: no limit): " + ratelimitBurst);
+        }
     }
 
     public static Builder builder() {
@@ -78,6 +97,8 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private int defaultTaskCpu;
         private java.time.Duration closeTimeout = java.time.Duration.ofSeconds(30);
         private int watchdogThresh = LockupDetector.DEFAULT_WATCHDOG_THRESH;
+        private int ratelimitIntervalMs = DEFAULT_RATELIMIT_INTERVAL_MS;
+        private int ratelimitBurst = DEFAULT_RATELIMIT_BURST;
 
         private Builder() {
         }
@@ -155,10 +176,20 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /**
+         * The rate of rate-limited reports: at most {@code burst} per {@code intervalMs} for each site and
+         * key (default: the kernel's 10 per 5 s); 0 for either turns the limit off.
+         */
+        public Builder ratelimit(int intervalMs, int burst) {
+            this.ratelimitIntervalMs = intervalMs;
+            this.ratelimitBurst = burst;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout, watchdogThresh);
+                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout, watchdogThresh, ratelimitIntervalMs, ratelimitBurst);
         }
     }
 }

@@ -67,6 +67,8 @@ public final class Machine implements AutoCloseable {
     private final long initialJiffies;
     private final Cpu[] cpus;
     private final Reports reports;
+    /** A cross-CPU function's oopses, rate-limited per function (its class: one per lambda or method). */
+    private final RateLimiter smpCallOopses;
     private final Tracing tracing;
     private final HostAffinity affinity;
     private final LockupDetector lockups;
@@ -89,6 +91,7 @@ public final class Machine implements AutoCloseable {
         this.bootNs = clock.nanoTime();
         this.initialJiffies = initialJiffies(config.hz());
         this.reports = new Reports(this, config.reporter());
+        this.smpCallOopses = reports.limiter("__flush_smp_call_function_queue");
         this.tracing = new Tracing(this);
         this.affinity = config.pinning() ? new HostAffinity() : null;
         this.cpus = new Cpu[config.cpus()];
@@ -840,7 +843,7 @@ public final class Machine implements AutoCloseable {
         try {
             call.func.run();
         } catch (Throwable t) {
-            reports.oops("smp_call_function " + funcName, t);
+            smpCallOopses.oops(call.func.getClass(), funcName, name -> "smp_call_function " + name, t);
         } finally {
             call.done = true;
             waitQueue.wakeAll();

@@ -3,6 +3,7 @@ package dev.bottomhalf.softirq;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.function.Function;
 
 import dev.bottomhalf.runtime.AgentHandle;
 import dev.bottomhalf.runtime.Cpu;
@@ -11,6 +12,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.SoftirqEntry;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -66,10 +68,18 @@ public final class Softirqs implements SoftirqEntry {
     private final long[] counts;
     private final Ksoftirqd[] daemons;
     private final long maxSoftirqTimeJiffies;
+    /** A handler's oopses, rate-limited per vector. */
+    private final RateLimiter oopses;
+    /** A handler that returns with IRQs disabled: rate-limited per vector, like its oopses. */
+    private final RateLimiter irqsOffReturns;
+    /** Names a vector's handler in an oops report; made once (it reads this object's names). */
+    private final Function<Integer, String> oopsName = nr -> "softirq " + names[nr] + " (" + actionNames[nr] + ")";
 
     public Softirqs(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.tracing = machine.tracing();
+        this.oopses = machine.reports().limiter("handle_softirqs");
+        this.irqsOffReturns = machine.reports().limiter("handle_softirqs");
         this.maxSoftirqTimeJiffies = machine.msecsToJiffies(MAX_SOFTIRQ_TIME_MS);
         for (SoftirqVector v : SoftirqVector.values()) {
             names[v.nr()] = v.name();
@@ -308,7 +318,7 @@ public final class Softirqs implements SoftirqEntry {
         try {
             action.run();
         } catch (Throwable t) {
-            machine.reports().oops("softirq " + names[nr] + " (" + actionNames[nr] + ")", t);
+            oopses.oops(nr, nr, oopsName, t); // nr < 128: a cached Integer, no allocation
         }
         if (tracing.on(Tracepoint.SOFTIRQ_EXIT)) {
             tracing.emit(Tracepoint.SOFTIRQ_EXIT, describe(nr));
@@ -320,7 +330,7 @@ public final class Softirqs implements SoftirqEntry {
                     nr, names[nr], actionNames[nr], before, after));
             ctx.restorePreemptCount(before);
         }
-        if (ctx.forceIrqsEnabled()) {
+        if (ctx.forceIrqsEnabled() && irqsOffReturns.allow(nr, KernelEvent.Kind.WARNING)) {
             machine.reports().warning(String.format("softirq %d %s %s returned with IRQs disabled",
                     nr, names[nr], actionNames[nr]));
         }

@@ -159,6 +159,11 @@ public final class Tasklet {
         return data;
     }
 
+    /** {@code use_callback}: set up in the callback form ({@code tasklet_setup}), not the legacy one. */
+    boolean usesCallback() {
+        return func == null;
+    }
+
     boolean initialised() {
         return callback != null || func != null;
     }

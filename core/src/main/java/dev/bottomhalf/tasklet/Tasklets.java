@@ -8,6 +8,7 @@ import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -45,11 +46,14 @@ public final class Tasklets {
     private final Tracing tracing;
     private final TaskletList[] normal;
     private final TaskletList[] hi;
+    /** A callback's oopses, rate-limited per tasklet. */
+    private final RateLimiter oopses;
 
     public Tasklets(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
+        this.oopses = reports.limiter("tasklet_action_common");
         this.tracing = machine.tracing();
         this.normal = new TaskletList[machine.cpuCount()];
         this.hi = new TaskletList[machine.cpuCount()];
@@ -157,7 +161,8 @@ public final class Tasklets {
         if (t.testAndClearSched()) {
             return true;
         }
-        reports.warnOnce("tasklet_sched_not_set_" + t.name(), "tasklet SCHED state not set: " + t.name());
+        reports.warnOnce("tasklet_clear_sched", "tasklet SCHED state not set: " + (t.usesCallback() ? "callback " : "func ")
+                + t.name());
         return false;
     }
 
@@ -169,7 +174,7 @@ public final class Tasklets {
         try {
             t.invoke();
         } catch (Throwable e) {
-            reports.oops("tasklet " + t.name(), e);
+            oopses.oops(t, t, tasklet -> "tasklet " + tasklet.name(), e);
         } finally {
             if (tracing.on(Tracepoint.TASKLET_EXIT)) {
                 tracing.emit(Tracepoint.TASKLET_EXIT, "tasklet=" + t.name());

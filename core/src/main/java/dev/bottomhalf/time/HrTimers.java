@@ -15,6 +15,7 @@ import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.InterruptSource;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -53,11 +54,14 @@ public final class HrTimers {
     private final Tracing tracing;
     private final CpuBase[] bases;
     private final AtomicLongArray interrupts;
+    /** A callback's oopses, rate-limited per hrtimer. */
+    private final RateLimiter oopses;
 
     public HrTimers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
+        this.oopses = reports.limiter("__run_hrtimer");
         this.tracing = machine.tracing();
         this.bases = new CpuBase[machine.cpuCount()];
         for (int i = 0; i < bases.length; i++) {
@@ -229,7 +233,7 @@ public final class HrTimers {
         machine.checkOpen();
         requireInitialised(t, "hrtimer_start");
         if (mode.contains(HrTimer.Mode.SOFT) != t.soft) {
-            reports.warnOnce("hrtimer_mode_" + t.name(), "WARNING: hrtimer_start(" + t.name() + ") with a "
+            reports.warnOnce("hrtimer_start_range_ns_mode", "WARNING: hrtimer_start(" + t.name() + ") with a "
                     + (t.soft ? "hard" : "soft") + " mode on a " + (t.soft ? "soft" : "hard") + " timer (WARN_ON_ONCE("
                     + "!(mode & HRTIMER_MODE_SOFT) ^ !timer->is_soft)); it expires as set up");
         }
@@ -407,7 +411,7 @@ public final class HrTimers {
             return 0;
         }
         if (t.isQueued()) {
-            reports.warnOnce("hrtimer_forward_queued_" + t.name(), "WARNING: hrtimer_forward(" + t.name()
+            reports.warning("WARNING: hrtimer_forward(" + t.name()
                     + ") of a queued timer is ignored (WARN_ON(timer->state & HRTIMER_STATE_ENQUEUED))");
             return 0;
         }
@@ -561,7 +565,7 @@ public final class HrTimers {
                 restart = HrTimer.Restart.NORESTART;
             }
         } catch (Throwable e) {
-            reports.oops("hrtimer " + t.name(), e);
+            oopses.oops(t, t, timer -> "hrtimer " + timer.name(), e);
         } finally {
             t.runner = null;
             if (tracing.on(Tracepoint.HRTIMER_EXPIRE_EXIT)) {

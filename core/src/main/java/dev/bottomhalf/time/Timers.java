@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.InterruptSource;
+import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -81,11 +83,14 @@ public final class Timers {
     private final long[] seenHardirqs;
     private final SleepingHelpers sleeping;
     private final AtomicLongArray tickInterrupts;
+    /** A callback's oopses, rate-limited per timer. */
+    private final RateLimiter oopses;
 
     public Timers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
+        this.oopses = reports.limiter("call_timer_fn");
         this.tracing = machine.tracing();
         this.depth = TimerWheel.depth(machine.hz());
         int cpus = machine.cpuCount();
@@ -124,7 +129,7 @@ public final class Timers {
                     + " (re-initialising an armed timer corrupts the timer wheel)");
         }
         if ((flags & ~TIMER_INIT_FLAGS) != 0) {
-            reports.warnOnce("timer_setup_flags_" + name, String.format("WARNING: timer_setup(%s): flags %#x are"
+            reports.warnOnce("do_init_timer_flags", String.format("WARNING: timer_setup(%s): flags %#x are"
                     + " not timer_setup flags (WARN_ON_ONCE(flags & ~TIMER_INIT_FLAGS)); masked", name,
                     flags & ~TIMER_INIT_FLAGS));
             flags &= TIMER_INIT_FLAGS;
@@ -259,7 +264,7 @@ public final class Timers {
     private boolean warnIfPending(TimerList t, String call) {
         requireInitialised(t, call);
         if (t.pending) {
-            reports.warnOnce(call + "_pending_" + t.name(), "WARNING: " + call + "(" + t.name() + ") of a pending"
+            reports.warnOnce(call + "_pending", "WARNING: " + call + "(" + t.name() + ") of a pending"
                     + " timer is ignored (WARN_ON_ONCE(timer_pending(timer)))");
             return true;
         }
@@ -372,7 +377,7 @@ public final class Timers {
 
     private void forward(TimerBase base, long now, boolean haveNow) {
         if (!base.forward(haveNow ? now : machine.jiffies())) {
-            reports.warnOnce("timer_forward_" + base.cpu + base.kind, "WARNING: " + base
+            reports.warnOnce("__forward_timer_base", "WARNING: " + base
                     + ": next expiry before the base clock (WARN_ON_ONCE in __forward_timer_base)");
         }
     }
@@ -486,8 +491,9 @@ public final class Timers {
             }
             TimerBase running = bases[t.flags & TimerList.TIMER_CPUMASK][kindOf(t.flags)];
             if (running.runningTimer == t && running.runner == ctx) {
-                reports.bug("WARNING: possible recursive locking detected: " + call + "(" + t.name() + ") called from"
-                        + " the timer's own callback would wait for itself forever (deadlock)", new Throwable(call));
+                reports.lockdep(KernelEvent.Kind.BUG, "WARNING: possible recursive locking detected: " + call + "("
+                        + t.name() + ") called from the timer's own callback would wait for itself forever (deadlock)",
+                        new Throwable(call));
                 return 0;
             }
             // timer_sync_wait_running: sleep until the running callback has returned, then try again.
@@ -714,7 +720,7 @@ public final class Timers {
             trace(Tracepoint.TIMER_CANCEL, t);
             TimerList.Callback fn = t.function;
             if (fn == null) {
-                reports.warnOnce("timer_no_function_" + t.name(), "WARNING: timer " + t.name()
+                reports.warnOnce("expire_timers_no_function", "WARNING: timer " + t.name()
                         + " expired without a function (WARN_ON_ONCE(!fn))");
                 base.running(null);
                 continue;
@@ -746,7 +752,7 @@ public final class Timers {
         try {
             fn.run(t);
         } catch (Throwable e) {
-            reports.oops("timer " + t.name(), e);
+            oopses.oops(t, t, timer -> "timer " + timer.name(), e);
         } finally {
             base.runner(null);
             if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
@@ -754,7 +760,7 @@ public final class Timers {
             }
             int after = ctx.preemptCount();
             if (after != count) {
-                reports.warnOnce("timer_preempt_leak_" + t.name(), String.format("timer: %s preempt leak: %08x -> %08x",
+                reports.warnOnce("call_timer_fn_preempt_leak", String.format("timer: %s preempt leak: %08x -> %08x",
                         t.name(), count, after));
                 ctx.restorePreemptCount(count);
             }

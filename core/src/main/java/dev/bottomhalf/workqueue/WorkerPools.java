@@ -13,6 +13,7 @@ import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.SteppedScheduler;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -90,6 +91,8 @@ final class WorkerPools {
     private volatile long cpuIntensiveThresholdUs = 10_000;
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
     private final AtomicLong cmWakeups = new AtomicLong();
+    /** A work function's oopses, rate-limited per work item. */
+    private final RateLimiter oopses;
 
     WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers) {
         this.owner = owner;
@@ -97,6 +100,7 @@ final class WorkerPools {
         this.softirqs = softirqs;
         this.timers = timers;
         this.reports = machine.reports();
+        this.oopses = reports.limiter("process_one_work");
         this.tracing = machine.tracing();
         int cpus = machine.cpuCount();
         this.cpuPools = new WorkerPool[cpus][2];
@@ -476,7 +480,8 @@ final class WorkerPools {
             if (SteppedScheduler.isShutdown(e)) {
                 throw (Error) e; // the stepped kernel was closed while the item slept: unwind its thread
             }
-            reports.oops("work " + w.name() + " (" + wq.name() + ")", e);
+            oopses.oops(w, worker, running -> "work " + running.currentWork.name() + " ("
+                    + running.currentPwq.wq.name() + ")", e);
         } finally {
             worker.inFunc = false;
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {

@@ -54,9 +54,9 @@ final class WorkqueueFlush {
         ExecutionContext ctx = machine.current();
         Worker self = pools.currentWorker(ctx);
         if (self != null && self.currentWork == w) {
-            reports.bug("WARNING: possible recursive locking detected: flush_work(" + w.name() + ") called from the"
-                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
-                    + " return", new Throwable("flush_work"));
+            reports.lockdep(KernelEvent.Kind.BUG, "WARNING: possible recursive locking detected: flush_work("
+                    + w.name() + ") called from the item's own function waits for itself ((work_completion)("
+                    + w.name() + ")); it would never return", new Throwable("flush_work"));
             return false;
         }
         long target = instanceToWaitFor(w);
@@ -123,14 +123,15 @@ final class WorkqueueFlush {
         ExecutionContext ctx = machine.current();
         Worker self = pools.currentWorker(ctx);
         if (self != null && self.currentPwq != null && self.currentPwq.wq == wq) {
-            reports.bug("WARNING: possible recursive locking detected: flush_workqueue(" + wq.name() + ") called from"
-                    + " an item running on it waits for itself ((wq_completion)" + wq.name() + "); it would never"
-                    + " return", new Throwable("flush_workqueue"));
+            reports.lockdep(KernelEvent.Kind.BUG, "WARNING: possible recursive locking detected: flush_workqueue("
+                    + wq.name() + ") called from an item running on it waits for itself ((wq_completion)" + wq.name()
+                    + "); it would never return", new Throwable("flush_workqueue"));
             return;
         }
         if (systemWq && wq.draining == 0) {
-            reports.warnOnce("flush_system_wq_" + wq.name(), "WARNING: Flushing system-wide workqueues will be"
-                    + " prohibited in near future.");
+            // __warn_flushing_systemwide_wq(): pr_warn() and dump_stack() on every call.
+            reports.printk(KernelEvent.Kind.WARN, "WARNING: Flushing system-wide workqueues will be prohibited in near"
+                    + " future.", new Throwable("__warn_flushing_systemwide_wq"));
         }
         ctx.mightSleep("flush_workqueue");
         wq.flushMutex.lock();

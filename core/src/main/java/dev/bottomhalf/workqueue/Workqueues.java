@@ -23,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
@@ -73,6 +74,8 @@ public final class Workqueues {
     private final Set<DelayedWork> delayedWorks = Collections.newSetFromMap(new WeakHashMap<>());
     private final Timers timers;
     private final Reports reports;
+    /** Queueing into a destroyed workqueue: reported rate-limited per workqueue (a re-arming timer floods). */
+    private final RateLimiter destroyedQueueing;
     private final Tracing tracing;
     /** The pools and their workers. */
     private final WorkerPools pools;
@@ -99,6 +102,7 @@ public final class Workqueues {
         Objects.requireNonNull(softirqs, "softirqs");
         this.timers = Objects.requireNonNull(timers, "timers");
         this.reports = machine.reports();
+        this.destroyedQueueing = reports.limiter("__queue_work");
         this.tracing = machine.tracing();
         this.stepped = machine.stepped();
         this.pools = new WorkerPools(this, machine, softirqs, timers);
@@ -137,8 +141,11 @@ public final class Workqueues {
         machine.checkOpen();
         Objects.requireNonNull(name, "name");
         if ((flags & WQ_BH) != 0) {
-            if ((flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0 || maxActive != 0) {
-                reports.warning("WARNING: alloc_workqueue(" + name + "): a BH workqueue takes only WQ_HIGHPRI and"
+            boolean badFlags = (flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0;
+            if (badFlags || maxActive != 0) {
+                // Two WARN_ON_ONCE()s in the kernel: one for the flags, one for max_active.
+                reports.warnOnce(badFlags ? "alloc_workqueue_bh_flags" : "alloc_workqueue_bh_max_active",
+                        "WARNING: alloc_workqueue(" + name + "): a BH workqueue takes only WQ_HIGHPRI and"
                         + " max_active 0 (flags 0x" + Integer.toHexString(flags) + ", max_active " + maxActive + ")");
                 return null;
             }
@@ -299,8 +306,10 @@ public final class Workqueues {
         ExecutionContext ctx = machine.current();
         if ((wq.draining > 0 || wq.destroyed) && !isChained(ctx, wq)) {
             if (wq.destroyed) {
-                reports.bug("BUG: workqueue: cannot queue " + w.name() + " on wq " + wq.name() + ": the workqueue has"
-                        + " been destroyed (the item never runs)", new Throwable("__queue_work"));
+                if (destroyedQueueing.allow(wq, KernelEvent.Kind.BUG)) {
+                    reports.bug("BUG: workqueue: cannot queue " + w.name() + " on wq " + wq.name() + ": the workqueue"
+                            + " has been destroyed (the item never runs)", new Throwable("__queue_work"));
+                }
             } else {
                 reports.warnOnce("wq_cannot_queue", "workqueue: cannot queue " + w.name() + " on wq " + wq.name());
             }
@@ -814,7 +823,7 @@ public final class Workqueues {
         machine.checkOpen();
         int ret = grabPending(w, dw);
         if (!w.incDisable()) {
-            reports.warning("workqueue: work disable count overflowed");
+            reports.warnOnce("work_offqd_disable", "workqueue: work disable count overflowed");
         }
         w.clearPending();
         return ret == 1;
@@ -836,7 +845,7 @@ public final class Workqueues {
         machine.checkOpen();
         int depth = w.decDisable();
         if (depth < 0) {
-            reports.warning("workqueue: work disable count underflowed");
+            reports.warnOnce("work_offqd_enable", "workqueue: work disable count underflowed");
             return false;
         }
         return depth == 0;
@@ -856,18 +865,18 @@ public final class Workqueues {
         ExecutionContext ctx = machine.current();
         Worker self = pools.currentWorker(ctx);
         if (self != null && self.currentWork == w) {
-            reports.bug("WARNING: possible recursive locking detected: " + call + "(" + w.name() + ") called from the"
-                    + " item's own function waits for itself ((work_completion)(" + w.name() + ")); it would never"
-                    + " return", new Throwable(call));
+            reports.lockdep(KernelEvent.Kind.BUG, "WARNING: possible recursive locking detected: " + call + "("
+                    + w.name() + ") called from the item's own function waits for itself ((work_completion)("
+                    + w.name() + ")); it would never return", new Throwable(call));
             return false;
         }
         int ret = grabPending(w, dw);
         if (!w.incDisable()) {
-            reports.warning("workqueue: work disable count overflowed");
+            reports.warnOnce("work_offqd_disable", "workqueue: work disable count overflowed");
         }
         w.clearPending();
         if (ctx.inHardirq()) {
-            reports.warning("WARNING: " + call + "(" + w.name() + ") in hard-IRQ context");
+            reports.warnOnce("__cancel_work_sync_hardirq", "WARNING: " + call + "(" + w.name() + ") in hard-IRQ context");
         } else if (!ctx.inSoftirq() || !lastQueuedOnBh(w)) {
             ctx.mightSleep(call);
         }

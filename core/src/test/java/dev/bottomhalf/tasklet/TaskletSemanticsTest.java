@@ -296,7 +296,7 @@ class TaskletSemanticsTest {
         t.initCallback("t", me -> log.add("re-initialised callback"));  // misuse: SCHED cleared while queued
         task.localBhEnable();
         assertEquals(List.of(), log, "the kernel skips a queued tasklet whose SCHED bit is clear");
-        assertEquals(1, reports.matching("tasklet SCHED state not set: t").size());
+        assertEquals(1, reports.matching("tasklet SCHED state not set: callback t").size());
         assertFalse(t.isRunning());
         inBhSection(() -> tasklets.schedule(t));
         assertEquals(List.of("re-initialised callback"), log, "scheduled again properly, it runs");

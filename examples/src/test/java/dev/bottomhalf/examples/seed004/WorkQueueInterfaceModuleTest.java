@@ -17,8 +17,13 @@ import dev.bottomhalf.runtime.Stepper;
 
 class WorkQueueInterfaceModuleTest {
 
+    private static final String FLUSH_WARNING = "WARNING: Flushing system-wide workqueues will be prohibited in near"
+            + " future.";
+
+    /** The module's printk lines (KERN_WARNING, the default level), without the kernel's own flush warning. */
     private static List<String> printed(Reporter.Recording rec) {
-        return rec.events().stream().filter(e -> e.kind() == KernelEvent.Kind.WARN).map(KernelEvent::message).toList();
+        return rec.events().stream().filter(e -> e.kind() == KernelEvent.Kind.WARN)
+                .map(KernelEvent::message).filter(m -> !m.equals(FLUSH_WARNING)).toList();
     }
 
     @Test
@@ -55,6 +60,7 @@ class WorkQueueInterfaceModuleTest {
             loader.rmmod(module);
             assertTrue(module.cancelled, "the delay was not up: cancel_delayed_work returns nonzero");
             assertEquals(List.of("my_workqueue_handler: running in process context"), printed(rec));
+            assertEquals(1, rec.matching(FLUSH_WARNING).size(), "flush_scheduled_work() at unload: pr_warn, as 6.12");
             assertFalse(module.my_delayed_work.isPending());
             kernel.machine().detachCurrentThread();
         }
