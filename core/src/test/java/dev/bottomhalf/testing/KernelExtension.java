@@ -176,7 +176,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** The test's kernel: the first kernel booted in this test, booted now with the defaults if none was. */
     public Kernel kernel() {
         Session s = running();
-        return s.kernels.isEmpty() ? boot(b -> { }) : s.kernels.get(0).kernel();
+        return s.kernels.isEmpty() ? boot(stepped, b -> { }) : s.kernels.get(0).kernel();
     }
 
     /** The stepper of the test's kernel (stepped mode). */
@@ -205,6 +205,18 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
      * a test becomes the test's kernel, and the test thread is bound to it if so configured.
      */
     public Kernel boot(Consumer<KernelConfig.Builder> changes) {
+        return boot(stepped, changes);
+    }
+
+    /**
+     * Like {@link #boot(Consumer)}, but a threaded kernel whatever the extension's mode (a stepped
+     * extension's changes cannot undo {@link KernelConfig.Builder#stepped()}).
+     */
+    public Kernel bootThreaded(Consumer<KernelConfig.Builder> changes) {
+        return boot(false, changes);
+    }
+
+    private Kernel boot(boolean inSteppedMode, Consumer<KernelConfig.Builder> changes) {
         Objects.requireNonNull(changes, "changes");
         Session s = running();
         Reporter.Recording recording = Reporter.recording();
@@ -212,7 +224,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         if (hz > 0) {
             b.hz(hz);
         }
-        if (stepped) {
+        if (inSteppedMode) {
             b.stepped();
         }
         options.forEach(o -> o.accept(b));
@@ -356,7 +368,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
                     + " expect (read them with reports().matching(text) or ofKind(kind), or declare them with"
                     + " reports().expect(text)):");
             for (KernelEvent e : unexpected) {
-                sb.append("\n  ").append(e);
+                sb.append("\n  ").append(e.toString().replace("\n", "\n    "));
                 if (e.cause() != null) {
                     sb.append('\n').append(indent(stack(e.cause(), 12), "      "));
                 }
