@@ -49,11 +49,6 @@ public final class KernelReports {
         this.recording = Objects.requireNonNull(recording, "recording");
     }
 
-    /** The kernel's recording reporter (reading it directly acknowledges nothing). */
-    Reporter.Recording recording() {
-        return recording;
-    }
-
     /** The reports since the last {@link #clear()}, in report order. Acknowledges nothing. */
     public synchronized List<KernelEvent> events() {
         List<KernelEvent> all = recording.events();
