@@ -41,10 +41,10 @@ import dev.bottomhalf.runtime.Stepper;
  * final KernelExtension kernels = KernelExtension.stepped().cpus(2).bindTestThread(0);
  *
  * @Test
- * void unbalancedEnable_warns() {
+ * void unbalancedBhEnable_warns() {
  *     Kernel kernel = kernels.kernel();          // booted on first use, with a recording reporter
- *     kernel.irqs().enable(7);
- *     assertEquals(1, kernels.reports().matching("Unbalanced enable for IRQ 7").size());
+ *     kernel.context().localBhEnable();
+ *     assertEquals(1, kernels.reports().matching("local_bh_enable() without local_bh_disable()").size());
  * }
  * }</pre>
  * With {@code @ExtendWith(KernelExtension.class)} it supplies a stepped kernel with 2 CPUs as a
@@ -53,8 +53,8 @@ import dev.bottomhalf.runtime.Stepper;
  *
  * <p>Every kernel it boots reports to a fresh {@link Reporter#recording()}, which the test reads through
  * {@link #reports()} ({@link KernelReports} says how a test declares the reports it expects). A test may
- * boot more kernels with {@link #boot(Consumer)}; the first kernel booted, by {@link #kernel()} or by
- * {@link #boot(Consumer)}, is the test's kernel. After each test — passed or failed — the extension, for
+ * boot more kernels with {@link #boot(Consumer)} (or {@link #bootThreaded(Consumer)}); the first kernel
+ * booted, by {@link #kernel()} or by {@code boot}, is the test's kernel. After each test — passed or failed — the extension, for
  * every kernel it booted, newest first:
  * <ol>
  * <li>releases the test thread's task context on that kernel (the library attaches a thread that calls it
