@@ -257,6 +257,7 @@ public final class Kernel implements AutoCloseable {
             machine.reports().printk(KernelEvent.Kind.NOTICE, "close: cancelled " + report.cancelledLine());
         }
         machine.endClose();
+        machine.detachCurrentThread(); // the closer's own binding goes with the kernel
         synchronized (this) {
             closeReport = report;
             notifyAll();

@@ -183,14 +183,37 @@ class KernelCloseTest {
     // ------------------------------------------------------------------------------------------
 
     @Test
-    void afterClose_kernelCurrentThrows_andTheThreadIsDetached() {
+    void afterClose_aThreadStillBoundGetsKernelIsClosedOnce_andIsDetached_theCloserIsDetachedAtOnce()
+            throws Exception {
         Kernel k = stepped(Reporter.silent());
-        k.bindCurrentThread(1);
-        assertEquals(k, Kernel.current());
+        CountDownLatch bound = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicReference<String> first = new AtomicReference<>();
+        AtomicReference<String> second = new AtomicReference<>();
+        AtomicReference<ExecutionContext> after = new AtomicReference<>();
+        Thread task = Thread.ofPlatform().name("bound-task").start(() -> {
+            k.bindCurrentThread(1);
+            assertEquals(k, Kernel.current());
+            bound.countDown();
+            try {
+                closed.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            first.set(assertThrows(IllegalStateException.class, Kernel::current).getMessage());
+            after.set(ExecutionContext.currentOrNull());
+            second.set(assertThrows(IllegalStateException.class, Kernel::current).getMessage());
+        });
+        assertTrue(bound.await(TIMEOUT_S, TimeUnit.SECONDS));
+        k.bindCurrentThread(0);
         k.close();
-        IllegalStateException e = assertThrows(IllegalStateException.class, Kernel::current);
-        assertTrue(e.getMessage().startsWith("kernel is closed"), e.getMessage());
-        assertNull(ExecutionContext.currentOrNull(), "the binding was cleared");
+        assertNull(ExecutionContext.currentOrNull(), "close() detaches its own caller");
+        closed.countDown();
+        task.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertTrue(first.get().startsWith("kernel is closed: thread 'bound-task' was attached to a kernel that has been"
+                + " closed"), first.get());
+        assertNull(after.get(), "the binding was cleared");
+        assertTrue(second.get().contains("is not attached to a kernel"), second.get());
     }
 
     @Test

@@ -18,39 +18,37 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /** Semantics §10 items 61–80 (hard IRQs), each in stepped mode. */
 class IrqSemanticsTest {
     private static final int IRQ = 7;
-    private final Reporter.Recording reports = Reporter.recording();
+
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private Kernel kernel;
     private Stepper stepper;
     private IrqController irqs;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         irqs = kernel.irqs();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     /** A device interrupt, taken by the CPU the line is routed to. */
@@ -293,6 +291,7 @@ class IrqSemanticsTest {
 
     @Test
     void item74_oneMoreUnhandled_is() {
+        reports.expect("irq 7: nobody cared");
         int[] verdicts = {IrqReturn.NONE};
         irqs.request(IRQ, (i, d) -> verdicts[0], Set.of(), "flaky", "F");
         fire(IRQ);

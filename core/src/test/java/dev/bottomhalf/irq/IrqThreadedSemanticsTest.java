@@ -11,14 +11,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Threaded-mode versions of the hard-IRQ items whose outcome involves no timing (semantics §10 items 65,
@@ -28,19 +28,18 @@ import dev.bottomhalf.runtime.Reporter;
 class IrqThreadedSemanticsTest {
     private static final int IRQ = 7;
     private static final long TIMEOUT_S = 10;
-    private final Reporter.Recording reports = Reporter.recording();
+
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2);
+    private KernelReports reports;
     private Kernel kernel;
     private IrqController irqs;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         irqs = kernel.irqs();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.close();
     }
 
     /** Asserts the line and waits until {@code calls} reached {@code expected}. */

@@ -3,16 +3,15 @@ package dev.bottomhalf.proc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
 
 /**
  * The exact text of {@code /proc/softirqs} ({@code show_softirqs}): a header of 20 spaces and
@@ -20,20 +19,14 @@ import dev.bottomhalf.softirq.SoftirqVector;
  * standard vectors in bit order, then opened user vectors (a model extension) in bit order.
  */
 class ProcSoftirqsFormatTest {
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped();
     private Kernel kernel;
 
     private void boot(int cpus) {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(cpus).stepped().reporter(Reporter.silent()).build());
+        kernel = kernels.boot(b -> b.cpus(cpus));
         for (SoftirqVector v : SoftirqVector.values()) {
             kernel.softirqs().open(v, () -> { });
-        }
-    }
-
-    @AfterEach
-    void close() {
-        if (kernel != null) {
-            kernel.machine().detachCurrentThread();
-            kernel.close();
         }
     }
 

@@ -12,15 +12,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.linux.Linux;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Execution contexts (semantics §1): the {@code preempt_count} layout and the §1.2 predicates in every
@@ -28,7 +30,9 @@ import dev.bottomhalf.softirq.SoftirqVector;
  * a thread to a CPU. Stepped mode: the test thread is a task on CPU 0 and plays the runtime contexts.
  */
 class ExecutionContextTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private final List<String> seen = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -37,16 +41,11 @@ class ExecutionContextTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
         me = Thread.currentThread().getName();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     /**
@@ -203,6 +202,7 @@ class ExecutionContextTest {
 
     @Test
     void localIrqRestoreWithIrqsEnabled_warnsOnce_withTheDebugIrqflagsText() {
+        reports.expect("raw_local_irq_restore() called with IRQs enabled");
         task.localIrqRestore(ExecutionContext.FLAGS_IRQS_ENABLED);
         assertFalse(task.irqsDisabled());
         long flags = task.localIrqSave();
@@ -259,6 +259,7 @@ class ExecutionContextTest {
 
     @Test
     void preemptDisableEnable_countInBits0To7_andAnUnbalancedEnableWarns() {
+        reports.expect("preempt_enable() without preempt_disable()");
         Linux.preempt_disable();
         task.preemptDisable();
         assertEquals(2, task.preemptCount());
@@ -324,6 +325,7 @@ class ExecutionContextTest {
 
     @Test
     void mightSleep_withIrqsDisabled_inBhDisabledTask_andInHardirq_reportEachState() {
+        reports.expect("BUG: sleeping function called from invalid context at ");
         task.localIrqDisable();
         assertFalse(task.mightSleep("wait_for_completion"));
         task.localIrqEnable();
@@ -357,6 +359,7 @@ class ExecutionContextTest {
 
     @Test
     void localBhEnableWithoutDisable_warnsOncePerKernel_andChangesNothing() {
+        reports.expect("local_bh_enable() without local_bh_disable()");
         task.localBhEnable();
         Linux._local_bh_enable();
         assertEquals(0, task.preemptCount());

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -17,6 +17,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.TimerList;
 
@@ -41,20 +42,16 @@ class InterruptsBetweenHandlersTest {
     enum Batch { SOFTIRQ_HANDLERS, TASKLETS }
 
     private final List<String> log = new ArrayList<>();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
     private Kernel kernel;
     private Stepper stepper;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(Reporter.silent()).build());
+        kernel = kernels.kernel();
         stepper = kernel.stepper();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private String where() {

@@ -18,9 +18,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqHandler;
@@ -32,8 +33,9 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Semantics §10 items 1–13 (softirqs and bottom halves), in stepped mode with a manual clock: the test
@@ -44,30 +46,25 @@ import dev.bottomhalf.runtime.Stepper;
  * the §1.2 predicates, so a test fails on any difference in where or how a handler ran.
  */
 class SoftirqSemanticsTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
     private ExecutionContext task;
     private String me;
 
-    private void boot(KernelConfig.Builder builder) {
-        kernel = Kernel.boot(builder.cpus(2).stepped().reporter(reports).build());
+    private void boot(Consumer<KernelConfig.Builder> changes) {
+        kernel = kernels.boot(changes);
+        reports = kernels.reports();
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
         me = Thread.currentThread().getName();
     }
 
     private void boot() {
-        boot(KernelConfig.builder());
-    }
-
-    @AfterEach
-    void close() {
-        if (kernel != null) {
-            kernel.machine().detachCurrentThread();
-            kernel.close();
-        }
+        boot(b -> { });
     }
 
     // ------------------------------------------------------------------------------------------
@@ -208,6 +205,7 @@ class SoftirqSemanticsTest {
         assertEquals(List.of("TIMER@ksoftirqd/0", "TIMER@ksoftirqd/0"), log);
         assertEquals(List.of(), reports.events(), reports.toString());
 
+        reports.expect("raise_softirq_irqoff() called with IRQs enabled");
         kernel.softirqs().raiseIrqoff(TIMER.nr());
         assertEquals(List.of("raise_softirq_irqoff() called with IRQs enabled (lockdep_assert_irqs_disabled)"),
                 reports.events().stream().map(KernelEvent::message).toList());
@@ -538,7 +536,7 @@ class SoftirqSemanticsTest {
     /** Item 9: at HZ=100 msecs_to_jiffies(2) is one 10 ms jiffy: 3 ms passes run until 12 ms. */
     @Test
     void timeBudget_atHz100_isOneTenMillisecondJiffy() {
-        boot(KernelConfig.builder().hz(100));
+        boot(b -> b.hz(100));
         assertEquals(1, kernel.machine().msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
         boolean[] again = {true};
         openSelfReraising(again, () -> stepper.clock().advanceMillis(3));
@@ -700,6 +698,7 @@ class SoftirqSemanticsTest {
     @Test
     void localBhEnableWithIrqsDisabled_givesTheLockdepWarningOnce() {
         boot();
+        reports.expect("local_bh_enable() called with IRQs disabled");
         task.localIrqDisable();
         task.localBhDisable();
         task.localBhEnable();
@@ -723,6 +722,7 @@ class SoftirqSemanticsTest {
     void localBhEnableWithIrqsDisabled_runsPendingHandlersWithIrqsEnabled_andLeavesIrqsDisabled() {
         boot();
         kernel.softirqs().open(NET_RX, () -> log.add(snap(kernel.context())));
+        reports.expect("local_bh_enable() called with IRQs disabled");
         task.localIrqDisable();
         task.localBhDisable();
         kernel.softirqs().raise(NET_RX);
@@ -742,7 +742,7 @@ class SoftirqSemanticsTest {
     /** Item 13. */
     @Test
     void forcedIrqThreads_softirqRaisedByAHardIrq_runsInKsoftirqd_neverAtIrqExit() {
-        boot(KernelConfig.builder().forceIrqThreads(true));
+        boot(b -> b.forceIrqThreads(true));
         kernel.softirqs().open(NET_RX, () -> log.add(snap(kernel.context())));
         openLogging(TASKLET);
         raisingLine(9, 0, NET_RX, TASKLET);
@@ -763,7 +763,7 @@ class SoftirqSemanticsTest {
      */
     @Test
     void forcedIrqThreads_leaveLocalBhEnableInline_andSendTimerToKsoftirqdToo() {
-        boot(KernelConfig.builder().forceIrqThreads(true));
+        boot(b -> b.forceIrqThreads(true));
         openLogging(NET_TX);
         openLogging(TIMER);
         task.localBhDisable();

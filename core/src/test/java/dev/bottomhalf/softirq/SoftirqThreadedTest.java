@@ -17,17 +17,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * The timing-free softirq items (semantics §10 items 1, 2, 3, 4, 7, 10, 11) on a threaded kernel: real
@@ -38,7 +38,9 @@ import dev.bottomhalf.runtime.Reporter;
 class SoftirqThreadedTest {
     private static final long TIMEOUT_S = 10;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new CopyOnWriteArrayList<>();
     private Kernel kernel;
     private ExecutionContext task;
@@ -46,15 +48,10 @@ class SoftirqThreadedTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         task = kernel.bindCurrentThread(0);
         me = Thread.currentThread().getName();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     /** The running thread's name, then the context as in the stepped tests. */

@@ -9,22 +9,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /** Semantics §10 items 14–26 (tasklets), in stepped mode. */
 class TaskletSemanticsTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -33,16 +35,11 @@ class TaskletSemanticsTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         tasklets = kernel.tasklets();
         task = kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private Tasklet logging(String name) {

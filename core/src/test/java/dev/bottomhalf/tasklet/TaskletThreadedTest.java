@@ -11,16 +11,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * The timing-free tasklet items (semantics §10 items 14, 17, 18, 22, 23) on a threaded kernel: real
@@ -29,20 +29,18 @@ import dev.bottomhalf.softirq.SoftirqVector;
 class TaskletThreadedTest {
     private static final long TIMEOUT_S = 10;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new CopyOnWriteArrayList<>();
     private Kernel kernel;
     private Tasklets tasklets;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         tasklets = kernel.tasklets();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.close();
     }
 
     private static void await(CountDownLatch latch, String what) throws InterruptedException {

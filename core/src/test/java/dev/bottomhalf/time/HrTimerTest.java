@@ -18,23 +18,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /** High-resolution timers (semantics §8.2), stepped with a manual clock moved nanosecond by nanosecond. */
 class HrTimerTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -42,16 +44,11 @@ class HrTimerTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         hr = kernel.hrtimers();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private void advanceNs(long ns) {
@@ -268,24 +265,22 @@ class HrTimerTest {
 
     @Test
     void threaded_hrtimerFiresOnItsCpuThread_neverEarly() throws InterruptedException {
-        try (Kernel k = Kernel.boot(KernelConfig.builder().cpus(2).reporter(Reporter.silent()).build())) {
-            k.bindCurrentThread(1);
-            HrTimers h = k.hrtimers();
-            CountDownLatch fired = new CountDownLatch(1);
-            AtomicLong at = new AtomicLong();
-            List<String> thread = new ArrayList<>();
-            HrTimer t = h.create("rt", x -> {
-                at.set(h.now());
-                thread.add(Thread.currentThread().getName());
-                fired.countDown();
-                return HrTimer.Restart.NORESTART;
-            }, Set.of());
-            long expires = h.now() + 2_000_000;
-            h.start(t, expires, EnumSet.of(ABS));
-            assertTrue(fired.await(10, TimeUnit.SECONDS));
-            assertTrue(at.get() >= expires, "fired " + (expires - at.get()) + " ns early");
-            assertEquals(List.of("cpu/1"), thread);
-            k.machine().detachCurrentThread();
-        }
+        Kernel k = kernels.bootThreaded(b -> { });
+        k.bindCurrentThread(1);
+        HrTimers h = k.hrtimers();
+        CountDownLatch fired = new CountDownLatch(1);
+        AtomicLong at = new AtomicLong();
+        List<String> thread = new ArrayList<>();
+        HrTimer t = h.create("rt", x -> {
+            at.set(h.now());
+            thread.add(Thread.currentThread().getName());
+            fired.countDown();
+            return HrTimer.Restart.NORESTART;
+        }, Set.of());
+        long expires = h.now() + 2_000_000;
+        h.start(t, expires, EnumSet.of(ABS));
+        assertTrue(fired.await(10, TimeUnit.SECONDS));
+        assertTrue(at.get() >= expires, "fired " + (expires - at.get()) + " ns early");
+        assertEquals(List.of("cpu/1"), thread);
     }
 }

@@ -13,19 +13,19 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
@@ -34,7 +34,9 @@ import dev.bottomhalf.trace.TraceBuffer;
  * every expiry is checked on the exact tick on which it happens.
  */
 class TimerSemanticsTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2).with(b -> b.irqLines(16));
+    private KernelReports reports;
     private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -43,16 +45,11 @@ class TimerSemanticsTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).irqLines(16).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         timers = kernel.timers();
         task = kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private long jiffies() {
@@ -489,15 +486,14 @@ class TimerSemanticsTest {
     @Test
     void jiffiesStartFiveMinutesBeforeThe32BitWrap_atEveryHz() {
         for (int hz : new int[] {100, 250, 300, 1000}) {
-            try (Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).hz(hz).stepped().reporter(Reporter.silent()).build())) {
-                assertEquals((1L << 32) - 300L * hz, k.jiffies());
-                Stepper s = k.stepper();
-                s.advanceJiffies(1);
-                assertEquals((1L << 32) - 300L * hz + 1, k.jiffies(), "one jiffy at HZ=" + hz);
-                s.advance(300, TimeUnit.SECONDS);
-                assertEquals((1L << 32) + 1, k.jiffies(), "the 32-bit half wrapped after 300 s at HZ=" + hz);
-                assertEquals(hz > 100 ? 9 : 8, k.timers().wheelDepth());
-            }
+            Kernel k = kernels.boot(b -> b.cpus(1).hz(hz));
+            assertEquals((1L << 32) - 300L * hz, k.jiffies());
+            Stepper s = k.stepper();
+            s.advanceJiffies(1);
+            assertEquals((1L << 32) - 300L * hz + 1, k.jiffies(), "one jiffy at HZ=" + hz);
+            s.advance(300, TimeUnit.SECONDS);
+            assertEquals((1L << 32) + 1, k.jiffies(), "the 32-bit half wrapped after 300 s at HZ=" + hz);
+            assertEquals(hz > 100 ? 9 : 8, k.timers().wheelDepth());
         }
     }
 

@@ -10,14 +10,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.KernelConfig;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Timers on a threaded kernel: real {@code cpu/N} threads sleep until the first due timer (tickless) and
@@ -27,21 +27,18 @@ import dev.bottomhalf.softirq.SoftirqVector;
 class TimerThreadedTest {
     private static final long TIMEOUT_S = 10;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2);
+    private KernelReports reports;
     private Kernel kernel;
     private Timers timers;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         timers = kernel.timers();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private static void await(CountDownLatch latch, String what) throws InterruptedException {

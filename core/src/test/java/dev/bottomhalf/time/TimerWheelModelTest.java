@@ -10,13 +10,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.KernelConfig;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
+import dev.bottomhalf.testing.KernelExtension;
 
 /**
  * Model-based randomised tests of the timer wheel: random arm / re-arm / reduce / delete / advance against
@@ -28,6 +28,9 @@ import dev.bottomhalf.runtime.Stepper;
 class TimerWheelModelTest {
     private static final int STEPS = 4_000;
     private static final int TIMERS = 48;
+
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(1);
 
     private static long[] seeds() {
         String fixed = System.getProperty("bottomhalf.wheel.seed");
@@ -177,9 +180,9 @@ class TimerWheelModelTest {
         }
     }
 
-    private static void runKernel(long seed, int hz) {
+    private void runKernel(long seed, int hz) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        try (Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).hz(hz).stepped().reporter(Reporter.silent()).build())) {
+        try (Kernel k = kernels.boot(b -> b.hz(hz))) {       // each seed's kernel closed before the next
             Stepper stepper = k.stepper();
             k.bindCurrentThread(0);
             stepper.advanceToJiffy((1L << 32) - 3_000);
@@ -244,7 +247,6 @@ class TimerWheelModelTest {
                 assertEquals(due.size(), timers.pendingCount(0), where + " step " + step + ": pending timers");
             }
             assertTrue(Jiffies.timeAfter(k.jiffies(), 1L << 32), "the run crossed the 32-bit wrap");
-            k.machine().detachCurrentThread();
         }
     }
 }

@@ -12,14 +12,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.BooleanSupplier;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.IdleStrategy;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * {@code queue_work} on a per-CPU pool of a threaded kernel, which queues without the pool lock
@@ -31,23 +31,17 @@ import dev.bottomhalf.runtime.Reporter;
 class WorkqueueLocklessQueueingTest {
     private static final long TIMEOUT_S = 10;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2).with(b -> b.idleStrategy(IdleStrategy.parking()));
+    private KernelReports reports;
     private Kernel kernel;
     private Workqueues wqs;
 
     private void boot(IdleStrategy daemonIdle) {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).idleStrategy(IdleStrategy.parking())
-                .daemonIdleStrategy(daemonIdle).reporter(reports).build());
+        kernel = kernels.boot(b -> b.daemonIdleStrategy(daemonIdle));
+        reports = kernels.reports();
         wqs = kernel.workqueues();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        if (kernel != null) {
-            kernel.machine().detachCurrentThread();
-            kernel.close();
-        }
     }
 
     private static void waitFor(BooleanSupplier c, String what) {

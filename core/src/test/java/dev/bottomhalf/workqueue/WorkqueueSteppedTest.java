@@ -7,25 +7,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Workqueue semantics with exact timing (§10 items 47–52, 54, 55) in stepped mode: the test moves the manual
  * clock jiffy by jiffy and runs what is due; kworkers are agents the stepper runs.
  */
 class WorkqueueSteppedTest {
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(3);
+    private KernelReports reports;
     private final List<String> log = new ArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -34,17 +36,12 @@ class WorkqueueSteppedTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(3).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         wqs = kernel.workqueues();
         kernel.bindCurrentThread(0);
         origin = kernel.jiffies();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private DelayedWork logging(String name) {
@@ -153,43 +150,37 @@ class WorkqueueSteppedTest {
         // destroy_workqueue reports the armed delayed item between its drain and its sanity check; a
         // reporter that reacts by queueing onto the workqueue puts an item there after the drain, as a
         // racing queuer would in threaded mode.
-        Reporter.Recording seen = Reporter.recording();
         Workqueues[] queues = new Workqueues[1];
         Workqueue[] target = new Workqueue[1];
         Work late = new Work("after-drain", w -> log.add("after-drain ran"));
-        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).stepped().reporter(e -> {
-            seen.report(e);
+        Kernel k = kernels.boot(b -> b.cpus(1).reporter(e -> {
             if (e.message().contains("still armed") && target[0] != null) {
                 queues[0].queue(target[0], late);
             }
-        }).build());
-        try {
-            k.bindCurrentThread(0);
-            Workqueues q = k.workqueues();
-            queues[0] = q;
-            Workqueue wq = q.alloc("leaky", 0, 0);
-            target[0] = wq;
-            DelayedWork armed = new DelayedWork("armed", w -> { });
-            q.queueDelayed(wq, armed, 1000);
-            q.destroy(wq);
-            List<KernelEvent> warnings = seen.matching("WARNING: destroy_workqueue: leaky has the following busy pwq");
-            assertEquals(1, warnings.size(), seen.toString());
-            assertTrue(warnings.get(0).message().contains("workqueue leaky: flags=0x"), warnings.get(0).message());
-            assertTrue(warnings.get(0).message().contains("pending: after-drain"), warnings.get(0).message());
-            // Left alive: the item runs, and the workqueue still takes work.
-            k.stepper().runUntilIdle();
-            assertEquals(List.of("after-drain ran"), log);
-            assertTrue(q.queue(wq, late));
-            k.stepper().runUntilIdle();
-            assertEquals(List.of("after-drain ran", "after-drain ran"), log);
-            q.cancelDelayedSync(armed);
-            q.destroy(wq);
-            assertEquals(1, seen.matching("has the following busy pwq").size(), "a clean destroy does not warn");
-            assertEquals(1, seen.matching("BUG: destroy_workqueue(leaky)").size(), "the first destroy's report only");
-        } finally {
-            k.machine().detachCurrentThread();
-            k.close();
-        }
+        }));
+        KernelReports seen = kernels.reports(k);
+        k.bindCurrentThread(0);
+        Workqueues q = k.workqueues();
+        queues[0] = q;
+        Workqueue wq = q.alloc("leaky", 0, 0);
+        target[0] = wq;
+        DelayedWork armed = new DelayedWork("armed", w -> { });
+        q.queueDelayed(wq, armed, 1000);
+        q.destroy(wq);
+        List<KernelEvent> warnings = seen.matching("WARNING: destroy_workqueue: leaky has the following busy pwq");
+        assertEquals(1, warnings.size(), seen.toString());
+        assertTrue(warnings.get(0).message().contains("workqueue leaky: flags=0x"), warnings.get(0).message());
+        assertTrue(warnings.get(0).message().contains("pending: after-drain"), warnings.get(0).message());
+        // Left alive: the item runs, and the workqueue still takes work.
+        k.stepper().runUntilIdle();
+        assertEquals(List.of("after-drain ran"), log);
+        assertTrue(q.queue(wq, late));
+        k.stepper().runUntilIdle();
+        assertEquals(List.of("after-drain ran", "after-drain ran"), log);
+        q.cancelDelayedSync(armed);
+        q.destroy(wq);
+        assertEquals(1, seen.matching("has the following busy pwq").size(), "a clean destroy does not warn");
+        assertEquals(1, seen.matching("BUG: destroy_workqueue(leaky)").size(), "the first destroy's report only");
     }
 
     @Test
@@ -280,6 +271,7 @@ class WorkqueueSteppedTest {
 
     @Test
     void watchdogThreshold_isConfigurable_andZeroTurnsItOff() {
+        reports.expect("BUG: workqueue lockup - pool cpus=1");
         wqs.watchdogThreshSeconds(2);
         Workqueue wq = wqs.alloc("stall", 0, 0);
         wqs.queueOn(1, wq, new Work("stuck", w -> { }));

@@ -17,14 +17,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Workqueue semantics (§10 items 27–39, 43–46, 53, 56–59) on a threaded kernel with real
@@ -34,22 +34,19 @@ import dev.bottomhalf.runtime.Reporter;
 class WorkqueueThreadedTest {
     private static final long TIMEOUT_S = 10;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.threaded().cpus(2);
+    private KernelReports reports;
     private final List<String> log = new CopyOnWriteArrayList<>();
     private Kernel kernel;
     private Workqueues wqs;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         wqs = kernel.workqueues();
         kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private static void await(CountDownLatch latch, String what) {

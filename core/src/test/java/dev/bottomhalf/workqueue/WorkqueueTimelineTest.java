@@ -14,17 +14,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 
 /**
  * The concurrency-management timelines of the kernel's workqueue documentation (§10 items 40–41), replayed
@@ -39,7 +39,9 @@ import dev.bottomhalf.softirq.SoftirqVector;
 class WorkqueueTimelineTest {
     private static final long SLEEP_US = 10_000;
 
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private final List<String> timeline = new CopyOnWriteArrayList<>();
     private Kernel kernel;
     private Stepper stepper;
@@ -48,17 +50,17 @@ class WorkqueueTimelineTest {
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        use(kernels.kernel());
+        reports = kernels.reports();
+    }
+
+    /** Makes {@code k} the kernel the helpers drive; the test thread becomes a task on its CPU 0. */
+    private void use(Kernel k) {
+        kernel = k;
         stepper = kernel.stepper();
         wqs = kernel.workqueues();
         kernel.bindCurrentThread(0);
         originNs = stepper.clock().nanoTime();
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     /** Records "{ms} {event}"; a time that is not a whole millisecond shows its fraction. */
@@ -254,9 +256,9 @@ class WorkqueueTimelineTest {
     void timeline_isTheSameOnEveryRun() {
         List<String> first = null;
         for (int run = 0; run < 5; run++) {
-            close();
+            kernel.close();
             timeline.clear();
-            boot();
+            use(kernels.boot(b -> { }));
             Workqueue q0 = wqs.alloc("q0", 0, 2);
             queueOnCpu0(q0, w0(WorkqueueTimelineTest::sleep10ms));
             queueOnCpu0(q0, burnThenSleep("w1", WorkqueueTimelineTest::sleep10ms));
@@ -386,26 +388,21 @@ class WorkqueueTimelineTest {
 
     @Test
     void mdelay_threaded_spinsAtLeastTheDelay() {
-        try (Kernel threaded = Kernel.boot(KernelConfig.builder().cpus(1).reporter(reports).build())) {
-            threaded.bindCurrentThread(0);
-            try {
-                long start = System.nanoTime();
-                threaded.timers().mdelay(15);
-                long mdelayNs = System.nanoTime() - start;
-                start = System.nanoTime();
-                threaded.timers().udelay(2_000);
-                long udelayNs = System.nanoTime() - start;
-                assertTrue(mdelayNs >= TimeUnit.MILLISECONDS.toNanos(15), "mdelay(15) took " + mdelayNs + " ns");
-                assertTrue(udelayNs >= TimeUnit.MICROSECONDS.toNanos(2_000), "udelay(2000) took " + udelayNs + " ns");
-                ExecutionContext c = threaded.context();
-                c.preemptDisable();
-                threaded.timers().udelay(100);
-                c.preemptEnable();
-                assertTrue(reports.events().isEmpty(), reports.events().toString());
-            } finally {
-                threaded.machine().detachCurrentThread();
-            }
-        }
+        Kernel threaded = kernels.bootThreaded(b -> b.cpus(1));
+        threaded.bindCurrentThread(0);
+        long start = System.nanoTime();
+        threaded.timers().mdelay(15);
+        long mdelayNs = System.nanoTime() - start;
+        start = System.nanoTime();
+        threaded.timers().udelay(2_000);
+        long udelayNs = System.nanoTime() - start;
+        assertTrue(mdelayNs >= TimeUnit.MILLISECONDS.toNanos(15), "mdelay(15) took " + mdelayNs + " ns");
+        assertTrue(udelayNs >= TimeUnit.MICROSECONDS.toNanos(2_000), "udelay(2000) took " + udelayNs + " ns");
+        ExecutionContext c = threaded.context();
+        c.preemptDisable();
+        threaded.timers().udelay(100);
+        c.preemptEnable();
+        assertTrue(kernels.reports(threaded).events().isEmpty(), kernels.reports(threaded).toString());
     }
 
     // ------------------------------------------------------------------------------------------
