@@ -118,6 +118,27 @@ final class WorkqueueFlush {
         }
     }
 
+    /**
+     * Refuses {@code call} on {@code wq} from an item running on {@code wq} itself: {@code drain_workqueue} and
+     * {@code destroy_workqueue} wait until the workqueue has no item left, the caller's own included, so in
+     * the kernel they hang there for ever (lockdep splats first). Here: one BUG report per call, nothing is
+     * done, and the kernel stays usable.
+     *
+     * @return true when refused
+     */
+    boolean refusedFromOwnItem(Workqueue wq, String call) {
+        Worker self = pools.currentWorker(machine.current());
+        if (self == null || self.currentPwq == null || self.currentPwq.wq != wq) {
+            return false;
+        }
+        Work running = self.currentWork;
+        reports.bug("BUG: " + call + "(" + wq.name() + ") called from " + (running == null ? "an item" : running.name())
+                + ", an item running on " + wq.name() + ": it waits until " + wq.name() + " has no item left, this one"
+                + " included, so it would wait for itself forever (deadlock); refused, nothing done",
+                new Throwable(call));
+        return true;
+    }
+
     /** {@code flush_workqueue} ({@link Workqueues#flushWorkqueue}); {@code systemWq}: one of the system workqueues. */
     void flushWorkqueue(Workqueue wq, boolean systemWq) {
         ExecutionContext ctx = machine.current();
@@ -197,6 +218,9 @@ final class WorkqueueFlush {
 
     /** {@code drain_workqueue} ({@link Workqueues#drainWorkqueue}). */
     void drain(Workqueue wq, boolean systemWq) {
+        if (refusedFromOwnItem(wq, "drain_workqueue")) {
+            return;
+        }
         synchronized (wq) {
             wq.draining++;
         }

@@ -943,6 +943,9 @@ public final class Workqueues {
         if (isSystemWq(wq)) {
             throw new IllegalArgumentException("destroy_workqueue() of system workqueue " + wq.name());
         }
+        if (flushing.refusedFromOwnItem(wq, "destroy_workqueue")) {
+            return;
+        }
         drainWorkqueue(wq);
         int armed = wq.armedDelayed.get();
         if (armed > 0) {
