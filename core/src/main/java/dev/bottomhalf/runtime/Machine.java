@@ -624,9 +624,10 @@ public final class Machine implements AutoCloseable {
 
     /**
      * The kernel panics ({@code panic()}): reported as EMERG {@code Kernel panic - not syncing: <reason>},
-     * and from then on every call into the kernel, and every wait in progress, fails with the returned
-     * {@link KernelPanic}; runtime threads stop at their next loop. Only {@code close()} still works. The
-     * first panic wins; later ones return it.
+     * and from then on every call into the kernel, and every wait in progress, fails with
+     * {@code IllegalStateException("kernel panicked: <reason>")} caused by the returned {@link KernelPanic}
+     * (which the caller throws out of the call that panicked); runtime threads stop at their next loop. Only
+     * {@code close()} still works. The first panic wins; later ones return it.
      */
     public KernelPanic panic(String reason, Throwable cause) {
         KernelPanic p;
