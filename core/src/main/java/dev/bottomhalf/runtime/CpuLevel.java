@@ -24,7 +24,8 @@ import java.util.concurrent.locks.LockSupport;
  * <li>In stepped mode a contended acquire would block the only thread forever, so it throws instead.</li>
  * <li>A parked acquirer clears a thread interrupt (and sets it again once it owns the level), so an
  * interrupted thread parks instead of spinning; it gives up with {@link IllegalStateException} when the
- * kernel closes or panics (the machine wakes it).</li>
+ * kernel panics, or — a task — when it closes (the machine wakes it); a runtime context keeps waiting, as
+ * its thread is stopped by close() anyway.</li>
  * <li>{@code releases} counts the releases, for the {@link LockupDetector}: two samples that see the same
  * owner and the same count saw one continuous hold (the kernel's {@code hrtimer_interrupts} counter plays
  * this part there). Only the owner writes it, with an opaque store before the volatile {@code owner = null},
@@ -105,7 +106,7 @@ final class CpuLevel {
         waiters.add(me);
         try {
             while (!tryAcquire(ctx)) {
-                if (machine.closed() || machine.panicked()) {
+                if (machine.panicked() || (machine.closed() && ctx.role() == ExecutionContext.Role.TASK)) {
                     throw new IllegalStateException((machine.panicked() ? "kernel panicked" : "kernel is closed")
                             + ": " + ctx.name() + " gave up waiting for the " + name);
                 }

@@ -239,8 +239,10 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Throws unless the calling context may still enter: after a panic only the closer may; while closing,
-     * the runtime's own contexts and the closer; once closed, only the closer.
+     * Throws unless the calling context may still enter: after a panic only the closer may; once closing
+     * has begun, the closer and the runtime's own contexts — which go on until their threads stop, after the
+     * kernel is CLOSED (a timer softirq running as {@code close()} stops the threads must not be refused) —
+     * but no task.
      */
     private void checkEntry(ExecutionContext ctx) {
         Thread me = Thread.currentThread();
@@ -251,8 +253,7 @@ public final class Machine implements AutoCloseable {
         if (p != null) {
             throw p.refusal();
         }
-        int st = state;
-        if (st == CLOSED || (st == CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK))) {
+        if (state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
             throw new IllegalStateException("kernel is closed");
         }
     }
@@ -768,14 +769,23 @@ public final class Machine implements AutoCloseable {
                 || !Thread.currentThread().isInterrupted();
     }
 
-    /** Throws when a wait can no longer end: the kernel closed (for all but the closer) or panicked. */
+    /** Whether the calling thread runs one of this kernel's own contexts (not a task). */
+    private boolean runtimeContext() {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        return ctx != null && ctx.machine() == this && ctx.role() != ExecutionContext.Role.TASK;
+    }
+
+    /**
+     * Throws when a wait can no longer end: the kernel panicked (for all but the closer), or it is closed and
+     * the waiter is a task (a runtime context's wait ends with its thread, which close() stops).
+     */
     private void ensureAlive() {
         if (refusing) {
             KernelPanic p = panic;
             if (p != null && Thread.currentThread() != closer) {
                 throw p.refusal();
             }
-            if (state == CLOSED && Thread.currentThread() != closer) {
+            if (state == CLOSED && Thread.currentThread() != closer && !runtimeContext()) {
                 throw new IllegalStateException("kernel is closed");
             }
         }

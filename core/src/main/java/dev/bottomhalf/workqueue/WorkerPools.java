@@ -561,7 +561,9 @@ final class WorkerPools {
         if (!pool.cmCheckArmed) {
             pool.cmCheckArmed = true; // (a read, not a write, per item: producers read this pool's fields)
         }
-        if (!t.isPending()) {
+        if (!t.isPending() && !machine.closing()) {
+            // Not once the kernel closes: close() shuts the timer down, and a re-arm racing that shutdown
+            // could leave it in the wheel without a function.
             // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
             // wait the check runs on every tick, as the kernel's wq_worker_tick does.
             t.expires(machine.jiffies());
