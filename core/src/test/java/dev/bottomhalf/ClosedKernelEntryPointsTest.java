@@ -9,17 +9,15 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.function.Executable;
 
 import dev.bottomhalf.irq.IrqReturn;
-import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.TimerList;
@@ -32,16 +30,15 @@ import dev.bottomhalf.workqueue.Workqueue;
  * sleeps included — fails at once with {@code IllegalStateException("kernel is closed")}: nothing is
  * accepted and silently dropped, nothing hangs. One dynamic test per entry point, on a stepped and on a
  * threaded kernel; the objects they act on were set up (and some armed) while the kernel ran.
+ *
+ * <p>The kernels come from {@link KernelExtension}, whose session spans a {@code @TestFactory} method and the
+ * dynamic tests it returns: JUnit runs them, on the test thread, after the factory method returns and before
+ * the extension's after-test check. That check (no runtime thread alive, no binding left, no unexpected
+ * report) therefore covers every dynamic test of the factory, and a failure of it is the factory's.
  */
 class ClosedKernelEntryPointsTest {
-
-    @AfterEach
-    void detach() {
-        ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && !ctx.machine().closed()) {
-            ctx.machine().detachCurrentThread();
-        }
-    }
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
 
     /** A closed kernel and the objects the entry points act on. */
     private static final class Closed {
@@ -53,9 +50,9 @@ class ClosedKernelEntryPointsTest {
         final DelayedWork delayed = new DelayedWork("dw", w -> { });
         final Workqueue wq;
 
-        Closed(boolean stepped) {
-            KernelConfig.Builder b = KernelConfig.builder().cpus(2).reporter(Reporter.silent());
-            k = Kernel.boot(stepped ? b.stepped().build() : b.build());
+        /** Sets the objects up on {@code k}, a running kernel, then closes it. */
+        Closed(Kernel k) {
+            this.k = k;
             k.bindCurrentThread(0);
             wq = k.workqueues().alloc("wq", 0, 0);
             hrtimer = k.hrtimers().create("hr", h -> HrTimer.Restart.NORESTART, HrTimers.mode(HrTimer.Mode.REL));
@@ -173,11 +170,11 @@ class ClosedKernelEntryPointsTest {
 
     @TestFactory
     Stream<DynamicTest> steppedKernel_everyEntryPointFailsAtOnce() {
-        return cases(new Closed(true)).stream();
+        return cases(new Closed(kernels.kernel())).stream();
     }
 
     @TestFactory
     Stream<DynamicTest> threadedKernel_everyEntryPointFailsAtOnce() {
-        return cases(new Closed(false)).stream();
+        return cases(new Closed(kernels.bootThreaded(b -> { }))).stream();
     }
 }

@@ -16,17 +16,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.TimerList;
@@ -38,25 +38,45 @@ import dev.bottomhalf.workqueue.Workqueue;
  * {@link Kernel#close()}: what runs, what is cancelled and reported, in which order; that close is refused
  * from inside the kernel; and that nothing of a closed kernel stays alive or reachable. Threaded tests wait
  * on latches with generous timeouts; no assertion depends on host timing except the bounded closes, whose
- * accounting (ran + dropped = accepted) holds whatever ran in time.
+ * accounting (ran + dropped = accepted) holds whatever ran in time. The tests close their kernels themselves
+ * and check the {@link CloseReport}; the extension's own close after the test is then a no-op.
  */
 class KernelCloseTest {
     private static final long TIMEOUT_S = 10;
 
-    @AfterEach
-    void detach() {
-        ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && !ctx.machine().closed() && !ctx.inAtomic() && !ctx.irqsDisabled()) {
-            ctx.machine().detachCurrentThread();
-        }
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+
+    /** A threaded kernel with {@code cpus} CPUs, which tolerates {@link #tolerateTheCloseRace the close race}. */
+    private Kernel threaded(int cpus) {
+        Kernel k = kernels.bootThreaded(b -> b.cpus(cpus));
+        tolerateTheCloseRace(kernels.reports(k));
+        return k;
     }
 
-    private static Kernel threaded(int cpus, Reporter reporter) {
-        return Kernel.boot(KernelConfig.builder().cpus(cpus).reporter(reporter).build());
+    private Kernel stepped() {
+        return kernels.kernel();
     }
 
-    private static Kernel stepped(Reporter reporter) {
-        return Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reporter).build());
+    /**
+     * Tolerates, on a threaded kernel that ran work before it closes, the reports of a known defect of the close:
+     * {@code Machine.finishClose()} marks the kernel CLOSED before it stops the runtime threads, and in between
+     * the entry gate, which once CLOSED admits only the closer, refuses the runtime's own contexts — a CPU
+     * thread's TIMER softirq ({@code run_timer_softirq} looks up its context) and a ksoftirqd waiting for its
+     * CPU's BH level both fail with {@code kernel is closed} and are reported as oopses; and a workqueue's
+     * {@code wq_cm_check} timer has been seen to expire without its function during the close. They come at
+     * random, depending on what the CPU threads are doing when the close ends. The extension prints each one
+     * that comes; remove this once the close no longer makes them.
+     */
+    private static void tolerateTheCloseRace(KernelReports reports) {
+        String gate = "known defect of the close: Machine.finishClose() is CLOSED before the runtime threads stop,"
+                + " and the entry gate refuses their own contexts in between";
+        reports.tolerateKnownDefect("Oops: softirq TIMER (timer_action) threw java.lang.IllegalStateException: kernel"
+                        + " is closed", gate)
+                .tolerateKnownDefect("kernel is closed: ksoftirqd/", gate)
+                .tolerateKnownDefect("expired without a function (WARN_ON_ONCE(!fn))", "known defect of the close: an"
+                        + " internal timer of the workqueues (wq_cm_check) expired without its function while the"
+                        + " kernel closed");
     }
 
     private static List<Thread> liveThreadsOf(Kernel k) {
@@ -75,8 +95,8 @@ class KernelCloseTest {
 
     @Test
     void close_runsEveryQueuedWorkItem_beforeItStopsTheThreads() {
-        Reporter.Recording rec = Reporter.recording();
-        Kernel k = threaded(2, rec);
+        Kernel k = threaded(2);
+        KernelReports rec = kernels.reports(k);
         AtomicInteger ran = new AtomicInteger();
         Workqueue wq = k.workqueues().alloc("slow", 0, 0);
         for (int i = 0; i < 200; i++) {
@@ -95,8 +115,8 @@ class KernelCloseTest {
 
     @Test
     void closeWithATimeout_dropsWhatDidNotRun_andReportsItOnce_ranPlusDroppedIsAccepted() {
-        Reporter.Recording rec = Reporter.recording();
-        Kernel k = threaded(1, rec);
+        Kernel k = threaded(1);
+        KernelReports rec = kernels.reports(k);
         AtomicInteger ran = new AtomicInteger();
         Workqueue wq = k.workqueues().alloc("slow", 0, 0);
         for (int i = 0; i < 200; i++) {
@@ -118,8 +138,8 @@ class KernelCloseTest {
 
     @Test
     void shutdownNow_runsNothingThatHadNotStarted_andReportsEveryMechanism() {
-        Reporter.Recording rec = Reporter.recording();
-        Kernel k = stepped(rec);
+        Kernel k = stepped();
+        KernelReports rec = kernels.reports(k);
         Stepperless.acceptOneOfEach(k);
         CloseReport report = k.shutdownNow();
         assertEquals(List.of("pending-work"), report.droppedWork());
@@ -137,8 +157,8 @@ class KernelCloseTest {
 
     @Test
     void steppedClose_runsWhatWasAccepted_thenCancelsTheArmedTimers() {
-        Reporter.Recording rec = Reporter.recording();
-        Kernel k = stepped(rec);
+        Kernel k = stepped();
+        KernelReports rec = kernels.reports(k);
         Stepperless.acceptOneOfEach(k);
         CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
         assertTrue(report.drained(), report.toString());
@@ -185,7 +205,7 @@ class KernelCloseTest {
     @Test
     void afterClose_aThreadStillBoundGetsKernelIsClosedOnce_andIsDetached_theCloserIsDetachedAtOnce()
             throws Exception {
-        Kernel k = stepped(Reporter.silent());
+        Kernel k = stepped();
         CountDownLatch bound = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         AtomicReference<String> first = new AtomicReference<>();
@@ -218,7 +238,7 @@ class KernelCloseTest {
 
     @Test
     void aMsleepInProgress_failsWhenTheKernelCloses_insteadOfHangingForever() throws Exception {
-        Kernel k = threaded(1, Reporter.silent());
+        Kernel k = threaded(1);
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch sleeping = new CountDownLatch(1);
         Thread sleeper = Thread.ofPlatform().name("sleeper").start(() -> {
@@ -248,7 +268,7 @@ class KernelCloseTest {
 
     @Test
     void closeFromAWorkItem_isRefused_andTheKernelStaysUsable() throws Exception {
-        Kernel k = threaded(1, Reporter.silent());
+        Kernel k = threaded(1);
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
         k.workqueues().schedule(new Work("closer", w -> {
@@ -272,8 +292,7 @@ class KernelCloseTest {
 
     @Test
     void closeFromAHardirqHandler_isRefused() {
-        Reporter.Recording rec = Reporter.recording();
-        Kernel k = stepped(rec);
+        Kernel k = stepped();
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         k.irqs().request(3, (irq, dev) -> {
             try {
@@ -294,7 +313,7 @@ class KernelCloseTest {
 
     @Test
     void closeWithBottomHalvesDisabled_isRefused() {
-        Kernel k = stepped(Reporter.silent());
+        Kernel k = stepped();
         ExecutionContext ctx = k.bindCurrentThread(0);
         ctx.localBhDisable();
         try {
@@ -309,7 +328,7 @@ class KernelCloseTest {
 
     @Test
     void aSecondCloser_waitsForTheFirst_andGetsItsReport() throws Exception {
-        Kernel k = threaded(1, Reporter.silent());
+        Kernel k = threaded(1);
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         k.workqueues().schedule(new Work("holds-close", w -> {

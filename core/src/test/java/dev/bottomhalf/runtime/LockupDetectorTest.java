@@ -14,14 +14,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.linux.Linux;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.TimerList;
 
 /**
@@ -29,40 +31,26 @@ import dev.bottomhalf.time.TimerList;
  * reported, when, with which CPU, duration, thread and stack, and how often. Stepped tests time every rule
  * with the manual clock (a handler's {@code mdelay} moves it while the handler holds its CPU); threaded tests
  * use {@code watchdog_thresh = 1} and wait for the report with a generous timeout, then release the stuck
- * handler or task so that its thread ends.
+ * handler or task so that its thread ends. A test that holds a level to provoke a report gives it back at its
+ * end.
  */
 class LockupDetectorTest {
     private static final String HARD = "Watchdog detected hard LOCKUP on cpu ";
     private static final String SOFT = "BUG: soft lockup - CPU#";
     private static final long TIMEOUT_S = 30;
 
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
     private Kernel kernel;
 
-    @AfterEach
-    void close() {
-        ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null) {
-            if (ctx.irqsDisabled()) {
-                ctx.localIrqEnable();
-            }
-            while (ctx.inSoftirq() && !ctx.inServingSoftirq()) {
-                ctx.localBhEnableNoRun();
-            }
-            ctx.machine().detachCurrentThread();
-        }
-        if (kernel != null) {
-            kernel.close();
-        }
-    }
-
-    private Reporter.Recording stepped(int thresh) {
-        Reporter.Recording rec = Reporter.recording();
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().watchdogThresh(thresh).reporter(rec).build());
-        return rec;
+    /** Boots the stepped kernel with {@code watchdog_thresh = thresh}; returns its reports. */
+    private KernelReports stepped(int thresh) {
+        kernel = kernels.boot(b -> b.watchdogThresh(thresh));
+        return kernels.reports(kernel);
     }
 
     /** The BUG reports so far, as their messages. */
-    private static List<String> bugs(Reporter.Recording rec) {
+    private static List<String> bugs(KernelReports rec) {
         return rec.ofKind(KernelEvent.Kind.BUG).stream().map(KernelEvent::message).toList();
     }
 
@@ -97,7 +85,7 @@ class LockupDetectorTest {
 
     @Test
     void hardirqHandler_mdelaysTwiceThreshPlusOne_reportsHardThenSoftLockupOfCpu1WithItsThreadAndStack() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         requestOnCpu1(() -> kernel.timers().mdelay(21_000));
         kernel.irqs().assertIrq(9);
         kernel.stepper().hardirq(1);
@@ -116,7 +104,7 @@ class LockupDetectorTest {
 
     @Test
     void hardirqHandler_justBelowTwiceThresh_reportsTheHardLockupOnly() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         requestOnCpu1(() -> kernel.timers().mdelay(20_999));
         kernel.irqs().assertIrq(9);
         kernel.stepper().hardirq(1);
@@ -126,7 +114,7 @@ class LockupDetectorTest {
 
     @Test
     void hardirqHandler_threshPlusOne_reportsTheHardLockup_justBelow_reportsNothing() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         long[] delayMs = {10_999};
         requestOnCpu1(() -> kernel.timers().mdelay(delayMs[0]));
         kernel.irqs().assertIrq(9);
@@ -141,7 +129,7 @@ class LockupDetectorTest {
 
     @Test
     void watchdogThreshZero_disablesBothDetectors() {
-        Reporter.Recording rec = stepped(0);
+        KernelReports rec = stepped(0);
         requestOnCpu1(() -> kernel.timers().mdelay(120_000));
         kernel.irqs().assertIrq(9);
         kernel.stepper().hardirq(1);
@@ -170,7 +158,7 @@ class LockupDetectorTest {
 
     @Test
     void softirqHandlerAtIrqExit_stuck_isASoftLockupOfCpuThread_notAHardOne() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         kernel.softirqs().open(SoftirqVector.NET_RX, () -> kernel.timers().mdelay(21_000));
         requestOnCpu1(() -> kernel.softirqs().raise(SoftirqVector.NET_RX));
         kernel.irqs().assertIrq(9);
@@ -184,7 +172,7 @@ class LockupDetectorTest {
 
     @Test
     void softirqHandlerInKsoftirqd_stuck_isASoftLockupOfKsoftirqd() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         kernel.bindCurrentThread(0);
         kernel.softirqs().open(SoftirqVector.NET_RX, () -> kernel.timers().mdelay(25_000));
         kernel.softirqs().raise(SoftirqVector.NET_RX);   // task context: wakes ksoftirqd/0
@@ -196,7 +184,7 @@ class LockupDetectorTest {
 
     @Test
     void taskletCallback_stuck_isASoftLockup() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Tasklet stuck = Tasklet.setup("stuck", t -> kernel.timers().mdelay(21_000));
         requestOnCpu1(() -> kernel.tasklets().schedule(stuck));
         kernel.irqs().assertIrq(9);
@@ -208,7 +196,7 @@ class LockupDetectorTest {
 
     @Test
     void timerCallback_stuck_isASoftLockup() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         kernel.bindCurrentThread(1);
         TimerList timer = TimerList.setup("stuck", t -> kernel.timers().mdelay(30_000), 0);
         kernel.timers().mod(timer, kernel.jiffies() + 1);
@@ -225,7 +213,7 @@ class LockupDetectorTest {
 
     @Test
     void taskWithBhDisabled_stillStuck_isReportedAgainEveryTwiceThresh_withTheDurationGrowing() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         String me = Thread.currentThread().getName() + ":" + me();
@@ -248,11 +236,12 @@ class LockupDetectorTest {
         task.localBhDisable();
         s.advance(21, TimeUnit.SECONDS);
         assertEquals(List.of(SOFT + "1 stuck for 21s! [" + me + "]"), bugs(rec));
+        task.localBhEnable();
     }
 
     @Test
     void taskWithIrqsDisabled_hardLockupExactlyPastThresh_onceForTheHold() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         task.localIrqDisable();
@@ -270,11 +259,12 @@ class LockupDetectorTest {
         s.advance(1, TimeUnit.SECONDS);
         assertEquals(List.of(HARD + "1", SOFT + "1 stuck for 21s! [" + Thread.currentThread().getName() + ":"
                 + me() + "]"), bugs(rec));
+        task.localIrqEnable();
     }
 
     @Test
     void holdsWithAReleaseBetween_areTwoHolds_notOneLongOne() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         for (int i = 0; i < 5; i++) {
@@ -287,7 +277,7 @@ class LockupDetectorTest {
 
     @Test
     void bothLevelsHeld_theOlderHoldTimesTheSoftLockup() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         task.localIrqDisable();
@@ -298,21 +288,24 @@ class LockupDetectorTest {
         assertEquals(List.of(HARD + "1", SOFT + "1 stuck for 21s! [" + Thread.currentThread().getName() + ":" + me()
                 + "]"), bugs(rec));
         assertEquals("IRQs disabled", rec.ofKind(KernelEvent.Kind.BUG).get(1).context());
+        task.localIrqEnable();
+        task.localBhEnable();
     }
 
     @Test
     void holdsOnAnotherCpu_doNotCountForThisOne() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         ExecutionContext task = kernel.bindCurrentThread(0);
         task.localIrqDisable();
         kernel.stepper().advance(11, TimeUnit.SECONDS);
         assertEquals(List.of(HARD + "0"), bugs(rec));
         assertEquals(0, rec.ofKind(KernelEvent.Kind.BUG).get(0).cpu());
+        task.localIrqEnable();
     }
 
     @Test
     void touchSoftlockupWatchdog_startsANewReportingPeriod_theDurationStillCountsFromTheStart() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         String me = Thread.currentThread().getName() + ":" + me();
@@ -323,11 +316,12 @@ class LockupDetectorTest {
         assertEquals(List.of(), bugs(rec));
         s.advance(1, TimeUnit.SECONDS);
         assertEquals(List.of(SOFT + "1 stuck for 36s! [" + me + "]"), bugs(rec));
+        task.localBhEnable();
     }
 
     @Test
     void touchNmiWatchdog_restartsTheHardLockupTiming() {
-        Reporter.Recording rec = stepped(10);
+        KernelReports rec = stepped(10);
         Stepper s = kernel.stepper();
         ExecutionContext task = kernel.bindCurrentThread(1);
         task.localIrqDisable();
@@ -337,13 +331,14 @@ class LockupDetectorTest {
         assertEquals(List.of(), bugs(rec));
         s.advance(1, TimeUnit.SECONDS);
         assertEquals(List.of(HARD + "1"), bugs(rec));
+        task.localIrqEnable();
     }
 
     /** The timeline of docs/subsystems/runtime.md, "Lockup detectors", row by row. */
     @Test
     void docTimeline_slowTopHalfThenBhDisabledTask() {
-        Reporter.Recording rec = Reporter.recording();
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(rec).build());
+        kernel = kernels.kernel();
+        KernelReports rec = kernels.reports();
         Kernel k = kernel;
         String name = Thread.currentThread().getName();
         k.irqs().request(9, (irq, dev) -> {
@@ -380,9 +375,11 @@ class LockupDetectorTest {
     // Threaded
     // ------------------------------------------------------------------------------------------
 
-    /** A reporter that keeps the events and opens a latch per awaited message fragment. */
+    /**
+     * A reporter that opens a latch per awaited message fragment. The extension records each report before
+     * passing it on, so once a latch is open the report can be read through the kernel's {@link KernelReports}.
+     */
     private static final class Awaiting implements Reporter {
-        private final List<KernelEvent> events = new ArrayList<>();
         private final List<String> fragments;
         private final List<CountDownLatch> latches = new ArrayList<>();
 
@@ -394,8 +391,7 @@ class LockupDetectorTest {
         }
 
         @Override
-        public synchronized void report(KernelEvent event) {
-            events.add(event);
+        public void report(KernelEvent event) {
             for (int i = 0; i < fragments.size(); i++) {
                 if (event.message().contains(fragments.get(i))) {
                     latches.get(i).countDown();
@@ -403,17 +399,12 @@ class LockupDetectorTest {
             }
         }
 
-        KernelEvent await(String fragment) throws InterruptedException {
+        /** Waits for the first report containing {@code fragment} and returns it, read through {@code reports}. */
+        KernelEvent await(String fragment, KernelReports reports) throws InterruptedException {
             int i = fragments.indexOf(fragment);
             assertTrue(latches.get(i).await(TIMEOUT_S, TimeUnit.SECONDS), "no report containing '" + fragment
-                    + "' within " + TIMEOUT_S + " s; got " + events());
-            synchronized (this) {
-                return events.stream().filter(e -> e.message().contains(fragment)).findFirst().orElseThrow();
-            }
-        }
-
-        synchronized List<KernelEvent> events() {
-            return List.copyOf(events);
+                    + "' within " + TIMEOUT_S + " s; got " + reports);
+            return reports.matching(fragment).get(0);
         }
     }
 
@@ -424,8 +415,11 @@ class LockupDetectorTest {
 
     @Test
     void threaded_hardirqHandlerThatBlocks_reportsHardLockupOnCpu1_andSoftLockupOfCpu1Thread() throws Exception {
-        Awaiting reports = new Awaiting(HARD + "1", SOFT + "1 stuck for ");
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).watchdogThresh(1).reporter(reports).build());
+        Awaiting awaiting = new Awaiting(HARD + "1", SOFT + "1 stuck for ");
+        kernel = kernels.bootThreaded(b -> b.watchdogThresh(1).reporter(awaiting));
+        KernelReports reports = kernels.reports(kernel);
+        // cpu/1 stays stuck until the release below: its soft lockup may be reported again before then.
+        reports.expect(SOFT + "1 stuck for ");
         CountDownLatch entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         requestOnCpu1(() -> blockInHandler(entered, release));
@@ -433,7 +427,7 @@ class LockupDetectorTest {
             kernel.irqs().assertIrq(9);
             assertTrue(entered.await(TIMEOUT_S, TimeUnit.SECONDS));
 
-            KernelEvent hard = reports.await(HARD + "1");
+            KernelEvent hard = awaiting.await(HARD + "1", reports);
             assertEquals(1, hard.cpu());
             assertEquals("cpu/1", hard.thread());
             assertEquals("hardirq", hard.context());
@@ -441,7 +435,7 @@ class LockupDetectorTest {
                             .anyMatch(f -> f.getMethodName().equals("blockInHandler")),
                     "the handler's frame is on cpu/1's stack: " + Arrays.toString(hard.cause().getStackTrace()));
 
-            KernelEvent soft = reports.await(SOFT + "1 stuck for ");
+            KernelEvent soft = awaiting.await(SOFT + "1 stuck for ", reports);
             assertTrue(soft.message().endsWith("s! [cpu/1:" + cpuThread(kernel, 1).threadId() + "]"), soft.message());
         } finally {
             release.countDown();
@@ -459,15 +453,16 @@ class LockupDetectorTest {
 
     @Test
     void threaded_taskThatKeepsIrqsDisabled_reportsHardLockupWithTheTasksStack() throws Exception {
-        Awaiting reports = new Awaiting(HARD + "1");
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).watchdogThresh(1).reporter(reports).build());
+        Awaiting awaiting = new Awaiting(HARD + "1");
+        kernel = kernels.bootThreaded(b -> b.watchdogThresh(1).reporter(awaiting));
+        KernelReports reports = kernels.reports(kernel);
         CountDownLatch disabled = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         Thread task = new Thread(() -> holdIrqsOff(kernel, disabled, release), "irqs-off-task");
         task.start();
         try {
             assertTrue(disabled.await(TIMEOUT_S, TimeUnit.SECONDS));
-            KernelEvent hard = reports.await(HARD + "1");
+            KernelEvent hard = awaiting.await(HARD + "1", reports);
             assertEquals(1, hard.cpu());
             assertEquals("irqs-off-task", hard.thread());
             assertEquals("IRQs disabled", hard.context());
@@ -478,6 +473,14 @@ class LockupDetectorTest {
             task.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
         }
         assertFalse(task.isAlive());
+        // The hold was longer than 2 * watchdog_thresh, and soft-locked CPU 1 too, if the release came more than
+        // 2 s after the hold began: that depends on the host. Closed, the kernel samples no more; whatever came
+        // is about the task.
+        kernel.close();
+        for (KernelEvent soft : reports.matching(SOFT)) {
+            assertTrue(soft.message().startsWith(SOFT + "1 stuck for ") && soft.message().endsWith("! [irqs-off-task:"
+                    + task.threadId() + "]"), soft.message());
+        }
     }
 
     private static void holdIrqsOff(Kernel k, CountDownLatch disabled, CountDownLatch release) {
@@ -497,7 +500,7 @@ class LockupDetectorTest {
     @Test
     void threaded_close_stopsTheWatchdogThread() {
         Set<Thread> before = liveWatchdogThreads();
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).watchdogThresh(1).reporter(Reporter.silent()).build());
+        kernel = kernels.bootThreaded(b -> b.watchdogThresh(1));
         Set<Thread> ours = liveWatchdogThreads();
         ours.removeAll(before);
         assertEquals(1, ours.size(), "one sampling thread per threaded kernel");
@@ -510,7 +513,7 @@ class LockupDetectorTest {
     @Test
     void threaded_watchdogThreshZero_startsNoThread() {
         Set<Thread> before = liveWatchdogThreads();
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).watchdogThresh(0).reporter(Reporter.silent()).build());
+        kernel = kernels.bootThreaded(b -> b.watchdogThresh(0));
         Set<Thread> ours = liveWatchdogThreads();
         ours.removeAll(before);
         assertEquals(Set.of(), ours);

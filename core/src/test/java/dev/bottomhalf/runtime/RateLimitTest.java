@@ -12,14 +12,17 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.Work;
 import dev.bottomhalf.workqueue.Workqueue;
@@ -31,27 +34,23 @@ import dev.bottomhalf.workqueue.Workqueue;
  */
 class RateLimitTest {
     private static final long INTERVAL = 5_000; // DEFAULT_RATELIMIT_INTERVAL = 5 * HZ at HZ 1000
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private Kernel kernel;
     private Stepper stepper;
     private ExecutionContext task;
 
-    private void boot(KernelConfig.Builder config) {
-        kernel = Kernel.boot(config.cpus(2).stepped().reporter(reports).build());
+    /** Boots a kernel with {@code changes}, whose reports {@link #reports} then reads, this thread on its CPU 0. */
+    private void boot(Consumer<KernelConfig.Builder> changes) {
+        kernel = kernels.boot(changes);
+        reports = kernels.reports(kernel);
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
     }
 
     private void boot() {
-        boot(KernelConfig.builder());
-    }
-
-    @AfterEach
-    void close() {
-        if (kernel != null) {
-            kernel.machine().detachCurrentThread();
-            kernel.close();
-        }
+        boot(b -> { });
     }
 
     private long oopsesDelivered() {
@@ -223,6 +222,7 @@ class RateLimitTest {
                 "interrupts 10..50,009 were suppressed; 50,010 (at 5.001 s) opened the second interval");
         assertEquals("Oops: irq 24 handler eth0 threw java.lang.IllegalStateException: boom",
                 reports.ofKind(KernelEvent.Kind.OOPS).get(0).message());
+        reports.expect("irq 24: nobody cared");   // asserted below in the order of every report (events())
         List<String> order = reports.events().stream().map(e -> e.kind() + " " + e.message().lines().findFirst()
                 .orElseThrow()).toList();
         assertEquals("WARN __handle_irq_event_percpu: 50000 callbacks suppressed", order.get(10),
@@ -336,6 +336,7 @@ class RateLimitTest {
         kernel.workqueues().queueOn(0, wq, w);
         stepper.runUntilIdle();
         assertEquals(List.of("process_one_work: 5 callbacks suppressed"), suppressedLines());
+        assertEquals(11, oopsesDelivered(), "the new interval's first");
     }
 
     @Test
@@ -348,6 +349,7 @@ class RateLimitTest {
         stepper.advanceJiffies(INTERVAL + 1);
         kernel.reports().oops("ksoftirqd/1", new IllegalStateException("loop"));
         assertEquals(List.of("ksoftirqd/1: 1 callbacks suppressed"), suppressedLines());
+        assertEquals(11, oopsesDelivered(), "the new interval's first");
         assertEquals(12, kernel.reports().count(KernelEvent.Kind.OOPS));
     }
 
@@ -367,7 +369,7 @@ class RateLimitTest {
 
     @Test
     void configuredRate_isUsed_andZeroBurstTurnsTheLimitOff() {
-        boot(KernelConfig.builder().ratelimit(1_000, 3));
+        boot(b -> b.ratelimit(1_000, 3));
         for (int i = 0; i < 5; i++) {
             kernel.reports().oops("h", new IllegalStateException());
         }
@@ -375,9 +377,9 @@ class RateLimitTest {
         stepper.advanceJiffies(1_001);
         kernel.reports().oops("h", new IllegalStateException());
         assertEquals(List.of("h: 2 callbacks suppressed"), suppressedLines());
-        close();
-        reports.clear();
-        boot(KernelConfig.builder().ratelimit(5_000, 0));
+        assertEquals(4, oopsesDelivered(), "the new interval's first");
+        kernel.close();
+        boot(b -> b.ratelimit(5_000, 0));
         for (int i = 0; i < 100; i++) {
             kernel.reports().oops("h", new IllegalStateException());
         }

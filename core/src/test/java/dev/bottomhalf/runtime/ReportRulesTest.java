@@ -9,15 +9,17 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.Work;
@@ -31,22 +33,19 @@ import dev.bottomhalf.workqueue.Workqueues;
  */
 class ReportRulesTest {
     private static final int IRQ = 7;
-    private final Reporter.Recording reports = Reporter.recording();
+    @RegisterExtension
+    final KernelExtension kernels = KernelExtension.stepped().cpus(2);
+    private KernelReports reports;
     private Kernel kernel;
     private Stepper stepper;
     private ExecutionContext task;
 
     @BeforeEach
     void boot() {
-        kernel = Kernel.boot(KernelConfig.builder().cpus(2).stepped().reporter(reports).build());
+        kernel = kernels.kernel();
+        reports = kernels.reports();
         stepper = kernel.stepper();
         task = kernel.bindCurrentThread(0);
-    }
-
-    @AfterEach
-    void close() {
-        kernel.machine().detachCurrentThread();
-        kernel.close();
     }
 
     private long count(KernelEvent.Kind kind) {
@@ -78,6 +77,7 @@ class ReportRulesTest {
 
     @Test
     void preemptEnableUnderflow_withOtherBitsSet_namesTheSecondCheckOfPreemptCountSub() {
+        reports.expect("preempt_enable() without preempt_disable()");   // read below as the list of every report
         task.localBhDisable();
         task.preemptEnable();
         task.localBhEnable();
@@ -311,6 +311,7 @@ class ReportRulesTest {
         fire(IRQ);
         stepper.run("irq/7-t");
         assertEquals(1, reported("irq_thread_fn: 1 callbacks suppressed"));
+        assertEquals(11, reported("irq/7-t: thread function returned in atomic context"), "the new interval's first");
         assertEquals(12, count(KernelEvent.Kind.WARNING));
     }
 
@@ -329,6 +330,7 @@ class ReportRulesTest {
         stepper.advanceJiffies(5_001);
         once.run();
         assertEquals(1, reported("handle_softirqs: 1 callbacks suppressed"));
+        assertEquals(11, reported("returned with IRQs disabled"), "the new interval's first");
         assertEquals(12, count(KernelEvent.Kind.WARNING));
     }
 
