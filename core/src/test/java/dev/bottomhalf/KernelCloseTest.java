@@ -47,36 +47,13 @@ class KernelCloseTest {
     @RegisterExtension
     final KernelExtension kernels = KernelExtension.stepped().cpus(2);
 
-    /** A threaded kernel with {@code cpus} CPUs, which tolerates {@link #tolerateTheCloseRace the close race}. */
+    /** A threaded kernel with {@code cpus} CPUs (the extension checks its reports and threads after the test). */
     private Kernel threaded(int cpus) {
-        Kernel k = kernels.bootThreaded(b -> b.cpus(cpus));
-        tolerateTheCloseRace(kernels.reports(k));
-        return k;
+        return kernels.bootThreaded(b -> b.cpus(cpus));
     }
 
     private Kernel stepped() {
         return kernels.kernel();
-    }
-
-    /**
-     * Tolerates, on a threaded kernel that ran work before it closes, the reports of a known defect of the close:
-     * {@code Machine.finishClose()} marks the kernel CLOSED before it stops the runtime threads, and in between
-     * the entry gate, which once CLOSED admits only the closer, refuses the runtime's own contexts — a CPU
-     * thread's TIMER softirq ({@code run_timer_softirq} looks up its context) and a ksoftirqd waiting for its
-     * CPU's BH level both fail with {@code kernel is closed} and are reported as oopses; and a workqueue's
-     * {@code wq_cm_check} timer has been seen to expire without its function during the close. They come at
-     * random, depending on what the CPU threads are doing when the close ends. The extension prints each one
-     * that comes; remove this once the close no longer makes them.
-     */
-    private static void tolerateTheCloseRace(KernelReports reports) {
-        String gate = "known defect of the close: Machine.finishClose() is CLOSED before the runtime threads stop,"
-                + " and the entry gate refuses their own contexts in between";
-        reports.tolerateKnownDefect("Oops: softirq TIMER (timer_action) threw java.lang.IllegalStateException: kernel"
-                        + " is closed", gate)
-                .tolerateKnownDefect("kernel is closed: ksoftirqd/", gate)
-                .tolerateKnownDefect("expired without a function (WARN_ON_ONCE(!fn))", "known defect of the close: an"
-                        + " internal timer of the workqueues (wq_cm_check) expired without its function while the"
-                        + " kernel closed");
     }
 
     private static List<Thread> liveThreadsOf(Kernel k) {
