@@ -165,6 +165,7 @@ public final class Kernel implements AutoCloseable {
 
     /** The calling thread's execution context on this kernel (attaching it as a task if needed). */
     public ExecutionContext context() {
+        machine.checkOpen();
         return machine.current();
     }
 
@@ -224,20 +225,25 @@ public final class Kernel implements AutoCloseable {
         }
         long deadlineNs = System.nanoTime() + Math.min(timeout.toNanos(), Long.MAX_VALUE / 4);
         boolean panicked = machine.panicked();
-        List<String> delayed = List.of();
-        List<String> timerNames = List.of();
-        List<String> hrtimerNames = List.of();
+        List<String> delayed = new ArrayList<>();
+        List<String> timerNames = new ArrayList<>();
+        List<String> hrtimerNames = new ArrayList<>();
         boolean drained = false;
         if (!panicked) {
             drained = awaitIdle(deadlineNs);
-            delayed = workqueues.cancelArmedDelayedForClose();
-            timerNames = timers.shutdownArmedForClose();
-            hrtimerNames = hrtimers.cancelQueuedForClose();
+            delayed.addAll(workqueues.cancelArmedDelayedForClose());
+            timerNames.addAll(timers.shutdownArmedForClose(true));
+            hrtimerNames.addAll(hrtimers.cancelQueuedForClose(true));
             drained = awaitIdle(deadlineNs) && drained;
         }
         // Out of time (or panicked): take the queued items away before the workers finish their batches.
         List<String> droppedWork = new ArrayList<>(drained ? List.of() : workqueues.cancelQueuedForClose());
         List<String> stuck = machine.finishClose();
+        // The threads have stopped: what is still armed or queued now was armed or queued after the passes
+        // above (a call that straddled the start of the close, a callback that re-armed itself): cancel it too.
+        delayed.addAll(workqueues.cancelArmedDelayedForClose());
+        timerNames.addAll(timers.shutdownArmedForClose(false));
+        hrtimerNames.addAll(hrtimers.cancelQueuedForClose(false));
         droppedWork.addAll(workqueues.cancelQueuedForClose());
         Set<Integer> busyCpus = busyCpus(stuck);
         List<String> droppedTasklets = tasklets.discardForClose(busyCpus);

@@ -1,5 +1,7 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.sync.Uninterruptibly;
+
 /**
  * A registered {@link Agent}: in threaded mode the {@link KernelThread} that runs it, in stepped mode
  * just the agent (the {@link Stepper} runs it). Thread-safe.
@@ -57,11 +59,6 @@ public final class AgentHandle {
         if (t == Thread.currentThread()) {
             return true;
         }
-        try {
-            t.join(timeoutMs);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return !t.isAlive();
+        return Uninterruptibly.join(t, timeoutMs);
     }
 }

@@ -284,6 +284,7 @@ public final class Cpu {
         int n = 0;
         SmpCall call;
         while ((call = calls.poll()) != null) {
+            call.dropped = true;
             call.done = true;
             n++;
         }

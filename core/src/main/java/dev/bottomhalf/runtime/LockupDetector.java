@@ -7,6 +7,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
+import dev.bottomhalf.internal.sync.Uninterruptibly;
+
 /**
  * The soft and hard lockup detectors of one kernel ({@code kernel/watchdog.c}): they report a CPU that runs
  * kernel code for more than {@code 2 × watchdog_thresh} seconds without getting back to its task or idle loop
@@ -196,12 +198,7 @@ public final class LockupDetector {
             return;
         }
         LockSupport.unpark(t);
-        try {
-            t.join(JOIN_TIMEOUT_MS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (t.isAlive()) {
+        if (!Uninterruptibly.join(t, JOIN_TIMEOUT_MS)) {
             machine.reports().warning("runtime thread " + THREAD_NAME + " did not stop within " + JOIN_TIMEOUT_MS
                     + " ms of close()");
         }
@@ -215,6 +212,7 @@ public final class LockupDetector {
             long nowNs = clock.nanoTime();
             if (nowNs < nextNs) {
                 LockSupport.parkNanos(this, Math.min(nextNs - nowNs, TimeUnit.SECONDS.toNanos(1)));
+                Thread.interrupted(); // a kernel thread ignores signals: an interrupt must not make it spin
                 continue;
             }
             try {

@@ -217,14 +217,15 @@ public final class Machine implements AutoCloseable {
      * The calling thread's context on this machine; a thread that has none is attached as a task on the
      * configured default CPU ({@link KernelConfig#defaultTaskCpu()}, 0 unless set).
      *
-     * @throws IllegalStateException {@code kernel is closed} once the kernel closes (for task threads: from
-     *         the moment {@code close()} begins) or panics
+     * @throws IllegalStateException {@code kernel is closed} once the kernel is closed, for task threads (a
+     *         call that began before the close may finish while it is only closing: entry points refuse new
+     *         calls with {@link #checkOpen()}), or once it panics
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         if (ctx != null && ctx.machine() == this) {
             if (refusing) {
-                checkEntry(ctx);
+                checkLookup(ctx);
             }
             return ctx;
         }
@@ -239,10 +240,10 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Throws unless the calling context may still enter: after a panic only the closer may; once closing
-     * has begun, the closer and the runtime's own contexts — which go on until their threads stop, after the
-     * kernel is CLOSED (a timer softirq running as {@code close()} stops the threads must not be refused) —
-     * but no task.
+     * The check of an entry point ({@link #checkOpen()}, the facade's context look-up, a thread's first
+     * attach): throws unless the calling context may still come in. After a panic only the closer may; once
+     * closing has begun, the closer and the runtime's own contexts — which go on until their threads stop, even
+     * after the kernel is CLOSED — but no task.
      */
     private void checkEntry(ExecutionContext ctx) {
         Thread me = Thread.currentThread();
@@ -254,6 +255,25 @@ public final class Machine implements AutoCloseable {
             throw p.refusal();
         }
         if (state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
+            throw new IllegalStateException("kernel is closed");
+        }
+    }
+
+    /**
+     * The check of {@link #current()}, which the library's code calls many times within one call: a task
+     * that passed its entry check before the close began finishes its call (its later look-ups are not
+     * refused) as long as the kernel is only CLOSING; once CLOSED, or after a panic, it is refused.
+     */
+    private void checkLookup(ExecutionContext ctx) {
+        Thread me = Thread.currentThread();
+        if (me == closer) {
+            return;
+        }
+        KernelPanic p = panic;
+        if (p != null) {
+            throw p.refusal();
+        }
+        if (state == CLOSED && ctx.role() == ExecutionContext.Role.TASK) {
             throw new IllegalStateException("kernel is closed");
         }
     }
@@ -498,9 +518,9 @@ public final class Machine implements AutoCloseable {
                 }
                 return false;
             }
-            state = CLOSING;
             closer = me;
-            refusing = true;
+            refusing = true; // before the state: once closing() is true, every entry check refuses
+            state = CLOSING;
         }
         return true;
     }
@@ -818,6 +838,7 @@ public final class Machine implements AutoCloseable {
      * @throws KernelException {@code ENXIO} for a CPU that does not exist
      */
     public void smpCallFunctionSingle(int cpu, Runnable func, boolean wait) {
+        checkOpen();
         Objects.requireNonNull(func, "func");
         Cpu target = cpu(cpu);
         ExecutionContext ctx = current();
@@ -841,9 +862,13 @@ public final class Machine implements AutoCloseable {
         }
         if (stepped()) {
             runAs(target.cpuContext(), () -> target.agent().doWork());
-            return;
+        } else {
+            waitUntil(() -> call.done, "smp_call_function_single(" + cpu + ")");
         }
-        waitUntil(() -> call.done, "smp_call_function_single(" + cpu + ")");
+        if (call.dropped) {
+            throw new IllegalStateException("kernel is closed: smp_call_function_single(" + cpu + ") was dropped"
+                    + " before it ran");
+        }
     }
 
     void runSmpCall(SmpCall call) {

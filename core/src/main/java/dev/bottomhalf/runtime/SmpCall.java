@@ -8,6 +8,8 @@ package dev.bottomhalf.runtime;
 final class SmpCall {
     final Runnable func;
     volatile boolean done;
+    /** Set before {@link #done} when a closing kernel dropped the call without running it. */
+    volatile boolean dropped;
 
     SmpCall(Runnable func) {
         this.func = func;

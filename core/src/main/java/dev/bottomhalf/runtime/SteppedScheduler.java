@@ -10,6 +10,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
+import dev.bottomhalf.internal.sync.Uninterruptibly;
+
 /**
  * The scheduler of a stepped-mode kernel: agents whose work may sleep or burn CPU time (the kworkers) get
  * their own threads, and exactly one thread of the kernel runs at any moment — the stepping thread or one
@@ -162,12 +164,7 @@ public final class SteppedScheduler implements Agent {
                 continue;
             }
             long leftMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime()));
-            try {
-                t.join(leftMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (t.isAlive()) {
+            if (!Uninterruptibly.join(t, leftMs)) {
                 stuck.add(t.getName());
                 Throwable stack = new Throwable("stack of " + t.getName());
                 stack.setStackTrace(t.getStackTrace());

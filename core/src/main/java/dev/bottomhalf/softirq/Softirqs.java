@@ -162,6 +162,7 @@ public final class Softirqs implements SoftirqEntry {
      * @throws KernelException {@code EINVAL} for a vector without a handler
      */
     public void raise(int nr) {
+        machine.checkOpen();
         raiseIrqoff(machine.current(), nr, true);
     }
 
@@ -170,6 +171,7 @@ public final class Softirqs implements SoftirqEntry {
      * calling it with IRQs enabled is reported as the kernel's lockdep assertion.
      */
     public void raiseIrqoff(int nr) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         assertIrqsDisabled(ctx, "raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, true);
@@ -177,6 +179,7 @@ public final class Softirqs implements SoftirqEntry {
 
     /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
     public void raiseIrqoffNoWake(int nr) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, false);
@@ -225,6 +228,7 @@ public final class Softirqs implements SoftirqEntry {
      * calling thread; does nothing in interrupt context or when another context is serving them.
      */
     public void doSoftirq() {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         Cpu cpu = ctx.cpu();
         if (ctx.inInterrupt() || cpu.softirqPending() == 0 || !cpu.tryAcquireBh(ctx)) {

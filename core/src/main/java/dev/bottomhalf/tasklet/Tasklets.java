@@ -241,6 +241,7 @@ public final class Tasklets {
      * disabled ...}) and keep waiting in threaded mode, return in stepped mode.
      */
     public void kill(Tasklet t) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         if (ctx.inInterrupt()) {
             reports.printk(KernelEvent.Kind.NOTICE, "Attempt to kill tasklet from interrupt");

@@ -339,6 +339,7 @@ public final class HrTimers {
      * @return 1 if it was queued, 0 if not
      */
     public int cancel(HrTimer t) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         for (;;) {
             int ret = tryToCancel(t);
@@ -358,11 +359,13 @@ public final class HrTimers {
     }
 
     /**
-     * {@code hrtimer_cancel} of every queued hrtimer of every CPU. For {@code Kernel.close()}.
+     * Cancels every queued hrtimer of every CPU. For {@code Kernel.close()}: with {@code sync}
+     * ({@code hrtimer_cancel}) after the accepted work ran, without ({@code hrtimer_try_to_cancel}) once the
+     * runtime threads have stopped.
      *
      * @return the names of the hrtimers that were queued
      */
-    public List<String> cancelQueuedForClose() {
+    public List<String> cancelQueuedForClose(boolean sync) {
         List<HrTimer> queued = new ArrayList<>();
         for (CpuBase base : bases) {
             base.lock();
@@ -375,7 +378,7 @@ public final class HrTimers {
         }
         List<String> cancelled = new ArrayList<>();
         for (HrTimer t : queued) {
-            if (cancel(t) == 1) {
+            if ((sync ? cancel(t) : tryToCancel(t)) == 1) {
                 cancelled.add(t.name());
             }
         }

@@ -43,6 +43,7 @@ final class SleepingHelpers {
     }
 
     private long scheduleTimeout(long timeout, boolean interruptible, String call) {
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         if (!ctx.mightSleep(call)) {
             return 0; // reported: sleeping here would deadlock the CPU, so it does not sleep
@@ -112,6 +113,7 @@ final class SleepingHelpers {
         if (minUs < 0 || maxUs < minUs) {
             throw new IllegalArgumentException("usleep_range(" + minUs + ", " + maxUs + "): need 0 <= min <= max");
         }
+        machine.checkOpen();
         ExecutionContext ctx = machine.current();
         if (!ctx.mightSleep("usleep_range")) {
             return;

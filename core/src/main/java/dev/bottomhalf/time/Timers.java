@@ -124,6 +124,11 @@ public final class Timers {
      */
     public void setup(TimerList t, String name, TimerList.Callback callback, int flags) {
         machine.checkOpen();
+        init(t, name, callback, flags);
+        t.internal = false;
+    }
+
+    private void init(TimerList t, String name, TimerList.Callback callback, int flags) {
         if (t.pending) {
             throw new IllegalStateException("timer_setup(" + t.name() + ") of a pending timer: delete it first"
                     + " (re-initialising an armed timer corrupts the timer wheel)");
@@ -139,12 +144,24 @@ public final class Timers {
 
     /**
      * {@link #setup} of a timer of the kernel's own machinery (the workqueue watchdog, a pool's idle and
-     * mayday timers, ...): {@code Kernel.close()} shuts it down like every other timer but does not report it
-     * as cancelled work of the user's.
+     * mayday timers, the timers of delayed work items, ...): calls on it are not entry points (no closed-kernel
+     * check: the machinery arms it from inside calls that passed theirs), and {@code Kernel.close()} does not
+     * report it among the user's cancelled timers (a delayed item is reported as such).
      */
     public void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
-        setup(t, name, callback, flags);
+        init(t, name, callback, flags);
         t.internal = true;
+    }
+
+    /**
+     * The entry check for calls on {@code t}: a user's timer is refused once the kernel closes; the kernel's
+     * own timers are armed and cancelled by the machinery from inside calls that already passed theirs (a
+     * queue_work that kicks its pool arms the pool's check), so they are not checked again.
+     */
+    private void checkOpen(TimerList t) {
+        if (!t.internal) {
+            machine.checkOpen();
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -171,7 +188,7 @@ public final class Timers {
      * @return as {@link #mod}
      */
     public int modAfter(TimerList t, long delay) {
-        machine.checkOpen();
+        checkOpen(t);
         if (delay < 0) {
             throw new IllegalArgumentException("mod_timer delay must be >= 0 jiffies, was " + delay);
         }
@@ -199,7 +216,7 @@ public final class Timers {
      * on the next tick.
      */
     public void add(TimerList t) {
-        machine.checkOpen();
+        checkOpen(t);
         if (warnIfPending(t, "add_timer")) {
             return;
         }
@@ -208,7 +225,7 @@ public final class Timers {
 
     /** {@code add_timer_local(timer)}: {@link #add} with {@code TIMER_PINNED} set. */
     public void addLocal(TimerList t) {
-        machine.checkOpen();
+        checkOpen(t);
         if (warnIfPending(t, "add_timer_local")) {
             return;
         }
@@ -218,7 +235,7 @@ public final class Timers {
 
     /** {@code add_timer_global(timer)}: {@link #add} with {@code TIMER_PINNED} cleared. */
     public void addGlobal(TimerList t) {
-        machine.checkOpen();
+        checkOpen(t);
         if (warnIfPending(t, "add_timer_global")) {
             return;
         }
@@ -228,7 +245,7 @@ public final class Timers {
 
     /** {@code add_timer_on(timer, cpu)}: arms an inactive timer on {@code cpu}'s base and sets {@code TIMER_PINNED}. */
     public void addOn(TimerList t, int cpu) {
-        machine.checkOpen();
+        checkOpen(t);
         requireInitialised(t, "add_timer_on");
         machine.cpu(cpu);
         if (warnIfPending(t, "add_timer_on")) {
@@ -279,7 +296,7 @@ public final class Timers {
 
     /** {@code __mod_timer}. */
     private int modTimer(TimerList t, long expires, int options) {
-        machine.checkOpen();
+        checkOpen(t);
         return modTimer(t, expires, options, 0, false);
     }
 
@@ -405,7 +422,7 @@ public final class Timers {
     }
 
     private int delete(TimerList t, boolean shutdown) {
-        machine.checkOpen();
+        checkOpen(t);
         requireInitialised(t, shutdown ? "timer_shutdown" : "timer_delete");
         int ret = 0;
         if (t.pending || shutdown) {
@@ -431,7 +448,7 @@ public final class Timers {
      * @return 1 if it was pending (now removed), 0 if not, −1 if its callback is running right now
      */
     public int deleteSyncTry(TimerList t) {
-        machine.checkOpen();
+        checkOpen(t);
         requireInitialised(t, "timer_delete_sync_try");
         return tryDeleteSync(t, false);
     }
@@ -476,7 +493,7 @@ public final class Timers {
     }
 
     private int deleteSync(TimerList t, boolean shutdown, String call) {
-        machine.checkOpen();
+        checkOpen(t);
         requireInitialised(t, call);
         ExecutionContext ctx = machine.current();
         if (ctx.inHardirq() && (t.flags & TIMER_IRQSAFE) == 0) {
@@ -504,12 +521,14 @@ public final class Timers {
     }
 
     /**
-     * {@code timer_shutdown_sync} of every armed timer of every CPU. For {@code Kernel.close()}, after the
-     * accepted work ran (and after the workqueues cancelled their delayed items' timers).
+     * Shuts down every armed timer of the user's (not the kernel's own, {@link #setupInternal}) on every CPU.
+     * For {@code Kernel.close()}: with {@code sync} ({@code timer_shutdown_sync}) after the accepted work ran,
+     * without ({@code timer_shutdown}) once the runtime threads have stopped and a callback still "running"
+     * is one that never returned.
      *
-     * @return the names of the timers that were armed, except the kernel's own ({@link #setupInternal})
+     * @return the names of the timers that were armed
      */
-    public List<String> shutdownArmedForClose() {
+    public List<String> shutdownArmedForClose(boolean sync) {
         List<TimerList> armed = new ArrayList<>();
         for (TimerBase[] cpuBases : bases) {
             for (TimerBase base : cpuBases) {
@@ -523,7 +542,7 @@ public final class Timers {
         }
         List<String> cancelled = new ArrayList<>();
         for (TimerList t : armed) {
-            if (shutdownSync(t) == 1 && !t.internal) {
+            if (!t.internal && (sync ? shutdownSync(t) : shutdown(t)) == 1) {
                 cancelled.add(t.name());
             }
         }

@@ -77,7 +77,12 @@ final class WorkerPool {
     /** Takes the pool lock and moves the items queued without it onto the worklist (or inactive lists). */
     void lock() {
         lock.lock();
-        drainIncoming();
+        try {
+            drainIncoming();
+        } catch (Throwable t) {
+            lock.unlock(); // never leave the lock held behind an exception: every later taker would spin forever
+            throw t;
+        }
     }
 
     /**
@@ -89,7 +94,12 @@ final class WorkerPool {
     void lockForWorker() {
         lock.lock();
         if (worklist.isEmpty()) {
-            drainIncoming();
+            try {
+                drainIncoming();
+            } catch (Throwable t) {
+                lock.unlock();
+                throw t;
+            }
         }
     }
 

@@ -549,7 +549,7 @@ public final class Workqueues {
         if (!dw.timerReady) {
             synchronized (dw) {
                 if (!dw.timerReady) {
-                    timers.setup(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
+                    timers.setupInternal(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
                     synchronized (delayedWorks) {
                         delayedWorks.add(dw);
                     }
@@ -1122,6 +1122,7 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
     /** {@code current_work()}: the item running in the calling context, or null. */
     public Work currentWork() {
+        machine.checkOpen();
         Worker w = pools.currentWorker(machine.current());
         return w == null ? null : w.currentWork;
     }
