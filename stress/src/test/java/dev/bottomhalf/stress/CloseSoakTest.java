@@ -119,8 +119,9 @@ class CloseSoakTest {
      * and then reports them as dropped. The same refusal meets every call a softirq handler, tasklet or BH work
      * item makes on such a thread (the chains the close promises to let finish). While this is true (the default)
      * the close never begins while a producer is inside a BH-disabled section and no section begins after it
-     * began; {@code -Dbottomhalf.soak.guards=off} turns the guard off and reproduces the bug. Remove once the entry
-     * check lets a task's context in while it serves softirqs.
+     * began; {@code -Dbottomhalf.soak.guards=off} turns the guard off and reproduces the bug (seed 5873399985612,
+     * round 2: {@code Oops: softirq TIMER (timer_action) threw ... kernel is closed} on a producer, in {@code
+     * localBhEnable}). Remove once the entry check lets a task's context in while it serves softirqs.
      */
     static final boolean GUARD_NO_BH_SECTION_ACROSS_CLOSE = guardsOn();
 
@@ -160,8 +161,8 @@ class CloseSoakTest {
      * interrupt or a cross-CPU call likewise in a round with a refused {@code cpu/N}, a delayed item whose timer
      * callback was refused ({@code Oops: timer p2.delayed2 threw ... kernel is closed}: the timer fired after
      * CLOSED, {@code delayed_work_timer_fn} could not queue the item, which stays PENDING on no list — seed
-     * 5378163475728, round 105). Every
-     * other object must still be accounted for exactly. {@code -Dbottomhalf.soak.guards=off} fails on all of it.
+     * 5378163475728, round 105). Every other object must still be accounted for exactly.
+     * {@code -Dbottomhalf.soak.guards=off} fails on all of it.
      * Remove once the kernel's own threads may finish their last cycle after CLOSED without being refused.
      */
     static final boolean GUARD_RUNTIME_THREADS_REFUSED_AFTER_CLOSED = guardsOn();
@@ -232,13 +233,13 @@ class CloseSoakTest {
      * {@code mod_delayed_work}, begun just before the close, re-armed its timer after the delayed-work pass: the
      * timer pass then shuts that timer down and reports it among the cancelled <em>timers</em> under the item's
      * name, and the item stays PENDING for good (seeds 4375261579664 round 4, 5515730343327 round 111: {@code
-     * DELAYED_WORK p1.delayed2 is named in cancelledTimers}). Also after an
-     * unbounded {@code close()} that says it drained. While this is true (the default) an object with exactly one
-     * acceptance unaccounted for, whose latest acceptance (or re-arming) was counted after the close began, is
-     * counted, not failed (softirq raises and interrupts likewise; a delayed item so re-armed may be named among the
-     * cancelled timers);
-     * {@code -Dbottomhalf.soak.guards=off} fails on it. Remove once the close cancels (or refuses) what is accepted
-     * after its passes and waits for the calls in flight.
+     * DELAYED_WORK p1.delayed2 is named in cancelledTimers}). Also after an unbounded {@code close()} that says
+     * it drained (seed 4772375524118, round 132, dropped a sleeper queued by a call in flight). While this is true
+     * (the default) an object with exactly one acceptance unaccounted for, whose latest acceptance (or re-arming)
+     * was counted after the close began, is counted, not failed (softirq raises and interrupts likewise; a delayed
+     * item so re-armed may be named among the cancelled timers; an unbounded close may drop items whose latest
+     * acceptance was such); {@code -Dbottomhalf.soak.guards=off} fails on it. Remove once the close cancels (or
+     * refuses) what is accepted after its passes and waits for the calls in flight.
      */
     static final boolean GUARD_ACCEPTED_AFTER_THE_CANCEL_PASS = guardsOn();
 
@@ -277,8 +278,9 @@ class CloseSoakTest {
      * closer included, whatever its timeout — spins forever; the items taken off the incoming list are lost. While
      * this is true (the default) the soak's kernels run with the workqueue watchdog off
      * ({@code watchdogThreshSeconds(0)}, so {@code armWatchdog} returns at once); {@code -Dbottomhalf.soak.guards=off}
-     * leaves it on, and rounds hang. Remove once the pool lock is released when a drain fails (or the drain cannot
-     * be refused).
+     * leaves it on, and rounds hang (seed 5877657287599, round 1, guards off: a {@code shutdownNow()} spinning in
+     * its second {@code cancelQueuedForClose}). Remove once the pool lock is released when a drain fails (or the
+     * drain cannot be refused).
      */
     static final boolean GUARD_POOL_LOCK_LEAKS_ON_A_REFUSED_DRAIN = guardsOn();
 
