@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
@@ -61,6 +62,12 @@ import dev.bottomhalf.runtime.Reporter;
  * <li>no OOPS, BUG or WARNING report; after {@code close()} none of the kernel's {@code cpu/N},
  * {@code ksoftirqd/N} and {@code irq/L-name} threads is alive.</li>
  * </ul>
+ * Throughout the run a chaos thread ({@link InterruptChaos}) interrupts random runtime threads of the kernel
+ * ({@code cpu/N}, {@code ksoftirqd/N}, the IRQ thread) and random producers at random times. Kernel threads
+ * ignore interrupts, so every invariant above holds unchanged; in addition no call of the kernel clears the
+ * interrupt status of the producer that made it, and at the end — the chaos stopped after one last interrupt of
+ * every runtime thread, the kernel quiesced — the idle runtime threads together use less than 5 % of a core over
+ * 300 ms (an interrupted thread that does not clear its status before it parks would spin).
  * Runs {@code -Dbottomhalf.soak.seconds} seconds (10 by default, 600 with {@code -Psoak}); the seed is
  * printed and the run replays (as far as thread scheduling allows) with {@code -Dbottomhalf.soak.seed}.
  */
@@ -82,6 +89,9 @@ class SoakTest {
     private static final int H_ONESHOT_THREAD = 5;
     private static final String[] HANDLER_NAMES = {"soak3", "soak4", "shared0", "shared1", "oneshot (hard)",
             "oneshot (thread)"};
+    private static final long IDLE_WINDOW_MS = 300;
+    /** The idle kernel's runtime threads together: less than 5 % of one core over the window. */
+    private static final double IDLE_CPU_FRACTION = 0.05;
 
     private final List<String> violations = new ArrayList<>();
     private final AtomicBoolean[] inFlight = new AtomicBoolean[HANDLER_NAMES.length];
@@ -117,13 +127,21 @@ class SoakTest {
 
     private void run(long seconds, long seed) throws Exception {
         Reporter.Recording reports = Reporter.recording();
+        Set<Thread> watchdogsBefore = InterruptChaos.threadsNamed("watchdog");
         Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(CPUS).irqLines(8)
                 .idleStrategy(IdleStrategy.defaultStrategy()).reporter(reports).build());
+        Set<Thread> watchdogs = InterruptChaos.threadsNamed("watchdog");
+        watchdogs.removeAll(watchdogsBefore);
         List<KernelThread> runtimeThreads;
+        SplittableRandom root = new SplittableRandom(seed);
+        InterruptChaos chaos = new InterruptChaos(kernel.machine(), root.split(), TimeUnit.MICROSECONDS.toNanos(50),
+                TimeUnit.MICROSECONDS.toNanos(1_000));
+        if (!CloseSoakTest.GUARD_WATCHDOG_SAMPLER_NOT_INTERRUPTED) {
+            watchdogs.forEach(chaos::addTarget);
+        }
         try {
             install(kernel);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            SplittableRandom root = new SplittableRandom(seed);
             SplittableRandom epochs = root.split();
             // Epochs: the producers run for 10-100 ms, then wait at the barrier while this thread quiesces
             // the kernel and checks; a lost raise or interrupt cannot hide behind a later one across a check.
@@ -134,10 +152,13 @@ class SoakTest {
             AtomicReference<Throwable> producerFailure = new AtomicReference<>();
             for (int p = 0; p < PRODUCERS; p++) {
                 SplittableRandom rnd = root.split();
-                producers.add(Thread.ofPlatform().name("soak-producer-" + p).start(() -> {
+                InterruptChaos.Gate[] gate = new InterruptChaos.Gate[1];
+                Thread producer = Thread.ofPlatform().name("soak-producer-" + p).unstarted(() -> {
                     try {
                         while (true) {
+                            gate[0].open();
                             produce(kernel, rnd, epochEnd.get());
+                            gate[0].closeAndClear();    // no interrupt of the chaos may break the barrier
                             barrier.await();            // epoch over
                             barrier.await();            // checked; next epoch set up
                             if (stop.get()) {
@@ -150,10 +171,15 @@ class SoakTest {
                         producerFailure.compareAndSet(null, e);
                         barrier.reset();
                     } finally {
+                        gate[0].closeAndClear();
                         kernel.machine().detachCurrentThread();
                     }
-                }));
+                });
+                gate[0] = chaos.gate(producer);
+                producers.add(producer);
             }
+            chaos.start("soak-interrupt-chaos");
+            producers.forEach(Thread::start);
             int epoch = 0;
             try {
                 while (true) {
@@ -185,7 +211,10 @@ class SoakTest {
             System.out.println("SoakTest: " + epoch + " epochs");
 
             quiesce(kernel, seed);
+            chaos.stop();
             System.out.println("SoakTest: " + summary(kernel));
+            System.out.println("SoakTest: interrupts sent " + chaos.sentByKind() + ", calls made with the caller's"
+                    + " interrupt pending " + callsWithInterruptPending.get());
 
             synchronized (violations) {
                 assertTrue(violations.isEmpty(), "seed " + seed + ": " + violations);
@@ -195,12 +224,14 @@ class SoakTest {
                     || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).toList();
             assertTrue(bad.isEmpty(), "seed " + seed + ": kernel reports " + bad);
 
+            checkIdleCpu(kernel, chaos, watchdogs, seed);
             runtimeThreads = runtimeThreadsOf(kernel);
             Set<String> names = new TreeSet<>();
             runtimeThreads.forEach(t -> names.add(t.getName()));
             assertEquals(new TreeSet<>(List.of("cpu/0", "cpu/1", "ksoftirqd/0", "ksoftirqd/1", "irq/6-oneshot")), names,
                     "runtime threads of the kernel");
         } finally {
+            chaos.stop();
             kernel.close();
         }
         List<String> left = new ArrayList<>();
@@ -322,60 +353,97 @@ class SoakTest {
 
     private void produce(Kernel kernel, SplittableRandom rnd, long deadline) {
         while (System.nanoTime() < deadline) {
-            ExecutionContext ctx = kernel.bindCurrentThread(rnd.nextInt(CPUS));
-            int cpu = ctx.cpu().id();
-            int line = LINES[rnd.nextInt(LINES.length)];
-            switch (rnd.nextInt(14)) {
-                case 0, 1, 2, 3 -> kernel.irqs().assertIrq(line);
-                case 4, 5 -> raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
-                case 6, 7 -> {
-                    ctx.localBhDisable();
-                    if (ctx.cpu().bhLevelOwner() != ctx) {
-                        violation("BH-disabled task does not own CPU " + cpu + "'s BH level");
-                    }
-                    bhPlain[cpu]++;
-                    bhAtomic.incrementAndGet(cpu);
-                    raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
-                    kernel.irqs().assertIrq(line);
-                    spin(rnd.nextInt(2000));
-                    ctx.localBhEnable();
-                }
-                case 8 -> {
-                    long flags = ctx.localIrqSave();
-                    if (ctx.cpu().irqLevelOwner() != ctx) {
-                        violation("IRQ-disabled task does not own CPU " + cpu + "'s IRQ level");
-                    }
-                    irqPlain[cpu]++;
-                    irqAtomic.incrementAndGet(cpu);
-                    kernel.irqs().assertIrq(line);
-                    spin(rnd.nextInt(500));
-                    ctx.localIrqRestore(flags);
-                }
-                case 9 -> {
-                    kernel.irqs().disableNosync(line);
-                    kernel.irqs().assertIrq(line);
-                    spin(rnd.nextInt(1000));
-                    kernel.irqs().enable(line);
-                }
-                case 10 -> {
-                    kernel.irqs().disable(line);   // waits for running handlers and threads
-                    for (int id : handlersOf(line)) {
-                        if (inFlight[id].get()) {
-                            violation(HANDLER_NAMES[id] + " still running after disable_irq(" + line + ") returned");
-                        }
-                    }
-                    kernel.irqs().assertIrq(line);
-                    kernel.irqs().enable(line);
-                }
-                case 11 -> kernel.irqs().setAffinity(line, rnd.nextInt(CPUS));
-                case 12 -> {
-                    int target = rnd.nextInt(CPUS);
-                    int v = VECTORS[rnd.nextInt(VECTORS.length)];
-                    kernel.smpCallFunctionSingle(target, () -> raiseCounted(kernel, v), rnd.nextBoolean());
-                }
-                default -> Thread.yield();
+            boolean interruptedBefore = Thread.currentThread().isInterrupted();
+            if (interruptedBefore) {
+                callsWithInterruptPending.incrementAndGet();
+            }
+            produceOne(kernel, rnd);
+            if (interruptedBefore && !Thread.currentThread().isInterrupted()) {
+                violation("a producer's call cleared its interrupt status (kernel calls must keep a task's pending signal)");
             }
         }
+    }
+
+    private final AtomicLong callsWithInterruptPending = new AtomicLong();
+
+    /** One random step of a producer. */
+    private void produceOne(Kernel kernel, SplittableRandom rnd) {
+        ExecutionContext ctx = kernel.bindCurrentThread(rnd.nextInt(CPUS));
+        int cpu = ctx.cpu().id();
+        int line = LINES[rnd.nextInt(LINES.length)];
+        switch (rnd.nextInt(14)) {
+            case 0, 1, 2, 3 -> kernel.irqs().assertIrq(line);
+            case 4, 5 -> raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
+            case 6, 7 -> {
+                ctx.localBhDisable();
+                if (ctx.cpu().bhLevelOwner() != ctx) {
+                    violation("BH-disabled task does not own CPU " + cpu + "'s BH level");
+                }
+                bhPlain[cpu]++;
+                bhAtomic.incrementAndGet(cpu);
+                raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
+                kernel.irqs().assertIrq(line);
+                spin(rnd.nextInt(2000));
+                ctx.localBhEnable();
+            }
+            case 8 -> {
+                long flags = ctx.localIrqSave();
+                if (ctx.cpu().irqLevelOwner() != ctx) {
+                    violation("IRQ-disabled task does not own CPU " + cpu + "'s IRQ level");
+                }
+                irqPlain[cpu]++;
+                irqAtomic.incrementAndGet(cpu);
+                kernel.irqs().assertIrq(line);
+                spin(rnd.nextInt(500));
+                ctx.localIrqRestore(flags);
+            }
+            case 9 -> {
+                kernel.irqs().disableNosync(line);
+                kernel.irqs().assertIrq(line);
+                spin(rnd.nextInt(1000));
+                kernel.irqs().enable(line);
+            }
+            case 10 -> {
+                kernel.irqs().disable(line);   // waits for running handlers and threads
+                for (int id : handlersOf(line)) {
+                    if (inFlight[id].get()) {
+                        violation(HANDLER_NAMES[id] + " still running after disable_irq(" + line + ") returned");
+                    }
+                }
+                kernel.irqs().assertIrq(line);
+                kernel.irqs().enable(line);
+            }
+            case 11 -> kernel.irqs().setAffinity(line, rnd.nextInt(CPUS));
+            case 12 -> {
+                int target = rnd.nextInt(CPUS);
+                int v = VECTORS[rnd.nextInt(VECTORS.length)];
+                kernel.smpCallFunctionSingle(target, () -> raiseCounted(kernel, v), rnd.nextBoolean());
+            }
+            default -> Thread.yield();
+        }
+    }
+
+    /**
+     * The idle check: one last interrupt of every runtime thread (the chaos stopped), the kernel quiesced again,
+     * then the CPU time its runtime threads use over {@link #IDLE_WINDOW_MS} must stay under
+     * {@link #IDLE_CPU_FRACTION} of a core.
+     */
+    private void checkIdleCpu(Kernel kernel, InterruptChaos chaos, Set<Thread> watchdogs, long seed)
+            throws InterruptedException {
+        chaos.interruptAllRuntimeThreads();
+        quiesce(kernel, seed);
+        Thread.sleep(20); // spin phases of the idle strategies end
+        List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(kernel.machine()));
+        threads.addAll(watchdogs);
+        Map<String, Long> used = InterruptChaos.cpuNanosOver(threads, IDLE_WINDOW_MS);
+        long total = used.values().stream().mapToLong(Long::longValue).sum();
+        long bound = (long) (TimeUnit.MILLISECONDS.toNanos(IDLE_WINDOW_MS) * IDLE_CPU_FRACTION);
+        Map<String, Long> micros = new TreeMap<>();
+        used.forEach((k, v) -> micros.put(k, v / 1000));
+        System.out.println("SoakTest: idle runtime threads used " + total / 1000 + " µs of CPU in " + IDLE_WINDOW_MS
+                + " ms (bound " + bound / 1000 + " µs): " + micros);
+        assertTrue(total < bound, "seed " + seed + ": the idle kernel's runtime threads used " + total / 1000
+                + " µs of CPU in " + IDLE_WINDOW_MS + " ms after the last interrupts: " + micros);
     }
 
     private static int[] handlersOf(int line) {
