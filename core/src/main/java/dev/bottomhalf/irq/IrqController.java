@@ -910,10 +910,11 @@ public final class IrqController implements InterruptSource {
     }
 
     /**
-     * Forgets every latched interrupt without delivering it. For {@code Kernel.close()} once the runtime
-     * threads have stopped.
+     * Forgets every latched interrupt without delivering it, and every threaded handler's wake-up its thread
+     * never served. For {@code Kernel.close()} once the runtime threads have stopped.
      *
-     * @return one entry per dropped interrupt: {@code irq 24 (eth0) on CPU 0}
+     * @return one entry per dropped interrupt: {@code irq 24 (eth0) on CPU 0}, {@code irq/24-eth0 (thread
+     *         wake-up)}
      */
     public List<String> discardLatchedForClose() {
         List<String> dropped = new ArrayList<>();
@@ -931,6 +932,12 @@ public final class IrqController implements InterruptSource {
             if (desc != null && desc.replayPending) {
                 desc.replayPending = false;
                 dropped.add(describeForClose(desc.irq) + " (replay)");
+            }
+            for (IrqAction a : desc == null ? IrqDesc.NO_ACTIONS : desc.actions) {
+                if (a.thread != null && a.thread.runnable()) { // woken (IRQTF_RUNTHREAD), never run
+                    a.thread.cancelPendingRun();
+                    dropped.add("irq/" + desc.irq + "-" + a.name + " (thread wake-up)");
+                }
             }
         }
         return dropped;

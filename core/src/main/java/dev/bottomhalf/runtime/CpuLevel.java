@@ -106,7 +106,8 @@ final class CpuLevel {
         waiters.add(me);
         try {
             while (!tryAcquire(ctx)) {
-                if (machine.panicked() || (machine.closed() && ctx.role() == ExecutionContext.Role.TASK)) {
+                if (machine.panicked() || (machine.closed() && ctx.role() == ExecutionContext.Role.TASK
+                        && !ctx.inServingSoftirq() && !ctx.inHardirq())) {
                     throw new IllegalStateException((machine.panicked() ? "kernel panicked" : "kernel is closed")
                             + ": " + ctx.name() + " gave up waiting for the " + name);
                 }

@@ -273,7 +273,8 @@ public final class Machine implements AutoCloseable {
         if (p != null) {
             throw p.refusal();
         }
-        if (state == CLOSED && ctx.role() == ExecutionContext.Role.TASK) {
+        if (state == CLOSED && ctx.role() == ExecutionContext.Role.TASK && !ctx.inServingSoftirq() && !ctx.inHardirq()) {
+            // (A task serving softirqs at its local_bh_enable runs the kernel's own work: it goes on.)
             throw new IllegalStateException("kernel is closed");
         }
     }
@@ -789,15 +790,9 @@ public final class Machine implements AutoCloseable {
                 || !Thread.currentThread().isInterrupted();
     }
 
-    /** Whether the calling thread runs one of this kernel's own contexts (not a task). */
-    private boolean runtimeContext() {
-        ExecutionContext ctx = ExecutionContext.currentOrNull();
-        return ctx != null && ctx.machine() == this && ctx.role() != ExecutionContext.Role.TASK;
-    }
-
     /**
-     * Throws when a wait can no longer end: the kernel panicked (for all but the closer), or it is closed and
-     * the waiter is a task (a runtime context's wait ends with its thread, which close() stops).
+     * Throws when a wait can no longer end: the kernel panicked, or it is CLOSED — its threads are stopping, so
+     * nothing will wake the waiter (the closer alone goes on).
      */
     private void ensureAlive() {
         if (refusing) {
@@ -805,8 +800,8 @@ public final class Machine implements AutoCloseable {
             if (p != null && Thread.currentThread() != closer) {
                 throw p.refusal();
             }
-            if (state == CLOSED && Thread.currentThread() != closer && !runtimeContext()) {
-                throw new IllegalStateException("kernel is closed");
+            if (state == CLOSED && Thread.currentThread() != closer) {
+                throw new IllegalStateException("kernel is closed"); // nothing will ever wake it: the threads stop
             }
         }
     }

@@ -60,6 +60,7 @@ final class SleepingHelpers {
         Sleeper sleeper = new Sleeper();
         TimerList timer = new TimerList();
         timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
+        timer.internal = true; // the sleep's own timer: the sleep is the entry point, and close() reports the sleeper
         if (timeout != MAX_SCHEDULE_TIMEOUT) {
             timers.mod(timer, expire);
         }

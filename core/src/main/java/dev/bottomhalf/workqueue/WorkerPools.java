@@ -255,6 +255,10 @@ final class WorkerPools {
     /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
     void createWorker(WorkerPool pool) {
         Worker worker;
+        if (machine.closed()) {
+            return; // the threads are stopping: no new worker (what is queued runs on the workers there are, or
+                    // close() cancels and reports it)
+        }
         if (failWorkerCreation) {
             armMayday(pool, maydayInitialTimeout());
             return;
@@ -288,7 +292,19 @@ final class WorkerPools {
         if (machine.stepped()) {
             steppedScheduler().adopt(worker); // before registering: the stepper must never run it itself
         }
-        worker.handle = machine.register(worker, true);
+        try {
+            worker.handle = machine.register(worker, true);
+        } catch (IllegalStateException closed) {
+            // The kernel reached CLOSED between the check above and here: take the worker back out, so no item
+            // is handed to a worker that has no thread.
+            pool.lock();
+            try {
+                pool.workers.remove(worker);
+                pool.idle.remove(worker);
+            } finally {
+                pool.unlock();
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------
