@@ -694,24 +694,36 @@ public final class SteppedScheduler implements Agent {
     }
 
     private void awaitBatonOrUnwind(SimThread self) {
-        if (!awaitBaton(self)) {
+        if (!awaitBaton(self, false)) {
             throw new Shutdown();
         }
     }
 
-    /** Thread: parks until it holds the baton; false if the machine was closed (or the agent released). */
-    private boolean awaitBaton(SimThread self) {
+    /**
+     * Thread: parks until it holds the baton; false if the machine was closed (or the agent released). A thread
+     * interrupt does not end the wait (it would turn every park into a spin): an idle thread drops it, as a
+     * {@link KernelThread} does before it goes idle; a thread in the middle of a duty cycle ({@code idle} false:
+     * it sleeps, waits, burns or yields) keeps it for the code it runs, which sees it when the baton comes back.
+     */
+    private boolean awaitBaton(SimThread self, boolean idle) {
         self.parkedOnBaton = true;
+        boolean interrupted = false;
         try {
             while (holder != self) {
                 if (machine.closed() || self.released) {
                     return false;
                 }
                 LockSupport.parkNanos(this, THREAD_POLL_NS);
+                interrupted |= Thread.interrupted();
             }
             return true;
         } finally {
             self.parkedOnBaton = false;
+            if (idle) {
+                Thread.interrupted(); // one that came between the last item and this wait is dropped too
+            } else if (interrupted) {
+                self.interrupt();
+            }
         }
     }
 
@@ -780,7 +792,7 @@ public final class SteppedScheduler implements Agent {
         public void run() {
             ExecutionContext.swapThreadContext(agent.context());
             try {
-                while (awaitBaton(this)) {
+                while (awaitBaton(this, true)) {
                     synchronized (SteppedScheduler.this) {
                         phase = Phase.RUNNING;
                     }
