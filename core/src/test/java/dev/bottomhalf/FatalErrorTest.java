@@ -69,8 +69,12 @@ class FatalErrorTest {
     }
 
     private Kernel boot(Mode mode) {
-        return mode == Mode.STEPPED ? kernels.boot(b -> b.reporter(waiter))
-                : kernels.bootThreaded(b -> b.reporter(waiter));
+        if (mode == Mode.STEPPED) {
+            return kernels.boot(b -> b.reporter(waiter));
+        }
+        Kernel k = kernels.bootThreaded(b -> b.reporter(waiter));
+        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
+        return k;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -125,10 +129,8 @@ class FatalErrorTest {
         assertRefused(refusal, oom, () -> raise_softirq(NET_RX_SOFTIRQ));
 
         if (mode == Mode.THREADED) {
-            for (Thread t : KernelExtension.runtimeThreads(k)) {
-                t.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
-            }
-            assertEquals(List.of(), KernelExtension.runtimeThreads(k), "runtime threads end when the kernel panics");
+            assertEquals(List.of(), Faults.awaitEnded(KernelExtension.runtimeThreads(k), 10),
+                    "runtime threads end when the kernel panics, before any close");
         }
         k.close();
         CloseReport report = k.close(Duration.ZERO); // a second close returns the first one's report

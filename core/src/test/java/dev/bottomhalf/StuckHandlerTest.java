@@ -48,17 +48,6 @@ class StuckHandlerTest {
     static final int JOIN_MS = 200;
     private static final String HARD = "Watchdog detected hard LOCKUP on cpu ";
     private static final String SOFT = "BUG: soft lockup - CPU#";
-    /**
-     * A duty cycle still in flight when close() enters CLOSED — a tick on a CPU thread, a softirq loop that goes
-     * on after a stuck handler was released — calls Machine.current() from the runtime's own code (for example
-     * run_timer_softirq finding its CPU), which refuses every context of a closed kernel; the refusal is then
-     * reported as an oops of the softirq or tasklet it was in. A close-lifecycle defect, not what these tests are
-     * about; it happens only when a thread is busy at that instant.
-     */
-    private static final String REFUSED_IN_FLIGHT = "threw java.lang.IllegalStateException: kernel is closed";
-    private static final String REFUSED_IN_FLIGHT_REASON = "runtime code of a duty cycle in flight when close()"
-            + " reaches CLOSED is refused by Machine.current() and reported as an oops";
-
     private final ReportWaiter waiter = new ReportWaiter();
 
     @RegisterExtension
@@ -109,7 +98,7 @@ class StuckHandlerTest {
 
     private Kernel bootAndStick(Where where, Runnable body) throws InterruptedException {
         Kernel k = kernels.kernel();
-        kernels.reports(k).tolerateKnownDefect(REFUSED_IN_FLIGHT, REFUSED_IN_FLIGHT_REASON);
+        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
         Site.install(k, where, body::run).fire();
         assertTrue(entered.await(TIMEOUT_S, TimeUnit.SECONDS), where + ": the handler never ran");
         return k;
@@ -211,7 +200,7 @@ class StuckHandlerTest {
             throws Exception {
         Kernel k = kernels.kernel();
         KernelReports reports = kernels.reports(k);
-        reports.tolerateKnownDefect(REFUSED_IN_FLIGHT, REFUSED_IN_FLIGHT_REASON);
+        Faults.tolerateRefusalOfInFlightWork(reports);
         k.workqueues().watchdogThreshSeconds(1);
         // Off, the CPU-intensive detection does not take the hog out of concurrency management, so the item
         // queued behind it waits: the pool makes no progress.
@@ -242,7 +231,7 @@ class StuckHandlerTest {
     void workItemBlockedOnALatch_doesNotStallItsPool_andCloseNamesItsWorker() throws Exception {
         Kernel k = kernels.kernel();
         KernelReports reports = kernels.reports(k);
-        reports.tolerateKnownDefect(REFUSED_IN_FLIGHT, REFUSED_IN_FLIGHT_REASON);
+        Faults.tolerateRefusalOfInFlightWork(reports);
         k.workqueues().watchdogThreshSeconds(1);
         Site.install(k, Where.KWORKER, this::blockInHandler).fire();
         assertTrue(entered.await(TIMEOUT_S, TimeUnit.SECONDS));

@@ -59,6 +59,13 @@ class ThreadInterruptTest {
     /** Long enough that a sleep this long never ends by itself within a test. */
     private static final long LONG_MS = TimeUnit.HOURS.toMillis(1);
 
+    /** The test's threaded kernel, the test thread bound to CPU 0. */
+    private Kernel threadedKernel() {
+        Kernel k = kernels.kernel();
+        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
+        return k;
+    }
+
     @AfterEach
     void clearTheTestThreadsInterrupt() {
         Thread.interrupted(); // a test that left it set must not disturb the extension's checks
@@ -71,7 +78,7 @@ class ThreadInterruptTest {
     @Test
     void interruptingEveryRuntimeThreadOfAnIdleKernel_costsNoCpuAfterwards_andTheThreadsStillWork() throws Exception {
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         Thread watchdog = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().equals(LockupDetector.THREAD_NAME) && !before.contains(t)).findFirst()
                 .orElseThrow(() -> new AssertionError("the kernel's watchdog thread"));
@@ -234,7 +241,7 @@ class ThreadInterruptTest {
 
     @Test
     void msleepInterruptible_interruptedMidSleep_returnsEarlyWithTheMsLeft_andTheInterruptSet() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         AtomicReference<Object> left = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
         Thread sleeper = task(k, "sleeper", left, interrupted, () -> msleep_interruptible(LONG_MS));
@@ -249,7 +256,7 @@ class ThreadInterruptTest {
 
     @Test
     void scheduleTimeoutInterruptible_interruptedMidSleep_returnsTheJiffiesLeft() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         long timeout = k.machine().msecsToJiffies(LONG_MS);
         AtomicReference<Object> left = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
@@ -271,7 +278,7 @@ class ThreadInterruptTest {
 
     @Test
     void msleep_interruptedBeforeAndDuringTheSleep_sleepsItsFullTime_andReturnsWithTheInterruptSet() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         long ms = 300;
         AtomicReference<Object> jiffiesSlept = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
@@ -322,7 +329,7 @@ class ThreadInterruptTest {
     @Test
     void interruptedKworker_itsItemSeesTheSignal_andItsSleepEndsEarly_theNextItemOnTheSameWorkerDoesNot()
             throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         AtomicReference<Thread> firstWorker = new AtomicReference<>();
         AtomicLong firstLeftMs = new AtomicLong(-1);
         AtomicBoolean firstSawSignal = new AtomicBoolean();
@@ -409,7 +416,7 @@ class ThreadInterruptTest {
 
     @Test
     void flushWork_byAnInterruptedTask_waitsForTheItem_andKeepsTheInterrupt() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         Blocked h = new Blocked();
         Work w = new Work("blocked", x -> h.run());
         k.workqueues().queueOn(0, k.workqueues().systemWq(), w);
@@ -418,7 +425,7 @@ class ThreadInterruptTest {
 
     @Test
     void cancelWorkSync_byAnInterruptedTask_waitsForTheRunningItem_andKeepsTheInterrupt() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         Blocked h = new Blocked();
         Work w = new Work("blocked", x -> h.run());
         k.workqueues().queueOn(0, k.workqueues().systemWq(), w);
@@ -427,7 +434,7 @@ class ThreadInterruptTest {
 
     @Test
     void timerDeleteSync_byAnInterruptedTask_waitsForTheRunningCallback_andKeepsTheInterrupt() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         Blocked h = new Blocked();
         TimerList t = TimerList.setup("blocked", x -> h.run(), 0);
         k.timers().mod(t, k.jiffies() + 1);
@@ -436,7 +443,7 @@ class ThreadInterruptTest {
 
     @Test
     void taskletKill_byAnInterruptedTask_waitsForTheRunningTasklet_andKeepsTheInterrupt() throws Exception {
-        Kernel k = kernels.kernel();
+        Kernel k = threadedKernel();
         Blocked h = new Blocked();
         Tasklet t = Tasklet.setup("blocked", x -> h.run());
         k.tasklets().schedule(t);
