@@ -2,6 +2,7 @@ package dev.bottomhalf;
 
 import static dev.bottomhalf.Faults.TIMEOUT_S;
 import static dev.bottomhalf.linux.Linux.*;
+import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -38,14 +39,14 @@ import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelPanic;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
+import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Work;
 import dev.bottomhalf.workqueue.Workqueue;
-import dev.bottomhalf.testing.KernelExtension;
-import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Fatal errors in handlers: an {@link OutOfMemoryError} thrown by a handler in any context panics the kernel
@@ -166,9 +167,10 @@ class FatalErrorTest {
         survives(mode, where, FatalErrorTest::recurse, where.oops(new StackOverflowError()));
     }
 
+    /** Written by {@link #recurse()} so that each frame does something. */
     private static int depth;
 
-    /** Recurses until the thread's stack is exhausted. */
+    /** Recurses until the thread's stack is exhausted: a real {@link StackOverflowError}, deep in the handler. */
     private static void recurse() {
         depth++;
         recurse();
@@ -187,7 +189,7 @@ class FatalErrorTest {
             second.countDown();
         });
         site.fire();
-        settle(k, mode, () -> runs.get() >= 1 && !reports.matching("Oops: ").isEmpty());
+        settle(k, mode, () -> runs.get() >= 1);
         waitForOops(mode, oopsText);
         site.fire();
         settle(k, mode, () -> second.getCount() == 0);
@@ -210,7 +212,10 @@ class FatalErrorTest {
         }
     }
 
-    /** Stepped: lets 10 ms of simulated time pass (every kind of handler runs). Threaded: nothing to do. */
+    /**
+     * Stepped: lets simulated time pass until {@code done} holds, 10 ms at most (every kind of handler runs
+     * within that). Threaded: nothing to do, the runtime threads run the handler.
+     */
     private static void settle(Kernel k, Mode mode, BooleanSupplier done) {
         if (mode == Mode.STEPPED) {
             k.stepper().runUntil(done, 10, TimeUnit.MILLISECONDS);
@@ -223,7 +228,7 @@ class FatalErrorTest {
 
     @ParameterizedTest
     @EnumSource(Mode.class)
-    void afterAPanic_everyEntryPoint_failsWithKernelPanicked_untilClose(Mode mode) throws Exception {
+    void afterAPanic_everyEntryPoint_failsWithKernelPanicked_andCloseStillWorks(Mode mode) throws Exception {
         Kernel k = boot(mode);
         Tasklet tasklet = Tasklet.setup("t", t -> { });
         TimerList timer = TimerList.setup("timer", t -> { }, 0);
@@ -344,7 +349,7 @@ class FatalErrorTest {
                 assertSame(oom, panic.getCause(), name);
             });
         }
-        org.junit.jupiter.api.Assertions.assertAll(failures);
+        assertAll(failures);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         assertTrue(ctx != null && ctx.machine() == k.machine(), "a panic does not detach the threads bound to the kernel");
         assertFalse(ctx.inAtomic() || ctx.irqsDisabled(), "no refused call changed the caller's context: " + ctx);

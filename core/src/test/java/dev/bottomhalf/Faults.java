@@ -2,6 +2,7 @@ package dev.bottomhalf;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -56,7 +57,7 @@ final class Faults {
         for (Thread t : threads) {
             long leftNs = deadlineNs - System.nanoTime();
             if (leftNs > 0) {
-                t.join(java.time.Duration.ofNanos(leftNs));
+                t.join(Duration.ofNanos(leftNs));
             }
         }
         return threads.stream().filter(Thread::isAlive).toList();

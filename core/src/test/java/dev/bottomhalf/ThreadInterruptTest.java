@@ -38,8 +38,8 @@ import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.KernelThread;
 import dev.bottomhalf.runtime.LockupDetector;
 import dev.bottomhalf.tasklet.Tasklet;
-import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.Work;
 
 /**
