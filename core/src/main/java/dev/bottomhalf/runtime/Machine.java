@@ -27,8 +27,8 @@ import dev.bottomhalf.internal.sync.WaitQueue;
  * agents registered later (threaded IRQ handlers) get them at once. {@link #beginClose()} enters CLOSING:
  * from then on every task thread except the closer is refused at its next entry ({@link #current()}), while
  * the runtime's own contexts keep running so that what was accepted can finish. {@link #close()} enters
- * CLOSED, stops and joins every thread it started, and reports any that would not stop, by name, with its
- * stack. A panic ({@link #panic}) refuses every caller but the closer from then on.</li>
+ * CLOSED, stops and joins every thread it started (each may finish the duty cycle it is in, in its own
+ * context), and reports any that would not stop, by name, with its stack. A panic ({@link #panic}) refuses every caller but the closer from then on.</li>
  * <li>The entry gate: {@link #current()} is where every call of the API finds its context, so the one check
  * that a task may still enter lives there, behind one volatile read of {@code refusing} (false while the
  * kernel runs normally).</li>
@@ -240,7 +240,9 @@ public final class Machine implements AutoCloseable {
 
     /**
      * Throws unless the calling context may still enter: after a panic only the closer may; while closing,
-     * the runtime's own contexts and the closer; once closed, only the closer.
+     * the runtime's own contexts and the closer; once closed, the closer and a runtime thread in its own
+     * context — the duty cycle it was in when the kernel closed finishes (a tick that runs TIMER_SOFTIRQ, a
+     * stepped kworker between two items), and the thread ends at its next loop or wait.
      */
     private void checkEntry(ExecutionContext ctx) {
         Thread me = Thread.currentThread();
@@ -252,9 +254,15 @@ public final class Machine implements AutoCloseable {
             throw p.refusal();
         }
         int st = state;
-        if (st == CLOSED || (st == CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK))) {
+        boolean task = ctx == null || ctx.role() == ExecutionContext.Role.TASK;
+        if ((st == CLOSED && (task || !runsOwnContext(me, ctx))) || (st == CLOSING && task)) {
             throw new IllegalStateException("kernel is closed");
         }
+    }
+
+    /** Whether {@code me} is the runtime thread whose own context is {@code ctx} (not a context it borrowed). */
+    private boolean runsOwnContext(Thread me, ExecutionContext ctx) {
+        return me instanceof KernelThread kt ? kt.context() == ctx : SteppedScheduler.isSchedulerThread(this, me);
     }
 
     /**
