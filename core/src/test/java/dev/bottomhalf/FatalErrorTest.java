@@ -73,9 +73,7 @@ class FatalErrorTest {
         if (mode == Mode.STEPPED) {
             return kernels.boot(b -> b.reporter(waiter));
         }
-        Kernel k = kernels.bootThreaded(b -> b.reporter(waiter));
-        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
-        return k;
+        return kernels.bootThreaded(b -> b.reporter(waiter));
     }
 
     // ------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
-import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.TimerList;
@@ -35,20 +34,6 @@ final class Faults {
     static final int THREADED_IRQ = 10;
 
     private Faults() {
-    }
-
-    /**
-     * Tolerates, on a threaded kernel's reports, a close-lifecycle defect these tests are not about: a duty cycle
-     * still in flight when {@code close()} enters CLOSED — a tick on a CPU thread that runs TIMER_SOFTIRQ, a
-     * softirq loop that goes on after a stuck handler was released — calls {@code Machine.current()} from the
-     * runtime's own code ({@code run_timer_softirq} finding its CPU, for example), which refuses every context of
-     * a closed kernel; the refusal is then reported as an oops of the softirq, tasklet or timer it was in. It
-     * happens only when a thread is busy at that instant (a timer due within a tick of the close).
-     */
-    static void tolerateRefusalOfInFlightWork(KernelReports reports) {
-        reports.tolerateKnownDefect("threw java.lang.IllegalStateException: kernel is closed", "runtime code of a"
-                + " duty cycle in flight when close() reaches CLOSED is refused by Machine.current() and reported as"
-                + " an oops");
     }
 
     /** Waits until every thread of {@code threads} has ended, or {@code timeoutS} seconds in all; returns those alive. */

@@ -100,7 +100,6 @@ class StuckHandlerTest {
 
     private Kernel bootAndStick(Where where, Runnable body) throws InterruptedException {
         Kernel k = kernels.kernel();
-        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
         Site.install(k, where, body::run).fire();
         assertTrue(entered.await(TIMEOUT_S, TimeUnit.SECONDS), where + ": the handler never ran");
         return k;
@@ -211,7 +210,6 @@ class StuckHandlerTest {
             throws Exception {
         Kernel k = kernels.kernel();
         KernelReports reports = kernels.reports(k);
-        Faults.tolerateRefusalOfInFlightWork(reports);
         k.workqueues().watchdogThreshSeconds(1);
         // Off, the CPU-intensive detection does not take the hog out of concurrency management, so the item
         // queued behind it waits: the pool makes no progress.
@@ -242,7 +240,6 @@ class StuckHandlerTest {
     void workItemBlockedOnALatch_doesNotStallItsPool_andCloseNamesItsWorker() throws Exception {
         Kernel k = kernels.kernel();
         KernelReports reports = kernels.reports(k);
-        Faults.tolerateRefusalOfInFlightWork(reports);
         k.workqueues().watchdogThreshSeconds(1);
         Site.install(k, Where.KWORKER, this::blockInHandler).fire();
         assertTrue(entered.await(TIMEOUT_S, TimeUnit.SECONDS));

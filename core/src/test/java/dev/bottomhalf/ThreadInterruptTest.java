@@ -59,13 +59,6 @@ class ThreadInterruptTest {
     /** Long enough that a sleep this long never ends by itself within a test. */
     private static final long LONG_MS = TimeUnit.HOURS.toMillis(1);
 
-    /** The test's threaded kernel, the test thread bound to CPU 0. */
-    private Kernel threadedKernel() {
-        Kernel k = kernels.kernel();
-        Faults.tolerateRefusalOfInFlightWork(kernels.reports(k));
-        return k;
-    }
-
     @AfterEach
     void clearTheTestThreadsInterrupt() {
         Thread.interrupted(); // a test that left it set must not disturb the extension's checks
@@ -78,7 +71,7 @@ class ThreadInterruptTest {
     @Test
     void interruptingEveryRuntimeThreadOfAnIdleKernel_costsNoCpuAfterwards_andTheThreadsStillWork() throws Exception {
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         Thread watchdog = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().equals(LockupDetector.THREAD_NAME) && !before.contains(t)).findFirst()
                 .orElseThrow(() -> new AssertionError("the kernel's watchdog thread"));
@@ -241,7 +234,7 @@ class ThreadInterruptTest {
 
     @Test
     void msleepInterruptible_interruptedMidSleep_returnsEarlyWithTheMsLeft_andTheInterruptSet() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         AtomicReference<Object> left = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
         Thread sleeper = task(k, "sleeper", left, interrupted, () -> msleep_interruptible(LONG_MS));
@@ -256,7 +249,7 @@ class ThreadInterruptTest {
 
     @Test
     void scheduleTimeoutInterruptible_interruptedMidSleep_returnsTheJiffiesLeft() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         long timeout = k.machine().msecsToJiffies(LONG_MS);
         AtomicReference<Object> left = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
@@ -278,7 +271,7 @@ class ThreadInterruptTest {
 
     @Test
     void msleep_interruptedBeforeAndDuringTheSleep_sleepsItsFullTime_andReturnsWithTheInterruptSet() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         long ms = 300;
         AtomicReference<Object> jiffiesSlept = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
@@ -329,7 +322,7 @@ class ThreadInterruptTest {
     @Test
     void interruptedKworker_itsItemSeesTheSignal_andItsSleepEndsEarly_theNextItemOnTheSameWorkerDoesNot()
             throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         AtomicReference<Thread> firstWorker = new AtomicReference<>();
         AtomicLong firstLeftMs = new AtomicLong(-1);
         AtomicBoolean firstSawSignal = new AtomicBoolean();
@@ -416,7 +409,7 @@ class ThreadInterruptTest {
 
     @Test
     void flushWork_byAnInterruptedTask_waitsForTheItem_andKeepsTheInterrupt() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         Blocked h = new Blocked();
         Work w = new Work("blocked", x -> h.run());
         k.workqueues().queueOn(0, k.workqueues().systemWq(), w);
@@ -425,7 +418,7 @@ class ThreadInterruptTest {
 
     @Test
     void cancelWorkSync_byAnInterruptedTask_waitsForTheRunningItem_andKeepsTheInterrupt() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         Blocked h = new Blocked();
         Work w = new Work("blocked", x -> h.run());
         k.workqueues().queueOn(0, k.workqueues().systemWq(), w);
@@ -434,7 +427,7 @@ class ThreadInterruptTest {
 
     @Test
     void timerDeleteSync_byAnInterruptedTask_waitsForTheRunningCallback_andKeepsTheInterrupt() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         Blocked h = new Blocked();
         TimerList t = TimerList.setup("blocked", x -> h.run(), 0);
         k.timers().mod(t, k.jiffies() + 1);
@@ -443,7 +436,7 @@ class ThreadInterruptTest {
 
     @Test
     void taskletKill_byAnInterruptedTask_waitsForTheRunningTasklet_andKeepsTheInterrupt() throws Exception {
-        Kernel k = threadedKernel();
+        Kernel k = kernels.kernel();
         Blocked h = new Blocked();
         Tasklet t = Tasklet.setup("blocked", x -> h.run());
         k.tasklets().schedule(t);
