@@ -204,13 +204,19 @@ public final class LockupDetector {
         }
     }
 
-    /** The threaded sampler: one sample per period on the kernel's clock, until stopped. */
+    /**
+     * The threaded sampler: one sample per period on the kernel's clock, until stopped. Thread interrupts are
+     * cleared and otherwise ignored, as by the other runtime threads ({@link KernelThread}); {@link #stop()}
+     * is what ends it.
+     */
     private void runSampler() {
         Clock clock = machine.clock();
         long nextNs = clock.nanoTime() + samplePeriodNs;
         while (!stopped) {
             long nowNs = clock.nanoTime();
             if (nowNs < nextNs) {
+                // A kernel thread ignores signals: an interrupt left set would make every park return at once.
+                Thread.interrupted();
                 LockSupport.parkNanos(this, Math.min(nextNs - nowNs, TimeUnit.SECONDS.toNanos(1)));
                 Thread.interrupted(); // a kernel thread ignores signals: an interrupt must not make it spin
                 continue;

@@ -27,8 +27,8 @@ import dev.bottomhalf.internal.sync.WaitQueue;
  * agents registered later (threaded IRQ handlers) get them at once. {@link #beginClose()} enters CLOSING:
  * from then on every task thread except the closer is refused at its next entry ({@link #current()}), while
  * the runtime's own contexts keep running so that what was accepted can finish. {@link #close()} enters
- * CLOSED, stops and joins every thread it started, and reports any that would not stop, by name, with its
- * stack. A panic ({@link #panic}) refuses every caller but the closer from then on.</li>
+ * CLOSED, stops and joins every thread it started (each may finish the duty cycle it is in, in its own
+ * context), and reports any that would not stop, by name, with its stack. A panic ({@link #panic}) refuses every caller but the closer from then on.</li>
  * <li>The entry gate: {@link #current()} is where every call of the API finds its context, so the one check
  * that a task may still enter lives there, behind one volatile read of {@code refusing} (false while the
  * kernel runs normally).</li>
@@ -277,6 +277,21 @@ public final class Machine implements AutoCloseable {
             // (A task serving softirqs at its local_bh_enable runs the kernel's own work: it goes on.)
             throw new IllegalStateException("kernel is closed");
         }
+    }
+
+    /**
+     * The calling thread's context, for an entry point: {@link #current()} with the entry check of
+     * {@link #checkOpen()} in the same volatile read (a task is refused from the moment the close begins).
+     */
+    public ExecutionContext currentAtEntry() {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx != null && ctx.machine() == this) {
+            if (refusing) {
+                checkEntry(ctx);
+            }
+            return ctx;
+        }
+        return attach(cpus[config.defaultTaskCpu()]);
     }
 
     /**

@@ -28,9 +28,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * caused it, while a Java handler that throws on every call keeps being called and would otherwise produce
  * one report per interrupt, tick or work item.
  *
- * <p>A reporter that throws is not allowed to break the caller: its exception is swallowed after
- * being counted as an oops of the reporter itself (printed to stderr, because the reporter is the
- * thing that failed).
+ * <p>A reporter that throws is not allowed to break the caller: its {@link RuntimeException} is swallowed
+ * and printed to stderr (the reporter is the thing that failed); the report it failed to deliver is
+ * counted like any other, and nothing else is.
  */
 public final class Reports {
     private final Machine machine;

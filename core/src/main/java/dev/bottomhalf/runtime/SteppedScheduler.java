@@ -66,6 +66,9 @@ import dev.bottomhalf.internal.sync.Uninterruptibly;
  * and are evaluated outside the monitor. Nobody holds a subsystem lock when entering the scheduler.</li>
  * <li><b>Shutdown.</b> Threads are daemons that poll {@link Machine#closed()} while parked; an idle one
  * exits, one parked mid-cycle is unwound with an error that {@link #isShutdown} recognises.</li>
+ * <li><b>Panics.</b> A slice in which the kernel panics (a work function threw a fatal error) ends its thread;
+ * the thread hands the baton back, and the driver throws the {@link KernelPanic} out of the step, as a handler
+ * that the stepping thread runs itself would.</li>
  * </ul>
  */
 public final class SteppedScheduler implements Agent {
@@ -580,10 +583,12 @@ public final class SteppedScheduler implements Agent {
         long blockedSinceNs = -1;
         for (;;) {
             if (holder == me) {
+                rethrowPanic(t);
                 return;
             }
             LockSupport.parkNanos(this, DRIVER_POLL_NS);
             if (holder == me) {
+                rethrowPanic(t);
                 return;
             }
             long nowNs = System.nanoTime();
@@ -611,6 +616,17 @@ public final class SteppedScheduler implements Agent {
                         + " or yielding through the kernel, in " + where(t));
                 return;
             }
+        }
+    }
+
+    /**
+     * Driver: when the kernel panicked in {@code t}'s slice, throws the {@link KernelPanic} on the stepping
+     * thread — where a panic of a handler the stepper runs surfaces — since {@code t} has ended.
+     */
+    private void rethrowPanic(SimThread t) {
+        KernelPanic p = machine.panicCause();
+        if (t.endedByPanic && p != null) {
+            throw p;
         }
     }
 
@@ -675,24 +691,36 @@ public final class SteppedScheduler implements Agent {
     }
 
     private void awaitBatonOrUnwind(SimThread self) {
-        if (!awaitBaton(self)) {
+        if (!awaitBaton(self, false)) {
             throw new Shutdown();
         }
     }
 
-    /** Thread: parks until it holds the baton; false if the machine was closed (or the agent released). */
-    private boolean awaitBaton(SimThread self) {
+    /**
+     * Thread: parks until it holds the baton; false if the machine was closed (or the agent released). A thread
+     * interrupt does not end the wait (it would turn every park into a spin): an idle thread drops it, as a
+     * {@link KernelThread} does before it goes idle; a thread in the middle of a duty cycle ({@code idle} false:
+     * it sleeps, waits, burns or yields) keeps it for the code it runs, which sees it when the baton comes back.
+     */
+    private boolean awaitBaton(SimThread self, boolean idle) {
         self.parkedOnBaton = true;
+        boolean interrupted = false;
         try {
             while (holder != self) {
                 if (machine.closed() || self.released) {
                     return false;
                 }
                 LockSupport.parkNanos(this, THREAD_POLL_NS);
+                interrupted |= Thread.interrupted();
             }
             return true;
         } finally {
             self.parkedOnBaton = false;
+            if (idle) {
+                Thread.interrupted(); // one that came between the last item and this wait is dropped too
+            } else if (interrupted) {
+                self.interrupt();
+            }
         }
     }
 
@@ -739,6 +767,7 @@ public final class SteppedScheduler implements Agent {
         boolean timed;                      // guarded by the scheduler: while BLOCKED
         boolean releasedCpuShare;           // guarded by the scheduler: LOST, and its context told it sleeps
         Thread driver;                      // written by the driver before each hand-over
+        boolean endedByPanic;               // written before the last hand-over, read by the driver after it
         volatile boolean released;
         volatile boolean parkedOnBaton;
 
@@ -760,7 +789,7 @@ public final class SteppedScheduler implements Agent {
         public void run() {
             ExecutionContext.swapThreadContext(agent.context());
             try {
-                while (awaitBaton(this)) {
+                while (awaitBaton(this, true)) {
                     synchronized (SteppedScheduler.this) {
                         phase = Phase.RUNNING;
                     }
@@ -769,7 +798,22 @@ public final class SteppedScheduler implements Agent {
                     } catch (Shutdown e) {
                         throw e;
                     } catch (Throwable e) {
-                        machine.reports().oops(agent.name(), e);
+                        if (!(e instanceof KernelPanic) && !machine.panicked()) {
+                            try {
+                                machine.reports().oops(agent.name(), e); // a fatal error panics here
+                            } catch (KernelPanic p) {
+                                // handled below, like a panic thrown out of the duty cycle
+                            }
+                        }
+                    }
+                    if (machine.panicked()) {
+                        // The kernel panicked in this slice: the thread ends, and its driver rethrows the panic.
+                        synchronized (SteppedScheduler.this) {
+                            phase = Phase.IDLE;
+                            endedByPanic = true;
+                            handBack(this);
+                        }
+                        return;
                     }
                     enter(this);
                     synchronized (SteppedScheduler.this) {

@@ -162,8 +162,7 @@ public final class Softirqs implements SoftirqEntry {
      * @throws KernelException {@code EINVAL} for a vector without a handler
      */
     public void raise(int nr) {
-        machine.checkOpen();
-        raiseIrqoff(machine.current(), nr, true);
+        raiseIrqoff(machine.currentAtEntry(), nr, true);
     }
 
     /**
@@ -171,16 +170,14 @@ public final class Softirqs implements SoftirqEntry {
      * calling it with IRQs enabled is reported as the kernel's lockdep assertion.
      */
     public void raiseIrqoff(int nr) {
-        machine.checkOpen();
-        ExecutionContext ctx = machine.current();
+        ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, true);
     }
 
     /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
     public void raiseIrqoffNoWake(int nr) {
-        machine.checkOpen();
-        ExecutionContext ctx = machine.current();
+        ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, false);
     }

@@ -271,14 +271,19 @@ public final class Workqueues {
      * @return true if this call queued it; false if it was already pending or is disabled
      */
     public boolean queueOn(int cpu, Workqueue wq, Work w) {
-        machine.checkOpen();
         Objects.requireNonNull(wq, "wq");
         requireFunc(w, "queue_work");
         if (cpu != WORK_CPU_UNBOUND) {
             machine.cpu(cpu);
         }
         if (!w.tryClaimForQueue()) {
-            return false;
+            return false; // already pending: nothing is accepted (close cancels every pending item)
+        }
+        try {
+            machine.checkOpen(); // after the claim, so re-queueing a pending item stays a single load
+        } catch (IllegalStateException refused) {
+            w.clearPending();
+            throw refused;
         }
         insert(cpu, wq, w);
         return true;

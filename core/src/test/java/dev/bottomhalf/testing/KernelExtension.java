@@ -404,6 +404,15 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     // ------------------------------------------------------------------------------------------
 
     /**
+     * The live runtime threads of {@code kernel} ({@code cpu/N}, {@code ksoftirqd/N}, {@code irq/L-name},
+     * kworkers: its {@link KernelThread}s, and its stepped scheduler's threads), sorted by name. Any thread;
+     * for tests that look at the threads themselves (interrupt them, measure their CPU time).
+     */
+    public static List<Thread> runtimeThreads(Kernel kernel) {
+        return runtimeThreadsOf(kernel.machine());
+    }
+
+    /**
      * The live runtime threads of {@code machine}: its {@link KernelThread}s and its stepped scheduler's
      * threads. Any thread.
      */
