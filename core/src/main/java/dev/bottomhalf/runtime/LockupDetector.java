@@ -218,7 +218,6 @@ public final class LockupDetector {
                 // A kernel thread ignores signals: an interrupt left set would make every park return at once.
                 Thread.interrupted();
                 LockSupport.parkNanos(this, Math.min(nextNs - nowNs, TimeUnit.SECONDS.toNanos(1)));
-                Thread.interrupted(); // a kernel thread ignores signals: an interrupt must not make it spin
                 continue;
             }
             try {
