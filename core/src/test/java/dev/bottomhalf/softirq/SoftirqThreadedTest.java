@@ -313,7 +313,11 @@ class SoftirqThreadedTest {
         await(thrown, "the throwing NET_RX run");
         kernel.irqs().assertIrq(9);
         await(again, "NET_RX after the oops");
-        assertEquals(List.of("cpu/1", "cpu/1"), log);
+        assertEquals("cpu/1", log.get(0), "the first run is at cpu/1's irq_exit");
+        // The second runs on CPU 1: at cpu/1's irq_exit, or in ksoftirqd/1 when the first pass (which built and
+        // delivered the oops on a loaded host) ran past the 2 ms budget and handed the rest to ksoftirqd.
+        assertTrue(Set.of("cpu/1", "ksoftirqd/1").contains(log.get(1)), log.toString());
+        assertEquals(2, log.size(), log.toString());
         assertEquals(2, kernel.irqs().count(9, 1), "cpu/1 took the second interrupt");
         assertEquals(1, kernel.reports().count(KernelEvent.Kind.OOPS));
         KernelEvent oops = reports.ofKind(KernelEvent.Kind.OOPS).get(0);
