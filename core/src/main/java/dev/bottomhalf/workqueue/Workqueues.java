@@ -277,12 +277,13 @@ public final class Workqueues {
             machine.cpu(cpu);
         }
         if (!w.tryClaimForQueue()) {
-            return false; // already pending: nothing is accepted (close cancels every pending item)
+            machine.checkOpen(); // a closing kernel refuses even a re-queue that would change nothing
+            return false;
         }
         try {
-            machine.checkOpen(); // after the claim, so re-queueing a pending item stays a single load
+            machine.checkOpen();
         } catch (IllegalStateException refused) {
-            w.clearPending();
+            w.clearPending(); // the claim is given back: nothing was accepted
             throw refused;
         }
         insert(cpu, wq, w);
