@@ -472,16 +472,9 @@ public final class IrqController implements InterruptSource {
      * remembered and replayed on enable).
      */
     public void assertIrq(int irq) {
+        machine.checkOpen(); // a device of a closing or closed kernel is refused at once, latched line or not
         IrqDesc desc = desc(irq);
-        int cpu = desc.affinity;
-        int idx = cpu * words + (irq >>> 6);
-        long bit = 1L << irq;
-        if (((long) PENDING.getVolatile(pending, idx) & bit) != 0) {
-            return; // already latched: this edge coalesces into an interrupt that was accepted (close clears
-                    // every latch, so on a closed kernel this path is never taken)
-        }
-        machine.checkOpen(); // a device of a closing or closed kernel is refused at once
-        latch(cpu, irq);
+        latch(desc.affinity, irq);
     }
 
     private void latch(int cpu, int irq) {
