@@ -128,7 +128,7 @@ public final class IrqController implements InterruptSource {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Registration (semantics §5.1)
+    // Registration
     // ------------------------------------------------------------------------------------------
 
     /** {@code request_irq(irq, handler, flags, name, dev_id)}. */
@@ -308,7 +308,7 @@ public final class IrqController implements InterruptSource {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Disable / enable / synchronize (semantics §5.3)
+    // Disable / enable / synchronize
     // ------------------------------------------------------------------------------------------
 
     /** {@code disable_irq_nosync(irq)}: depth + 1; does not wait. Any context. */
@@ -674,7 +674,7 @@ public final class IrqController implements InterruptSource {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Unhandled-interrupt detection (semantics §5.4, kernel/irq/spurious.c)
+    // Unhandled-interrupt detection (kernel/irq/spurious.c)
     // ------------------------------------------------------------------------------------------
 
     private void noteInterrupt(IrqDesc desc, int actionRet) {

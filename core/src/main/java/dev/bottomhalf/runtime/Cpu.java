@@ -266,7 +266,7 @@ public final class Cpu {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Cross-CPU function calls (semantics §8.1)
+    // Cross-CPU function calls
     // ------------------------------------------------------------------------------------------
 
     /** Function-call interrupts taken by this CPU ({@code CAL} in {@code /proc/interrupts}). Any thread. */

@@ -6,7 +6,7 @@ package dev.bottomhalf.runtime;
  * the thread currently executing the context may call its methods (in stepped mode the stepping
  * thread borrows runtime contexts one at a time).
  *
- * <p>The count keeps the kernel's layout (semantics §1.1): preemption depth in bits 0–7, the softirq
+ * <p>The count keeps the kernel's layout: preemption depth in bits 0–7, the softirq
  * byte in bits 8–15 ({@link #SOFTIRQ_OFFSET} while serving softirqs, {@link #SOFTIRQ_DISABLE_OFFSET}
  * per {@code local_bh_disable}), hardirq nesting in bits 16–19. So in a BH-disabled task section
  * {@link #inInterrupt()} and {@link #inSoftirq()} are true while {@link #inServingSoftirq()} is false
@@ -167,7 +167,7 @@ public final class ExecutionContext {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Predicates (semantics §1.2)
+    // Predicates
     // ------------------------------------------------------------------------------------------
 
     /** {@code preempt_count()}. */
@@ -248,7 +248,7 @@ public final class ExecutionContext {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Local IRQ masking (semantics §1.3)
+    // Local IRQ masking
     // ------------------------------------------------------------------------------------------
 
     /** {@code local_irq_disable()}: does not nest; hard IRQs for this CPU wait until enabled. */
@@ -292,7 +292,7 @@ public final class ExecutionContext {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Bottom-half disabling (semantics §2.3)
+    // Bottom-half disabling
     // ------------------------------------------------------------------------------------------
 
     /** {@code local_bh_disable()}: nests; softirqs of this CPU wait until the outermost enable. */

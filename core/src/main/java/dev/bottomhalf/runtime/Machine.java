@@ -239,42 +239,40 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /**
-     * The check of an entry point ({@link #checkOpen()}, the facade's context look-up, a thread's first
-     * attach): throws unless the calling context may still come in. After a panic only the closer may; once
-     * closing has begun, the closer and the runtime's own contexts — which go on until their threads stop, even
-     * after the kernel is CLOSED — but no task.
-     */
+    /** The entry check ({@link #check}) of an entry point: {@link #checkOpen()}, the facade, a first attach. */
     private void checkEntry(ExecutionContext ctx) {
-        Thread me = Thread.currentThread();
-        if (me == closer) {
-            return;
-        }
-        KernelPanic p = panic;
-        if (p != null) {
-            throw p.refusal();
-        }
-        if (state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
-            throw new IllegalStateException("kernel is closed");
-        }
+        check(ctx, true);
+    }
+
+    /** The look-up check ({@link #check}) of {@link #current()}, which the library calls many times per call. */
+    private void checkLookup(ExecutionContext ctx) {
+        check(ctx, false);
     }
 
     /**
-     * The check of {@link #current()}, which the library's code calls many times within one call: a task
-     * that passed its entry check before the close began finishes its call (its later look-ups are not
-     * refused) as long as the kernel is only CLOSING; once CLOSED, or after a panic, it is refused.
+     * Throws unless the calling context ({@code null}: a thread attached to no context here) may still come in.
+     * After a panic only the closer may. Once the close has begun, the closer and the runtime's own contexts
+     * may — they go on until their threads stop, even after the kernel is CLOSED — but a task may not:
+     * <ul>
+     * <li>at an entry point ({@code entry}) from the moment the close begins;</li>
+     * <li>at a look-up inside a call only once the kernel is CLOSED, so that a call which passed its entry check
+     * before the close began finishes; a task serving softirqs at its {@code local_bh_enable} runs the kernel's
+     * own work and goes on.</li>
+     * </ul>
      */
-    private void checkLookup(ExecutionContext ctx) {
-        Thread me = Thread.currentThread();
-        if (me == closer) {
+    private void check(ExecutionContext ctx, boolean entry) {
+        if (Thread.currentThread() == closer) {
             return;
         }
         KernelPanic p = panic;
         if (p != null) {
             throw p.refusal();
         }
-        if (state == CLOSED && ctx.role() == ExecutionContext.Role.TASK && !ctx.inServingSoftirq() && !ctx.inHardirq()) {
-            // (A task serving softirqs at its local_bh_enable runs the kernel's own work: it goes on.)
+        boolean refused = entry
+                ? state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)
+                : state == CLOSED && ctx.role() == ExecutionContext.Role.TASK && !ctx.inServingSoftirq()
+                        && !ctx.inHardirq();
+        if (refused) {
             throw new IllegalStateException("kernel is closed");
         }
     }
@@ -833,7 +831,7 @@ public final class Machine implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Cross-CPU function calls (semantics §8.1)
+    // Cross-CPU function calls
     // ------------------------------------------------------------------------------------------
 
     /**

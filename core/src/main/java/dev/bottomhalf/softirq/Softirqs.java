@@ -24,7 +24,7 @@ import dev.bottomhalf.runtime.Tracing;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>Where softirqs run (semantics §2.3): at irq_exit on {@code cpu/N} when the interrupt did not
+ * <li>Where softirqs run: at irq_exit on {@code cpu/N} when the interrupt did not
  * interrupt a softirq or a BH-disabled section; at the outermost {@code local_bh_enable} on the
  * caller's thread; and in {@code ksoftirqd/N}, woken by a raise from plain task context or when the
  * loop's budget runs out. Every path goes through {@link #runPendingThenRelease}, so there is one
@@ -33,7 +33,7 @@ import dev.bottomhalf.runtime.Tracing;
  * finds the BH level owned leaves its pending bits to the owner, which re-checks the mask before it
  * gives the level up and once more after (the bit may have been set between its last check and the
  * release; then it takes the level again, or whoever took it in between runs them).</li>
- * <li>Budget (semantics §2.4): one invocation runs at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
+ * <li>Budget: one invocation runs at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
  * early once {@link #MAX_SOFTIRQ_TIME_MS} worth of jiffies have passed or {@code need_resched()} is set;
  * leftovers wake {@code ksoftirqd}. With jiffies granularity the time limit is "two tick boundaries".</li>
  * <li>Counters: {@code counts[cpu × 32 + nr]} is written only by the BH owner of that CPU (single
@@ -146,7 +146,7 @@ public final class Softirqs implements SoftirqEntry {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Raising (semantics §2.2)
+    // Raising
     // ------------------------------------------------------------------------------------------
 
     /** {@code raise_softirq(nr)} for a standard vector. */

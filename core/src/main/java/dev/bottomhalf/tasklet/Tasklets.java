@@ -66,7 +66,7 @@ public final class Tasklets {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Scheduling (semantics §3.2)
+    // Scheduling
     // ------------------------------------------------------------------------------------------
 
     /** {@code tasklet_schedule(t)}: queue on the calling context's CPU unless already scheduled. Any context. */
@@ -97,7 +97,7 @@ public final class Tasklets {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Running (semantics §3.3)
+    // Running
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -184,7 +184,7 @@ public final class Tasklets {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Disable / enable / kill (semantics §3.4)
+    // Disable / enable / kill
     // ------------------------------------------------------------------------------------------
 
     /** {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context. */

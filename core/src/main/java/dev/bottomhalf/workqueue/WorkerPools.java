@@ -161,7 +161,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Kicking a pool, creating workers (semantics §4.2, §4.4)
+    // Kicking a pool, creating workers
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -308,7 +308,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Workers (semantics §4.4)
+    // Workers
     // ------------------------------------------------------------------------------------------
 
     /** One round of a worker's duty cycle ({@code worker_thread}). */
@@ -523,7 +523,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Concurrency management (semantics §4.4)
+    // Concurrency management
     // ------------------------------------------------------------------------------------------
 
     /** {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. */
@@ -702,7 +702,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // BH workqueues (semantics §4.13)
+    // BH workqueues
     // ------------------------------------------------------------------------------------------
 
     /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
@@ -733,7 +733,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Idle-worker retirement (semantics §4.4)
+    // Idle-worker retirement
     // ------------------------------------------------------------------------------------------
 
     /** {@code MAX_IDLE_WORKERS_RATIO}. */
@@ -855,7 +855,7 @@ final class WorkerPools {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Rescuers (semantics §4.4: mayday)
+    // Rescuers (mayday)
     // ------------------------------------------------------------------------------------------
 
     private volatile boolean failWorkerCreation;

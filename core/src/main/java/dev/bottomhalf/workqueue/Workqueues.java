@@ -127,7 +127,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Workqueues (semantics §4.5, §4.6)
+    // Workqueues
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -257,7 +257,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Queueing (semantics §4.2)
+    // Queueing
     // ------------------------------------------------------------------------------------------
 
     /** {@code queue_work(wq, work)}: {@link #queueOn} the calling CPU. */
@@ -460,7 +460,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Workers (semantics §4.4; held by WorkerPools)
+    // Workers (held by WorkerPools)
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -508,7 +508,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Delayed work (semantics §4.7)
+    // Delayed work
     // ------------------------------------------------------------------------------------------
 
     /** {@code queue_delayed_work(wq, dwork, delay)}: on the calling CPU's pool when the delay has passed. */
@@ -744,7 +744,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Cancel / disable (semantics §4.9)
+    // Cancel / disable
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -899,7 +899,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Flush (semantics §4.8)
+    // Flush
     // ------------------------------------------------------------------------------------------
 
     /**
@@ -977,7 +977,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // max_active and the freezer (semantics §4.5)
+    // max_active and the freezer
     // ------------------------------------------------------------------------------------------
 
     private volatile boolean frozen;
@@ -1082,7 +1082,7 @@ public final class Workqueues {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Lockup watchdog (semantics §4.12) and the monitor (held by WorkqueueWatchdog)
+    // Lockup watchdog and the monitor (held by WorkqueueWatchdog)
     // ------------------------------------------------------------------------------------------
 
     /** {@code workqueue.watchdog_thresh}: seconds a pool may make no progress before it is reported (0: off). */
