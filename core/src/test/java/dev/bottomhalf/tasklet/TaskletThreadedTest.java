@@ -96,7 +96,11 @@ class TaskletThreadedTest {
         schedulingLine(4, 1, t);
         kernel.irqs().assertIrq(4);
         await(twice, "both runs");
-        assertEquals(List.of("cpu/1", "cpu/1"), log);
+        assertEquals("cpu/1", log.get(0), "the first run is at cpu/1's irq_exit");
+        // The second run is on CPU 1 too: in the same __do_softirq restart loop at cpu/1's irq_exit, or in
+        // ksoftirqd/1 when the first pass ran past the 2 ms budget on a loaded host and handed the rest over.
+        assertTrue(Set.of("cpu/1", "ksoftirqd/1").contains(log.get(1)), log.toString());
+        assertEquals(2, log.size(), log.toString());
     }
 
     @Test
