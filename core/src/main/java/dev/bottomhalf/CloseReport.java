@@ -51,6 +51,24 @@ public record CloseReport(boolean drained, boolean panicked, List<String> cancel
         return !cancelledTimers.isEmpty() || !cancelledHrtimers.isEmpty() || !cancelledDelayedWork.isEmpty();
     }
 
+    /** This report with {@code late}'s names added (what calls in flight accepted after the close swept). */
+    CloseReport plus(CloseReport late) {
+        return new CloseReport(drained && !late.droppedAcceptedWork(), panicked || late.panicked,
+                concat(cancelledTimers, late.cancelledTimers), concat(cancelledHrtimers, late.cancelledHrtimers),
+                concat(cancelledDelayedWork, late.cancelledDelayedWork), concat(droppedWork, late.droppedWork),
+                concat(droppedTasklets, late.droppedTasklets), concat(droppedSoftirqs, late.droppedSoftirqs),
+                concat(droppedIrqs, late.droppedIrqs), droppedCalls + late.droppedCalls, threadsNotStopped);
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        if (b.isEmpty()) {
+            return a;
+        }
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
     /** The dropped accepted work, one clause per kind: {@code 193 work items (w0, w1, ... and 185 more)}. */
     String droppedLine() {
         List<String> parts = new ArrayList<>();

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -59,6 +60,10 @@ public final class Kernel implements AutoCloseable {
     /** Whether this object's close has begun, and its report once it has ended; guarded by this. */
     private boolean closing;
     private CloseReport closeReport;
+    /** What calls still in flight when the close swept accepted and the kernel then dropped; guarded by this. */
+    private final List<CloseReport> lateReports = new ArrayList<>();
+    /** The CPUs whose threads did not stop, for the late sweeps; written once by the closer before it sweeps. */
+    private volatile Set<Integer> busyCpusAtClose = Set.of();
 
     private Kernel(KernelConfig config) {
         this.machine = new Machine(config);
@@ -70,6 +75,7 @@ public final class Kernel implements AutoCloseable {
         this.hrtimers = new HrTimers(machine, softirqs);
         this.workqueues = new Workqueues(machine, softirqs, tasklets, timers);
         this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
+        machine.onLateAccept(this::sweepLate);
     }
 
     /** Builds a kernel and, in threaded mode, starts its runtime threads. */
@@ -241,19 +247,17 @@ public final class Kernel implements AutoCloseable {
         List<String> stuck = machine.finishClose();
         // The threads have stopped: what is still armed or queued now was armed or queued after the passes
         // above (a call that straddled the start of the close, a callback that re-armed itself): cancel it too.
-        delayed.addAll(workqueues.cancelArmedDelayedForClose());
-        timerNames.addAll(timers.shutdownArmedForClose(false));
-        hrtimerNames.addAll(hrtimers.cancelQueuedForClose(false));
-        droppedWork.addAll(workqueues.cancelQueuedForClose());
-        Set<Integer> busyCpus = busyCpus(stuck);
-        List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
-        List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
-        List<String> droppedIrqs = irqs.discardLatchedForClose();
-        int droppedCalls = machine.discardCallsForClose();
-        drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
-                && droppedIrqs.isEmpty() && droppedCalls == 0 && !panicked;
+        // A call whose acceptance completes after this sweep runs it again (Machine.afterAccept → sweepLate).
+        busyCpusAtClose = busyCpus(stuck);
+        CloseReport last = machine.sweepForClose(() -> sweepAfterThreadsStopped(panicked));
+        delayed.addAll(last.cancelledDelayedWork());
+        timerNames.addAll(last.cancelledTimers());
+        hrtimerNames.addAll(last.cancelledHrtimers());
+        droppedWork.addAll(last.droppedWork());
+        drained = droppedWork.isEmpty() && !last.droppedAcceptedWork() && !panicked;
         CloseReport report = new CloseReport(drained, panicked, timerNames, hrtimerNames, delayed,
-                droppedWork, droppedTasklets, droppedSoftirqs, droppedIrqs, droppedCalls, stuck);
+                droppedWork, last.droppedTasklets(), last.droppedSoftirqs(), last.droppedIrqs(), last.droppedCalls(),
+                stuck);
         if (report.droppedAcceptedWork()) {
             machine.reports().printk(KernelEvent.Kind.WARN, "close: accepted work never ran (" + (panicked
                     ? "the kernel had panicked" : "not done within " + timeout.toMillis() + " ms") + "): "
@@ -269,6 +273,66 @@ public final class Kernel implements AutoCloseable {
             notifyAll();
         }
         return report;
+    }
+
+    /**
+     * The close's sweep once the runtime threads have stopped: cancels what is armed, drops what is queued,
+     * latched or raised (except on the CPUs whose threads did not stop), and returns the names.
+     */
+    private CloseReport sweepAfterThreadsStopped(boolean panicked) {
+        Set<Integer> busyCpus = busyCpusAtClose;
+        List<String> delayed = workqueues.cancelArmedDelayedForClose();
+        List<String> timerNames = timers.shutdownArmedForClose(false);
+        List<String> hrtimerNames = hrtimers.cancelQueuedForClose(false);
+        List<String> droppedWork = workqueues.cancelQueuedForClose();
+        List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
+        List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
+        List<String> droppedIrqs = irqs.discardLatchedForClose();
+        int droppedCalls = machine.discardCallsForClose();
+        boolean drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
+                && droppedIrqs.isEmpty() && droppedCalls == 0 && !panicked;
+        return new CloseReport(drained, panicked, timerNames, hrtimerNames, delayed, droppedWork, droppedTasklets,
+                droppedSoftirqs, droppedIrqs, droppedCalls, List.of());
+    }
+
+    /**
+     * The sweep again, for a call that began while the kernel was open and completed its acceptance after the
+     * close's last sweep ({@link Machine#afterAccept()}, on that call's thread, under the close's sweep lock):
+     * what it accepted is cancelled or dropped, reported like the close's own, and added to
+     * {@link #closeReport()}.
+     */
+    private void sweepLate() {
+        CloseReport late = sweepAfterThreadsStopped(machine.panicked());
+        if (!late.droppedAcceptedWork() && !late.cancelledArmed()) {
+            return;
+        }
+        if (late.droppedAcceptedWork()) {
+            machine.reports().printk(KernelEvent.Kind.WARN, "close: accepted work never ran (accepted by a call"
+                    + " still in flight when the kernel closed): " + late.droppedLine());
+        }
+        if (late.cancelledArmed()) {
+            machine.reports().printk(KernelEvent.Kind.NOTICE, "close: cancelled (armed by a call still in flight"
+                    + " when the kernel closed) " + late.cancelledLine());
+        }
+        synchronized (this) {
+            lateReports.add(late);
+        }
+    }
+
+    /**
+     * The report of this kernel's close, once it has ended: what {@link #close()} returned, plus what calls
+     * still in flight when it swept went on to accept and the kernel then cancelled or dropped (each also
+     * reported through the kernel's reporter as it happened). Empty before the close has ended.
+     */
+    public synchronized Optional<CloseReport> closeReport() {
+        if (closeReport == null) {
+            return Optional.empty();
+        }
+        CloseReport r = closeReport;
+        for (CloseReport late : lateReports) {
+            r = r.plus(late);
+        }
+        return Optional.of(r);
     }
 
     /** A second caller of close: the report of the close under way, once it has ended. */

@@ -176,6 +176,68 @@ class KernelCloseTest {
     }
 
     // ------------------------------------------------------------------------------------------
+    // A call in flight across the close
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * A {@code queue_work} that passed its entry check while the kernel was open and is held (in its
+     * {@code workqueue_queue_work} tracepoint, before the item is published) until the close has returned: the
+     * item it then queues is accepted — the call returns true — and is dropped and reported, by the call's own
+     * thread, instead of staying queued for threads that no longer exist.
+     */
+    @Test
+    void aQueueWorkInFlightAcrossTheClose_isDroppedAndReported_byTheCallItself() throws Exception {
+        Kernel k = threaded(2);
+        KernelReports rec = kernels.reports(k);
+        Workqueue wq = k.workqueues().alloc("straddle", 0, 0);
+        Work straddler = new Work("straddler", w -> fail("ran after the close"));
+        CountDownLatch inCall = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        k.tracing().enable((point, timeNs, cpu, comm, detail) -> {
+            if (detail.contains("struct=straddler")) {
+                inCall.countDown();
+                try {
+                    release.await(TIMEOUT_S, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }, Set.of(dev.bottomhalf.runtime.Tracepoint.WORKQUEUE_QUEUE_WORK));
+        AtomicReference<Object> queued = new AtomicReference<>();
+        Thread producer = Thread.ofPlatform().name("straddling-producer").start(() -> {
+            try {
+                queued.set(k.workqueues().queueOn(0, wq, straddler));
+            } catch (Throwable t) {
+                queued.set(t);
+            }
+        });
+        assertTrue(inCall.await(TIMEOUT_S, TimeUnit.SECONDS));
+        CloseReport atClose = k.close(Duration.ofSeconds(TIMEOUT_S));
+        assertEquals(List.of(), atClose.droppedWork(), "the item was not published yet when the close swept");
+        assertTrue(k.closeReport().isPresent());
+        release.countDown();
+        producer.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertEquals(Boolean.TRUE, queued.get(), "the call accepted the item");
+        assertFalse(straddler.isPending(), "the item is not left pending");
+        CloseReport last = k.closeReport().orElseThrow();
+        assertEquals(List.of("straddler"), last.droppedWork(), last.toString());
+        assertFalse(last.drained(), last.toString());
+        List<KernelEvent> late = rec.matching("close: accepted work never ran (accepted by a call still in flight"
+                + " when the kernel closed): 1 work item (straddler)");
+        assertEquals(1, late.size(), rec.toString());
+        assertEquals("straddling-producer", late.get(0).thread(), "reported by the call's own thread");
+    }
+
+    /** Before its close has ended a kernel has no close report; after it, the one close() returned. */
+    @Test
+    void closeReport_isEmptyUntilTheCloseEnded_thenWhatCloseReturned() {
+        Kernel k = stepped();
+        assertTrue(k.closeReport().isEmpty());
+        CloseReport r = k.close(Duration.ofSeconds(TIMEOUT_S));
+        assertEquals(r, k.closeReport().orElseThrow());
+    }
+
+    // ------------------------------------------------------------------------------------------
     // After close
     // ------------------------------------------------------------------------------------------
 

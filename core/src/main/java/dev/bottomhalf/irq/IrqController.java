@@ -475,6 +475,7 @@ public final class IrqController implements InterruptSource {
         machine.checkOpen(); // a device of a closing or closed kernel is refused at once, latched line or not
         IrqDesc desc = desc(irq);
         latch(desc.affinity, irq);
+        machine.afterAccept();
     }
 
     private void latch(int cpu, int irq) {

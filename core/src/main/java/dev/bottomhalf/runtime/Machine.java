@@ -82,6 +82,16 @@ public final class Machine implements AutoCloseable {
     /** The thread running {@link #beginClose()}..{@link #close()}; it may still call in while others may not. */
     private volatile Thread closer;
     private volatile KernelPanic panic;
+    /**
+     * The close's last sweep, run again by a call whose acceptance completed after it ({@link #afterAccept()});
+     * installed by the kernel that assembles this machine.
+     */
+    private volatile Runnable lateSweep;
+    /** The thread running {@link #lateSweep}: exempt from the checks, like the closer, while it sweeps. */
+    private volatile Thread sweeper;
+    /** Orders the close's last sweep ({@link #sweepForClose}) and the late ones ({@link #afterAccept()}). */
+    private final Object sweepLock = new Object();
+    private boolean swept; // guarded by sweepLock: the close's last sweep has run
     private final WaitQueue waitQueue = new WaitQueue();
     private volatile Object owner;
 
@@ -215,11 +225,13 @@ public final class Machine implements AutoCloseable {
 
     /**
      * The calling thread's context on this machine; a thread that has none is attached as a task on the
-     * configured default CPU ({@link KernelConfig#defaultTaskCpu()}, 0 unless set).
+     * configured default CPU ({@link KernelConfig#defaultTaskCpu()}, 0 unless set). The look-up of calls
+     * already under way: it refuses only once the kernel panicked (entry points refuse new calls with
+     * {@link #checkOpen()} or {@link #currentAtEntry()}), and a thread attaching anew is refused by a closing
+     * kernel.
      *
-     * @throws IllegalStateException {@code kernel is closed} once the kernel is closed, for task threads (a
-     *         call that began before the close may finish while it is only closing: entry points refuse new
-     *         calls with {@link #checkOpen()}), or once it panics
+     * @throws IllegalStateException once the kernel panicked; {@code kernel is closed} for a thread that is not
+     *         attached yet, once the close has begun
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
@@ -252,27 +264,22 @@ public final class Machine implements AutoCloseable {
     /**
      * Throws unless the calling context ({@code null}: a thread attached to no context here) may still come in.
      * After a panic only the closer may. Once the close has begun, the closer and the runtime's own contexts
-     * may — they go on until their threads stop, even after the kernel is CLOSED — but a task may not:
-     * <ul>
-     * <li>at an entry point ({@code entry}) from the moment the close begins;</li>
-     * <li>at a look-up inside a call only once the kernel is CLOSED, so that a call which passed its entry check
-     * before the close began finishes; a task serving softirqs at its {@code local_bh_enable} runs the kernel's
-     * own work and goes on.</li>
-     * </ul>
+     * may — they go on until their threads stop, even after the kernel is CLOSED — and a task is refused at an
+     * entry point ({@code entry}) from the moment the close begins, but never at a look-up inside a call: a call
+     * that passed its entry check completes what it began (a refusal half-way would leave an item claimed and
+     * on no list), and what it accepts after the close swept is swept by the call itself
+     * ({@link #afterAccept()}). Its waits still fail once the kernel is CLOSED, as nothing will end them.
      */
     private void check(ExecutionContext ctx, boolean entry) {
-        if (Thread.currentThread() == closer) {
+        Thread me = Thread.currentThread();
+        if (me == closer || me == sweeper) {
             return;
         }
         KernelPanic p = panic;
         if (p != null) {
             throw p.refusal();
         }
-        boolean refused = entry
-                ? state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)
-                : state == CLOSED && ctx.role() == ExecutionContext.Role.TASK && !ctx.inServingSoftirq()
-                        && !ctx.inHardirq();
-        if (refused) {
+        if (entry && state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
             throw new IllegalStateException("kernel is closed");
         }
     }
@@ -648,6 +655,65 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * Installs the close's last sweep (what {@code Kernel.close()} cancels and drops once the runtime threads
+     * have stopped), for {@link #afterAccept()} to run again. Called once, by the kernel assembling this machine;
+     * the sweep itself decides whether the close has swept yet (it runs under the close's sweep lock).
+     */
+    public void onLateAccept(Runnable sweep) {
+        lateSweep = Objects.requireNonNull(sweep, "sweep");
+    }
+
+    /**
+     * Called by an entry point once what it accepted is published (an item queued, a timer armed, a tasklet
+     * scheduled, a softirq raised, a line latched, a call queued), with no lock held. One volatile read while
+     * the kernel runs.
+     *
+     * <p>Why: an entry point checks that the kernel is open when it begins, and may complete its acceptance
+     * after the close has begun. While the close is still CLOSING, its last sweep is still to come and sees the
+     * acceptance: the publication is a full fence (a CAS or a lock) before this method's read of the state, and
+     * the close writes CLOSED before it sweeps. Once the kernel is CLOSED the sweep may have passed already:
+     * then the call runs it again ({@link #onLateAccept}), so what it accepted is cancelled and reported rather
+     * than left queued for runtime threads that no longer exist.
+     */
+    public void afterAccept() {
+        if (refusing) {
+            acceptedWhileClosing();
+        }
+    }
+
+    private void acceptedWhileClosing() {
+        Runnable sweep = lateSweep;
+        Thread me = Thread.currentThread();
+        if (state != CLOSED || sweep == null || me == closer || me == sweeper) {
+            return; // still CLOSING: the close's own last sweep comes after this acceptance and sees it
+        }
+        synchronized (sweepLock) {
+            if (!swept) {
+                return; // the close's last sweep takes this lock after us, and sees the acceptance
+            }
+            sweeper = me;
+            try {
+                sweep.run();
+            } finally {
+                sweeper = null;
+            }
+        }
+    }
+
+    /**
+     * Runs the close's last sweep (once the runtime threads have stopped) and marks the close swept, so that
+     * a call completing its acceptance from then on sweeps again ({@link #afterAccept()}). For
+     * {@code Kernel.close()}, on the closer's thread.
+     */
+    public <T> T sweepForClose(java.util.function.Supplier<T> sweep) {
+        synchronized (sweepLock) {
+            T result = sweep.get();
+            swept = true;
+            return result;
+        }
+    }
+
     /** Closes without running anything: {@link #beginClose()}, {@link #finishClose()}, {@link #endClose()}. */
     @Override
     public void close() {
@@ -810,10 +876,11 @@ public final class Machine implements AutoCloseable {
     private void ensureAlive() {
         if (refusing) {
             KernelPanic p = panic;
-            if (p != null && Thread.currentThread() != closer) {
+            Thread me = Thread.currentThread();
+            if (p != null && me != closer && me != sweeper) {
                 throw p.refusal();
             }
-            if (state == CLOSED && Thread.currentThread() != closer) {
+            if (state == CLOSED && me != closer && me != sweeper) {
                 throw new IllegalStateException("kernel is closed"); // nothing will ever wake it: the threads stop
             }
         }
@@ -865,6 +932,7 @@ public final class Machine implements AutoCloseable {
         }
         SmpCall call = new SmpCall(func);
         target.queueCall(call);
+        afterAccept();
         if (!wait) {
             return;
         }

@@ -163,6 +163,7 @@ public final class Softirqs implements SoftirqEntry {
      */
     public void raise(int nr) {
         raiseIrqoff(machine.currentAtEntry(), nr, true);
+        machine.afterAccept();
     }
 
     /**
@@ -173,6 +174,7 @@ public final class Softirqs implements SoftirqEntry {
         ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, true);
+        machine.afterAccept();
     }
 
     /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
@@ -180,6 +182,7 @@ public final class Softirqs implements SoftirqEntry {
         ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
         raiseIrqoff(ctx, nr, false);
+        machine.afterAccept();
     }
 
     /**

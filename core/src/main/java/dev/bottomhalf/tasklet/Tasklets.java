@@ -94,6 +94,7 @@ public final class Tasklets {
         t.cpu(cpu);
         lists[cpu].push(t);
         softirqs.raiseOn(ctx, vector.nr(), true);
+        machine.afterAccept();
     }
 
     // ------------------------------------------------------------------------------------------

@@ -263,6 +263,7 @@ public final class HrTimers {
         if (first) {
             machine.cpu(base.cpu).signalInterrupt();
         }
+        machine.afterAccept();
     }
 
     private boolean enqueue(HrTimer t, CpuBase base) {

@@ -276,6 +276,9 @@ public final class Timers {
         if (first) {
             machine.cpu(base.cpu).signalInterrupt();
         }
+        if (!t.internal) {
+            machine.afterAccept();
+        }
     }
 
     private boolean warnIfPending(TimerList t, String call) {
@@ -385,6 +388,9 @@ public final class Timers {
         if (first) {
             machine.cpu(base.cpu).signalInterrupt();
         }
+        if (!t.internal) {
+            machine.afterAccept(); // the kernel's own timers are armed under its locks, and not the close's to report
+        }
         return ret;
     }
 
@@ -453,6 +459,11 @@ public final class Timers {
         return tryDeleteSync(t, false);
     }
 
+    /**
+     * {@code __try_to_del_timer_sync}: 1 or 0 as {@link #deleteSyncTry}; −1 while the callback runs, or −2
+     * when it runs and a shutdown took the timer off its list (re-armed by that callback): then the retry after
+     * the callback returns finds it inactive, and the caller reports 1.
+     */
     private int tryDeleteSync(TimerList t, boolean shutdown) {
         TimerBase base = lockTimerBase(t);
         int ret = -1;
@@ -462,6 +473,11 @@ public final class Timers {
                 if (ret != 0) {
                     trace(Tracepoint.TIMER_CANCEL, t);
                 }
+            } else if (shutdown && base.detachIfPending(t, true) != 0) {
+                // Its callback re-armed it. The kernel leaves it queued until the retry; the expiry pass of the
+                // base may get to it first (its clock already due) and would find it without a function.
+                trace(Tracepoint.TIMER_CANCEL, t);
+                ret = -2;
             }
             if (shutdown) {
                 t.function = null;
@@ -501,21 +517,26 @@ public final class Timers {
                     + " TIMER_IRQSAFE: the callback may be interrupted on this CPU and never finish (WARN_ON(in_hardirq()"
                     + " && !(timer->flags & TIMER_IRQSAFE)))");
         }
+        boolean detachedWhileRunning = false;
         for (;;) {
             int ret = tryDeleteSync(t, shutdown);
+            if (ret == -2) {
+                detachedWhileRunning = true;
+                ret = -1;
+            }
             if (ret >= 0) {
-                return ret;
+                return detachedWhileRunning ? 1 : ret;
             }
             TimerBase running = bases[t.flags & TimerList.TIMER_CPUMASK][kindOf(t.flags)];
             if (running.runningTimer == t && running.runner == ctx) {
                 reports.lockdep(KernelEvent.Kind.BUG, "WARNING: possible recursive locking detected: " + call + "("
                         + t.name() + ") called from the timer's own callback would wait for itself forever (deadlock)",
                         new Throwable(call));
-                return 0;
+                return detachedWhileRunning ? 1 : 0;
             }
             // timer_sync_wait_running: sleep until the running callback has returned, then try again.
             if (!machine.waitUntil(() -> running.runningTimer != t, call + "(" + t.name() + ")")) {
-                return 0;
+                return detachedWhileRunning ? 1 : 0;
             }
         }
     }

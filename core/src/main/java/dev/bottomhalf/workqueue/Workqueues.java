@@ -287,6 +287,7 @@ public final class Workqueues {
             throw refused;
         }
         insert(cpu, wq, w);
+        machine.afterAccept();
         return true;
     }
 
@@ -530,6 +531,7 @@ public final class Workqueues {
             return false;
         }
         queueDelayedOwned(cpu, wq, dw, delay);
+        machine.afterAccept();
         return true;
     }
 
@@ -698,6 +700,7 @@ public final class Workqueues {
             dw.work.clearPending();
         } else {
             queueDelayedOwned(cpu, wq, dw, delay);
+            machine.afterAccept();
         }
         return ret == 1;
     }

@@ -64,6 +64,46 @@ class TimerThreadedTest {
         assertEquals(1, kernel.softirqs().count(1, SoftirqVector.TIMER));
     }
 
+    /**
+     * {@code timer_shutdown_sync} while the callback runs and after it re-armed its timer (due at once): the
+     * re-armed timer is taken off its list under the same lock that clears its function, so the expiry pass that
+     * follows the callback never finds it without a function; the call reports it was pending (1), and it never
+     * runs again.
+     */
+    @Test
+    void shutdownSync_whileTheCallbackRearmsItself_returnsPending_andTheTimerNeverExpiresAgain() throws Exception {
+        CountDownLatch inCallback = new CountDownLatch(1);
+        AtomicLong runs = new AtomicLong();
+        TimerList[] self = new TimerList[1];
+        self[0] = TimerList.setup("rearming", x -> {
+            if (runs.incrementAndGet() > 1) {
+                return;
+            }
+            timers.mod(x, kernel.jiffies() - 1); // due at once: the expiry pass after this callback may take it
+            inCallback.countDown();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+            while (!kernel.machine().hasWaiters() && System.nanoTime() < deadline) {
+                Thread.onSpinWait(); // until timer_shutdown_sync waits for this callback
+            }
+        }, 0);
+        self[0].expires(kernel.jiffies() + 1);
+        timers.addOn(self[0], 1);
+        await(inCallback, "the callback");
+        java.util.concurrent.atomic.AtomicInteger ret = new java.util.concurrent.atomic.AtomicInteger(-9);
+        Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
+            kernel.bindCurrentThread(0);
+            ret.set(timers.shutdownSync(self[0]));
+            kernel.machine().detachCurrentThread();
+        });
+        shutter.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
+        assertEquals(1, ret.get(), "it was pending (re-armed by its callback)");
+        assertFalse(timers.pending(self[0]));
+        assertEquals(0, timers.mod(self[0], kernel.jiffies() + 1), "a shut-down timer is not re-armed");
+        assertFalse(timers.pending(self[0]));
+        assertEquals(1, runs.get());
+        assertEquals(List.of(), reports.matching("expired without a function"), reports.toString());
+    }
+
     @Test
     void idleKernel_doesNotTick() throws InterruptedException {
         Thread.sleep(100);
