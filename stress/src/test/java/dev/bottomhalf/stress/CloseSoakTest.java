@@ -87,13 +87,12 @@ import dev.bottomhalf.workqueue.Workqueue;
  * unbounded close. Bugs of core this soak found are described, with the seeds that showed them, at the
  * {@code GUARD_...} constants: while a guard is on (the default) the soak steers around its bug or counts what the
  * bug does instead of failing on it (the counts are printed at the end as {@code GUARDED: ...});
- * {@code -Dbottomhalf.soak.guards=off} turns every guard off and reproduces them. Seven of the bugs are fixed in
- * core and their guards are {@code false} (checked strictly); three remain on: a call that began while the kernel
- * was open and completes after the close's last cancel pass (after the runtime threads stopped) is neither run nor
- * reported ({@link #GUARD_REFUSED_CALLS_QUEUE_ANYWAY}, {@link #GUARD_ACCEPTED_AFTER_THE_CANCEL_PASS}: about one
- * per 10-s run), and a shut-down timer expiring without its function ({@link #GUARD_SHUT_DOWN_TIMER_EXPIRES}).
- * The notes of the remaining guards describe the bugs as first found; the inner entry checks they mention are
- * gone, the straddling call is what is left.
+ * {@code -Dbottomhalf.soak.guards=off} turns every guard off and reproduces them. Every one is now fixed in core and
+ * its guard is {@code false} (checked strictly); the last three were a call that began while the kernel was open
+ * and completed after the close's last sweep ({@link #GUARD_REFUSED_CALLS_QUEUE_ANYWAY},
+ * {@link #GUARD_ACCEPTED_AFTER_THE_CANCEL_PASS}: such a call now completes and sweeps what it accepted itself,
+ * which {@link Kernel#closeReport()} then lists) and a shut-down timer expiring without its function
+ * ({@link #GUARD_SHUT_DOWN_TIMER_EXPIRES}). The guards' notes describe the bugs as first found.
  *
  * <p>Runs {@code -Dbottomhalf.soak.seconds} seconds (10 by default, 600 with {@code -Psoak}); the seed is printed
  * and the run replays (as far as thread scheduling allows) with {@code -Dbottomhalf.soak.seed}.
