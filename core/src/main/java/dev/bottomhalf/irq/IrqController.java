@@ -474,17 +474,21 @@ public final class IrqController implements InterruptSource {
     public void assertIrq(int irq) {
         machine.checkOpen(); // a device of a closing or closed kernel is refused at once, latched line or not
         IrqDesc desc = desc(irq);
-        latch(desc.affinity, irq);
-        machine.afterAccept();
+        if (latch(desc.affinity, irq)) {
+            machine.afterAccept();
+        }
     }
 
-    private void latch(int cpu, int irq) {
+    /** @return whether this call latched the line (it was not latched yet) */
+    private boolean latch(int cpu, int irq) {
         int idx = cpu * words + (irq >>> 6);
         long bit = 1L << irq;
         if (((long) PENDING.getVolatile(pending, idx) & bit) == 0
                 && ((long) PENDING.getAndBitwiseOr(pending, idx, bit) & bit) == 0) {
             cpus[cpu].signalInterrupt();
+            return true;
         }
+        return false;
     }
 
     private void resend(IrqDesc desc) {

@@ -136,11 +136,17 @@ public final class Cpu {
         return (int) PENDING.getVolatile(this);
     }
 
-    /** Sets {@code bits} in the pending mask. Any thread; one load when they are already set. */
-    public void markSoftirqPending(int bits) {
+    /**
+     * Sets {@code bits} in the pending mask. Any thread; one load when they are already set.
+     *
+     * @return whether some of them were not set yet (the call published a raise)
+     */
+    public boolean markSoftirqPending(int bits) {
         if (((int) PENDING.getVolatile(this) & bits) != bits) {
             PENDING.getAndBitwiseOr(this, bits);
+            return true;
         }
+        return false;
     }
 
     /** Takes the whole pending mask, leaving 0. Only the BH owner of this CPU. */

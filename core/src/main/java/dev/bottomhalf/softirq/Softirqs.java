@@ -162,8 +162,9 @@ public final class Softirqs implements SoftirqEntry {
      * @throws KernelException {@code EINVAL} for a vector without a handler
      */
     public void raise(int nr) {
-        raiseIrqoff(machine.currentAtEntry(), nr, true);
-        machine.afterAccept();
+        if (raiseIrqoff(machine.currentAtEntry(), nr, true)) {
+            machine.afterAccept();
+        }
     }
 
     /**
@@ -173,16 +174,18 @@ public final class Softirqs implements SoftirqEntry {
     public void raiseIrqoff(int nr) {
         ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "raise_softirq_irqoff");
-        raiseIrqoff(ctx, nr, true);
-        machine.afterAccept();
+        if (raiseIrqoff(ctx, nr, true)) {
+            machine.afterAccept();
+        }
     }
 
     /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
     public void raiseIrqoffNoWake(int nr) {
         ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
-        raiseIrqoff(ctx, nr, false);
-        machine.afterAccept();
+        if (raiseIrqoff(ctx, nr, false)) {
+            machine.afterAccept();
+        }
     }
 
     /**
@@ -193,18 +196,20 @@ public final class Softirqs implements SoftirqEntry {
         raiseIrqoff(ctx, nr, wake);
     }
 
-    private void raiseIrqoff(ExecutionContext ctx, int nr, boolean wake) {
+    /** @return whether the vector was not pending yet (then the raise published it) */
+    private boolean raiseIrqoff(ExecutionContext ctx, int nr, boolean wake) {
         if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || action(nr) == null) {
             throw unopened(nr);
         }
         Cpu cpu = ctx.cpu();
-        cpu.markSoftirqPending(1 << nr);
+        boolean published = cpu.markSoftirqPending(1 << nr);
         if (tracing.on(Tracepoint.SOFTIRQ_RAISE)) {
             tracing.emit(Tracepoint.SOFTIRQ_RAISE, describe(nr));
         }
         if (wake && !ctx.inInterrupt()) {
             wakeKsoftirqd(cpu);
         }
+        return published;
     }
 
     private KernelException unopened(int nr) {
