@@ -58,6 +58,8 @@ public final class IrqController implements InterruptSource {
     private static final VarHandle PENDING = MethodHandles.arrayElementVarHandle(long[].class);
 
     private final Machine machine;
+    /** This object's copy of the machine's refusing state, for {@link #assertIrq}'s one load ({@link Machine#onRefusing}). */
+    private volatile boolean refusing;
     private final Reports reports;
     private final Tracing tracing;
     private final IrqDesc[] descs;
@@ -79,6 +81,7 @@ public final class IrqController implements InterruptSource {
 
     public IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
+        machine.onRefusing(() -> refusing = true);
         this.reports = machine.reports();
         this.handlerOopses = reports.limiter("__handle_irq_event_percpu");
         this.threadOopses = reports.limiter("irq_thread_fn");
@@ -472,7 +475,9 @@ public final class IrqController implements InterruptSource {
      * remembered and replayed on enable).
      */
     public void assertIrq(int irq) {
-        machine.checkOpen(); // a device of a closing or closed kernel is refused at once, latched line or not
+        if (refusing) {
+            machine.checkOpen(); // a device of a closing or closed kernel is refused at once, latched line or not
+        }
         IrqDesc desc = desc(irq);
         if (latch(desc.affinity, irq)) {
             machine.afterAccept();

@@ -87,6 +87,8 @@ public final class Machine implements AutoCloseable {
      * installed by the kernel that assembles this machine.
      */
     private volatile Runnable lateSweep;
+    /** Subsystems' own copies of {@link #refusing} ({@link #onRefusing}); set right after it. */
+    private final List<Runnable> refusalListeners = new CopyOnWriteArrayList<>();
     /** The thread running {@link #lateSweep}: exempt from the checks, like the closer, while it sweeps. */
     private volatile Thread sweeper;
     /** Orders the close's last sweep ({@link #sweepForClose}) and the late ones ({@link #afterAccept()}). */
@@ -540,7 +542,7 @@ public final class Machine implements AutoCloseable {
                 return false;
             }
             closer = me;
-            refusing = true; // before the state: once closing() is true, every entry check refuses
+            startRefusing(); // before the state: once closing() is true, every entry check refuses
             state = CLOSING;
         }
         return true;
@@ -561,7 +563,7 @@ public final class Machine implements AutoCloseable {
                 return List.of();
             }
             state = CLOSED;
-            refusing = true;
+            startRefusing();
             if (closer == null) {
                 closer = Thread.currentThread();
             }
@@ -656,6 +658,28 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
+     * Registers {@code setFlag}, which sets a subsystem's own volatile copy of this machine's "refusing" state, for
+     * the hottest entry paths that accept nothing (re-queueing a pending item, asserting a latched line): they read
+     * a field of their own object instead of the machine's, and call {@link #checkOpen()} only once it is set.
+     * Set right after the machine's own flag, under the lifecycle lock, when the close begins or the kernel
+     * panics; a call that reads the copy just before is one that began before the close (nothing it accepts is
+     * lost: {@link #afterAccept()}). Runs {@code setFlag} at once if the machine refuses already.
+     */
+    public void onRefusing(Runnable setFlag) {
+        refusalListeners.add(Objects.requireNonNull(setFlag, "setFlag"));
+        if (refusing) {
+            setFlag.run();
+        }
+    }
+
+    private void startRefusing() {
+        refusing = true;
+        for (Runnable setFlag : refusalListeners) {
+            setFlag.run();
+        }
+    }
+
+    /**
      * Installs the close's last sweep (what {@code Kernel.close()} cancels and drops once the runtime threads
      * have stopped), for {@link #afterAccept()} to run again. Called once, by the kernel assembling this machine;
      * the sweep itself decides whether the close has swept yet (it runs under the close's sweep lock).
@@ -738,7 +762,7 @@ public final class Machine implements AutoCloseable {
             if (p == null) {
                 p = new KernelPanic(reason, cause);
                 panic = p;
-                refusing = true;
+                startRefusing();
                 first = true;
             }
         }

@@ -70,6 +70,8 @@ public final class Workqueues {
     public static final int WORK_CPU_UNBOUND = -1;
 
     private final Machine machine;
+    /** This object's copy of the machine's refusing state, for the re-queue of a pending item ({@link Machine#onRefusing}). */
+    private volatile boolean refusing;
     /** Every delayed item whose timer was ever set up, for {@code Kernel.close()}; guarded by itself. */
     private final Set<DelayedWork> delayedWorks = Collections.newSetFromMap(new WeakHashMap<>());
     private final Timers timers;
@@ -99,6 +101,7 @@ public final class Workqueues {
 
     public Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
+        machine.onRefusing(() -> refusing = true);
         Objects.requireNonNull(softirqs, "softirqs");
         this.timers = Objects.requireNonNull(timers, "timers");
         this.reports = machine.reports();
@@ -277,7 +280,9 @@ public final class Workqueues {
             machine.cpu(cpu);
         }
         if (!w.tryClaimForQueue()) {
-            machine.checkOpen(); // a closing kernel refuses even a re-queue that would change nothing
+            if (refusing) {
+                machine.checkOpen(); // a closing kernel refuses even a re-queue that would change nothing
+            }
             return false;
         }
         try {
