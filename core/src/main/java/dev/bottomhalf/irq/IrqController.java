@@ -167,22 +167,26 @@ public final class IrqController implements InterruptSource {
             throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_SHARED requires a"
                     + " dev_id, the cookie free_irq() uses to find this handler among the sharers");
         }
-        if (handler == null && threadFn == null) {
-            throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name
-                    + "): neither a handler nor a thread function");
+        if (IrqFlag.SHARED.in(flags) && IrqFlag.NO_AUTOEN.in(flags)) {
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_NO_AUTOEN cannot be"
+                    + " combined with IRQF_SHARED (a sharer would wait for interrupts of a line left disabled)");
         }
         if (IrqFlag.COND_SUSPEND.in(flags) && (IrqFlag.NO_SUSPEND.in(flags) || !IrqFlag.SHARED.in(flags))) {
             throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_COND_SUSPEND needs"
                     + " IRQF_SHARED and excludes IRQF_NO_SUSPEND");
         }
+        if (desc.percpuDevId) {
+            reports.warning("WARNING: request_irq(" + irq + ", " + name + ") of a per-CPU line: use request_percpu_irq"
+                    + " (WARN_ON(irq_settings_is_per_cpu_devid(desc)))");
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): the line is a per-CPU"
+                    + " (percpu_devid) line");
+        }
+        if (handler == null && threadFn == null) {
+            throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name
+                    + "): neither a handler nor a thread function");
+        }
         boolean defaultPrimary = false;
         if (handler == null) {
-            if (!IrqFlag.ONESHOT.in(flags)) {
-                reports.printk(KernelEvent.Kind.ERR, String.format(
-                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
-                throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
-                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
-            }
             handler = (i, d) -> IrqReturn.WAKE_THREAD;
             defaultPrimary = true;
         }
@@ -191,13 +195,22 @@ public final class IrqController implements InterruptSource {
             IrqAction[] old = desc.actions;
             if (old.length > 0) {
                 IrqAction first = old[0];
-                if (IrqFlag.COND_ONESHOT.in(flags) && IrqFlag.ONESHOT.in(first.flags)) {
-                    flags |= IrqFlag.ONESHOT.value();
+                // A line nobody gave a trigger type (no IRQF_TRIGGER_* at the first request, no irq_set_irq_type)
+                // takes the sharer's, before the sharing rules are checked (so even a refused sharer sets it).
+                if (!desc.triggerSet) {
+                    desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                    desc.triggerSet = true;
                 }
-                boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags)
-                        || desc.trigger != (flags & IrqFlag.TRIGGER_MASK)
-                        || IrqFlag.ONESHOT.in(first.flags) != IrqFlag.ONESHOT.in(flags)
-                        || IrqFlag.PERCPU.in(first.flags ^ flags);
+                int oldType = desc.trigger;
+                boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags) || oldType != (flags & IrqFlag.TRIGGER_MASK);
+                if (!mismatch) {
+                    if (IrqFlag.ONESHOT.in(first.flags) && IrqFlag.COND_ONESHOT.in(flags)) {
+                        flags |= IrqFlag.ONESHOT.value();
+                    } else if (IrqFlag.ONESHOT.in(first.flags ^ flags)) {
+                        mismatch = true;
+                    }
+                }
+                mismatch = mismatch || IrqFlag.PERCPU.in(first.flags ^ flags);
                 if (mismatch) {
                     if (!IrqFlag.PROBE_SHARED.in(flags)) {
                         reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
@@ -219,6 +232,12 @@ public final class IrqController implements InterruptSource {
                             + " ONESHOT handlers on one line");
                 }
                 threadMask = Long.lowestOneBit(~used);
+            } else if (defaultPrimary) {
+                // Checked after the sharing rules, as __setup_irq does: a mismatch is EBUSY first.
+                reports.printk(KernelEvent.Kind.ERR, String.format(
+                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
+                throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
+                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
             }
             IrqAction action = new IrqAction(irq, handler, threadFn, flags, name, devId, threadMask, defaultPrimary);
             if (threadFn != null) {
@@ -229,9 +248,13 @@ public final class IrqController implements InterruptSource {
             desc.irqCount = 0;      // "reset broken irq detection when installing new handler"
             desc.irqsUnhandled = 0;
             if (old.length == 0) {
-                desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                if ((flags & IrqFlag.TRIGGER_MASK) != 0) {   // __irq_set_trigger
+                    desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                    desc.triggerSet = true;
+                }
                 desc.oneshot = IrqFlag.ONESHOT.in(flags);
-                desc.noDebug = IrqFlag.NO_DEBUG.in(flags);
+                // IRQF_NO_DEBUG counts only for a per-CPU line (IPIs and the like), as in __setup_irq.
+                desc.noDebug = IrqFlag.NO_DEBUG.in(flags) && IrqFlag.PERCPU.in(flags);
                 desc.depth = IrqFlag.NO_AUTOEN.in(flags) ? 1 : 0;
                 desc.disabled = desc.depth > 0;
                 desc.masked = false;
@@ -296,8 +319,17 @@ public final class IrqController implements InterruptSource {
         waitForHardHandler(desc, ctx);
         IrqThread thread = removed.thread;
         if (thread != null) {
+            // kthread_stop: a wake-up the thread has not served yet is served one last time before it exits
+            // (irq_wait_for_interrupt checks IRQTF_RUNTHREAD once more after kthread_should_stop).
+            if (thread.runnable() && ctx != thread.context()) {
+                if (machine.stepped()) {
+                    machine.runAs(thread.context(), thread::doWork);
+                } else {
+                    machine.waitUntil(() -> !thread.runnable(), "free_irq(" + irq + ")");
+                }
+            }
             thread.handle.stop();
-            if (thread.runnable()) {      // a wake-up the thread never served: drop it as kthread exit does
+            if (thread.runnable()) {      // only when freed from its own thread, or the kernel is closing: dropped
                 thread.cancelPendingRun();
                 finalizeOneshot(desc, removed, thread);
                 desc.threadsActive.decrementAndGet();
