@@ -195,12 +195,9 @@ public final class IrqController implements InterruptSource {
             IrqAction[] old = desc.actions;
             if (old.length > 0) {
                 IrqAction first = old[0];
-                // A line nobody gave a trigger type (no IRQF_TRIGGER_* at the first request, no irq_set_irq_type)
-                // takes the sharer's, before the sharing rules are checked (so even a refused sharer sets it).
-                if (!desc.triggerSet) {
-                    desc.trigger = flags & IrqFlag.TRIGGER_MASK;
-                    desc.triggerSet = true;
-                }
+                // Our lines are irq-domain lines whose type was stored at mapping time (IRQ_TYPE_NONE), so
+                // irqd_trigger_type_was_set() holds and a sharer is compared with the line's current type:
+                // the one the first request or irq_set_irq_type gave it, else none. No inheritance.
                 int oldType = desc.trigger;
                 boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags) || oldType != (flags & IrqFlag.TRIGGER_MASK);
                 if (!mismatch) {
@@ -248,9 +245,8 @@ public final class IrqController implements InterruptSource {
             desc.irqCount = 0;      // "reset broken irq detection when installing new handler"
             desc.irqsUnhandled = 0;
             if (old.length == 0) {
-                if ((flags & IrqFlag.TRIGGER_MASK) != 0) {   // __irq_set_trigger
+                if ((flags & IrqFlag.TRIGGER_MASK) != 0) {   // __irq_set_trigger; without bits the type stays
                     desc.trigger = flags & IrqFlag.TRIGGER_MASK;
-                    desc.triggerSet = true;
                 }
                 desc.oneshot = IrqFlag.ONESHOT.in(flags);
                 // IRQF_NO_DEBUG counts only for a per-CPU line (IPIs and the like), as in __setup_irq.

@@ -27,7 +27,6 @@ final class IrqDesc {
     volatile boolean everRequested;                     // [V]
     volatile int affinity;                              // [V] the CPU interrupts are routed to
     int trigger;                                        // [L] IRQF_TRIGGER_* of the line (irqd_get_trigger_type)
-    boolean triggerSet;                                 // [L] irqd_trigger_type_was_set: a type was given
     volatile boolean percpuDevId;                       // [V] irq_set_percpu_devid: only request_percpu_irq
     volatile boolean oneshot;                           // [V] IRQS_ONESHOT
     volatile boolean noDebug;                           // [V] IRQF_NO_DEBUG: no spurious accounting

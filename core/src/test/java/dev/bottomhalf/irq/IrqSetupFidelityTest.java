@@ -100,30 +100,22 @@ class IrqSetupFidelityTest {
     }
 
     @Test
-    void aLineWithoutTriggerType_takesTheSecondSharersType() {
+    void aSharerIsComparedWithTheLinesType_evenWhenTheFirstRequestGaveNone() {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "a", "A"));
-        assertFalse(irqs.isLevelTriggered(IRQ));
-        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_HIGH, "b", "B"));
-        assertTrue(irqs.isLevelTriggered(IRQ));
-        assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "c", "C"));
-        assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00000080 (c) vs. 00000080 (a)").size(),
-                reports.toString());
-    }
-
-    @Test
-    void aSecondSharerWithoutTriggerType_fixesTheTypeAsNone() {
-        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "a", "A"));
-        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "b", "B"));
-        assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_HIGH, "c", "C"));
-        reports.expect("genirq: Flags mismatch irq 7. 00000084 (c) vs. 00000080 (a)");
-    }
-
-    @Test
-    void aRefusedSharer_stillSetsTheTypeOfALineThatHadNone() {
-        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, 0, "a", "A"));
         assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_HIGH, "b", "B"));
-        reports.expect("genirq: Flags mismatch irq 7. 00000084 (b) vs. 00000000 (a)");
+        reports.expect("genirq: Flags mismatch irq 7. 00000084 (b) vs. 00000080 (a)");
+        assertFalse(irqs.isLevelTriggered(IRQ));
+    }
+
+    @Test
+    void theLinesType_survivesFreeIrq_andARequestWithoutTriggerBitsKeepsIt() {
+        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_HIGH, "a", "A"));
+        free_irq(IRQ, "A");
+        assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "b", "B"));
         assertTrue(irqs.isLevelTriggered(IRQ));
+        assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "c", "C"),
+                "the line is level now, c asks for none");
+        reports.expect("genirq: Flags mismatch irq 7. 00000080 (c) vs. 00000080 (b)");
     }
 
     @Test
