@@ -76,6 +76,14 @@ public final class IrqController implements InterruptSource {
     private final RateLimiter preemptLeaks;
     /** A thread function that returns in atomic context ({@link IrqThread}): rate-limited per action. */
     final RateLimiter threadAtomicReturns;
+    /** An irq_work function's oopses, rate-limited per item. */
+    private final RateLimiter irqWorkOopses;
+    /** Per CPU: the irq_work items queued for it ({@code raised_list}). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<IrqWork>[] irqWorkLists;
+    /** Per CPU: irq_work interrupts taken (the self-IPI / function-call IPI that runs the items). */
+    private final java.util.concurrent.atomic.AtomicLongArray irqWorkInterrupts;
+    /** {@code probing_active}: the thread between {@code probe_irq_on} and {@code probe_irq_off}; guarded by this. */
+    private Thread prober;
 
     public IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
@@ -84,6 +92,7 @@ public final class IrqController implements InterruptSource {
         this.threadOopses = reports.limiter("irq_thread_fn");
         this.preemptLeaks = reports.limiter("__handle_irq_event_percpu");
         this.threadAtomicReturns = reports.limiter("irq_thread_fn");
+        this.irqWorkOopses = reports.limiter("irq_work_single");
         this.tracing = machine.tracing();
         int lines = machine.config().irqLines();
         this.cpus = new Cpu[machine.cpuCount()];
@@ -94,6 +103,13 @@ public final class IrqController implements InterruptSource {
         for (int i = 0; i < lines; i++) {
             descs[i] = new IrqDesc(i, cpus.length, i % cpus.length);
         }
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        java.util.concurrent.ConcurrentLinkedQueue<IrqWork>[] lists = new java.util.concurrent.ConcurrentLinkedQueue[cpus.length];
+        for (int i = 0; i < lists.length; i++) {
+            lists[i] = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        }
+        this.irqWorkLists = lists;
+        this.irqWorkInterrupts = new java.util.concurrent.atomic.AtomicLongArray(cpus.length);
         this.words = (lines + 63) >>> 6;
         this.pending = new long[words * cpus.length];
         // POLL_SPURIOUS_IRQ_INTERVAL = HZ/10 jiffies = 100 ms at every HZ.
@@ -527,6 +543,9 @@ public final class IrqController implements InterruptSource {
                 return true;
             }
         }
+        if (!irqWorkLists[cpu.id()].isEmpty()) {
+            return true;
+        }
         long poll = pollDeadlineNs;
         return cpu.id() == 0 && poll != Long.MAX_VALUE && machine.clock().nanoTime() >= poll;
     }
@@ -553,6 +572,9 @@ public final class IrqController implements InterruptSource {
                 n++;
             }
         }
+        if (!irqWorkLists[cpu.id()].isEmpty()) {
+            n += runIrqWorks(ctx, cpu);
+        }
         if (cpu.id() == 0 && pollDeadlineNs != Long.MAX_VALUE) {
             n += pollSpuriousIfDue(ctx, cpu);
         }
@@ -560,6 +582,13 @@ public final class IrqController implements InterruptSource {
     }
 
     private void deliverLine(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
+        if (desc.autodetect) {
+            desc.waiting = false;        // IRQS_WAITING: the flow handler clears it on every interrupt
+        }
+        if (desc.percpuDevId) {
+            deliverPercpu(ctx, cpu, desc);
+            return;
+        }
         if (desc.disabled || desc.masked || desc.actions.length == 0 || !desc.inProgress.compareAndSet(false, true)
                 || disabledOrMaskedMeanwhile(desc)) {
             desc.replayPending = true;   // IRQS_PENDING: replayed on enable/unmask, or by the CPU running it
@@ -699,6 +728,454 @@ public final class IrqController implements InterruptSource {
                 }
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Trigger type (kernel/irq/manage.c, chip.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code IRQ_TYPE_SENSE_MASK}: the trigger bits, with the values of {@code IRQF_TRIGGER_*}. */
+    public static final int IRQ_TYPE_SENSE_MASK = 0xf;
+
+    /**
+     * {@code irq_set_irq_type(irq, type)}: sets the line's trigger type ({@code IRQ_TYPE_EDGE_RISING} 1,
+     * {@code _FALLING} 2, {@code _BOTH} 3, {@code IRQ_TYPE_LEVEL_HIGH} 4, {@code _LOW} 8, or {@code NONE} 0;
+     * other bits are ignored). Sharers are then compared with it, and a first request without trigger bits
+     * keeps it. Any context.
+     *
+     * @throws KernelException {@code EINVAL} for a missing line or a per-CPU line
+     */
+    public void setIrqType(int irq, int type) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "irq_set_irq_type(" + irq + "): a per-CPU line takes its type"
+                    + " from enable_percpu_irq");
+        }
+        synchronized (desc) {
+            desc.trigger = type & IRQ_TYPE_SENSE_MASK;
+        }
+    }
+
+    /** {@code irq_get_trigger_type(irq)}: the line's {@code IRQ_TYPE_*} bits (0: none). */
+    public int triggerType(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            return desc.trigger;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Per-CPU lines (request_percpu_irq, enable_percpu_irq, ...)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code irq_set_percpu_devid(irq)}: makes the line a per-CPU line (a PPI: each CPU has its own
+     * interrupt with this number, enabled per CPU, with a per-CPU {@code dev_id}). Architecture code does
+     * this before drivers call {@link #requestPercpu}; only those lines can be requested that way, and
+     * {@code request_irq} refuses them. Not on a line that has handlers.
+     *
+     * @throws KernelException {@code EINVAL} when the line is already per-CPU or has handlers
+     */
+    public void setPercpuDevid(int irq) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            if (desc.percpuDevId || desc.actions.length > 0) {
+                throw new KernelException(Errno.EINVAL, "irq_set_percpu_devid(" + irq + "): the line is "
+                        + (desc.percpuDevId ? "already per-CPU" : "in use"));
+            }
+            desc.percpuDevId = true;
+        }
+    }
+
+    /** Whether the line is a per-CPU line ({@code irq_is_percpu_devid}). */
+    public boolean isPercpuDevid(int irq) {
+        return desc(irq).percpuDevId;
+    }
+
+    /**
+     * {@code request_percpu_irq(irq, handler, devname, percpu_dev_id)} ({@code __request_percpu_irq} with
+     * {@code flags} 0 or {@code IRQF_TIMER}): installs the one handler of a per-CPU line. The handler gets,
+     * as its {@code dev_id}, {@code percpuDevId.apply(cpu)} for the CPU that took the interrupt (the kernel's
+     * {@code this_cpu_ptr(dev_id)}); {@code free_percpu_irq} finds the handler by the identity of
+     * {@code percpuDevId}. The line is then enabled on no CPU: each CPU calls {@link #enablePercpu} (the
+     * kernel's comment says "on the local CPU", its code leaves it to the driver). No thread, no
+     * unhandled-interrupt detection. May sleep.
+     *
+     * @throws KernelException {@code EINVAL} without {@code percpuDevId}, on a line that is not per-CPU, or
+     *                         with flags other than 0 and {@code IRQF_TIMER}; {@code EBUSY} when the line
+     *                         already has its handler
+     */
+    public void requestPercpu(int irq, IrqHandler handler, int flags, String name,
+                              java.util.function.IntFunction<?> percpuDevId) {
+        machine.checkOpen();
+        Objects.requireNonNull(handler, "handler");
+        if (percpuDevId == null) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): no per-CPU dev_id");
+        }
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): not a per-CPU line (see"
+                    + " irq_set_percpu_devid)");
+        }
+        if (flags != 0 && flags != IRQF_TIMER) {
+            throw new KernelException(Errno.EINVAL, String.format("request_percpu_irq(%d): flags %#x (only 0 or"
+                    + " IRQF_TIMER)", irq, flags));
+        }
+        if (name == null || name.isEmpty()) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): a handler needs a name");
+        }
+        int actionFlags = flags | IrqFlag.PERCPU.value() | IrqFlag.NO_SUSPEND.value();
+        machine.current().mightSleep("request_percpu_irq");
+        synchronized (desc) {
+            IrqAction[] old = desc.actions;
+            if (old.length > 0) {
+                IrqAction first = old[0];
+                reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
+                        irq, actionFlags, name, first.flags, first.name));
+                throw new KernelException(Errno.EBUSY, "request_percpu_irq(" + irq + ", " + name + "): the line is"
+                        + " held by '" + first.name + "'");
+            }
+            IrqAction action = new IrqAction(irq, handler, null, actionFlags, name, percpuDevId, 0, false);
+            action.percpuDevId = percpuDevId;
+            desc.irqCount = 0;
+            desc.irqsUnhandled = 0;
+            desc.oneshot = false;
+            desc.noDebug = true;
+            desc.depth = 1;               // per-CPU lines are never auto-enabled
+            desc.disabled = true;
+            desc.everRequested = true;
+            desc.actions = new IrqAction[] {action};
+        }
+    }
+
+    /** {@code IRQF_TIMER}: {@code __IRQF_TIMER | IRQF_NO_SUSPEND | IRQF_NO_THREAD}. */
+    public static final int IRQF_TIMER = IrqFlag.TIMER_INTERNAL.value() | IrqFlag.NO_SUSPEND.value()
+            | IrqFlag.NO_THREAD.value();
+
+    /**
+     * {@code enable_percpu_irq(irq, type)}: enables a per-CPU line on the calling CPU, first setting its
+     * trigger type when {@code type} has one ({@code IRQ_TYPE_NONE} keeps the line's). An interrupt that
+     * arrived on this CPU while the line was disabled here is taken now. Does nothing on a line that is not
+     * per-CPU. Any context; per-CPU, so normally from the CPU itself (for example through
+     * {@code on_each_cpu}).
+     */
+    public void enablePercpu(int irq, int type) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        int cpu = machine.current().cpu().id();
+        synchronized (desc) {
+            type &= IRQ_TYPE_SENSE_MASK;
+            if (type != 0) {
+                desc.trigger = type;
+            }
+            desc.percpuEnabled.set(cpu, 1);
+        }
+        if (desc.percpuPending.getAndSet(cpu, 0) != 0) {
+            latch(cpu, irq);
+        }
+    }
+
+    /** {@code disable_percpu_irq(irq)}: disables a per-CPU line on the calling CPU (interrupts wait). */
+    public void disablePercpu(int irq) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        desc.percpuEnabled.set(machine.current().cpu().id(), 0);
+    }
+
+    /** {@code irq_percpu_is_enabled(irq)}: whether the per-CPU line is enabled on the calling CPU. */
+    public boolean percpuIsEnabled(int irq) {
+        IrqDesc desc = desc(irq);
+        return desc.percpuDevId && desc.percpuEnabled.get(machine.current().cpu().id()) != 0;
+    }
+
+    /**
+     * {@code free_percpu_irq(irq, percpu_dev_id)}: removes the handler of a per-CPU line. It must be disabled on
+     * every CPU first: otherwise {@code percpu IRQ %d still enabled on CPU%d!} and nothing is freed. Another
+     * {@code dev_id}: {@code Trying to free already-free IRQ %d}. From interrupt context:
+     * {@code Trying to free IRQ %d from IRQ context!}, and it goes on, as in the kernel. Does nothing on a
+     * line that is not per-CPU. Unlike {@code free_irq} it does not wait for a running handler.
+     */
+    public void freePercpu(int irq, Object percpuDevId) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        if (machine.current().inInterrupt()) {
+            reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
+        }
+        synchronized (desc) {
+            IrqAction[] actions = desc.actions;
+            if (actions.length == 0 || actions[0].devId != percpuDevId) {
+                reports.warning("Trying to free already-free IRQ " + irq);
+                return;
+            }
+            for (int cpu = 0; cpu < cpus.length; cpu++) {
+                if (desc.percpuEnabled.get(cpu) != 0) {
+                    reports.warning("percpu IRQ " + irq + " still enabled on CPU" + cpu + "!");
+                    return;
+                }
+            }
+            desc.actions = IrqDesc.NO_ACTIONS;
+        }
+    }
+
+    /** {@code handle_percpu_devid_irq}: no serialisation, no depth, no unhandled-interrupt detection. */
+    private void deliverPercpu(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
+        int id = cpu.id();
+        if (desc.percpuEnabled.get(id) == 0) {
+            desc.percpuPending.set(id, 1);     // held by the controller until enable_percpu_irq on this CPU
+            return;
+        }
+        cpu.irqEnter(ctx);
+        try {
+            desc.kstat.incrementAndGet(id);
+            IrqAction[] actions = desc.actions;
+            if (actions.length == 0) {
+                desc.percpuEnabled.set(id, 0);
+                reports.once("handle_percpu_devid_irq", KernelEvent.Kind.ERR, "Spurious and unmasked percpu IRQ"
+                        + desc.irq + " on CPU" + id, null);
+                return;
+            }
+            IrqAction action = actions[0];
+            if (tracing.on(Tracepoint.IRQ_HANDLER_ENTRY)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_ENTRY, "irq=" + desc.irq + " name=" + action.name);
+            }
+            int res;
+            try {
+                res = action.handler.handle(desc.irq, action.percpuDevId.apply(id));
+            } catch (Throwable t) {
+                handlerOopses.oops(action, action, a -> "irq " + a.irq + " handler " + a.name, t);
+                res = IrqReturn.NONE;
+            }
+            if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="
+                        + (res == IrqReturn.NONE ? "unhandled" : "handled"));
+            }
+        } finally {
+            cpu.irqExit(ctx);
+        }
+    }
+
+    /**
+     * A device raises a per-CPU line on {@code cpu} (the CPU's own instance of the interrupt, as a PPI).
+     * Any thread.
+     *
+     * @throws KernelException {@code EINVAL} when the line is not per-CPU or the CPU does not exist
+     */
+    public void assertIrqOn(int irq, int cpu) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "irq " + irq + " is not a per-CPU line: its interrupts go to the"
+                    + " CPU it is routed to (assertIrq)");
+        }
+        if (cpu < 0 || cpu >= cpus.length) {
+            throw new KernelException(Errno.EINVAL, "CPU " + cpu + " does not exist");
+        }
+        latch(cpu, irq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Autoprobing (kernel/irq/autoprobe.c)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code probe_irq_on()}: starts autoprobing. Every line without a handler (per-CPU lines excepted) is
+     * started; after 20 ms it is marked as waiting; after another 100 ms the lines that fired meanwhile are
+     * dropped as spurious. Returns the mask of the lines still waiting among 0–31. The caller then makes its
+     * device interrupt and calls {@link #probeIrqOff}. Sleeps 120 ms (simulated in stepped mode); one prober
+     * at a time (the kernel's {@code probing_active} mutex, held until {@code probe_irq_off}).
+     */
+    public long probeIrqOn() {
+        machine.checkOpen();
+        ExecutionContext ctx = machine.current();
+        ctx.mightSleep("probe_irq_on");
+        Thread me = Thread.currentThread();
+        machine.waitUntil(() -> {
+            synchronized (this) {
+                if (prober == null) {
+                    prober = me;
+                }
+                return prober == me;
+            }
+        }, "probe_irq_on");
+        sleepMs(20, "probe_irq_on");
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.actions.length == 0 && !desc.percpuDevId) {
+                    desc.waiting = true;
+                    desc.autodetect = true;
+                }
+            }
+        }
+        sleepMs(100, "probe_irq_on");
+        long mask = 0;
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.autodetect) {
+                    if (!desc.waiting) {
+                        desc.autodetect = false;       // fired already: spurious
+                        desc.replayPending = false;
+                    } else if (desc.irq < 32) {
+                        mask |= 1L << desc.irq;
+                    }
+                }
+            }
+        }
+        return mask;
+    }
+
+    /**
+     * {@code probe_irq_off(val)}: ends autoprobing ({@code val}, the mask {@code probe_irq_on} returned, is
+     * not used, as in 6.12). Returns the line that fired since {@code probe_irq_on}; 0 when none did; when
+     * several did, the lowest of them negated.
+     */
+    public int probeIrqOff(long val) {
+        machine.checkOpen();
+        int found = 0;
+        int nr = 0;
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.autodetect) {
+                    if (!desc.waiting) {
+                        if (nr == 0) {
+                            found = desc.irq;
+                        }
+                        nr++;
+                    }
+                    desc.autodetect = false;
+                    desc.replayPending = false;    // irq_shutdown
+                }
+            }
+        }
+        synchronized (this) {
+            if (prober == Thread.currentThread()) {
+                prober = null;
+            }
+        }
+        machine.wakeWaiters();
+        return nr > 1 ? -found : found;
+    }
+
+    private void sleepMs(long ms, String what) {
+        machine.sleepUntil(() -> false, machine.clock().nanoTime() + ms * 1_000_000L, what, false);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // IRQ work (kernel/irq_work.c)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code irq_work_queue(work)}: queues {@code work} for the calling CPU; its function runs there in hard-IRQ
+     * context soon after (the kernel's self-IPI) — after the current hard handler, or at once when the CPU
+     * is idle. Any context.
+     *
+     * @return false when it was already pending (not queued twice), true when queued
+     */
+    public boolean irqWorkQueue(IrqWork work) {
+        return irqWorkQueueOn(work, machine.current().cpu().id());
+    }
+
+    /**
+     * {@code irq_work_queue_on(work, cpu)}: like {@link #irqWorkQueue} for {@code cpu} (the kernel uses the
+     * function-call IPI for another CPU). Any context.
+     *
+     * @return false when it was already pending
+     * @throws KernelException {@code EINVAL} for a CPU that does not exist
+     */
+    public boolean irqWorkQueueOn(IrqWork work, int cpu) {
+        machine.checkOpen();
+        if (!work.initialised()) {
+            throw new IllegalStateException("irq_work_queue(" + work.name() + ") of an item never set up: call"
+                    + " init_irq_work() first");
+        }
+        if (cpu < 0 || cpu >= cpus.length) {
+            throw new KernelException(Errno.EINVAL, "irq_work_queue_on: CPU " + cpu + " does not exist");
+        }
+        if (!work.claim()) {
+            return false;
+        }
+        work.cpu = cpu;
+        irqWorkLists[cpu].add(work);
+        cpus[cpu].signalInterrupt();
+        return true;
+    }
+
+    /**
+     * {@code irq_work_sync(work)}: waits until {@code work} is neither pending nor running. Needs IRQs
+     * enabled (lockdep's assertion otherwise) and may sleep. From the item's own function it would wait
+     * for itself: reported, and it returns. In stepped mode it drives the item's CPU.
+     */
+    public void irqWorkSync(IrqWork work) {
+        machine.checkOpen();
+        ExecutionContext ctx = machine.current();
+        if (ctx.irqsDisabled()) {
+            reports.warnOnce("irq_work_sync_irqs_disabled", "WARNING: irq_work_sync(" + work.name() + ") called with"
+                    + " IRQs disabled (lockdep_assert_irqs_enabled)");
+        }
+        if (work.runner == ctx) {
+            reports.bug("BUG: irq_work_sync(" + work.name() + ") called from the item's own function would wait"
+                    + " for itself forever (deadlock)", new Throwable("irq_work_sync"));
+            return;
+        }
+        ctx.mightSleep("irq_work_sync");
+        if (!work.isBusy()) {
+            return;
+        }
+        if (machine.stepped()) {
+            int cpu = work.cpu;
+            if (cpu >= 0) {
+                Cpu target = cpus[cpu];
+                machine.runAs(target.cpuContext(), () -> target.agent().doWork());
+            }
+            return;
+        }
+        machine.waitUntil(() -> !work.isBusy(), "irq_work_sync(" + work.name() + ")");
+    }
+
+    /** IRQ-work interrupts {@code cpu} took (each runs every item queued for it until then). */
+    public long irqWorkInterrupts(int cpu) {
+        return irqWorkInterrupts.get(cpu);
+    }
+
+    /** {@code irq_work_run_list}: one interrupt runs the items queued before it started. */
+    private int runIrqWorks(ExecutionContext ctx, Cpu cpu) {
+        java.util.concurrent.ConcurrentLinkedQueue<IrqWork> list = irqWorkLists[cpu.id()];
+        int n = list.size();
+        if (n == 0) {
+            return 0;
+        }
+        cpu.irqEnter(ctx);
+        irqWorkInterrupts.incrementAndGet(cpu.id());
+        try {
+            for (int i = 0; i < n; i++) {
+                IrqWork w = list.poll();
+                if (w == null) {
+                    break;
+                }
+                w.runner = ctx;
+                try {
+                    w.run();
+                } catch (Throwable t) {
+                    irqWorkOopses.oops(w, w, x -> "irq_work " + x.name(), t);
+                } finally {
+                    w.runner = null;
+                }
+            }
+        } finally {
+            machine.wakeWaiters();
+            cpu.irqExit(ctx);
+        }
+        return 1;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -934,6 +1411,11 @@ public final class IrqController implements InterruptSource {
                 return false;
             }
         }
+        for (java.util.concurrent.ConcurrentLinkedQueue<IrqWork> list : irqWorkLists) {
+            if (!list.isEmpty()) {
+                return false;
+            }
+        }
         return true;
     }
 
@@ -954,6 +1436,13 @@ public final class IrqController implements InterruptSource {
                     bits &= bits - 1;
                     dropped.add(describeForClose(irq) + " on CPU " + cpu);
                 }
+            }
+        }
+        for (int cpu = 0; cpu < irqWorkLists.length; cpu++) {
+            IrqWork w;
+            while ((w = irqWorkLists[cpu].poll()) != null) {
+                w.cancelQueued();
+                dropped.add("irq_work " + w.name() + " on CPU " + cpu);
             }
         }
         for (IrqDesc desc : descs) {
