@@ -296,6 +296,11 @@ public final class IrqController implements InterruptSource {
     public String free(int irq, Object devId) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            reports.warning("WARNING: free_irq(" + irq + ") of a per-CPU line: use free_percpu_irq"
+                    + " (WARN_ON(irq_settings_is_per_cpu_devid(desc)))");
+            return null;
+        }
         ExecutionContext ctx = machine.current();
         if (ctx.inInterrupt()) {
             reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
@@ -359,6 +364,9 @@ public final class IrqController implements InterruptSource {
     public void disableNosync(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            return;       // irq_get_desc_buslock(IRQ_GET_DESC_CHECK_GLOBAL) finds no descriptor: nothing happens
+        }
         synchronized (desc) {
             if (desc.depth++ == 0) {
                 desc.disabled = true;
@@ -396,6 +404,9 @@ public final class IrqController implements InterruptSource {
     public void enable(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            return;       // as disableNosync: per-CPU lines use enable_percpu_irq
+        }
         synchronized (desc) {
             if (!desc.everRequested) {
                 reports.warning("enable_irq before setup/request_irq: irq " + irq);

@@ -98,6 +98,20 @@ class PercpuIrqTest {
     }
 
     @Test
+    void disableIrqAndEnableIrq_ignoreAPerCpuLine() {
+        request_percpu_irq(PPI, logging(), "t", devId);
+        enable_percpu_irq(PPI, 0);
+        irqs.disableNosync(PPI);
+        irqs.assertIrqOn(PPI, 0);
+        stepper.hardirq(0);
+        assertEquals(List.of("stats-of-cpu0@cpu/0"), log);
+        irqs.enable(PPI);
+        irqs.enable(PPI);
+        assertTrue(reports.matching("Unbalanced enable").isEmpty(), reports.toString());
+        disable_percpu_irq(PPI);
+    }
+
+    @Test
     void requestRefusals() {
         assertEquals(-22, request_percpu_irq(PPI, logging(), "t", null), "no dev_id");
         assertEquals(-22, request_percpu_irq(PPI, logging(), IRQF_SHARED, "t", devId), "flags other than IRQF_TIMER");
@@ -121,10 +135,11 @@ class PercpuIrqTest {
         disable_percpu_irq(PPI);
         free_percpu_irq(PPI, (IntFunction<String>) cpu -> "other");
         reports.expect("Trying to free already-free IRQ 29");
+        assertEquals(null, free_irq(PPI, devId), "free_irq of a per-CPU line: WARN_ON, NULL");
+        reports.expect("WARNING: free_irq(29) of a per-CPU line: use free_percpu_irq");
+        assertEquals(List.of("t"), irqs.actionNames(PPI));
         free_percpu_irq(PPI, devId);
         assertTrue(irqs.actionNames(PPI).isEmpty());
-        assertEquals(null, free_irq(PPI, devId), "free_irq of a per-CPU line: WARN_ON, NULL");
-        reports.expect("Trying to free already-free IRQ 29");
     }
 
     @Test
