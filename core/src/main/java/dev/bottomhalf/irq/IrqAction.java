@@ -15,6 +15,8 @@ final class IrqAction {
     /** True when the primary handler is the default one installed for {@code handler == NULL}. */
     final boolean defaultPrimary;
     IrqThread thread;
+    /** A per-CPU line's {@code percpu_dev_id} ({@code request_percpu_irq}): the dev_id of each CPU. */
+    java.util.function.IntFunction<?> percpuDevId;
     /** {@code IRQTF_WARNED}: the missing-thread-function warning was printed for this action. */
     volatile boolean warnedNoThread;
 

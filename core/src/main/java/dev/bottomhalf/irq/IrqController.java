@@ -78,6 +78,14 @@ public final class IrqController implements InterruptSource {
     private final RateLimiter preemptLeaks;
     /** A thread function that returns in atomic context ({@link IrqThread}): rate-limited per action. */
     final RateLimiter threadAtomicReturns;
+    /** An irq_work function's oopses, rate-limited per item. */
+    private final RateLimiter irqWorkOopses;
+    /** Per CPU: the irq_work items queued for it ({@code raised_list}). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<IrqWork>[] irqWorkLists;
+    /** Per CPU: irq_work interrupts taken (the self-IPI / function-call IPI that runs the items). */
+    private final java.util.concurrent.atomic.AtomicLongArray irqWorkInterrupts;
+    /** {@code probing_active}: the thread between {@code probe_irq_on} and {@code probe_irq_off}; guarded by this. */
+    private Thread prober;
 
     public IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
@@ -87,6 +95,7 @@ public final class IrqController implements InterruptSource {
         this.threadOopses = reports.limiter("irq_thread_fn");
         this.preemptLeaks = reports.limiter("__handle_irq_event_percpu");
         this.threadAtomicReturns = reports.limiter("irq_thread_fn");
+        this.irqWorkOopses = reports.limiter("irq_work_single");
         this.tracing = machine.tracing();
         int lines = machine.config().irqLines();
         this.cpus = new Cpu[machine.cpuCount()];
@@ -97,6 +106,13 @@ public final class IrqController implements InterruptSource {
         for (int i = 0; i < lines; i++) {
             descs[i] = new IrqDesc(i, cpus.length, i % cpus.length);
         }
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        java.util.concurrent.ConcurrentLinkedQueue<IrqWork>[] lists = new java.util.concurrent.ConcurrentLinkedQueue[cpus.length];
+        for (int i = 0; i < lists.length; i++) {
+            lists[i] = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        }
+        this.irqWorkLists = lists;
+        this.irqWorkInterrupts = new java.util.concurrent.atomic.AtomicLongArray(cpus.length);
         this.words = (lines + 63) >>> 6;
         this.pending = new long[words * cpus.length];
         // POLL_SPURIOUS_IRQ_INTERVAL = HZ/10 jiffies = 100 ms at every HZ.
@@ -170,22 +186,26 @@ public final class IrqController implements InterruptSource {
             throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_SHARED requires a"
                     + " dev_id, the cookie free_irq() uses to find this handler among the sharers");
         }
-        if (handler == null && threadFn == null) {
-            throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name
-                    + "): neither a handler nor a thread function");
+        if (IrqFlag.SHARED.in(flags) && IrqFlag.NO_AUTOEN.in(flags)) {
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_NO_AUTOEN cannot be"
+                    + " combined with IRQF_SHARED (a sharer would wait for interrupts of a line left disabled)");
         }
         if (IrqFlag.COND_SUSPEND.in(flags) && (IrqFlag.NO_SUSPEND.in(flags) || !IrqFlag.SHARED.in(flags))) {
             throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): IRQF_COND_SUSPEND needs"
                     + " IRQF_SHARED and excludes IRQF_NO_SUSPEND");
         }
+        if (desc.percpuDevId) {
+            reports.warning("WARNING: request_irq(" + irq + ", " + name + ") of a per-CPU line: use request_percpu_irq"
+                    + " (WARN_ON(irq_settings_is_per_cpu_devid(desc)))");
+            throw new KernelException(Errno.EINVAL, "request_irq(" + irq + ", " + name + "): the line is a per-CPU"
+                    + " (percpu_devid) line");
+        }
+        if (handler == null && threadFn == null) {
+            throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name
+                    + "): neither a handler nor a thread function");
+        }
         boolean defaultPrimary = false;
         if (handler == null) {
-            if (!IrqFlag.ONESHOT.in(flags)) {
-                reports.printk(KernelEvent.Kind.ERR, String.format(
-                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
-                throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
-                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
-            }
             handler = (i, d) -> IrqReturn.WAKE_THREAD;
             defaultPrimary = true;
         }
@@ -194,13 +214,19 @@ public final class IrqController implements InterruptSource {
             IrqAction[] old = desc.actions;
             if (old.length > 0) {
                 IrqAction first = old[0];
-                if (IrqFlag.COND_ONESHOT.in(flags) && IrqFlag.ONESHOT.in(first.flags)) {
-                    flags |= IrqFlag.ONESHOT.value();
+                // Our lines are irq-domain lines whose type was stored at mapping time (IRQ_TYPE_NONE), so
+                // irqd_trigger_type_was_set() holds and a sharer is compared with the line's current type:
+                // the one the first request or irq_set_irq_type gave it, else none. No inheritance.
+                int oldType = desc.trigger;
+                boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags) || oldType != (flags & IrqFlag.TRIGGER_MASK);
+                if (!mismatch) {
+                    if (IrqFlag.ONESHOT.in(first.flags) && IrqFlag.COND_ONESHOT.in(flags)) {
+                        flags |= IrqFlag.ONESHOT.value();
+                    } else if (IrqFlag.ONESHOT.in(first.flags ^ flags)) {
+                        mismatch = true;
+                    }
                 }
-                boolean mismatch = !IrqFlag.SHARED.in(first.flags & flags)
-                        || desc.trigger != (flags & IrqFlag.TRIGGER_MASK)
-                        || IrqFlag.ONESHOT.in(first.flags) != IrqFlag.ONESHOT.in(flags)
-                        || IrqFlag.PERCPU.in(first.flags ^ flags);
+                mismatch = mismatch || IrqFlag.PERCPU.in(first.flags ^ flags);
                 if (mismatch) {
                     if (!IrqFlag.PROBE_SHARED.in(flags)) {
                         reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
@@ -222,6 +248,12 @@ public final class IrqController implements InterruptSource {
                             + " ONESHOT handlers on one line");
                 }
                 threadMask = Long.lowestOneBit(~used);
+            } else if (defaultPrimary) {
+                // Checked after the sharing rules, as __setup_irq does: a mismatch is EBUSY first.
+                reports.printk(KernelEvent.Kind.ERR, String.format(
+                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
+                throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
+                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
             }
             IrqAction action = new IrqAction(irq, handler, threadFn, flags, name, devId, threadMask, defaultPrimary);
             if (threadFn != null) {
@@ -232,9 +264,12 @@ public final class IrqController implements InterruptSource {
             desc.irqCount = 0;      // "reset broken irq detection when installing new handler"
             desc.irqsUnhandled = 0;
             if (old.length == 0) {
-                desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                if ((flags & IrqFlag.TRIGGER_MASK) != 0) {   // __irq_set_trigger; without bits the type stays
+                    desc.trigger = flags & IrqFlag.TRIGGER_MASK;
+                }
                 desc.oneshot = IrqFlag.ONESHOT.in(flags);
-                desc.noDebug = IrqFlag.NO_DEBUG.in(flags);
+                // IRQF_NO_DEBUG counts only for a per-CPU line (IPIs and the like), as in __setup_irq.
+                desc.noDebug = IrqFlag.NO_DEBUG.in(flags) && IrqFlag.PERCPU.in(flags);
                 desc.depth = IrqFlag.NO_AUTOEN.in(flags) ? 1 : 0;
                 desc.disabled = desc.depth > 0;
                 desc.masked = false;
@@ -264,6 +299,11 @@ public final class IrqController implements InterruptSource {
     public String free(int irq, Object devId) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            reports.warning("WARNING: free_irq(" + irq + ") of a per-CPU line: use free_percpu_irq"
+                    + " (WARN_ON(irq_settings_is_per_cpu_devid(desc)))");
+            return null;
+        }
         ExecutionContext ctx = machine.current();
         if (ctx.inInterrupt()) {
             reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
@@ -299,8 +339,17 @@ public final class IrqController implements InterruptSource {
         waitForHardHandler(desc, ctx);
         IrqThread thread = removed.thread;
         if (thread != null) {
+            // kthread_stop: a wake-up the thread has not served yet is served one last time before it exits
+            // (irq_wait_for_interrupt checks IRQTF_RUNTHREAD once more after kthread_should_stop).
+            if (thread.runnable() && ctx != thread.context()) {
+                if (machine.stepped()) {
+                    machine.runAs(thread.context(), thread::doWork);
+                } else {
+                    machine.waitUntil(() -> !thread.runnable(), "free_irq(" + irq + ")");
+                }
+            }
             thread.handle.stop();
-            if (thread.runnable()) {      // a wake-up the thread never served: drop it as kthread exit does
+            if (thread.runnable()) {      // only when freed from its own thread, or the kernel is closing: dropped
                 thread.cancelPendingRun();
                 finalizeOneshot(desc, removed, thread);
                 desc.threadsActive.decrementAndGet();
@@ -318,6 +367,9 @@ public final class IrqController implements InterruptSource {
     public void disableNosync(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            return;       // irq_get_desc_buslock(IRQ_GET_DESC_CHECK_GLOBAL) finds no descriptor: nothing happens
+        }
         synchronized (desc) {
             if (desc.depth++ == 0) {
                 desc.disabled = true;
@@ -355,6 +407,9 @@ public final class IrqController implements InterruptSource {
     public void enable(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            return;       // as disableNosync: per-CPU lines use enable_percpu_irq
+        }
         synchronized (desc) {
             if (!desc.everRequested) {
                 reports.warning("enable_irq before setup/request_irq: irq " + irq);
@@ -509,6 +564,9 @@ public final class IrqController implements InterruptSource {
                 return true;
             }
         }
+        if (!irqWorkLists[cpu.id()].isEmpty()) {
+            return true;
+        }
         long poll = pollDeadlineNs;
         return cpu.id() == 0 && poll != Long.MAX_VALUE && machine.clock().nanoTime() >= poll;
     }
@@ -535,6 +593,9 @@ public final class IrqController implements InterruptSource {
                 n++;
             }
         }
+        if (!irqWorkLists[cpu.id()].isEmpty()) {
+            n += runIrqWorks(ctx, cpu);
+        }
         if (cpu.id() == 0 && pollDeadlineNs != Long.MAX_VALUE) {
             n += pollSpuriousIfDue(ctx, cpu);
         }
@@ -542,6 +603,13 @@ public final class IrqController implements InterruptSource {
     }
 
     private void deliverLine(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
+        if (desc.autodetect) {
+            desc.waiting = false;        // IRQS_WAITING: the flow handler clears it on every interrupt
+        }
+        if (desc.percpuDevId) {
+            deliverPercpu(ctx, cpu, desc);
+            return;
+        }
         if (desc.disabled || desc.masked || desc.actions.length == 0 || !desc.inProgress.compareAndSet(false, true)
                 || disabledOrMaskedMeanwhile(desc)) {
             desc.replayPending = true;   // IRQS_PENDING: replayed on enable/unmask, or by the CPU running it
@@ -681,6 +749,454 @@ public final class IrqController implements InterruptSource {
                 }
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Trigger type (kernel/irq/manage.c, chip.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code IRQ_TYPE_SENSE_MASK}: the trigger bits, with the values of {@code IRQF_TRIGGER_*}. */
+    public static final int IRQ_TYPE_SENSE_MASK = 0xf;
+
+    /**
+     * {@code irq_set_irq_type(irq, type)}: sets the line's trigger type ({@code IRQ_TYPE_EDGE_RISING} 1,
+     * {@code _FALLING} 2, {@code _BOTH} 3, {@code IRQ_TYPE_LEVEL_HIGH} 4, {@code _LOW} 8, or {@code NONE} 0;
+     * other bits are ignored). Sharers are then compared with it, and a first request without trigger bits
+     * keeps it. Any context.
+     *
+     * @throws KernelException {@code EINVAL} for a missing line or a per-CPU line
+     */
+    public void setIrqType(int irq, int type) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "irq_set_irq_type(" + irq + "): a per-CPU line takes its type"
+                    + " from enable_percpu_irq");
+        }
+        synchronized (desc) {
+            desc.trigger = type & IRQ_TYPE_SENSE_MASK;
+        }
+    }
+
+    /** {@code irq_get_trigger_type(irq)}: the line's {@code IRQ_TYPE_*} bits (0: none). */
+    public int triggerType(int irq) {
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            return desc.trigger;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Per-CPU lines (request_percpu_irq, enable_percpu_irq, ...)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code irq_set_percpu_devid(irq)}: makes the line a per-CPU line (a PPI: each CPU has its own
+     * interrupt with this number, enabled per CPU, with a per-CPU {@code dev_id}). Architecture code does
+     * this before drivers call {@link #requestPercpu}; only those lines can be requested that way, and
+     * {@code request_irq} refuses them. Not on a line that has handlers.
+     *
+     * @throws KernelException {@code EINVAL} when the line is already per-CPU or has handlers
+     */
+    public void setPercpuDevid(int irq) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        synchronized (desc) {
+            if (desc.percpuDevId || desc.actions.length > 0) {
+                throw new KernelException(Errno.EINVAL, "irq_set_percpu_devid(" + irq + "): the line is "
+                        + (desc.percpuDevId ? "already per-CPU" : "in use"));
+            }
+            desc.percpuDevId = true;
+        }
+    }
+
+    /** Whether the line is a per-CPU line ({@code irq_is_percpu_devid}). */
+    public boolean isPercpuDevid(int irq) {
+        return desc(irq).percpuDevId;
+    }
+
+    /**
+     * {@code request_percpu_irq(irq, handler, devname, percpu_dev_id)} ({@code __request_percpu_irq} with
+     * {@code flags} 0 or {@code IRQF_TIMER}): installs the one handler of a per-CPU line. The handler gets,
+     * as its {@code dev_id}, {@code percpuDevId.apply(cpu)} for the CPU that took the interrupt (the kernel's
+     * {@code this_cpu_ptr(dev_id)}); {@code free_percpu_irq} finds the handler by the identity of
+     * {@code percpuDevId}. The line is then enabled on no CPU: each CPU calls {@link #enablePercpu} (the
+     * kernel's comment says "on the local CPU", its code leaves it to the driver). No thread, no
+     * unhandled-interrupt detection. May sleep.
+     *
+     * @throws KernelException {@code EINVAL} without {@code percpuDevId}, on a line that is not per-CPU, or
+     *                         with flags other than 0 and {@code IRQF_TIMER}; {@code EBUSY} when the line
+     *                         already has its handler
+     */
+    public void requestPercpu(int irq, IrqHandler handler, int flags, String name,
+                              java.util.function.IntFunction<?> percpuDevId) {
+        machine.checkOpen();
+        Objects.requireNonNull(handler, "handler");
+        if (percpuDevId == null) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): no per-CPU dev_id");
+        }
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): not a per-CPU line (see"
+                    + " irq_set_percpu_devid)");
+        }
+        if (flags != 0 && flags != IRQF_TIMER) {
+            throw new KernelException(Errno.EINVAL, String.format("request_percpu_irq(%d): flags %#x (only 0 or"
+                    + " IRQF_TIMER)", irq, flags));
+        }
+        if (name == null || name.isEmpty()) {
+            throw new KernelException(Errno.EINVAL, "request_percpu_irq(" + irq + "): a handler needs a name");
+        }
+        int actionFlags = flags | IrqFlag.PERCPU.value() | IrqFlag.NO_SUSPEND.value();
+        machine.current().mightSleep("request_percpu_irq");
+        synchronized (desc) {
+            IrqAction[] old = desc.actions;
+            if (old.length > 0) {
+                IrqAction first = old[0];
+                reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
+                        irq, actionFlags, name, first.flags, first.name));
+                throw new KernelException(Errno.EBUSY, "request_percpu_irq(" + irq + ", " + name + "): the line is"
+                        + " held by '" + first.name + "'");
+            }
+            IrqAction action = new IrqAction(irq, handler, null, actionFlags, name, percpuDevId, 0, false);
+            action.percpuDevId = percpuDevId;
+            desc.irqCount = 0;
+            desc.irqsUnhandled = 0;
+            desc.oneshot = false;
+            desc.noDebug = true;
+            desc.depth = 1;               // per-CPU lines are never auto-enabled
+            desc.disabled = true;
+            desc.everRequested = true;
+            desc.actions = new IrqAction[] {action};
+        }
+    }
+
+    /** {@code IRQF_TIMER}: {@code __IRQF_TIMER | IRQF_NO_SUSPEND | IRQF_NO_THREAD}. */
+    public static final int IRQF_TIMER = IrqFlag.TIMER_INTERNAL.value() | IrqFlag.NO_SUSPEND.value()
+            | IrqFlag.NO_THREAD.value();
+
+    /**
+     * {@code enable_percpu_irq(irq, type)}: enables a per-CPU line on the calling CPU, first setting its
+     * trigger type when {@code type} has one ({@code IRQ_TYPE_NONE} keeps the line's). An interrupt that
+     * arrived on this CPU while the line was disabled here is taken now. Does nothing on a line that is not
+     * per-CPU. Any context; per-CPU, so normally from the CPU itself (for example through
+     * {@code on_each_cpu}).
+     */
+    public void enablePercpu(int irq, int type) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        int cpu = machine.current().cpu().id();
+        synchronized (desc) {
+            type &= IRQ_TYPE_SENSE_MASK;
+            if (type != 0) {
+                desc.trigger = type;
+            }
+            desc.percpuEnabled.set(cpu, 1);
+        }
+        if (desc.percpuPending.getAndSet(cpu, 0) != 0) {
+            latch(cpu, irq);
+        }
+    }
+
+    /** {@code disable_percpu_irq(irq)}: disables a per-CPU line on the calling CPU (interrupts wait). */
+    public void disablePercpu(int irq) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        desc.percpuEnabled.set(machine.current().cpu().id(), 0);
+    }
+
+    /** {@code irq_percpu_is_enabled(irq)}: whether the per-CPU line is enabled on the calling CPU. */
+    public boolean percpuIsEnabled(int irq) {
+        IrqDesc desc = desc(irq);
+        return desc.percpuDevId && desc.percpuEnabled.get(machine.current().cpu().id()) != 0;
+    }
+
+    /**
+     * {@code free_percpu_irq(irq, percpu_dev_id)}: removes the handler of a per-CPU line. It must be disabled on
+     * every CPU first: otherwise {@code percpu IRQ %d still enabled on CPU%d!} and nothing is freed. Another
+     * {@code dev_id}: {@code Trying to free already-free IRQ %d}. From interrupt context:
+     * {@code Trying to free IRQ %d from IRQ context!}, and it goes on, as in the kernel. Does nothing on a
+     * line that is not per-CPU. Unlike {@code free_irq} it does not wait for a running handler.
+     */
+    public void freePercpu(int irq, Object percpuDevId) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            return;
+        }
+        if (machine.current().inInterrupt()) {
+            reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
+        }
+        synchronized (desc) {
+            IrqAction[] actions = desc.actions;
+            if (actions.length == 0 || actions[0].devId != percpuDevId) {
+                reports.warning("Trying to free already-free IRQ " + irq);
+                return;
+            }
+            for (int cpu = 0; cpu < cpus.length; cpu++) {
+                if (desc.percpuEnabled.get(cpu) != 0) {
+                    reports.warning("percpu IRQ " + irq + " still enabled on CPU" + cpu + "!");
+                    return;
+                }
+            }
+            desc.actions = IrqDesc.NO_ACTIONS;
+        }
+    }
+
+    /** {@code handle_percpu_devid_irq}: no serialisation, no depth, no unhandled-interrupt detection. */
+    private void deliverPercpu(ExecutionContext ctx, Cpu cpu, IrqDesc desc) {
+        int id = cpu.id();
+        if (desc.percpuEnabled.get(id) == 0) {
+            desc.percpuPending.set(id, 1);     // held by the controller until enable_percpu_irq on this CPU
+            return;
+        }
+        cpu.irqEnter(ctx);
+        try {
+            desc.kstat.incrementAndGet(id);
+            IrqAction[] actions = desc.actions;
+            if (actions.length == 0) {
+                desc.percpuEnabled.set(id, 0);
+                reports.once("handle_percpu_devid_irq", KernelEvent.Kind.ERR, "Spurious and unmasked percpu IRQ"
+                        + desc.irq + " on CPU" + id, null);
+                return;
+            }
+            IrqAction action = actions[0];
+            if (tracing.on(Tracepoint.IRQ_HANDLER_ENTRY)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_ENTRY, "irq=" + desc.irq + " name=" + action.name);
+            }
+            int res;
+            try {
+                res = action.handler.handle(desc.irq, action.percpuDevId.apply(id));
+            } catch (Throwable t) {
+                handlerOopses.oops(action, action, a -> "irq " + a.irq + " handler " + a.name, t);
+                res = IrqReturn.NONE;
+            }
+            if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
+                tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="
+                        + (res == IrqReturn.NONE ? "unhandled" : "handled"));
+            }
+        } finally {
+            cpu.irqExit(ctx);
+        }
+    }
+
+    /**
+     * A device raises a per-CPU line on {@code cpu} (the CPU's own instance of the interrupt, as a PPI).
+     * Any thread.
+     *
+     * @throws KernelException {@code EINVAL} when the line is not per-CPU or the CPU does not exist
+     */
+    public void assertIrqOn(int irq, int cpu) {
+        machine.checkOpen();
+        IrqDesc desc = desc(irq);
+        if (!desc.percpuDevId) {
+            throw new KernelException(Errno.EINVAL, "irq " + irq + " is not a per-CPU line: its interrupts go to the"
+                    + " CPU it is routed to (assertIrq)");
+        }
+        if (cpu < 0 || cpu >= cpus.length) {
+            throw new KernelException(Errno.EINVAL, "CPU " + cpu + " does not exist");
+        }
+        latch(cpu, irq);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Autoprobing (kernel/irq/autoprobe.c)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code probe_irq_on()}: starts autoprobing. Every line without a handler (per-CPU lines excepted) is
+     * started; after 20 ms it is marked as waiting; after another 100 ms the lines that fired meanwhile are
+     * dropped as spurious. Returns the mask of the lines still waiting among 0–31. The caller then makes its
+     * device interrupt and calls {@link #probeIrqOff}. Sleeps 120 ms (simulated in stepped mode); one prober
+     * at a time (the kernel's {@code probing_active} mutex, held until {@code probe_irq_off}).
+     */
+    public long probeIrqOn() {
+        machine.checkOpen();
+        ExecutionContext ctx = machine.current();
+        ctx.mightSleep("probe_irq_on");
+        Thread me = Thread.currentThread();
+        machine.waitUntil(() -> {
+            synchronized (this) {
+                if (prober == null) {
+                    prober = me;
+                }
+                return prober == me;
+            }
+        }, "probe_irq_on");
+        sleepMs(20, "probe_irq_on");
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.actions.length == 0 && !desc.percpuDevId) {
+                    desc.waiting = true;
+                    desc.autodetect = true;
+                }
+            }
+        }
+        sleepMs(100, "probe_irq_on");
+        long mask = 0;
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.autodetect) {
+                    if (!desc.waiting) {
+                        desc.autodetect = false;       // fired already: spurious
+                        desc.replayPending = false;
+                    } else if (desc.irq < 32) {
+                        mask |= 1L << desc.irq;
+                    }
+                }
+            }
+        }
+        return mask;
+    }
+
+    /**
+     * {@code probe_irq_off(val)}: ends autoprobing ({@code val}, the mask {@code probe_irq_on} returned, is
+     * not used, as in 6.12). Returns the line that fired since {@code probe_irq_on}; 0 when none did; when
+     * several did, the lowest of them negated.
+     */
+    public int probeIrqOff(long val) {
+        machine.checkOpen();
+        int found = 0;
+        int nr = 0;
+        for (IrqDesc desc : descs) {
+            synchronized (desc) {
+                if (desc.autodetect) {
+                    if (!desc.waiting) {
+                        if (nr == 0) {
+                            found = desc.irq;
+                        }
+                        nr++;
+                    }
+                    desc.autodetect = false;
+                    desc.replayPending = false;    // irq_shutdown
+                }
+            }
+        }
+        synchronized (this) {
+            if (prober == Thread.currentThread()) {
+                prober = null;
+            }
+        }
+        machine.wakeWaiters();
+        return nr > 1 ? -found : found;
+    }
+
+    private void sleepMs(long ms, String what) {
+        machine.sleepUntil(() -> false, machine.clock().nanoTime() + ms * 1_000_000L, what, false);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // IRQ work (kernel/irq_work.c)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code irq_work_queue(work)}: queues {@code work} for the calling CPU; its function runs there in hard-IRQ
+     * context soon after (the kernel's self-IPI) — after the current hard handler, or at once when the CPU
+     * is idle. Any context.
+     *
+     * @return false when it was already pending (not queued twice), true when queued
+     */
+    public boolean irqWorkQueue(IrqWork work) {
+        return irqWorkQueueOn(work, machine.current().cpu().id());
+    }
+
+    /**
+     * {@code irq_work_queue_on(work, cpu)}: like {@link #irqWorkQueue} for {@code cpu} (the kernel uses the
+     * function-call IPI for another CPU). Any context.
+     *
+     * @return false when it was already pending
+     * @throws KernelException {@code EINVAL} for a CPU that does not exist
+     */
+    public boolean irqWorkQueueOn(IrqWork work, int cpu) {
+        machine.checkOpen();
+        if (!work.initialised()) {
+            throw new IllegalStateException("irq_work_queue(" + work.name() + ") of an item never set up: call"
+                    + " init_irq_work() first");
+        }
+        if (cpu < 0 || cpu >= cpus.length) {
+            throw new KernelException(Errno.EINVAL, "irq_work_queue_on: CPU " + cpu + " does not exist");
+        }
+        if (!work.claim()) {
+            return false;
+        }
+        work.cpu = cpu;
+        irqWorkLists[cpu].add(work);
+        cpus[cpu].signalInterrupt();
+        return true;
+    }
+
+    /**
+     * {@code irq_work_sync(work)}: waits until {@code work} is neither pending nor running. Needs IRQs
+     * enabled (lockdep's assertion otherwise) and may sleep. From the item's own function it would wait
+     * for itself: reported, and it returns. In stepped mode it drives the item's CPU.
+     */
+    public void irqWorkSync(IrqWork work) {
+        machine.checkOpen();
+        ExecutionContext ctx = machine.current();
+        if (ctx.irqsDisabled()) {
+            reports.warnOnce("irq_work_sync_irqs_disabled", "WARNING: irq_work_sync(" + work.name() + ") called with"
+                    + " IRQs disabled (lockdep_assert_irqs_enabled)");
+        }
+        if (work.runner == ctx) {
+            reports.bug("BUG: irq_work_sync(" + work.name() + ") called from the item's own function would wait"
+                    + " for itself forever (deadlock)", new Throwable("irq_work_sync"));
+            return;
+        }
+        ctx.mightSleep("irq_work_sync");
+        if (!work.isBusy()) {
+            return;
+        }
+        if (machine.stepped()) {
+            int cpu = work.cpu;
+            if (cpu >= 0) {
+                Cpu target = cpus[cpu];
+                machine.runAs(target.cpuContext(), () -> target.agent().doWork());
+            }
+            return;
+        }
+        machine.waitUntil(() -> !work.isBusy(), "irq_work_sync(" + work.name() + ")");
+    }
+
+    /** IRQ-work interrupts {@code cpu} took (each runs every item queued for it until then). */
+    public long irqWorkInterrupts(int cpu) {
+        return irqWorkInterrupts.get(cpu);
+    }
+
+    /** {@code irq_work_run_list}: one interrupt runs the items queued before it started. */
+    private int runIrqWorks(ExecutionContext ctx, Cpu cpu) {
+        java.util.concurrent.ConcurrentLinkedQueue<IrqWork> list = irqWorkLists[cpu.id()];
+        int n = list.size();
+        if (n == 0) {
+            return 0;
+        }
+        cpu.irqEnter(ctx);
+        irqWorkInterrupts.incrementAndGet(cpu.id());
+        try {
+            for (int i = 0; i < n; i++) {
+                IrqWork w = list.poll();
+                if (w == null) {
+                    break;
+                }
+                w.runner = ctx;
+                try {
+                    w.run();
+                } catch (Throwable t) {
+                    irqWorkOopses.oops(w, w, x -> "irq_work " + x.name(), t);
+                } finally {
+                    w.runner = null;
+                }
+            }
+        } finally {
+            machine.wakeWaiters();
+            cpu.irqExit(ctx);
+        }
+        return 1;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -916,6 +1432,11 @@ public final class IrqController implements InterruptSource {
                 return false;
             }
         }
+        for (java.util.concurrent.ConcurrentLinkedQueue<IrqWork> list : irqWorkLists) {
+            if (!list.isEmpty()) {
+                return false;
+            }
+        }
         return true;
     }
 
@@ -936,6 +1457,13 @@ public final class IrqController implements InterruptSource {
                     bits &= bits - 1;
                     dropped.add(describeForClose(irq) + " on CPU " + cpu);
                 }
+            }
+        }
+        for (int cpu = 0; cpu < irqWorkLists.length; cpu++) {
+            IrqWork w;
+            while ((w = irqWorkLists[cpu].poll()) != null) {
+                w.cancelQueued();
+                dropped.add("irq_work " + w.name() + " on CPU " + cpu);
             }
         }
         for (IrqDesc desc : descs) {

@@ -26,7 +26,12 @@ final class IrqDesc {
     boolean oneshotHardirq;                             // [L] a hard-IRQ run masked the ONESHOT line, not yet unmasked
     volatile boolean everRequested;                     // [V]
     volatile int affinity;                              // [V] the CPU interrupts are routed to
-    int trigger;                                        // [L] IRQF_TRIGGER_* of the line, set by the first request
+    int trigger;                                        // [L] IRQF_TRIGGER_* of the line (irqd_get_trigger_type)
+    volatile boolean percpuDevId;                       // [V] irq_set_percpu_devid: only request_percpu_irq
+    final java.util.concurrent.atomic.AtomicIntegerArray percpuEnabled;  // [A] per CPU: enable_percpu_irq
+    final java.util.concurrent.atomic.AtomicIntegerArray percpuPending;  // [A] per CPU: arrived while disabled there
+    volatile boolean autodetect;                        // [V] IRQS_AUTODETECT: probe_irq_on .. probe_irq_off
+    volatile boolean waiting;                           // [V] IRQS_WAITING: no interrupt since it was set
     volatile boolean oneshot;                           // [V] IRQS_ONESHOT
     volatile boolean noDebug;                           // [V] IRQF_NO_DEBUG: no spurious accounting
     final AtomicBoolean inProgress = new AtomicBoolean(); // [A] IRQD_IRQ_INPROGRESS
@@ -47,6 +52,8 @@ final class IrqDesc {
     IrqDesc(int irq, int cpus, int affinity) {
         this.irq = irq;
         this.kstat = new AtomicLongArray(cpus);
+        this.percpuEnabled = new java.util.concurrent.atomic.AtomicIntegerArray(cpus);
+        this.percpuPending = new java.util.concurrent.atomic.AtomicIntegerArray(cpus);
         this.affinity = affinity;
     }
 

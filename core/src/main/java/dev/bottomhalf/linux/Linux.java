@@ -2,11 +2,14 @@ package dev.bottomhalf.linux;
 
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.irq.IrqWork;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
@@ -16,6 +19,7 @@ import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.HrTimer;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
+import dev.bottomhalf.time.Timespec64;
 import dev.bottomhalf.time.Timers;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Work;
@@ -425,6 +429,129 @@ public final class Linux {
         }
     }
 
+    public static final int IRQ_TYPE_NONE = 0;
+    public static final int IRQ_TYPE_EDGE_RISING = 1;
+    public static final int IRQ_TYPE_EDGE_FALLING = 2;
+    public static final int IRQ_TYPE_EDGE_BOTH = IRQ_TYPE_EDGE_RISING | IRQ_TYPE_EDGE_FALLING;
+    public static final int IRQ_TYPE_LEVEL_HIGH = 4;
+    public static final int IRQ_TYPE_LEVEL_LOW = 8;
+    /** {@code IRQF_TIMER}: the one flag {@code request_percpu_irq} takes. */
+    public static final int IRQF_TIMER = IrqController.IRQF_TIMER;
+
+    /** {@code irq_set_irq_type(irq, type)}: 0 or {@code -EINVAL}. */
+    public static int irq_set_irq_type(int irq, int type) {
+        try {
+            k().irqs().setIrqType(irq, type);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    /** {@code irq_get_trigger_type(irq)}: the line's {@code IRQ_TYPE_*} bits. */
+    public static int irq_get_trigger_type(int irq) {
+        return k().irqs().triggerType(irq);
+    }
+
+    /** {@code irq_set_percpu_devid(irq)} (architecture code): 0 or {@code -EINVAL}. */
+    public static int irq_set_percpu_devid(int irq) {
+        try {
+            k().irqs().setPercpuDevid(irq);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    /**
+     * {@code request_percpu_irq(irq, handler, devname, percpu_dev_id)}: 0 or {@code -errno}. The handler gets
+     * {@code percpuDevId.apply(cpu)} of the CPU that took the interrupt ({@code this_cpu_ptr}), e.g.
+     * {@code cpu -> stats[cpu]}; keep the function to pass it to {@link #free_percpu_irq}.
+     */
+    public static int request_percpu_irq(int irq, IrqHandler handler, String devname, IntFunction<?> percpuDevId) {
+        return request_percpu_irq(irq, handler, 0, devname, percpuDevId);
+    }
+
+    /** {@code __request_percpu_irq(irq, handler, flags, devname, percpu_dev_id)}: flags 0 or {@code IRQF_TIMER}. */
+    public static int request_percpu_irq(int irq, IrqHandler handler, int flags, String devname,
+                                         IntFunction<?> percpuDevId) {
+        try {
+            k().irqs().requestPercpu(irq, handler, flags, devname, percpuDevId);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
+    }
+
+    /** {@code enable_percpu_irq(irq, type)}: on the calling CPU. */
+    public static void enable_percpu_irq(int irq, int type) {
+        k().irqs().enablePercpu(irq, type);
+    }
+
+    /** {@code disable_percpu_irq(irq)}: on the calling CPU. */
+    public static void disable_percpu_irq(int irq) {
+        k().irqs().disablePercpu(irq);
+    }
+
+    public static boolean irq_percpu_is_enabled(int irq) {
+        return k().irqs().percpuIsEnabled(irq);
+    }
+
+    /** {@code free_percpu_irq(irq, percpu_dev_id)}: after {@code disable_percpu_irq} on every CPU. */
+    public static void free_percpu_irq(int irq, Object percpuDevId) {
+        k().irqs().freePercpu(irq, percpuDevId);
+    }
+
+    /** {@code probe_irq_on()}: the mask of the lines 0–31 that did not fire by themselves; sleeps 120 ms. */
+    public static long probe_irq_on() {
+        return k().irqs().probeIrqOn();
+    }
+
+    /** {@code probe_irq_off(val)}: the line that fired, 0 for none, minus the lowest when several did. */
+    public static int probe_irq_off(long val) {
+        return k().irqs().probeIrqOff(val);
+    }
+
+    public static final int IRQ_WORK_LAZY = IrqWork.IRQ_WORK_LAZY;
+    public static final int IRQ_WORK_HARD_IRQ = IrqWork.IRQ_WORK_HARD_IRQ;
+
+    /** {@code init_irq_work(work, func)}. */
+    public static void init_irq_work(IrqWork work, IrqWork.Func func) {
+        work.init(callbackName(func), func);
+    }
+
+    /** {@code DEFINE_IRQ_WORK(name, func)}: {@code static IrqWork w = DEFINE_IRQ_WORK("w", fn);} */
+    public static IrqWork DEFINE_IRQ_WORK(String name, IrqWork.Func func) {
+        return IrqWork.create(name, func);
+    }
+
+    /** {@code irq_work_queue(work)}: false when it was already pending. */
+    public static boolean irq_work_queue(IrqWork work) {
+        return k().irqs().irqWorkQueue(work);
+    }
+
+    /** {@code irq_work_queue_on(work, cpu)}: false when it was already pending. */
+    public static boolean irq_work_queue_on(IrqWork work, int cpu) {
+        return k().irqs().irqWorkQueueOn(work, cpu);
+    }
+
+    public static void irq_work_sync(IrqWork work) {
+        k().irqs().irqWorkSync(work);
+    }
+
+    public static boolean irq_work_is_pending(IrqWork work) {
+        return work.isPending();
+    }
+
+    public static boolean irq_work_is_busy(IrqWork work) {
+        return work.isBusy();
+    }
+
+    /** {@code container_of(work, type, field)}: the object the item was made with ({@code new IrqWork(owner)}). */
+    public static <T> T container_of(IrqWork work, Class<T> type) {
+        return work.owner(type);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Timers and time (include/linux/timer.h, jiffies.h, delay.h)
     // ------------------------------------------------------------------------------------------
@@ -434,6 +561,33 @@ public final class Linux {
     public static final int TIMER_IRQSAFE = TimerList.TIMER_IRQSAFE;
     /** {@code MAX_SCHEDULE_TIMEOUT}. */
     public static final long MAX_SCHEDULE_TIMEOUT = Timers.MAX_SCHEDULE_TIMEOUT;
+
+    /**
+     * {@code HZ} as a constant: the tick rate of the default configuration (1000). Right only for kernels
+     * booted with the default {@code KernelConfig.hz}; {@link #HZ()} is the calling kernel's own value and
+     * is what code must use when the rate is configured (100, 250, 300). Kernel code uses {@code HZ} as a
+     * compile-time constant (array sizes, {@code case} labels, {@code static} initialisers), which only a
+     * constant can serve.
+     */
+    public static final int HZ = 1000;
+
+    /** {@code get_jiffies_64()}: the 64-bit jiffies ({@code jiffies_64}); the same as {@link #jiffies()} here. */
+    public static long get_jiffies_64() {
+        return k().jiffies();
+    }
+
+    /**
+     * {@code from_timer(var, timer, field)}: the driver object the timer is embedded in, as {@code type} — the
+     * object given to {@code new TimerList(owner)}.
+     */
+    public static <T> T from_timer(TimerList timer, Class<T> type) {
+        return timer.owner(type);
+    }
+
+    /** {@code container_of(timer, type, field)} for a {@code timer_list}: as {@link #from_timer}. */
+    public static <T> T container_of(TimerList timer, Class<T> type) {
+        return timer.owner(type);
+    }
 
     public static boolean time_after(long a, long b) {
         return Jiffies.timeAfter(a, b);
@@ -602,6 +756,36 @@ public final class Linux {
     /** {@code ktime_get()}: nanoseconds since boot on the kernel clock. */
     public static long ktime_get() {
         return k().hrtimers().now();
+    }
+
+    /** {@code ktime_get_ns()}: as {@link #ktime_get()} (a {@code ktime_t} is nanoseconds). */
+    public static long ktime_get_ns() {
+        return k().hrtimers().now();
+    }
+
+    /** {@code ktime_get_ts64(ts)}: {@code CLOCK_MONOTONIC} as seconds and nanoseconds. */
+    public static Timespec64 ktime_get_ts64() {
+        return Timespec64.ofNanos(k().hrtimers().now());
+    }
+
+    /** {@code ktime_get_real()}: {@code CLOCK_REALTIME}, nanoseconds since the epoch (see {@code HrTimers.realNow}). */
+    public static long ktime_get_real() {
+        return k().hrtimers().realNow();
+    }
+
+    /** {@code ktime_get_real_ns()}. */
+    public static long ktime_get_real_ns() {
+        return k().hrtimers().realNow();
+    }
+
+    /** {@code ktime_get_real_ts64(ts)}: {@code CLOCK_REALTIME} as seconds and nanoseconds. */
+    public static Timespec64 ktime_get_real_ts64() {
+        return k().hrtimers().realNowTs64();
+    }
+
+    /** {@code container_of(timer, type, field)} for an hrtimer: the object given to {@code new HrTimer(owner)}. */
+    public static <T> T container_of(HrTimer timer, Class<T> type) {
+        return timer.owner(type);
     }
 
     /** {@code hrtimer_setup(timer, function, CLOCK_MONOTONIC, mode)}. */
@@ -876,6 +1060,33 @@ public final class Linux {
         } catch (KernelException e) {
             return -e.errno().code();
         }
+    }
+
+    /**
+     * {@code smp_call_function(func, info, wait)}: runs {@code func(info)} on every other CPU, in hardirq
+     * context there; with {@code wait} returns when all have run it.
+     */
+    public static <T> void smp_call_function(Consumer<T> func, T info, boolean wait) {
+        Kernel k = k();
+        java.util.BitSet all = new java.util.BitSet();
+        all.set(0, k.cpus());
+        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, false, "smp_call_function");
+    }
+
+    /**
+     * {@code on_each_cpu(func, info, wait)}: runs {@code func(info)} on every CPU — the calling one inline
+     * with IRQs disabled, the others in hardirq context.
+     */
+    public static <T> void on_each_cpu(Consumer<T> func, T info, boolean wait) {
+        Kernel k = k();
+        java.util.BitSet all = new java.util.BitSet();
+        all.set(0, k.cpus());
+        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, true, "on_each_cpu");
+    }
+
+    /** {@code on_each_cpu_mask(mask, func, info, wait)}: {@link #on_each_cpu} for the CPUs in {@code mask}. */
+    public static <T> void on_each_cpu_mask(java.util.BitSet mask, Consumer<T> func, T info, boolean wait) {
+        k().machine().smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
     }
 
     private record NamedCall<T>(Consumer<T> func, T info) implements Runnable {

@@ -58,7 +58,7 @@ public final class Proc {
 
     /**
      * {@code /proc/interrupts} ({@code show_interrupts}): a header of CPU columns; a row per line that has
-     * a handler or a non-zero count: {@code %*d: }, {@code "%10u "} per CPU, the chip name, the hardware
+     * a handler (a line whose last handler was freed is left out, whatever it counted): {@code %*d: }, {@code "%10u "} per CPU, the chip name, the hardware
      * line number, the trigger ({@code -edge}/{@code -level}) and the handler names; then the
      * architecture rows {@code LOC} (local timer interrupts: the tick and the high-resolution timer
      * interrupt) and {@code CAL} (function-call interrupts).
@@ -77,8 +77,8 @@ public final class Proc {
         sb.append('\n');
         for (int irq = 0; irq < lines; irq++) {
             List<String> names = irqs.actionNames(irq);
-            if (names.isEmpty() && irqs.totalCount(irq) == 0) {
-                continue;
+            if (names.isEmpty()) {
+                continue;   // no action: left out even when it counted interrupts before free_irq
             }
             sb.append(String.format("%" + prec + "d: ", irq));
             for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
@@ -109,6 +109,36 @@ public final class Proc {
     public String irqSpurious(int irq) {
         IrqController.SpuriousState s = irqs.spurious(irq);
         return "count " + s.count() + "\nunhandled " + s.unhandled() + "\nlast_unhandled " + s.lastUnhandledMs() + " ms\n";
+    }
+
+    /**
+     * {@code /proc/irq/N/smp_affinity} ({@code %*pb} of the affinity mask): the mask in hexadecimal,
+     * {@code nr_cpu_ids} bits wide, in comma-separated 32-bit groups. Our lines are routed to one CPU.
+     */
+    public String irqSmpAffinity(int irq) {
+        return cpumaskHex(machine.cpuCount(), irqs.affinity(irq)) + "\n";
+    }
+
+    /** {@code /proc/irq/N/smp_affinity_list} ({@code %*pbl}): the CPUs of the mask as a list ({@code 1}). */
+    public String irqSmpAffinityList(int irq) {
+        return irqs.affinity(irq) + "\n";
+    }
+
+    /** {@code %*pb} of a mask of {@code nbits} with one bit set: zero-padded hex, 32-bit groups joined by commas. */
+    static String cpumaskHex(int nbits, int cpu) {
+        StringBuilder sb = new StringBuilder();
+        int groups = (nbits + 31) / 32;
+        for (int g = groups - 1; g >= 0; g--) {
+            int bitsInGroup = g == groups - 1 ? nbits - g * 32 : 32;
+            int digits = (bitsInGroup + 3) / 4;
+            long word = cpu / 32 == g ? 1L << (cpu % 32) : 0;
+            String hex = Long.toHexString(word);
+            sb.append("0".repeat(Math.max(0, digits - hex.length()))).append(hex);
+            if (g > 0) {
+                sb.append(',');
+            }
+        }
+        return sb.toString();
     }
 
     /** {@code /proc/sys/kernel/watchdog_thresh}: the lockup detectors' threshold in seconds (0: off). */

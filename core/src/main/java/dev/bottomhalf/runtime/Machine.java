@@ -971,6 +971,71 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code smp_call_function_many_cond}: runs {@code func} on every CPU of {@code mask} — on the others in
+     * hardirq context on their {@code cpu/N} with IRQs disabled (their {@code CAL} interrupts), and, when
+     * {@code runLocal} and the calling CPU is in the mask, on the caller's thread with IRQs disabled, after
+     * the others were sent their calls. With {@code wait} it returns when every CPU has run it. Used by
+     * {@code smp_call_function} (all other CPUs), {@code on_each_cpu} and {@code on_each_cpu_mask}.
+     * Calling with IRQs disabled is reported once (the kernel's {@code WARN_ON_ONCE}); in stepped mode a
+     * waiting call drives the target CPUs inline.
+     *
+     * @param what the kernel function's name, for reports
+     * @throws IllegalArgumentException for a CPU in the mask that does not exist
+     */
+    public void smpCallFunctionMany(java.util.BitSet mask, Runnable func, boolean wait, boolean runLocal,
+                                    String what) {
+        checkOpen();
+        Objects.requireNonNull(func, "func");
+        if (mask.length() > cpus.length) {
+            throw new IllegalArgumentException(what + ": CPU " + (mask.length() - 1) + " does not exist");
+        }
+        ExecutionContext ctx = current();
+        if (ctx.irqsDisabled() && !ctx.inHardirq()) {
+            reports.warnOnce("smp_call_many_irqs_disabled", what + "() called with IRQs disabled "
+                    + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))");
+        }
+        int self = ctx.cpu().id();
+        java.util.List<SmpCall> sent = new java.util.ArrayList<>();
+        for (int cpu = mask.nextSetBit(0); cpu >= 0; cpu = mask.nextSetBit(cpu + 1)) {
+            if (cpu != self) {
+                SmpCall call = new SmpCall(func);
+                cpus[cpu].queueCall(call);
+                sent.add(call);
+            }
+        }
+        if (runLocal && mask.get(self)) {
+            long flags = ctx.localIrqSave();
+            try {
+                runSmpCall(new SmpCall(func));
+            } finally {
+                ctx.localIrqRestore(flags);
+            }
+        }
+        if (!wait) {
+            return;
+        }
+        int i = 0;
+        for (int cpu = mask.nextSetBit(0); cpu >= 0; cpu = mask.nextSetBit(cpu + 1)) {
+            if (cpu == self) {
+                continue;
+            }
+            SmpCall call = sent.get(i++);
+            Cpu target = cpus[cpu];
+            if (stepped()) {
+                if (!call.done) {
+                    runAs(target.cpuContext(), () -> target.agent().doWork());
+                }
+            } else {
+                waitUntil(() -> call.done, what + "(" + cpu + ")");
+            }
+            if (call.dropped) {
+                throw new IllegalStateException("kernel is closed: " + what + " to CPU " + cpu + " was dropped before"
+                        + " it ran");
+            }
+        }
+    }
+
     void runSmpCall(SmpCall call) {
         String funcName = call.func.toString();
         if (tracing.on(Tracepoint.CSD_FUNCTION_ENTRY)) {

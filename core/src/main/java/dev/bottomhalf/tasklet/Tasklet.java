@@ -101,6 +101,8 @@ public final class Tasklet {
     private volatile Callback callback;
     private volatile Func func;
     private volatile long data;
+    /** The object of the typed-data form ({@link #initData}); null otherwise. */
+    private volatile Object dataObject;
 
     /** An uninitialised tasklet, for {@code tasklet_init} / {@code tasklet_setup} style code. */
     public Tasklet() {
@@ -128,11 +130,47 @@ public final class Tasklet {
         return t;
     }
 
+    /**
+     * {@code tasklet_init(t, func, data)} where {@code data} was a pointer cast to {@code unsigned long}: here
+     * the data is any object, handed to {@code func} on every run and readable with {@link #data(Class)}.
+     */
+    public static <T> Tasklet initData(String name, java.util.function.Consumer<? super T> func, T data) {
+        Tasklet t = new Tasklet();
+        t.initWithData(name, func, data);
+        return t;
+    }
+
+    /**
+     * Re-initialises this tasklet in the legacy form with an object as its {@code data}. State and count
+     * reset.
+     */
+    public <T> void initWithData(String name, java.util.function.Consumer<? super T> func, T data) {
+        Objects.requireNonNull(func, "func");
+        initCallback(name, t -> func.accept(data));
+        this.dataObject = data;
+    }
+
+    /**
+     * The object {@code data} of the typed form, as {@code type} (the kernel's cast of {@code t->data}).
+     *
+     * @throws ClassCastException when the data is not a {@code type}
+     * @throws IllegalStateException when the tasklet was not set up with an object
+     */
+    public <T> T data(Class<T> type) {
+        Object d = dataObject;
+        if (d == null) {
+            throw new IllegalStateException("tasklet " + name + " carries no object data (set up with "
+                    + (func != null ? "a long data" : "a callback") + ")");
+        }
+        return type.cast(d);
+    }
+
     /** Re-initialises this tasklet in the callback form ({@code tasklet_setup}). State and count reset. */
     public void initCallback(String name, Callback callback) {
         this.callback = Objects.requireNonNull(callback, "callback");
         this.func = null;
         this.data = 0;
+        this.dataObject = null;
         this.name = Objects.requireNonNull(name, "name");
         SCHED_STATE.setVolatile(this, 0);
         RUN_STATE.setVolatile(this, 0);
@@ -144,6 +182,7 @@ public final class Tasklet {
         this.func = Objects.requireNonNull(func, "func");
         this.callback = null;
         this.data = data;
+        this.dataObject = null;
         this.name = Objects.requireNonNull(name, "name");
         SCHED_STATE.setVolatile(this, 0);
         RUN_STATE.setVolatile(this, 0);

@@ -62,9 +62,41 @@ public final class HrTimer {
     /** The context running the callback (self-deadlock detection only; see {@code TimerList#runner}). */
     ExecutionContext runner;
     private volatile String name = "hrtimer";
+    /** The driver object this timer is embedded in ({@code container_of}); null when none was given. */
+    private final Object owner;
 
     /** An uninitialised timer, for {@link HrTimers#setup}. */
     public HrTimer() {
+        this.owner = null;
+    }
+
+    /**
+     * An uninitialised timer embedded in {@code owner}, the driver object that a callback gets back with
+     * {@link #owner(Class)} ({@code container_of(timer, struct dev, timer)}):
+     * {@code final HrTimer timer = new HrTimer(this);} in the driver's class. Any thread.
+     */
+    public HrTimer(Object owner) {
+        this.owner = Objects.requireNonNull(owner, "owner");
+    }
+
+    /**
+     * {@code container_of(timer, type, field)}: the object this timer is embedded in, as {@code type}. Any
+     * thread.
+     *
+     * @throws IllegalStateException when the timer was made without an owner
+     * @throws ClassCastException    when the owner is not a {@code type}
+     */
+    public <T> T owner(Class<T> type) {
+        if (owner == null) {
+            throw new IllegalStateException("container_of(" + name + "): the hrtimer is embedded in nothing; make it"
+                    + " with new HrTimer(owner)");
+        }
+        return type.cast(owner);
+    }
+
+    /** The object this timer is embedded in, or null. */
+    public Object owner() {
+        return owner;
     }
 
     public String name() {

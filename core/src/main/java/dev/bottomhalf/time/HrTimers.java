@@ -54,6 +54,8 @@ public final class HrTimers {
     private final Tracing tracing;
     private final CpuBase[] bases;
     private final AtomicLongArray interrupts;
+    /** {@code CLOCK_REALTIME} minus {@code CLOCK_MONOTONIC}, fixed at boot. */
+    private final long realtimeOffsetNs;
     /** A callback's oopses, rate-limited per hrtimer. */
     private final RateLimiter oopses;
 
@@ -68,6 +70,9 @@ public final class HrTimers {
             bases[i] = new CpuBase(i);
         }
         this.interrupts = new AtomicLongArray(bases.length);
+        java.time.Instant wall = java.time.Instant.now();
+        this.realtimeOffsetNs = machine.stepped() ? STEPPED_BOOT_REALTIME_NS
+                : wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - machine.uptimeNs();
         softirqs.open(SoftirqVector.HRTIMER, this::runSoftirq);
         machine.addInterruptSource(new Interrupt());
     }
@@ -75,6 +80,27 @@ public final class HrTimers {
     /** {@code ktime_get()}: nanoseconds of the kernel clock since boot ({@code CLOCK_MONOTONIC}). */
     public long now() {
         return machine.uptimeNs();
+    }
+
+    /**
+     * The wall-clock time of a stepped kernel's boot: 2024-11-17T00:00:00Z (the release day of Linux 6.12),
+     * so that {@code ktime_get_real} is deterministic in stepped mode.
+     */
+    public static final long STEPPED_BOOT_REALTIME_NS = 1_731_801_600L * 1_000_000_000L;
+
+    /**
+     * {@code ktime_get_real()}: nanoseconds since 1970-01-01T00:00:00Z ({@code CLOCK_REALTIME}) — the
+     * wall-clock time at boot plus {@link #now()}. The boot time is the host's wall clock when the kernel was
+     * built (threaded mode) or {@link #STEPPED_BOOT_REALTIME_NS} (stepped mode); nothing sets the clock
+     * afterwards ({@code settimeofday} is not modelled), so it never jumps. Any thread.
+     */
+    public long realNow() {
+        return realtimeOffsetNs + now();
+    }
+
+    /** {@code ktime_get_real_ts64(ts)}: {@link #realNow()} as seconds and nanoseconds. Any thread. */
+    public Timespec64 realNowTs64() {
+        return Timespec64.ofNanos(realNow());
     }
 
     // ------------------------------------------------------------------------------------------

@@ -129,6 +129,24 @@ class HrTimerTest {
     }
 
     @Test
+    void forward_ofAnIntervalBelowTheResolution_usesTheResolution() {
+        HrTimer t = hr.create("f", x -> HrTimer.Restart.NORESTART, Set.of());
+        t.setExpires(100);
+        assertEquals(6, hr.forward(t, 105, 0), "interval 0 is hrtimer_resolution (1 ns): 100 -> 106");
+        assertEquals(106, t.expires());
+        assertEquals(106, t.softExpires());
+    }
+
+    @Test
+    void forward_ofAQueuedTimerThatIsNotDue_returns0WithoutAWarning_theDeltaIsCheckedFirst() {
+        HrTimer t = hr.create("q", x -> HrTimer.Restart.NORESTART, Set.of());
+        hr.start(t, 1_000_000, EnumSet.of(REL));
+        assertEquals(0, hr.forward(t, hr.now(), 100));
+        assertTrue(reports.matching("hrtimer_forward").isEmpty(), reports.toString());
+        hr.cancel(t);
+    }
+
+    @Test
     void forward_countsOverruns_andAPeriodicTimerRestarts() {
         HrTimer t = hr.create("f", x -> HrTimer.Restart.NORESTART, Set.of());
         t.setExpires(100);
