@@ -309,6 +309,14 @@ public final class Linux {
         t.initFunc(t.name(), func, data);
     }
 
+    /**
+     * {@code tasklet_init(t, func, (unsigned long)obj)} for the common case of a pointer as the data: {@code func}
+     * gets the object on every run; {@link Tasklet#data(Class)} reads it back.
+     */
+    public static <T> void tasklet_init(Tasklet t, Consumer<? super T> func, T data) {
+        t.initWithData(t.name(), func, data);
+    }
+
     /** {@code tasklet_setup(t, callback)}. */
     public static void tasklet_setup(Tasklet t, Tasklet.Callback callback) {
         t.initCallback(t.name(), callback);

@@ -36,6 +36,19 @@ class TaskletDataTest {
     }
 
     @Test
+    void facadeTaskletInit_withAnObject_handsItToTheRun() {
+        Kernel k = kernels.kernel();
+        k.bindCurrentThread(0);
+        List<String> log = new ArrayList<>();
+        Tasklet t = dev.bottomhalf.linux.Linux.DECLARE_TASKLET_OLD("tx", d -> log.add("old " + d));
+        dev.bottomhalf.linux.Linux.tasklet_init(t, (Port p) -> log.add(p.name()), new Port("ttyS1"));
+        dev.bottomhalf.linux.Linux.tasklet_schedule(t);
+        k.stepper().runUntilIdle();
+        assertEquals(List.of("ttyS1"), log);
+        assertEquals(new Port("ttyS1"), t.data(Port.class));
+    }
+
+    @Test
     void reinitialising_inAnotherForm_dropsTheObject() {
         Tasklet t = Tasklet.initData("rx", (String s) -> { }, "x");
         t.initFunc("rx", d -> { }, 42);
