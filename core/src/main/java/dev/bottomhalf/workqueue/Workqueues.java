@@ -61,7 +61,7 @@ import dev.bottomhalf.time.Timers;
  * hanging when they could only end by the caller itself finishing.</li>
  * <li>Locks: at most one pool lock is held at a time, except in {@code flush_workqueue}'s color switch
  * ({@code lockAll}: every pool of one workqueue, in pool-workqueue order, under that workqueue's
- * {@code flushMutex}). Waiters hold no lock while they wait (the machine's wait queue); a completion wakes
+ * {@code flusher}). Waiters hold no lock while they wait (the machine's wait queue); a completion wakes
  * them under a pool lock, which takes no further lock.</li>
  * </ul>
  */
