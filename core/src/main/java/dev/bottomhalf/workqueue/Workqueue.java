@@ -39,6 +39,14 @@ public final class Workqueue implements Executor {
     public static final int WQ_PERCPU = 1 << 8;
     /** {@code __WQ_ORDERED} (internal): one item at a time, in queueing order. */
     static final int WQ_ORDERED = 1 << 17;
+    /**
+     * {@code __WQ_LEGACY} (internal): made by {@code create*_workqueue()}; its items may flush a
+     * {@code !WQ_MEM_RECLAIM} workqueue without {@code check_flush_dependency}'s warning.
+     */
+    static final int WQ_LEGACY = 1 << 18;
+
+    /** {@code WQ_NAME_LEN}: a name keeps at most {@code WQ_NAME_LEN - 1} characters (the kernel's buffer and NUL). */
+    public static final int WQ_NAME_LEN = 32;
 
     /** {@code WQ_MAX_ACTIVE} (v6.13+). */
     public static final int WQ_MAX_ACTIVE = 2048;
@@ -79,7 +87,7 @@ public final class Workqueue implements Executor {
 
     /** The {@code WQ_*} flags it was allocated with. */
     public int flags() {
-        return flags & ~WQ_ORDERED;
+        return flags & ~(WQ_ORDERED | WQ_LEGACY);
     }
 
     /** The effective {@code max_active}. */

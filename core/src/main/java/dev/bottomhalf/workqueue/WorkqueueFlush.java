@@ -63,6 +63,10 @@ final class WorkqueueFlush {
         if (target == 0) {
             return false;
         }
+        Workqueue targetWq = w.lastWq; // the workqueue of the instance found: where it is queued, or ran from
+        if (targetWq != null) {
+            WorkqueueChecks.checkFlushDependency(reports, self, targetWq, w);
+        }
         ctx.mightSleep("flush_work");
         waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
         return true;
@@ -154,6 +158,7 @@ final class WorkqueueFlush {
             reports.printk(KernelEvent.Kind.WARN, "WARNING: Flushing system-wide workqueues will be prohibited in near"
                     + " future.", new Throwable("__warn_flushing_systemwide_wq"));
         }
+        WorkqueueChecks.checkFlushDependency(reports, self, wq, null);
         ctx.mightSleep("flush_workqueue");
         if (!lockFlush(wq)) {
             return;

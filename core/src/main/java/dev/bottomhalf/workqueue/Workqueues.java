@@ -133,13 +133,18 @@ public final class Workqueues {
     /**
      * {@code alloc_workqueue(name, flags, max_active)}. {@code max_active} 0 means the default
      * ({@link Workqueue#WQ_DFL_ACTIVE}); values outside 1..{@link Workqueue#WQ_MAX_ACTIVE} are clamped with
-     * the kernel's warning. A BH workqueue must pass 0 and may only add {@code WQ_HIGHPRI}.
+     * the kernel's warning. A BH workqueue must pass 0 and may only add {@code WQ_HIGHPRI}. A name of
+     * {@link Workqueue#WQ_NAME_LEN} characters or more is truncated to {@code WQ_NAME_LEN - 1}, with the
+     * kernel's {@code pr_warn_once}.
      *
      * @return the workqueue, or null where the kernel returns NULL (after its WARN)
      */
     public Workqueue alloc(String name, int flags, int maxActive) {
         machine.checkOpen();
         Objects.requireNonNull(name, "name");
+        if ((flags & WQ_BH) == 0 || ((flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) == 0 && maxActive == 0)) {
+            name = WorkqueueChecks.truncatedName(reports, name); // (after the BH checks, as the kernel)
+        }
         if ((flags & WQ_BH) != 0) {
             boolean badFlags = (flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0;
             if (badFlags || maxActive != 0) {
@@ -191,22 +196,22 @@ public final class Workqueues {
 
     /** {@code alloc_ordered_workqueue(name, flags)}: unbound, one item at a time, in queueing order. */
     public Workqueue allocOrdered(String name, int flags) {
-        return alloc(name, WQ_UNBOUND | WQ_ORDERED | (flags & (WQ_FREEZABLE | WQ_MEM_RECLAIM | WQ_HIGHPRI)), 1);
+        return alloc(name, WQ_UNBOUND | WQ_ORDERED | flags, 1); // every flag passes, as the kernel's macro
     }
 
     /** {@code create_workqueue(name)}: per-CPU, mem-reclaim, max_active 1 (the legacy form). */
     public Workqueue createWorkqueue(String name) {
-        return alloc(name, WQ_MEM_RECLAIM, 1);
+        return alloc(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM, 1);
     }
 
     /** {@code create_singlethread_workqueue(name)}: ordered. */
     public Workqueue createSinglethreadWorkqueue(String name) {
-        return allocOrdered(name, WQ_MEM_RECLAIM);
+        return allocOrdered(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM);
     }
 
     /** {@code create_freezable_workqueue(name)}. */
     public Workqueue createFreezableWorkqueue(String name) {
-        return alloc(name, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+        return alloc(name, Workqueue.WQ_LEGACY | WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
     }
 
     public Workqueue systemWq() {
@@ -740,7 +745,7 @@ public final class Workqueues {
 
     /** {@code enable_delayed_work(dwork)}. */
     public boolean enableDelayed(DelayedWork dw) {
-        return enable(dw.work);
+        return enable(dw.work, dw);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -845,23 +850,41 @@ public final class Workqueues {
     /**
      * {@code enable_work(work)}: disable depth − 1.
      *
-     * @return true iff the depth reached 0; at depth 0 the kernel warns and nothing changes
+     * @return true iff the depth is 0 afterwards — also after an underflow: at depth 0 the kernel warns once
+     *         ({@code WARN_ONCE}), the depth stays 0 and it returns true. As the kernel's, it first takes
+     *         PENDING away ({@code work_grab_pending}), so enabling an enabled item that is queued cancels
+     *         that instance.
      */
     public boolean enable(Work w) {
+        return enable(w, null);
+    }
+
+    private boolean enable(Work w, DelayedWork dw) {
         machine.checkOpen();
         int depth = w.decDisable();
         if (depth < 0) {
+            // Only an enabled item can be pending; a disabled one never is (queueing refuses it).
+            if (w.isPending()) {
+                grabPending(w, dw);
+                w.clearPending();
+            }
             reports.warnOnce("work_offqd_enable", "workqueue: work disable count underflowed");
-            return false;
+            return true;
         }
         return depth == 0;
     }
 
-    /** {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0. */
+    /**
+     * {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0.
+     *
+     * @return true iff the depth reached 0 (then the item was queued, or already was pending: the kernel's
+     *         inline ignores what {@code queue_work} returned)
+     */
     public boolean enableAndQueue(Workqueue wq, Work w) {
         machine.checkOpen();
         if (enable(w)) {
-            return queue(wq, w);
+            queue(wq, w);
+            return true;
         }
         return false;
     }
@@ -881,9 +904,13 @@ public final class Workqueues {
             reports.warnOnce("work_offqd_disable", "workqueue: work disable count overflowed");
         }
         w.clearPending();
-        if (ctx.inHardirq()) {
-            reports.warnOnce("__cancel_work_sync_hardirq", "WARNING: " + call + "(" + w.name() + ") in hard-IRQ context");
-        } else if (!ctx.inSoftirq() || !lastQueuedOnBh(w)) {
+        if (lastQueuedOnBh(w)) {
+            // WORK_OFFQ_BH: a BH item may be cancelled from any context but hard IRQ (WARN_ON_ONCE).
+            if (ctx.inHardirq()) {
+                reports.warnOnce("__cancel_work_sync_hardirq", "WARNING: " + call + "(" + w.name() + ") in hard-IRQ"
+                        + " context");
+            }
+        } else {
             ctx.mightSleep(call);
         }
         flushing.waitForRunningInstance(w, call);
