@@ -84,6 +84,7 @@ public final class Workqueues {
     private final List<Workqueue> workqueues = new CopyOnWriteArrayList<>();
     /** Flushing, draining, and every wait for items to finish. */
     private final WorkqueueFlush flushing;
+    private final WorkqueueHelpers helpers;
     /** Stepped mode (fixed for the machine's life): every item takes the locked path, for exact replay. */
     private final boolean stepped;
 
@@ -107,6 +108,7 @@ public final class Workqueues {
         this.stepped = machine.stepped();
         this.pools = new WorkerPools(this, machine, softirqs, timers);
         this.flushing = new WorkqueueFlush(machine, pools);
+        this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
         tasklets.installBhWork(pools::bhWorker);
 
@@ -1153,11 +1155,56 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------
-    /** {@code current_work()}: the item running in the calling context, or null. */
+    /** {@code current_work()}: the item running in the calling context, or null. Any context. */
     public Work currentWork() {
         machine.checkOpen();
-        Worker w = pools.currentWorker(machine.current());
-        return w == null ? null : w.currentWork;
+        return helpers.currentWork();
+    }
+
+    /** {@code current_is_workqueue_rescuer()}: whether the caller is a rescuer thread ({@code kworker/R-…}). */
+    public boolean currentIsWorkqueueRescuer() {
+        machine.checkOpen();
+        return helpers.currentIsRescuer();
+    }
+
+    /**
+     * {@code INIT_WORK(work, func)} on an item a driver embedded, possibly in use: a queued item is reported as the
+     * kernel's debug objects do and cancelled first; PENDING and the disable depth are cleared. Process context
+     * (the cancel may wait).
+     */
+    public void initWork(Work w, String name, Work.Func func) {
+        machine.checkOpen();
+        helpers.initWork(w, name, func);
+    }
+
+    /** {@code INIT_DELAYED_WORK(dwork, func)}: as {@link #initWork}; an armed timer is reported and stopped first. */
+    public void initDelayedWork(DelayedWork dw, String name, Work.Func func) {
+        machine.checkOpen();
+        helpers.initDelayedWork(dw, name, func);
+    }
+
+    /** {@code work_busy(work)}: {@link Work#WORK_BUSY_PENDING} and/or {@link Work#WORK_BUSY_RUNNING}. Any context. */
+    public int workBusy(Work w) {
+        machine.checkOpen();
+        return helpers.workBusy(w);
+    }
+
+    /** {@code workqueue_congested(cpu, wq)}: items of {@code wq} wait over {@code max_active} on {@code cpu}. */
+    public boolean workqueueCongested(int cpu, Workqueue wq) {
+        machine.checkOpen();
+        return helpers.congested(cpu, wq);
+    }
+
+    /** {@code schedule_on_each_cpu(func)}: one item per CPU on {@code system_wq}, waited for. Process context. */
+    public int scheduleOnEachCpu(String name, Work.Func func) {
+        machine.checkOpen();
+        return helpers.scheduleOnEachCpu(name, func);
+    }
+
+    /** {@code queue_work_node(node, wq, work)}: queues on a CPU of {@code node}, for unbound workqueues. */
+    public boolean queueWorkNode(int node, Workqueue wq, Work w) {
+        machine.checkOpen();
+        return helpers.queueNode(node, wq, w);
     }
 
     /** A chained queue: the caller is an item running on {@code wq}. */
