@@ -173,6 +173,41 @@ class WorkqueueSteppedFlushFromWorkerTest {
         assertEquals(List.of("20 dw kworker/0:1", "20 c flush=true kworker/0:0"), log);
     }
 
+    @Test
+    void flushWork_ofAnItemRunningOnAnotherWorkerOfTheSamePool_waitsForItsEnd() {
+        Workqueue wq = wqs.alloc("a", 0, 0);
+        Work b = sleeping("b");
+        Work a = new Work("a", w -> {
+            record("a flushes b");
+            record("a flush=" + wqs.flush(b));
+        });
+        wqs.queueOn(0, wq, b);
+        wqs.queueOn(0, wq, a);     // b sleeps; the pool starts a second worker for a
+        runFor(20);
+        assertEquals(List.of("0 b starts kworker/0:0", "0 a flushes b kworker/0:1", "10 b ends kworker/0:0",
+                "10 a flush=true kworker/0:1"), log);
+    }
+
+    @Test
+    void flushWork_chainedThroughThreeItemsOfOnePool_eachFlusherSleeps_andAThirdWorkerRunsTheLast() {
+        Workqueue wq = wqs.alloc("a", 0, 0);
+        Work c = recording("c");
+        Work b = new Work("b", w -> {
+            wqs.queueOn(0, wq, c);
+            record("b flushes c");
+            record("b flush=" + wqs.flush(c));
+        });
+        Work a = new Work("a", w -> {
+            wqs.queueOn(0, wq, b);
+            record("a flushes b");
+            record("a flush=" + wqs.flush(b));
+        });
+        wqs.queueOn(0, wq, a);
+        stepper.runUntilIdle();
+        assertEquals(List.of("0 a flushes b kworker/0:0", "0 b flushes c kworker/0:1", "0 c kworker/0:2",
+                "0 b flush=true kworker/0:1", "0 a flush=true kworker/0:0"), log);
+    }
+
     // ------------------------------------------------------------------------------------------
     // flush_delayed_work
     // ------------------------------------------------------------------------------------------
@@ -281,6 +316,34 @@ class WorkqueueSteppedFlushFromWorkerTest {
                 "0 a flushed kworker/0:0"), log);
     }
 
+    @Test
+    void flushDelayedWork_ofAnItemArmedForTheOtherCpu_runsItThereAtOnce() {
+        Workqueue wq = wqs.alloc("a", 0, 0);
+        DelayedWork dw = new DelayedWork("dw", w -> record("dw"));
+        Work a = new Work("a", w -> {
+            wqs.queueDelayedOn(1, wq, dw, 1000);
+            record("a flush=" + wqs.flushDelayed(dw));
+        });
+        wqs.queueOn(0, wq, a);
+        stepper.runUntilIdle();
+        assertEquals(List.of("0 dw kworker/1:0", "0 a flush=true kworker/0:0"), log);
+    }
+
+    @Test
+    void flushWorkqueue_ofAnotherWorkqueueWithItemsOverMaxActive_waitsForTheInactiveOnesToo() {
+        Workqueue wq = wqs.alloc("a", 0, 0);
+        Workqueue other = wqs.alloc("other", 0, 1);
+        Work b1 = sleeping("b1");
+        Work b2 = recording("b2");
+        wqs.queueOn(0, wq, flusherOf(other, () -> {
+            wqs.queueOn(0, other, b1);
+            wqs.queueOn(0, other, b2);                // over max_active 1: inactive until b1 ends
+        }));
+        runFor(20);
+        assertEquals(List.of("0 a flushes other kworker/0:0", "0 b1 starts kworker/0:1", "10 b1 ends kworker/0:1",
+                "10 b2 kworker/0:1", "10 a flushed kworker/0:0"), log);
+    }
+
     // ------------------------------------------------------------------------------------------
     // cancel_work_sync, cancel_delayed_work_sync
     // ------------------------------------------------------------------------------------------
@@ -383,6 +446,21 @@ class WorkqueueSteppedFlushFromWorkerTest {
         wqs.queueOn(0, wq, a);
         runFor(20);
         assertEquals(List.of("0 a cancel queued=true kworker/0:0", "0 a cancel armed=true kworker/0:0"), log);
+    }
+
+    @Test
+    void disableWorkSync_ofAnItemRunningOnAnotherWorker_waitsForIt_andItStaysDisabled() {
+        Workqueue wq = wqs.alloc("a", 0, 0);
+        Work b = sleeping("b");
+        Work a = new Work("a", w -> {
+            record("a disables b");
+            record("a disable=" + wqs.disableSync(b) + " queue=" + wqs.queueOn(1, wq, b));
+        });
+        wqs.queueOn(1, wq, b);
+        wqs.queueOn(0, wq, a);
+        runFor(20);
+        assertEquals(List.of("0 b starts kworker/1:0", "0 a disables b kworker/0:0", "10 b ends kworker/1:0",
+                "10 a disable=false queue=false kworker/0:0"), log);
     }
 
     // ------------------------------------------------------------------------------------------
