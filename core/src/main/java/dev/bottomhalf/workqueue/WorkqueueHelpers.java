@@ -172,9 +172,17 @@ final class WorkqueueHelpers {
         return false;
     }
 
-    /** {@code current_work()} for {@link Workqueues#currentWork}: the item the calling context runs, or null. */
+    /**
+     * {@code current_work()} for {@link Workqueues#currentWork}: the item the calling kworker (or rescuer) runs,
+     * or null. As the kernel's {@code current_wq_worker()}, only in task context: a BH item (run in softirq),
+     * or a softirq or hard IRQ that interrupted a kworker, gets null.
+     */
     Work currentWork() {
-        Worker w = pools.currentWorker(machine.current());
+        ExecutionContext ctx = machine.current();
+        if (!ctx.inTask()) {
+            return null;
+        }
+        Worker w = pools.currentWorker(ctx);
         return w == null ? null : w.currentWork;
     }
 }

@@ -270,6 +270,23 @@ class WorkqueueDriverHelpersTest {
     }
 
     @Test
+    void currentWork_isTheItemInAKworker_butNullInABhItemAndInATask() {
+        Work[] seen = new Work[2];
+        Work normal = new Work("normal", w -> seen[0] = Linux.current_work());
+        Work bh = new Work("bh", w -> {
+            seen[1] = wqs.currentWork();
+            log.add("bh ran");
+        });
+        wqs.schedule(normal);
+        wqs.queue(wqs.systemBhWq(), bh);
+        stepper.runUntilIdle();
+        assertSame(normal, seen[0]);
+        assertEquals(List.of("bh ran"), log);
+        assertEquals(null, seen[1], "current_wq_worker() is NULL outside task context");
+        assertEquals(null, wqs.currentWork(), "a task");
+    }
+
+    @Test
     void currentIsWorkqueueRescuer_onlyInTheRescuer() {
         assertFalse(wqs.currentIsWorkqueueRescuer(), "a task");
         Workqueue reclaim = wqs.alloc("reclaim", Workqueue.WQ_MEM_RECLAIM, 0);
