@@ -1207,8 +1207,14 @@ public final class Workqueues {
         return helpers.queueNode(node, wq, w);
     }
 
-    /** A chained queue: the caller is an item running on {@code wq}. */
+    /**
+     * {@code is_chained_work}: the caller is an item running on {@code wq} — a kworker in task context
+     * ({@code current_wq_worker()}), so a BH item, which runs in softirq, never chains.
+     */
     private boolean isChained(ExecutionContext ctx, Workqueue wq) {
+        if (!ctx.inTask()) {
+            return false;
+        }
         Worker w = pools.currentWorker(ctx);
         return w != null && w.currentPwq != null && w.currentPwq.wq == wq;
     }

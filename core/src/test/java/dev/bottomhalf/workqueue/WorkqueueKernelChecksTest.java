@@ -141,6 +141,38 @@ class WorkqueueKernelChecksTest {
     }
 
     // ------------------------------------------------------------------------------------------
+    // is_chained_work
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void drainingABhWorkqueue_refusesItsOwnItemsRequeue_sinceABhItemIsNoKworker() {
+        Workqueue bh = wqs.alloc("bhq", Workqueue.WQ_BH, 0);
+        Workqueue plain = wqs.alloc("plain", 0, 0);
+        Work[] self = new Work[2];
+        self[0] = new Work("bh_self", w -> {
+            log.add("bh_self");
+            if (log.size() < 3) {
+                wqs.queue(bh, w);
+            }
+        });
+        self[1] = new Work("kw_self", w -> {
+            log.add("kw_self");
+            if (log.size() < 3) {
+                wqs.queue(plain, w);                 // chained: accepted while plain drains
+            }
+        });
+        wqs.queue(bh, self[0]);
+        wqs.drainWorkqueue(bh);
+        assertEquals(List.of("bh_self"), log, "the requeue from softirq is not chained work: refused");
+        assertTrue(self[0].isPending(), "refused while draining: PENDING stays, it never runs");
+        assertEquals(1, reports.matching("workqueue: cannot queue bh_self on wq bhq").size());
+        log.clear();
+        wqs.queue(plain, self[1]);
+        wqs.drainWorkqueue(plain);
+        assertEquals(List.of("kw_self", "kw_self", "kw_self"), log, "a kworker's requeue is chained work");
+    }
+
+    // ------------------------------------------------------------------------------------------
     // check_flush_dependency
     // ------------------------------------------------------------------------------------------
 
