@@ -124,6 +124,13 @@ class ClosedKernelEntryPointsTest {
         add(calls, "workqueues.enable", () -> k.workqueues().enable(c.work));
         add(calls, "workqueues.setMaxActive", () -> k.workqueues().setMaxActive(c.wq, 4));
         add(calls, "workqueues.freeze", () -> k.workqueues().freeze());
+        add(calls, "workqueues.initWork", () -> k.workqueues().initWork(c.work, "w", x -> { }));
+        add(calls, "workqueues.initDelayedWork", () -> k.workqueues().initDelayedWork(c.delayed, "d", x -> { }));
+        add(calls, "workqueues.workBusy", () -> k.workqueues().workBusy(c.work));
+        add(calls, "workqueues.workqueueCongested", () -> k.workqueues().workqueueCongested(0, c.wq));
+        add(calls, "workqueues.scheduleOnEachCpu", () -> k.workqueues().scheduleOnEachCpu("each", x -> { }));
+        add(calls, "workqueues.queueWorkNode", () -> k.workqueues().queueWorkNode(0, c.wq, c.work));
+        add(calls, "workqueues.currentIsWorkqueueRescuer", () -> k.workqueues().currentIsWorkqueueRescuer());
         // The kernel-name facade (this thread was bound to the kernel before it closed; the first of these calls
         // detaches it)
         add(calls, "Kernel.current", Kernel::current);

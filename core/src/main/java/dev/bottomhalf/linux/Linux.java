@@ -867,9 +867,12 @@ public final class Linux {
         return new Work(name, func);
     }
 
-    /** {@code INIT_WORK(work, func)}. */
+    /**
+     * {@code INIT_WORK(work, func)}: also on an item in use — a queued one is reported as the kernel's debug
+     * objects do and cancelled first ({@link Workqueues#initWork}).
+     */
     public static void INIT_WORK(Work work, Work.Func func) {
-        work.init(callbackName(func), func);
+        wq().initWork(work, callbackName(func), func);
     }
 
     /** {@code DECLARE_DELAYED_WORK(name, func)} / {@code INIT_DELAYED_WORK}. */
@@ -1054,6 +1057,58 @@ public final class Linux {
     /** {@code current_work()}: the item running in the calling context, or null. */
     public static Work current_work() {
         return wq().currentWork();
+    }
+
+    // Workqueue helpers drivers use around their items (INIT_DELAYED_WORK on an embedded item,
+    // to_delayed_work, container_of, work_busy, workqueue_congested, schedule_on_each_cpu, queue_work_node,
+    // current_is_workqueue_rescuer).
+
+    public static final int WORK_BUSY_PENDING = Work.WORK_BUSY_PENDING;
+    public static final int WORK_BUSY_RUNNING = Work.WORK_BUSY_RUNNING;
+    /** {@code NUMA_NO_NODE}, for {@link #queue_work_node}. */
+    public static final int NUMA_NO_NODE = -1;
+
+    /**
+     * {@code INIT_DELAYED_WORK(dwork, func)} on a delayed item a driver embedded ({@code new DelayedWork()}), also
+     * in use: an armed timer or a queued item is reported and stopped first ({@link Workqueues#initDelayedWork}).
+     */
+    public static void INIT_DELAYED_WORK(DelayedWork dwork, Work.Func func) {
+        wq().initDelayedWork(dwork, callbackName(func), func);
+    }
+
+    /** {@code to_delayed_work(work)}: the delayed item whose work {@code work} is ({@link DelayedWork#of}). */
+    public static DelayedWork to_delayed_work(Work work) {
+        return DelayedWork.of(work);
+    }
+
+    /** {@code container_of(dwork, type, member)}: the object recorded with {@link DelayedWork#container(Object)}. */
+    public static <T> T container_of(DelayedWork dwork, Class<T> type) {
+        return dwork.container(type);
+    }
+
+    /** {@code work_busy(work)}: {@link #WORK_BUSY_PENDING} and/or {@link #WORK_BUSY_RUNNING}. */
+    public static int work_busy(Work work) {
+        return wq().workBusy(work);
+    }
+
+    /** {@code workqueue_congested(cpu, wq)}: items of {@code wq} wait over {@code max_active} on {@code cpu}. */
+    public static boolean workqueue_congested(int cpu, Workqueue wq) {
+        return wq().workqueueCongested(cpu, wq);
+    }
+
+    /** {@code schedule_on_each_cpu(func)}: runs {@code func} once on each CPU's {@code system_wq} worker and waits. */
+    public static int schedule_on_each_cpu(Work.Func func) {
+        return wq().scheduleOnEachCpu(callbackName(func), func);
+    }
+
+    /** {@code queue_work_node(node, wq, work)}: for unbound workqueues (one node, 0, here). */
+    public static boolean queue_work_node(int node, Workqueue wq, Work work) {
+        return wq().queueWorkNode(node, wq, work);
+    }
+
+    /** {@code current_is_workqueue_rescuer()}. */
+    public static boolean current_is_workqueue_rescuer() {
+        return wq().currentIsWorkqueueRescuer();
     }
 
     // ------------------------------------------------------------------------------------------

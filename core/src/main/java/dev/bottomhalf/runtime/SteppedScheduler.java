@@ -442,9 +442,12 @@ public final class SteppedScheduler implements Agent {
 
     /**
      * The calling context waits until {@code condition} holds (a flush waiting for an item). On a scheduler
-     * thread it gives the baton away until then; on the stepping thread it drives the kernel, letting the
-     * clock move only while some thread sleeps on a timer or burns CPU time (their progress may be what it
-     * waits for).
+     * thread it gives the baton away until then, and its context is told that it sleeps for that long
+     * ({@link ExecutionContext#sleepStarts()} / {@link ExecutionContext#sleepEnds()}, the kernel's
+     * {@code wq_worker_sleeping} / {@code wq_worker_running} around {@code schedule()}): a kworker waiting in
+     * {@code flush_work} stops counting in its pool, so the pool starts another worker for the items behind
+     * it — which may be what it waits for. On the stepping thread it drives the kernel, letting the clock move
+     * only while some thread sleeps on a timer or burns CPU time (their progress may be what it waits for).
      *
      * @return true when the condition holds; false on the stepping thread when nothing can make it hold
      */
@@ -454,7 +457,10 @@ public final class SteppedScheduler implements Agent {
         }
         SimThread self = self();
         if (self != null) {
-            block(self, condition, Long.MAX_VALUE, false);
+            ExecutionContext c = self.agent.context();
+            c.sleepStarts();
+            block(self, condition, Long.MAX_VALUE, false); // (a closing kernel unwinds it: nothing to end then)
+            c.sleepEnds();
             return true;
         }
         return new Stepper(machine).drive(condition, Long.MAX_VALUE, this::timeWillWakeSomeone);

@@ -21,11 +21,45 @@ public final class DelayedWork {
     /** {@code DECLARE_DELAYED_WORK(name, fn)} / {@code INIT_DELAYED_WORK}. */
     public DelayedWork(String name, Work.Func func) {
         this.work = new Work(Objects.requireNonNull(name, "name"), func);
+        work.delayed = this;
+    }
+
+    /** An uninitialised delayed item, for {@code INIT_DELAYED_WORK(&dw, fn)} style code ({@link Workqueues#initDelayedWork}). */
+    public DelayedWork() {
+        this.work = new Work();
+        work.delayed = this;
     }
 
     /** {@code &dwork->work}: the work item, as its function receives it. */
     public Work work() {
         return work;
+    }
+
+    /**
+     * {@code to_delayed_work(work)}: the delayed item whose {@code work} member {@code work} is — what a delayed
+     * item's function does with the {@link Work} it receives. Any thread.
+     *
+     * @throws IllegalArgumentException when {@code work} is a plain item (the kernel's {@code container_of}
+     *         would compute a wrong pointer)
+     */
+    public static DelayedWork of(Work work) {
+        DelayedWork dw = Objects.requireNonNull(work, "work").delayed;
+        if (dw == null) {
+            throw new IllegalArgumentException("to_delayed_work(" + work.name() + "): not the work of a delayed work"
+                    + " item");
+        }
+        return dw;
+    }
+
+    /** Records the object that embeds this delayed item ({@link Work#container(Object)}); returns this. */
+    public DelayedWork container(Object owner) {
+        work.container(owner);
+        return this;
+    }
+
+    /** The embedding object recorded with {@link #container(Object)}, as a {@code type} ({@code container_of}). */
+    public <T> T container(Class<T> type) {
+        return work.container(type);
     }
 
     public String name() {

@@ -30,6 +30,11 @@ public final class Work {
         void run(Work work);
     }
 
+    /** {@code WORK_BUSY_PENDING}: {@link Workqueues#workBusy} — queued, or its delay timer is armed. */
+    public static final int WORK_BUSY_PENDING = 1 << 0;
+    /** {@code WORK_BUSY_RUNNING}: {@link Workqueues#workBusy} — a worker of its pool is running it. */
+    public static final int WORK_BUSY_RUNNING = 1 << 1;
+
     static final long PENDING = 1L;
     static final int DISABLE_SHIFT = 8;
     static final long DISABLE_MAX = 0xFFFF;
@@ -68,6 +73,8 @@ public final class Work {
     volatile long cancelledSeq;
     /** The structure that embeds this item, for {@code container_of} (see {@link #container(Object)}). */
     private volatile Object container;
+    /** The delayed work item this is the {@code work} member of, or null ({@code to_delayed_work}). */
+    volatile DelayedWork delayed;
 
     /** An uninitialised item, for {@code INIT_WORK(&w, fn)} style code ({@link #init}). */
     public Work() {
@@ -85,8 +92,17 @@ public final class Work {
      */
     public void init(String name, Func func) {
         if (isPending()) {
-            throw new IllegalStateException("INIT_WORK(" + this.name + ") of a pending work item: cancel it first");
+            throw new IllegalStateException("INIT_WORK(" + this.name + ") of a pending work item: cancel it first, or"
+                    + " use Workqueues.initWork, which does what the kernel's debug objects do");
         }
+        reinit(name, func);
+    }
+
+    /**
+     * {@code INIT_WORK}'s {@code work->data = WORK_DATA_INIT()}: PENDING and the disable depth are cleared
+     * whatever they were. The sequence numbers stay, so a flush of an instance still running keeps waiting for it.
+     */
+    void reinit(String name, Func func) {
         this.name = Objects.requireNonNull(name, "name");
         this.func = Objects.requireNonNull(func, "func");
         DATA.setVolatile(this, 0L);
@@ -105,12 +121,21 @@ public final class Work {
         return this;
     }
 
-    /** The embedding object recorded with {@link #container(Object)}, cast to {@code type}. */
+    /**
+     * The embedding object recorded with {@link #container(Object)} ({@code container_of(work, type, member)}),
+     * as a {@code type}.
+     *
+     * @throws IllegalStateException when none was recorded, or it is not a {@code type}
+     */
     public <T> T container(Class<T> type) {
         Object c = container;
         if (c == null) {
             throw new IllegalStateException("container_of(" + name + "): no embedding object was recorded"
                     + " (Work.container(owner))");
+        }
+        if (!type.isInstance(c)) {
+            throw new IllegalStateException("container_of(" + name + ", " + type.getName() + "): it is embedded in a "
+                    + c.getClass().getName());
         }
         return type.cast(c);
     }

@@ -40,7 +40,8 @@ final class Worker implements Agent {
     final int id;
     private final ExecutionContext ctx;
     private final String name;
-    AgentHandle handle;
+    /** Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null before. */
+    volatile AgentHandle handle;
 
     /** Items moved here because this worker is already running them (non-reentrancy). */
     final WorkList scheduled = new WorkList();

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
+import dev.bottomhalf.runtime.AgentHandle;
 import dev.bottomhalf.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
@@ -292,8 +293,9 @@ final class WorkerPools {
         if (machine.stepped()) {
             steppedScheduler().adopt(worker); // before registering: the stepper must never run it itself
         }
+        AgentHandle handle;
         try {
-            worker.handle = machine.register(worker, true);
+            handle = machine.register(worker, true);
         } catch (IllegalStateException closed) {
             // The kernel reached CLOSED between the check above and here: take the worker back out, so no item
             // is handed to a worker that has no thread.
@@ -304,7 +306,21 @@ final class WorkerPools {
             } finally {
                 pool.unlock();
             }
+            return;
         }
+        // On a threaded kernel the worker's thread starts inside register() and may have run, found nothing and
+        // parked before register() returned. A kick meanwhile (a producer's kickForIncoming, kickLocked) found this
+        // worker as the most recently idled one but no handle to wake it through, and left: its item would wait
+        // with every worker parked. So the handle is published under the pool lock — every kick reads it under
+        // that lock — and the worker is woken once: whatever a kick before this point left for it is seen when it
+        // re-checks (a wake of a thread that is not parked costs nothing).
+        pool.lock();
+        try {
+            worker.handle = handle;
+        } finally {
+            pool.unlock();
+        }
+        handle.wake();
     }
 
     // ------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ package dev.bottomhalf.workqueue;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A workqueue ({@code struct workqueue_struct}), made by {@link Workqueues#alloc}: a name, flags, a
@@ -13,8 +13,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Implementation notes: the flush color ({@code workColor}) is advanced by a flusher while it holds
  * every pool lock of the workqueue, and read by queueing under the lock of its pool, so "queued before the
- * flush" is exact. {@code flushMutex} serialises flushers (the kernel lets them overlap; the observable
- * result — each returns when everything queued before its call has run — is the same).
+ * flush" is exact. {@code flusher} serialises flushers (the kernel lets them overlap; the observable
+ * result — each returns when everything queued before its call has run — is the same). It is a sleeping
+ * lock of the kernel's own (claimed by compare-and-set, waited for in the kernel's one wait), not a Java
+ * lock: a kworker waiting for it in stepped mode must give the baton away, and its pool must see it sleep.
  */
 public final class Workqueue implements Executor {
     /** {@code WQ_BH}: items run in softirq context on the queueing CPU. */
@@ -37,6 +39,14 @@ public final class Workqueue implements Executor {
     public static final int WQ_PERCPU = 1 << 8;
     /** {@code __WQ_ORDERED} (internal): one item at a time, in queueing order. */
     static final int WQ_ORDERED = 1 << 17;
+    /**
+     * {@code __WQ_LEGACY} (internal): made by {@code create*_workqueue()}; its items may flush a
+     * {@code !WQ_MEM_RECLAIM} workqueue without {@code check_flush_dependency}'s warning.
+     */
+    static final int WQ_LEGACY = 1 << 18;
+
+    /** {@code WQ_NAME_LEN}: a name keeps at most {@code WQ_NAME_LEN - 1} characters (the kernel's buffer and NUL). */
+    public static final int WQ_NAME_LEN = 32;
 
     /** {@code WQ_MAX_ACTIVE} (v6.13+). */
     public static final int WQ_MAX_ACTIVE = 2048;
@@ -56,7 +66,8 @@ public final class Workqueue implements Executor {
     volatile boolean destroyed;
     /** The flush color new items get; see the class notes. */
     volatile int workColor;
-    final ReentrantLock flushMutex = new ReentrantLock();
+    /** The thread flushing this workqueue, or null ({@code WorkqueueFlush.lockFlush}). */
+    final AtomicReference<Thread> flusher = new AtomicReference<>();
     /** The rescuer of a {@code WQ_MEM_RECLAIM} workqueue, else null. */
     volatile Rescuer rescuer;
     /** Delayed items whose timers are armed to queue on this workqueue (for destroy's report). */
@@ -76,7 +87,7 @@ public final class Workqueue implements Executor {
 
     /** The {@code WQ_*} flags it was allocated with. */
     public int flags() {
-        return flags & ~WQ_ORDERED;
+        return flags & ~(WQ_ORDERED | WQ_LEGACY);
     }
 
     /** The effective {@code max_active}. */

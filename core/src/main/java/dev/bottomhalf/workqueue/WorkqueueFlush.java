@@ -63,6 +63,10 @@ final class WorkqueueFlush {
         if (target == 0) {
             return false;
         }
+        Workqueue targetWq = w.lastWq; // the workqueue of the instance found: where it is queued, or ran from
+        if (targetWq != null) {
+            WorkqueueChecks.checkFlushDependency(reports, self, targetWq, w);
+        }
         ctx.mightSleep("flush_work");
         waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
         return true;
@@ -154,8 +158,11 @@ final class WorkqueueFlush {
             reports.printk(KernelEvent.Kind.WARN, "WARNING: Flushing system-wide workqueues will be prohibited in near"
                     + " future.", new Throwable("__warn_flushing_systemwide_wq"));
         }
+        WorkqueueChecks.checkFlushDependency(reports, self, wq, null);
         ctx.mightSleep("flush_workqueue");
-        wq.flushMutex.lock();
+        if (!lockFlush(wq)) {
+            return;
+        }
         try {
             int next = (wq.workColor + 1) % PoolWorkqueue.NR_COLORS;
             waitUntil(() -> inFlight(wq, next) == 0, "flush_workqueue(" + wq.name() + ")");
@@ -169,8 +176,26 @@ final class WorkqueueFlush {
             }
             waitUntil(() -> inFlight(wq, color) == 0, "flush_workqueue(" + wq.name() + ")");
         } finally {
-            wq.flushMutex.unlock();
+            wq.flusher.set(null);
+            machine.wakeWaiters();
         }
+    }
+
+    /**
+     * Waits until the calling thread is {@code wq}'s only flusher. The wait is the kernel's one wait, so a
+     * kworker waiting here sleeps as in any other flush (its pool starts another worker; in stepped mode it gives
+     * the baton away) instead of blocking in Java, which the stepped scheduler cannot see.
+     *
+     * @return false when the wait could never end (stepped mode, reported by the wait); the caller does nothing
+     */
+    private boolean lockFlush(Workqueue wq) {
+        Thread me = Thread.currentThread();
+        while (!wq.flusher.compareAndSet(null, me)) {
+            if (!machine.waitUntil(() -> wq.flusher.get() == null, "flush_workqueue(" + wq.name() + ")")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private int inFlight(Workqueue wq, int color) {

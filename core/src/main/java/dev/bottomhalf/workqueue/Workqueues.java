@@ -61,7 +61,7 @@ import dev.bottomhalf.time.Timers;
  * hanging when they could only end by the caller itself finishing.</li>
  * <li>Locks: at most one pool lock is held at a time, except in {@code flush_workqueue}'s color switch
  * ({@code lockAll}: every pool of one workqueue, in pool-workqueue order, under that workqueue's
- * {@code flushMutex}). Waiters hold no lock while they wait (the machine's wait queue); a completion wakes
+ * {@code flusher}). Waiters hold no lock while they wait (the machine's wait queue); a completion wakes
  * them under a pool lock, which takes no further lock.</li>
  * </ul>
  */
@@ -86,6 +86,7 @@ public final class Workqueues {
     private final List<Workqueue> workqueues = new CopyOnWriteArrayList<>();
     /** Flushing, draining, and every wait for items to finish. */
     private final WorkqueueFlush flushing;
+    private final WorkqueueHelpers helpers;
     /** Stepped mode (fixed for the machine's life): every item takes the locked path, for exact replay. */
     private final boolean stepped;
 
@@ -110,6 +111,7 @@ public final class Workqueues {
         this.stepped = machine.stepped();
         this.pools = new WorkerPools(this, machine, softirqs, timers);
         this.flushing = new WorkqueueFlush(machine, pools);
+        this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
         tasklets.installBhWork(pools::bhWorker);
 
@@ -136,13 +138,18 @@ public final class Workqueues {
     /**
      * {@code alloc_workqueue(name, flags, max_active)}. {@code max_active} 0 means the default
      * ({@link Workqueue#WQ_DFL_ACTIVE}); values outside 1..{@link Workqueue#WQ_MAX_ACTIVE} are clamped with
-     * the kernel's warning. A BH workqueue must pass 0 and may only add {@code WQ_HIGHPRI}.
+     * the kernel's warning. A BH workqueue must pass 0 and may only add {@code WQ_HIGHPRI}. A name of
+     * {@link Workqueue#WQ_NAME_LEN} characters or more is truncated to {@code WQ_NAME_LEN - 1}, with the
+     * kernel's {@code pr_warn_once}.
      *
      * @return the workqueue, or null where the kernel returns NULL (after its WARN)
      */
     public Workqueue alloc(String name, int flags, int maxActive) {
         machine.checkOpen();
         Objects.requireNonNull(name, "name");
+        if ((flags & WQ_BH) == 0 || ((flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) == 0 && maxActive == 0)) {
+            name = WorkqueueChecks.truncatedName(reports, name); // (after the BH checks, as the kernel)
+        }
         if ((flags & WQ_BH) != 0) {
             boolean badFlags = (flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0;
             if (badFlags || maxActive != 0) {
@@ -194,22 +201,22 @@ public final class Workqueues {
 
     /** {@code alloc_ordered_workqueue(name, flags)}: unbound, one item at a time, in queueing order. */
     public Workqueue allocOrdered(String name, int flags) {
-        return alloc(name, WQ_UNBOUND | WQ_ORDERED | (flags & (WQ_FREEZABLE | WQ_MEM_RECLAIM | WQ_HIGHPRI)), 1);
+        return alloc(name, WQ_UNBOUND | WQ_ORDERED | flags, 1); // every flag passes, as the kernel's macro
     }
 
     /** {@code create_workqueue(name)}: per-CPU, mem-reclaim, max_active 1 (the legacy form). */
     public Workqueue createWorkqueue(String name) {
-        return alloc(name, WQ_MEM_RECLAIM, 1);
+        return alloc(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM, 1);
     }
 
     /** {@code create_singlethread_workqueue(name)}: ordered. */
     public Workqueue createSinglethreadWorkqueue(String name) {
-        return allocOrdered(name, WQ_MEM_RECLAIM);
+        return allocOrdered(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM);
     }
 
     /** {@code create_freezable_workqueue(name)}. */
     public Workqueue createFreezableWorkqueue(String name) {
-        return alloc(name, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+        return alloc(name, Workqueue.WQ_LEGACY | WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
     }
 
     public Workqueue systemWq() {
@@ -748,7 +755,7 @@ public final class Workqueues {
 
     /** {@code enable_delayed_work(dwork)}. */
     public boolean enableDelayed(DelayedWork dw) {
-        return enable(dw.work);
+        return enable(dw.work, dw);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -853,23 +860,41 @@ public final class Workqueues {
     /**
      * {@code enable_work(work)}: disable depth − 1.
      *
-     * @return true iff the depth reached 0; at depth 0 the kernel warns and nothing changes
+     * @return true iff the depth is 0 afterwards — also after an underflow: at depth 0 the kernel warns once
+     *         ({@code WARN_ONCE}), the depth stays 0 and it returns true. As the kernel's, it first takes
+     *         PENDING away ({@code work_grab_pending}), so enabling an enabled item that is queued cancels
+     *         that instance.
      */
     public boolean enable(Work w) {
+        return enable(w, null);
+    }
+
+    private boolean enable(Work w, DelayedWork dw) {
         machine.checkOpen();
         int depth = w.decDisable();
         if (depth < 0) {
+            // Only an enabled item can be pending; a disabled one never is (queueing refuses it).
+            if (w.isPending()) {
+                grabPending(w, dw);
+                w.clearPending();
+            }
             reports.warnOnce("work_offqd_enable", "workqueue: work disable count underflowed");
-            return false;
+            return true;
         }
         return depth == 0;
     }
 
-    /** {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0. */
+    /**
+     * {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0.
+     *
+     * @return true iff the depth reached 0 (then the item was queued, or already was pending: the kernel's
+     *         inline ignores what {@code queue_work} returned)
+     */
     public boolean enableAndQueue(Workqueue wq, Work w) {
         machine.checkOpen();
         if (enable(w)) {
-            return queue(wq, w);
+            queue(wq, w);
+            return true;
         }
         return false;
     }
@@ -889,9 +914,13 @@ public final class Workqueues {
             reports.warnOnce("work_offqd_disable", "workqueue: work disable count overflowed");
         }
         w.clearPending();
-        if (ctx.inHardirq()) {
-            reports.warnOnce("__cancel_work_sync_hardirq", "WARNING: " + call + "(" + w.name() + ") in hard-IRQ context");
-        } else if (!ctx.inSoftirq() || !lastQueuedOnBh(w)) {
+        if (lastQueuedOnBh(w)) {
+            // WORK_OFFQ_BH: a BH item may be cancelled from any context but hard IRQ (WARN_ON_ONCE).
+            if (ctx.inHardirq()) {
+                reports.warnOnce("__cancel_work_sync_hardirq", "WARNING: " + call + "(" + w.name() + ") in hard-IRQ"
+                        + " context");
+            }
+        } else {
             ctx.mightSleep(call);
         }
         flushing.waitForRunningInstance(w, call);
@@ -1134,15 +1163,66 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------
-    /** {@code current_work()}: the item running in the calling context, or null. */
+    /** {@code current_work()}: the item running in the calling context, or null. Any context. */
     public Work currentWork() {
         machine.checkOpen();
-        Worker w = pools.currentWorker(machine.current());
-        return w == null ? null : w.currentWork;
+        return helpers.currentWork();
     }
 
-    /** A chained queue: the caller is an item running on {@code wq}. */
+    /** {@code current_is_workqueue_rescuer()}: whether the caller is a rescuer thread ({@code kworker/R-…}). */
+    public boolean currentIsWorkqueueRescuer() {
+        machine.checkOpen();
+        return helpers.currentIsRescuer();
+    }
+
+    /**
+     * {@code INIT_WORK(work, func)} on an item a driver embedded, possibly in use: a queued item is reported as the
+     * kernel's debug objects do and cancelled first; PENDING and the disable depth are cleared. Process context
+     * (the cancel may wait).
+     */
+    public void initWork(Work w, String name, Work.Func func) {
+        machine.checkOpen();
+        helpers.initWork(w, name, func);
+    }
+
+    /** {@code INIT_DELAYED_WORK(dwork, func)}: as {@link #initWork}; an armed timer is reported and stopped first. */
+    public void initDelayedWork(DelayedWork dw, String name, Work.Func func) {
+        machine.checkOpen();
+        helpers.initDelayedWork(dw, name, func);
+    }
+
+    /** {@code work_busy(work)}: {@link Work#WORK_BUSY_PENDING} and/or {@link Work#WORK_BUSY_RUNNING}. Any context. */
+    public int workBusy(Work w) {
+        machine.checkOpen();
+        return helpers.workBusy(w);
+    }
+
+    /** {@code workqueue_congested(cpu, wq)}: items of {@code wq} wait over {@code max_active} on {@code cpu}. */
+    public boolean workqueueCongested(int cpu, Workqueue wq) {
+        machine.checkOpen();
+        return helpers.congested(cpu, wq);
+    }
+
+    /** {@code schedule_on_each_cpu(func)}: one item per CPU on {@code system_wq}, waited for. Process context. */
+    public int scheduleOnEachCpu(String name, Work.Func func) {
+        machine.checkOpen();
+        return helpers.scheduleOnEachCpu(name, func);
+    }
+
+    /** {@code queue_work_node(node, wq, work)}: queues on a CPU of {@code node}, for unbound workqueues. */
+    public boolean queueWorkNode(int node, Workqueue wq, Work w) {
+        machine.checkOpen();
+        return helpers.queueNode(node, wq, w);
+    }
+
+    /**
+     * {@code is_chained_work}: the caller is an item running on {@code wq} — a kworker in task context
+     * ({@code current_wq_worker()}), so a BH item, which runs in softirq, never chains.
+     */
     private boolean isChained(ExecutionContext ctx, Workqueue wq) {
+        if (!ctx.inTask()) {
+            return false;
+        }
         Worker w = pools.currentWorker(ctx);
         return w != null && w.currentPwq != null && w.currentPwq.wq == wq;
     }

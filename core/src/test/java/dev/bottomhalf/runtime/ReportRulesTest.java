@@ -133,7 +133,7 @@ class ReportRulesTest {
     void workDisableCount_overflowAndUnderflow_warnOnceEach() {
         Workqueues wqs = kernel.workqueues();
         Work w = new Work("w", x -> { });
-        assertTrue(!wqs.enable(w) && !wqs.enable(w));
+        assertTrue(wqs.enable(w) && wqs.enable(w), "enable_work returns !disable: true, the depth stays 0");
         assertEquals(1, reported("workqueue: work disable count underflowed"));
         for (int i = 0; i < 0xFFFF; i++) {
             wqs.disable(w);
@@ -146,8 +146,10 @@ class ReportRulesTest {
     }
 
     @Test
-    void cancelWorkSyncInHardirq_warnsOnce() {
+    void cancelWorkSyncOfABhItemInHardirq_warnsOnce() {
         Work w = new Work("w", x -> { });
+        kernel.workqueues().queue(kernel.workqueues().systemBhWq(), w);
+        stepper.runUntilIdle();                           // it ran from the BH pool: WORK_OFFQ_BH
         line(() -> {
             kernel.workqueues().cancelSync(w);
             return IrqReturn.HANDLED;
@@ -156,6 +158,18 @@ class ReportRulesTest {
         fire(IRQ);
         assertEquals(1, reported("cancel_work_sync(w) in hard-IRQ context"));
         assertEquals(2, count(KernelEvent.Kind.WARNING));
+    }
+
+    @Test
+    void cancelWorkSyncOfAProcessContextItemInHardirq_isMightSleepsBug_notTheBhWarning() {
+        Work w = new Work("w", x -> { });
+        line(() -> {
+            kernel.workqueues().cancelSync(w);
+            return IrqReturn.HANDLED;
+        }, "canceller");
+        fire(IRQ);
+        assertEquals(0, reported("in hard-IRQ context"));
+        assertEquals(1, reported("BUG: sleeping function called from invalid context at cancel_work_sync"));
     }
 
     @Test

@@ -449,7 +449,7 @@ class WorkqueueThreadedTest {
         assertFalse(wqs.queue(wq, w), "44: still disabled");
         assertTrue(wqs.enable(w), "44: the third enable");
 
-        assertFalse(wqs.enable(w), "45: enable of an enabled item");
+        assertTrue(wqs.enable(w), "45: enable of an enabled item warns and returns true (the depth is 0), as enable_work");
         assertEquals(1, reports.matching("workqueue: work disable count underflowed").size());
         assertEquals(0, w.disableDepth());
 
