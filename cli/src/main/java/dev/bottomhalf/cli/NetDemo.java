@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +25,7 @@ import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
- * {@code ./bottomhalf demo}: a 2-CPU kernel receiving traffic from a simulated two-queue network card.
+ * {@code bottomhalf demo}: a 2-CPU kernel receiving traffic from a simulated two-queue network card.
  *
  * <ul>
  * <li>Top half ({@code eth0-rx-N} on line 24+N, routed to CPU N): masks the queue's interrupt on the card
@@ -43,7 +44,8 @@ import dev.bottomhalf.trace.TraceBuffer;
  * <li>Slow path: a delayed work item, {@code eth0-summary}, on the {@code eth0_summary} workqueue writes a
  * one-line summary to a file once a second (file I/O may sleep: process context, a kworker) and re-queues
  * itself with {@code queue_delayed_work(..., HZ)}; at the end {@code cancel_delayed_work_sync} stops it and
- * the workqueue monitor is printed.</li>
+ * the workqueue monitor is printed. The file is a {@link ScratchFile} in {@link DemoOptions#tempDir()}: it is
+ * gone when {@link #run} returns or throws, and when the JVM is stopped mid-run.</li>
  * </ul>
  * Half-way through, a burst of {@link #BURST_PACKETS} packets per queue arrives at once: one softirq
  * invocation (10 passes) cannot drain it, so {@code ksoftirqd/N} finishes the job — visible in the
@@ -71,7 +73,8 @@ final class NetDemo {
         SimulatedNic nic = new SimulatedNic(config.cpus(), FIRST_IRQ);
         AtomicLong topHalves = new AtomicLong();
         int exit;
-        try (Kernel kernel = Kernel.boot(config)) {
+        try (ScratchFile summaryFile = ScratchFile.create(options.tempDir(), "bottomhalf-eth0-", ".log");
+             Kernel kernel = Kernel.boot(config)) {
             TraceBuffer trace = null;
             if (options.traceLines() > 0) {
                 trace = new TraceBuffer(options.traceLines());
@@ -84,12 +87,11 @@ final class NetDemo {
                     q.rollups.incrementAndGet();
                 });
             }
-            Path summaryFile = createSummaryFile();
             Workqueue summaryWq = kernel.workqueues().alloc("eth0_summary", 0, 0);
             AtomicLong summaries = new AtomicLong();
             DelayedWork[] summary = new DelayedWork[1];
             summary[0] = new DelayedWork("eth0-summary", w -> {
-                writeSummary(summaryFile, kernel, nic, summaries.incrementAndGet());
+                writeSummary(summaryFile.path(), kernel, nic, summaries.incrementAndGet());
                 kernel.workqueues().queueDelayed(summaryWq, summary[0], kernel.machine().hz()); // again in a second
             });
             kernel.workqueues().queueDelayed(summaryWq, summary[0], 0);
@@ -154,7 +156,8 @@ final class NetDemo {
                 fired.append(i == 0 ? "" : ", ").append(watchdogs[i].name()).append(' ').append(watchdogFires[i].get());
             }
             out.printf("%nwatchdog timers fired (the card went quiet for %d ms at the end): %s%n", quietMs, fired);
-            out.printf("%nslow path: %d per-second summaries written by a kworker to %s%n", summaries.get(), summaryFile);
+            out.printf("%nslow path: %d per-second summaries written by a kworker to a temporary file (deleted at the end);"
+                    + " the last one:%n  %s%n", summaries.get(), lastLine(summaryFile.path()));
             out.println();
             out.println("workqueue monitor:");
             out.print(monitor);
@@ -179,11 +182,12 @@ final class NetDemo {
         }
     }
 
-    private static Path createSummaryFile() {
+    private static String lastLine(Path file) {
         try {
-            return Files.createTempFile("bottomhalf-eth0-", ".log");
+            List<String> lines = Files.readAllLines(file);
+            return lines.isEmpty() ? "(none)" : lines.getLast();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the demo's summary file", e);
+            throw new UncheckedIOException("cannot read the demo's summary file", e);
         }
     }
 

@@ -1,0 +1,103 @@
+package dev.bottomhalf.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bottomhalf demo}: parses and checks the demo's options, then runs {@link NetDemo}. Used by the
+ * thread that runs the command line.
+ */
+@Command(name = "demo", sortOptions = false,
+        headerHeading = "%n",
+        header = "Run the network-card demo (the default command).",
+        descriptionHeading = "%n",
+        description = {
+            "Boots a 2-CPU kernel with a simulated two-queue network card. Each queue's interrupt top half "
+                    + "masks the queue on the card and raises NET_RX; the softirq drains the queue's receive ring "
+                    + "(64 packets a run), schedules the CPU's statistics tasklet and pushes the queue's watchdog "
+                    + "timer forward; a kworker writes a summary line to a temporary file once a second. Half-way a "
+                    + "burst arrives that the softirq loop hands to ksoftirqd.",
+            "",
+            "Prints a progress line a second, then /proc/interrupts, /proc/softirqs, the watchdog and workqueue "
+                    + "results, and checks that every packet the card accepted was delivered."},
+        optionListHeading = "%nOptions:%n")
+final class DemoCommand implements Callable<Integer> {
+    static final int MIN_SECONDS = 1;
+    static final int MAX_SECONDS = 30;
+    static final int MIN_RATE = 1;
+    static final int MAX_RATE = 5_000_000;
+    static final int MAX_TRACE = 10_000;
+
+    private final PrintStream out;
+    @Spec
+    private CommandSpec spec;
+    private int seconds;
+    private int rate;
+    private int traceLines;
+    private Path tempDir;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
+
+    DemoCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Option(names = "--seconds", paramLabel = "N", defaultValue = "10", order = 1,
+            description = "How long the card receives traffic: " + MIN_SECONDS + ".." + MAX_SECONDS
+                    + " seconds (default: ${DEFAULT-VALUE}).")
+    void seconds(int value) {
+        seconds = inRange("--seconds", value, MIN_SECONDS, MAX_SECONDS, "");
+    }
+
+    @Option(names = "--rate", paramLabel = "PPS", defaultValue = "200000", order = 2,
+            description = "Packets per second the card receives: " + MIN_RATE + ".." + MAX_RATE
+                    + " (default: ${DEFAULT-VALUE}).")
+    void rate(int value) {
+        rate = inRange("--rate", value, MIN_RATE, MAX_RATE, "");
+    }
+
+    @Option(names = "--trace", paramLabel = "N", defaultValue = "0", order = 3,
+            description = "Print the last N tracepoint hits at the end: 0.." + MAX_TRACE
+                    + ", 0 = tracing off (default: ${DEFAULT-VALUE}).")
+    void trace(int value) {
+        traceLines = inRange("--trace", value, 0, MAX_TRACE, " (0 = tracing off)");
+    }
+
+    @Option(names = "--temp-dir", paramLabel = "DIR", defaultValue = "${sys:java.io.tmpdir}", order = 4,
+            description = "Directory for the summary file the kworker writes; the file is deleted when the demo "
+                    + "ends, also after an error or Ctrl-C (default: ${DEFAULT-VALUE}).")
+    void tempDir(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(),
+                    "Invalid value for option '--temp-dir': " + dir + " is not a directory");
+        }
+        tempDir = dir;
+    }
+
+    @Override
+    public Integer call() {
+        return NetDemo.run(options(), out);
+    }
+
+    /** The options as parsed (defaults where none was given). */
+    DemoOptions options() {
+        return new DemoOptions(seconds, rate, traceLines, tempDir);
+    }
+
+    private int inRange(String option, int value, int min, int max, String note) {
+        if (value < min || value > max) {
+            throw new ParameterException(spec.commandLine(), "Invalid value for option '" + option + "': " + value
+                    + " is not in " + min + ".." + max + note);
+        }
+        return value;
+    }
+}

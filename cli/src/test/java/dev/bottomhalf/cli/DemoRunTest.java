@@ -1,0 +1,117 @@
+package dev.bottomhalf.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The demo run in-process (and once as a child JVM), with short durations: what it prints, and what it leaves behind. */
+class DemoRunTest {
+    private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
+    private final PrintStream out = new PrintStream(outBytes, true, StandardCharsets.UTF_8);
+    private final PrintStream err = new PrintStream(errBytes, true, StandardCharsets.UTF_8);
+    @TempDir
+    Path tempDir;
+
+    @Test
+    void demo_deliversEveryPacket_printsProcFiles_andLeavesNoFile() throws IOException {
+        int exit = Main.run(new String[] {"demo", "--seconds", "1", "--rate", "50000", "--temp-dir", tempDir.toString()},
+                out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.contains("t= 1s"), text);
+        assertTrue(text.contains("/proc/interrupts:"), text);
+        assertTrue(text.matches("(?s).* 24: +\\d+ +0 +BH-INTC +24-edge +eth0-rx-0\n.*"), text);
+        assertTrue(text.matches("(?s).* 25: +0 +\\d+ +BH-INTC +25-edge +eth0-rx-1\n.*"), text);
+        assertTrue(text.contains("      NET_RX:"), text);
+        assertTrue(text.matches("(?s).*statistics tasklets: [\\d,]+ roll-ups, device total [\\d,]+ packets\n.*"), text);
+        assertTrue(text.matches("(?s).*     TASKLET: +[1-9]\\d* +[1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*watchdog timers fired \\(the card went quiet for \\d+ ms at the end\\):"
+                + " eth0-watchdog-0 [1-9]\\d*, eth0-watchdog-1 [1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*LOC: +[1-9]\\d* +[1-9]\\d* +Local timer interrupts\n.*"), text);
+        assertTrue(text.matches("(?s).*slow path: ([1-9]\\d*) per-second summaries written by a kworker to a temporary"
+                + " file \\(deleted at the end\\); the last one:\n  summary \\1: jiffies \\d+, delivered \\d+ packets,"
+                + " dropped \\d+, on kworker/\\S+\n.*"), text);
+        assertTrue(text.matches("(?s).*workqueue monitor:\n.*\neth0_summary +[1-9]\\d* +0 .*"), text);
+        assertTrue(text.contains("every accepted packet was delivered; no kernel warnings."), text);
+        assertEquals(List.of(), filesIn(tempDir));
+        assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void demo_withTrace_printsTracepointHits() {
+        int exit = Main.run(new String[] {"demo", "--seconds=1", "--rate=10000", "--trace=20", "--temp-dir=" + tempDir},
+                out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.contains("trace (last 20 hits):"), text);
+        assertTrue(text.contains("timer_expire_entry: timer=process_timeout"), text); // the demo's closing msleep
+    }
+
+    @Test
+    void demo_stoppedByAnError_exitsWith1_andLeavesNoFile() throws IOException {
+        PrintStream failing = new PrintStream(outBytes, true, StandardCharsets.UTF_8) {
+            @Override
+            public void println(String line) {
+                if (line.equals("/proc/interrupts:")) {
+                    throw new IllegalStateException("output failed (simulated)");
+                }
+                super.println(line);
+            }
+        };
+        int exit = Main.run(new String[] {"demo", "--seconds", "1", "--rate", "10000", "--temp-dir", tempDir.toString()},
+                failing, err);
+        String errors = errBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(1, exit, outBytes + errors);
+        assertTrue(errors.startsWith(
+                "bottomhalf demo: failed: java.lang.IllegalStateException: output failed (simulated)\n"), errors);
+        assertTrue(outBytes.toString(StandardCharsets.UTF_8).contains("t= 1s"), outBytes::toString); // it did run
+        assertEquals(List.of(), filesIn(tempDir));
+    }
+
+    /** SIGTERM takes the same path as Ctrl-C's SIGINT: the JVM runs its shutdown hooks, then halts. */
+    @Test
+    void demo_terminatedMidRun_leavesNoFile() throws Exception {
+        Process demo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "demo", "--seconds", "30", "--rate", "10000", "--temp-dir", tempDir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try (BufferedReader lines = demo.inputReader(StandardCharsets.UTF_8)) {
+            List<String> seen = new ArrayList<>();
+            String line;
+            while ((line = lines.readLine()) != null && !line.startsWith("t= 1s")) {
+                seen.add(line);
+            }
+            assertTrue(line != null, "the demo ended before its first progress line: " + seen);
+            List<Path> during = filesIn(tempDir);
+            assertEquals(1, during.size(), during::toString);
+            assertTrue(during.getFirst().getFileName().toString().matches("bottomhalf-eth0-\\d+\\.log"), during::toString);
+            demo.destroy();
+            assertTrue(demo.waitFor(30, TimeUnit.SECONDS), "the demo did not stop on SIGTERM");
+        } finally {
+            demo.destroyForcibly();
+        }
+        assertEquals(143, demo.exitValue()); // 128 + SIGTERM: stopped by the signal, not finished
+        assertEquals(List.of(), filesIn(tempDir));
+    }
+
+    private static List<Path> filesIn(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.toList();
+        }
+    }
+}
