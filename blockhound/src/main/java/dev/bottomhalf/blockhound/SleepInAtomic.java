@@ -1,0 +1,151 @@
+package dev.bottomhalf.blockhound;
+
+import java.security.CodeSource;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.Reports;
+import reactor.blockhound.BlockingMethod;
+import reactor.blockhound.BlockingOperationError;
+
+/**
+ * The test and the report behind {@link BottomhalfIntegration}: called by BlockHound's instrumentation on
+ * the thread that is about to block, from any thread.
+ *
+ * <p>A blocking call is reported when, and only when, all of these hold:
+ * <ol>
+ * <li>the calling thread's bottomhalf context may not sleep ({@code preempt_count() != 0} or IRQs disabled:
+ * the test of {@code might_sleep()});</li>
+ * <li>the call is a sleep: {@code Thread.onSpinWait()} is the kernel's {@code cpu_relax()}, legal in any
+ * context, and is let through;</li>
+ * <li>the first frame outside the JDK, BlockHound and this module is not in bottomhalf's core: core's own
+ * waits are either its sleeping helpers ({@code msleep}, {@code flush_work}, {@code tasklet_kill}, ...),
+ * which call {@code might_sleep()} themselves before they block, or legal spins and the runtime's model of
+ * one CPU's exclusion (a context waiting for its CPU's BH or IRQ level), which the kernel does not count as
+ * sleeping;</li>
+ * <li>the call is not made while the kernel delivers a report (a {@link dev.bottomhalf.runtime.Reporter}
+ * writing to a log is the kernel's {@code printk}, legal in any context), nor from inside the report this
+ * class is making.</li>
+ * </ol>
+ * The report then goes through {@link ExecutionContext#mightSleep(String, Throwable)}: the same message,
+ * fields and rate limit (one report per {@code HZ} jiffies per kernel, shared with core's own
+ * {@code might_sleep()} calls) as the kernel's.
+ *
+ * <p>Implementation notes. No shared mutable state but the {@link #installed} flag (written once, volatile)
+ * and a per-thread re-entry flag; the context is the calling thread's own, read on its own thread, as its
+ * confinement requires.
+ */
+final class SleepInAtomic {
+    private static final String BLOCKHOUND_PACKAGE = "reactor.blockhound.";
+    /** The frame of BlockHound's check, right above the blocking JDK method. */
+    private static final String CHECK_CLASS = "reactor.blockhound.BlockHoundRuntime";
+    private static final String CHECK_METHOD = "checkBlocking";
+    private static final Set<String> SELF = Set.of(SleepInAtomic.class.getName(),
+            BottomhalfIntegration.class.getName(), BottomhalfBlockHound.class.getName());
+    private static final Module CORE_MODULE = ExecutionContext.class.getModule();
+    private static final CodeSource CORE_SOURCE = ExecutionContext.class.getProtectionDomain().getCodeSource();
+    private static final StackWalker WALKER = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
+    private static final ThreadLocal<Boolean> REPORTING = new ThreadLocal<>();
+
+    private static volatile boolean installed;
+
+    private SleepInAtomic() {
+    }
+
+    static boolean installed() {
+        return installed;
+    }
+
+    /** BlockHound's dynamic-thread predicate: every thread's context can change between two calls. */
+    static boolean anyThread(Thread thread) {
+        installed = true;
+        return true;
+    }
+
+    /** BlockHound's non-blocking predicate: {@code thread} is the caller, in a context that may not sleep. */
+    static boolean mayNotSleep(Thread thread) {
+        if (thread != Thread.currentThread()) {
+            return false;
+        }
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        return ctx != null && (ctx.inAtomic() || ctx.irqsDisabled());
+    }
+
+    /** BlockHound's callback: the calling thread is about to make {@code method}, a blocking call. */
+    static void blockingCall(BlockingMethod method) {
+        if (!mayNotSleep(Thread.currentThread())) {
+            // Another integration's non-blocking thread: BlockHound's own behaviour.
+            throw new BlockingOperationError(method);
+        }
+        if ("java.lang.Thread".equals(method.getClassName()) && "onSpinWait".equals(method.getName())) {
+            return; // cpu_relax()
+        }
+        if (REPORTING.get() != null) {
+            return;
+        }
+        List<StackWalker.StackFrame> frames = WALKER.walk(s -> s.toList());
+        int blockingFrame = -1;
+        StackWalker.StackFrame caller = null;
+        for (int i = 0; i < frames.size(); i++) {
+            StackWalker.StackFrame f = frames.get(i);
+            Class<?> c = f.getDeclaringClass();
+            if (c == Reports.class) {
+                return; // printk
+            }
+            if (blockingFrame < 0) {
+                if (CHECK_CLASS.equals(f.getClassName()) && CHECK_METHOD.equals(f.getMethodName())) {
+                    blockingFrame = i + 1; // the instrumented JDK method
+                }
+            } else if (caller == null && !isJdk(c) && !isAgent(c)) {
+                if (isCore(c)) {
+                    return; // the kernel's own wait: see the class comment
+                }
+                caller = f;
+            }
+        }
+        if (caller == null) {
+            return; // a JDK thread of its own, no caller to blame
+        }
+        StackTraceElement[] stack = frames.subList(blockingFrame, frames.size()).stream()
+                .map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new);
+        Throwable trace = new Throwable(method.toString());
+        trace.setStackTrace(stack);
+        REPORTING.set(Boolean.TRUE);
+        try {
+            ExecutionContext.currentOrNull().mightSleep(frame(caller), trace);
+        } finally {
+            REPORTING.remove();
+        }
+    }
+
+    /** The frame as the report names it: {@code class.method(File.java:line)}. */
+    static String frame(StackWalker.StackFrame f) {
+        String file = f.getFileName();
+        int line = f.getLineNumber();
+        return f.getClassName() + "." + f.getMethodName() + "("
+                + (file == null ? "Unknown Source" : line >= 0 ? file + ":" + line : file) + ")";
+    }
+
+    private static boolean isJdk(Class<?> c) {
+        ClassLoader loader = c.getClassLoader();
+        return loader == null || loader == ClassLoader.getPlatformClassLoader();
+    }
+
+    private static boolean isAgent(Class<?> c) {
+        String name = c.getName();
+        if (name.startsWith(BLOCKHOUND_PACKAGE)) {
+            return true;
+        }
+        int nest = name.indexOf('$');
+        return SELF.contains(nest < 0 ? name : name.substring(0, nest));
+    }
+
+    private static boolean isCore(Class<?> c) {
+        if (CORE_MODULE.isNamed()) {
+            return c.getModule() == CORE_MODULE;
+        }
+        return CORE_SOURCE != null && Objects.equals(c.getProtectionDomain().getCodeSource(), CORE_SOURCE);
+    }
+}
