@@ -9,6 +9,8 @@
 module dev.bottomhalf.blockhound {
     requires transitive dev.bottomhalf;
     requires transitive reactor.blockhound;
+    requires java.instrument; // the monitor probe's class-file transformer
+    requires java.management; // ThreadInfo.getBlockedCount(): did a monitor enter block
 
     exports dev.bottomhalf.blockhound;
 

@@ -1,14 +1,15 @@
 package dev.bottomhalf.blockhound;
 
+import java.lang.instrument.Instrumentation;
 import java.security.CodeSource;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.Reports;
 import reactor.blockhound.BlockingMethod;
 import reactor.blockhound.BlockingOperationError;
+import reactor.blockhound.shaded.net.bytebuddy.agent.ByteBuddyAgent;
 
 /**
  * The test and the report behind {@link BottomhalfIntegration}: called by BlockHound's instrumentation on
@@ -42,12 +43,12 @@ final class SleepInAtomic {
     /** The frame of BlockHound's check, right above the blocking JDK method. */
     private static final String CHECK_CLASS = "reactor.blockhound.BlockHoundRuntime";
     private static final String CHECK_METHOD = "checkBlocking";
-    private static final Set<String> SELF = Set.of(SleepInAtomic.class.getName(),
-            BottomhalfIntegration.class.getName(), BottomhalfBlockHound.class.getName());
-    private static final Module CORE_MODULE = ExecutionContext.class.getModule();
-    private static final CodeSource CORE_SOURCE = ExecutionContext.class.getProtectionDomain().getCodeSource();
+    static final CodeSource SELF_SOURCE = SleepInAtomic.class.getProtectionDomain().getCodeSource();
+    private static final Module SELF_MODULE = SleepInAtomic.class.getModule();
+    static final Module CORE_MODULE = ExecutionContext.class.getModule();
+    static final CodeSource CORE_SOURCE = ExecutionContext.class.getProtectionDomain().getCodeSource();
     private static final StackWalker WALKER = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
-    private static final ThreadLocal<Boolean> REPORTING = new ThreadLocal<>();
+    private static final ThreadLocal<Boolean> AGENT = new ThreadLocal<>();
 
     private static volatile boolean installed;
 
@@ -60,8 +61,31 @@ final class SleepInAtomic {
 
     /** BlockHound's dynamic-thread predicate: every thread's context can change between two calls. */
     static boolean anyThread(Thread thread) {
-        installed = true;
+        if (!installed) {
+            installOnce();
+        }
         return true;
+    }
+
+    /**
+     * BlockHound calls {@link #anyThread} for the first time at the end of its installation, on the installing
+     * thread: the integration is installed, and the monitor probe goes in.
+     */
+    private static synchronized void installOnce() {
+        if (installed) {
+            return;
+        }
+        installed = true;
+        MonitorEnterTransformer.install(instrumentation());
+    }
+
+    /** The instrumentation BlockHound installed (its own copy of ByteBuddy's agent keeps it). */
+    private static Instrumentation instrumentation() {
+        try {
+            return ByteBuddyAgent.getInstrumentation();
+        } catch (IllegalStateException notByByteBuddy) {
+            return ByteBuddyAgent.install(); // BlockHound was given an agent's own instrumentation
+        }
     }
 
     /** BlockHound's non-blocking predicate: {@code thread} is the caller, in a context that may not sleep. */
@@ -82,7 +106,40 @@ final class SleepInAtomic {
         if ("java.lang.Thread".equals(method.getClassName()) && "onSpinWait".equals(method.getName())) {
             return; // cpu_relax()
         }
-        if (REPORTING.get() != null) {
+        report(method.toString(), CHECK_CLASS, CHECK_METHOD);
+    }
+
+    /**
+     * {@link MonitorProbe}'s report: the calling thread, in a context that may not sleep, has just blocked
+     * entering {@code monitor} in the method that called {@link MonitorProbe#after()}.
+     */
+    static void contendedMonitorEnter(Object monitor) {
+        report("monitorenter " + monitor.getClass().getName() + "@" + Integer.toHexString(
+                System.identityHashCode(monitor)) + " (contended)", MonitorProbe.class.getName(), "after");
+    }
+
+    /**
+     * Whether the calling thread is inside this module's own work (a report being made, a probe reading its
+     * counters): blocking calls made there are the agent's, not the caller's.
+     */
+    static boolean inAgent() {
+        return AGENT.get() != null;
+    }
+
+    static void enterAgent() {
+        AGENT.set(Boolean.TRUE);
+    }
+
+    static void leaveAgent() {
+        AGENT.remove();
+    }
+
+    /**
+     * Reports a sleep of {@code what} at the caller's frame unless the rules of the class comment let it
+     * through. {@code startClass.startMethod} is the frame right above the blocking one.
+     */
+    private static void report(String what, String startClass, String startMethod) {
+        if (inAgent()) {
             return;
         }
         List<StackWalker.StackFrame> frames = WALKER.walk(s -> s.toList());
@@ -95,8 +152,8 @@ final class SleepInAtomic {
                 return; // printk
             }
             if (blockingFrame < 0) {
-                if (CHECK_CLASS.equals(f.getClassName()) && CHECK_METHOD.equals(f.getMethodName())) {
-                    blockingFrame = i + 1; // the instrumented JDK method
+                if (startClass.equals(f.getClassName()) && startMethod.equals(f.getMethodName())) {
+                    blockingFrame = i + 1;
                 }
             } else if (caller == null && !isJdk(c) && !isAgent(c)) {
                 if (isCore(c)) {
@@ -106,17 +163,17 @@ final class SleepInAtomic {
             }
         }
         if (caller == null) {
-            return; // a JDK thread of its own, no caller to blame
+            return; // no caller outside the JDK to blame
         }
         StackTraceElement[] stack = frames.subList(blockingFrame, frames.size()).stream()
                 .map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new);
-        Throwable trace = new Throwable(method.toString());
+        Throwable trace = new Throwable(what);
         trace.setStackTrace(stack);
-        REPORTING.set(Boolean.TRUE);
+        enterAgent();
         try {
             ExecutionContext.currentOrNull().mightSleep(frame(caller), trace);
         } finally {
-            REPORTING.remove();
+            leaveAgent();
         }
     }
 
@@ -133,19 +190,20 @@ final class SleepInAtomic {
         return loader == null || loader == ClassLoader.getPlatformClassLoader();
     }
 
-    private static boolean isAgent(Class<?> c) {
-        String name = c.getName();
-        if (name.startsWith(BLOCKHOUND_PACKAGE)) {
-            return true;
-        }
-        int nest = name.indexOf('$');
-        return SELF.contains(nest < 0 ? name : name.substring(0, nest));
+    /** BlockHound's classes and this module's own (not its tests, which have a code source of their own). */
+    static boolean isAgent(Class<?> c) {
+        return c.getName().startsWith(BLOCKHOUND_PACKAGE) || isIn(c, SELF_MODULE, SELF_SOURCE);
     }
 
-    private static boolean isCore(Class<?> c) {
-        if (CORE_MODULE.isNamed()) {
-            return c.getModule() == CORE_MODULE;
+    /** bottomhalf's core: the module {@code dev.bottomhalf}, or its jar (classes folder) on the class path. */
+    static boolean isCore(Class<?> c) {
+        return isIn(c, CORE_MODULE, CORE_SOURCE);
+    }
+
+    static boolean isIn(Class<?> c, Module module, CodeSource source) {
+        if (module.isNamed()) {
+            return c.getModule() == module;
         }
-        return CORE_SOURCE != null && Objects.equals(c.getProtectionDomain().getCodeSource(), CORE_SOURCE);
+        return source != null && Objects.equals(c.getProtectionDomain().getCodeSource(), source);
     }
 }

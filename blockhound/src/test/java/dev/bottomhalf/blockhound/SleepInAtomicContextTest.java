@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 import java.util.stream.Stream;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -73,9 +74,10 @@ class SleepInAtomicContextTest {
         }
     }
 
-    enum Call { THREAD_SLEEP, OBJECT_WAIT, PARK_NANOS, SOCKET_READ }
+    enum Call { THREAD_SLEEP, OBJECT_WAIT, PARK_NANOS, CONTENDED_SYNCHRONIZED, SOCKET_READ }
 
     private Sleepers.SocketPair socket;
+    private Sleepers.Contention contention;
 
     @BeforeAll
     static void installBlockHound() {
@@ -144,6 +146,9 @@ class SleepInAtomicContextTest {
     /** Makes {@code call} in {@code where} on CPU 0 of the test's kernel and returns once it has been made. */
     private void runIn(KernelExtension kernels, Mode mode, Where where, Call call) throws Exception {
         Kernel k = kernels.kernel();
+        if (call == Call.CONTENDED_SYNCHRONIZED) {
+            contention = new Sleepers.Contention().start(); // held before the context runs
+        }
         CountDownLatch made = new CountDownLatch(1);
         Runnable body = () -> {
             make(call);
@@ -237,6 +242,7 @@ class SleepInAtomicContextTest {
             case THREAD_SLEEP -> Sleepers.threadSleep();
             case OBJECT_WAIT -> Sleepers.objectWait();
             case PARK_NANOS -> Sleepers.parkNanos();
+            case CONTENDED_SYNCHRONIZED -> Sleepers.contendedMonitor(contention);
             case SOCKET_READ -> {
                 try {
                     Sleepers.socketRead(socket.in());
@@ -247,13 +253,16 @@ class SleepInAtomicContextTest {
         }
     }
 
-    @org.junit.jupiter.api.BeforeEach
+    @BeforeEach
     void openSocket() throws IOException {
         socket = new Sleepers.SocketPair();
     }
 
-    @org.junit.jupiter.api.AfterEach
-    void closeSocket() throws IOException {
+    @AfterEach
+    void closeSocketAndMonitor() throws IOException, InterruptedException {
         socket.close();
+        if (contention != null) {
+            contention.close();
+        }
     }
 }

@@ -9,6 +9,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -63,6 +65,13 @@ final class Sleepers {
         }
     }
 
+    /** A synchronized block whose monitor another thread holds until this one is blocked on it. */
+    static void contendedMonitor(Contention contention) {
+        mark(); contention.arm(); synchronized (contention.lock) {
+            contention.entered = true;
+        }
+    }
+
     /** Thread.onSpinWait: the kernel's cpu_relax(), not a sleep. */
     static void spinWait() {
         mark(); Thread.onSpinWait();
@@ -81,6 +90,49 @@ final class Sleepers {
                 + "preempt_count: " + Integer.toHexString(ctx.preemptCount()) + ", expected: 0";
         calls.add(new Call(frame, report, mayNotSleep, ctx == null ? 0 : ctx.preemptCount(),
                 ctx != null && ctx.irqsDisabled()));
+    }
+
+    /**
+     * A monitor held by a thread of its own from {@link #start()} until the thread that {@linkplain #arm()
+     * armed} it is blocked entering it, or until it is closed (or 10 s have passed).
+     */
+    static final class Contention implements AutoCloseable {
+        final Object lock = new Object();
+        private final CountDownLatch held = new CountDownLatch(1);
+        private volatile Thread contender;
+        private volatile boolean released;
+        volatile boolean entered;
+        private final Thread holder = new Thread(this::hold, "monitor-holder");
+
+        Contention start() throws InterruptedException {
+            holder.start();
+            held.await();
+            return this;
+        }
+
+        void arm() {
+            contender = Thread.currentThread();
+        }
+
+        private void hold() {
+            synchronized (lock) {
+                held.countDown();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (System.nanoTime() < deadline) {
+                    Thread t = contender;
+                    if (released || t != null && t.getState() == Thread.State.BLOCKED) {
+                        return;
+                    }
+                    LockSupport.parkNanos(10_000);
+                }
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            released = true;
+            holder.join(TimeUnit.SECONDS.toMillis(20));
+        }
     }
 
     /** A connected loopback socket pair with one byte waiting to be read on the client side. */
