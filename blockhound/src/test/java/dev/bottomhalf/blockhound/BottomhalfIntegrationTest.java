@@ -161,6 +161,38 @@ class BottomhalfIntegrationTest {
                 .anyMatch(f -> f.getClassName().equals("dev.bottomhalf.runtime.CpuLevel"));
     }
 
+    /**
+     * JUnit loads every test class before the first test runs, so this class was loaded before BlockHound
+     * was installed: its synchronized block is probed only because the installation retransformed it.
+     */
+    @Test
+    void contendedSynchronized_inAClassLoadedBeforeInstallation_isReported() throws Exception {
+        Kernel k = stepped.kernel();
+        try (Sleepers.Contention contention = new Sleepers.Contention().start()) {
+            k.irqs().request(LINE, (irq, dev) -> {
+                enterContended(contention);
+                return IrqReturn.HANDLED;
+            }, Set.of(), "preloaded", "dev");
+            k.irqs().setAffinity(LINE, 0);
+            k.irqs().assertIrq(LINE);
+            stepped.stepper().hardirq(0);
+            assertTrue(contention.entered);
+        }
+        List<KernelEvent> bugs = stepped.reports().matching(BUG);
+        assertEquals(1, bugs.size(), () -> "one report: " + bugs);
+        assertEquals(Sleepers.calls.get(0).expectedReport(), bugs.get(0).message());
+        assertTrue(Sleepers.calls.get(0).frame().startsWith(
+                "dev.bottomhalf.blockhound.BottomhalfIntegrationTest.enterContended("), Sleepers.calls.get(0).frame());
+        assertTrue(bugs.get(0).cause().getMessage().startsWith("monitorenter java.lang.Object@"),
+                bugs.get(0).cause().getMessage());
+    }
+
+    private static void enterContended(Sleepers.Contention contention) {
+        Sleepers.mark(); contention.arm(); synchronized (contention.lock) {
+            contention.entered = true;
+        }
+    }
+
     @Test
     void idleKernel_withTheIntegrationInstalled_reportsNothing() {
         Kernel k = threaded.kernel();

@@ -77,7 +77,8 @@ final class Sleepers {
         mark(); Thread.onSpinWait();
     }
 
-    private static void mark() {
+    /** Records the caller's frame and context; the blocking call must follow on the same source line. */
+    static void mark() {
         StackWalker.StackFrame f = StackWalker.getInstance().walk(s -> s.skip(1).findFirst()).orElseThrow();
         String frame = f.getClassName() + "." + f.getMethodName() + "(" + f.getFileName() + ":" + f.getLineNumber()
                 + ")";
