@@ -48,6 +48,7 @@ public final class BottomhalfIntegration implements BlockHoundIntegration {
 
     @Override
     public void applyTo(BlockHound.Builder builder) {
+        BottomhalfBlockHound.requireClassPath();
         if (!APPLIED.add(builder)) {
             return;
         }
