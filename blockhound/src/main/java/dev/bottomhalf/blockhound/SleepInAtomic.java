@@ -34,9 +34,13 @@ import reactor.blockhound.shaded.net.bytebuddy.agent.ByteBuddyAgent;
  * fields and rate limit (one report per {@code HZ} jiffies per kernel, shared with core's own
  * {@code might_sleep()} calls) as the kernel's.
  *
- * <p>Implementation notes. No shared mutable state but the {@link #installed} flag (written once, volatile)
- * and a per-thread re-entry flag; the context is the calling thread's own, read on its own thread, as its
- * confinement requires.
+ * <p>{@link MonitorProbe} reports a blocked {@code synchronized} block through the same rules
+ * ({@link #contendedMonitorEnter}).
+ *
+ * <p>Implementation notes. No shared mutable state but the {@link #installed} flag (set once, under the
+ * class's lock, by the installing thread; volatile) and a per-thread flag marking this module's own work
+ * ({@link #inAgent()}); the context is the calling thread's own, read on its own thread, as its confinement
+ * requires.
  */
 final class SleepInAtomic {
     private static final String BLOCKHOUND_PACKAGE = "reactor.blockhound.";
