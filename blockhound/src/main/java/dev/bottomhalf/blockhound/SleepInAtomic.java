@@ -80,6 +80,7 @@ final class SleepInAtomic {
             return;
         }
         installed = true;
+        MonitorProbe.blockedCount(); // initialised here, not on its first use in some handler
         MonitorEnterTransformer.install(instrumentation());
     }
 
