@@ -445,6 +445,19 @@ public final class ExecutionContext {
      * @return true when sleeping is legal here
      */
     public boolean mightSleep(String where) {
+        return mightSleep(where, null);
+    }
+
+    /**
+     * {@link #mightSleep(String)} for a blocking call that is not one of the kernel's own — a JDK call such
+     * as {@code Thread.sleep} found by an instrumentation agent (the {@code bottomhalf-blockhound} module):
+     * the same test, report and rate limit, with the caller's stack.
+     *
+     * @param where the frame that made the call, e.g. {@code com.example.Nic.rx(Nic.java:42)}
+     * @param stack the stack the report carries; null: one made here
+     * @return true when sleeping is legal here
+     */
+    public boolean mightSleep(String where, Throwable stack) {
         if (preemptCount == 0 && !irqsDisabled) {
             return true;
         }
@@ -455,7 +468,8 @@ public final class ExecutionContext {
         reports.bug("BUG: sleeping function called from invalid context at " + where + "\n"
                 + "in_atomic(): " + (inAtomic() ? 1 : 0) + ", irqs_disabled(): " + (irqsDisabled ? 1 : 0)
                 + ", non_block: 0, pid: " + Thread.currentThread().threadId() + ", name: " + name + "\n"
-                + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0", new Throwable(where));
+                + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0",
+                stack != null ? stack : new Throwable(where));
         return false;
     }
 

@@ -353,6 +353,23 @@ class ExecutionContextTest {
         assertTrue(reports.events().stream().allMatch(e -> e.kind() == KernelEvent.Kind.BUG));
     }
 
+    @Test
+    void mightSleep_withAGivenStack_reportsTheSameLines_carryingThatStack_underTheSameLimit() {
+        Throwable stack = new Throwable("java.lang.Thread.sleepNanos0");
+        task.preemptDisable();
+        assertFalse(task.mightSleep("com.example.Nic.rx(Nic.java:42)", stack));
+        assertFalse(task.mightSleep("msleep"), "the second in the same HZ is not reported");
+        task.preemptEnable();
+        assertTrue(task.mightSleep("com.example.Nic.rx(Nic.java:42)", stack), "legal again");
+        List<KernelEvent> bugs = reports.ofKind(KernelEvent.Kind.BUG);
+        assertEquals(1, bugs.size(), reports.toString());
+        assertEquals("BUG: sleeping function called from invalid context at com.example.Nic.rx(Nic.java:42)\n"
+                + "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + tid() + ", name: " + me + "\n"
+                + "preempt_count: 1, expected: 0", bugs.get(0).message());
+        assertSame(stack, bugs.get(0).cause());
+        assertEquals(2, kernel.reports().count(KernelEvent.Kind.BUG), "the suppressed one is counted");
+    }
+
     // ------------------------------------------------------------------------------------------
     // BH count misuse
     // ------------------------------------------------------------------------------------------
