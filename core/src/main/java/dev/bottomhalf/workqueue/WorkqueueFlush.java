@@ -3,6 +3,7 @@ package dev.bottomhalf.workqueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
+import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
@@ -63,6 +64,7 @@ final class WorkqueueFlush {
         if (target == 0) {
             return false;
         }
+        Lockdep.flushWork(ctx, w.func().getClass(), w, w.name());
         ctx.mightSleep("flush_work");
         waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
         return true;
@@ -154,6 +156,7 @@ final class WorkqueueFlush {
             reports.printk(KernelEvent.Kind.WARN, "WARNING: Flushing system-wide workqueues will be prohibited in near"
                     + " future.", new Throwable("__warn_flushing_systemwide_wq"));
         }
+        Lockdep.flushWorkqueue(ctx, wq, wq.name());
         ctx.mightSleep("flush_workqueue");
         wq.flushMutex.lock();
         try {
