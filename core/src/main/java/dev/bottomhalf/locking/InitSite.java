@@ -12,11 +12,22 @@ package dev.bottomhalf.locking;
 record InitSite(String className, String method, int bci) {
     private static final StackWalker WALKER = StackWalker.getInstance();
 
+    /** This package's classes and the facade: frames that are not the caller's code. */
+    private static final java.util.Set<String> LOCKING_CODE = java.util.Set.of(
+            "dev.bottomhalf.linux.Linux", InitSite.class.getName(), Lockdep.class.getName(),
+            LockDebug.class.getName(), LockingState.class.getName(), SpinlockBase.class.getName(),
+            Spinlock.class.getName(), RawSpinlock.class.getName(), Rwlock.class.getName());
+
+    /** Whether {@code className} (of a stack frame) is this package's code or the facade's, or nested in it. */
+    static boolean isLockingCode(String className) {
+        int nested = className.indexOf('$');
+        return LOCKING_CODE.contains(nested < 0 ? className : className.substring(0, nested));
+    }
+
     /** The first frame outside this package and the facade: the code that made or initialised the lock. */
     static InitSite caller() {
         return WALKER.walk(frames -> frames
-                .filter(f -> !f.getClassName().startsWith("dev.bottomhalf.locking.")
-                        && !f.getClassName().equals("dev.bottomhalf.linux.Linux"))
+                .filter(f -> !isLockingCode(f.getClassName()))
                 .findFirst()
                 .map(f -> new InitSite(f.getClassName(), f.getMethodName(), f.getByteCodeIndex()))
                 .orElse(new InitSite("?", "?", -1)));

@@ -119,8 +119,8 @@ public final class Lockdep {
     public static void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work,
                                   String workName) {
         Lockdep ld = active(ctx);
-        if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false)) {
-            ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false);
+        if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false, "process_one_work")) {
+            ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false, "process_one_work");
         }
     }
 
@@ -140,7 +140,8 @@ public final class Lockdep {
      */
     public static void flushWork(ExecutionContext ctx, Object workKey, Object work, String workName) {
         Lockdep ld = active(ctx);
-        if (ld != null && ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false)) {
+        if (ld != null && ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false,
+                "__flush_work")) {
             ld.release(ctx, work, null);
         }
     }
@@ -148,7 +149,8 @@ public final class Lockdep {
     /** {@code __flush_workqueue}'s {@code touch_wq_lockdep_map}. Only {@code ctx}'s thread. */
     public static void flushWorkqueue(ExecutionContext ctx, Object wq, String wqName) {
         Lockdep ld = active(ctx);
-        if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false)) {
+        if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false,
+                "__flush_workqueue")) {
             ld.release(ctx, wq, null);
         }
     }
@@ -215,8 +217,66 @@ public final class Lockdep {
     }
 
     /** One held lock: the kernel's {@code struct held_lock}. Confined to its context. */
-    record HeldLock(Object instance, LockClass cls, int read, boolean trylock, int irqContext,
-                    boolean hardirqsOff, Throwable acquired) {
+    static final class HeldLock {
+        private final Object instance;
+        private final LockClass cls;
+        private final int read;
+        private final boolean trylock;
+        private final int irqContext;
+        private final boolean hardirqsOff;
+        /** The kernel's {@code acquire_ip} for lockdep maps, whose acquisition sites are fixed; else null. */
+        private final String ip;
+        /** The acquisition's stack: taken at once for locks; for maps only when lockdep records or reports it. */
+        private Throwable acquired;
+
+        HeldLock(Object instance, LockClass cls, int read, boolean trylock, int irqContext, boolean hardirqsOff,
+                 String ip, Throwable acquired) {
+            this.instance = instance;
+            this.cls = cls;
+            this.read = read;
+            this.trylock = trylock;
+            this.irqContext = irqContext;
+            this.hardirqsOff = hardirqsOff;
+            this.ip = ip;
+            this.acquired = acquired;
+        }
+
+        Object instance() {
+            return instance;
+        }
+
+        LockClass cls() {
+            return cls;
+        }
+
+        int read() {
+            return read;
+        }
+
+        boolean trylock() {
+            return trylock;
+        }
+
+        int irqContext() {
+            return irqContext;
+        }
+
+        boolean hardirqsOff() {
+            return hardirqsOff;
+        }
+
+        /** The acquisition stack, captured now if it was not (only on the acquiring thread, while acquiring). */
+        Throwable acquired() {
+            if (acquired == null) {
+                acquired = new Throwable("lock_acquire " + cls.name);
+            }
+            return acquired;
+        }
+
+        /** {@code acquire_ip}: the first frame of the caller's code, or the map's fixed site. */
+        String at() {
+            return ip != null ? ip : firstFrame(acquired());
+        }
     }
 
     /** A context's held locks ({@code current->held_locks}). Confined to its context. */
@@ -252,16 +312,18 @@ public final class Lockdep {
      */
     boolean acquire(ExecutionContext ctx, Object instance, Object key, String name, int waitType, int read,
                     boolean trylock) {
-        return acquire(ctx, instance, key, PLAIN_NAME, name, waitType, read, trylock);
+        return acquire(ctx, instance, key, PLAIN_NAME, name, waitType, read, trylock, null);
     }
 
     private boolean acquire(ExecutionContext ctx, Object instance, Object key, int kind, String rawName, int waitType,
-                            int read, boolean trylock) {
+                            int read, boolean trylock, String ip) {
         if (!debugLocks) {
             return false;
         }
         String name = className(kind, rawName);
-        Throwable here = new Throwable("lock_acquire " + name);
+        // Maps (work items, workqueues) are taken on every item a worker runs: their stack is captured only when
+        // lockdep records something new or reports. A lock's is captured at once: its site is the user's code.
+        Throwable here = kind == PLAIN_NAME ? new Throwable("lock_acquire " + name) : null;
         HeldLocks held = heldOf(ctx);
         int irqContext = (ctx.inHardirq() ? 2 : 0) + (ctx.inServingSoftirq() ? 1 : 0);
         String report;
@@ -287,7 +349,8 @@ public final class Lockdep {
                 h = null;
             }
             if (cls != null) {
-                h = new HeldLock(instance, cls, read, trylock, irqContext, ctx.irqsDisabled(), here);
+                h = new HeldLock(instance, cls, read, trylock, irqContext, ctx.irqsDisabled(),
+                        ip, here);
                 Problem p = markUsage(ctx, held, h);
                 if (p == null && !trylock) {
                     p = checkDeadlock(ctx, held, h);
@@ -303,7 +366,7 @@ public final class Lockdep {
             }
         }
         if (report != null) {
-            emit(report, here, other);
+            emit(report, h != null ? h.acquired() : new Throwable("lock_acquire"), other);
             return false;
         }
         held.stack.add(h);
@@ -411,7 +474,7 @@ public final class Lockdep {
     /** {@code print_usage_bug}. */
     private String usageBug(ExecutionContext ctx, HeldLocks held, HeldLock h, int prevBit, int newBit) {
         int pc = ctx.preemptCount();
-        boolean softirqsEnabled = (pc & ExecutionContext.SOFTIRQ_MASK) == 0 && !ctx.irqsDisabled();
+        boolean softirqsEnabled = (pc & ExecutionContext.SOFTIRQ_MASK) == 0;
         String lock = h.cls().printName();
         return "\n================================\n"
                 + "WARNING: inconsistent lock state\n"
@@ -422,7 +485,7 @@ public final class Lockdep {
                 + "]:HE" + (ctx.irqsDisabled() ? 0 : 1) + ":SE" + (softirqsEnabled ? 1 : 0) + "] takes:\n"
                 + printLock(h) + "\n"
                 + "{" + USAGE_STR[prevBit] + "} state was registered at:\n"
-                + trace(h.cls().usageTraces[prevBit], "  ", Integer.MAX_VALUE)
+                + trace(h.cls().usageTraces[prevBit], "  ", 8)
                 + "\nother info that might help us debug this:\n"
                 + " Possible unsafe locking scenario:\n\n"
                 + "       CPU0\n"
@@ -577,7 +640,7 @@ public final class Lockdep {
 
     /** {@code print_lock}: {@code <address> (name){usage}-{n:n}, at: <frame>}. */
     static String printLock(HeldLock h) {
-        return address(h.instance()) + h.cls().printNameWithUsage() + ", at: " + firstFrame(h.acquired());
+        return address(h.instance()) + h.cls().printNameWithUsage() + ", at: " + h.at();
     }
 
     /** {@code lockdep_print_held_locks}. */
@@ -599,8 +662,7 @@ public final class Lockdep {
     }
 
     private static boolean ours(StackTraceElement e) {
-        String c = e.getClassName();
-        return c.startsWith("dev.bottomhalf.locking.") || c.equals("dev.bottomhalf.linux.Linux");
+        return InitSite.isLockingCode(e.getClassName());
     }
 
     /** The first frame of the caller's code: the kernel's acquire {@code ip}. */
