@@ -114,12 +114,15 @@ public final class Lockdep {
      * both maps. The workqueue's class is the workqueue itself (the kernel registers a key per workqueue); the
      * item's class is its function's class ({@code workKey}: one per lambda or method reference, as the kernel's
      * is one per {@code INIT_WORK} site), named after the first item seen with it. Allocates nothing when lockdep
-     * is off. Only {@code ctx}'s thread.
+     * is off. Items of BH workqueues (run in softirq context) are not tracked: a flush's acquire-and-release of
+     * their map from a task would otherwise read as a softirq-unsafe use of a softirq-used map. Only
+     * {@code ctx}'s thread.
      */
     public static void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work,
                                   String workName) {
         Lockdep ld = active(ctx);
-        if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false, "process_one_work")) {
+        if (ld != null && !ctx.inServingSoftirq()
+                && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false, "process_one_work")) {
             ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false, "process_one_work");
         }
     }

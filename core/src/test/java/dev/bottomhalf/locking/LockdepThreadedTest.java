@@ -59,31 +59,42 @@ class LockdepThreadedTest {
         Kernel k = kernels.kernel();
         Spinlock lock = DEFINE_SPINLOCK("dev_lock");
         boolean[] takeLock = {true};
-        CountDownLatch first = new CountDownLatch(1);
+        CountDownLatch gate = new CountDownLatch(1);
         Work w = new Work("reset_work", work -> {
             if (takeLock[0]) {
                 spin_lock(lock);
                 spin_unlock(lock);
+            } else {
+                try {
+                    gate.await();                  // still running when flush_work looks: it waits for it
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
-            first.countDown();
         });
         k.workqueues().schedule(w);
-        assertTrue(first.await(TIMEOUT_S, TimeUnit.SECONDS));
-        flush_work_from(k, w);
+        k.workqueues().flush(w);                  // first run done: (work_completion)(reset_work) -> dev_lock
         takeLock[0] = false;
         k.bindCurrentThread(0);
         k.workqueues().schedule(w);
+        Thread opener = Thread.ofPlatform().start(() -> {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+            while (k.reports().count(KernelEvent.Kind.WARNING) == 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            gate.countDown();                      // the flush has reported: let the item finish
+        });
         spin_lock(lock);
         flush_work(w);
         spin_unlock(lock);
+        other(opener);
         kernels.reports().expect("BUG: sleeping function called from invalid context at flush_work");
         String text = kernels.reports().matching("WARNING: possible circular locking dependency detected").get(0).message();
         assertTrue(text.contains("-> #1 (dev_lock){+.+.}-{2:2}:") && text.contains("((work_completion)(reset_work))"), text);
     }
 
-    /** Waits (outside any lock) until the first run has finished and released the item's maps. */
-    private static void flush_work_from(Kernel k, Work w) {
-        k.workqueues().flush(w);
+    private static void other(Thread t) throws InterruptedException {
+        t.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
     }
 
     @Test

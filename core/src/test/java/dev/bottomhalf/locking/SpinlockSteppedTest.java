@@ -274,6 +274,41 @@ class SpinlockSteppedTest {
         assertTrue(reports.matching("preempt_count: 1, expected: 0").size() == 1);
     }
 
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        java.lang.reflect.Method m = Class.forName("com.sun.management.ThreadMXBean")
+                .getMethod("getThreadAllocatedBytes", long.class);
+        return (long) m.invoke(java.lang.management.ManagementFactory.getThreadMXBean(), Thread.currentThread().threadId());
+    }
+
+    @Test
+    void uncontendedLockForms_withLockdepOff_allocateNothing() throws ReflectiveOperationException {
+        Spinlock lock = DEFINE_SPINLOCK("lock");
+        Rwlock rw = DEFINE_RWLOCK("rw");
+        Runnable forms = () -> {
+            for (int i = 0; i < 100_000; i++) {
+                spin_lock(lock);
+                spin_unlock(lock);
+                long flags = spin_lock_irqsave(lock);
+                spin_unlock_irqrestore(lock, flags);
+                spin_lock_bh(lock);
+                spin_unlock_bh(lock);
+                read_lock(rw);
+                read_unlock(rw);
+                write_lock_irq(rw);
+                write_unlock_irq(rw);
+            }
+        };
+        for (int round = 0; round < 5; round++) {  // the JIT's warm-up
+            forms.run();
+            allocatedBytes();
+        }
+        long before = allocatedBytes();
+        forms.run();
+        long allocated = allocatedBytes() - before;
+        assertTrue(allocated < 4_096, allocated + " bytes for 500,000 lock/unlock pairs (the measuring call itself"
+                + " takes about 1 KB)");
+    }
+
     // ------------------------------------------------------------------------------------------
     // Assertions
     // ------------------------------------------------------------------------------------------
