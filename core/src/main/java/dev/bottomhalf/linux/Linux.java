@@ -376,6 +376,11 @@ public final class Linux {
         return lock.writeTrylock() ? 1 : 0;
     }
 
+    /** {@code lockdep_assert_held(lock)} for an {@code rwlock_t}: held for reading or writing. */
+    public static void lockdep_assert_held(Rwlock lock) {
+        lock.lockdepAssertHeld();
+    }
+
     // ------------------------------------------------------------------------------------------
     // Lockup detectors (kernel/watchdog.c)
     // ------------------------------------------------------------------------------------------

@@ -88,6 +88,21 @@ public final class Rwlock {
         return Math.max(0, (int) STATE.getOpaque(this));
     }
 
+    /**
+     * {@code lockdep_assert_held(lock)}: a {@code WARNING} when the calling context holds the lock neither for
+     * reading nor for writing — as lockdep knows it when lockdep is on; with lockdep off, when no reader holds it
+     * and the writer (if any) is another context.
+     */
+    public void lockdepAssertHeld() {
+        ExecutionContext ctx = ExecutionContext.current();
+        Lockdep ld = Lockdep.active(ctx);
+        int s = (int) STATE.getOpaque(this);
+        boolean held = ld != null ? ld.isHeld(ctx, this) : s > 0 || (s == WRITER && owner == ctx);
+        if (!held) {
+            ctx.machine().reports().warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
+        }
+    }
+
     // ------------------------------------------------------------------------------------------
     // Readers
     // ------------------------------------------------------------------------------------------

@@ -392,6 +392,20 @@ class LockdepTest {
         reports.expect("WARNING: lockdep_assert_held(dev_lock): not held by");
     }
 
+    @Test
+    void lockdepAssertHeld_ofAnRwlock_acceptsAReaderAndTheWriter() {
+        Rwlock lock = DEFINE_RWLOCK("tbl_lock");
+        read_lock(lock);
+        lockdep_assert_held(lock);
+        read_unlock(lock);
+        write_lock(lock);
+        lockdep_assert_held(lock);
+        write_unlock(lock);
+        assertEquals(List.of(), reports.messages());
+        lockdep_assert_held(lock);
+        reports.expect("WARNING: lockdep_assert_held(tbl_lock): not held by");
+    }
+
     // ------------------------------------------------------------------------------------------
     // The workqueue's flush dependencies
     // ------------------------------------------------------------------------------------------
