@@ -15,7 +15,8 @@ import dev.bottomhalf.runtime.Machine;
  * The kernel's lock validator ({@code kernel/locking/lockdep.c}, {@code CONFIG_PROVE_LOCKING}) for one kernel,
  * the part that matters for interrupt code: lock classes, the IRQ-usage state of each class
  * ({@code inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage.}), the dependency graph between classes
- * ({@code possible circular locking dependency detected}), recursion ({@code possible recursive locking
+ * ({@code possible circular locking dependency detected}, {@code HARDIRQ-safe -> HARDIRQ-unsafe lock order
+ * detected}, {@code possible irq lock inversion dependency detected}), recursion ({@code possible recursive locking
  * detected}), unlocks of locks not held ({@code bad unlock balance detected!}) and the workqueue's flush
  * dependencies (lockdep maps for work items and workqueues). Called from every context, on the context's own
  * thread; on only when {@link dev.bottomhalf.runtime.KernelConfig#proveLocking()} is.
@@ -35,12 +36,14 @@ import dev.bottomhalf.runtime.Machine;
  * and guarded by this object's monitor (the kernel's {@code graph_lock}). A dependency {@code prev -> next} is
  * added between the lock being taken and the topmost held lock of the same IRQ context (and further down past
  * trylocks), and checked for a path {@code next -> ... -> prev} (breadth-first, as {@code check_noncircular})
- * only when it is new. Every acquisition captures its stack (a {@link Throwable}): lockdep is for tests, and the
- * reports print where each side took its lock. Where we differ from the kernel: recursive read acquisitions
+ * only when it is new, and for an IRQ-safe class coming to wait for an IRQ-unsafe one ({@code check_irq_usage});
+ * a new usage bit is checked against the graph too ({@code possible irq lock inversion dependency detected}).
+ * Every acquisition of a lock captures its stack (a {@link Throwable}): lockdep is for tests, and the reports
+ * print where each side took its lock. Where we differ from the kernel: recursive read acquisitions
  * ({@code read_lock}) add no dependency of their own (the kernel's pre-5.10 rule; the 6.12 kernel tracks read
  * dependencies in the graph); locks still held when IRQs or bottom halves are enabled again are not marked
- * ({@code mark_held_locks}); the {@code -safe -> -unsafe} order check ({@code check_irq_usage}) and lock
- * chains are not modelled.
+ * ({@code mark_held_locks}); the IRQ-safe/unsafe checks do not refine read usage; lock chains are not
+ * modelled.
  */
 public final class Lockdep {
     /** The kernel's {@code MAX_LOCKDEP_KEYS}: more classes than this turn lockdep off with a report. */
@@ -190,6 +193,8 @@ public final class Lockdep {
         final Throwable[] usageTraces = new Throwable[USAGE_STR.length];
         /** Forward dependencies: this class was held when the key was taken; the value is where. */
         final Map<LockClass, Throwable> after = new LinkedHashMap<>();
+        /** Backward dependencies: the key was held when this class was taken; the value is where. */
+        final Map<LockClass, Throwable> before = new LinkedHashMap<>();
 
         LockClass(String name, int nameVersion, int waitType) {
             this.name = name;
@@ -468,9 +473,205 @@ public final class Lockdep {
             if (bad >= 0) {
                 return new Problem(usageBug(ctx, held, h, bad, newBit), cls.usageTraces[bad]);
             }
+            Problem p = checkUsageInversion(ctx, held, h, newBit);
+            if (p != null) {
+                return p;
+            }
         }
         cls.usageMask |= 1 << newBit;
         cls.usageTraces[newBit] = h.acquired();
+        return null;
+    }
+
+    /** The usage bits a class reached through the graph must not have, given a new bit of this class. */
+    private static int conflictMask(int newBit) {
+        int state = newBit & ~(DIR_BIT | READ_BIT);
+        if ((newBit & DIR_BIT) == 0) {
+            return 1 << (state + DIR_BIT);                     // used in irq: a later lock enabled (W) there
+        }
+        return (newBit & READ_BIT) == 0 ? (1 << state) | (1 << (state + READ_BIT)) : 1 << state;
+    }
+
+    /**
+     * {@code check_usage_forwards} / {@code check_usage_backwards}: a class that becomes IRQ-safe must not lead
+     * to an IRQ-unsafe class through the graph, nor an IRQ-unsafe one be reached from an IRQ-safe one:
+     * {@code possible irq lock inversion dependency detected}.
+     */
+    private Problem checkUsageInversion(ExecutionContext ctx, HeldLocks held, HeldLock h, int newBit) {
+        boolean forwards = (newBit & DIR_BIT) == 0;
+        int mask = conflictMask(newBit);
+        Path other = search(h.cls(), forwards, c -> (c.usageMask & mask) != 0);
+        if (other == null) {
+            return null;
+        }
+        String irqclass = STATE_NAMES[newBit >> 2];
+        LockClass otherCls = other.cls();
+        Path middle = other;                       // the first step from this class on the path to the other
+        while (middle.parent() != null && middle.parent().parent() != null) {
+            middle = middle.parent();
+        }
+        String scenario = forwards
+                ? irqScenario(h.cls(), otherCls, middle.cls(), otherCls)
+                : irqScenario(otherCls, h.cls(), middle.cls(), h.cls());
+        String text = "\n========================================================\n"
+                + "WARNING: possible irq lock inversion dependency detected\n"
+                + "--------------------------------------------------------\n"
+                + comm(ctx) + " just changed the state of lock:\n"
+                + printLock(h) + "\n"
+                + (forwards ? "but this lock took another, " + irqclass + "-unsafe lock in the past:\n"
+                        : "but this lock was taken by another, " + irqclass + "-safe lock in the past:\n")
+                + otherCls.printNameWithUsage() + "\n"
+                + "\n\nand interrupts could create inverse lock ordering between them.\n\n"
+                + "\nother info that might help us debug this:\n"
+                + scenario
+                + heldLocks(ctx, held.stack)
+                + "\nthe shortest dependencies between 2nd lock and 1st lock:\n"
+                + shortestDependencies(other)
+                + "\nstack backtrace:";
+        int otherBit = Integer.numberOfTrailingZeros(otherCls.usageMask & mask);
+        return new Problem(text, otherCls.usageTraces[otherBit]);
+    }
+
+    /**
+     * {@code check_irq_usage} for a new dependency {@code prev -> next}: an IRQ-safe class at or behind
+     * {@code prev} must not come to depend on an IRQ-unsafe class at or after {@code next}:
+     * {@code HARDIRQ-safe -> HARDIRQ-unsafe lock order detected} (or {@code SOFTIRQ-}).
+     */
+    private Problem checkIrqUsage(ExecutionContext ctx, HeldLocks held, HeldLock prev, HeldLock next) {
+        for (int state = 0; state < 2; state++) {
+            int usedIn = (1 << (state * 4)) | (1 << (state * 4 + READ_BIT));
+            int enabled = 1 << (state * 4 + DIR_BIT);
+            Path safe = searchFrom(prev.cls(), false, c -> (c.usageMask & usedIn) != 0);
+            if (safe == null) {
+                continue;
+            }
+            Path unsafe = searchFrom(next.cls(), true, c -> (c.usageMask & enabled) != 0);
+            if (unsafe == null) {
+                continue;
+            }
+            String irqclass = STATE_NAMES[state];
+            LockClass safeCls = safe.cls();
+            LockClass unsafeCls = unsafe.cls();
+            int safeBit = Integer.numberOfTrailingZeros(safeCls.usageMask & usedIn);
+            int unsafeBit = state * 4 + DIR_BIT;
+            String text = "\n=====================================================\n"
+                    + "WARNING: " + irqclass + "-safe -> " + irqclass + "-unsafe lock order detected\n"
+                    + "-----------------------------------------------------\n"
+                    + comm(ctx) + " " + contextFlags(ctx) + " is trying to acquire:\n"
+                    + printLock(next) + "\n"
+                    + "\nand this task is already holding:\n"
+                    + printLock(prev) + "\n"
+                    + "which would create a new lock dependency:\n"
+                    + prev.cls().printNameWithUsage() + " ->" + next.cls().printNameWithUsage() + "\n"
+                    + "\nbut this new dependency connects a " + irqclass + "-irq-safe lock:\n"
+                    + safeCls.printNameWithUsage() + "\n"
+                    + "\n... which became " + irqclass + "-irq-safe at:\n"
+                    + trace(safeCls.usageTraces[safeBit], "  ", 8)
+                    + "\nto a " + irqclass + "-irq-unsafe lock:\n"
+                    + unsafeCls.printNameWithUsage() + "\n"
+                    + "\n... which became " + irqclass + "-irq-unsafe at:\n"
+                    + "...\n"
+                    + trace(unsafeCls.usageTraces[unsafeBit], "  ", 8)
+                    + "\nother info that might help us debug this:\n\n"
+                    + irqScenario(safeCls, unsafeCls, prev.cls(), next.cls())
+                    + heldLocks(ctx, held.stack)
+                    + "\nthe dependencies between " + irqclass + "-irq-safe lock and the holding lock:\n"
+                    + shortestDependencies(safe)
+                    + "\nthe dependencies between the lock to be acquired and " + irqclass + "-irq-unsafe lock:\n"
+                    + shortestDependencies(unsafe)
+                    + "\nstack backtrace:";
+            return new Problem(text, unsafeCls.usageTraces[unsafeBit]);
+        }
+        return null;
+    }
+
+    /** The kernel's state names ({@code lockdep_states.h}). */
+    private static final String[] STATE_NAMES = {"HARDIRQ", "SOFTIRQ"};
+
+    /** {@code [HC0[0]:SC0[0]:HE1:SE1]}. */
+    private static String contextFlags(ExecutionContext ctx) {
+        int pc = ctx.preemptCount();
+        return "[HC" + (ctx.inHardirq() ? 1 : 0) + "[" + ((pc & ExecutionContext.HARDIRQ_MASK) >> 16)
+                + "]:SC" + (ctx.inServingSoftirq() ? 1 : 0) + "[" + ((pc & ExecutionContext.SOFTIRQ_MASK) >> 8)
+                + "]:HE" + (ctx.irqsDisabled() ? 0 : 1) + ":SE" + ((pc & ExecutionContext.SOFTIRQ_MASK) == 0 ? 1 : 0)
+                + "]";
+    }
+
+    /** {@code print_irq_lock_scenario}. */
+    private static String irqScenario(LockClass safe, LockClass unsafe, LockClass prevClass, LockClass nextClass) {
+        LockClass middle = prevClass == safe ? nextClass : prevClass;
+        StringBuilder sb = new StringBuilder();
+        if (middle != unsafe) {
+            sb.append("Chain exists of:\n  ").append(safe.printName()).append(" --> ").append(middle.printName())
+                    .append(" --> ").append(unsafe.printName()).append("\n\n");
+        }
+        return sb.append(" Possible interrupt unsafe locking scenario:\n\n")
+                .append("       CPU0                    CPU1\n")
+                .append("       ----                    ----\n")
+                .append("  lock(").append(unsafe.printName()).append(");\n")
+                .append("                               local_irq_disable();\n")
+                .append("                               lock(").append(safe.printName()).append(");\n")
+                .append("                               lock(").append(middle.printName()).append(");\n")
+                .append("  <Interrupt>\n")
+                .append("    lock(").append(safe.printName()).append(");\n")
+                .append("\n *** DEADLOCK ***\n\n").toString();
+    }
+
+    /** {@code print_shortest_lock_dependencies}: each class of the path, its usage, where the dependency was made. */
+    private static String shortestDependencies(Path end) {
+        StringBuilder sb = new StringBuilder();
+        for (Path p = end; p != null; p = p.parent()) {
+            String pad = " ".repeat(p.depth());
+            sb.append(pad).append("->").append(p.cls().printNameWithUsage()).append(" {\n");
+            for (int bit = 0; bit < LOCK_USED; bit++) {
+                if ((p.cls().usageMask & (1 << bit)) != 0) {
+                    sb.append(pad).append("   ").append(USAGE_STR[bit]).append(" at:\n")
+                            .append(trace(p.cls().usageTraces[bit], pad + "     ", 2));
+                }
+            }
+            sb.append(pad).append(" }\n");
+            if (p.trace() != null) {
+                sb.append(pad).append(" ... acquired at:\n").append(trace(p.trace(), pad + "   ", 2));
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** Breadth-first from {@code root}'s neighbours (not {@code root} itself) for a class that {@code match}es. */
+    private static Path search(LockClass root, boolean forwards, java.util.function.Predicate<LockClass> match) {
+        Path start = new Path(root, null, null, 0);
+        return bfs(start, forwards, match, false);
+    }
+
+    /** Breadth-first from {@code root} itself for a class that {@code match}es. */
+    private static Path searchFrom(LockClass root, boolean forwards, java.util.function.Predicate<LockClass> match) {
+        return bfs(new Path(root, null, null, 0), forwards, match, true);
+    }
+
+    private static Path bfs(Path start, boolean forwards, java.util.function.Predicate<LockClass> match,
+                            boolean includeStart) {
+        if (includeStart && match.test(start.cls())) {
+            return start;
+        }
+        ArrayDeque<Path> queue = new ArrayDeque<>();
+        Map<LockClass, Boolean> seen = new HashMap<>();
+        queue.add(start);
+        seen.put(start.cls(), Boolean.TRUE);
+        while (!queue.isEmpty()) {
+            Path p = queue.poll();
+            for (Map.Entry<LockClass, Throwable> e : (forwards ? p.cls().after : p.cls().before).entrySet()) {
+                LockClass c = e.getKey();
+                if (seen.put(c, Boolean.TRUE) != null) {
+                    continue;
+                }
+                Path q = new Path(c, p, e.getValue(), p.depth() + 1);
+                if (match.test(c)) {
+                    return q;
+                }
+                queue.add(q);
+            }
+        }
         return null;
     }
 
@@ -546,10 +747,14 @@ public final class Lockdep {
             }
             if (prev.cls() != next.cls() && !prev.cls().after.containsKey(next.cls())) {
                 Problem p = checkNoncircular(ctx, held, prev, next);
+                if (p == null) {
+                    p = checkIrqUsage(ctx, held, prev, next);
+                }
                 if (p != null) {
                     return p;
                 }
                 prev.cls().after.put(next.cls(), next.acquired());
+                next.cls().before.put(prev.cls(), next.acquired());
             }
             if (!prev.trylock()) {
                 break;

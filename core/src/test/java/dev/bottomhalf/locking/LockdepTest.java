@@ -215,6 +215,118 @@ class LockdepTest {
         assertContains(onlyLockdepReport(), "inconsistent {IN-HARDIRQ-R} -> {HARDIRQ-ON-W} usage.");
     }
 
+    @Test
+    void hardirqSafeLockTakingAnIrqUnsafeOne_isSafeToUnsafeLockOrder() {
+        Spinlock a = DEFINE_SPINLOCK("a");         // shared with the top half
+        Spinlock b = DEFINE_SPINLOCK("b");         // task-only, taken with IRQs on
+        line(3, 1, (irq, dev) -> {
+            spin_lock(a);
+            spin_unlock(a);
+            return IrqReturn.HANDLED;
+        });
+        fire(3, 1);
+        spin_lock(b);
+        spin_unlock(b);
+        long flags = spin_lock_irqsave(a);
+        spin_lock(b);                             // a -> b: an interrupt-safe lock now waits for an unsafe one
+        spin_unlock(b);
+        spin_unlock_irqrestore(a, flags);
+        String text = onlyLockdepReport();
+        assertTrue(text.startsWith("=====================================================\n"
+                + "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected\n"
+                + "-----------------------------------------------------\n"
+                + me() + " [HC0[0]:SC0[0]:HE0:SE1] is trying to acquire:\n"), text);
+        assertContains(text, "\nand this task is already holding:\n",
+                "which would create a new lock dependency:\n (a){-...}-{2:2} -> (b){+.+.}-{2:2}\n",
+                "\nbut this new dependency connects a HARDIRQ-irq-safe lock:\n (a){-...}-{2:2}\n"
+                        + "\n... which became HARDIRQ-irq-safe at:\n  dev.bottomhalf.locking.LockdepTest.lambda$",
+                "\nto a HARDIRQ-irq-unsafe lock:\n (b){+.+.}-{2:2}\n\n... which became HARDIRQ-irq-unsafe at:\n...\n",
+                " Possible interrupt unsafe locking scenario:\n\n"
+                        + "       CPU0                    CPU1\n"
+                        + "       ----                    ----\n"
+                        + "  lock(b);\n"
+                        + "                               local_irq_disable();\n"
+                        + "                               lock(a);\n"
+                        + "                               lock(b);\n"
+                        + "  <Interrupt>\n"
+                        + "    lock(a);\n"
+                        + "\n *** DEADLOCK ***\n\n1 lock held by ",
+                "\nthe dependencies between HARDIRQ-irq-safe lock and the holding lock:\n->",
+                "\nthe dependencies between the lock to be acquired and HARDIRQ-irq-unsafe lock:\n->");
+    }
+
+    @Test
+    void hardirqSafeLockTakingALockAlwaysTakenWithIrqsOff_isNoReport() {
+        Spinlock a = DEFINE_SPINLOCK("a");
+        Spinlock b = DEFINE_SPINLOCK("b");
+        line(3, 1, (irq, dev) -> {
+            spin_lock(a);
+            spin_lock(b);                         // a -> b in hardirq
+            spin_unlock(b);
+            spin_unlock(a);
+            return IrqReturn.HANDLED;
+        });
+        fire(3, 1);
+        long flags = spin_lock_irqsave(b);         // b is never taken with IRQs on: irq-safe too
+        spin_unlock_irqrestore(b, flags);
+        flags = spin_lock_irqsave(a);
+        spin_lock(b);
+        spin_unlock(b);
+        spin_unlock_irqrestore(a, flags);
+        fire(3, 1);
+        assertEquals(List.of(), reports.messages());
+    }
+
+    @Test
+    void lockBecomingHardirqSafe_afterTakingAnUnsafeOne_isIrqLockInversion() {
+        Spinlock a = DEFINE_SPINLOCK("a");
+        Spinlock b = DEFINE_SPINLOCK("b");
+        line(3, 1, (irq, dev) -> {
+            spin_lock(a);
+            spin_unlock(a);
+            return IrqReturn.HANDLED;
+        });
+        long flags = spin_lock_irqsave(a);
+        spin_lock(b);                             // a -> b, IRQs off: no usage problem yet
+        spin_unlock(b);
+        spin_unlock_irqrestore(a, flags);
+        spin_lock(b);                             // b becomes HARDIRQ-unsafe
+        spin_unlock(b);
+        assertEquals(List.of(), reports.messages());
+        fire(3, 1);                               // a becomes HARDIRQ-safe: it took an unsafe lock in the past
+        String text = onlyLockdepReport();
+        assertTrue(text.startsWith("========================================================\n"
+                + "WARNING: possible irq lock inversion dependency detected\n"
+                + "--------------------------------------------------------\n"
+                + "cpu/1/" + Thread.currentThread().threadId() + " just changed the state of lock:\n"), text);
+        assertContains(text, "but this lock took another, HARDIRQ-unsafe lock in the past:\n (b){+.+.}-{2:2}\n"
+                        + "\n\nand interrupts could create inverse lock ordering between them.\n\n",
+                "  lock(b);\n                               local_irq_disable();\n                               lock(a);\n"
+                        + "                               lock(b);\n  <Interrupt>\n    lock(a);\n",
+                "\nthe shortest dependencies between 2nd lock and 1st lock:\n");
+    }
+
+    @Test
+    void lockBecomingHardirqUnsafe_afterAnIrqSafeOneTookIt_isIrqLockInversionBackwards() {
+        Spinlock a = DEFINE_SPINLOCK("a");
+        Spinlock b = DEFINE_SPINLOCK("b");
+        line(3, 1, (irq, dev) -> {
+            spin_lock(a);
+            spin_unlock(a);
+            return IrqReturn.HANDLED;
+        });
+        fire(3, 1);                               // a is HARDIRQ-safe
+        long flags = spin_lock_irqsave(a);
+        spin_lock(b);                             // a -> b, b so far only taken with IRQs off
+        spin_unlock(b);
+        spin_unlock_irqrestore(a, flags);
+        assertEquals(List.of(), reports.messages());
+        spin_lock(b);                             // b becomes HARDIRQ-unsafe
+        spin_unlock(b);
+        assertContains(onlyLockdepReport(), "WARNING: possible irq lock inversion dependency detected",
+                "but this lock was taken by another, HARDIRQ-safe lock in the past:\n (a){-...}-{2:2}\n");
+    }
+
     // ------------------------------------------------------------------------------------------
     // Circular dependencies
     // ------------------------------------------------------------------------------------------
