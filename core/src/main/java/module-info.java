@@ -16,4 +16,5 @@ module dev.bottomhalf {
     exports dev.bottomhalf.proc;
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;
+    exports dev.bottomhalf.locking;
 }

@@ -10,6 +10,9 @@ import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.irq.IrqWork;
+import dev.bottomhalf.locking.RawSpinlock;
+import dev.bottomhalf.locking.Rwlock;
+import dev.bottomhalf.locking.Spinlock;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
@@ -155,6 +158,231 @@ public final class Linux {
 
     public static void might_sleep() {
         ctx().mightSleep("might_sleep");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Spinlocks (include/linux/spinlock.h, spinlock_api_smp.h; kernel/locking/spinlock_debug.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code DEFINE_SPINLOCK(name)}: a lock that is a lockdep class of its own. */
+    public static Spinlock DEFINE_SPINLOCK(String name) {
+        return Spinlock.define(name);
+    }
+
+    /** {@code spin_lock_init(lock)}: free, its lockdep class this call site. */
+    public static void spin_lock_init(Spinlock lock) {
+        lock.init();
+    }
+
+    public static void spin_lock(Spinlock lock) {
+        lock.lock();
+    }
+
+    public static void spin_unlock(Spinlock lock) {
+        lock.unlock();
+    }
+
+    public static void spin_lock_irq(Spinlock lock) {
+        lock.lockIrq();
+    }
+
+    public static void spin_unlock_irq(Spinlock lock) {
+        lock.unlockIrq();
+    }
+
+    /** {@code spin_lock_irqsave(lock, flags)}: returns the flags instead of assigning the macro argument. */
+    public static long spin_lock_irqsave(Spinlock lock) {
+        return lock.lockIrqsave();
+    }
+
+    public static void spin_unlock_irqrestore(Spinlock lock, long flags) {
+        lock.unlockIrqrestore(flags);
+    }
+
+    public static void spin_lock_bh(Spinlock lock) {
+        lock.lockBh();
+    }
+
+    public static void spin_unlock_bh(Spinlock lock) {
+        lock.unlockBh();
+    }
+
+    /** {@code spin_trylock}: 1 when taken, 0 when busy. */
+    public static int spin_trylock(Spinlock lock) {
+        return lock.trylock() ? 1 : 0;
+    }
+
+    /**
+     * {@code spin_trylock_irqsave(lock, flags)}: the saved flags when taken, {@link Spinlock#TRYLOCK_FAILED}
+     * (IRQs restored) when busy.
+     */
+    public static long spin_trylock_irqsave(Spinlock lock) {
+        return lock.trylockIrqsave();
+    }
+
+    public static int spin_trylock_bh(Spinlock lock) {
+        return lock.trylockBh() ? 1 : 0;
+    }
+
+    public static boolean spin_is_locked(Spinlock lock) {
+        return lock.isLocked();
+    }
+
+    public static void assert_spin_locked(Spinlock lock) {
+        lock.assertLocked();
+    }
+
+    /** {@code lockdep_assert_held(lock)} for a {@code spinlock_t}. */
+    public static void lockdep_assert_held(Spinlock lock) {
+        lock.lockdepAssertHeld();
+    }
+
+    /** {@code lockdep_assert_held(lock)} for a {@code raw_spinlock_t}. */
+    public static void lockdep_assert_held(RawSpinlock lock) {
+        lock.lockdepAssertHeld();
+    }
+
+    /** {@code DEFINE_RAW_SPINLOCK(name)}. */
+    public static RawSpinlock DEFINE_RAW_SPINLOCK(String name) {
+        return RawSpinlock.define(name);
+    }
+
+    public static void raw_spin_lock_init(RawSpinlock lock) {
+        lock.init();
+    }
+
+    public static void raw_spin_lock(RawSpinlock lock) {
+        lock.lock();
+    }
+
+    public static void raw_spin_unlock(RawSpinlock lock) {
+        lock.unlock();
+    }
+
+    public static void raw_spin_lock_irq(RawSpinlock lock) {
+        lock.lockIrq();
+    }
+
+    public static void raw_spin_unlock_irq(RawSpinlock lock) {
+        lock.unlockIrq();
+    }
+
+    public static long raw_spin_lock_irqsave(RawSpinlock lock) {
+        return lock.lockIrqsave();
+    }
+
+    public static void raw_spin_unlock_irqrestore(RawSpinlock lock, long flags) {
+        lock.unlockIrqrestore(flags);
+    }
+
+    public static void raw_spin_lock_bh(RawSpinlock lock) {
+        lock.lockBh();
+    }
+
+    public static void raw_spin_unlock_bh(RawSpinlock lock) {
+        lock.unlockBh();
+    }
+
+    public static int raw_spin_trylock(RawSpinlock lock) {
+        return lock.trylock() ? 1 : 0;
+    }
+
+    public static long raw_spin_trylock_irqsave(RawSpinlock lock) {
+        return lock.trylockIrqsave();
+    }
+
+    public static boolean raw_spin_is_locked(RawSpinlock lock) {
+        return lock.isLocked();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Reader-writer spinlocks (include/linux/rwlock.h, rwlock_api_smp.h)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code DEFINE_RWLOCK(name)}. */
+    public static Rwlock DEFINE_RWLOCK(String name) {
+        return Rwlock.define(name);
+    }
+
+    public static void rwlock_init(Rwlock lock) {
+        lock.init();
+    }
+
+    public static void read_lock(Rwlock lock) {
+        lock.readLock();
+    }
+
+    public static void read_unlock(Rwlock lock) {
+        lock.readUnlock();
+    }
+
+    public static void read_lock_irq(Rwlock lock) {
+        lock.readLockIrq();
+    }
+
+    public static void read_unlock_irq(Rwlock lock) {
+        lock.readUnlockIrq();
+    }
+
+    public static long read_lock_irqsave(Rwlock lock) {
+        return lock.readLockIrqsave();
+    }
+
+    public static void read_unlock_irqrestore(Rwlock lock, long flags) {
+        lock.readUnlockIrqrestore(flags);
+    }
+
+    public static void read_lock_bh(Rwlock lock) {
+        lock.readLockBh();
+    }
+
+    public static void read_unlock_bh(Rwlock lock) {
+        lock.readUnlockBh();
+    }
+
+    public static int read_trylock(Rwlock lock) {
+        return lock.readTrylock() ? 1 : 0;
+    }
+
+    public static void write_lock(Rwlock lock) {
+        lock.writeLock();
+    }
+
+    public static void write_unlock(Rwlock lock) {
+        lock.writeUnlock();
+    }
+
+    public static void write_lock_irq(Rwlock lock) {
+        lock.writeLockIrq();
+    }
+
+    public static void write_unlock_irq(Rwlock lock) {
+        lock.writeUnlockIrq();
+    }
+
+    public static long write_lock_irqsave(Rwlock lock) {
+        return lock.writeLockIrqsave();
+    }
+
+    public static void write_unlock_irqrestore(Rwlock lock, long flags) {
+        lock.writeUnlockIrqrestore(flags);
+    }
+
+    public static void write_lock_bh(Rwlock lock) {
+        lock.writeLockBh();
+    }
+
+    public static void write_unlock_bh(Rwlock lock) {
+        lock.writeUnlockBh();
+    }
+
+    public static int write_trylock(Rwlock lock) {
+        return lock.writeTrylock() ? 1 : 0;
+    }
+
+    /** {@code lockdep_assert_held(lock)} for an {@code rwlock_t}: held for reading or writing. */
+    public static void lockdep_assert_held(Rwlock lock) {
+        lock.lockdepAssertHeld();
     }
 
     // ------------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ public final class ExecutionContext {
     private Cpu cpu;
     private int preemptCount;
     private boolean irqsDisabled;
+    /** The locking layer's per-context state (lockdep's held-lock stack); null until it needs one. */
+    private Object lockState;
 
     ExecutionContext(Machine machine, Role role, String name, Cpu cpu) {
         this.machine = machine;
@@ -164,6 +166,19 @@ public final class ExecutionContext {
                     + irqsDisabled + ")");
         }
         cpu = newCpu;
+    }
+
+    /**
+     * The per-context state of {@code dev.bottomhalf.locking} (lockdep's held locks, the kernel's
+     * {@code current->held_locks}), or null. Only this context's thread.
+     */
+    public Object lockState() {
+        return lockState;
+    }
+
+    /** Sets the per-context state of {@code dev.bottomhalf.locking}. Only this context's thread. */
+    public void lockState(Object state) {
+        this.lockState = state;
     }
 
     // ------------------------------------------------------------------------------------------

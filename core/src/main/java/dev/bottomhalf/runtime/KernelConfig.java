@@ -33,11 +33,14 @@ import java.util.Objects;
  * @param ratelimitBurst   how many rate-limited reports of one site (and key) go ahead per interval: the
  *                         kernel's {@code DEFAULT_RATELIMIT_BURST} (default 10); 0: no limit. Suppressed
  *                         reports are still counted ({@link Reports#count})
+ * @param proveLocking     the kernel's {@code CONFIG_PROVE_LOCKING}: lockdep validates every spinlock, rwlock and
+ *                         workqueue flush dependency ({@code dev.bottomhalf.locking}); off by default (each lock
+ *                         operation then costs only its atomic), on in the tests' {@code KernelExtension}
  */
 public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleStrategy idleStrategy,
                            IdleStrategy daemonIdle, boolean pinning, int irqLines, boolean forceIrqThreads,
                            Reporter reporter, int defaultTaskCpu, java.time.Duration closeTimeout,
-                           int watchdogThresh, int ratelimitIntervalMs, int ratelimitBurst) {
+                           int watchdogThresh, int ratelimitIntervalMs, int ratelimitBurst, boolean proveLocking) {
 
     /** {@code DEFAULT_RATELIMIT_INTERVAL}: {@code 5 * HZ} jiffies, in milliseconds. */
     public static final int DEFAULT_RATELIMIT_INTERVAL_MS = 5_000;
@@ -99,6 +102,7 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private int watchdogThresh = LockupDetector.DEFAULT_WATCHDOG_THRESH;
         private int ratelimitIntervalMs = DEFAULT_RATELIMIT_INTERVAL_MS;
         private int ratelimitBurst = DEFAULT_RATELIMIT_BURST;
+        private boolean proveLocking;
 
         private Builder() {
         }
@@ -186,10 +190,20 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
             return this;
         }
 
+        /**
+         * {@code CONFIG_PROVE_LOCKING}: lockdep checks lock usage in interrupt contexts, lock order and
+         * recursion, and reports the first problem of the kernel's lifetime (default off).
+         */
+        public Builder proveLocking(boolean on) {
+            this.proveLocking = on;
+            return this;
+        }
+
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,
-                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout, watchdogThresh, ratelimitIntervalMs, ratelimitBurst);
+                    forceIrqThreads, reporter, defaultTaskCpu, closeTimeout, watchdogThresh, ratelimitIntervalMs, ratelimitBurst,
+                    proveLocking);
         }
     }
 }

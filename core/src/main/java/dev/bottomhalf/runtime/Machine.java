@@ -96,6 +96,9 @@ public final class Machine implements AutoCloseable {
     private boolean swept; // guarded by sweepLock: the close's last sweep has run
     private final WaitQueue waitQueue = new WaitQueue();
     private volatile Object owner;
+    /** The locking layer's state for this kernel (lockdep's classes and graph), made on first use. */
+    private final java.util.concurrent.atomic.AtomicReference<Object> lockingState =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     public Machine(KernelConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -118,6 +121,22 @@ public final class Machine implements AutoCloseable {
 
     public KernelConfig config() {
         return config;
+    }
+
+    /**
+     * The state that {@code dev.bottomhalf.locking} keeps for this kernel (lockdep's lock classes and
+     * dependency graph): made by {@code make} on the first call, the same object afterwards. Any thread.
+     */
+    public Object lockingState(java.util.function.Supplier<?> make) {
+        Object s = lockingState.get();
+        if (s == null) {
+            Object made = make.get();
+            s = lockingState.compareAndExchange(null, made);
+            if (s == null) {
+                s = made;
+            }
+        }
+        return s;
     }
 
     public Clock clock() {

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bottomhalf.runtime.AgentHandle;
 import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Machine;
@@ -506,6 +507,7 @@ final class WorkerPools {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
         worker.inFunc = true;
+        Lockdep.workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
             fn.run(w);
         } catch (Throwable e) {
@@ -515,6 +517,7 @@ final class WorkerPools {
             oopses.oops(w, worker, running -> "work " + running.currentWork.name() + " ("
                     + running.currentPwq.wq.name() + ")", e);
         } finally {
+            Lockdep.workEnds(ctx, wq, w);
             worker.inFunc = false;
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {
                 // A thread interrupt of a kworker is the running item's pending signal; it ends with the item

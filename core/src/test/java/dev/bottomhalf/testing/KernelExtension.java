@@ -220,7 +220,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         Objects.requireNonNull(changes, "changes");
         Session s = running();
         Reporter.Recording recording = Reporter.recording();
-        KernelConfig.Builder b = KernelConfig.builder().cpus(cpus);
+        KernelConfig.Builder b = KernelConfig.builder().cpus(cpus).proveLocking(true); // CONFIG_PROVE_LOCKING in tests
         if (hz > 0) {
             b.hz(hz);
         }
