@@ -150,9 +150,14 @@ public final class IrqController implements InterruptSource {
     // Registration
     // ------------------------------------------------------------------------------------------
 
-    /** {@code request_irq(irq, handler, flags, name, dev_id)}. */
+    /**
+     * {@code request_irq(irq, handler, flags, name, dev_id)}: {@link #requestThreaded} without a thread function
+     * and with {@code IRQF_COND_ONESHOT} added, as the kernel's {@code request_irq} does, so a plain handler may
+     * share a line whose sharers are ONESHOT.
+     */
     public void request(int irq, IrqHandler handler, Set<IrqFlag> flags, String name, Object devId) {
-        requestThreaded(irq, Objects.requireNonNull(handler, "handler"), null, IrqFlag.mask(flags), name, devId);
+        requestThreaded(irq, Objects.requireNonNull(handler, "handler"), null,
+                IrqFlag.mask(flags) | IrqFlag.COND_ONESHOT.value(), name, devId);
     }
 
     /** {@code request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id)}. */

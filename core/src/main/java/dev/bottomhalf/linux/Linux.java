@@ -612,7 +612,7 @@ public final class Linux {
 
     /** {@code request_irq}: 0, or {@code -EINVAL}/{@code -EBUSY}/... */
     public static int request_irq(int irq, IrqHandler handler, int flags, String name, Object devId) {
-        return request_threaded_irq(irq, handler, null, flags, name, devId);
+        return request_threaded_irq(irq, handler, null, flags | IRQF_COND_ONESHOT, name, devId);
     }
 
     /** {@code request_threaded_irq}: 0, or {@code -EINVAL}/{@code -EBUSY}/... */

@@ -78,7 +78,7 @@ class IrqSemanticsTest {
     void item62_sharingALineHeldWithoutShared_isEbusy_withTheFlagsMismatchMessage() {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, 0, "a", "devA"));
         assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "b", "devB"));
-        assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00000080 (b) vs. 00000000 (a)").size(),
+        assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00200080 (b) vs. 00200000 (a)").size(),
                 reports.toString());
         assertEquals(List.of("a"), irqs.actionNames(IRQ));
     }

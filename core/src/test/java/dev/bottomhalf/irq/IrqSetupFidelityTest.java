@@ -73,7 +73,7 @@ class IrqSetupFidelityTest {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_RISING, "a", "A"));
         assertEquals(-16, request_threaded_irq(IRQ, null, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_FALLING,
                 "t", "T"));
-        assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00000082 (t) vs. 00000081 (a)").size(),
+        assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00000082 (t) vs. 00200081 (a)").size(),
                 reports.toString());
         assertTrue(reports.matching("handler=NULL").isEmpty(), reports.toString());
     }
@@ -103,7 +103,7 @@ class IrqSetupFidelityTest {
     void aSharerIsComparedWithTheLinesType_evenWhenTheFirstRequestGaveNone() {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "a", "A"));
         assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED | IRQF_TRIGGER_HIGH, "b", "B"));
-        reports.expect("genirq: Flags mismatch irq 7. 00000084 (b) vs. 00000080 (a)");
+        reports.expect("genirq: Flags mismatch irq 7. 00200084 (b) vs. 00200080 (a)");
         assertFalse(irqs.isLevelTriggered(IRQ));
     }
 
@@ -115,7 +115,7 @@ class IrqSetupFidelityTest {
         assertTrue(irqs.isLevelTriggered(IRQ));
         assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "c", "C"),
                 "the line is level now, c asks for none");
-        reports.expect("genirq: Flags mismatch irq 7. 00000080 (c) vs. 00000080 (b)");
+        reports.expect("genirq: Flags mismatch irq 7. 00200080 (c) vs. 00200080 (b)");
     }
 
     @Test

@@ -161,7 +161,7 @@ class PercpuIrqTest {
         assertEquals(0, request_irq(9, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "a", "A"));
         assertTrue(irqs.isLevelTriggered(9));
         assertEquals(-16, request_irq(9, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "b", "B"));
-        reports.expect("genirq: Flags mismatch irq 9. 00000080 (b) vs. 00000080 (a)");
+        reports.expect("genirq: Flags mismatch irq 9. 00200080 (b) vs. 00200080 (a)");
         assertEquals(-22, irq_set_irq_type(64, 1), "no such line");
     }
 }
