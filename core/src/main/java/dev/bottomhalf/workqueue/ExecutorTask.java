@@ -29,8 +29,9 @@ import dev.bottomhalf.runtime.SteppedScheduler;
  * <li>{@code refs} counts why the task still belongs to its executor: 1 until the future is done, plus 1 while the
  * work function runs. At 0 the executor forgets the task ({@link WorkqueueExecutor#retire}), so termination waits
  * for the body of a task that was cancelled while it ran.</li>
- * <li>{@code started} (volatile) is set when a worker entered the work function: after the kernel's close, a task
- * that never started never will, and its future is cancelled ({@link #reapIfKernelClosed}).</li>
+ * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1)
+ * will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
+ * cancelled ({@link #reapIfKernelClosed}).</li>
  * </ul>
  */
 class ExecutorTask<V> extends FutureTask<V> {
@@ -56,7 +57,6 @@ class ExecutorTask<V> extends FutureTask<V> {
     private final Runnable command;
     @SuppressWarnings("unused") // through REFS
     private volatile int refs = 1;
-    volatile boolean started;
     private Thread runner; // guarded by this
 
     /** A task for {@code submit(Callable)}. */
@@ -90,7 +90,6 @@ class ExecutorTask<V> extends FutureTask<V> {
     /** The work function: runs the task on the worker that took its item. */
     final void runOnWorkqueue() {
         REFS.getAndAdd(this, 1);
-        started = true;
         boolean signal = executor.interruptible;
         if (signal) {
             synchronized (this) {
@@ -151,11 +150,11 @@ class ExecutorTask<V> extends FutureTask<V> {
     }
 
     /**
-     * After the kernel's close, a task that never started never will (the close ran or dropped what was
-     * queued and cancelled what was armed): its future is cancelled.
+     * After the kernel's close, a task that is not done and not running will never run again (the close ran or
+     * dropped what was queued and cancelled what was armed): its future is cancelled.
      */
     final void reapIfKernelClosed() {
-        if (!started && !super.isDone() && executor.machine.closed()) {
+        if (!super.isDone() && refs == 1 && executor.machine.closed()) {
             super.cancel(false);
         }
     }

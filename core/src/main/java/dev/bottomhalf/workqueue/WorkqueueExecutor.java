@@ -64,7 +64,7 @@ import dev.bottomhalf.runtime.Machine;
  * and destroys it ({@code destroy_workqueue}) when it terminates; one made by {@link #on} leaves it. A closed
  * kernel refuses every task with a {@link RejectedExecutionException} whose cause is the kernel's
  * {@code IllegalStateException("kernel is closed")}; once it is closed, the executor is shut down, and a task
- * that never started is cancelled.</li>
+ * that is not done and not running (it never ran, or a periodic task was armed) is cancelled.</li>
  * </ul>
  *
  * <p>Implementation notes. {@code runState} (volatile, moved by compare-and-set) goes RUNNING → SHUTDOWN → STOP →
@@ -249,6 +249,13 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     }
 
     private RejectedExecutionException rejected(IllegalStateException kernelRefusal) {
+        if (kernelRefusal == null && machine.closing()) {
+            try {
+                machine.checkOpen(); // shut down by the kernel's close: the kernel's own refusal is the cause
+            } catch (IllegalStateException refusal) {
+                kernelRefusal = refusal;
+            }
+        }
         if (kernelRefusal != null) {
             return new RejectedExecutionException("task rejected by " + this + ": " + kernelRefusal.getMessage(),
                     kernelRefusal);
@@ -528,7 +535,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         tasks.sort(Comparator.comparingLong(t -> t.seq));
         List<Runnable> neverRan = new ArrayList<>();
         for (ExecutorTask<?> t : tasks) {
-            if (!t.started && !t.finished() && t.withdraw()) {
+            if (!t.finished() && t.withdraw()) {
                 live.remove(t);
                 neverRan.add(t.userRunnable());
             } else {
