@@ -167,7 +167,10 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         return ownsWorkqueue;
     }
 
-    /** Task runs that ended, normally or by throwing (each run of a periodic task counts). */
+    /**
+     * Task runs that ended, normally or by throwing (each run of a periodic task counts). A snapshot: a task is
+     * counted just after its future completes, so the count is exact once the executor has terminated.
+     */
     public long completedTaskCount() {
         return completed.sum();
     }
