@@ -282,10 +282,10 @@ class WorkqueueExecutorTest {
         List<Callable<String>> tasks = List.of(() -> {
             throw new IllegalStateException("first fails");
         }, () -> "second", () -> {
-            while (!Thread.currentThread().isInterrupted()) {
+            for (int i = 0; i < 1000 && !Thread.currentThread().isInterrupted(); i++) {
                 kernel.timers().msleep(1);
             }
-            interrupted.set(true);
+            interrupted.set(Thread.currentThread().isInterrupted());
             return "third";
         });
         assertEquals("second", ex.invokeAny(tasks));
@@ -348,10 +348,10 @@ class WorkqueueExecutorTest {
         List<String> log = Collections.synchronizedList(new ArrayList<>());
         Future<?> loop = ex.submit(() -> {
             log.add("loop on " + kernel.context().name());
-            while (!Thread.currentThread().isInterrupted()) {
+            for (int i = 0; i < 1000 && !Thread.currentThread().isInterrupted(); i++) {
                 kernel.timers().msleep(1);
             }
-            log.add("loop saw its signal");
+            log.add(Thread.currentThread().isInterrupted() ? "loop saw its signal" : "loop ran out");
         });
         Future<String> next = ex.submit(() -> kernel.context().name() + " interrupted=" + Thread.currentThread().isInterrupted());
         stepper.runFor(5, TimeUnit.MILLISECONDS);
@@ -446,10 +446,10 @@ class WorkqueueExecutorTest {
         WorkqueueExecutor ex = WorkqueueExecutor.allocOrdered(kernel, "ordered", 0);
         AtomicBoolean runningSawSignal = new AtomicBoolean();
         Future<?> running = ex.submit(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
+            for (int i = 0; i < 1000 && !Thread.currentThread().isInterrupted(); i++) {
                 kernel.timers().msleep(1);
             }
-            runningSawSignal.set(true);
+            runningSawSignal.set(Thread.currentThread().isInterrupted());
         });
         Runnable command = () -> { };
         Future<String> queued1 = ex.submit(() -> "q1");
