@@ -36,7 +36,9 @@ import dev.bottomhalf.workqueue.WorkqueueExecutor;
  *
  * <p>{@code executor}: {@code wq-percpu} (a threaded 2-CPU kernel, {@code alloc_workqueue("bench", 0, 0)}, the
  * caller a task on CPU 0, so every task runs on CPU 0's pool), {@code wq-unbound} ({@code WQ_UNBOUND},
- * {@code max_active} 2), {@code tpe}, {@code fjp}.
+ * {@code max_active} 2), {@code wq-raw} (the per-CPU workqueue's own {@code Executor}: a fresh item per task and
+ * nothing else — with a {@code CompletableFuture} for the round trip — the adapter's overhead is the difference),
+ * {@code tpe}, {@code fjp}.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar WorkqueueExecutorBench -prof gc</pre>
  */
@@ -49,11 +51,13 @@ import dev.bottomhalf.workqueue.WorkqueueExecutor;
 public class WorkqueueExecutorBench {
     static final int BATCH = 1_000;
 
-    @Param({"wq-percpu", "wq-unbound", "tpe", "fjp"})
+    @Param({"wq-percpu", "wq-unbound", "wq-raw", "tpe", "fjp"})
     public String executor;
 
     private Kernel kernel;
     private ExecutorService ex;
+    /** {@code wq-raw}: the workqueue's own {@code Executor} (a fresh item per task, no lifecycle, no future). */
+    private dev.bottomhalf.workqueue.Workqueue raw;
     private final AtomicLong ran = new AtomicLong();
     private Runnable count;
 
@@ -65,6 +69,10 @@ public class WorkqueueExecutorBench {
                 ex = executor.equals("wq-percpu") ? WorkqueueExecutor.alloc(kernel, "bench", 0, 0)
                         : WorkqueueExecutor.alloc(kernel, "bench", dev.bottomhalf.workqueue.Workqueue.WQ_UNBOUND, 2);
             }
+            case "wq-raw" -> {
+                kernel = Kernel.boot(KernelConfig.builder().cpus(2).reporter(Reporter.silent()).build());
+                raw = kernel.workqueues().alloc("bench", 0, 0);
+            }
             case "tpe" -> ex = new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>());
             case "fjp" -> ex = new ForkJoinPool(2);
             default -> throw new IllegalArgumentException(executor);
@@ -74,7 +82,9 @@ public class WorkqueueExecutorBench {
 
     @TearDown(Level.Trial)
     public void stop() {
-        ex.close();
+        if (ex != null) {
+            ex.close();
+        }
         if (kernel != null) {
             kernel.close();
         }
@@ -83,6 +93,9 @@ public class WorkqueueExecutorBench {
     /** One task submitted and waited for. */
     @Benchmark
     public Object submitGet() throws Exception {
+        if (raw != null) {
+            return java.util.concurrent.CompletableFuture.supplyAsync(ran::incrementAndGet, raw).get();
+        }
         Future<Long> f = ex.submit(ran::incrementAndGet);
         return f.get();
     }
@@ -92,8 +105,9 @@ public class WorkqueueExecutorBench {
     @OperationsPerInvocation(BATCH)
     public long executeBatch() {
         long target = ran.get() + BATCH;
+        java.util.concurrent.Executor e = raw != null ? raw : ex;
         for (int i = 0; i < BATCH; i++) {
-            ex.execute(count);
+            e.execute(count);
         }
         long n;
         while ((n = ran.get()) < target) {
