@@ -596,6 +596,9 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             t.reapIfKernelClosed();
         }
         tryTerminate();
+        if (runState == TIDYING) {
+            terminated(); // the destroying item was dropped by the close (or is left on a stopped worker)
+        }
     }
 
     /** Terminates once shut down with no task left (see the class notes). */

@@ -234,7 +234,6 @@ class WorkqueueScheduledExecutorTest {
     @Test
     void aPeriodicTaskThatCancelsItselfWhileRunning_isNotReArmed() {
         WorkqueueScheduledExecutor ex = boot(1000);
-        @SuppressWarnings("unchecked")
         ScheduledFuture<?>[] self = new ScheduledFuture<?>[1];
         self[0] = ex.scheduleAtFixedRate(() -> {
             runs.add(kernel.jiffies() - origin);
