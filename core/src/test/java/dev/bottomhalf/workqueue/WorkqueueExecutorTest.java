@@ -539,4 +539,44 @@ class WorkqueueExecutorTest {
         assertInstanceOf(IllegalStateException.class, e.getCause());
         assertTrue(e.getCause().getMessage().startsWith("Future.get in atomic context"), e.getCause().getMessage());
     }
+
+    @Test
+    void cancelTrue_onABhWorkqueue_interruptsNothing_theThreadRunningSoftirqsIsNotTheTasks() throws Exception {
+        WorkqueueExecutor bh = WorkqueueExecutor.on(kernel, kernel.workqueues().systemBhWq());
+        Future<?>[] self = new Future<?>[1];
+        List<Boolean> cancelled = new ArrayList<>();
+        self[0] = bh.submit(() -> cancelled.add(self[0].cancel(true)));
+        stepper.runUntilIdle(); // the stepping thread serves CPU 0's softirqs, so it runs the BH task
+        assertEquals(List.of(true), cancelled);
+        assertTrue(self[0].isCancelled());
+        assertFalse(Thread.currentThread().isInterrupted(), "the thread that ran the softirq was not interrupted");
+    }
+
+    @Test
+    void aFatalErrorInATask_failsItsFuture_andPanicsTheKernel() {
+        WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
+        OutOfMemoryError oom = new OutOfMemoryError("task ran out of memory");
+        reports.expect("Oops: work").expect("Kernel panic - not syncing: Fatal exception");
+        Future<Object> f = ex.submit(() -> {
+            throw oom;
+        });
+        dev.bottomhalf.runtime.KernelPanic panic = assertThrows(dev.bottomhalf.runtime.KernelPanic.class, f::get,
+                "the wait drives the stepped kernel: the kworker's slice panics, and the wait throws the panic");
+        assertSame(oom, panic.getCause());
+        assertEquals(Future.State.FAILED, f.state());
+        assertSame(oom, f.exceptionNow());
+    }
+
+    @Test
+    void aWorkqueueOfAnotherKernel_orADestroyedOne_isRefused() {
+        Kernel other = kernels.boot(b -> { });
+        Workqueue foreign = other.workqueues().alloc("foreign", 0, 0);
+        assertThrows(IllegalArgumentException.class, () -> WorkqueueExecutor.on(kernel, foreign));
+        Workqueue gone = kernel.workqueues().alloc("gone", 0, 0);
+        kernel.workqueues().destroy(gone);
+        assertThrows(IllegalArgumentException.class, () -> WorkqueueExecutor.on(kernel, gone));
+        assertThrows(IllegalArgumentException.class, () -> WorkqueueExecutor.alloc(kernel, "bad", Workqueue.WQ_BH, 4),
+                "alloc_workqueue refuses a BH workqueue with max_active (after its WARN)");
+        reports.expect("WARNING: alloc_workqueue(bad): a BH workqueue takes only WQ_HIGHPRI and max_active 0");
+    }
 }
