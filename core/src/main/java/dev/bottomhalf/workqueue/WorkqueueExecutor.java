@@ -1,0 +1,673 @@
+package dev.bottomhalf.workqueue;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.runtime.Machine;
+
+/**
+ * An {@link ExecutorService} over one workqueue: every task runs as a work item on it, with the workqueue's
+ * semantics ({@code max_active}, ordered, unbound, BH). Any thread may submit (a task thread, a handler in any
+ * context, a work item); the waits ({@link Future#get}, {@code invokeAll}, {@code invokeAny},
+ * {@link #awaitTermination}) are for process context and go through the kernel's wait, so in stepped mode the
+ * stepping thread drives the kernel while it waits and a worker gives its CPU away.
+ *
+ * <pre>{@code
+ * WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "mydrv", Workqueue.WQ_UNBOUND, 4); // owns its workqueue
+ * Future<Integer> f = ex.submit(() -> readRegister());      // a fresh work item, queued with queue_work
+ * int value = f.get();                                      // ExecutionException if readRegister threw
+ * ex.close();                                               // shutdown, wait, then destroy_workqueue
+ * }</pre>
+ *
+ * <ul>
+ * <li><b>Tasks.</b> {@code submit} and {@code execute} queue a fresh {@link Work} per task
+ * ({@code queue_work}); the future's {@code cancel} is {@code cancel_work} of a queued task (it never runs) and,
+ * with {@code mayInterruptIfRunning}, an interrupt of the worker running it — the model of the item's pending
+ * signal, cleared when the item returns. A task that throws fails its future and is counted
+ * ({@link #failedTaskCount()}); it is not an oops. A Runnable given to {@link #execute} has no future: its
+ * exception is counted and then reported as the workqueue's oops, as {@code ThreadPoolExecutor} hands it to the
+ * thread's uncaught-exception handler.</li>
+ * <li><b>BH workqueues.</b> Tasks run in softirq context on the submitting CPU and must not sleep (a sleep is
+ * the kernel's {@code BUG: sleeping function called from invalid context}); {@code cancel(true)} does not
+ * interrupt anything — softirq context has no task to signal.</li>
+ * <li><b>Waiting in atomic context</b> (a handler, a BH task, BH or IRQs disabled) for a task that is not done is
+ * reported as the kernel's {@code BUG: sleeping function called from invalid context} and refused with
+ * {@link IllegalStateException}; in stepped mode an untimed wait that nothing can end is reported
+ * ({@code would block forever in stepped mode}) and refused the same way. A timed wait lets the manual clock
+ * run up to its timeout.</li>
+ * <li><b>Lifecycle.</b> {@link #shutdown()} refuses new tasks ({@link RejectedExecutionException}) and lets queued
+ * ones run; {@link #shutdownNow()} takes queued tasks off the workqueue ({@code cancel_work}) and returns them
+ * — their futures stay not done, as {@code ThreadPoolExecutor}'s — and interrupts running ones;
+ * {@link #close()} is {@link ExecutorService#close()}. An executor made by {@link #alloc} owns its workqueue
+ * and destroys it ({@code destroy_workqueue}) when it terminates; one made by {@link #on} leaves it. A closed
+ * kernel refuses every task with a {@link RejectedExecutionException} whose cause is the kernel's
+ * {@code IllegalStateException("kernel is closed")}; once it is closed, the executor is shut down, and a task
+ * that is not done and not running (it never ran, or a periodic task was armed) is cancelled.</li>
+ * </ul>
+ *
+ * <p>Implementation notes. {@code runState} (volatile, moved by compare-and-set) goes RUNNING → SHUTDOWN → STOP →
+ * TIDYING → TERMINATED, only forward. {@code live} holds every task that is queued, armed or running (and every
+ * future not yet done): a submitter adds its task, then re-reads {@code runState}; {@code shutdown} writes
+ * {@code runState}, then reads {@code live} — so a task either is refused or is seen by the termination check.
+ * The last task to leave {@code live} after a shutdown terminates the executor; an owned workqueue is destroyed
+ * by that thread when it may sleep and is a task, otherwise by an item queued on {@code system_unbound_wq}
+ * (a worker of the workqueue cannot destroy it: {@code destroy_workqueue} drains it).
+ */
+public sealed class WorkqueueExecutor implements ExecutorService permits WorkqueueScheduledExecutor {
+    static final long NO_DEADLINE = Long.MAX_VALUE;
+
+    private static final int RUNNING = 0;
+    private static final int SHUTDOWN = 1;
+    private static final int STOP = 2;
+    private static final int TIDYING = 3;
+    private static final int TERMINATED = 4;
+
+    private static final VarHandle RUN_STATE;
+
+    static {
+        try {
+            RUN_STATE = MethodHandles.lookup().findVarHandle(WorkqueueExecutor.class, "runState", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final Machine machine;
+    final Workqueues workqueues;
+    final Workqueue wq;
+    private final boolean ownsWorkqueue;
+    /** Whether {@code cancel(true)} and {@code shutdownNow} interrupt a running task (not on a BH workqueue). */
+    final boolean interruptible;
+    private volatile int runState;
+    private final Set<ExecutorTask<?>> live = ConcurrentHashMap.newKeySet();
+    private final AtomicLong sequence = new AtomicLong();
+    private final LongAdder completed = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+
+    WorkqueueExecutor(Kernel kernel, Workqueue wq, boolean ownsWorkqueue) {
+        Objects.requireNonNull(kernel, "kernel");
+        Objects.requireNonNull(wq, "wq");
+        this.machine = kernel.machine();
+        this.workqueues = kernel.workqueues();
+        if (wq.owner != workqueues) {
+            throw new IllegalArgumentException(wq + " belongs to another kernel");
+        }
+        if (wq.destroyed) {
+            throw new IllegalArgumentException(wq + " has been destroyed");
+        }
+        this.wq = wq;
+        this.ownsWorkqueue = ownsWorkqueue;
+        this.interruptible = !wq.isBh();
+    }
+
+    /**
+     * An executor over {@code wq}, which it does not own: shutting it down leaves the workqueue as it is. Any
+     * number of executors may share one workqueue (a system workqueue included).
+     *
+     * @throws IllegalArgumentException if {@code wq} belongs to another kernel or has been destroyed
+     */
+    public static WorkqueueExecutor on(Kernel kernel, Workqueue wq) {
+        kernel.machine().checkOpen();
+        return new WorkqueueExecutor(kernel, wq, false);
+    }
+
+    /**
+     * An executor over a workqueue it allocates ({@code alloc_workqueue(name, flags, maxActive)}) and owns: when
+     * the executor terminates, it destroys the workqueue.
+     *
+     * @throws IllegalArgumentException where {@code alloc_workqueue} returns NULL (after the kernel's WARN)
+     */
+    public static WorkqueueExecutor alloc(Kernel kernel, String name, int flags, int maxActive) {
+        return new WorkqueueExecutor(kernel, allocated(kernel, kernel.workqueues().alloc(name, flags, maxActive), name),
+                true);
+    }
+
+    /** Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}: one task at a time, in order. */
+    public static WorkqueueExecutor allocOrdered(Kernel kernel, String name, int flags) {
+        return new WorkqueueExecutor(kernel, allocated(kernel, kernel.workqueues().allocOrdered(name, flags), name), true);
+    }
+
+    static Workqueue allocated(Kernel kernel, Workqueue wq, String name) {
+        if (wq == null) {
+            throw new IllegalArgumentException("alloc_workqueue(" + name + ") refused the flags or max_active"
+                    + " (see the kernel's warning)");
+        }
+        return wq;
+    }
+
+    /** The workqueue the tasks run on. */
+    public Workqueue workqueue() {
+        return wq;
+    }
+
+    /** Whether this executor allocated its workqueue and destroys it when it terminates. */
+    public boolean ownsWorkqueue() {
+        return ownsWorkqueue;
+    }
+
+    /**
+     * Task runs that ended, normally or by throwing (each run of a periodic task counts). A snapshot: a task is
+     * counted just after its future completes, so the count is exact once the executor has terminated.
+     */
+    public long completedTaskCount() {
+        return completed.sum();
+    }
+
+    /** Tasks that threw: their futures failed (an {@code execute}d task's exception was also reported as an oops). */
+    public long failedTaskCount() {
+        return failed.sum();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Submitting
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Queues {@code command} as a fresh work item. An exception it throws is counted and reported as the
+     * workqueue's oops ({@code Oops: work <class> (<workqueue>) threw ...}): there is no future to take it.
+     *
+     * @throws RejectedExecutionException after shutdown, on a destroyed workqueue, or when the kernel refuses
+     *         (its {@code IllegalStateException} is the cause)
+     */
+    @Override
+    public void execute(Runnable command) {
+        Objects.requireNonNull(command, "command");
+        accept(new ExecutorTask<Void>(this, command, null, new Work(ExecutorTask.itemName(command), ExecutorTask.RUN),
+                true));
+    }
+
+    @Override
+    public <T> Future<T> submit(Callable<T> task) {
+        return submitTask(task);
+    }
+
+    @Override
+    public <T> Future<T> submit(Runnable task, T result) {
+        Objects.requireNonNull(task, "task");
+        return accept(new ExecutorTask<T>(this, task, result, new Work(ExecutorTask.itemName(task), ExecutorTask.RUN),
+                false));
+    }
+
+    @Override
+    public Future<?> submit(Runnable task) {
+        return submit(task, null);
+    }
+
+    private <T> ExecutorTask<T> submitTask(Callable<T> task) {
+        Objects.requireNonNull(task, "task");
+        return accept(new ExecutorTask<T>(this, task, new Work(ExecutorTask.itemName(task), ExecutorTask.RUN)));
+    }
+
+    /** Admits {@code task} (see the class notes) and queues or arms it. */
+    final <F extends ExecutorTask<?>> F accept(F task) {
+        if (runState != RUNNING) {
+            throw rejected(null);
+        }
+        if (wq.destroyed) {
+            throw new RejectedExecutionException(wq + " has been destroyed");
+        }
+        live.add(task);
+        if (runState != RUNNING) {
+            live.remove(task);
+            tryTerminate();
+            throw rejected(null);
+        }
+        try {
+            task.arm();
+        } catch (IllegalStateException refused) {
+            live.remove(task);
+            throw rejected(refused);
+        } catch (RuntimeException | Error e) {
+            live.remove(task);
+            throw e;
+        }
+        if (runState >= STOP && task.withdraw()) {
+            live.remove(task); // shutdownNow ran meanwhile and did not see it queued: refused, as ThreadPoolExecutor
+            tryTerminate();
+            throw rejected(null);
+        }
+        return task;
+    }
+
+    private RejectedExecutionException rejected(IllegalStateException kernelRefusal) {
+        if (kernelRefusal == null && machine.closing()) {
+            try {
+                machine.checkOpen(); // shut down by the kernel's close: the kernel's own refusal is the cause
+            } catch (IllegalStateException refusal) {
+                kernelRefusal = refusal;
+            }
+        }
+        if (kernelRefusal != null) {
+            return new RejectedExecutionException("task rejected by " + this + ": " + kernelRefusal.getMessage(),
+                    kernelRefusal);
+        }
+        return new RejectedExecutionException("task rejected: " + this + " has been shut down");
+    }
+
+    /** The tasks queued, armed or running. */
+    final Iterable<ExecutorTask<?>> liveTasks() {
+        return live;
+    }
+
+    long nextSeq() {
+        return sequence.getAndIncrement();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // invokeAll, invokeAny
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks) throws InterruptedException {
+        return invokeAll(tasks, NO_DEADLINE);
+    }
+
+    /** On timeout the tasks not done are cancelled; the list is returned (every future done). */
+    @Override
+    public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+            throws InterruptedException {
+        return invokeAll(tasks, deadlineNs(timeout, unit));
+    }
+
+    private <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks, long deadlineNs)
+            throws InterruptedException {
+        Objects.requireNonNull(tasks, "tasks");
+        List<ExecutorTask<T>> futures = new ArrayList<>(tasks.size());
+        try {
+            for (Callable<T> t : tasks) {
+                futures.add(submitTask(t));
+            }
+            for (ExecutorTask<T> f : futures) {
+                if (!f.finished() && !awaitDone(f, deadlineNs, "invokeAll")) {
+                    cancelAll(futures);
+                    break;
+                }
+            }
+            return new ArrayList<>(futures);
+        } catch (Throwable t) {
+            cancelAll(futures);
+            throw t;
+        }
+    }
+
+    @Override
+    public <T> T invokeAny(Collection<? extends Callable<T>> tasks) throws InterruptedException, ExecutionException {
+        try {
+            return invokeAny(tasks, NO_DEADLINE);
+        } catch (TimeoutException cannotHappen) {
+            throw new AssertionError(cannotHappen);
+        }
+    }
+
+    @Override
+    public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        return invokeAny(tasks, deadlineNs(timeout, unit));
+    }
+
+    /**
+     * Submits every task, waits for the first success (in list order among those done) or for all to fail, and
+     * cancels the rest ({@code cancel(true)}).
+     */
+    private <T> T invokeAny(Collection<? extends Callable<T>> tasks, long deadlineNs)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        Objects.requireNonNull(tasks, "tasks");
+        if (tasks.isEmpty()) {
+            throw new IllegalArgumentException("invokeAny of no tasks");
+        }
+        List<ExecutorTask<T>> futures = new ArrayList<>(tasks.size());
+        try {
+            for (Callable<T> t : tasks) {
+                futures.add(submitTask(t));
+            }
+            BooleanSupplier decided = () -> {
+                boolean allDone = true;
+                for (ExecutorTask<T> f : futures) {
+                    if (!f.finished()) {
+                        allDone = false;
+                    } else if (f.finishedState() == Future.State.SUCCESS) {
+                        return true;
+                    }
+                }
+                return allDone;
+            };
+            if (!await(decided, deadlineNs, "invokeAny")) {
+                throw new TimeoutException("no task completed within the timeout of the kernel's clock");
+            }
+            ExecutionException failure = null;
+            for (ExecutorTask<T> f : futures) {
+                if (f.finished()) {
+                    switch (f.finishedState()) {
+                        case SUCCESS -> {
+                            return f.resultNow();
+                        }
+                        case FAILED -> failure = new ExecutionException(f.exceptionNow());
+                        default -> failure = failure != null ? failure
+                                : new ExecutionException(new CancellationException("task was cancelled"));
+                    }
+                }
+            }
+            throw failure != null ? failure : new ExecutionException(new IllegalStateException("no task completed"));
+        } finally {
+            cancelAll(futures);
+        }
+    }
+
+    private static void cancelAll(List<? extends ExecutorTask<?>> futures) {
+        for (ExecutorTask<?> f : futures) {
+            if (!f.finished()) {
+                f.cancel(true);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Waiting
+    // ------------------------------------------------------------------------------------------
+
+    /** The kernel-clock deadline {@code timeout} from now ({@link #NO_DEADLINE} never comes). */
+    final long deadlineNs(long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        long now = machine.clock().nanoTime();
+        long ns = Math.max(0, unit.toNanos(timeout));
+        return ns >= NO_DEADLINE - 1 - now ? NO_DEADLINE - 1 : now + ns;
+    }
+
+    /** Waits until {@code task} is done or {@code deadlineNs}: true when it is done. */
+    final boolean awaitDone(ExecutorTask<?> task, long deadlineNs, String what) throws InterruptedException {
+        return await(task::finished, deadlineNs, what);
+    }
+
+    /**
+     * Waits until {@code done} holds, in process context, through the kernel's wait ({@code TASK_INTERRUPTIBLE}):
+     * in stepped mode the stepping thread drives the kernel (an untimed wait lets the clock move only while a
+     * work item sleeps or burns; a timed one up to its deadline), a worker gives its CPU away, and a worker that
+     * waits counts as sleeping for its pool's concurrency management.
+     *
+     * @return true when {@code done} holds, false once {@code deadlineNs} has passed
+     * @throws InterruptedException when the thread is interrupted (its status cleared)
+     * @throws IllegalStateException in atomic context, or in stepped mode when nothing can end an untimed wait
+     *         (both reported first), or when the kernel panics
+     */
+    final boolean await(BooleanSupplier done, long deadlineNs, String what) throws InterruptedException {
+        if (done.getAsBoolean()) {
+            return true;
+        }
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (machine.closed()) {
+            kernelClosed();
+            return awaitAfterClose(done, deadlineNs);
+        }
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx != null && ctx.machine() != machine) {
+            ctx = null;
+        }
+        if (ctx != null && !ctx.mightSleep(what)) {
+            throw new IllegalStateException(what + " in atomic context (" + ctx.name() + ", " + ctx.describe()
+                    + ") would sleep until a task is done: refused");
+        }
+        boolean ended;
+        if (ctx != null) {
+            ctx.sleepStarts();
+        }
+        try {
+            ended = deadlineNs == NO_DEADLINE ? machine.waitUntilInterruptible(done, what)
+                    : machine.sleepUntil(done, deadlineNs, what, true);
+        } catch (IllegalStateException closing) {
+            if (!machine.closed() || machine.panicked()) {
+                throw closing;
+            }
+            kernelClosed(); // the kernel closed during the wait: what never started is cancelled now
+            return awaitAfterClose(done, deadlineNs);
+        } finally {
+            if (ctx != null) {
+                ctx.sleepEnds();
+            }
+        }
+        if (done.getAsBoolean()) {
+            return true;
+        }
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (deadlineNs == NO_DEADLINE && !ended) {
+            throw new IllegalStateException(what + " would block forever in stepped mode: nothing else can make the"
+                    + " task progress (advance the clock, or wait with a timeout)");
+        }
+        return false;
+    }
+
+    /** After the kernel's close nothing drives it: polls (a task on a thread the close left running may end). */
+    private boolean awaitAfterClose(BooleanSupplier done, long deadlineNs) throws InterruptedException {
+        long leftNs = deadlineNs == NO_DEADLINE ? NO_DEADLINE : deadlineNs - machine.clock().nanoTime();
+        long startNs = System.nanoTime();
+        while (!done.getAsBoolean()) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            if (leftNs != NO_DEADLINE && System.nanoTime() - startNs >= leftNs) {
+                return false;
+            }
+            LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Tasks leaving
+    // ------------------------------------------------------------------------------------------
+
+    /** A task's future is done ({@code FutureTask.done}): counted; waiters re-check. */
+    final void taskDone(ExecutorTask<?> task) {
+        switch (task.finishedState()) {
+            case SUCCESS -> completed.increment();
+            case FAILED -> {
+                completed.increment();
+                failed.increment();
+            }
+            default -> {
+            }
+        }
+        machine.wakeWaiters();
+    }
+
+    /** A run of a periodic task ended normally. */
+    final void ranOnce() {
+        completed.increment();
+    }
+
+    /** A task no longer belongs to the executor (done, and not running). */
+    final void retire(ExecutorTask<?> task) {
+        live.remove(task);
+        if (runState != RUNNING) {
+            tryTerminate();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Lifecycle
+    // ------------------------------------------------------------------------------------------
+
+    /** Refuses new tasks; queued and armed one-shot tasks still run. Does not wait (see {@link #awaitTermination}). */
+    @Override
+    public void shutdown() {
+        advanceRunState(SHUTDOWN);
+        onShutdown();
+        tryTerminate();
+    }
+
+    /** What a shutdown does to the tasks of a subclass (the scheduled executor cancels periodic tasks). */
+    void onShutdown() {
+    }
+
+    /**
+     * Refuses new tasks, takes every task that has not started off the workqueue ({@code cancel_work},
+     * {@code cancel_delayed_work}) and interrupts the workers running the others (not on a BH workqueue).
+     *
+     * @return the tasks that never started, in submission order: the Runnable given to {@code execute}, or the
+     *         future of a submitted task (not done: running it runs the task on the caller's thread)
+     */
+    @Override
+    public List<Runnable> shutdownNow() {
+        advanceRunState(STOP);
+        List<ExecutorTask<?>> tasks = new ArrayList<>(live);
+        tasks.sort(Comparator.comparingLong(t -> t.seq));
+        List<Runnable> neverRan = new ArrayList<>();
+        for (ExecutorTask<?> t : tasks) {
+            if (!t.finished() && t.withdraw()) {
+                live.remove(t);
+                neverRan.add(t.userRunnable());
+            } else {
+                t.interruptRunner();
+            }
+        }
+        tryTerminate();
+        return neverRan;
+    }
+
+    /** Whether {@link #shutdown()} or {@link #shutdownNow()} was called, or the kernel's close has begun. */
+    @Override
+    public boolean isShutdown() {
+        return runState != RUNNING || machine.closing();
+    }
+
+    final boolean isShutdownRaw() {
+        return runState != RUNNING;
+    }
+
+    /** Whether it is shut down, no task is queued, armed or running, and an owned workqueue has been destroyed. */
+    @Override
+    public boolean isTerminated() {
+        if (machine.closed()) {
+            kernelClosed();
+        }
+        return runState == TERMINATED;
+    }
+
+    /**
+     * Waits until {@link #isTerminated()} or the timeout passes on the kernel's clock (in stepped mode the
+     * manual clock runs up to it while the caller drives the kernel).
+     */
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+        if (isTerminated()) {
+            return true;
+        }
+        return await(() -> runState == TERMINATED, deadlineNs(timeout, unit), "awaitTermination");
+    }
+
+    private void advanceRunState(int target) {
+        for (;;) {
+            int s = runState;
+            if (s >= target || RUN_STATE.compareAndSet(this, s, target)) {
+                return;
+            }
+        }
+    }
+
+    /** The kernel is closed: the executor is stopped, and a task that never started is cancelled. */
+    private void kernelClosed() {
+        advanceRunState(STOP);
+        for (ExecutorTask<?> t : live) {
+            t.reapIfKernelClosed();
+        }
+        tryTerminate();
+        if (runState == TIDYING) {
+            terminated(); // the destroying item was dropped by the close (or is left on a stopped worker)
+        }
+    }
+
+    /** Terminates once shut down with no task left (see the class notes). */
+    final void tryTerminate() {
+        for (;;) {
+            int s = runState;
+            if (s == RUNNING || s >= TIDYING || !live.isEmpty()) {
+                return;
+            }
+            if (RUN_STATE.compareAndSet(this, s, TIDYING)) {
+                break;
+            }
+        }
+        if (!ownsWorkqueue || machine.closing() || wq.destroyed) {
+            terminated();
+            return;
+        }
+        if (mayDestroyHere()) {
+            try {
+                workqueues.destroy(wq);
+            } catch (IllegalStateException closedMeanwhile) {
+                // the kernel's close drains the workqueue itself
+            } finally {
+                terminated();
+            }
+            return;
+        }
+        Work destroyer = new Work("destroy " + wq.name(), w -> {
+            try {
+                workqueues.destroy(wq);
+            } finally {
+                terminated();
+            }
+        });
+        try {
+            workqueues.queue(workqueues.systemUnboundWq(), destroyer);
+        } catch (IllegalStateException closedMeanwhile) {
+            terminated();
+        }
+    }
+
+    /** Whether the calling thread may destroy the workqueue itself: a task thread that may sleep. */
+    private boolean mayDestroyHere() {
+        if (Thread.currentThread() instanceof KernelThread) {
+            return false;
+        }
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx == null || ctx.machine() != machine) {
+            return true;
+        }
+        return ctx.role() == ExecutionContext.Role.TASK && !ctx.inAtomic() && !ctx.irqsDisabled();
+    }
+
+    private void terminated() {
+        runState = TERMINATED;
+        machine.wakeWaiters();
+    }
+
+    @Override
+    public String toString() {
+        int s = runState;
+        String state = switch (s) {
+            case RUNNING -> "running";
+            case SHUTDOWN -> "shutting down";
+            case STOP -> "stopping";
+            case TIDYING -> "terminating";
+            default -> "terminated";
+        };
+        return getClass().getSimpleName() + "[" + wq.name() + ", " + state + ", tasks " + live.size() + ", completed "
+                + completed.sum() + ", failed " + failed.sum() + "]";
+    }
+}
