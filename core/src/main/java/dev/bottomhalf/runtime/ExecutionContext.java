@@ -59,6 +59,8 @@ public final class ExecutionContext {
         IRQ_THREAD,
         /** {@code kworker/...}: a workqueue worker. */
         WORKER,
+        /** A kthread ({@code kthread_create}, {@code dev.bottomhalf.sched}): its own task, named by its comm. */
+        KTHREAD,
         /** Any other thread, bound to a CPU. */
         TASK
     }
@@ -145,7 +147,7 @@ public final class ExecutionContext {
     }
 
     /** For a task, the thread it belongs to; null for a runtime context. Any thread. */
-    Thread taskThread() {
+    public Thread taskThread() {
         return taskThread;
     }
 
@@ -154,8 +156,13 @@ public final class ExecutionContext {
         return cpu;
     }
 
-    void rebind(Cpu newCpu) {
-        if (role != Role.TASK) {
+    /**
+     * Moves this context to {@code newCpu}: a task ({@code sched_setaffinity}) or a kthread
+     * ({@code kthread_bind}); runtime contexts stay where they are. Called by the thread that owns the context,
+     * or, for a kthread, while it is not running.
+     */
+    public void rebind(Cpu newCpu) {
+        if (role != Role.TASK && role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is a runtime thread and stays on CPU " + cpu.id());
         }
         if (cpu != newCpu && (preemptCount != 0 || irqsDisabled)) {
@@ -457,6 +464,74 @@ public final class ExecutionContext {
                 + ", non_block: 0, pid: " + Thread.currentThread().threadId() + ", name: " + name + "\n"
                 + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0", new Throwable(where));
         return false;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The task's scheduler state (dev.bottomhalf.sched)
+    // ------------------------------------------------------------------------------------------
+
+    private static final java.lang.invoke.VarHandle TASK_STATE;
+
+    static {
+        try {
+            TASK_STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(ExecutionContext.class, "taskState",
+                    int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The task's {@code __state}: 0 ({@code TASK_RUNNING}) or the state it set to sleep in. [A] */
+    private volatile int taskState;
+    /** The {@code dev.bottomhalf.sched} task of this context, made on first use; written once. */
+    private volatile Object task;
+
+    /**
+     * The scheduler state of the task this context is ({@code READ_ONCE(p->__state)}): 0 while it runs, else
+     * the {@code TASK_*} bits it set before sleeping. Any thread.
+     */
+    public int taskState() {
+        return taskState;
+    }
+
+    /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
+    public void setTaskState(int state) {
+        taskState = state;
+    }
+
+    /**
+     * {@code try_to_wake_up(p, mask)}: when the task's state has a bit of {@code mask} it becomes running
+     * (0) and the sleepers of the kernel are woken to re-check; otherwise nothing happens. Any thread, any
+     * context.
+     *
+     * @return whether this call woke the task
+     */
+    public boolean wakeUpState(int mask) {
+        for (;;) {
+            int s = taskState;
+            if ((s & mask) == 0) {
+                return false;
+            }
+            if (TASK_STATE.compareAndSet(this, s, 0)) {
+                machine.wakeWaiters();
+                return true;
+            }
+        }
+    }
+
+    /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */
+    public Object task() {
+        return task;
+    }
+
+    /** Sets the task object of this context unless one is set; returns the one that is. Any thread. */
+    public synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
+        Object t = task;
+        if (t == null) {
+            t = make.get();
+            task = t;
+        }
+        return t;
     }
 
     // ------------------------------------------------------------------------------------------
