@@ -231,6 +231,35 @@ class WaitQueueSteppedTest {
     }
 
     @Test
+    void scheduleTimeoutKillable_notEndedBySigint_endedBySigkill() {
+        Task me = sched.current();
+        timerAt(2, () -> sched.sendSig(Sched.SIGINT, me));
+        timerAt(5, () -> sched.sendSig(Sched.SIGKILL, me));
+        assertEquals(15, sched.scheduleTimeoutKillable(20));
+        assertEquals(5, now());
+        sched.flushSignals();
+    }
+
+    @Test
+    void scheduleTimeoutIdle_sleepsItsTimeout_andASignalDoesNotEndIt() {
+        Task me = sched.current();
+        timerAt(2, () -> sched.sendSig(Sched.SIGINT, me));
+        assertEquals(0, sched.scheduleTimeoutIdle(4));
+        assertEquals(5, now());
+    }
+
+    @Test
+    void condResched_inAtomicContext_isReportedAsMightSleep() {
+        reports.expect("BUG: sleeping function called from invalid context at cond_resched");
+        kernel.context().localIrqDisable();
+        try {
+            sched.condResched();
+        } finally {
+            kernel.context().localIrqEnable();
+        }
+    }
+
+    @Test
     void schedule_untimed_wokenByWakeUpProcess() {
         Task me = sched.current();
         timerAt(4, () -> sched.wakeUpProcess(me));
