@@ -33,6 +33,8 @@ final class Kthread implements Agent {
     volatile boolean shouldPark;
     volatile boolean started;
     volatile boolean exiting;
+    /** {@code TIF_NOTIFY_SIGNAL}, set by {@code kthread_stop}: the kthread's thread is (or will be) interrupted. */
+    volatile boolean notifySignal;
     volatile int result;
     volatile Thread thread;
     volatile AgentHandle handle;
@@ -79,8 +81,11 @@ final class Kthread implements Agent {
         if (!hasWork()) {
             return 0;
         }
-        started = true;
         thread = Thread.currentThread();
+        started = true;
+        if (notifySignal) {
+            thread.interrupt(); // kthread_stop came before this thread was known
+        }
         int ret = -Sched.EINTR;
         Machine machine = kthreads.sched().machine();
         try {

@@ -104,6 +104,7 @@ public final class Kthreads {
         }
         kt.shouldStop = true;
         unpark(k);
+        kt.notifySignal = true;
         Thread t = kt.thread;
         if (t != null && !kt.exiting) {
             t.interrupt(); // TIF_NOTIFY_SIGNAL: signal_pending() in the kthread
