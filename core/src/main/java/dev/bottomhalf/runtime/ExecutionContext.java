@@ -485,6 +485,8 @@ public final class ExecutionContext {
     private volatile int taskState;
     /** The {@code dev.bottomhalf.sched} task of this context, made on first use; written once. */
     private volatile Object task;
+    /** The thread sleeping in this context's task state (parked until it is running again), or null. [A] */
+    private volatile Thread sleeper;
 
     /**
      * The scheduler state of the task this context is ({@code READ_ONCE(p->__state)}): 0 while it runs, else
@@ -501,8 +503,12 @@ public final class ExecutionContext {
 
     /**
      * {@code try_to_wake_up(p, mask)}: when the task's state has a bit of {@code mask} it becomes running
-     * (0) and the sleepers of the kernel are woken to re-check; otherwise nothing happens. Any thread, any
-     * context.
+     * (0) and the thread sleeping in it, if one is parked, is unparked — that thread alone; otherwise nothing
+     * happens. Any thread, any context.
+     *
+     * <p>No lost wake-up: the sleeper publishes itself ({@link #sleepingThread}) before it reads the state and
+     * parks; the waker writes the state before it reads the sleeper. Both are volatile, so either the waker
+     * unparks the sleeper (an unpark before the park makes the park return) or the sleeper sees the state.
      *
      * @return whether this call woke the task
      */
@@ -513,10 +519,21 @@ public final class ExecutionContext {
                 return false;
             }
             if (TASK_STATE.compareAndSet(this, s, 0)) {
-                machine.wakeWaiters();
+                Thread t = sleeper;
+                if (t != null) {
+                    java.util.concurrent.locks.LockSupport.unpark(t);
+                }
                 return true;
             }
         }
+    }
+
+    /**
+     * The thread about to sleep until this task runs again ({@code thread}), or null when it stopped sleeping.
+     * Called by that thread around its sleep, before it reads the state.
+     */
+    public void sleepingThread(Thread thread) {
+        sleeper = thread;
     }
 
     /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */

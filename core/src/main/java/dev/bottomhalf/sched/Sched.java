@@ -30,9 +30,9 @@ import dev.bottomhalf.time.Timers;
  * {@code Machine.sleepUntil} until the state is {@link Task#TASK_RUNNING} again — so in stepped mode a task
  * thread drives the kernel and a kthread or kworker gives the baton away, in threaded mode the thread parks,
  * and a closing or panicking kernel ends the sleep with an exception. A waker changes the state with one
- * compare-and-set ({@code try_to_wake_up}) and wakes the machine's sleepers to re-check
- * ({@code Machine.wakeWaiters}); it does so only when it found a sleeper, so a {@code wake_up} with nobody
- * queued is one volatile read.</li>
+ * compare-and-set ({@code try_to_wake_up}, {@code ExecutionContext.wakeUpState}) and unparks the one thread
+ * sleeping in that state, not the machine's other waiters; a {@code wake_up} with nobody queued is one
+ * volatile read.</li>
  * <li>The lost-wake-up rule is the kernel's: the task writes its state (volatile) before it tests its
  * condition, the waker makes the condition true before it changes the state, so a wake-up between the test
  * and {@code schedule()} leaves the task running and {@code schedule()} returns at once.</li>

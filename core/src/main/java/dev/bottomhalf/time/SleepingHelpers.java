@@ -18,7 +18,8 @@ import dev.bottomhalf.runtime.SteppedScheduler;
  * ({@link ExecutionContext#setTaskState}), arms an on-stack-style {@link TimerList} on the caller's CPU through
  * {@link Timers#mod} and waits until the state is running again: the timer's callback ({@code process_timeout})
  * wakes it with {@link ExecutionContext#wakeUpState}, as {@code wake_up_process} and the wait queues of
- * {@code dev.bottomhalf.sched} do; the timer is removed with {@link Timers#deleteSync} on the way out, so no
+ * {@code dev.bottomhalf.sched} do, which unparks the sleeping thread alone (it registers itself with
+ * {@link ExecutionContext#sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
  * callback outlives the sleep. Every sleep brackets itself with {@code ExecutionContext.sleepStarts/sleepEnds}, which is how a
  * workqueue pool learns that a worker sleeps. In stepped mode the waits and burns go through the
  * {@link SteppedScheduler} instead of parking or spinning.
@@ -99,11 +100,13 @@ final class SleepingHelpers {
             timers.mod(timer, expire);
         }
         ctx.sleepStarts();
+        ctx.sleepingThread(Thread.currentThread()); // a waker unparks this thread alone
         try {
             // A wake-up of the task's state ends it (the timer's callback is one); an interrupt (a pending signal)
             // ends an interruptible sleep.
             machine.sleepUntil(() -> ctx.taskState() == 0, Long.MAX_VALUE, call, interruptible);
         } finally {
+            ctx.sleepingThread(null);
             ctx.setTaskState(0);
             ctx.sleepEnds();
             if (timer != null && !sleeper.fired && !machine.closing()) {
