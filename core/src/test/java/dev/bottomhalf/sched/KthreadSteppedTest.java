@@ -235,6 +235,21 @@ class KthreadSteppedTest {
     }
 
     @Test
+    void park_twice_warnsOnceAndReturnsEbusy() {
+        reports.expect("WARNING: kthread_park(twice) of a kthread already asked to park");
+        Task t = kthreads.run(x -> {
+            while (!kthreads.shouldStop()) {
+                kthreads.parkme();
+                kernel.timers().scheduleTimeoutInterruptible(5);
+            }
+            return 0;
+        }, null, "twice");
+        assertEquals(0, kthreads.park(t));
+        assertEquals(-Kthreads.EBUSY, kthreads.park(t));
+        assertEquals(0, kthreads.stop(t));
+    }
+
+    @Test
     void close_withAKthreadStillRunning_reportsItByName() {
         reports.expect("INFO: kthread forgotten had not exited when the kernel closed (kthread_stop was never called)");
         kthreads.run(x -> {

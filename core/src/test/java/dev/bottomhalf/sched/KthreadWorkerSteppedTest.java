@@ -171,6 +171,17 @@ class KthreadWorkerSteppedTest {
     }
 
     @Test
+    void flushWork_ofADelayedItemWhoseTimerIsPending_warnsAndReturns() {
+        reports.expect("WARNING: kthread_flush_work(late) of an item whose timer has not fired");
+        KthreadDelayedWork dw = delayed("late");
+        kthreads.queueDelayedWork(worker, dw, 50);
+        kthreads.flushWork(dw);
+        assertEquals(0, now(), "returned at once instead of waiting forever");
+        assertTrue(kthreads.cancelDelayedWorkSync(dw));
+        kthreads.destroyWorker(worker);
+    }
+
+    @Test
     void destroyWorker_runsWhatIsQueued_thenStopsTheKthread() {
         kthreads.queueWork(worker, logging("last"));
         Task task = worker.task();
