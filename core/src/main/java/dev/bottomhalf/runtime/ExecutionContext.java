@@ -23,6 +23,9 @@ package dev.bottomhalf.runtime;
  * disables IRQs again. The kernel needs no such step because a CPU cannot run two contexts at once;
  * we document it as a model deviation (it only happens when code disables BH inside an IRQ-disabled
  * section).</li>
+ * <li>The task state ({@link #taskState()}, for {@code dev.bottomhalf.sched}) is the exception to
+ * confinement: the owner writes it ({@code set_current_state}), any thread may wake it with one
+ * compare-and-set ({@link #wakeUpState}), which unparks the thread registered as sleeping in it.</li>
  * <li>In hardirq context {@code local_bh_disable}/{@code local_bh_enable} only count: a hard IRQ
  * already excludes every other context of its CPU in the kernel, and taking the BH level there could
  * deadlock against a task that holds BH and waits for the IRQ level.</li>
@@ -156,12 +159,7 @@ public final class ExecutionContext {
         return cpu;
     }
 
-    /**
-     * Moves this context to {@code newCpu}: a task ({@code sched_setaffinity}) or a kthread
-     * ({@code kthread_bind}); runtime contexts stay where they are. Called by the thread that owns the context,
-     * or, for a kthread, while it is not running.
-     */
-    public void rebind(Cpu newCpu) {
+    void rebind(Cpu newCpu) {
         if (role != Role.TASK && role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is a runtime thread and stays on CPU " + cpu.id());
         }
@@ -534,6 +532,19 @@ public final class ExecutionContext {
      */
     public void sleepingThread(Thread thread) {
         sleeper = thread;
+    }
+
+    /**
+     * {@code kthread_bind}: moves a kthread's context to {@code newCpu}. For {@code dev.bottomhalf.sched}, while
+     * the kthread is not running (created and not woken, or asleep).
+     *
+     * @throws IllegalStateException for any other context
+     */
+    public void bindKthread(Cpu newCpu) {
+        if (role != Role.KTHREAD) {
+            throw new IllegalStateException(name + " is not a kthread");
+        }
+        rebind(newCpu);
     }
 
     /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */

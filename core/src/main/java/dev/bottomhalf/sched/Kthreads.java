@@ -212,7 +212,7 @@ public final class Kthreads {
                     + " TASK_UNINTERRUPTIBLE (WARN_ON(1) when wait_task_inactive() fails)");
             return;
         }
-        k.context().rebind(target);
+        k.context().bindKthread(target);
     }
 
     /** {@code to_kthread(k)}: its kthread, or null after the kernel's WARNING for a task that is not one. */
