@@ -13,6 +13,7 @@ module dev.bottomhalf {
     exports dev.bottomhalf.tasklet;
     exports dev.bottomhalf.time;
     exports dev.bottomhalf.workqueue;
+    exports dev.bottomhalf.sched;
     exports dev.bottomhalf.proc;
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;

@@ -21,6 +21,8 @@ import dev.bottomhalf.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracing;
+import dev.bottomhalf.sched.Kthreads;
+import dev.bottomhalf.sched.Sched;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
 import dev.bottomhalf.time.HrTimers;
@@ -57,6 +59,8 @@ public final class Kernel implements AutoCloseable {
     private final HrTimers hrtimers;
     private final Workqueues workqueues;
     private final Proc proc;
+    private final Sched sched;
+    private final Kthreads kthreads;
     /** Whether this object's close has begun, and its report once it has ended; guarded by this. */
     private boolean closing;
     private CloseReport closeReport;
@@ -75,6 +79,8 @@ public final class Kernel implements AutoCloseable {
         this.hrtimers = new HrTimers(machine, softirqs);
         this.workqueues = new Workqueues(machine, softirqs, tasklets, timers);
         this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
+        this.sched = new Sched(machine, timers);
+        this.kthreads = new Kthreads(sched);
         machine.onLateAccept(this::sweepLate);
     }
 
@@ -132,6 +138,16 @@ public final class Kernel implements AutoCloseable {
     /** Workqueues: worker pools, the system workqueues, work items, delayed work, flush and cancel. */
     public Workqueues workqueues() {
         return workqueues;
+    }
+
+    /** Tasks, wait queues and completions ({@code current}, {@code wait_event}, {@code complete}, ...). */
+    public Sched sched() {
+        return sched;
+    }
+
+    /** kthreads and kthread workers ({@code kthread_run}, {@code kthread_stop}, {@code kthread_queue_work}, ...). */
+    public Kthreads kthreads() {
+        return kthreads;
     }
 
     /** The {@code /proc} views. */

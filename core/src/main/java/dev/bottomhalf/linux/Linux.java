@@ -1,6 +1,7 @@
 package dev.bottomhalf.linux;
 
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 
@@ -16,6 +17,15 @@ import dev.bottomhalf.locking.Spinlock;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.sched.Completion;
+import dev.bottomhalf.sched.KthreadDelayedWork;
+import dev.bottomhalf.sched.KthreadWork;
+import dev.bottomhalf.sched.KthreadWorker;
+import dev.bottomhalf.sched.Kthreads;
+import dev.bottomhalf.sched.Sched;
+import dev.bottomhalf.sched.Task;
+import dev.bottomhalf.sched.WaitQueueEntry;
+import dev.bottomhalf.sched.WaitQueueHead;
 import dev.bottomhalf.softirq.SoftirqAction;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
@@ -399,6 +409,405 @@ public final class Linux {
     public static void touch_nmi_watchdog() {
         ExecutionContext c = ctx();
         c.machine().lockupDetector().touchNmiWatchdog(c.cpu());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Tasks and scheduling (include/linux/sched.h, kernel/sched/core.c, kernel/signal.c)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int TASK_RUNNING = Task.TASK_RUNNING;
+    public static final int TASK_INTERRUPTIBLE = Task.TASK_INTERRUPTIBLE;
+    public static final int TASK_UNINTERRUPTIBLE = Task.TASK_UNINTERRUPTIBLE;
+    public static final int TASK_PARKED = Task.TASK_PARKED;
+    public static final int TASK_WAKEKILL = Task.TASK_WAKEKILL;
+    public static final int TASK_NOLOAD = Task.TASK_NOLOAD;
+    public static final int TASK_KILLABLE = Task.TASK_KILLABLE;
+    public static final int TASK_IDLE = Task.TASK_IDLE;
+    public static final int TASK_NORMAL = Task.TASK_NORMAL;
+    public static final int ERESTARTSYS = Sched.ERESTARTSYS;
+    public static final int EINTR = Sched.EINTR;
+    public static final int SIGINT = Sched.SIGINT;
+    public static final int SIGKILL = Sched.SIGKILL;
+    public static final int SIGUSR1 = Sched.SIGUSR1;
+    public static final int SIGTERM = Sched.SIGTERM;
+
+    private static Sched sched() {
+        return k().sched();
+    }
+
+    /**
+     * {@code current}: the calling context's task ({@code swapper/N} in hardirq context and in the softirqs run at
+     * {@code irq_exit} on {@code cpu/N}; see {@link Sched#current()}).
+     */
+    public static Task current() {
+        return sched().current();
+    }
+
+    /** {@code get_current()}. */
+    public static Task get_current() {
+        return sched().current();
+    }
+
+    /** {@code task_pid_nr(p)}. */
+    public static int task_pid_nr(Task p) {
+        return p.pid();
+    }
+
+    /** {@code set_current_state(state)}: the state write is ordered before the condition test that follows. */
+    public static void set_current_state(int state) {
+        sched().setCurrentState(state);
+    }
+
+    /** {@code __set_current_state(state)} (the same volatile write here). */
+    public static void __set_current_state(int state) {
+        sched().setCurrentState(state);
+    }
+
+    public static void schedule() {
+        sched().schedule();
+    }
+
+    /** {@code schedule_timeout(timeout)}: in the state set before; jiffies left, 0 when the time ran out. */
+    public static long schedule_timeout(long timeout) {
+        return sched().scheduleTimeout(timeout);
+    }
+
+    public static long schedule_timeout_killable(long timeout) {
+        return sched().scheduleTimeoutKillable(timeout);
+    }
+
+    public static long schedule_timeout_idle(long timeout) {
+        return sched().scheduleTimeoutIdle(timeout);
+    }
+
+    /** {@code wake_up_process(p)}: 1 when it woke {@code p}, 0 when it was running. */
+    public static int wake_up_process(Task p) {
+        return sched().wakeUpProcess(p) ? 1 : 0;
+    }
+
+    public static int wake_up_state(Task p, int state) {
+        return sched().wakeUpState(p, state) ? 1 : 0;
+    }
+
+    /** {@code cond_resched()}: 0 (whether another thread ran is not reported). */
+    public static int cond_resched() {
+        sched().condResched();
+        return 0;
+    }
+
+    /** {@code signal_pending(p)}: the thread interrupt status of task thread {@code p}. */
+    public static boolean signal_pending(Task p) {
+        return sched().signalPending(p);
+    }
+
+    public static boolean fatal_signal_pending(Task p) {
+        return sched().fatalSignalPending(p);
+    }
+
+    /** {@code send_sig(sig, p, priv)}: interrupts task thread {@code p} and wakes its interruptible sleep; 0. */
+    public static int send_sig(int sig, Task p, int priv) {
+        return sched().sendSig(sig, p);
+    }
+
+    public static void flush_signals(Task p) {
+        if (p != sched().current()) {
+            throw new IllegalArgumentException("flush_signals(" + p + "): only the calling task's signals can be flushed here");
+        }
+        sched().flushSignals();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Wait queues (include/linux/wait.h, kernel/sched/wait.c)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int WQ_FLAG_EXCLUSIVE = WaitQueueEntry.WQ_FLAG_EXCLUSIVE;
+    public static final int WQ_FLAG_WOKEN = WaitQueueEntry.WQ_FLAG_WOKEN;
+
+    /** {@code DECLARE_WAIT_QUEUE_HEAD(name)}. */
+    public static WaitQueueHead DECLARE_WAIT_QUEUE_HEAD(String name) {
+        return new WaitQueueHead(name);
+    }
+
+    /** {@code init_waitqueue_head(&wq)}: a fresh head (Java cannot re-initialise one in place). */
+    public static WaitQueueHead init_waitqueue_head(String name) {
+        return new WaitQueueHead(name);
+    }
+
+    /** {@code DEFINE_WAIT(name)}: an entry for {@code current} with {@code autoremove_wake_function}. */
+    public static WaitQueueEntry DEFINE_WAIT() {
+        return sched().defineWait();
+    }
+
+    public static WaitQueueEntry init_waitqueue_entry(Task p) {
+        return sched().initWaitqueueEntry(p);
+    }
+
+    public static WaitQueueEntry init_waitqueue_func_entry(WaitQueueEntry.WakeFunction func) {
+        return sched().initWaitqueueFuncEntry(func);
+    }
+
+    public static void add_wait_queue(WaitQueueHead wq, WaitQueueEntry entry) {
+        sched().addWaitQueue(wq, entry);
+    }
+
+    public static void add_wait_queue_exclusive(WaitQueueHead wq, WaitQueueEntry entry) {
+        sched().addWaitQueueExclusive(wq, entry);
+    }
+
+    public static void remove_wait_queue(WaitQueueHead wq, WaitQueueEntry entry) {
+        sched().removeWaitQueue(wq, entry);
+    }
+
+    public static void prepare_to_wait(WaitQueueHead wq, WaitQueueEntry entry, int state) {
+        sched().prepareToWait(wq, entry, state);
+    }
+
+    public static boolean prepare_to_wait_exclusive(WaitQueueHead wq, WaitQueueEntry entry, int state) {
+        return sched().prepareToWaitExclusive(wq, entry, state);
+    }
+
+    public static long prepare_to_wait_event(WaitQueueHead wq, WaitQueueEntry entry, int state) {
+        return sched().prepareToWaitEvent(wq, entry, state);
+    }
+
+    public static void finish_wait(WaitQueueHead wq, WaitQueueEntry entry) {
+        sched().finishWait(wq, entry);
+    }
+
+    /** {@code waitqueue_active(wq)}: one volatile read; pair it with a volatile condition. */
+    public static boolean waitqueue_active(WaitQueueHead wq) {
+        return wq.active();
+    }
+
+    /** {@code wq_has_sleeper(wq)}: {@link #waitqueue_active} (the volatile read is the barrier). */
+    public static boolean wq_has_sleeper(WaitQueueHead wq) {
+        return wq.active();
+    }
+
+    public static void wait_event(WaitQueueHead wq, BooleanSupplier condition) {
+        sched().waitEvent(wq, condition);
+    }
+
+    public static void wait_event_idle(WaitQueueHead wq, BooleanSupplier condition) {
+        sched().waitEventIdle(wq, condition);
+    }
+
+    /** {@code wait_event_timeout}: 0 on timeout, else the jiffies left (at least 1). */
+    public static long wait_event_timeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
+        return sched().waitEventTimeout(wq, condition, timeout);
+    }
+
+    /** {@code wait_event_interruptible}: 0, or {@code -ERESTARTSYS}. */
+    public static int wait_event_interruptible(WaitQueueHead wq, BooleanSupplier condition) {
+        return sched().waitEventInterruptible(wq, condition);
+    }
+
+    public static int wait_event_interruptible_exclusive(WaitQueueHead wq, BooleanSupplier condition) {
+        return sched().waitEventInterruptibleExclusive(wq, condition);
+    }
+
+    /** {@code wait_event_interruptible_timeout}: {@code -ERESTARTSYS}, 0 on timeout, else the jiffies left. */
+    public static long wait_event_interruptible_timeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
+        return sched().waitEventInterruptibleTimeout(wq, condition, timeout);
+    }
+
+    public static int wait_event_killable(WaitQueueHead wq, BooleanSupplier condition) {
+        return sched().waitEventKillable(wq, condition);
+    }
+
+    public static long wait_event_killable_timeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
+        return sched().waitEventKillableTimeout(wq, condition, timeout);
+    }
+
+    /** {@code wake_up(wq)}: non-exclusive waiters and one exclusive; a volatile read when nobody waits. */
+    public static void wake_up(WaitQueueHead wq) {
+        if (wq.active()) {
+            sched().wakeUp(wq);
+        }
+    }
+
+    public static void wake_up_nr(WaitQueueHead wq, int nr) {
+        if (wq.active()) {
+            sched().wakeUpNr(wq, nr);
+        }
+    }
+
+    public static void wake_up_all(WaitQueueHead wq) {
+        if (wq.active()) {
+            sched().wakeUpAll(wq);
+        }
+    }
+
+    public static void wake_up_interruptible(WaitQueueHead wq) {
+        if (wq.active()) {
+            sched().wakeUpInterruptible(wq);
+        }
+    }
+
+    public static void wake_up_interruptible_nr(WaitQueueHead wq, int nr) {
+        if (wq.active()) {
+            sched().wakeUpInterruptibleNr(wq, nr);
+        }
+    }
+
+    public static void wake_up_interruptible_all(WaitQueueHead wq) {
+        if (wq.active()) {
+            sched().wakeUpInterruptibleAll(wq);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Completions (include/linux/completion.h, kernel/sched/completion.c)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code DECLARE_COMPLETION(name)}. */
+    public static Completion DECLARE_COMPLETION(String name) {
+        return new Completion(name);
+    }
+
+    /** {@code init_completion(&x)}: a fresh completion (Java cannot re-initialise one in place; see reinit). */
+    public static Completion init_completion(String name) {
+        return new Completion(name);
+    }
+
+    public static void reinit_completion(Completion x) {
+        sched().reinitCompletion(x);
+    }
+
+    public static void complete(Completion x) {
+        sched().complete(x);
+    }
+
+    public static void complete_all(Completion x) {
+        sched().completeAll(x);
+    }
+
+    public static void wait_for_completion(Completion x) {
+        sched().waitForCompletion(x);
+    }
+
+    /** {@code wait_for_completion_timeout}: 0 on timeout, else the jiffies left (at least 1). */
+    public static long wait_for_completion_timeout(Completion x, long timeout) {
+        return sched().waitForCompletionTimeout(x, timeout);
+    }
+
+    /** {@code wait_for_completion_interruptible}: 0, or {@code -ERESTARTSYS}. */
+    public static int wait_for_completion_interruptible(Completion x) {
+        return sched().waitForCompletionInterruptible(x);
+    }
+
+    public static long wait_for_completion_interruptible_timeout(Completion x, long timeout) {
+        return sched().waitForCompletionInterruptibleTimeout(x, timeout);
+    }
+
+    public static int wait_for_completion_killable(Completion x) {
+        return sched().waitForCompletionKillable(x);
+    }
+
+    public static long wait_for_completion_killable_timeout(Completion x, long timeout) {
+        return sched().waitForCompletionKillableTimeout(x, timeout);
+    }
+
+    public static boolean try_wait_for_completion(Completion x) {
+        return sched().tryWaitForCompletion(x);
+    }
+
+    public static boolean completion_done(Completion x) {
+        return sched().completionDone(x);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // kthreads (include/linux/kthread.h, kernel/kthread.c)
+    // ------------------------------------------------------------------------------------------
+
+    public static final int KTW_FREEZABLE = Kthreads.KTW_FREEZABLE;
+
+    private static Kthreads kthreads() {
+        return k().kthreads();
+    }
+
+    /** {@code kthread_create(threadfn, data, namefmt, ...)}: stopped until {@link #wake_up_process}. */
+    public static <T> Task kthread_create(Kthreads.ThreadFn<T> threadfn, T data, String namefmt, Object... args) {
+        return kthreads().create(threadfn, data, namefmt, args);
+    }
+
+    public static <T> Task kthread_run(Kthreads.ThreadFn<T> threadfn, T data, String namefmt, Object... args) {
+        return kthreads().run(threadfn, data, namefmt, args);
+    }
+
+    /** {@code kthread_stop(k)}: the thread function's result, {@code -EINTR} when it never ran. */
+    public static int kthread_stop(Task k) {
+        return kthreads().stop(k);
+    }
+
+    public static boolean kthread_should_stop() {
+        return kthreads().shouldStop();
+    }
+
+    public static boolean kthread_should_park() {
+        return kthreads().shouldPark();
+    }
+
+    public static void kthread_parkme() {
+        kthreads().parkme();
+    }
+
+    public static int kthread_park(Task k) {
+        return kthreads().park(k);
+    }
+
+    public static void kthread_unpark(Task k) {
+        kthreads().unpark(k);
+    }
+
+    public static void kthread_bind(Task k, int cpu) {
+        kthreads().bind(k, cpu);
+    }
+
+    public static KthreadWorker kthread_create_worker(int flags, String namefmt, Object... args) {
+        return kthreads().createWorker(flags, namefmt, args);
+    }
+
+    /** {@code kthread_init_work(&work, fn)} / {@code DEFINE_KTHREAD_WORK}. */
+    public static KthreadWork kthread_init_work(String name, Consumer<KthreadWork> fn) {
+        return new KthreadWork(name, fn);
+    }
+
+    /** {@code kthread_init_delayed_work(&dwork, fn)} / {@code DEFINE_KTHREAD_DELAYED_WORK}. */
+    public static KthreadDelayedWork kthread_init_delayed_work(String name, Consumer<KthreadWork> fn) {
+        return new KthreadDelayedWork(name, fn);
+    }
+
+    public static boolean kthread_queue_work(KthreadWorker worker, KthreadWork work) {
+        return kthreads().queueWork(worker, work);
+    }
+
+    public static void kthread_flush_work(KthreadWork work) {
+        kthreads().flushWork(work);
+    }
+
+    public static void kthread_flush_worker(KthreadWorker worker) {
+        kthreads().flushWorker(worker);
+    }
+
+    public static boolean kthread_queue_delayed_work(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
+        return kthreads().queueDelayedWork(worker, dwork, delay);
+    }
+
+    public static boolean kthread_mod_delayed_work(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
+        return kthreads().modDelayedWork(worker, dwork, delay);
+    }
+
+    public static boolean kthread_cancel_work_sync(KthreadWork work) {
+        return kthreads().cancelWorkSync(work);
+    }
+
+    public static boolean kthread_cancel_delayed_work_sync(KthreadDelayedWork dwork) {
+        return kthreads().cancelDelayedWorkSync(dwork);
+    }
+
+    public static void kthread_destroy_worker(KthreadWorker worker) {
+        kthreads().destroyWorker(worker);
     }
 
     // ------------------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ package dev.bottomhalf.runtime;
  * disables IRQs again. The kernel needs no such step because a CPU cannot run two contexts at once;
  * we document it as a model deviation (it only happens when code disables BH inside an IRQ-disabled
  * section).</li>
+ * <li>The task state ({@link #taskState()}, for {@code dev.bottomhalf.sched}) is the exception to
+ * confinement: the owner writes it ({@code set_current_state}), any thread may wake it with one
+ * compare-and-set ({@link #wakeUpState}), which unparks the thread registered as sleeping in it.</li>
  * <li>In hardirq context {@code local_bh_disable}/{@code local_bh_enable} only count: a hard IRQ
  * already excludes every other context of its CPU in the kernel, and taking the BH level there could
  * deadlock against a task that holds BH and waits for the IRQ level.</li>
@@ -59,6 +62,8 @@ public final class ExecutionContext {
         IRQ_THREAD,
         /** {@code kworker/...}: a workqueue worker. */
         WORKER,
+        /** A kthread ({@code kthread_create}, {@code dev.bottomhalf.sched}): its own task, named by its comm. */
+        KTHREAD,
         /** Any other thread, bound to a CPU. */
         TASK
     }
@@ -147,7 +152,7 @@ public final class ExecutionContext {
     }
 
     /** For a task, the thread it belongs to; null for a runtime context. Any thread. */
-    Thread taskThread() {
+    public Thread taskThread() {
         return taskThread;
     }
 
@@ -157,7 +162,7 @@ public final class ExecutionContext {
     }
 
     void rebind(Cpu newCpu) {
-        if (role != Role.TASK) {
+        if (role != Role.TASK && role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is a runtime thread and stays on CPU " + cpu.id());
         }
         if (cpu != newCpu && (preemptCount != 0 || irqsDisabled)) {
@@ -486,6 +491,104 @@ public final class ExecutionContext {
                 + "preempt_count: " + Integer.toHexString(preemptCount) + ", expected: 0",
                 stack != null ? stack : new Throwable(where));
         return false;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The task's scheduler state (dev.bottomhalf.sched)
+    // ------------------------------------------------------------------------------------------
+
+    private static final java.lang.invoke.VarHandle TASK_STATE;
+
+    static {
+        try {
+            TASK_STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(ExecutionContext.class, "taskState",
+                    int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The task's {@code __state}: 0 ({@code TASK_RUNNING}) or the state it set to sleep in. [A] */
+    private volatile int taskState;
+    /** The {@code dev.bottomhalf.sched} task of this context, made on first use; written once. */
+    private volatile Object task;
+    /** The thread sleeping in this context's task state (parked until it is running again), or null. [A] */
+    private volatile Thread sleeper;
+
+    /**
+     * The scheduler state of the task this context is ({@code READ_ONCE(p->__state)}): 0 while it runs, else
+     * the {@code TASK_*} bits it set before sleeping. Any thread.
+     */
+    public int taskState() {
+        return taskState;
+    }
+
+    /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
+    public void setTaskState(int state) {
+        taskState = state;
+    }
+
+    /**
+     * {@code try_to_wake_up(p, mask)}: when the task's state has a bit of {@code mask} it becomes running
+     * (0) and the thread sleeping in it, if one is parked, is unparked — that thread alone; otherwise nothing
+     * happens. Any thread, any context.
+     *
+     * <p>No lost wake-up: the sleeper publishes itself ({@link #sleepingThread}) before it reads the state and
+     * parks; the waker writes the state before it reads the sleeper. Both are volatile, so either the waker
+     * unparks the sleeper (an unpark before the park makes the park return) or the sleeper sees the state.
+     *
+     * @return whether this call woke the task
+     */
+    public boolean wakeUpState(int mask) {
+        for (;;) {
+            int s = taskState;
+            if ((s & mask) == 0) {
+                return false;
+            }
+            if (TASK_STATE.compareAndSet(this, s, 0)) {
+                Thread t = sleeper;
+                if (t != null) {
+                    java.util.concurrent.locks.LockSupport.unpark(t);
+                }
+                return true;
+            }
+        }
+    }
+
+    /**
+     * The thread about to sleep until this task runs again ({@code thread}), or null when it stopped sleeping.
+     * Called by that thread around its sleep, before it reads the state.
+     */
+    public void sleepingThread(Thread thread) {
+        sleeper = thread;
+    }
+
+    /**
+     * {@code kthread_bind}: moves a kthread's context to {@code newCpu}. For {@code dev.bottomhalf.sched}, while
+     * the kthread is not running (created and not woken, or asleep).
+     *
+     * @throws IllegalStateException for any other context
+     */
+    public void bindKthread(Cpu newCpu) {
+        if (role != Role.KTHREAD) {
+            throw new IllegalStateException(name + " is not a kthread");
+        }
+        rebind(newCpu);
+    }
+
+    /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */
+    public Object task() {
+        return task;
+    }
+
+    /** Sets the task object of this context unless one is set; returns the one that is. Any thread. */
+    public synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
+        Object t = task;
+        if (t == null) {
+            t = make.get();
+            task = t;
+        }
+        return t;
     }
 
     // ------------------------------------------------------------------------------------------

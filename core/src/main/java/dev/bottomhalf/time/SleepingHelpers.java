@@ -14,10 +14,13 @@ import dev.bottomhalf.runtime.SteppedScheduler;
  * the busy waits ({@code mdelay}/{@code udelay}/{@code ndelay}) behind {@link Timers}' public methods of the
  * same names. Package-private: callers use {@link Timers}.
  *
- * <p>Implementation notes. A sleep arms an on-stack-style {@link TimerList} on the caller's CPU through
- * {@link Timers#mod} and waits for its callback ({@code process_timeout}) to set a volatile flag and unpark
- * the thread; the timer is removed with {@link Timers#deleteSync} on the way out, so no callback outlives the
- * sleep. Every sleep brackets itself with {@code ExecutionContext.sleepStarts/sleepEnds}, which is how a
+ * <p>Implementation notes. A sleep sets the task state of the caller's context
+ * ({@link ExecutionContext#setTaskState}), arms an on-stack-style {@link TimerList} on the caller's CPU through
+ * {@link Timers#mod} and waits until the state is running again: the timer's callback ({@code process_timeout})
+ * wakes it with {@link ExecutionContext#wakeUpState}, as {@code wake_up_process} and the wait queues of
+ * {@code dev.bottomhalf.sched} do, which unparks the sleeping thread alone (it registers itself with
+ * {@link ExecutionContext#sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
+ * callback outlives the sleep. Every sleep brackets itself with {@code ExecutionContext.sleepStarts/sleepEnds}, which is how a
  * workqueue pool learns that a worker sleeps. In stepped mode the waits and burns go through the
  * {@link SteppedScheduler} instead of parking or spinning.
  */
@@ -32,46 +35,82 @@ final class SleepingHelpers {
         this.timers = timers;
     }
 
+    /** {@code TASK_INTERRUPTIBLE}. */
+    static final int TASK_INTERRUPTIBLE = 0x1;
+    /** {@code TASK_UNINTERRUPTIBLE}. */
+    static final int TASK_UNINTERRUPTIBLE = 0x2;
+    /** {@code TASK_NORMAL}: the states {@code process_timeout}'s {@code wake_up_process} wakes. */
+    static final int TASK_NORMAL = TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE;
+
     /** {@link Timers#scheduleTimeoutInterruptible}. */
     long scheduleTimeoutInterruptible(long timeout) {
-        return scheduleTimeout(timeout, true, "schedule_timeout_interruptible");
+        return scheduleTimeoutIn(TASK_INTERRUPTIBLE, timeout, "schedule_timeout_interruptible");
     }
 
     /** {@link Timers#scheduleTimeoutUninterruptible}. */
     long scheduleTimeoutUninterruptible(long timeout) {
-        return scheduleTimeout(timeout, false, "schedule_timeout_uninterruptible");
+        return scheduleTimeoutIn(TASK_UNINTERRUPTIBLE, timeout, "schedule_timeout_uninterruptible");
     }
 
-    private long scheduleTimeout(long timeout, boolean interruptible, String call) {
+    private long scheduleTimeoutIn(int state, long timeout, String call) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
+        ctx.setTaskState(state); // __set_current_state(state)
+        return scheduleTimeout(ctx, timeout, call);
+    }
+
+    /** {@link Timers#scheduleTimeout(long, String)}: sleeps in the state the caller set. */
+    long scheduleTimeout(long timeout, String call) {
+        machine.checkOpen();
+        return scheduleTimeout(machine.current(), timeout, call);
+    }
+
+    /**
+     * {@code schedule_timeout(timeout)}: the caller set its task state ({@code set_current_state}); a running
+     * task (a wake-up came between the state change and this call) returns at once, any other sleeps until a
+     * wake-up of its state ({@code wake_up_process}, a wait queue, the timer's {@code process_timeout}) or, for
+     * {@code TASK_INTERRUPTIBLE}, a pending signal (the thread interrupt). Always returns with the task running.
+     */
+    private long scheduleTimeout(ExecutionContext ctx, long timeout, String call) {
         if (!ctx.mightSleep(call)) {
+            ctx.setTaskState(0);
             return 0; // reported: sleeping here would deadlock the CPU, so it does not sleep
         }
         if (timeout < 0) {
             reports.printk(KernelEvent.Kind.ERR, String.format("schedule_timeout: wrong timeout value %x", timeout));
+            ctx.setTaskState(0);
             return 0;
         }
-        if (timeout == MAX_SCHEDULE_TIMEOUT && (!interruptible || machine.stepped())) {
-            throw new IllegalArgumentException(call + "(MAX_SCHEDULE_TIMEOUT) would sleep forever: nothing can wake"
-                    + (machine.stepped() ? " a sleep in stepped mode" : " an uninterruptible sleep here"));
+        int state = ctx.taskState();
+        if (state == 0) {
+            return timeout; // schedule() of a running task returns at once: no time passed
+        }
+        boolean interruptible = (state & TASK_INTERRUPTIBLE) != 0;
+        if (interruptible && Thread.currentThread().isInterrupted()) {
+            ctx.setTaskState(0); // signal_pending_state(): __schedule() does not put the task to sleep
+            return timeout;
         }
         long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
-        Sleeper sleeper = new Sleeper();
-        TimerList timer = new TimerList();
-        timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
-        timer.internal = true; // the sleep's own timer: the sleep is the entry point, and close() reports the sleeper
+        Sleeper sleeper = new Sleeper(ctx);
+        TimerList timer = null;
         if (timeout != MAX_SCHEDULE_TIMEOUT) {
+            timer = new TimerList();
+            timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
+            timer.internal = true; // the sleep's own timer: the sleep is the entry point, and close() reports the sleeper
             timers.mod(timer, expire);
         }
         ctx.sleepStarts();
+        ctx.sleepingThread(Thread.currentThread()); // a waker unparks this thread alone
         try {
-            // The timer's callback wakes the sleeper; an interrupt (a pending signal) ends an interruptible sleep.
-            machine.sleepUntil(() -> sleeper.woken, Long.MAX_VALUE, call, interruptible);
+            // A wake-up of the task's state ends it (the timer's callback is one); an interrupt (a pending signal)
+            // ends an interruptible sleep.
+            machine.sleepUntil(() -> ctx.taskState() == 0, Long.MAX_VALUE, call, interruptible);
         } finally {
+            ctx.sleepingThread(null);
+            ctx.setTaskState(0);
             ctx.sleepEnds();
-            if (!sleeper.woken && !machine.closing()) {
-                timers.deleteSync(timer); // an interrupted sleep; a closing kernel cancels the timer itself
+            if (timer != null && !sleeper.fired && !machine.closing()) {
+                timers.deleteSync(timer); // woken early; a closing kernel cancels the timer itself
             }
         }
         if (timeout == MAX_SCHEDULE_TIMEOUT) {
@@ -81,14 +120,19 @@ final class SleepingHelpers {
         return left < 0 ? 0 : left;
     }
 
-    /** {@code process_timeout}: the timer callback that wakes a sleeping task. */
-    private final class Sleeper implements TimerList.Callback {
-        volatile boolean woken;
+    /** {@code process_timeout}: the timer callback that wakes a sleeping task ({@code wake_up_process}). */
+    private static final class Sleeper implements TimerList.Callback {
+        private final ExecutionContext task;
+        volatile boolean fired;
+
+        Sleeper(ExecutionContext task) {
+            this.task = task;
+        }
 
         @Override
         public void run(TimerList timer) {
-            woken = true;
-            machine.wakeWaiters();
+            fired = true;
+            task.wakeUpState(TASK_NORMAL);
         }
     }
 

@@ -912,9 +912,33 @@ public final class Timers {
         return sleeping.scheduleTimeoutInterruptible(timeout);
     }
 
-    /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires. */
+    /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires or a
+     * {@code wake_up_process} ends it. */
     public long scheduleTimeoutUninterruptible(long timeout) {
         return sleeping.scheduleTimeoutUninterruptible(timeout);
+    }
+
+    /**
+     * {@code schedule_timeout(timeout)}: the calling task sleeps in the state it set with
+     * {@code set_current_state} (the task state of its {@link dev.bottomhalf.runtime.ExecutionContext}) for at
+     * most {@code timeout} jiffies ({@link #MAX_SCHEDULE_TIMEOUT}: until woken). A wake-up of that state
+     * ({@code wake_up_process}, a wait queue's wake-up, a completion) ends it early; a task still running — it
+     * was woken between setting its state and this call — returns at once. Process context; returns with the
+     * task running.
+     *
+     * @return the jiffies left (0 when the full time passed; {@code timeout} itself when it did not sleep,
+     *         {@link #MAX_SCHEDULE_TIMEOUT} for an untimed sleep)
+     */
+    public long scheduleTimeout(long timeout) {
+        return sleeping.scheduleTimeout(timeout, "schedule_timeout");
+    }
+
+    /**
+     * {@link #scheduleTimeout(long)} on behalf of {@code call} (the sleeping primitive the reports name:
+     * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}.
+     */
+    public long scheduleTimeout(long timeout, String call) {
+        return sleeping.scheduleTimeout(timeout, call);
     }
 
     /**
