@@ -215,14 +215,17 @@ public final class Kernel implements AutoCloseable {
      * {@code IllegalStateException("kernel is closed")}; the kernel's own contexts (handlers, work items)
      * may still raise, schedule and queue, so chains of work finish (the kernel's {@code drain_workqueue}).</li>
      * <li>Run what was accepted: latched interrupts, raised softirqs, scheduled tasklets, queued work on every
-     * workqueue ({@code destroy_workqueue} for each), until nothing is left or {@code timeout} passes. Timers
+     * workqueue ({@code destroy_workqueue} for each) and every kthread worker, until nothing is left or
+     * {@code timeout} passes. Timers
      * that come due meanwhile still fire.</li>
-     * <li>Cancel what is only armed: delayed items whose delay has not passed ({@code cancel_delayed_work}),
+     * <li>Cancel what is only armed: delayed items whose delay has not passed ({@code cancel_delayed_work},
+     * {@code kthread_cancel_delayed_work}),
      * timers ({@code timer_shutdown_sync}) and hrtimers ({@code hrtimer_cancel}); then run what their last
      * callbacks queued.</li>
      * <li>Stop the threads: every runtime thread is stopped and joined; one that does not end (a handler that
      * never returns) is reported by name with its stack and left behind as a daemon thread.</li>
-     * <li>Drop and report what never ran (only when {@code timeout} passed or the kernel had panicked).</li>
+     * <li>Drop and report what never ran (when {@code timeout} passed or the kernel had panicked, or what calls
+     * still in flight accepted after the drain: see {@link #closeReport()}).</li>
      * </ol>
      * What was cancelled or dropped is reported once (NOTICE for armed timers, WARN for accepted work that
      * never ran) and returned. After the close every entry point fails at once with
@@ -254,12 +257,17 @@ public final class Kernel implements AutoCloseable {
         if (!panicked) {
             drained = awaitIdle(deadlineNs);
             delayed.addAll(workqueues.cancelArmedDelayedForClose());
+            delayed.addAll(kthreads.cancelArmedDelayedForClose());
             timerNames.addAll(timers.shutdownArmedForClose(true));
             hrtimerNames.addAll(hrtimers.cancelQueuedForClose(true));
             drained = awaitIdle(deadlineNs) && drained;
         }
         // Out of time (or panicked): take the queued items away before the workers finish their batches.
-        List<String> droppedWork = new ArrayList<>(drained ? List.of() : workqueues.cancelQueuedForClose());
+        List<String> droppedWork = new ArrayList<>();
+        if (!drained) {
+            droppedWork.addAll(workqueues.cancelQueuedForClose());
+            droppedWork.addAll(kthreads.cancelQueuedForClose());
+        }
         List<String> stuck = machine.finishClose();
         // The threads have stopped: what is still armed or queued now was armed or queued after the passes
         // above (a call that straddled the start of the close, a callback that re-armed itself): cancel it too.
@@ -297,10 +305,12 @@ public final class Kernel implements AutoCloseable {
      */
     private CloseReport sweepAfterThreadsStopped(boolean panicked) {
         Set<Integer> busyCpus = busyCpusAtClose;
-        List<String> delayed = workqueues.cancelArmedDelayedForClose();
+        List<String> delayed = new ArrayList<>(workqueues.cancelArmedDelayedForClose());
+        delayed.addAll(kthreads.cancelArmedDelayedForClose());
         List<String> timerNames = timers.shutdownArmedForClose(false);
         List<String> hrtimerNames = hrtimers.cancelQueuedForClose(false);
-        List<String> droppedWork = workqueues.cancelQueuedForClose();
+        List<String> droppedWork = new ArrayList<>(workqueues.cancelQueuedForClose());
+        droppedWork.addAll(kthreads.cancelQueuedForClose());
         List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
         List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
         List<String> droppedIrqs = irqs.discardLatchedForClose();
@@ -390,7 +400,7 @@ public final class Kernel implements AutoCloseable {
      */
     private boolean awaitIdle(long deadlineNs) {
         BooleanSupplier idle = () -> machine.idleForClose() && irqs.idleForClose() && tasklets.idleForClose()
-                && workqueues.idleForClose();
+                && workqueues.idleForClose() && kthreads.idleForClose();
         // Twice: a handler that finished between two of the reads of one check may have queued the next item.
         BooleanSupplier idleOrLate = () -> (idle.getAsBoolean() && idle.getAsBoolean())
                 || System.nanoTime() - deadlineNs >= 0;

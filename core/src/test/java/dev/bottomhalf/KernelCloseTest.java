@@ -175,6 +175,39 @@ class KernelCloseTest {
         }
     }
 
+    /** A kthread worker's queued items are accepted work: close runs them, and cancels its armed delayed ones. */
+    @Test
+    void steppedClose_runsAKthreadWorkersQueuedItems_andCancelsItsArmedDelayedOnes() {
+        Kernel k = stepped();
+        k.bindCurrentThread(0);
+        AtomicInteger ran = new AtomicInteger();
+        dev.bottomhalf.sched.KthreadWorker worker = k.kthreads().createWorker(0, "close-kw");
+        k.kthreads().queueWork(worker, new dev.bottomhalf.sched.KthreadWork("kw-queued", w -> ran.incrementAndGet()));
+        k.kthreads().queueDelayedWork(worker, new dev.bottomhalf.sched.KthreadDelayedWork("kw-delayed",
+                w -> ran.addAndGet(100)), 1000);
+        CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
+        assertEquals(1, ran.get(), "the queued item ran, the armed one did not");
+        assertTrue(report.drained(), report.toString());
+        assertEquals(List.of("kw-delayed"), report.cancelledDelayedWork());
+        assertEquals(List.of(), report.droppedWork());
+    }
+
+    /** shutdownNow drops a kthread worker's queued items and names them; nothing lost silently. */
+    @Test
+    void shutdownNow_dropsAKthreadWorkersQueuedItems_andNamesThem() {
+        Kernel k = stepped();
+        KernelReports rec = kernels.reports(k);
+        k.bindCurrentThread(0);
+        AtomicInteger ran = new AtomicInteger();
+        dev.bottomhalf.sched.KthreadWorker worker = k.kthreads().createWorker(0, "close-kw");
+        k.kthreads().queueWork(worker, new dev.bottomhalf.sched.KthreadWork("kw-a", w -> ran.incrementAndGet()));
+        k.kthreads().queueWork(worker, new dev.bottomhalf.sched.KthreadWork("kw-b", w -> ran.incrementAndGet()));
+        CloseReport report = k.shutdownNow();
+        assertEquals(0, ran.get());
+        assertEquals(List.of("kw-a", "kw-b"), report.droppedWork());
+        assertEquals(1, rec.matching("close: accepted work never ran").size(), rec.toString());
+    }
+
     // ------------------------------------------------------------------------------------------
     // A call in flight across the close
     // ------------------------------------------------------------------------------------------

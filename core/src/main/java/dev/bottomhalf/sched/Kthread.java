@@ -98,8 +98,10 @@ final class Kthread implements Agent {
             if (SteppedScheduler.isShutdown(t) || (t instanceof IllegalStateException && machine.closed()
                     && !(t instanceof KernelPanic))) {
                 exit(ret);
-                machine.reports().bug("INFO: kthread " + name() + " had not exited when the kernel closed"
-                        + " (kthread_stop was never called): it was unwound out of " + where(t), t);
+                if (!idleWorker()) { // an idle worker's kthread is the close's to stop, as destroy_workqueue's
+                    machine.reports().bug("INFO: kthread " + name() + " had not exited when the kernel closed"
+                            + " (kthread_stop was never called): it was unwound out of " + where(t), t);
+                }
                 if (t instanceof Error e) {
                     throw e; // the stepped scheduler's unwinding
                 }
@@ -110,6 +112,19 @@ final class Kthread implements Agent {
         }
         exit(ret);
         return 1;
+    }
+
+    /**
+     * Whether this is a kthread worker's own kthread ({@code kthread_worker_fn}) with no item running: the close
+     * stops it as it destroys the workqueues, and accounts for the worker's items itself.
+     */
+    private boolean idleWorker() {
+        if (data instanceof KthreadWorker worker && worker.task != null && worker.task.context() == ctx) {
+            synchronized (worker) {
+                return worker.currentWork == null;
+            }
+        }
+        return false;
     }
 
     /** {@code kthread_exit(result)}: wakes {@code kthread_stop} and ends the thread after this duty cycle. */

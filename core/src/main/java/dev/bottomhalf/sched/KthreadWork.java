@@ -19,6 +19,8 @@ public class KthreadWork {
     /** The list the item is on ({@code work->node}): the worker's work list, its delayed list, or null. */
     Object list;
     int canceling;
+    /** A flush's own item ({@code kthread_flush_work_fn}): not the user's, so a close that drops it does not list it. */
+    boolean flushItem;
 
     /** {@code kthread_init_work(work, fn)}. */
     public KthreadWork(String name, Consumer<KthreadWork> func) {

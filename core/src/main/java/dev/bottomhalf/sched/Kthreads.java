@@ -1,6 +1,10 @@
 package dev.bottomhalf.sched;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.Machine;
@@ -38,6 +42,8 @@ public final class Kthreads {
     }
 
     private final Sched sched;
+    /** The workers created and not destroyed, for the close's accounting. */
+    private final Set<KthreadWorker> workers = ConcurrentHashMap.newKeySet();
     private final Machine machine;
     private final Reports reports;
     private final Timers timers;
@@ -243,6 +249,7 @@ public final class Kthreads {
         KthreadWorker worker = new KthreadWorker(name, flags);
         Task task = create(this::workerFn, worker, "%s", name);
         worker.task = task;
+        workers.add(worker);
         sched.wakeUpProcess(task);
         return worker;
     }
@@ -335,8 +342,9 @@ public final class Kthreads {
                 return false;
             }
             insertWork(worker, work, worker.workList.size());
-            return true;
         }
+        machine.afterAccept();
+        return true;
     }
 
     /**
@@ -354,6 +362,7 @@ public final class Kthreads {
         machine.current().mightSleep("kthread_flush_work");
         Completion done = new Completion("kthread_flush_work");
         KthreadWork fwork = new KthreadWork("kthread_flush_work_fn", w -> sched.complete(done));
+        fwork.flushItem = true;
         synchronized (worker) {
             if (work.worker != worker) {
                 reports.warnOnce("kthread_flush_work_worker", "WARNING: kthread_flush_work: " + work.name()
@@ -379,7 +388,9 @@ public final class Kthreads {
         machine.checkOpen();
         machine.current().mightSleep("kthread_flush_worker");
         Completion done = new Completion("kthread_flush_worker");
-        queueWork(worker, new KthreadWork("kthread_flush_work_fn", w -> sched.complete(done)));
+        KthreadWork fwork = new KthreadWork("kthread_flush_work_fn", w -> sched.complete(done));
+        fwork.flushItem = true;
+        queueWork(worker, fwork);
         sched.waitForCompletion(done);
     }
 
@@ -436,8 +447,9 @@ public final class Kthreads {
                 return false;
             }
             queueDelayedLocked(worker, dwork, delay);
-            return true;
         }
+        machine.afterAccept();
+        return true;
     }
 
     /**
@@ -449,24 +461,32 @@ public final class Kthreads {
      */
     public boolean modDelayedWork(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
         machine.checkOpen();
+        boolean firstQueueing = false;
         synchronized (worker) {
             if (dwork.worker == null) {
                 queueDelayedLocked(worker, dwork, delay);
-                return false;
+                firstQueueing = true;
+            } else {
+                warnIfMoved(worker, dwork, "kthread_mod_delayed_work");
+                dwork.canceling++;
             }
-            warnIfMoved(worker, dwork, "kthread_mod_delayed_work");
-            dwork.canceling++;
+        }
+        if (firstQueueing) {
+            machine.afterAccept();
+            return false;
         }
         delTimerSync(dwork);
+        boolean ret;
         synchronized (worker) {
             dwork.canceling--;
             if (dwork.canceling != 0) {
                 return true; // another command cancels it: the number of queued items does not change
             }
-            boolean ret = cancelLocked(worker, dwork);
+            ret = cancelLocked(worker, dwork);
             queueDelayedLocked(worker, dwork, delay);
-            return ret;
         }
+        machine.afterAccept(); // outside the worker's lock, which a late sweep takes
+        return ret;
     }
 
     /** {@code del_timer_sync(&dwork->timer)}, for a timer that was set up. Without the worker's lock. */
@@ -563,6 +583,7 @@ public final class Kthreads {
         }
         flushWorker(worker);
         stop(task);
+        workers.remove(worker);
         synchronized (worker) {
             if (!worker.delayedWorkList.isEmpty()) {
                 reports.warning("WARNING: kthread_destroy_worker(" + worker.name() + ") with delayed items still pending"
@@ -573,5 +594,77 @@ public final class Kthreads {
                         + " (WARN_ON(!list_empty(&worker->work_list)))");
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing the kernel (Kernel.close: every worker's accepted items run or are reported)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Whether no worker has an item queued or running. For {@code Kernel.close()}, which waits for it after
+     * refusing new work; a snapshot (each worker under its lock). Delayed items whose timer has not fired are
+     * the close's to cancel ({@link #cancelArmedDelayedForClose()}).
+     */
+    public boolean idleForClose() {
+        for (KthreadWorker worker : workers) {
+            synchronized (worker) {
+                if (!worker.workList.isEmpty() || worker.currentWork != null) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * {@code kthread_cancel_delayed_work} (without waiting) of every delayed item whose timer is armed. For
+     * {@code Kernel.close()}.
+     *
+     * @return the names of the items cancelled
+     */
+    public List<String> cancelArmedDelayedForClose() {
+        List<String> cancelled = new ArrayList<>();
+        for (KthreadWorker worker : workers) {
+            List<KthreadWork> armed;
+            synchronized (worker) {
+                armed = new ArrayList<>(worker.delayedWorkList);
+            }
+            for (KthreadWork w : armed) {
+                KthreadDelayedWork dwork = (KthreadDelayedWork) w;
+                if (dwork.timerReady && timers.delete(dwork.timer) == 1) {
+                    synchronized (worker) {
+                        if (dwork.list == worker.delayedWorkList) {
+                            worker.delayedWorkList.remove(dwork);
+                            dwork.list = null;
+                        }
+                    }
+                    cancelled.add(dwork.name());
+                }
+            }
+        }
+        return cancelled;
+    }
+
+    /**
+     * Takes every queued item off every worker's list (the workers' threads have stopped). For
+     * {@code Kernel.close()}; the flushes' own items are dropped without being listed (their waiters fail with
+     * the closed kernel).
+     *
+     * @return the names of the user's items that never ran
+     */
+    public List<String> cancelQueuedForClose() {
+        List<String> dropped = new ArrayList<>();
+        for (KthreadWorker worker : workers) {
+            synchronized (worker) {
+                for (KthreadWork w : worker.workList) {
+                    w.list = null;
+                    if (!w.flushItem) {
+                        dropped.add(w.name());
+                    }
+                }
+                worker.workList.clear();
+            }
+        }
+        return dropped;
     }
 }
