@@ -402,8 +402,10 @@ public class WorkqueueStress {
      * {@code disable_work} holds PENDING from its grab until the depth is raised, so: either the disable
      * comes first (depth 2, the enable leaves 1 and does not queue), or the enable brings it to 0 and its
      * queue is refused (the disable owns PENDING or has raised the depth) or succeeds before the disable,
-     * which then cancels it (true). Either way the item never runs and ends with depth 1. Outcome: (disable
-     * return, enable_and_queue return, runs, final depth).
+     * which then cancels it (true). Either way the item never runs and ends with depth 1. {@code
+     * enable_and_queue_work} returns true whenever its enable brought the depth to 0, whatever its
+     * {@code queue_work} did (the kernel's inline ignores that result), so a refused queue is "0, 1". Outcome:
+     * (disable return, enable_and_queue return, runs, final depth).
      *
      * <p>Checked by letting {@code disable_work} drop PENDING before it raises the depth instead of after:
      * FORBIDDEN "0, 1, 1, 1" (a queue slipped in between: the item ran although the disable had returned)
@@ -412,6 +414,7 @@ public class WorkqueueStress {
     @JCStressTest
     @Outcome(id = "0, 0, 0, 1", expect = Expect.ACCEPTABLE, desc = "not queued (disable first, or queue refused)")
     @Outcome(id = "1, 1, 0, 1", expect = Expect.ACCEPTABLE, desc = "enabled and queued, then cancelled by the disable")
+    @Outcome(id = "0, 1, 0, 1", expect = Expect.ACCEPTABLE, desc = "enabled, its queue refused: the disable held PENDING")
     @Outcome(expect = Expect.FORBIDDEN, desc = "ran while disabled, a cancel without a queue, or a lost depth update")
     @State
     public static class DisableVersusEnableAndQueue {
