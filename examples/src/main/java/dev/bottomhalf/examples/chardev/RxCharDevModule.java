@@ -53,9 +53,11 @@ import dev.bottomhalf.tasklet.Tasklet;
  * <li>{@code buf_lock} is taken in softirq context (the tasklet; a plain {@code spin_lock} there, bottom halves
  * are already off) and never in hardirq context, so task context takes it with {@code spin_lock_bh}.</li>
  * <li>the two are never nested: holding {@code rx_lock} (HARDIRQ-safe) while taking {@code buf_lock}
- * (HARDIRQ-unsafe: {@code read()} holds it with IRQs on) is the lock order lockdep reports as
- * {@code HARDIRQ-safe -> HARDIRQ-unsafe}. The tasklet copies the staged bytes out first, then takes
- * {@code buf_lock}.</li>
+ * (HARDIRQ-unsafe: {@code read()} holds it with IRQs on) lets a CPU that holds {@code buf_lock} in
+ * {@code read()} take the interrupt whose top half spins on {@code rx_lock}, held by another CPU waiting for
+ * {@code buf_lock}. Lockdep reports it as {@code HARDIRQ-safe -> HARDIRQ-unsafe lock order detected}, or as
+ * {@code possible irq lock inversion dependency detected} when the nesting came before {@code read()}'s
+ * first lock. The tasklet copies the staged bytes out first, then takes {@code buf_lock}.</li>
  * </ul>
  *
  * <p>Implementation notes: the ring and the buffer are plain fields guarded by their locks; {@code avail}, the

@@ -8,6 +8,9 @@ import static dev.bottomhalf.linux.Linux.send_sig;
 import static dev.bottomhalf.linux.Linux.signal_pending;
 import static dev.bottomhalf.linux.Linux.spin_lock;
 import static dev.bottomhalf.linux.Linux.spin_lock_bh;
+import static dev.bottomhalf.linux.Linux.spin_lock_irqsave;
+import static dev.bottomhalf.linux.Linux.spin_unlock_irqrestore;
+import static dev.bottomhalf.linux.Linux.wake_up_interruptible;
 import static dev.bottomhalf.linux.Linux.spin_unlock;
 import static dev.bottomhalf.linux.Linux.spin_unlock_bh;
 import static dev.bottomhalf.linux.Linux.tasklet_disable;
@@ -47,10 +50,15 @@ class RxCharDevModuleTest {
                 .map(e -> e.context() + " " + e.message()).toList();
     }
 
-    /** A thread standing in for the remote end: waits until the driver's reader sleeps, then does {@code what}. */
+    /**
+     * A thread standing in for the remote end: waits until the driver's reader sleeps on its wait queue, then
+     * does {@code what}. (The bound only keeps a broken driver from hanging the build: after 10 s it acts anyway
+     * and the test fails on what was printed.)
+     */
     private static Thread whenReaderSleeps(RxCharDevModule dev, Runnable what) {
         return Thread.ofPlatform().name("wire").start(() -> {
-            while (!dev.readq.active()) {
+            long giveUp = System.nanoTime() + 10_000_000_000L;
+            while (!dev.readq.active() && System.nanoTime() - giveUp < 0) {
                 Thread.onSpinWait();
             }
             what.run();
@@ -245,6 +253,25 @@ class RxCharDevModuleTest {
                 "task rxchar: unloaded after 0 interrupts, 0 bytes dropped"), log());
     }
 
+    @Test
+    void read_endedByAPlainThreadInterrupt_returnsRestartsys_threaded() {
+        Kernel kernel = kernels.bootThreaded(b -> { });
+        RxCharDevModule dev = new RxCharDevModule(new RxFifoHardware(kernel, IRQ));
+        ModuleLoader loader = new ModuleLoader(kernel);
+        loader.insmod(dev);
+        Thread readerThread = Thread.currentThread();
+        Thread shell = whenReaderSleeps(dev, readerThread::interrupt); // a pending signal is the thread interrupt
+        assertEquals(-ERESTARTSYS, dev.rxchar_read(new byte[64], 64));
+        flush_signals(current());
+        join(shell);
+        loader.rmmod(dev);
+        assertEquals(List.of(
+                "task rxchar: registered on IRQ 30",
+                "task rxchar: read: no data, sleeping",
+                "task rxchar: read: interrupted by a signal",
+                "task rxchar: unloaded after 0 interrupts, 0 bytes dropped"), log());
+    }
+
     /** The mistake the brief warns about: a task-side path takes the top half's lock with plain {@code spin_lock}. */
     static final class FlushWithPlainSpinLock extends RxCharDevModule {
         FlushWithPlainSpinLock(RxFifoHardware hw) {
@@ -277,6 +304,48 @@ class RxCharDevModuleTest {
             spin_unlock_bh(rx_lock);
             return n;
         }
+    }
+
+    /** A tasklet that takes {@code buf_lock} while it still holds {@code rx_lock}: the locks nested. */
+    static final class TaskletNestingTheLocks extends RxCharDevModule {
+        TaskletNestingTheLocks(RxFifoHardware hw) {
+            super(hw);
+        }
+
+        @Override
+        void rxchar_rx_tasklet(dev.bottomhalf.tasklet.Tasklet t) {
+            long flags = spin_lock_irqsave(rx_lock);
+            spin_lock(buf_lock);                    // WRONG: HARDIRQ-safe rx_lock -> buf_lock, which read() holds with IRQs on
+            for (int i = 0; i < rx_count; i++) {
+                buf[buf_len++] = rx_ring[(rx_head + i) % RX_RING_SIZE];
+            }
+            rx_head = (rx_head + rx_count) % RX_RING_SIZE;
+            rx_count = 0;
+            avail = buf_len;
+            spin_unlock(buf_lock);
+            spin_unlock_irqrestore(rx_lock, flags);
+            wake_up_interruptible(readq);
+        }
+    }
+
+    @Test
+    void taskletNestingTheTopHalfsLockAroundTheReadersLock_isReportedByLockdep_stepped() {
+        Kernel kernel = kernels.kernel();
+        RxFifoHardware hw = new RxFifoHardware(kernel, IRQ);
+        TaskletNestingTheLocks dev = new TaskletNestingTheLocks(hw);
+        ModuleLoader loader = new ModuleLoader(kernel);
+        loader.insmod(dev);
+        hw.receive("ab");
+        kernel.stepper().runUntilIdle();            // rx_lock -> buf_lock recorded; buf_lock not yet HARDIRQ-unsafe
+        assertEquals(List.of(), kernels.reports().ofKind(KernelEvent.Kind.WARNING));
+        assertEquals(2, dev.rxchar_read(new byte[64], 64)); // spin_lock_bh(buf_lock), IRQs on: HARDIRQ-unsafe now
+        loader.rmmod(dev);
+        List<KernelEvent> found = kernels.reports().matching("WARNING: possible irq lock inversion dependency detected");
+        assertEquals(1, found.size(), kernels.reports().toString());
+        String text = found.get(0).message();
+        assertTrue(text.contains("(&dev->buf_lock)"), text);
+        assertTrue(text.contains("but this lock was taken by another, HARDIRQ-safe lock in the past:\n"), text);
+        assertTrue(text.contains("(&dev->rx_lock)"), text);
     }
 
     private String lockdepReportOfFlushAfterAnInterrupt(RxCharDevModule dev, Kernel kernel, RxFifoHardware hw) {

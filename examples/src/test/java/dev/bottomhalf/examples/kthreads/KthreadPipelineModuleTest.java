@@ -139,7 +139,8 @@ class KthreadPipelineModuleTest {
         KthreadPipelineModule pipe = new KthreadPipelineModule();
         pipe.period_ms = 60_000;                     // the producer pauses a minute after item 1
         loader.insmod(pipe);
-        while (!pipe.pipe_stats().startsWith("produced 1,")) {
+        long giveUp = System.nanoTime() + 10_000_000_000L; // only keeps a broken module from hanging the build
+        while (!pipe.pipe_stats().startsWith("produced 1,") && System.nanoTime() - giveUp < 0) {
             Thread.onSpinWait();
         }
         loader.rmmod(pipe);                          // kthread_stop ends the pause at once
