@@ -1,6 +1,14 @@
 package dev.bottomhalf.examples.timers;
 
+import static dev.bottomhalf.linux.Linux.TASK_INTERRUPTIBLE;
+import static dev.bottomhalf.linux.Linux.TASK_RUNNING;
+import static dev.bottomhalf.linux.Linux.__set_current_state;
+import static dev.bottomhalf.linux.Linux.kthread_run;
+import static dev.bottomhalf.linux.Linux.kthread_should_stop;
+import static dev.bottomhalf.linux.Linux.kthread_stop;
 import static dev.bottomhalf.linux.Linux.msleep;
+import static dev.bottomhalf.linux.Linux.schedule;
+import static dev.bottomhalf.linux.Linux.set_current_state;
 import static dev.bottomhalf.linux.Linux.spin_lock;
 import static dev.bottomhalf.linux.Linux.spin_unlock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.examples.ModuleLoader;
 import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.sched.Task;
 import dev.bottomhalf.testing.KernelExtension;
 
 class SensorTimerModuleTest {
@@ -55,6 +64,69 @@ class SensorTimerModuleTest {
                 "21 softirq sensor: sample 2: 20250 mC",       // re-armed at expires + 10 = 20: no drift
                 "21 task sensor: read: sample 2: 20250 mC",
                 "21 task sensor: stopped after 2 samples"), log(origin));
+    }
+
+    /** A second reader: a kthread that reads one sample, then waits for {@code kthread_stop} and returns it. */
+    private static int loggerFn(SensorTimerModule sensor) {
+        int[] out = new int[1];
+        int ret = sensor.sensor_read(sensor.sensor_open(), out);
+        set_current_state(TASK_INTERRUPTIBLE);
+        while (!kthread_should_stop()) {
+            schedule();
+            set_current_state(TASK_INTERRUPTIBLE);
+        }
+        __set_current_state(TASK_RUNNING);
+        return ret == 0 ? out[0] : ret;
+    }
+
+    @Test
+    void oneWakeUp_wakesEveryReaderSleepingOnTheQueue_stepped() {
+        Kernel kernel = kernels.kernel();
+        ModuleLoader loader = new ModuleLoader(kernel);
+        SensorTimerModule sensor = new SensorTimerModule(new SimulatedThermometer(20_000, 250));
+        String me = Thread.currentThread().getName();
+        long origin = kernel.jiffies();
+        loader.insmod(sensor);
+        Task logger = kthread_run(SensorTimerModuleTest::loggerFn, sensor, "sensor-logger");
+        int[] out = new int[1];
+        assertEquals(0, sensor.sensor_read(sensor.sensor_open(), out));
+        assertEquals(20_000, kthread_stop(logger), "the kthread read the same sample");
+        loader.rmmod(sensor);
+        List<String> log = kernels.reports().events().stream().filter(e -> e.kind() == KernelEvent.Kind.INFO)
+                .map(e -> (e.jiffies() - origin) + " " + e.thread() + " " + e.message()).toList();
+        assertEquals(List.of(
+                "0 " + me + " sensor: sampling every 10 ms",
+                "11 cpu/0 sensor: sample 1: 20000 mC",
+                "11 sensor-logger sensor: read: sample 1: 20000 mC",
+                "11 " + me + " sensor: read: sample 1: 20000 mC",
+                "11 " + me + " sensor: stopped after 1 samples"), log);
+    }
+
+    @Test
+    void oneWakeUp_wakesEveryReaderSleepingOnTheQueue_threaded() {
+        Kernel kernel = kernels.bootThreaded(b -> { });
+        ModuleLoader loader = new ModuleLoader(kernel);
+        SensorTimerModule sensor = new SensorTimerModule(new SimulatedThermometer(20_000, 250));
+        sensor.period_ms = 500;                        // time enough for both readers to be queued first
+        loader.insmod(sensor);
+        Task logger = kthread_run(SensorTimerModuleTest::loggerFn, sensor, "sensor-logger");
+        long giveUp = System.nanoTime() + 10_000_000_000L; // only keeps a broken module from hanging the build
+        while (!sensor.sdev.readq.active() && System.nanoTime() - giveUp < 0) {
+            Thread.onSpinWait();                       // the kthread sleeps on the queue
+        }
+        int[] out = new int[1];
+        assertEquals(0, sensor.sensor_read(sensor.sensor_open(), out));
+        assertEquals(out[0], kthread_stop(logger), "both readers got the same, newest sample");
+        loader.rmmod(sensor);
+        List<String> log = kernels.reports().events().stream().filter(e -> e.kind() == KernelEvent.Kind.INFO)
+                .map(e -> e.thread() + " " + e.message()).toList();
+        String me = Thread.currentThread().getName();
+        String read = "sensor: read: sample 1: 20000 mC";
+        assertTrue(log.get(1).endsWith("sensor: sample 1: 20000 mC"), log.toString());
+        assertEquals(java.util.Set.of("sensor-logger " + read, me + " " + read), java.util.Set.copyOf(log.subList(2, 4)),
+                "the readers run in either order");
+        assertEquals(me + " sensor: stopped after 1 samples", log.get(4), log.toString());
+        assertEquals(5, log.size(), log.toString());
     }
 
     @Test
