@@ -1,7 +1,7 @@
 package dev.bottomhalf.examples;
 
 /**
- * A loadable kernel module, as the seed listings write them: {@code init_module} runs at insmod,
+ * A loadable kernel module, as the kernel writes one: {@code init_module} runs at insmod,
  * {@code cleanup_module} at rmmod. {@link ModuleLoader} plays insmod and rmmod against a kernel.
  */
 public interface KernelModule {

@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed002;
+package dev.bottomhalf.examples.workqueues;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

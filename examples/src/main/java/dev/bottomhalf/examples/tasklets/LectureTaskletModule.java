@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed002;
+package dev.bottomhalf.examples.tasklets;
 
 import static dev.bottomhalf.linux.Linux.DECLARE_TASKLET;
 import static dev.bottomhalf.linux.Linux.DECLARE_TASKLET_DISABLED;
@@ -17,7 +17,7 @@ import dev.bottomhalf.examples.KernelModule;
 import dev.bottomhalf.tasklet.Tasklet;
 
 /**
- * The lecture's tasklet section ("Linux kernel programming", seed 002) as a module: a statically declared
+ * The lecture's tasklet section ("Linux kernel programming") as a module: a statically declared
  * tasklet (enabled), one declared disabled, one initialised at run time with {@code tasklet_init}, a
  * high-priority schedule, and disable/enable around a schedule. Each handler prints which tasklet ran,
  * its argument, its CPU and that it runs in softirq context.

@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed002;
+package dev.bottomhalf.examples.workqueues;
 
 import static dev.bottomhalf.linux.Linux.INIT_WORK;
 import static dev.bottomhalf.linux.Linux.KERN_INFO;

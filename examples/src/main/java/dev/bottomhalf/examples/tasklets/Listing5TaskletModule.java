@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed000;
+package dev.bottomhalf.examples.tasklets;
 
 import static dev.bottomhalf.linux.Linux.DECLARE_TASKLET;
 import static dev.bottomhalf.linux.Linux.printk;

@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed004;
+package dev.bottomhalf.examples.workqueues;
 
 import static dev.bottomhalf.linux.Linux.DECLARE_DELAYED_WORK;
 import static dev.bottomhalf.linux.Linux.DECLARE_WORK;

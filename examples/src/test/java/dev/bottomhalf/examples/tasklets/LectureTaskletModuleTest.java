@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed002;
+package dev.bottomhalf.examples.tasklets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

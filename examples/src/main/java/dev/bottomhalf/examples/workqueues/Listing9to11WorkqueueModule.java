@@ -1,4 +1,4 @@
-package dev.bottomhalf.examples.seed000;
+package dev.bottomhalf.examples.workqueues;
 
 import static dev.bottomhalf.linux.Linux.INIT_WORK;
 import static dev.bottomhalf.linux.Linux.container_of;
