@@ -107,7 +107,7 @@ class SensorTimerModuleTest {
         Kernel kernel = kernels.bootThreaded(b -> { });
         ModuleLoader loader = new ModuleLoader(kernel);
         SensorTimerModule sensor = new SensorTimerModule(new SimulatedThermometer(20_000, 250));
-        sensor.period_ms = 500;                        // time enough for both readers to be queued first
+        sensor.period_ms = 1_500;                      // time enough for both readers to be queued first, on a loaded host too
         loader.insmod(sensor);
         Task logger = kthread_run(SensorTimerModuleTest::loggerFn, sensor, "sensor-logger");
         long giveUp = System.nanoTime() + 10_000_000_000L; // only keeps a broken module from hanging the build
