@@ -678,11 +678,12 @@ public final class Machine implements AutoCloseable {
 
     /**
      * Registers {@code setFlag}, which sets a subsystem's own volatile copy of this machine's "refusing" state, for
-     * the hottest entry paths that accept nothing (re-queueing a pending item, asserting a latched line): they read
-     * a field of their own object instead of the machine's, and call {@link #checkOpen()} only once it is set.
-     * Set right after the machine's own flag, under the lifecycle lock, when the close begins or the kernel
-     * panics; a call that reads the copy just before is one that began before the close (nothing it accepts is
-     * lost: {@link #afterAccept()}). Runs {@code setFlag} at once if the machine refuses already.
+     * the hottest entry paths (re-queueing a pending item, asserting a latched line, scheduling a tasklet): they
+     * read a field of their own object instead of the machine's, and call {@link #checkOpen()} or
+     * {@link #afterAccept()} only once it is set. Set right after the machine's own flag, under the lifecycle lock,
+     * when the close begins or the kernel panics — before the close sweeps, so an acceptance the sweep missed
+     * still reads it; a call that reads the copy just before is one that began before the close (nothing it
+     * accepts is lost). Runs {@code setFlag} at once if the machine refuses already.
      */
     public void onRefusing(Runnable setFlag) {
         refusalListeners.add(Objects.requireNonNull(setFlag, "setFlag"));

@@ -41,6 +41,8 @@ import dev.bottomhalf.softirq.Softirqs;
  */
 public final class Tasklets {
     private final Machine machine;
+    /** This object's copy of the machine's refusing state, read by {@code tasklet_schedule} ({@link Machine#onRefusing}). */
+    private volatile boolean refusing;
     private final Softirqs softirqs;
     private final Reports reports;
     private final Tracing tracing;
@@ -51,6 +53,7 @@ public final class Tasklets {
 
     public Tasklets(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
+        machine.onRefusing(() -> refusing = true);
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
         this.oopses = reports.limiter("tasklet_action_common");
@@ -80,7 +83,9 @@ public final class Tasklets {
     }
 
     private void schedule(Tasklet t, TaskletList[] lists, SoftirqVector vector) {
-        machine.checkOpen();
+        if (refusing) {
+            machine.checkOpen();
+        }
         if (t.testAndSetSched()) {
             return;
         }
@@ -94,7 +99,9 @@ public final class Tasklets {
         t.cpu(cpu);
         lists[cpu].push(t);
         softirqs.raiseOn(ctx, vector.nr(), true);
-        machine.afterAccept();
+        if (refusing) { // set before the close sweeps: a push the sweep missed reads it (Machine.afterAccept)
+            machine.afterAccept();
+        }
     }
 
     // ------------------------------------------------------------------------------------------
