@@ -282,15 +282,19 @@ public final class Workqueues {
      */
     public boolean queueOn(int cpu, Workqueue wq, Work w) {
         Objects.requireNonNull(wq, "wq");
-        requireFunc(w, "queue_work");
         if (cpu != WORK_CPU_UNBOUND) {
             machine.cpu(cpu);
         }
         if (!w.tryClaimForQueue()) {
+            // PENDING or disabled: an initialised item (queueing and disabling both require INIT_WORK).
             if (refusing) {
                 machine.checkOpen(); // a closing kernel refuses even a re-queue that would change nothing
             }
             return false;
+        }
+        if (w.func() == null) {
+            w.clearPending(); // the claim is given back: nothing was accepted
+            requireFunc(w, "queue_work");
         }
         try {
             machine.checkOpen();

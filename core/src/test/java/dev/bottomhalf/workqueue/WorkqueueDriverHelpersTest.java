@@ -67,6 +67,19 @@ class WorkqueueDriverHelpersTest {
     // ------------------------------------------------------------------------------------------
 
     @Test
+    void queueWork_ofAnItemNeverInitialised_isRefused_andLeavesItIdle_soINIT_WORKThenQueueWorks() {
+        MyDev dev = new MyDev("dev7");
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> wqs.queue(wqs.systemWq(), dev.work));
+        assertEquals("queue_work() of a work item that was never initialised: call INIT_WORK() first", e.getMessage());
+        assertFalse(dev.work.isPending(), "the claim is given back");
+        wqs.initWork(dev.work, "mydev_work", w -> log.add("ran"));
+        assertTrue(wqs.queue(wqs.systemWq(), dev.work));
+        kernel.stepper().runUntilIdle();
+        assertEquals(List.of("ran"), log);
+    }
+
+    @Test
     void initWork_onAnEmbeddedItem_thenContainerOf_givesTheDriverObjectBack() {
         MyDev dev = new MyDev("eth0");
         wqs.initWork(dev.work, "mydev_work", w -> log.add("work of " + w.container(MyDev.class).id));
