@@ -40,7 +40,7 @@ import io.netty.util.TimerTask;
  * Question: what does it cost to arm, then cancel, a timer when a million of them are armed at once with
  * random delays from 1 ms to 10 s — {@code mod_timer} then {@code timer_delete} on bottomhalf's kernel timer
  * wheel against Netty's {@code HashedWheelTimer}, Agrona's {@code DeadlineTimerWheel}, a
- * {@code ScheduledThreadPoolExecutor(1)} and JDK 25's {@code ForkJoinPool.schedule}? Targets (issue 4):
+ * {@code ScheduledThreadPoolExecutor(1)} and JDK 25's {@code ForkJoinPool.schedule}? Targets:
  * ≥ 2× faster than Netty, 0 B per timer after warm-up.
  *
  * <p>One invocation arms {@value #N} timers (delays from one pre-generated array, uniform in

@@ -39,7 +39,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  * "wake an idle worker" branch of {@code kick_pool}, which in stepped mode finds no thread to unpark.</li>
  * <li>{@code Busy}: a threaded 1-CPU kernel whose CPU 0 pool has one worker running an item that yields in a
  * loop (RUNNABLE, so it keeps counting in {@code nr_running}; CPU-intensive detection switched off so it
- * keeps counting), with one pending item behind it. This is the issue's "busy pool": a queue finds
+ * keeps counting), with one pending item behind it. This is the "busy pool" case: a queue finds
  * {@code need_more_worker} false and wakes nobody (it only checks that the per-tick concurrency check is
  * armed). Nothing drains the worklist concurrently.</li>
  * </ul>

@@ -30,7 +30,8 @@ import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.workqueue.Workqueues;
 
 /**
- * Workqueue questions that JMH's modes answer poorly (issue 5). Each part runs its peers in the same JVM.
+ * Workqueue questions that JMH's modes answer poorly (docs/benchmarks.md §8). Each part runs its peers in the
+ * same JVM.
  * <ol>
  * <li>{@code throughput}: end-to-end throughput of distinct items from one producer thread (bound to CPU 0
  * of a 1-CPU kernel) queued onto a per-CPU workqueue (one {@code kworker/0:N} runs them) and onto an unbound

@@ -39,7 +39,7 @@ import dev.bottomhalf.time.Timers;
  * HI_SOFTIRQ of that CPU; two unbound pools ({@code kworker/uP:M}). Workers are runtime threads created
  * on demand. In stepped mode they are threads of the {@link SteppedScheduler}, which runs one at a time:
  * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
- * concurrency-management timelines of the kernel's documentation replay exactly (items 40–41). The pools
+ * concurrency-management timelines of the kernel's documentation replay exactly (docs/subsystems/workqueue.md). The pools
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
  * <li>Calls: {@link Workqueues} calls in ({@link #kickLocked}, {@link #createWorker}, {@link #currentWorker},
  * the pool look-ups, {@link #steppedScheduler}), a {@link Worker}'s thread calls {@link #workerRound}, a

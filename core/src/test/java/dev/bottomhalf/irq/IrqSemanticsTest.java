@@ -31,7 +31,11 @@ import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
-/** Semantics §10 items 61–80 (hard IRQs), each in stepped mode. */
+/**
+ * Hard IRQs ({@code request_irq}, {@code request_threaded_irq}, {@code free_irq}, {@code disable_irq},
+ * {@code enable_irq}, {@code synchronize_irq}, {@code note_interrupt}; docs/subsystems/irq.md), each in
+ * stepped mode.
+ */
 class IrqSemanticsTest {
     private static final int IRQ = 7;
 
@@ -65,7 +69,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item61_sharedRequestWithoutDevId_isEinval() {
+    void sharedRequestWithoutDevId_isEinval() {
         KernelException e = assertThrows(KernelException.class,
                 () -> irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.SHARED), "a", null));
         assertEquals(Errno.EINVAL, e.errno());
@@ -75,7 +79,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item62_sharingALineHeldWithoutShared_isEbusy_withTheFlagsMismatchMessage() {
+    void sharingALineHeldWithoutShared_isEbusy_withTheFlagsMismatchMessage() {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, 0, "a", "devA"));
         assertEquals(-16, request_irq(IRQ, (i, d) -> IRQ_HANDLED, IRQF_SHARED, "b", "devB"));
         assertEquals(1, reports.matching("genirq: Flags mismatch irq 7. 00200080 (b) vs. 00200000 (a)").size(),
@@ -84,7 +88,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item63_sharersMustAgreeOnTriggerAndOneshot() {
+    void sharersMustAgreeOnTriggerAndOneshot() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.SHARED, IrqFlag.TRIGGER_RISING), "a", "A");
         KernelException trigger = assertThrows(KernelException.class,
                 () -> irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.SHARED), "b", "B"));
@@ -97,7 +101,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item64_nullPrimaryWithoutOneshot_isEinval_withOneshot_isAccepted() {
+    void nullPrimaryWithoutOneshot_isEinval_withOneshot_isAccepted() {
         assertEquals(-22, request_threaded_irq(IRQ, null, (i, d) -> IRQ_HANDLED, 0, "t", "T"));
         assertEquals(1, reports.matching("genirq: Threaded irq requested with handler=NULL and !ONESHOT for t (irq 7)")
                 .size(), reports.toString());
@@ -106,7 +110,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item65_sharedLine_callsEveryHandler_evenAfterOneHandledIt() {
+    void sharedLine_callsEveryHandler_evenAfterOneHandledIt() {
         AtomicInteger a = new AtomicInteger();
         AtomicInteger b = new AtomicInteger();
         irqs.request(IRQ, returning(a, IrqReturn.HANDLED), EnumSet.of(IrqFlag.SHARED), "a", "A");
@@ -117,7 +121,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item66_wakeupsBeforeTheThreadRuns_collapseIntoOneRun() {
+    void wakeupsBeforeTheThreadRuns_collapseIntoOneRun() {
         AtomicInteger primary = new AtomicInteger();
         AtomicInteger thread = new AtomicInteger();
         irqs.requestThreaded(IRQ, returning(primary, IrqReturn.WAKE_THREAD), returning(thread, IrqReturn.HANDLED),
@@ -132,7 +136,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item66_oneshot_keepsTheLineMaskedUntilTheThreadReturns_thenReplaysOnce() {
+    void oneshot_keepsTheLineMaskedUntilTheThreadReturns_thenReplaysOnce() {
         AtomicInteger primary = new AtomicInteger();
         AtomicInteger thread = new AtomicInteger();
         irqs.requestThreaded(IRQ, returning(primary, IrqReturn.WAKE_THREAD), returning(thread, IrqReturn.HANDLED),
@@ -152,7 +156,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item67_disableNests_andAnUnbalancedEnableWarns() {
+    void disableNests_andAnUnbalancedEnableWarns() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "a", "A");
         irqs.disable(IRQ);
         irqs.disable(IRQ);
@@ -170,7 +174,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item68_interruptWhileDisabled_isReplayedOnEnable() {
+    void interruptWhileDisabled_isReplayedOnEnable() {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, returning(calls, IrqReturn.HANDLED), Set.of(), "a", "A");
         irqs.disableNosync(IRQ);
@@ -183,7 +187,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item69_disableIrqFromItsOwnHandler_isReportedInsteadOfDeadlocking_nosyncIsFine() {
+    void disableIrqFromItsOwnHandler_isReportedInsteadOfDeadlocking_nosyncIsFine() {
         irqs.request(IRQ, (i, d) -> {
             irqs.disable(IRQ);
             return IrqReturn.HANDLED;
@@ -205,7 +209,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item70_noAutoen_leavesTheLineDisabledUntilEnable() {
+    void noAutoen_leavesTheLineDisabledUntilEnable() {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, returning(calls, IrqReturn.HANDLED), EnumSet.of(IrqFlag.NO_AUTOEN), "a", "A");
         assertEquals(1, irqs.depth(IRQ));
@@ -217,7 +221,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item71_depthAcrossRequestDisableFree_asInTheKernelsIrqTest() {
+    void depthAcrossRequestDisableFree_asInTheKernelsIrqTest() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "a", "A");
         assertEquals(0, irqs.depth(IRQ));
         irqs.disable(IRQ);
@@ -233,7 +237,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item72_freeWithTheWrongDevId_warnsAndKeepsTheHandler() {
+    void freeWithTheWrongDevId_warnsAndKeepsTheHandler() {
         assertEquals(0, request_irq(IRQ, (i, d) -> IRQ_HANDLED, 0, "a", "right"));
         assertNull(free_irq(IRQ, "wrong"));
         assertEquals(1, reports.matching("Trying to free already-free IRQ 7").size());
@@ -242,7 +246,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item73_100000UnhandledInARow_disableTheLine_andThePollKeepsCallingSharedHandlers() {
+    void hundredThousandUnhandledInARow_disableTheLine_andThePollKeepsCallingSharedHandlers() {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, returning(calls, IrqReturn.NONE), EnumSet.of(IrqFlag.SHARED), "deaf", "D");
         for (int i = 1; i < IrqController.SPURIOUS_WINDOW; i++) {
@@ -272,7 +276,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item74_exactly99900UnhandledOf100000_isNotEnough() {
+    void exactly99900UnhandledOf100000_isNotEnough() {
         int[] verdicts = {IrqReturn.NONE};
         irqs.request(IRQ, (i, d) -> verdicts[0], Set.of(), "flaky", "F");
         fire(IRQ);                                  // the first unhandled one starts the window
@@ -290,7 +294,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item74_oneMoreUnhandled_is() {
+    void oneMoreUnhandled_is() {
         reports.expect("irq 7: nobody cared");
         int[] verdicts = {IrqReturn.NONE};
         irqs.request(IRQ, (i, d) -> verdicts[0], Set.of(), "flaky", "F");
@@ -307,7 +311,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item75_unhandledSpacedMoreThan100msApart_neverAccumulate() {
+    void unhandledSpacedMoreThan100msApart_neverAccumulate() {
         irqs.request(IRQ, (i, d) -> IrqReturn.NONE, Set.of(), "rare", "R");
         for (int i = 0; i < IrqController.SPURIOUS_WINDOW + 10; i++) {
             stepper.clock().advanceMillis(101);
@@ -320,7 +324,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item76_allHandled_theWindowNeverAdvances() {
+    void allHandled_theWindowNeverAdvances() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "good", "G");
         for (int i = 0; i < 1000; i++) {
             fire(IRQ);
@@ -331,7 +335,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item77_bogusReturnValue_isReportedAtMost100Times_andDoesNotDisable() {
+    void bogusReturnValue_isReportedAtMost100Times_andDoesNotDisable() {
         irqs.request(IRQ, (i, d) -> 4, Set.of(), "bogus", "B");
         for (int i = 0; i < 150; i++) {
             fire(IRQ);
@@ -342,7 +346,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item78_wakeThreadWithoutThreadFunction_warnsOnce() {
+    void wakeThreadWithoutThreadFunction_warnsOnce() {
         irqs.request(IRQ, (i, d) -> IrqReturn.WAKE_THREAD, Set.of(), "nothread", "N");
         fire(IRQ);
         fire(IRQ);
@@ -351,7 +355,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item79_threadedHandlerReturningNone_isCountedUnhandledOneInterruptLate() {
+    void threadedHandlerReturningNone_isCountedUnhandledOneInterruptLate() {
         irqs.requestThreaded(IRQ, (i, d) -> IrqReturn.WAKE_THREAD, (i, d) -> IrqReturn.NONE, Set.of(), "t", "T");
         for (int i = 0; i < IrqController.SPURIOUS_WINDOW; i++) {
             fire(IRQ);
@@ -364,7 +368,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item79_threadedHandlerThatHandles_isNeverUnhandled() {
+    void threadedHandlerThatHandles_isNeverUnhandled() {
         irqs.requestThreaded(IRQ, (i, d) -> IrqReturn.WAKE_THREAD, (i, d) -> IrqReturn.HANDLED, Set.of(), "t", "T");
         for (int i = 0; i < 1000; i++) {
             fire(IRQ);
@@ -374,7 +378,7 @@ class IrqSemanticsTest {
     }
 
     @Test
-    void item80_procInterruptsCountsEveryInterruptTaken_evenUnhandledOnes() {
+    void procInterruptsCountsEveryInterruptTaken_evenUnhandledOnes() {
         irqs.request(IRQ, (i, d) -> IrqReturn.NONE, Set.of(), "none", "N");
         irqs.setAffinity(IRQ, 1);
         fire(IRQ);

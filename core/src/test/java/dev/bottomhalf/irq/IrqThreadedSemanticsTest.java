@@ -21,9 +21,10 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * Threaded-mode versions of the hard-IRQ items whose outcome involves no timing (semantics §10 items 65,
- * 67, 68, 69, 70, 71, 72, 78, 80): real {@code cpu/N} and {@code irq/L-name} threads, latches with
- * generous timeouts, no sleeps.
+ * Threaded-mode versions of the hard-IRQ rules whose outcome involves no timing (shared lines,
+ * {@code disable_irq} depth, {@code IRQ_NOAUTOEN}, {@code free_irq}, {@code IRQ_WAKE_THREAD} without a thread
+ * function, {@code note_interrupt}; docs/subsystems/irq.md): real {@code cpu/N} and {@code irq/L-name}
+ * threads, latches with generous timeouts, no sleeps.
  */
 class IrqThreadedSemanticsTest {
     private static final int IRQ = 7;
@@ -64,7 +65,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item65_sharedLine_everyHandlerIsCalled() throws Exception {
+    void sharedLine_everyHandlerIsCalled() throws Exception {
         AtomicInteger a = new AtomicInteger();
         AtomicInteger b = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
@@ -80,7 +81,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item67_item68_depthNests_andAnInterruptWhileDisabledIsReplayedOnce() throws Exception {
+    void depthNests_andAnInterruptWhileDisabledIsReplayedOnce() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
             calls.incrementAndGet();
@@ -104,7 +105,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item69_disableIrqFromItsOwnHandler_onTheRealCpuThread_doesNotHang() throws Exception {
+    void disableIrqFromItsOwnHandler_onTheRealCpuThread_doesNotHang() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
             irqs.disable(IRQ);
@@ -118,7 +119,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item70_noAutoen_thenEnable() throws Exception {
+    void noAutoen_thenEnable() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
             calls.incrementAndGet();
@@ -132,7 +133,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item71_item72_freeAndRequestAgain_andTheWrongDevIdWarns() {
+    void freeAndRequestAgain_andTheWrongDevIdWarns() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "a", "A");
         irqs.disable(IRQ);
         assertEquals(null, irqs.free(IRQ, "B"));
@@ -144,7 +145,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item78_wakeThreadWithoutThreadFunction_warnsOnce() throws Exception {
+    void wakeThreadWithoutThreadFunction_warnsOnce() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
             calls.incrementAndGet();
@@ -157,7 +158,7 @@ class IrqThreadedSemanticsTest {
     }
 
     @Test
-    void item80_unhandledInterruptsAreCountedOnTheTakingCpu() throws Exception {
+    void unhandledInterruptsAreCountedOnTheTakingCpu() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         irqs.request(IRQ, (i, d) -> {
             calls.incrementAndGet();

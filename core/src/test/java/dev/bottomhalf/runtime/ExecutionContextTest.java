@@ -25,9 +25,11 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * Execution contexts (semantics §1): the {@code preempt_count} layout and the §1.2 predicates in every
- * context, local IRQ masking (§1.3), preemption, {@code might_sleep}, the misuse reports, and binding
- * a thread to a CPU. Stepped mode: the test thread is a task on CPU 0 and plays the runtime contexts.
+ * Execution contexts (docs/subsystems/runtime.md, "Execution contexts"): the {@code preempt_count} layout
+ * and the context predicates ({@code in_interrupt}, {@code in_softirq}, {@code in_hardirq}, {@code in_task},
+ * ...) in every context, local IRQ masking ({@code local_irq_disable}, {@code local_irq_save}), preemption,
+ * {@code might_sleep}, the misuse reports, and binding a thread to a CPU. Stepped mode: the test thread is a
+ * task on CPU 0 and plays the runtime contexts.
  */
 class ExecutionContextTest {
     @RegisterExtension
@@ -49,7 +51,7 @@ class ExecutionContextTest {
     }
 
     /**
-     * Every §1.2 predicate of the current context, asked through the Java API; the facade
+     * Every context predicate of the current context, asked through the Java API; the facade
      * ({@code dev.bottomhalf.linux.Linux}) must give the same answers.
      */
     private String predicates(String label) {
@@ -79,7 +81,7 @@ class ExecutionContextTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // §1.2 predicates
+    // Context predicates: in_interrupt, in_softirq, in_hardirq, in_task, ...
     // ------------------------------------------------------------------------------------------
 
     @Test
@@ -157,7 +159,8 @@ class ExecutionContextTest {
      * Model gap, asserted as the model behaves: in the kernel a hard IRQ that interrupts a BH-disabled
      * task section runs on top of that task's count (0x10200: {@code in_softirq()} true). The model
      * keeps one count per context, so {@code cpu/0} sees only its own hardirq bits (0x10000). The rules
-     * that depend on it — no softirqs at irq_exit, the section's enable runs them — hold (item 5).
+     * that depend on it — no softirqs at irq_exit, the section's enable runs them — hold
+     * ({@code SoftirqSemanticsTest.hardIrqRaisingDuringBhDisabledSection_doesNotRunAtIrqExit_butAtTheSectionsFinalEnable}).
      */
     @Test
     void hardirqOverABhDisabledTask_seesOnlyItsOwnCount_modelGap() {
@@ -173,7 +176,7 @@ class ExecutionContextTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // §1.3 local IRQ masking
+    // Local IRQ masking: local_irq_disable/enable, local_irq_save/restore
     // ------------------------------------------------------------------------------------------
 
     @Test

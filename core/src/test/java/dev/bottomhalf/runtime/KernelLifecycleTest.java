@@ -31,8 +31,8 @@ import dev.bottomhalf.testing.KernelReports;
 
 /**
  * Kernel lifecycle and cross-CPU calls: {@code close()} stops and joins every runtime thread and is
- * idempotent; two kernels live side by side in one JVM; {@code smp_call_function_single} (semantics
- * §8.1) in threaded and stepped mode. Threaded waits use latches with generous timeouts.
+ * idempotent; two kernels live side by side in one JVM; {@code smp_call_function_single}
+ * (docs/subsystems/irq.md, "Cross-CPU calls") in threaded and stepped mode. Threaded waits use latches with generous timeouts.
  */
 class KernelLifecycleTest {
     private static final long TIMEOUT_S = 10;
@@ -249,7 +249,7 @@ class KernelLifecycleTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // smp_call_function_single (semantics §8.1)
+    // smp_call_function_single (docs/subsystems/irq.md, "Cross-CPU calls")
     // ------------------------------------------------------------------------------------------
 
     private static String where(Kernel k, Object info) {

@@ -38,12 +38,14 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * Semantics §10 items 1–13 (softirqs and bottom halves), in stepped mode with a manual clock: the test
+ * Softirqs and bottom halves ({@code raise_softirq}, {@code local_bh_disable}/{@code local_bh_enable},
+ * {@code irq_exit}, {@code handle_softirqs}, ksoftirqd; docs/subsystems/softirq.md), in stepped mode with a manual clock: the test
  * thread is a task bound to CPU 0 and plays {@code cpu/N} and {@code ksoftirqd/N} through the
  * {@link Stepper}, so every step and every jiffy is chosen by the test and each assertion is exact.
  *
  * <p>Handlers record {@link #snap(ExecutionContext)}: the context name, CPU, {@code preempt_count} and
- * the §1.2 predicates, so a test fails on any difference in where or how a handler ran.
+ * the context predicates ({@code in_hardirq}, {@code in_serving_softirq}, {@code in_softirq},
+ * {@code in_interrupt}, {@code in_task}), so a test fails on any difference in where or how a handler ran.
  */
 class SoftirqSemanticsTest {
     @RegisterExtension
@@ -71,7 +73,7 @@ class SoftirqSemanticsTest {
     // helpers
     // ------------------------------------------------------------------------------------------
 
-    /** Where and how a handler runs: name, CPU, preempt_count and the §1.2 predicates. */
+    /** Where and how a handler runs: name, CPU, preempt_count and the context predicates. */
     private static String snap(ExecutionContext c) {
         return String.format("%s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
                 c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
@@ -123,10 +125,9 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 1: raise from task context wakes ksoftirqd
+    // raise_softirq from task context wakes ksoftirqd
     // ------------------------------------------------------------------------------------------
 
-    /** Item 1. */
     @Test
     void raiseFromTask_wakesKsoftirqd_andRunsThereNotInline() {
         boot();
@@ -159,7 +160,7 @@ class SoftirqSemanticsTest {
         assertEquals(1, log.size());
     }
 
-    /** Item 1, on the other CPU: the softirq belongs to the CPU that raised it. */
+    /** On the other CPU: the softirq belongs to the CPU that raised it. */
     @Test
     void raiseFromTaskOnCpu1_wakesKsoftirqd1_only() {
         boot();
@@ -176,7 +177,7 @@ class SoftirqSemanticsTest {
         assertEquals(1, count(1, TIMER));
     }
 
-    /** §2.2: preemption disabled is not in_interrupt(), so the raise still wakes; IRQs-off raise too. */
+    /** raise_softirq: preemption disabled is not in_interrupt(), so the raise still wakes; IRQs-off raise too. */
     @Test
     void raiseWithPreemptionOrIrqsDisabled_stillWakesKsoftirqd_butDoubleUnderscoreRaiseDoesNot() {
         boot();
@@ -212,10 +213,9 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Items 2-4: local_bh_disable / local_bh_enable
+    // local_bh_disable / local_bh_enable
     // ------------------------------------------------------------------------------------------
 
-    /** Item 2. */
     @Test
     void raiseInsideBhDisabledSection_runsSynchronouslyInsideLocalBhEnable_onTheCallersCpu() {
         boot();
@@ -242,7 +242,6 @@ class SoftirqSemanticsTest {
         assertNull(cpu(1).bhLevelOwner());
     }
 
-    /** Item 3. */
     @Test
     void nestedBhDisableThreeTimes_onlyTheThirdEnableRunsThePendingSoftirq() {
         boot();
@@ -266,7 +265,7 @@ class SoftirqSemanticsTest {
         assertFalse(woken(0));
     }
 
-    /** Item 4, through both the Java API and the kernel-name facade. */
+    /** The context predicates inside a BH-disabled section, through the Java API and the kernel-name facade. */
     @Test
     void insideBhDisabledSection_inSoftirqAndInInterruptAreTrue_butInServingSoftirqIsFalseAndInTaskTrue() {
         boot();
@@ -293,10 +292,9 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Items 5-6: hard IRQs and softirqs
+    // Hard IRQs and softirqs: irq_exit
     // ------------------------------------------------------------------------------------------
 
-    /** Item 5. */
     @Test
     void hardIrqRaisingDuringBhDisabledSection_doesNotRunAtIrqExit_butAtTheSectionsFinalEnable() {
         boot();
@@ -325,7 +323,7 @@ class SoftirqSemanticsTest {
     }
 
     /**
-     * Item 6. Java cannot preempt a running handler, so the model takes a hard IRQ that arrives while
+     * A softirq raised by a hard IRQ while {@code handle_softirqs} runs. Java cannot preempt a running handler, so the model takes a hard IRQ that arrives while
      * {@code cpu/0} serves softirqs between two handlers (the documented fidelity gap). What must hold
      * is the kernel's outcome: the raised vector runs in the next pass of the same invocation — after the
      * rest of the current pass, not nested in it, and not in ksoftirqd.
@@ -369,10 +367,10 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Items 7-8: order
+    // Order: vectors run in bit order, a vector raised during a pass runs in the next pass
     // ------------------------------------------------------------------------------------------
 
-    /** Item 7, at local_bh_enable. */
+    /** Bit order at local_bh_enable. */
     @Test
     void netRxHiTimerRaisedTogether_runInBitOrder_hiTimerNetRx() {
         boot();
@@ -388,7 +386,7 @@ class SoftirqSemanticsTest {
         assertEquals(List.of("HI@" + me, "TIMER@" + me, "NET_RX@" + me), log);
     }
 
-    /** Item 7, at irq_exit and in ksoftirqd. */
+    /** Bit order at irq_exit and in ksoftirqd. */
     @Test
     void netRxHiTimerRaisedTogether_runInBitOrder_atIrqExitAndInKsoftirqd() {
         boot();
@@ -411,7 +409,6 @@ class SoftirqSemanticsTest {
         assertEquals(List.of("HI@ksoftirqd/0", "TIMER@ksoftirqd/0", "NET_RX@ksoftirqd/0"), log);
     }
 
-    /** Item 8. */
     @Test
     void hiRaisedWhileTimerRuns_runsInTheNextPass_afterNetRxOfTheCurrentPass() {
         boot();
@@ -429,7 +426,7 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 9: the bounded loop
+    // The bounded loop: MAX_SOFTIRQ_RESTART, MAX_SOFTIRQ_TIME, need_resched
     // ------------------------------------------------------------------------------------------
 
     /** A NET_RX handler that logs its context and re-raises itself while {@code again[0]}. */
@@ -447,7 +444,7 @@ class SoftirqSemanticsTest {
         return Collections.nCopies(n, s);
     }
 
-    /** Item 9: the restart bound, with the clock standing still. */
+    /** The restart bound (MAX_SOFTIRQ_RESTART = 10), with the clock standing still. */
     @Test
     void selfReraisingHandler_oneInvocationRunsAtMostTenPasses_thenKsoftirqdTakesOverInBatches() {
         boot();
@@ -480,7 +477,7 @@ class SoftirqSemanticsTest {
         assertEquals(0, cpu(0).softirqPending());
     }
 
-    /** Item 9: passes that take 0.1 ms each never reach the 2 ms budget, so the 10-pass bound ends it. */
+    /** Passes that take 0.1 ms each never reach the 2 ms budget, so the 10-pass bound ends it. */
     @Test
     void selfReraisingHandler_withTimeLeftInTheBudget_stillStopsAtTenPasses() {
         boot();
@@ -494,7 +491,7 @@ class SoftirqSemanticsTest {
         assertTrue(woken(0));
     }
 
-    /** Item 9: the 2 ms budget, at HZ=1000 (two jiffies), ends the loop long before 10 passes. */
+    /** The 2 ms budget (MAX_SOFTIRQ_TIME), at HZ=1000 (two jiffies), ends the loop long before 10 passes. */
     @Test
     void selfReraisingHandler_stopsOnceTwoMillisecondsOfJiffiesHavePassed() {
         boot();
@@ -516,7 +513,7 @@ class SoftirqSemanticsTest {
     }
 
     /**
-     * Item 9: the budget is counted in jiffies, not nanoseconds. Starting 0.9 ms into a jiffy with
+     * The budget is counted in jiffies, not nanoseconds. Starting 0.9 ms into a jiffy with
      * 0.5 ms passes, the second tick boundary comes after 1.5 ms: three passes.
      */
     @Test
@@ -533,7 +530,7 @@ class SoftirqSemanticsTest {
         assertTrue(woken(0));
     }
 
-    /** Item 9: at HZ=100 msecs_to_jiffies(2) is one 10 ms jiffy: 3 ms passes run until 12 ms. */
+    /** At HZ=100 msecs_to_jiffies(2) is one 10 ms jiffy: 3 ms passes run until 12 ms. */
     @Test
     void timeBudget_atHz100_isOneTenMillisecondJiffy() {
         boot(b -> b.hz(100));
@@ -547,7 +544,7 @@ class SoftirqSemanticsTest {
         assertTrue(woken(0));
     }
 
-    /** Item 9: need_resched ends the loop at the next restart check. */
+    /** need_resched ends the loop at the next restart check. */
     @Test
     void needResched_endsTheLoopAtTheNextRestartCheck_andKsoftirqdRunsOnePassPerBatchWhileItIsSet() {
         boot();
@@ -572,7 +569,7 @@ class SoftirqSemanticsTest {
         assertEquals(times(10, "ksoftirqd/0"), log);
     }
 
-    /** Item 9: need_resched already set before the invocation: exactly one pass. */
+    /** need_resched already set before the invocation: exactly one pass. */
     @Test
     void needResched_setBeforeTheInvocation_allowsExactlyOnePass() {
         boot();
@@ -588,10 +585,9 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 10: counters
+    // Counters: /proc/softirqs
     // ------------------------------------------------------------------------------------------
 
-    /** Item 10. */
     @Test
     void fiveRaisesBeforeOnePass_addOneToProcSoftirqs() {
         boot();
@@ -613,10 +609,10 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 11: preempt_count leak
+    // preempt_count leak (the "huh, entered softirq" report of handle_softirqs)
     // ------------------------------------------------------------------------------------------
 
-    /** Item 11, in ksoftirqd. */
+    /** A leaked preempt_count in ksoftirqd. */
     @Test
     void handlerLeakingPreemptDisable_isReportedWithTheKernelsHuhMessage_andTheCountIsRestored() {
         boot();
@@ -647,7 +643,7 @@ class SoftirqSemanticsTest {
         assertNull(cpu(0).bhLevelOwner());
     }
 
-    /** Item 11, inside local_bh_enable (count 0x101) and with a leaked local_bh_disable (0x200). */
+    /** A leak inside local_bh_enable (count 0x101) and a leaked local_bh_disable (0x200). */
     @Test
     void handlerLeakingBhDisable_insideLocalBhEnable_isReportedAndRestored() {
         boot();
@@ -663,10 +659,10 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 12: local_bh_enable misuse
+    // local_bh_enable misuse (__local_bh_enable_ip's warnings)
     // ------------------------------------------------------------------------------------------
 
-    /** Item 12, hardirq part. */
+    /** local_bh_enable from hardirq context. */
     @Test
     void localBhEnableFromHardirq_warnsOnce_andRunsNothingUntilIrqExit() {
         boot();
@@ -694,7 +690,7 @@ class SoftirqSemanticsTest {
         assertEquals(2, kernel.reports().count(KernelEvent.Kind.WARNING), "but every hit is counted");
     }
 
-    /** Item 12, IRQs-disabled part. */
+    /** local_bh_enable with IRQs disabled. */
     @Test
     void localBhEnableWithIrqsDisabled_givesTheLockdepWarningOnce() {
         boot();
@@ -714,7 +710,7 @@ class SoftirqSemanticsTest {
     }
 
     /**
-     * Item 12 continued: the kernel still runs pending softirqs in that case ({@code do_softirq} saves
+     * local_bh_enable with IRQs disabled, continued: the kernel still runs pending softirqs in that case ({@code do_softirq} saves
      * the flags, {@code handle_softirqs} enables IRQs around the handlers) and restores the caller's
      * IRQs-off state afterwards.
      */
@@ -736,10 +732,9 @@ class SoftirqSemanticsTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 13: threadirqs
+    // threadirqs (force_irqthreads)
     // ------------------------------------------------------------------------------------------
 
-    /** Item 13. */
     @Test
     void forcedIrqThreads_softirqRaisedByAHardIrq_runsInKsoftirqd_neverAtIrqExit() {
         boot(b -> b.forceIrqThreads(true));
@@ -757,7 +752,7 @@ class SoftirqSemanticsTest {
     }
 
     /**
-     * Item 13: threadirqs changes only irq_exit; a BH-disabled section still runs its softirqs in its
+     * threadirqs changes only irq_exit; a BH-disabled section still runs its softirqs in its
      * final local_bh_enable. The model has no {@code ktimers/N}: a TIMER raised by a hard IRQ goes to
      * ksoftirqd like every other vector (recent kernels hand tick-raised TIMER/HRTIMER to ktimers/N).
      */

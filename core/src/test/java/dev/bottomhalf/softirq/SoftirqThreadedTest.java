@@ -30,7 +30,8 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * The timing-free softirq items (semantics §10 items 1, 2, 3, 4, 7, 10, 11) on a threaded kernel: real
+ * The softirq rules whose outcome involves no timing (where a raise runs, local_bh_disable/enable nesting,
+ * the context predicates, bit order, /proc/softirqs, the preempt_count leak report) on a threaded kernel: real
  * {@code cpu/N} and {@code ksoftirqd/N} threads. Handlers record the name of the thread they run on
  * and the context predicates; the test waits with latches and generous timeouts, never with sleeps.
  * Every scenario is built so that only one thread can legally run the handler.
@@ -82,7 +83,6 @@ class SoftirqThreadedTest {
         kernel.irqs().setAffinity(irq, cpu);
     }
 
-    /** Item 1. */
     @Test
     void raiseFromTask_runsOnTheKsoftirqdThreadOfTheRaisingCpu_notOnTheRaiser() throws Exception {
         CountDownLatch ran = new CountDownLatch(1);
@@ -98,7 +98,7 @@ class SoftirqThreadedTest {
         assertEquals(0, kernel.softirqs().count(1, TIMER));
     }
 
-    /** Item 1, CPU 1: a task bound to CPU 1 wakes ksoftirqd/1. */
+    /** On CPU 1: a task bound to CPU 1 wakes ksoftirqd/1. */
     @Test
     void raiseFromATaskBoundToCpu1_runsOnKsoftirqd1() throws Exception {
         CountDownLatch ran = new CountDownLatch(1);
@@ -118,7 +118,6 @@ class SoftirqThreadedTest {
         assertEquals(0, kernel.softirqs().count(0, TIMER));
     }
 
-    /** Item 2. */
     @Test
     void raiseInsideBhDisabledSection_runsOnTheCallingThreadBeforeLocalBhEnableReturns() {
         kernel.softirqs().open(NET_RX, () -> log.add(snap()));
@@ -131,7 +130,6 @@ class SoftirqThreadedTest {
         assertEquals(0, task.preemptCount());
     }
 
-    /** Item 3. */
     @Test
     void nestedBhDisable_onlyTheOutermostEnableRuns_onTheCallingThread() {
         kernel.softirqs().open(NET_RX, () -> log.add(Thread.currentThread().getName()));
@@ -148,7 +146,7 @@ class SoftirqThreadedTest {
     }
 
     /**
-     * Item 4 on a real thread, and the exclusion it implies: while this task has BH disabled on CPU 0,
+     * The context predicates in a BH-disabled section on a real thread, and the exclusion it implies: while this task has BH disabled on CPU 0,
      * ksoftirqd/0 (woken by another task on CPU 0) cannot serve CPU 0's softirqs, so the section's final
      * local_bh_enable is the one that runs them.
      */
@@ -172,7 +170,7 @@ class SoftirqThreadedTest {
         assertEquals(1, kernel.softirqs().count(0, NET_RX));
     }
 
-    /** Item 7, at irq_exit on cpu/1's thread. */
+    /** Bit order at irq_exit on cpu/1's thread. */
     @Test
     void vectorsRaisedByOneHardIrq_runInBitOrder_onTheCpuThreadAtIrqExit() throws Exception {
         CountDownLatch done = new CountDownLatch(1);
@@ -189,7 +187,7 @@ class SoftirqThreadedTest {
         assertEquals(List.of("HI@cpu/1", "TIMER@cpu/1", "NET_RX@cpu/1"), log);
     }
 
-    /** Item 7, in a BH-disabled section of this thread. */
+    /** Bit order in a BH-disabled section of this thread. */
     @Test
     void vectorsRaisedInOneBhDisabledSection_runInBitOrder_onTheCallingThread() {
         for (SoftirqVector v : List.of(HI, TIMER, NET_RX)) {
@@ -203,7 +201,6 @@ class SoftirqThreadedTest {
         assertEquals(List.of("HI", "TIMER", "NET_RX"), log);
     }
 
-    /** Item 10. */
     @Test
     void fiveRaisesInOneHardIrq_countOneExecution() throws Exception {
         CountDownLatch ran = new CountDownLatch(1);
@@ -229,7 +226,7 @@ class SoftirqThreadedTest {
         assertTrue(kernel.proc().softirqs().contains("\n       BLOCK:          0          1\n"), kernel.proc().softirqs());
     }
 
-    /** Item 11, on ksoftirqd/0's thread. */
+    /** A handler leaking preempt_count, on ksoftirqd/0's thread. */
     @Test
     void handlerLeakingPreemptCount_inKsoftirqd_isReportedAndRestoredBeforeTheNextRun() throws Exception {
         CountDownLatch firstRan = new CountDownLatch(1);

@@ -22,7 +22,11 @@ import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
-/** Semantics §10 items 14–26 (tasklets), in stepped mode. */
+/**
+ * Tasklets ({@code tasklet_schedule}, {@code tasklet_hi_schedule}, {@code tasklet_disable},
+ * {@code tasklet_enable}, {@code tasklet_kill}, {@code tasklet_action}; docs/subsystems/tasklet.md, "Rules"),
+ * in stepped mode.
+ */
 class TaskletSemanticsTest {
     @RegisterExtension
     final KernelExtension kernels = KernelExtension.stepped().cpus(2);
@@ -54,7 +58,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item14_scheduled1000TimesBeforeItRuns_runsOnce() {
+    void scheduled1000TimesBeforeItRuns_runsOnce() {
         Tasklet t = logging("t");
         inBhSection(() -> {
             for (int i = 0; i < 1000; i++) {
@@ -67,7 +71,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item15_disabledScheduled1000Times_runsOnceAfterEnable() {
+    void disabledScheduled1000Times_runsOnceAfterEnable() {
         Tasklet t = logging("t");
         tasklets.disable(t);
         inBhSection(() -> {
@@ -84,7 +88,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item16_disabledScheduledTasklet_keepsItsSoftirqRaisedEveryPass() {
+    void disabledScheduledTasklet_keepsItsSoftirqRaisedEveryPass() {
         Tasklet t = logging("t");
         tasklets.disableNosync(t);
         inBhSection(() -> tasklets.schedule(t));
@@ -102,7 +106,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item17_callbackReschedulingItself_runsExactlyOnceMore() {
+    void callbackReschedulingItself_runsExactlyOnceMore() {
         int[] runs = {0};
         Tasklet t = Tasklet.setup("self", me -> {
             if (++runs[0] == 1) {
@@ -114,7 +118,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item18_scheduledOnAnotherCpuWhileRunning_runsThereAfterwards_neverConcurrently() {
+    void scheduledOnAnotherCpuWhileRunning_runsThereAfterwards_neverConcurrently() {
         List<String> order = new ArrayList<>();
         Tasklet[] holder = new Tasklet[1];
         kernel.irqs().request(5, (irq, dev) -> {
@@ -139,7 +143,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item19_scheduledFromAnotherCpuWhileQueued_isANoop_runsOnceOnTheFirstCpu() {
+    void scheduledFromAnotherCpuWhileQueued_isANoop_runsOnceOnTheFirstCpu() {
         Tasklet t = logging("t");
         task.localBhDisable();
         tasklets.schedule(t);                               // queued on CPU 0
@@ -154,7 +158,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item20_declaredDisabled_needsOneEnable() {
+    void declaredDisabled_needsOneEnable() {
         Tasklet t = Tasklet.setupDisabled("d", me -> log.add("ran"));
         inBhSection(() -> tasklets.schedule(t));
         assertTrue(log.isEmpty());
@@ -164,7 +168,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item21_twoDisablesOneEnable_staysDisabled() {
+    void twoDisablesOneEnable_staysDisabled() {
         Tasklet t = logging("t");
         tasklets.disable(t);
         tasklets.disable(t);
@@ -178,7 +182,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item22_disableFromOwnCallback_isReported_disableNosyncIsNot() {
+    void disableFromOwnCallback_isReported_disableNosyncIsNot() {
         Tasklet t = Tasklet.setup("t", me -> tasklets.disable(me));
         inBhSection(() -> tasklets.schedule(t));
         assertEquals(1, reports.matching("BUG: tasklet_disable(t) called from the tasklet's own callback").size());
@@ -186,7 +190,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item23_killOfAScheduledEnabledTasklet_returnsAfterItRan_andItCanBeScheduledAgain() {
+    void killOfAScheduledEnabledTasklet_returnsAfterItRan_andItCanBeScheduledAgain() {
         Tasklet t = logging("t");
         kernel.bindCurrentThread(1);
         tasklets.schedule(t);                       // queued on CPU 1; ksoftirqd/1 woken, not yet run
@@ -200,7 +204,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item24_killOfAScheduledDisabledTasklet_isReportedInsteadOfAHang() {
+    void killOfAScheduledDisabledTasklet_isReportedInsteadOfAHang() {
         Tasklet t = logging("t");
         tasklets.disableNosync(t);
         kernel.bindCurrentThread(1);
@@ -212,7 +216,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item25_killFromInterruptContext_printsTheNotice_andTheSleepReport() {
+    void killFromInterruptContext_printsTheNotice_andTheSleepReport() {
         Tasklet t = logging("t");
         Tasklet killer = Tasklet.setup("killer", me -> tasklets.kill(t));
         inBhSection(() -> tasklets.schedule(killer));
@@ -223,7 +227,7 @@ class TaskletSemanticsTest {
     }
 
     @Test
-    void item26_hiTaskletRunsBeforeANormalOne() {
+    void hiTaskletRunsBeforeANormalOne() {
         Tasklet normal = logging("normal");
         Tasklet high = logging("high");
         inBhSection(() -> {

@@ -23,8 +23,9 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * The timing-free tasklet items (semantics §10 items 14, 17, 18, 22, 23) on a threaded kernel: real
- * {@code cpu/N} threads run the callbacks. Waits use latches with generous timeouts, never sleeps.
+ * The tasklet rules whose outcome involves no timing ({@code tasklet_schedule} while scheduled or running,
+ * a callback that reschedules itself, {@code tasklet_disable}/{@code tasklet_enable}, {@code tasklet_kill};
+ * docs/subsystems/tasklet.md) on a threaded kernel: real {@code cpu/N} threads run the callbacks. Waits use latches with generous timeouts, never sleeps.
  */
 class TaskletThreadedTest {
     private static final long TIMEOUT_S = 10;
@@ -57,7 +58,7 @@ class TaskletThreadedTest {
     }
 
     @Test
-    void item14_scheduledManyTimesWhileQueued_runsOnce() throws InterruptedException {
+    void scheduledManyTimesWhileQueued_runsOnce() throws InterruptedException {
         CountDownLatch ran = new CountDownLatch(1);
         AtomicInteger runs = new AtomicInteger();
         Tasklet t = Tasklet.setup("t", me -> {
@@ -83,7 +84,7 @@ class TaskletThreadedTest {
     }
 
     @Test
-    void item17_callbackReschedulingItselfOnce_runsExactlyOnceMoreOnItsCpu() throws InterruptedException {
+    void callbackReschedulingItselfOnce_runsExactlyOnceMoreOnItsCpu() throws InterruptedException {
         CountDownLatch twice = new CountDownLatch(2);
         AtomicInteger runs = new AtomicInteger();
         Tasklet t = Tasklet.setup("again", me -> {
@@ -104,7 +105,7 @@ class TaskletThreadedTest {
     }
 
     @Test
-    void item18_scheduledOnAnotherCpuWhileRunning_runsThereAfterwards_neverConcurrently()
+    void scheduledOnAnotherCpuWhileRunning_runsThereAfterwards_neverConcurrently()
             throws InterruptedException {
         CountDownLatch firstRunInside = new CountDownLatch(1);
         CountDownLatch releaseFirstRun = new CountDownLatch(1);
@@ -151,7 +152,7 @@ class TaskletThreadedTest {
     }
 
     @Test
-    void item22_disableFromOwnCallback_isReportedAndReturns_disableNosyncIsNot() throws InterruptedException {
+    void disableFromOwnCallback_isReportedAndReturns_disableNosyncIsNot() throws InterruptedException {
         CountDownLatch ran = new CountDownLatch(1);
         Tasklet t = Tasklet.setup("self", me -> {
             tasklets.disableNosync(me);
@@ -167,7 +168,7 @@ class TaskletThreadedTest {
     }
 
     @Test
-    void item23_killFromATask_waitsForTheScheduledRun_thenItCanBeScheduledAgain() throws InterruptedException {
+    void killFromATask_waitsForTheScheduledRun_thenItCanBeScheduledAgain() throws InterruptedException {
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         AtomicInteger runs = new AtomicInteger();

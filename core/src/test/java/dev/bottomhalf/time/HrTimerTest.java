@@ -32,7 +32,11 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.trace.TraceBuffer;
 
-/** High-resolution timers (semantics §8.2), stepped with a manual clock moved nanosecond by nanosecond. */
+/**
+ * High-resolution timers ({@code hrtimer_start}, {@code hrtimer_cancel}, {@code hrtimer_forward};
+ * docs/subsystems/timer.md, "High-resolution timers"), stepped with a manual clock moved nanosecond by
+ * nanosecond.
+ */
 class HrTimerTest {
     @RegisterExtension
     final KernelExtension kernels = KernelExtension.stepped().cpus(2);

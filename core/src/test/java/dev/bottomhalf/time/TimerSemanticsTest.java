@@ -29,9 +29,10 @@ import dev.bottomhalf.testing.KernelReports;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
- * Semantics §10 items 81–95 (kernel timers) and the rest of §6, in stepped mode with a manual clock: the
- * test moves the clock jiffy by jiffy and takes each CPU's pending interrupts (the tick among them), so
- * every expiry is checked on the exact tick on which it happens.
+ * Kernel timers ({@code timer_setup}, {@code add_timer}, {@code mod_timer}, {@code timer_reduce},
+ * {@code timer_delete}, {@code timer_delete_sync}, the wheel's rounding; docs/subsystems/timer.md), in
+ * stepped mode with a manual clock: the test moves the clock jiffy by jiffy and takes each CPU's pending
+ * interrupts (the tick among them), so every expiry is checked on the exact tick on which it happens.
  */
 class TimerSemanticsTest {
     @RegisterExtension
@@ -86,7 +87,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item81_modTimerJiffiesPlusOne_runsTwoTicksLater() {
+    void modTimerJiffiesPlusOne_runsTwoTicksLater() {
         alignOrigin(0);
         TimerList t = logging("t", 0);
         timers.mod(t, jiffies() + 1);
@@ -97,7 +98,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item82_roundingExamples_fireOnTheKernelsTick() {
+    void roundingExamples_fireOnTheKernelsTick() {
         alignOrigin(12);
         long[] offsets = {62, 63, 64, 100, 600};
         for (long off : offsets) {
@@ -135,7 +136,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item83_modTimerReturnValues_andSameExpiryDoesNotMoveIt() {
+    void modTimerReturnValues_andSameExpiryDoesNotMoveIt() {
         TraceBuffer trace = new TraceBuffer(64);
         kernel.tracing().enable(trace, Set.of(Tracepoint.TIMER_START, Tracepoint.TIMER_CANCEL));
         TimerList t = logging("t", 0);
@@ -150,7 +151,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item84_modTimerPendingOnInactive_returns0_andStaysInactive() {
+    void modTimerPendingOnInactive_returns0_andStaysInactive() {
         TimerList t = logging("t", 0);
         assertEquals(0, timers.modPending(t, jiffies() + 10));
         assertFalse(t.isPending());
@@ -162,7 +163,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item85_timerReduce_onlyMovesEarlier() {
+    void timerReduce_onlyMovesEarlier() {
         alignOrigin(12);
         TimerList t = logging("t", 0);
         timers.mod(t, origin + 1000);
@@ -178,7 +179,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item86_addTimerOnAPendingTimer_warnsOnce_andChangesNothing() {
+    void addTimerOnAPendingTimer_warnsOnce_andChangesNothing() {
         alignOrigin(6);
         TimerList t = logging("t", 0);
         t.expires(origin + 10);
@@ -192,7 +193,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item87_timerDelete_returnValues_andADeletedTimerNeverRuns() {
+    void timerDelete_returnValues_andADeletedTimerNeverRuns() {
         TimerList t = logging("t", 0);
         assertEquals(0, timers.delete(t));
         timers.mod(t, jiffies() + 5);
@@ -203,7 +204,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item88_deleteWhileTheCallbackRunsOnAnotherCpu_returns0AtOnce_syncWaits() throws Exception {
+    void deleteWhileTheCallbackRunsOnAnotherCpu_returns0AtOnce_syncWaits() throws Exception {
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         TimerList t = TimerList.setup("slow", x -> {
@@ -242,7 +243,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item89_deleteSyncFromTheTimersOwnCallback_isReportedInsteadOfAHang() {
+    void deleteSyncFromTheTimersOwnCallback_isReportedInsteadOfAHang() {
         AtomicInteger result = new AtomicInteger(99);
         TimerList t = TimerList.setup("self", x -> result.set(timers.deleteSync(x)), 0);
         timers.mod(t, jiffies() + 1);
@@ -253,7 +254,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item90_shutdownSync_thenModTimer_returns0_andNeverRuns_untilSetUpAgain() {
+    void shutdownSync_thenModTimer_returns0_andNeverRuns_untilSetUpAgain() {
         TimerList t = logging("t", 0);
         timers.mod(t, jiffies() + 5);
         assertEquals(1, timers.shutdownSync(t));
@@ -273,7 +274,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item91_callbackRearmingForNow_runsAgainOnTheNextTick_notInTheSamePass() {
+    void callbackRearmingForNow_runsAgainOnTheNextTick_notInTheSamePass() {
         alignOrigin(0);
         AtomicInteger runs = new AtomicInteger();
         TimerList t = TimerList.setup("again", x -> {
@@ -294,7 +295,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item92_expiryBeyondTheWheel_isClamped_toTheLastLevel() {
+    void expiryBeyondTheWheel_isClamped_toTheLastLevel() {
         int depth = timers.wheelDepth();
         assertEquals(9, depth);
         assertEquals(1_040_187_392L, TimerWheel.timeoutMax(depth));
@@ -313,7 +314,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item93_callbackLeakingPreemptCount_isWarnedAbout_andRestored() {
+    void callbackLeakingPreemptCount_isWarnedAbout_andRestored() {
         TimerList t = TimerList.setup("leaky", x -> kernel.context().preemptDisable(), 0);
         timers.mod(t, jiffies() + 1);
         ticks(2);
@@ -322,7 +323,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item94_irqsafeTimer_runsWithIrqsOff_andMaySyncDeleteFromHardirq() {
+    void irqsafeTimer_runsWithIrqsOff_andMaySyncDeleteFromHardirq() {
         List<Boolean> irqsOff = new ArrayList<>();
         TimerList safe = TimerList.setup("safe", x -> irqsOff.add(kernel.context().irqsDisabled()), TimerList.TIMER_IRQSAFE);
         TimerList plain = TimerList.setup("plain", x -> irqsOff.add(kernel.context().irqsDisabled()), 0);
@@ -345,7 +346,7 @@ class TimerSemanticsTest {
     }
 
     @Test
-    void item95_deferrableTimerOnAnIdleCpu_waitsUntilTheCpuWakesForSomethingElse() {
+    void deferrableTimerOnAnIdleCpu_waitsUntilTheCpuWakesForSomethingElse() {
         TimerList t = logging("lazy", TimerList.TIMER_DEFERRABLE);
         origin = jiffies();
         timers.mod(t, jiffies() + 5);

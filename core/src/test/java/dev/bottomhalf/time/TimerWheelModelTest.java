@@ -20,8 +20,9 @@ import dev.bottomhalf.testing.KernelExtension;
 
 /**
  * Model-based randomised tests of the timer wheel: random arm / re-arm / reduce / delete / advance against
- * a reference that knows only the documented rounding rule (semantics §6.3: the level by the delta from the
- * base clock, the expiry rounded up to the level's granularity, the clamp, past expiries on the next tick).
+ * a reference that knows only the documented rounding rule ({@code calc_wheel_index};
+ * docs/subsystems/timer.md, "Rounding, worked": the level by the delta from the base clock, the expiry
+ * rounded up to the level's granularity, the clamp, past expiries on the next tick).
  * The wheel's structure is checked after every step. On failure the message carries the seed; re-run one
  * seed with {@code -Dbottomhalf.wheel.seed=N}.
  */

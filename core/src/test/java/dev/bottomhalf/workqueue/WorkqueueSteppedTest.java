@@ -21,8 +21,9 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * Workqueue semantics with exact timing (§10 items 47–52, 54, 55) in stepped mode: the test moves the manual
- * clock jiffy by jiffy and runs what is due; kworkers are agents the stepper runs.
+ * Workqueue rules with exact timing (delayed work: {@code queue_delayed_work}, {@code mod_delayed_work},
+ * {@code cancel_delayed_work}, {@code flush_delayed_work}; docs/subsystems/workqueue.md) in stepped mode:
+ * the test moves the manual clock jiffy by jiffy and runs what is due; kworkers are agents the stepper runs.
  */
 class WorkqueueSteppedTest {
     @RegisterExtension
@@ -61,7 +62,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item47_queueDelayedOnAPendingItem_returnsFalse_andKeepsTheFirstTimer() {
+    void queueDelayedOnAPendingItem_returnsFalse_andKeepsTheFirstTimer() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
         assertTrue(wqs.queueDelayed(wq, dw, 100));
@@ -75,7 +76,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item48_modDelayedWork_retimesAPendingItem_andItRunsOnce() {
+    void modDelayedWork_retimesAPendingItem_andItRunsOnce() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
         wqs.queueDelayed(wq, dw, 100);
@@ -87,7 +88,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item49_modDelayedWorkOnAnIdleItem_returnsFalse_andArmsIt() {
+    void modDelayedWorkOnAnIdleItem_returnsFalse_andArmsIt() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
         assertFalse(wqs.modDelayed(wq, dw, 5));
@@ -98,7 +99,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item50_delayZero_queuesAtOnce_withoutWaitingForATick() {
+    void delayZero_queuesAtOnce_withoutWaitingForATick() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
         assertTrue(wqs.queueDelayed(wq, dw, 0));
@@ -108,7 +109,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item51_flushDelayedWork_runsItNow_andReturnsTrueAfterwards() {
+    void flushDelayedWork_runsItNow_andReturnsTrueAfterwards() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
         wqs.queueDelayed(wq, dw, kernel.machine().msecsToJiffies(10_000));
@@ -118,7 +119,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item52_cancelDelayedWorkWhileItRuns_returnsFalse_andTheFunctionContinues() {
+    void cancelDelayedWorkWhileItRuns_returnsFalse_andTheFunctionContinues() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         List<Boolean> results = new ArrayList<>();
         DelayedWork[] self = new DelayedWork[1];
@@ -134,7 +135,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item54_destroyWithAnArmedDelayedItem_isReported_andItsLaterExpiryIsAnError() {
+    void destroyWithAnArmedDelayedItem_isReported_andItsLaterExpiryIsAnError() {
         Workqueue wq = wqs.alloc("doomed", 0, 0);
         DelayedWork dw = logging("late");
         wqs.queueDelayed(wq, dw, 50);
@@ -184,7 +185,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item55_bhWorkqueue_runsOnTheQueueingCpuInSoftirq_beforeTasklets_inBatchesOfTen() {
+    void bhWorkqueue_runsOnTheQueueingCpuInSoftirq_beforeTasklets_inBatchesOfTen() {
         Workqueue bh = wqs.systemBhWq();
         kernel.bindCurrentThread(2);
         List<String> order = new ArrayList<>();
@@ -248,7 +249,7 @@ class WorkqueueSteppedTest {
     }
 
     @Test
-    void item60_poolWithoutProgressFor30s_isReportedAsALockup_withTheBusyWorkqueues() {
+    void poolWithoutProgressFor30s_isReportedAsALockup_withTheBusyWorkqueues() {
         Workqueue wq = wqs.alloc("stall", 0, 0);
         wqs.queueOn(1, wq, new Work("wq_stall_fn", w -> log.add("ran")));
         // Nobody runs CPU 1's kworker (the test never steps it): the pool makes no progress.

@@ -27,7 +27,9 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * Workqueue semantics (§10 items 27–39, 43–46, 53, 56–59) on a threaded kernel with real
+ * Workqueue rules whose outcome involves no timing ({@code queue_work}, {@code flush_work},
+ * {@code cancel_work_sync}, non-reentrancy, ordered and unbound workqueues, {@code drain_workqueue}, ...;
+ * docs/subsystems/workqueue.md) on a threaded kernel with real
  * {@code kworker} threads. Items block on latches the test controls; waits have generous timeouts and
  * the assertions are about order, exclusion and return values, never about latency.
  */
@@ -88,7 +90,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item27_queueTwiceBeforeItRuns_trueThenFalse_runsOnce() {
+    void queueTwiceBeforeItRuns_trueThenFalse_runsOnce() {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch blockerIn = new CountDownLatch(1);
         Workqueue wq = wqs.allocOrdered("ord", 0);
@@ -109,7 +111,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item28_requeuedToAnotherCpuWhileRunning_runsAgainOnTheSameWorker_neverConcurrently() {
+    void requeuedToAnotherCpuWhileRunning_runsAgainOnTheSameWorker_neverConcurrently() {
         Workqueue wq = wqs.alloc("pcpu", 0, 0);
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -140,7 +142,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item29_theSameItemOnTwoWorkqueues_mayRunConcurrently() {
+    void theSameItemOnTwoWorkqueues_mayRunConcurrently() {
         Workqueue a = wqs.alloc("a", 0, 0);
         Workqueue b = wqs.alloc("b", 0, 0);
         CountDownLatch both = new CountDownLatch(2);
@@ -162,7 +164,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item30_cancelSyncOfASelfRequeueingItem_returns_andItIsNeitherPendingNorRunning() throws Exception {
+    void cancelSyncOfASelfRequeueingItem_returns_andItIsNeitherPendingNorRunning() throws Exception {
         Workqueue wq = wqs.alloc("loop", 0, 0);
         AtomicInteger runs = new AtomicInteger();
         AtomicBoolean stopNow = new AtomicBoolean();
@@ -196,7 +198,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item31_cancelSyncOfARunningOnlyItem_returnsFalse_afterTheRunEnds() {
+    void cancelSyncOfARunningOnlyItem_returnsFalse_afterTheRunEnds() {
         Workqueue wq = wqs.alloc("r", 0, 0);
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -230,7 +232,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item32_cancelSyncOrFlushFromTheOwnFunction_isReportedInsteadOfADeadlock() {
+    void cancelSyncOrFlushFromTheOwnFunction_isReportedInsteadOfADeadlock() {
         Workqueue wq = wqs.alloc("self", 0, 0);
         CountDownLatch done = new CountDownLatch(1);
         List<Boolean> results = new CopyOnWriteArrayList<>();
@@ -249,7 +251,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item33_flushWorkqueueFromAnItemOnIt_isReported() {
+    void flushWorkqueueFromAnItemOnIt_isReported() {
         Workqueue wq = wqs.alloc("fq", 0, 0);
         CountDownLatch done = new CountDownLatch(1);
         wqs.queue(wq, new Work("flusher", x -> {
@@ -262,7 +264,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item34_flushWork_neverQueuedIsFalse_queuedIsTrueAfterItRan() {
+    void flushWork_neverQueuedIsFalse_queuedIsTrueAfterItRan() {
         Workqueue wq = wqs.alloc("f", 0, 0);
         AtomicBoolean ran = new AtomicBoolean();
         Work idle = new Work("idle", x -> { });
@@ -287,7 +289,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item35_flushWorkqueue_waitsForEarlierItems_notForLaterOnes() {
+    void flushWorkqueue_waitsForEarlierItems_notForLaterOnes() {
         Workqueue wq = wqs.alloc("colors", Workqueue.WQ_UNBOUND, 4);
         CountDownLatch aRelease = new CountDownLatch(1);
         CountDownLatch bRelease = new CountDownLatch(1);
@@ -319,7 +321,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item36_drainRefusesOutsideQueueing_butAcceptsChainedQueueing() {
+    void drainRefusesOutsideQueueing_butAcceptsChainedQueueing() {
         Workqueue wq = wqs.alloc("drain", 0, 0);
         CountDownLatch chainIn = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -351,7 +353,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item37_perCpuMaxActive2_fiveSleepingItems_atMostTwoAtATimePerCpu() {
+    void perCpuMaxActive2_fiveSleepingItems_atMostTwoAtATimePerCpu() {
         Workqueue wq = wqs.alloc("ma2", 0, 2);
         int[] concurrent = new int[2];
         int[] max = new int[2];
@@ -377,7 +379,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item38_unboundMaxActive2_atMostTwoSystemWide() {
+    void unboundMaxActive2_atMostTwoSystemWide() {
         Workqueue wq = wqs.alloc("u2", Workqueue.WQ_UNBOUND, 2);
         AtomicInteger concurrent = new AtomicInteger();
         AtomicInteger max = new AtomicInteger();
@@ -395,7 +397,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item39_orderedWorkqueue_runsStrictlyInQueueingOrder_neverOverlapping() {
+    void orderedWorkqueue_runsStrictlyInQueueingOrder_neverOverlapping() {
         Workqueue wq = wqs.allocOrdered("ordered", 0);
         AtomicInteger concurrent = new AtomicInteger();
         AtomicInteger overlaps = new AtomicInteger();
@@ -421,7 +423,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item43to46_disableAndEnable() {
+    void disableWork_nestsAndBlocksQueueing_enableWorkUnderflowWarns_enableAndQueueRuns() {
         Workqueue wq = wqs.allocOrdered("dis", 0);
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch blockerIn = new CountDownLatch(1);
@@ -433,34 +435,34 @@ class WorkqueueThreadedTest {
         AtomicInteger runs = new AtomicInteger();
         Work w = new Work("d", x -> runs.incrementAndGet());
         wqs.queue(wq, w);
-        assertTrue(wqs.disable(w), "43: it was queued; now removed");
+        assertTrue(wqs.disable(w), "disable_work: it was queued; now removed");
         assertFalse(w.isPending());
-        assertFalse(wqs.queue(wq, w), "43: a disabled item is not queued");
-        assertTrue(wqs.enable(w), "43: depth back to 0");
+        assertFalse(wqs.queue(wq, w), "disable_work: a disabled item is not queued");
+        assertTrue(wqs.enable(w), "enable_work: depth back to 0");
         release.countDown();
         wqs.flushWorkqueue(wq);
-        assertEquals(0, runs.get(), "43: it does not run until queued again");
+        assertEquals(0, runs.get(), "disable_work: it does not run until queued again");
 
         wqs.disable(w);
         wqs.disable(w);
         wqs.disable(w);
-        assertFalse(wqs.enable(w), "44");
-        assertFalse(wqs.enable(w), "44");
-        assertFalse(wqs.queue(wq, w), "44: still disabled");
-        assertTrue(wqs.enable(w), "44: the third enable");
+        assertFalse(wqs.enable(w), "disable_work nests: depth still above 0");
+        assertFalse(wqs.enable(w), "disable_work nests: depth still above 0");
+        assertFalse(wqs.queue(wq, w), "disable_work nests: still disabled");
+        assertTrue(wqs.enable(w), "disable_work nests: the third enable");
 
-        assertTrue(wqs.enable(w), "45: enable of an enabled item warns and returns true (the depth is 0), as enable_work");
+        assertTrue(wqs.enable(w), "enable_work of an enabled item warns and returns true (the depth is 0)");
         assertEquals(1, reports.matching("workqueue: work disable count underflowed").size());
         assertEquals(0, w.disableDepth());
 
         wqs.disable(w);
-        assertTrue(wqs.enableAndQueue(wq, w), "46");
+        assertTrue(wqs.enableAndQueue(wq, w), "enable_and_queue_work");
         wqs.flushWorkqueue(wq);
-        assertEquals(1, runs.get(), "46: it ran");
+        assertEquals(1, runs.get(), "enable_and_queue_work: it ran");
     }
 
     @Test
-    void item53_destroyWorkqueue_runsEveryQueuedItemFirst() {
+    void destroyWorkqueue_runsEveryQueuedItemFirst() {
         Workqueue wq = wqs.allocOrdered("doomed", 0);
         CountDownLatch release = new CountDownLatch(1);
         AtomicInteger runs = new AtomicInteger();
@@ -477,7 +479,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item56_57_allocationRules() {
+    void allocWorkqueue_refusesBhWithMaxActiveOrUnbound_andClampsMaxActive() {
         assertNull(wqs.alloc("bh4", Workqueue.WQ_BH, 4));
         assertNull(wqs.alloc("bhu", Workqueue.WQ_BH | Workqueue.WQ_UNBOUND, 0));
         assertEquals(2, reports.ofKind(KernelEvent.Kind.WARNING).size());
@@ -489,7 +491,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item58_functionLeakingPreemptCount_isReported() {
+    void functionLeakingPreemptCount_isReported() {
         Workqueue wq = wqs.alloc("leak", 0, 0);
         Work w = new Work("leaky", x -> kernel.context().preemptDisable());
         wqs.queue(wq, w);
@@ -504,7 +506,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item59_itemDroppingTheLastReferenceToItself_isFine() {
+    void itemDroppingTheLastReferenceToItself_isFine() {
         Workqueue wq = wqs.alloc("free", 0, 0);
         AtomicReference<Work> holder = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
@@ -663,7 +665,7 @@ class WorkqueueThreadedTest {
     }
 
     @Test
-    void item42_cpuHog_isMarkedCpuIntensiveOnATick_soTheNextItemStarts_andRepeatOffendersAreReported() {
+    void cpuHog_isMarkedCpuIntensiveOnATick_soTheNextItemStarts_andRepeatOffendersAreReported() {
         wqs.cpuIntensiveThresholdUs(2_000);
         Workqueue wq = wqs.alloc("hog", 0, 0);
         AtomicBoolean stop = new AtomicBoolean();

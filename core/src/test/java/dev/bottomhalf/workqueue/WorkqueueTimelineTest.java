@@ -27,8 +27,9 @@ import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
- * The concurrency-management timelines of the kernel's workqueue documentation (§10 items 40–41), replayed
- * row by row in stepped mode, and the busy-wait delays ({@code mdelay}/{@code udelay}) they are built on.
+ * The concurrency-management timelines of the kernel's workqueue documentation ("Example Execution
+ * Scenarios"; docs/subsystems/workqueue.md, "Timelines in stepped mode"), replayed row by row in stepped
+ * mode, and the busy-wait delays ({@code mdelay}/{@code udelay}) they are built on.
  *
  * <p>The scenario: three items on one CPU. w0 burns the CPU 5 ms, sleeps 10 ms, burns 5 ms more; w1 and w2
  * burn 5 ms and sleep 10 ms. Burning is {@code mdelay} (simulated CPU time on the worker's CPU); sleeping
@@ -103,7 +104,7 @@ class WorkqueueTimelineTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 42: CPU-intensive auto-detection
+    // CPU-intensive auto-detection (wq_cpu_intensive_thresh_us)
     // ------------------------------------------------------------------------------------------
 
     private Work hog(long ms) {
@@ -124,7 +125,7 @@ class WorkqueueTimelineTest {
     }
 
     @Test
-    void item42_aHogQueuedFirst_isMarkedCpuIntensiveOnTheTickItPassesTheThreshold_andTheNextItemStarts() {
+    void aHogQueuedFirst_isMarkedCpuIntensiveOnTheTickItPassesTheThreshold_andTheNextItemStarts() {
         Workqueue q = hogThenW1(100, 200);
         // Threshold 10 ms (the default): w1 starts on the tick at which the hog has run 10 ms, not after 100.
         assertEquals(List.of("0 hog starts", "10 w1 starts", "100 hog finishes"), timeline);
@@ -132,14 +133,14 @@ class WorkqueueTimelineTest {
     }
 
     @Test
-    void item42_theCheckRunsOnEveryTick_soAThresholdOf3msLetsTheNextItemStartAt3ms() {
+    void theCheckRunsOnEveryTick_soAThresholdOf3msLetsTheNextItemStartAt3ms() {
         wqs.cpuIntensiveThresholdUs(3_000);
         hogThenW1(20, 50);
         assertEquals(List.of("0 hog starts", "3 w1 starts", "20 hog finishes"), timeline);
     }
 
     @Test
-    void item42_withTheThresholdDisabled_theNextItemWaitsForTheHog() {
+    void withTheThresholdDisabled_theNextItemWaitsForTheHog() {
         wqs.cpuIntensiveThresholdUs(0);
         Workqueue q = hogThenW1(100, 200);
         assertEquals(List.of("0 hog starts", "100 hog finishes", "100 w1 starts"), timeline);
@@ -147,11 +148,11 @@ class WorkqueueTimelineTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 40: one per-CPU workqueue
+    // The documentation's timelines: one per-CPU workqueue
     // ------------------------------------------------------------------------------------------
 
     @Test
-    void item40_maxActiveAtLeast3_eachItemStartsWhenThePreviousOneSleeps() {
+    void maxActiveAtLeast3_eachItemStartsWhenThePreviousOneSleeps() {
         Workqueue q0 = wqs.alloc("q0", 0, 3);
         queueOnCpu0(q0, w0(WorkqueueTimelineTest::sleep10ms));
         queueOnCpu0(q0, burnThenSleep("w1", WorkqueueTimelineTest::sleep10ms));
@@ -176,7 +177,7 @@ class WorkqueueTimelineTest {
     }
 
     @Test
-    void item40_maxActive2_w2WaitsForAnActiveSlot_startsAt20_finishesAt35() {
+    void maxActive2_w2WaitsForAnActiveSlot_startsAt20_finishesAt35() {
         Workqueue q0 = wqs.alloc("q0", 0, 2);
         queueOnCpu0(q0, w0(WorkqueueTimelineTest::sleep10ms));
         queueOnCpu0(q0, burnThenSleep("w1", WorkqueueTimelineTest::sleep10ms));
@@ -199,11 +200,11 @@ class WorkqueueTimelineTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Item 41: w1 and w2 on a WQ_CPU_INTENSIVE workqueue
+    // The documentation's timelines: w1 and w2 on a WQ_CPU_INTENSIVE workqueue
     // ------------------------------------------------------------------------------------------
 
     @Test
-    void item41_cpuIntensiveItems_bothStartWhenW0Sleeps_andTakeTurnsOnTheCpu() {
+    void cpuIntensiveItems_bothStartWhenW0Sleeps_andTakeTurnsOnTheCpu() {
         Workqueue q0 = wqs.alloc("q0", 0, 0);
         Workqueue q1 = wqs.alloc("q1", Workqueue.WQ_CPU_INTENSIVE, 0);
         queueOnCpu0(q0, w0(WorkqueueTimelineTest::sleep10ms));
@@ -229,8 +230,9 @@ class WorkqueueTimelineTest {
     }
 
     @Test
-    void item40_withMsleep_eachSleepEndsOnTheTimerWheel_aJiffyLate() {
-        // msleep(10) arms a 10-jiffy timer; the wheel rounds a level-0 expiry up by one bucket (item 81),
+    void withMsleep_eachSleepEndsOnTheTimerWheel_aJiffyLate() {
+        // msleep(10) arms a 10-jiffy timer; the wheel rounds a level-0 expiry up by one bucket
+        // (calc_wheel_index; docs/subsystems/timer.md, "Rounding, worked"),
         // so each sleep lasts 11 ms at HZ=1000. Same concurrency, every wake-up one jiffy later.
         Workqueue q0 = wqs.alloc("q0", 0, 3);
         queueOnCpu0(q0, w0(() -> msleep(10)));

@@ -34,8 +34,8 @@ import dev.bottomhalf.workqueue.Workqueues;
  * {@value #WAIT_S} s for an item to run: an item that a producer left to nobody stays queued and shows as a
  * run count of 0 — FORBIDDEN.
  *
- * <p>How they were checked (sanity mode, copies of the core broken on purpose; {@code docs/benchmarks.md}
- * §8.7): with the producer always believing its item watched ({@code watched = true} in
+ * <p>How they were checked (sanity mode, copies of the core broken on purpose; docs/benchmarks.md §8.7):
+ * with the producer always believing its item watched ({@code watched = true} in
  * {@code queueWithoutLock}) both tests failed in every configuration (FORBIDDEN "0, 0": no worker was ever
  * woken); with a worker that keeps counting as polling while it parks ({@code Worker.hasWork} without
  * {@code stopSpinning}), {@link QueueVersusWorkerIdling} failed in 15 of 15 configurations, FORBIDDEN in

@@ -272,7 +272,7 @@ class RxCharDevModuleTest {
                 "task rxchar: unloaded after 0 interrupts, 0 bytes dropped"), log());
     }
 
-    /** The mistake the brief warns about: a task-side path takes the top half's lock with plain {@code spin_lock}. */
+    /** The classic mistake: a task-side path takes the top half's lock with plain {@code spin_lock}. */
     static final class FlushWithPlainSpinLock extends RxCharDevModule {
         FlushWithPlainSpinLock(RxFifoHardware hw) {
             super(hw);
