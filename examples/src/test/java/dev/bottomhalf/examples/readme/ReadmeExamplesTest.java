@@ -102,7 +102,7 @@ class ReadmeExamplesTest {
     }
 
     @Test
-    void hello_runsTheTaskletTheWorkAndTheTimer_thenClosesTheKernel() throws ReflectiveOperationException {
+    void hello_runsTheTaskletTheWorkAndTheTimer_thenClosesTheKernel_asTheReadmeShows() throws ReflectiveOperationException, IOException {
         Method main = Class.forName("Hello").getMethod("main", String[].class);
         String out = printedBy(() -> {
             try {
@@ -111,11 +111,14 @@ class ReadmeExamplesTest {
                 throw new AssertionError(e);
             }
         });
-        assertEquals("""
+        String expected = """
                 tasklet ran, in_softirq() = true
                 work ran on kworker/1:0
                 timer fired after 11 jiffies
                 kernel closed
-                """, out);
+                """;
+        assertEquals(expected, out);
+        assertTrue(Files.readString(README).contains("It prints:\n\n```\n" + expected + "```\n"),
+                "README.md shows what Hello prints");
     }
 }
