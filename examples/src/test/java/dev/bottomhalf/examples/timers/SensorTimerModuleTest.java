@@ -108,6 +108,7 @@ class SensorTimerModuleTest {
         ModuleLoader loader = new ModuleLoader(kernel);
         SensorTimerModule sensor = new SensorTimerModule(new SimulatedThermometer(20_000, 250));
         sensor.period_ms = 1_500;                      // time enough for both readers to be queued first, on a loaded host too
+        sensor.read_timeout_ms = 5_000;                // longer than the period: the readers wait for sample 1
         loader.insmod(sensor);
         Task logger = kthread_run(SensorTimerModuleTest::loggerFn, sensor, "sensor-logger");
         long giveUp = System.nanoTime() + 10_000_000_000L; // only keeps a broken module from hanging the build
