@@ -8,6 +8,7 @@ module dev.bottomhalf {
 
     exports dev.bottomhalf;
     exports dev.bottomhalf.runtime;
+    exports dev.bottomhalf.internal.runtime; // until the exported classes stop naming its types
     exports dev.bottomhalf.irq;
     exports dev.bottomhalf.softirq;
     exports dev.bottomhalf.tasklet;

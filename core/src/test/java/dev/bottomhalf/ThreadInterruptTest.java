@@ -35,8 +35,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqReturn;
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.LockupDetector;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.LockupDetector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.time.TimerList;

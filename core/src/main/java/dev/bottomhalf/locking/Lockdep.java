@@ -9,7 +9,7 @@ import java.util.Map;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * The kernel's lock validator ({@code kernel/locking/lockdep.c}, {@code CONFIG_PROVE_LOCKING}) for one kernel,

@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Objects;
 
 import dev.bottomhalf.irq.IrqController;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;

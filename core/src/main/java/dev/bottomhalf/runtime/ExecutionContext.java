@@ -1,5 +1,11 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.CpuLevel;
+import dev.bottomhalf.internal.runtime.KernelThread;
+
 /**
  * The execution context of one thread of one kernel: the Java counterpart of the kernel's
  * {@code preempt_count} plus the local IRQ flag, with the kernel's context predicates. Confined: only
@@ -66,6 +72,10 @@ public final class ExecutionContext {
         KTHREAD,
         /** Any other thread, bound to a CPU. */
         TASK
+    }
+
+    static {
+        RuntimeAccess.install(new RuntimeBridge()); // first: the wiring's access to the members below
     }
 
     private static final ThreadLocal<ExecutionContext> CURRENT = new ThreadLocal<>();

@@ -1,11 +1,11 @@
 package dev.bottomhalf.sched;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelPanic;
-import dev.bottomhalf.runtime.Machine;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * The {@code struct kthread} of one kthread, and the runtime agent whose one duty cycle is the kthread's life:

@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.Machine;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Timers;
 
 /**

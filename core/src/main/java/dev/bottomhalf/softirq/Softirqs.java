@@ -5,15 +5,15 @@ import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.function.Function;
 
-import dev.bottomhalf.runtime.AgentHandle;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
-import dev.bottomhalf.runtime.SoftirqEntry;
+import dev.bottomhalf.internal.runtime.SoftirqEntry;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 

@@ -11,10 +11,10 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.InterruptSource;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.InterruptSource;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;

@@ -4,10 +4,10 @@ import static dev.bottomhalf.time.Timers.MAX_SCHEDULE_TIMEOUT;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.ManualClock;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * The process-context sleeping helpers ({@code schedule_timeout*}, {@code msleep*}, {@code usleep_range}) and

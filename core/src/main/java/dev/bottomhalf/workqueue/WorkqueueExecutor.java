@@ -24,8 +24,8 @@ import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * An {@link ExecutorService} over one workqueue: every task runs as a work item on it, with the workqueue's

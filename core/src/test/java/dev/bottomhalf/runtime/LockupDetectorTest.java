@@ -1,5 +1,7 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.LockupDetector;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -97,7 +99,7 @@ class LockupDetectorTest {
             assertEquals("hardirq", e.context());
             assertTrue(stackHasHandlerFrame(e), "the handler's frame is on the reported stack: " + e.cause());
         }
-        assertEquals("dev.bottomhalf.runtime.SteppedScheduler",
+        assertEquals("dev.bottomhalf.internal.runtime.SteppedScheduler",
                 rec.ofKind(KernelEvent.Kind.BUG).get(0).cause().getStackTrace()[0].getClassName(),
                 "the stack starts where the handler burns, not in the detector");
     }

@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * A chaos thread for the soaks: interrupts random runtime threads of one kernel ({@code cpu/N},

@@ -23,7 +23,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Work;

@@ -1,5 +1,9 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
+import dev.bottomhalf.runtime.KernelPanic;
+import dev.bottomhalf.runtime.Reports;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 

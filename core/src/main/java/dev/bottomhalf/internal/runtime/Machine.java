@@ -1,5 +1,15 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.Clock;
+import dev.bottomhalf.runtime.Errno;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.runtime.KernelPanic;
+import dev.bottomhalf.runtime.RateLimiter;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -105,9 +115,9 @@ public final class Machine implements AutoCloseable {
         this.clock = config.clock();
         this.bootNs = clock.nanoTime();
         this.initialJiffies = initialJiffies(config.hz());
-        this.reports = new Reports(this, config.reporter());
+        this.reports = RuntimeAccess.get().newReports(this, config.reporter());
         this.smpCallOopses = reports.limiter("__flush_smp_call_function_queue");
-        this.tracing = new Tracing(this);
+        this.tracing = RuntimeAccess.get().newTracing(this);
         this.affinity = config.pinning() ? new HostAffinity() : null;
         this.cpus = new Cpu[config.cpus()];
         for (int i = 0; i < cpus.length; i++) {
@@ -266,7 +276,7 @@ public final class Machine implements AutoCloseable {
     }
 
     /** {@link #checkEntry} when the kernel refuses anyone; one volatile read otherwise. */
-    void checkEntryIfRefusing(ExecutionContext ctx) {
+    public void checkEntryIfRefusing(ExecutionContext ctx) {
         if (refusing) {
             checkEntry(ctx);
         }
@@ -298,7 +308,7 @@ public final class Machine implements AutoCloseable {
         }
         KernelPanic p = panic;
         if (p != null) {
-            throw p.refusal();
+            throw RuntimeAccess.get().refusal(p);
         }
         if (entry && state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
             throw new IllegalStateException("kernel is closed");
@@ -339,7 +349,7 @@ public final class Machine implements AutoCloseable {
             if (refusing) {
                 checkEntry(ctx);
             }
-            ctx.rebind(target);
+            RuntimeAccess.get().rebind(ctx, target);
             return ctx;
         }
         return attach(target);
@@ -358,8 +368,8 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("thread '" + t.getName() + "' is in atomic context on another kernel ("
                     + old + ") and cannot enter this one");
         }
-        ExecutionContext ctx = new ExecutionContext(this, ExecutionContext.Role.TASK, t.getName(), cpu);
-        ExecutionContext.swapThreadContext(ctx);
+        ExecutionContext ctx = RuntimeAccess.get().newContext(this, ExecutionContext.Role.TASK, t.getName(), cpu);
+        RuntimeAccess.get().swapThreadContext(ctx);
         return ctx;
     }
 
@@ -370,7 +380,7 @@ public final class Machine implements AutoCloseable {
             if (ctx.inAtomic() || ctx.irqsDisabled()) {
                 throw new IllegalStateException("cannot detach in atomic context: " + ctx);
             }
-            ExecutionContext.swapThreadContext(null);
+            RuntimeAccess.get().swapThreadContext(null);
         }
     }
 
@@ -379,7 +389,7 @@ public final class Machine implements AutoCloseable {
         if (role == ExecutionContext.Role.CPU || role == ExecutionContext.Role.TASK) {
             throw new IllegalArgumentException("the runtime makes " + role + " contexts itself");
         }
-        return new ExecutionContext(this, role, name, cpu);
+        return RuntimeAccess.get().newContext(this, role, name, cpu);
     }
 
     /**
@@ -391,11 +401,11 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("runAs is for stepped mode; in threaded mode " + ctx.name()
                     + " runs on its own thread");
         }
-        ExecutionContext previous = ExecutionContext.swapThreadContext(ctx);
+        ExecutionContext previous = RuntimeAccess.get().swapThreadContext(ctx);
         try {
             return body.getAsInt();
         } finally {
-            ExecutionContext.swapThreadContext(previous);
+            RuntimeAccess.get().swapThreadContext(previous);
         }
     }
 
@@ -779,14 +789,14 @@ public final class Machine implements AutoCloseable {
         synchronized (lifecycleLock) {
             p = panic;
             if (p == null) {
-                p = new KernelPanic(reason, cause);
+                p = RuntimeAccess.get().newPanic(reason, cause);
                 panic = p;
                 startRefusing();
                 first = true;
             }
         }
         if (first) {
-            reports.panic("Kernel panic - not syncing: " + reason, cause);
+            RuntimeAccess.get().panic(reports, "Kernel panic - not syncing: " + reason, cause);
             waitQueue.wakeAll();
             for (Cpu cpu : cpus) {
                 cpu.wakeLevelWaiters();
@@ -921,7 +931,7 @@ public final class Machine implements AutoCloseable {
             KernelPanic p = panic;
             Thread me = Thread.currentThread();
             if (p != null && me != closer && me != sweeper) {
-                throw p.refusal();
+                throw RuntimeAccess.get().refusal(p);
             }
             if (state == CLOSED && me != closer && me != sweeper) {
                 throw new IllegalStateException("kernel is closed"); // nothing will ever wake it: the threads stop
