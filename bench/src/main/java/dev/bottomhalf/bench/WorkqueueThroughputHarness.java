@@ -256,7 +256,7 @@ public final class WorkqueueThroughputHarness {
             }
             return rate(start, end);
         } finally {
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
             k.close();
         }
     }
@@ -387,7 +387,7 @@ public final class WorkqueueThroughputHarness {
 
             @Override
             public void close() {
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
                 k.close();
             }
         };
@@ -449,7 +449,7 @@ public final class WorkqueueThroughputHarness {
 
             @Override
             public void close() {
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
                 k.close();
             }
         };
@@ -548,7 +548,7 @@ public final class WorkqueueThroughputHarness {
             System.out.printf(Locale.ROOT, "  %-52s concurrency-management wake-ups during the measurement: %,d%n", "",
                     wqs.cmWakeups() - cmBefore);
         } finally {
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
             k.close();
         }
     }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.linux;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -122,7 +123,7 @@ public final class Linux {
     }
 
     public static long msecs_to_jiffies(long ms) {
-        return k().machine().msecsToJiffies(ms);
+        return k().msecsToJiffies(ms);
     }
 
     public static void local_irq_disable() {
@@ -1770,7 +1771,7 @@ public final class Linux {
         Kernel k = k();
         java.util.BitSet all = new java.util.BitSet();
         all.set(0, k.cpus());
-        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, false, "smp_call_function");
+        Internals.machine(k).smpCallFunctionMany(all, new NamedCall<>(func, info), wait, false, "smp_call_function");
     }
 
     /**
@@ -1781,12 +1782,12 @@ public final class Linux {
         Kernel k = k();
         java.util.BitSet all = new java.util.BitSet();
         all.set(0, k.cpus());
-        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, true, "on_each_cpu");
+        Internals.machine(k).smpCallFunctionMany(all, new NamedCall<>(func, info), wait, true, "on_each_cpu");
     }
 
     /** {@code on_each_cpu_mask(mask, func, info, wait)}: {@link #on_each_cpu} for the CPUs in {@code mask}. */
     public static <T> void on_each_cpu_mask(java.util.BitSet mask, Consumer<T> func, T info, boolean wait) {
-        k().machine().smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
+        Internals.machine(k()).smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
     }
 
     private record NamedCall<T>(Consumer<T> func, T info) implements Runnable {

@@ -171,6 +171,11 @@ public final class ExecutionContext {
         return cpu;
     }
 
+    /** The id of the CPU this context runs on ({@code smp_processor_id()} for its thread). Any thread. */
+    public int cpuId() {
+        return cpu.id();
+    }
+
     void rebind(Cpu newCpu) {
         if (role != Role.TASK && role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is a runtime thread and stays on CPU " + cpu.id());

@@ -1,5 +1,6 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.Internals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -109,7 +110,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     WorkqueueExecutor(Kernel kernel, Workqueue wq, boolean ownsWorkqueue) {
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(wq, "wq");
-        this.machine = kernel.machine();
+        this.machine = Internals.machine(kernel);
         this.workqueues = kernel.workqueues();
         if (wq.owner != workqueues) {
             throw new IllegalArgumentException(wq + " belongs to another kernel");
@@ -129,7 +130,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * @throws IllegalArgumentException if {@code wq} belongs to another kernel or has been destroyed
      */
     public static WorkqueueExecutor on(Kernel kernel, Workqueue wq) {
-        kernel.machine().checkOpen();
+        Internals.machine(kernel).checkOpen();
         return new WorkqueueExecutor(kernel, wq, false);
     }
 

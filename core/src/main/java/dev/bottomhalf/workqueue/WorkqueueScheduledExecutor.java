@@ -1,5 +1,6 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ScheduledExecutorService;
@@ -48,7 +49,7 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
 
     /** A scheduled executor over {@code wq}, which it does not own (see {@link WorkqueueExecutor#on}). */
     public static WorkqueueScheduledExecutor on(Kernel kernel, Workqueue wq) {
-        kernel.machine().checkOpen();
+        Internals.machine(kernel).checkOpen();
         return new WorkqueueScheduledExecutor(kernel, wq, false);
     }
 

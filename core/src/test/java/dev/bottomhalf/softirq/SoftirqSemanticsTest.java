@@ -1,5 +1,6 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.softirq.SoftirqVector.BLOCK;
 import static dev.bottomhalf.softirq.SoftirqVector.HI;
 import static dev.bottomhalf.softirq.SoftirqVector.NET_RX;
@@ -111,7 +112,7 @@ class SoftirqSemanticsTest {
     }
 
     private Cpu cpu(int n) {
-        return kernel.machine().cpu(n);
+        return Internals.machine(kernel).cpu(n);
     }
 
     private long count(int cpu, SoftirqVector v) {
@@ -537,7 +538,7 @@ class SoftirqSemanticsTest {
     @Test
     void timeBudget_atHz100_isOneTenMillisecondJiffy() {
         boot(b -> b.hz(100));
-        assertEquals(1, kernel.machine().msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
+        assertEquals(1, kernel.msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
         boolean[] again = {true};
         openSelfReraising(again, () -> stepper.clock().advanceMillis(3));
         task.localBhDisable();
@@ -641,7 +642,7 @@ class SoftirqSemanticsTest {
         assertEquals("ksoftirqd/0", e.thread());
         assertEquals(0, e.cpu());
         assertEquals(1, kernel.reports().count(KernelEvent.Kind.ERR));
-        ExecutionContext ksoftirqd = kernel.machine().agents().stream()
+        ExecutionContext ksoftirqd = Internals.machine(kernel).agents().stream()
                 .filter(h -> h.agent().name().equals("ksoftirqd/0")).findFirst().orElseThrow().agent().context();
         assertEquals(0, ksoftirqd.preemptCount(), "ksoftirqd/0 leaves with a clean count");
         assertNull(cpu(0).bhLevelOwner());

@@ -1,5 +1,6 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.softirq.SoftirqVector.BLOCK;
 import static dev.bottomhalf.softirq.SoftirqVector.HI;
 import static dev.bottomhalf.softirq.SoftirqVector.NET_RX;
@@ -142,7 +143,7 @@ class SoftirqThreadedTest {
         task.localBhEnable();
         task.localBhEnable();
         assertEquals(List.of(), log);
-        assertEquals(NET_RX.bit(), kernel.machine().cpu(0).softirqPending(), "still pending: nobody else ran it");
+        assertEquals(NET_RX.bit(), Internals.machine(kernel).cpu(0).softirqPending(), "still pending: nobody else ran it");
         task.localBhEnable();
         assertEquals(List.of(me), log);
     }
@@ -158,7 +159,7 @@ class SoftirqThreadedTest {
         task.localBhDisable();
         assertEquals(List.of(true, true, false, true), List.of(task.inSoftirq(), task.inInterrupt(),
                 task.inServingSoftirq(), task.inTask()));
-        assertEquals(task, kernel.machine().cpu(0).bhLevelOwner());
+        assertEquals(task, Internals.machine(kernel).cpu(0).bhLevelOwner());
         Thread other = Thread.ofPlatform().name("raiser-on-cpu0").start(() -> {
             ExecutionContext c = kernel.bindCurrentThread(0);
             log.add("raiser in_interrupt=" + c.inInterrupt());

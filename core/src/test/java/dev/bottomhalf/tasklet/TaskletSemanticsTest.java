@@ -144,7 +144,7 @@ class TaskletSemanticsTest {
         task.localBhDisable();
         tasklets.schedule(t);                               // queued on CPU 0
         kernel.bindCurrentThread(0);
-        ExecutionContext other = kernel.machine().current();
+        ExecutionContext other = kernel.context();
         assertEquals(0, other.cpu().id());
         kernel.smpCallFunctionSingle(1, () -> tasklets.schedule(t), true);   // CPU 1 tries: no-op
         assertTrue(kernel.tasklets().listEmpty(1, false));

@@ -1,5 +1,6 @@
 package dev.bottomhalf.testing;
 
+import dev.bottomhalf.internal.Internals;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.time.Duration;
@@ -285,7 +286,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         }
         long deadlineNs = System.nanoTime() + grace.toNanos();
         for (Managed m : s.kernels) {
-            List<Thread> leaked = awaitRuntimeThreads(m.kernel().machine(), deadlineNs);
+            List<Thread> leaked = awaitRuntimeThreads(Internals.machine(m.kernel()), deadlineNs);
             if (!leaked.isEmpty()) {
                 String text = leaked.size() + " runtime thread(s) of " + m.label() + " still alive " + grace.toMillis()
                         + " ms after close() returned:\n" + describe(leaked);
@@ -330,7 +331,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** Detaches the test thread from {@code m}'s kernel if bound to it; a context left atomic is a problem. */
     private static void releaseTestThread(Managed m, List<String> problems) {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || ctx.machine() != m.kernel().machine()) {
+        if (ctx == null || ctx.machine() != Internals.machine(m.kernel())) {
             return;
         }
         if (ctx.inAtomic() || ctx.irqsDisabled()) {
@@ -339,7 +340,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
                     + " close)");
             reset(ctx);
         }
-        m.kernel().machine().detachCurrentThread();
+        m.kernel().detachCurrentThread();
     }
 
     /** Check (b): after close the test thread must not be bound to any closed kernel. */
@@ -409,7 +410,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
      * for tests that look at the threads themselves (interrupt them, measure their CPU time).
      */
     public static List<Thread> runtimeThreads(Kernel kernel) {
-        return runtimeThreadsOf(kernel.machine());
+        return runtimeThreadsOf(Internals.machine(kernel));
     }
 
     /**
@@ -535,7 +536,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** A kernel the extension booted, with its reports and its place among the test's kernels. */
     private record Managed(Kernel kernel, KernelReports reports, int index) {
         String label() {
-            return "kernel #" + index + " (" + kernel.machine() + ")";
+            return "kernel #" + index + " (" + Internals.machine(kernel) + ")";
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -223,7 +224,7 @@ class TimerSemanticsTest {
             kernel.bindCurrentThread(0);
             timers.deleteSync(t);
             synced.countDown();
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         assertFalse(synced.await(50, TimeUnit.MILLISECONDS), "timer_delete_sync returned while the callback ran");
         release.countDown();
@@ -318,7 +319,7 @@ class TimerSemanticsTest {
         timers.mod(t, jiffies() + 1);
         ticks(2);
         assertEquals(1, reports.matching("timer: leaky preempt leak: 00000100 -> 00000101").size());
-        assertEquals(0, kernel.machine().cpu(0).cpuContext().preemptCount());
+        assertEquals(0, Internals.machine(kernel).cpu(0).cpuContext().preemptCount());
     }
 
     @Test

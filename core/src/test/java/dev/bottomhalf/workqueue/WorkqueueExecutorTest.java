@@ -56,7 +56,7 @@ class WorkqueueExecutorTest {
     }
 
     private long nowMs() {
-        return TimeUnit.NANOSECONDS.toMillis(kernel.machine().uptimeNs());
+        return TimeUnit.NANOSECONDS.toMillis(kernel.uptimeNs());
     }
 
     // ------------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class WorkqueueSteppedTest {
     void item51_flushDelayedWork_runsItNow_andReturnsTrueAfterwards() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
-        wqs.queueDelayed(wq, dw, kernel.machine().msecsToJiffies(10_000));
+        wqs.queueDelayed(wq, dw, kernel.msecsToJiffies(10_000));
         assertTrue(wqs.flushDelayed(dw));
         assertEquals(List.of("dw@0 kworker/0:0"), log, "ran right away, before flush_delayed_work returned");
         assertFalse(dw.isPending());

@@ -82,7 +82,7 @@ class WorkqueueThreadedTest {
             try {
                 r.run();
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }
         });
     }

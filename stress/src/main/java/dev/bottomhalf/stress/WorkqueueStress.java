@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -91,7 +92,7 @@ public class WorkqueueStress {
      */
     static int runWorkersOf(Kernel kernel, int cpu) {
         String prefix = "kworker/" + cpu + ":";
-        Machine m = kernel.machine();
+        Machine m = Internals.machine(kernel);
         int total = 0;
         for (boolean any = true; any;) {
             any = false;
@@ -277,7 +278,7 @@ public class WorkqueueStress {
         public RequeueWhileRunning() {
             kernel.bindCurrentThread(0);
             wqs.queueOn(0, wq, w);                 // pending on CPU 0 (creates kworker/0:0)
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor

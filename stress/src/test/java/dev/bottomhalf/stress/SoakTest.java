@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -134,7 +135,7 @@ class SoakTest {
         watchdogs.removeAll(watchdogsBefore);
         List<KernelThread> runtimeThreads;
         SplittableRandom root = new SplittableRandom(seed);
-        InterruptChaos chaos = new InterruptChaos(kernel.machine(), root.split(), TimeUnit.MICROSECONDS.toNanos(50),
+        InterruptChaos chaos = new InterruptChaos(Internals.machine(kernel), root.split(), TimeUnit.MICROSECONDS.toNanos(50),
                 TimeUnit.MICROSECONDS.toNanos(1_000));
         if (!CloseSoakTest.GUARD_WATCHDOG_SAMPLER_NOT_INTERRUPTED) {
             watchdogs.forEach(chaos::addTarget);
@@ -172,7 +173,7 @@ class SoakTest {
                         barrier.reset();
                     } finally {
                         gate[0].closeAndClear();
-                        kernel.machine().detachCurrentThread();
+                        kernel.detachCurrentThread();
                     }
                 });
                 gate[0] = chaos.gate(producer);
@@ -433,7 +434,7 @@ class SoakTest {
         chaos.interruptAllRuntimeThreads();
         quiesce(kernel, seed);
         Thread.sleep(20); // spin phases of the idle strategies end
-        List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(kernel.machine()));
+        List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(Internals.machine(kernel)));
         threads.addAll(watchdogs);
         Map<String, Long> used = InterruptChaos.cpuNanosOver(threads, IDLE_WINDOW_MS);
         long total = used.values().stream().mapToLong(Long::longValue).sum();
@@ -493,8 +494,8 @@ class SoakTest {
     private String quiescentSnapshot(Kernel kernel) {
         StringBuilder sb = new StringBuilder();
         for (int cpu = 0; cpu < CPUS; cpu++) {
-            if (kernel.machine().cpu(cpu).softirqPending() != 0 || kernel.machine().cpu(cpu).bhLevelOwner() != null
-                    || kernel.machine().cpu(cpu).irqLevelOwner() != null) {
+            if (Internals.machine(kernel).cpu(cpu).softirqPending() != 0 || Internals.machine(kernel).cpu(cpu).bhLevelOwner() != null
+                    || Internals.machine(kernel).cpu(cpu).irqLevelOwner() != null) {
                 return null;
             }
             for (int v : VECTORS) {
@@ -600,7 +601,7 @@ class SoakTest {
             assertEquals(irqAtomic.get(cpu), irq, "CPU " + cpu + ": hard handlers and IRQ-disabled sections overlapped"
                     + " (seed " + seed + ")");
         }
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
     }
 
     private static Map<Integer, Long> parseProcInterrupts(String text) {
@@ -632,7 +633,7 @@ class SoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine()) {
+            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }
@@ -659,10 +660,10 @@ class SoakTest {
     private String state(Kernel kernel) {
         StringBuilder sb = new StringBuilder();
         for (int cpu = 0; cpu < CPUS; cpu++) {
-            sb.append("CPU").append(cpu).append(" pending=").append(Integer.toHexString(kernel.machine().cpu(cpu).softirqPending()))
+            sb.append("CPU").append(cpu).append(" pending=").append(Integer.toHexString(Internals.machine(kernel).cpu(cpu).softirqPending()))
                     .append(" ksoftirqd woken=").append(kernel.softirqs().ksoftirqdWoken(cpu))
-                    .append(" bh owner=").append(kernel.machine().cpu(cpu).bhLevelOwner())
-                    .append(" irq owner=").append(kernel.machine().cpu(cpu).irqLevelOwner());
+                    .append(" bh owner=").append(Internals.machine(kernel).cpu(cpu).bhLevelOwner())
+                    .append(" irq owner=").append(Internals.machine(kernel).cpu(cpu).irqLevelOwner());
             for (int v : VECTORS) {
                 sb.append(" v").append(v).append(" raised=").append(raised.get(cpu * 32 + v))
                         .append(" seen=").append(seenAtRun.get(cpu * 32 + v));

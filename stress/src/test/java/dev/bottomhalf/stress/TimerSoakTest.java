@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -174,7 +175,7 @@ class TimerSoakTest {
                         failure.compareAndSet(null, e);
                         stop.set(true);
                     } finally {
-                        kernel.machine().detachCurrentThread();
+                        kernel.detachCurrentThread();
                     }
                 }));
             }
@@ -256,7 +257,7 @@ class TimerSoakTest {
             List<KernelEvent> bad = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.OOPS
                     || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).toList();
             assertTrue(bad.isEmpty(), "seed " + seed + ": kernel reports " + bad);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
 
             runtimeThreads = runtimeThreadsOf(kernel);
             Set<String> names = new TreeSet<>();
@@ -273,7 +274,7 @@ class TimerSoakTest {
             }
         }
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine() && !left.contains(t.getName())) {
+            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel) && !left.contains(t.getName())) {
                 left.add(t.getName());   // one started after the snapshot
             }
         }
@@ -518,7 +519,7 @@ class TimerSoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine()) {
+            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }
