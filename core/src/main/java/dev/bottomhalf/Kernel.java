@@ -12,6 +12,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -122,7 +123,7 @@ public final class Kernel implements AutoCloseable {
      *         ({@code kernel is closed}) or panicked
      */
     public static Kernel current() {
-        return (Kernel) ExecutionContext.current().machine().owner();
+        return (Kernel) RuntimeAccess.get().machine(ExecutionContext.current()).owner();
     }
 
     static {
@@ -260,7 +261,7 @@ public final class Kernel implements AutoCloseable {
 
     /** The stepper of a stepped-mode kernel. */
     public Stepper stepper() {
-        return new Stepper(machine);
+        return RuntimeAccess.get().newStepper(machine);
     }
 
     /** The calling thread becomes a task on {@code cpu} (like {@code sched_setaffinity} to one CPU). */

@@ -1,5 +1,6 @@
 package dev.bottomhalf;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.Faults.TIMEOUT_S;
 import static dev.bottomhalf.linux.Linux.*;
@@ -350,7 +351,7 @@ class FatalErrorTest {
         }
         assertAll(failures);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        assertTrue(ctx != null && ctx.machine() == Internals.machine(k), "a panic does not detach the threads bound to the kernel");
+        assertTrue(ctx != null && RuntimeAccess.get().machine(ctx) == Internals.machine(k), "a panic does not detach the threads bound to the kernel");
         assertFalse(ctx.inAtomic() || ctx.irqsDisabled(), "no refused call changed the caller's context: " + ctx);
 
         CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));

@@ -1,5 +1,6 @@
 package dev.bottomhalf;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -60,7 +61,7 @@ class KernelCloseTest {
     private static List<Thread> liveThreadsOf(Kernel k) {
         List<Thread> live = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(k) && t.isAlive()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(k) && t.isAlive()) {
                 live.add(t);
             }
         }

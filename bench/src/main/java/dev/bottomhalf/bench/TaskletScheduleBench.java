@@ -114,7 +114,7 @@ public class TaskletScheduleBench {
     public void schedule_queueOntoTheCpuList() {
         Tasklet t = fresh[next++ & (fresh.length - 1)];
         kernel.tasklets().schedule(t);
-        kernel.tasklets().drainForBenchmark(0);
+        Internals.drainTaskletsForBenchmark(kernel, 0);
     }
 
     @Benchmark

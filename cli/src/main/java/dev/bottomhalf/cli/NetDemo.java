@@ -168,7 +168,7 @@ final class NetDemo {
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */
     private static void netRxAction(Kernel kernel, SimulatedNic nic, Tasklet[] stats, TimerList[] watchdogs) {
-        SimulatedNic.RxQueue q = nic.queues[kernel.context().cpu().id()];
+        SimulatedNic.RxQueue q = nic.queues[kernel.context().cpuId()];
         q.poll(POLL_BUDGET);
         kernel.timers().mod(watchdogs[q.index], kernel.jiffies() + kernel.msecsToJiffies(WATCHDOG_MS));
         kernel.tasklets().schedule(stats[q.index]);              // runs later in this same pass (TASKLET > NET_RX)

@@ -31,4 +31,12 @@ public final class Internals {
     public static Machine machine(Kernel kernel) {
         return kernelMachine.apply(Objects.requireNonNull(kernel, "kernel"));
     }
+
+    /**
+     * Takes CPU {@code cpu}'s tasklet list of {@code kernel} back without running it, clearing each tasklet's
+     * SCHED bit: for the benchmarks that measure {@code tasklet_schedule} alone. Never on a live kernel.
+     */
+    public static void drainTaskletsForBenchmark(Kernel kernel, int cpu) {
+        machine(kernel).drainTaskletsForBenchmark(cpu);
+    }
 }

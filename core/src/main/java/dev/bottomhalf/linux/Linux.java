@@ -1,5 +1,6 @@
 package dev.bottomhalf.linux;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
@@ -111,7 +112,7 @@ public final class Linux {
     }
 
     public static int smp_processor_id() {
-        return ctx().cpu().id();
+        return ctx().cpuId();
     }
 
     public static long jiffies() {
@@ -403,13 +404,13 @@ public final class Linux {
     /** {@code touch_softlockup_watchdog()}: this CPU is knowingly busy; its soft lockup report waits a period. */
     public static void touch_softlockup_watchdog() {
         ExecutionContext c = ctx();
-        c.machine().lockupDetector().touchSoftlockupWatchdog(c.cpu());
+        RuntimeAccess.get().machine(c).lockupDetector().touchSoftlockupWatchdog(RuntimeAccess.get().cpu(c));
     }
 
     /** {@code touch_nmi_watchdog()}: as {@link #touch_softlockup_watchdog()}, and the hard lockup timing restarts. */
     public static void touch_nmi_watchdog() {
         ExecutionContext c = ctx();
-        c.machine().lockupDetector().touchNmiWatchdog(c.cpu());
+        RuntimeAccess.get().machine(c).lockupDetector().touchNmiWatchdog(RuntimeAccess.get().cpu(c));
     }
 
     // ------------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ public final class Proc {
     private final Timers timers;
     private final HrTimers hrtimers;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);

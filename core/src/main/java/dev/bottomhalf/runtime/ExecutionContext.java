@@ -31,7 +31,7 @@ import dev.bottomhalf.internal.runtime.KernelThread;
  * section).</li>
  * <li>The task state ({@link #taskState()}, for {@code dev.bottomhalf.sched}) is the exception to
  * confinement: the owner writes it ({@code set_current_state}), any thread may wake it with one
- * compare-and-set ({@link #wakeUpState}), which unparks the thread registered as sleeping in it.</li>
+ * compare-and-set ({@code wakeUpState}), which unparks the thread registered as sleeping in it.</li>
  * <li>In hardirq context {@code local_bh_disable}/{@code local_bh_enable} only count: a hard IRQ
  * already excludes every other context of its CPU in the kernel, and taking the BH level there could
  * deadlock against a task that holds BH and waits for the IRQ level.</li>
@@ -148,7 +148,7 @@ public final class ExecutionContext {
     // Identity
     // ------------------------------------------------------------------------------------------
 
-    public Machine machine() {
+    Machine machine() {
         return machine;
     }
 
@@ -167,7 +167,7 @@ public final class ExecutionContext {
     }
 
     /** The CPU this context runs on. */
-    public Cpu cpu() {
+    Cpu cpu() {
         return cpu;
     }
 
@@ -192,12 +192,12 @@ public final class ExecutionContext {
      * The per-context state of {@code dev.bottomhalf.locking} (lockdep's held locks, the kernel's
      * {@code current->held_locks}), or null. Only this context's thread.
      */
-    public Object lockState() {
+    Object lockState() {
         return lockState;
     }
 
     /** Sets the per-context state of {@code dev.bottomhalf.locking}. Only this context's thread. */
-    public void lockState(Object state) {
+    void lockState(Object state) {
         this.lockState = state;
     }
 
@@ -448,12 +448,12 @@ public final class ExecutionContext {
     private volatile SleepListener sleepListener;
 
     /** Sets the listener told about this context's sleeps (null: none). */
-    public void sleepListener(SleepListener listener) {
+    void sleepListener(SleepListener listener) {
         this.sleepListener = listener;
     }
 
     /** Called by the kernel's sleeping primitives just before this context blocks. */
-    public void sleepStarts() {
+    void sleepStarts() {
         SleepListener l = sleepListener;
         if (l != null) {
             l.sleeping(this);
@@ -461,7 +461,7 @@ public final class ExecutionContext {
     }
 
     /** Called by the kernel's sleeping primitives when this context runs again. */
-    public void sleepEnds() {
+    void sleepEnds() {
         SleepListener l = sleepListener;
         if (l != null) {
             l.running(this);
@@ -539,7 +539,7 @@ public final class ExecutionContext {
     }
 
     /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
-    public void setTaskState(int state) {
+    void setTaskState(int state) {
         taskState = state;
     }
 
@@ -554,7 +554,7 @@ public final class ExecutionContext {
      *
      * @return whether this call woke the task
      */
-    public boolean wakeUpState(int mask) {
+    boolean wakeUpState(int mask) {
         for (;;) {
             int s = taskState;
             if ((s & mask) == 0) {
@@ -574,7 +574,7 @@ public final class ExecutionContext {
      * The thread about to sleep until this task runs again ({@code thread}), or null when it stopped sleeping.
      * Called by that thread around its sleep, before it reads the state.
      */
-    public void sleepingThread(Thread thread) {
+    void sleepingThread(Thread thread) {
         sleeper = thread;
     }
 
@@ -584,7 +584,7 @@ public final class ExecutionContext {
      *
      * @throws IllegalStateException for any other context
      */
-    public void bindKthread(Cpu newCpu) {
+    void bindKthread(Cpu newCpu) {
         if (role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is not a kthread");
         }
@@ -592,12 +592,12 @@ public final class ExecutionContext {
     }
 
     /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */
-    public Object task() {
+    Object task() {
         return task;
     }
 
     /** Sets the task object of this context unless one is set; returns the one that is. Any thread. */
-    public synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
+    synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
         Object t = task;
         if (t == null) {
             t = make.get();
@@ -627,7 +627,7 @@ public final class ExecutionContext {
     }
 
     /** Sets the count back after a handler leaked a change (the kernel restores it the same way). */
-    public void restorePreemptCount(int count) {
+    void restorePreemptCount(int count) {
         int leakedSoftirq = preemptCount & SOFTIRQ_MASK;
         int wantedSoftirq = count & SOFTIRQ_MASK;
         preemptCount = count;
@@ -637,17 +637,17 @@ public final class ExecutionContext {
     }
 
     /** Adds or removes the serving-softirq offset; the caller owns the BH level. */
-    public void enterServingSoftirq() {
+    void enterServingSoftirq() {
         assert cpu.bhLevel().isOwnedBy(this) || inHardirq() : name + " serves softirqs without the BH level";
         preemptCount += SOFTIRQ_OFFSET;
     }
 
-    public void leaveServingSoftirq() {
+    void leaveServingSoftirq() {
         preemptCount -= SOFTIRQ_OFFSET;
     }
 
     /** Makes IRQs enabled again after a handler returned with them disabled; returns whether it had to. */
-    public boolean forceIrqsEnabled() {
+    boolean forceIrqsEnabled() {
         if (irqsDisabled) {
             localIrqEnable();
             return true;
@@ -656,7 +656,7 @@ public final class ExecutionContext {
     }
 
     /** Makes IRQs disabled again after a hard-IRQ handler enabled them; returns whether it had to. */
-    public boolean forceIrqsDisabled() {
+    boolean forceIrqsDisabled() {
         if (!irqsDisabled) {
             localIrqDisable();
             return true;

@@ -2,6 +2,7 @@ package dev.bottomhalf.runtime;
 
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 
 import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.Machine;
@@ -72,6 +73,96 @@ final class RuntimeBridge implements RuntimeAccess.Bridge {
     @Override
     public boolean drive(Machine machine, BooleanSupplier done, long limitNs, BooleanSupplier mayAdvance) {
         return new Stepper(machine).drive(done, limitNs, mayAdvance);
+    }
+
+    @Override
+    public Machine machine(ExecutionContext ctx) {
+        return ctx.machine();
+    }
+
+    @Override
+    public Cpu cpu(ExecutionContext ctx) {
+        return ctx.cpu();
+    }
+
+    @Override
+    public Object lockState(ExecutionContext ctx) {
+        return ctx.lockState();
+    }
+
+    @Override
+    public void lockState(ExecutionContext ctx, Object state) {
+        ctx.lockState(state);
+    }
+
+    @Override
+    public void sleepListener(ExecutionContext ctx, ExecutionContext.SleepListener listener) {
+        ctx.sleepListener(listener);
+    }
+
+    @Override
+    public void sleepStarts(ExecutionContext ctx) {
+        ctx.sleepStarts();
+    }
+
+    @Override
+    public void sleepEnds(ExecutionContext ctx) {
+        ctx.sleepEnds();
+    }
+
+    @Override
+    public void setTaskState(ExecutionContext ctx, int state) {
+        ctx.setTaskState(state);
+    }
+
+    @Override
+    public boolean wakeUpState(ExecutionContext ctx, int mask) {
+        return ctx.wakeUpState(mask);
+    }
+
+    @Override
+    public void sleepingThread(ExecutionContext ctx, Thread thread) {
+        ctx.sleepingThread(thread);
+    }
+
+    @Override
+    public void bindKthread(ExecutionContext ctx, Cpu cpu) {
+        ctx.bindKthread(cpu);
+    }
+
+    @Override
+    public Object task(ExecutionContext ctx) {
+        return ctx.task();
+    }
+
+    @Override
+    public Object taskIfAbsent(ExecutionContext ctx, Supplier<Object> make) {
+        return ctx.taskIfAbsent(make);
+    }
+
+    @Override
+    public void restorePreemptCount(ExecutionContext ctx, int count) {
+        ctx.restorePreemptCount(count);
+    }
+
+    @Override
+    public void enterServingSoftirq(ExecutionContext ctx) {
+        ctx.enterServingSoftirq();
+    }
+
+    @Override
+    public void leaveServingSoftirq(ExecutionContext ctx) {
+        ctx.leaveServingSoftirq();
+    }
+
+    @Override
+    public boolean forceIrqsEnabled(ExecutionContext ctx) {
+        return ctx.forceIrqsEnabled();
+    }
+
+    @Override
+    public boolean forceIrqsDisabled(ExecutionContext ctx) {
+        return ctx.forceIrqsDisabled();
     }
 
     @Override

@@ -29,7 +29,7 @@ public final class Stepper {
 
     private final Machine machine;
 
-    public Stepper(Machine machine) {
+    Stepper(Machine machine) {
         if (!machine.stepped()) {
             throw new IllegalStateException("this kernel runs in threaded mode; build it with stepped() to step it");
         }

@@ -162,7 +162,7 @@ public final class TimerList {
 
     static int currentCpu() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        return ctx == null ? 0 : ctx.cpu().id();
+        return ctx == null ? 0 : ctx.cpuId();
     }
 
     /** {@code __init_timer}: not linked, the given callback and flags, on {@code cpu}'s base. */

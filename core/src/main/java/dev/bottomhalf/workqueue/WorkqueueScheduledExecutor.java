@@ -1,6 +1,5 @@
 package dev.bottomhalf.workqueue;
 
-import dev.bottomhalf.internal.Internals;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ScheduledExecutorService;
@@ -49,7 +48,7 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
 
     /** A scheduled executor over {@code wq}, which it does not own (see {@link WorkqueueExecutor#on}). */
     public static WorkqueueScheduledExecutor on(Kernel kernel, Workqueue wq) {
-        Internals.machine(kernel).checkOpen();
+        kernel.workqueues().machine().checkOpen();
         return new WorkqueueScheduledExecutor(kernel, wq, false);
     }
 

@@ -75,7 +75,7 @@ class SoftirqSemanticsTest {
     /** Where and how a handler runs: name, CPU, preempt_count and the §1.2 predicates. */
     private static String snap(ExecutionContext c) {
         return String.format("%s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
-                c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
+                c.name(), c.cpuId(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
                 c.inInterrupt(), c.inTask(), c.irqsDisabled());
     }
 

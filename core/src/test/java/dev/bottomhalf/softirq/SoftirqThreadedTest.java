@@ -59,7 +59,7 @@ class SoftirqThreadedTest {
     private String snap() {
         ExecutionContext c = kernel.context();
         return String.format("%s: %s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
-                Thread.currentThread().getName(), c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(),
+                Thread.currentThread().getName(), c.name(), c.cpuId(), c.preemptCount(), c.inHardirq(),
                 c.inServingSoftirq(), c.inSoftirq(), c.inInterrupt(), c.inTask(), c.irqsDisabled());
     }
 

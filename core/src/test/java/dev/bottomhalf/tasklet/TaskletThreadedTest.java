@@ -117,7 +117,7 @@ class TaskletThreadedTest {
                 overlaps.incrementAndGet();
             }
             int run = runs.incrementAndGet();
-            log.add(run + "@CPU" + kernel.context().cpu().id());
+            log.add(run + "@CPU" + kernel.context().cpuId());
             if (run == 1) {
                 firstRunInside.countDown();
                 try {

@@ -1,5 +1,6 @@
 package dev.bottomhalf.testing;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -331,7 +332,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** Detaches the test thread from {@code m}'s kernel if bound to it; a context left atomic is a problem. */
     private static void releaseTestThread(Managed m, List<String> problems) {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || ctx.machine() != Internals.machine(m.kernel())) {
+        if (ctx == null || RuntimeAccess.get().machine(ctx) != Internals.machine(m.kernel())) {
             return;
         }
         if (ctx.inAtomic() || ctx.irqsDisabled()) {
@@ -346,19 +347,19 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** Check (b): after close the test thread must not be bound to any closed kernel. */
     private static void checkTestThreadBinding(List<String> problems) {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || !ctx.machine().closed()) {
+        if (ctx == null || !RuntimeAccess.get().machine(ctx).closed()) {
             return;
         }
-        problems.add("the test thread is still bound to a closed kernel (" + ctx.machine() + ") as " + ctx
+        problems.add("the test thread is still bound to a closed kernel (" + RuntimeAccess.get().machine(ctx) + ") as " + ctx
                 + ": detach it (machine().detachCurrentThread()) before closing a kernel the test booted itself;"
                 + " detached now");
         reset(ctx);
-        ctx.machine().detachCurrentThread();
+        RuntimeAccess.get().machine(ctx).detachCurrentThread();
     }
 
     private static void reset(ExecutionContext ctx) {
-        ctx.restorePreemptCount(0);
-        ctx.forceIrqsEnabled();
+        RuntimeAccess.get().restorePreemptCount(ctx, 0);
+        RuntimeAccess.get().forceIrqsEnabled(ctx);
     }
 
     private static void checkReports(ExtensionContext context, Managed m, List<String> problems) {
@@ -447,7 +448,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
 
     private static Machine machineOf(Thread t) {
         if (t instanceof KernelThread kt) {
-            return kt.context().machine();
+            return RuntimeAccess.get().machine(kt.context());
         }
         Field agent = SchedulerThreads.agentField(t.getClass());
         if (agent == null) {
@@ -455,7 +456,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         }
         try {
             Agent a = (Agent) agent.get(t);
-            return a == null ? null : a.context().machine();
+            return a == null ? null : RuntimeAccess.get().machine(a.context());
         } catch (IllegalAccessException e) {
             throw new ExtensionConfigurationException("KernelExtension cannot read " + agent + " of " + t, e);
         }

@@ -365,7 +365,7 @@ class TimerSemanticsTest {
         List<String> where = new ArrayList<>();
         TimerList t = TimerList.setup("w", x -> {
             ExecutionContext c = kernel.context();
-            where.add(c.name() + " cpu" + c.cpu().id() + " serving=" + c.inServingSoftirq() + " hardirq=" + c.inHardirq());
+            where.add(c.name() + " cpu" + c.cpuId() + " serving=" + c.inServingSoftirq() + " hardirq=" + c.inHardirq());
         }, 0);
         timers.addOn(t, 1);
         assertTrue((t.flags() & TimerList.TIMER_PINNED) != 0, "add_timer_on sets TIMER_PINNED");

@@ -95,7 +95,7 @@ class WorkqueueLocklessQueueingTest {
                         int id = base + i;
                         Work w = new Work("m" + id, x -> {
                             runs.incrementAndGet(id);
-                            if (kernel.context().cpu().id() != cpu) {
+                            if (kernel.context().cpuId() != cpu) {
                                 wrongCpu.incrementAndGet(0);
                             }
                         });

@@ -196,7 +196,7 @@ class WorkqueueSteppedTest {
             int n = i;
             wqs.queue(bh, new Work("bh" + i, w -> {
                 ExecutionContext c = kernel.context();
-                order.add("bh" + n + " cpu" + c.cpu().id() + (c.inServingSoftirq() ? " softirq" : ""));
+                order.add("bh" + n + " cpu" + c.cpuId() + (c.inServingSoftirq() ? " softirq" : ""));
             }));
         }
         task.localBhEnable();   // the first TASKLET_SOFTIRQ pass: 10 items, then the tasklet; the rest next pass

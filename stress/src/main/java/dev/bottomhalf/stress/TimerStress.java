@@ -394,7 +394,7 @@ public class TimerStress {
                 if (inside.incrementAndGet() != 1) {
                     overlaps.incrementAndGet();
                 }
-                ranOn.getAndUpdate(m -> m | 1 << kernel.context().cpu().id());
+                ranOn.getAndUpdate(m -> m | 1 << kernel.context().cpuId());
                 for (int i = 0; i < 100; i++) {
                     Thread.onSpinWait();
                 }

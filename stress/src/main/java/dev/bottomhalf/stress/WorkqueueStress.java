@@ -266,7 +266,7 @@ public class WorkqueueStress {
             if (inside.incrementAndGet() != 1) {
                 overlaps.incrementAndGet();
             }
-            if (kernel.context().cpu().id() == 1) {
+            if (kernel.context().cpuId() == 1) {
                 runsOnCpu1.incrementAndGet();
             }
             spin(100);

@@ -725,7 +725,7 @@ class CloseSoakTest {
             for (int v : VECTORS) {
                 kernel.softirqs().open(v, "CLOSE" + v, () -> {
                     entered();
-                    int cpu = ExecutionContext.currentOrNull().cpu().id();
+                    int cpu = ExecutionContext.currentOrNull().cpuId();
                     raiseSeen.accumulateAndGet(cpu * 32 + v, raised.get(cpu * 32 + v), Math::max);
                 });
             }
@@ -1703,7 +1703,7 @@ class CloseSoakTest {
          */
         private void raise(ExecutionContext ctx) {
             int v = VECTORS[rnd.nextInt(VECTORS.length)];
-            int idx = (ctx == null ? 0 : ctx.cpu().id()) * 32 + v;
+            int idx = (ctx == null ? 0 : ctx.cpuId()) * 32 + v;
             long n = ctx == null ? 0 : round.raised.incrementAndGet(idx);
             Boolean ok = call("raise_softirq(" + v + ")", () -> {
                 kernel.softirqs().raise(v);

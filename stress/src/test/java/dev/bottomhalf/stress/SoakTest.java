@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -258,9 +259,9 @@ class SoakTest {
                 if (!ctx.inServingSoftirq() || ctx.inHardirq()) {
                     violation("softirq " + v + " ran in " + ctx);
                 }
-                int cpu = ctx.cpu().id();
-                if (ctx.cpu().bhLevelOwner() != ctx) {
-                    violation("softirq " + v + " ran on CPU " + cpu + " without its BH level: " + ctx.cpu().bhLevelOwner());
+                int cpu = ctx.cpuId();
+                if (RuntimeAccess.get().cpu(ctx).bhLevelOwner() != ctx) {
+                    violation("softirq " + v + " ran on CPU " + cpu + " without its BH level: " + RuntimeAccess.get().cpu(ctx).bhLevelOwner());
                 }
                 // everything raised on this CPU before this run started is covered by it
                 seenAtRun.accumulateAndGet(cpu * 32 + v, raised.get(cpu * 32 + v), Math::max);
@@ -315,9 +316,9 @@ class SoakTest {
         if (!ctx.inHardirq() || !ctx.irqsDisabled()) {
             violation(HANDLER_NAMES[id] + " ran in " + ctx);
         }
-        int cpu = ctx.cpu().id();
-        if (ctx.cpu().irqLevelOwner() != ctx) {
-            violation(HANDLER_NAMES[id] + " ran on CPU " + cpu + " without its IRQ level: " + ctx.cpu().irqLevelOwner());
+        int cpu = ctx.cpuId();
+        if (RuntimeAccess.get().cpu(ctx).irqLevelOwner() != ctx) {
+            violation(HANDLER_NAMES[id] + " ran on CPU " + cpu + " without its IRQ level: " + RuntimeAccess.get().cpu(ctx).irqLevelOwner());
         }
         irqPlain[cpu]++;
         irqAtomic.incrementAndGet(cpu);
@@ -326,7 +327,7 @@ class SoakTest {
     /** Raises {@code v} on the calling context's CPU, counting the raise first. */
     private void raiseCounted(Kernel kernel, int v) {
         ExecutionContext ctx = kernel.context();
-        raised.incrementAndGet(ctx.cpu().id() * 32 + v);
+        raised.incrementAndGet(ctx.cpuId() * 32 + v);
         kernel.softirqs().raise(v);
     }
 
@@ -370,14 +371,14 @@ class SoakTest {
     /** One random step of a producer. */
     private void produceOne(Kernel kernel, SplittableRandom rnd) {
         ExecutionContext ctx = kernel.bindCurrentThread(rnd.nextInt(CPUS));
-        int cpu = ctx.cpu().id();
+        int cpu = ctx.cpuId();
         int line = LINES[rnd.nextInt(LINES.length)];
         switch (rnd.nextInt(14)) {
             case 0, 1, 2, 3 -> kernel.irqs().assertIrq(line);
             case 4, 5 -> raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
             case 6, 7 -> {
                 ctx.localBhDisable();
-                if (ctx.cpu().bhLevelOwner() != ctx) {
+                if (RuntimeAccess.get().cpu(ctx).bhLevelOwner() != ctx) {
                     violation("BH-disabled task does not own CPU " + cpu + "'s BH level");
                 }
                 bhPlain[cpu]++;
@@ -389,7 +390,7 @@ class SoakTest {
             }
             case 8 -> {
                 long flags = ctx.localIrqSave();
-                if (ctx.cpu().irqLevelOwner() != ctx) {
+                if (RuntimeAccess.get().cpu(ctx).irqLevelOwner() != ctx) {
                     violation("IRQ-disabled task does not own CPU " + cpu + "'s IRQ level");
                 }
                 irqPlain[cpu]++;
@@ -633,7 +634,7 @@ class SoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel)) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }

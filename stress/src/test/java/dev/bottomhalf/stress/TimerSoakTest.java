@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -274,7 +275,7 @@ class TimerSoakTest {
             }
         }
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel) && !left.contains(t.getName())) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel) && !left.contains(t.getName())) {
                 left.add(t.getName());   // one started after the snapshot
             }
         }
@@ -298,8 +299,8 @@ class TimerSoakTest {
         if (ctx.irqsDisabled() != irqsafe) {
             violation("timer " + id + (irqsafe ? " (IRQSAFE) ran with IRQs enabled" : " ran with IRQs disabled"));
         }
-        if (me.cpu() != ctx.cpu().id()) {
-            violation("timer " + id + " ran on CPU " + ctx.cpu().id() + " but its flags name CPU " + me.cpu());
+        if (me.cpu() != ctx.cpuId()) {
+            violation("timer " + id + " ran on CPU " + ctx.cpuId() + " but its flags name CPU " + me.cpu());
         }
         if (shutDown.get(id) != 0) {
             violation("timer " + id + " ran after timer_shutdown_sync returned");
@@ -519,7 +520,7 @@ class TimerSoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel)) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -381,7 +382,7 @@ class WorkqueueSoakTest {
         for (var e : Thread.getAllStackTraces().entrySet()) {
             Thread t = e.getKey();
             boolean ours = t.getName().startsWith("wq-soak-")
-                    || t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel);
+                    || t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel);
             if (!ours) {
                 continue;
             }
@@ -628,7 +629,7 @@ class WorkqueueSoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == Internals.machine(kernel)) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }

@@ -71,7 +71,7 @@ public final class KernelThread extends Thread {
 
     @Override
     public void run() {
-        machine.pinIfConfigured(this, agent.context().cpu().id());
+        machine.pinIfConfigured(this, agent.context().cpuId());
         int idleRounds = 0;
         long idleSinceNs = 0;
         while (running && !machine.panicked()) {

@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntConsumer;
 import java.util.function.IntSupplier;
 
 import dev.bottomhalf.internal.sync.WaitQueue;
@@ -84,6 +85,8 @@ public final class Machine implements AutoCloseable {
     private final LockupDetector lockups;
     private volatile InterruptSource[] interruptSources = new InterruptSource[0];
     private volatile SoftirqEntry softirqEntry;
+    /** The tasklet subsystem's drain for benchmarks; set once, at assembly. */
+    private volatile IntConsumer taskletDrainForBenchmark;
     private final List<AgentHandle> agents = new CopyOnWriteArrayList<>();
     private final Object lifecycleLock = new Object();
     private volatile int state;                  // NEW, RUNNING, CLOSING, CLOSED; written under lifecycleLock
@@ -266,7 +269,7 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkLookup(ctx);
             }
@@ -321,7 +324,7 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext currentAtEntry() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkEntry(ctx);
             }
@@ -337,7 +340,7 @@ public final class Machine implements AutoCloseable {
     public void checkOpen() {
         if (refusing) {
             ExecutionContext ctx = ExecutionContext.currentOrNull();
-            checkEntry(ctx != null && ctx.machine() == this ? ctx : null);
+            checkEntry(ctx != null && RuntimeAccess.get().machine(ctx) == this ? ctx : null);
         }
     }
 
@@ -345,7 +348,7 @@ public final class Machine implements AutoCloseable {
     public ExecutionContext bindCurrentThread(int cpu) {
         Cpu target = cpu(cpu);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkEntry(ctx);
             }
@@ -360,7 +363,7 @@ public final class Machine implements AutoCloseable {
             checkEntry(null);
         }
         Thread t = Thread.currentThread();
-        if (t instanceof KernelThread kt && kt.context().machine() != this) {
+        if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) != this) {
             throw new IllegalStateException(t.getName() + " is a runtime thread of another kernel");
         }
         ExecutionContext old = ExecutionContext.currentOrNull();
@@ -376,7 +379,7 @@ public final class Machine implements AutoCloseable {
     /** Forgets the calling thread's task context on this machine (it must be quiescent). */
     public void detachCurrentThread() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this && ctx.role() == ExecutionContext.Role.TASK) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this && ctx.role() == ExecutionContext.Role.TASK) {
             if (ctx.inAtomic() || ctx.irqsDisabled()) {
                 throw new IllegalStateException("cannot detach in atomic context: " + ctx);
             }
@@ -424,6 +427,24 @@ public final class Machine implements AutoCloseable {
 
     InterruptSource[] interruptSources() {
         return interruptSources;
+    }
+
+    /** Installs the tasklet subsystem's benchmark drain ({@link #drainTaskletsForBenchmark}); once. */
+    public void installTaskletDrainForBenchmark(IntConsumer drain) {
+        synchronized (lifecycleLock) {
+            if (taskletDrainForBenchmark != null) {
+                throw new IllegalStateException("tasklet drain already installed");
+            }
+            taskletDrainForBenchmark = drain;
+        }
+    }
+
+    /**
+     * Takes CPU {@code cpu}'s tasklet list back and clears each tasklet's SCHED bit without running it, for the
+     * benchmarks that measure scheduling alone ({@code Tasklets.drainForBenchmark}); never on a live kernel.
+     */
+    public void drainTaskletsForBenchmark(int cpu) {
+        taskletDrainForBenchmark.accept(cpu);
     }
 
     public void installSoftirqEntry(SoftirqEntry entry) {
@@ -485,8 +506,8 @@ public final class Machine implements AutoCloseable {
     private void startThread(AgentHandle handle) {
         KernelThread t = new KernelThread(this, handle.agent(),
                 handle.daemon() ? config.daemonIdle() : config.idleStrategy());
-        if (handle.agent() == handle.agent().context().cpu().agent()) {
-            handle.agent().context().cpu().attachThread(t);
+        if (handle.agent() == RuntimeAccess.get().cpu(handle.agent().context()).agent()) {
+            RuntimeAccess.get().cpu(handle.agent().context()).attachThread(t);
         }
         handle.start(t);
     }
@@ -539,7 +560,7 @@ public final class Machine implements AutoCloseable {
     public boolean beginClose() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         Thread me = Thread.currentThread();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (ctx.role() != ExecutionContext.Role.TASK || me instanceof KernelThread
                     || SteppedScheduler.isSchedulerThread(this, me)) {
                 throw new IllegalStateException("Kernel.close() called from " + ctx.name() + " (" + ctx.describe()
@@ -974,7 +995,7 @@ public final class Machine implements AutoCloseable {
             reports.warnOnce("smp_call_irqs_disabled", "smp_call_function_single() called with IRQs disabled "
                     + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))");
         }
-        if (target == ctx.cpu()) {
+        if (target == RuntimeAccess.get().cpu(ctx)) {
             long flags = ctx.localIrqSave();
             try {
                 runSmpCall(new SmpCall(func));
@@ -1024,7 +1045,7 @@ public final class Machine implements AutoCloseable {
             reports.warnOnce("smp_call_many_irqs_disabled", what + "() called with IRQs disabled "
                     + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))");
         }
-        int self = ctx.cpu().id();
+        int self = ctx.cpuId();
         java.util.List<SmpCall> sent = new java.util.ArrayList<>();
         for (int cpu = mask.nextSetBit(0); cpu >= 0; cpu = mask.nextSetBit(cpu + 1)) {
             if (cpu != self) {

@@ -3,6 +3,7 @@ package dev.bottomhalf.internal.runtime;
 import java.lang.invoke.MethodHandles;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelPanic;
@@ -51,6 +52,51 @@ public final class RuntimeAccess {
         Stepper newStepper(Machine machine);
 
         boolean drive(Machine machine, BooleanSupplier done, long limitNs, BooleanSupplier mayAdvance);
+
+        /** The machine a context belongs to. */
+        Machine machine(ExecutionContext ctx);
+
+        /** The CPU a context runs on. */
+        Cpu cpu(ExecutionContext ctx);
+
+        /** The locking layer's per-context state (lockdep's held locks), or null; only the context's thread. */
+        Object lockState(ExecutionContext ctx);
+
+        void lockState(ExecutionContext ctx, Object state);
+
+        /** Sets the scheduler hooks of a worker's context ({@code wq_worker_sleeping}/{@code wq_worker_running}). */
+        void sleepListener(ExecutionContext ctx, ExecutionContext.SleepListener listener);
+
+        void sleepStarts(ExecutionContext ctx);
+
+        void sleepEnds(ExecutionContext ctx);
+
+        /** {@code set_current_state(state)}. */
+        void setTaskState(ExecutionContext ctx, int state);
+
+        /** {@code try_to_wake_up}'s state check and transition to running; whether it woke the task. */
+        boolean wakeUpState(ExecutionContext ctx, int mask);
+
+        void sleepingThread(ExecutionContext ctx, Thread thread);
+
+        /** {@code kthread_bind}: moves a kthread's context to {@code cpu}. */
+        void bindKthread(ExecutionContext ctx, Cpu cpu);
+
+        /** The sched layer's task object of a context, or null. */
+        Object task(ExecutionContext ctx);
+
+        Object taskIfAbsent(ExecutionContext ctx, Supplier<Object> make);
+
+        /** Sets the count back after a handler leaked a change. */
+        void restorePreemptCount(ExecutionContext ctx, int count);
+
+        void enterServingSoftirq(ExecutionContext ctx);
+
+        void leaveServingSoftirq(ExecutionContext ctx);
+
+        boolean forceIrqsEnabled(ExecutionContext ctx);
+
+        boolean forceIrqsDisabled(ExecutionContext ctx);
 
         void addAdvanceListener(ManualClock clock, LongConsumer listener);
 

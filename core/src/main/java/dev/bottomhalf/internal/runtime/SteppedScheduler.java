@@ -462,9 +462,9 @@ public final class SteppedScheduler implements Agent {
         SimThread self = self();
         if (self != null) {
             ExecutionContext c = self.agent.context();
-            c.sleepStarts();
+            RuntimeAccess.get().sleepStarts(c);
             block(self, condition, Long.MAX_VALUE, false); // (a closing kernel unwinds it: nothing to end then)
-            c.sleepEnds();
+            RuntimeAccess.get().sleepEnds(c);
             return true;
         }
         return RuntimeAccess.get().drive(machine, condition, Long.MAX_VALUE, this::timeWillWakeSomeone);
@@ -480,7 +480,7 @@ public final class SteppedScheduler implements Agent {
             return;
         }
         ExecutionContext c = machine.current();
-        int cpu = c.cpu().id();
+        int cpu = c.cpuId();
         if (c.inAtomic() || c.irqsDisabled()) {
             synchronized (this) {
                 Burn head = burns.get(cpu).peekFirst();
@@ -657,7 +657,7 @@ public final class SteppedScheduler implements Agent {
             machine.reports().bug("BUG: " + t.agent.name() + " " + why + " in stepped mode: the stepped scheduler"
                     + " cannot tell when it would continue, so the kernel goes on without it (use msleep, usleep_range,"
                     + " mdelay or the kernel's waits in stepped work)", new Throwable("stepped scheduler"));
-            t.agent.context().sleepStarts();
+            RuntimeAccess.get().sleepStarts(t.agent.context());
             t.releasedCpuShare = true;
         }
     }
@@ -698,7 +698,7 @@ public final class SteppedScheduler implements Agent {
             awaitBatonOrUnwind(self);
             if (self.releasedCpuShare) {
                 self.releasedCpuShare = false;
-                self.agent.context().sleepEnds();
+                RuntimeAccess.get().sleepEnds(self.agent.context());
             }
         }
     }
@@ -795,7 +795,7 @@ public final class SteppedScheduler implements Agent {
         }
 
         int cpu() {
-            return agent.context().cpu().id();
+            return agent.context().cpuId();
         }
 
         @Override
