@@ -579,7 +579,7 @@ public final class IrqController {
         latch(desc.affinity, desc.irq);
     }
 
-    /** {@link InterruptSource#pending}: whether a line is latched, irq_work is queued or the poll is due. */
+    /** {@code InterruptSource.pending}: whether a line is latched, irq_work is queued or the poll is due. */
     boolean pending(Cpu cpu) {
         int base = cpu.id() * words;
         for (int w = 0; w < words; w++) {
@@ -599,7 +599,7 @@ public final class IrqController {
         return cpu.id() == 0 ? pollDeadlineNs : Long.MAX_VALUE;
     }
 
-    /** {@link InterruptSource#deliver}: every latched line of the CPU, each between irq_enter and irq_exit. */
+    /** {@code InterruptSource.deliver}: every latched line of the CPU, each between irq_enter and irq_exit. */
     int deliver(ExecutionContext ctx) {
         Cpu cpu = RuntimeAccess.get().cpu(ctx);
         int base = cpu.id() * words;

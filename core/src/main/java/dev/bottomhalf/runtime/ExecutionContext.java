@@ -548,7 +548,7 @@ public final class ExecutionContext {
      * (0) and the thread sleeping in it, if one is parked, is unparked — that thread alone; otherwise nothing
      * happens. Any thread, any context.
      *
-     * <p>No lost wake-up: the sleeper publishes itself ({@link #sleepingThread}) before it reads the state and
+     * <p>No lost wake-up: the sleeper publishes itself ({@code sleepingThread}) before it reads the state and
      * parks; the waker writes the state before it reads the sleeper. Both are volatile, so either the waker
      * unparks the sleeper (an unpark before the park makes the park return) or the sleeper sees the state.
      *

@@ -28,7 +28,7 @@ import dev.bottomhalf.runtime.Tracing;
  * <li>Where softirqs run: at irq_exit on {@code cpu/N} when the interrupt did not
  * interrupt a softirq or a BH-disabled section; at the outermost {@code local_bh_enable} on the
  * caller's thread; and in {@code ksoftirqd/N}, woken by a raise from plain task context or when the
- * loop's budget runs out. Every path goes through {@link #runPendingThenRelease}, so there is one
+ * loop's budget runs out. Every path goes through {@code runPendingThenRelease}, so there is one
  * loop.</li>
  * <li>Exclusion: a context serves softirqs of CPU N only while it owns CPU N's BH level. A context that
  * finds the BH level owned leaves its pending bits to the owner, which re-checks the mask before it
@@ -260,7 +260,7 @@ public final class Softirqs {
         runPendingThenRelease(ctx);
     }
 
-    /** {@link SoftirqEntry#invokeSoftirq}: {@code invoke_softirq()} at {@code irq_exit}. */
+    /** {@code SoftirqEntry.invokeSoftirq}: {@code invoke_softirq()} at {@code irq_exit}. */
     void invokeSoftirq(ExecutionContext cpuContext) {
         Cpu cpu = RuntimeAccess.get().cpu(cpuContext);
         if (machine.config().forceIrqThreads()) {
@@ -273,7 +273,7 @@ public final class Softirqs {
         // else: a task with BH disabled, or ksoftirqd, owns BH on this CPU and runs them when it is done.
     }
 
-    /** {@link SoftirqEntry#runPendingThenRelease}: the outermost {@code local_bh_enable}. */
+    /** {@code SoftirqEntry.runPendingThenRelease}: the outermost {@code local_bh_enable}. */
     void runPendingThenRelease(ExecutionContext ctx) {
         Cpu cpu = RuntimeAccess.get().cpu(ctx);
         while (true) {

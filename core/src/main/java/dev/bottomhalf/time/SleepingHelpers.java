@@ -20,7 +20,7 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  * {@link Timers#mod} and waits until the state is running again: the timer's callback ({@code process_timeout})
  * wakes it with {@code ExecutionContext.wakeUpState}, as {@code wake_up_process} and the wait queues of
  * {@code dev.bottomhalf.sched} do, which unparks the sleeping thread alone (it registers itself with
- * {@link ExecutionContext#sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
+ * {@code ExecutionContext.sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
  * callback outlives the sleep. Every sleep brackets itself with {@code ExecutionContext.sleepStarts/sleepEnds}, which is how a
  * workqueue pool learns that a worker sleeps. In stepped mode the waits and burns go through the
  * {@link SteppedScheduler} instead of parking or spinning.
