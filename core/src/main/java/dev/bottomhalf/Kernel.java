@@ -483,8 +483,9 @@ public final class Kernel implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #close()} has begun (the counterpart of {@link java.util.concurrent.ExecutorService#isShutdown()}):
-     * from then on task threads' calls fail with {@code kernel is closed}. Any thread.
+     * Whether {@link #close()} has begun (the counterpart of
+     * {@link java.util.concurrent.ExecutorService#isShutdown()}): from then on task threads' calls fail with
+     * {@code kernel is closed}. Any thread.
      */
     public boolean isClosed() {
         return machine.closing();

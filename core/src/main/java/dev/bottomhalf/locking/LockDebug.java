@@ -69,14 +69,16 @@ final class LockDebug {
     static void spinBug(ExecutionContext ctx, String msg, Object lock, String name, ExecutionContext owner,
                         long ownerPid, int ownerCpu) {
         String text = spinDump(ctx, msg, lock, name, owner, ownerPid, ownerCpu);
-        RuntimeAccess.get().machine(ctx).reports().lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: spinlock " + msg));
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: spinlock " + msg));
     }
 
     /** {@code rwlock_bug}: {@code BUG: rwlock <msg> on CPU#n, comm/pid, <lock>}. */
     static void rwlockBug(ExecutionContext ctx, String msg, Object lock, String name) {
         String text = "BUG: rwlock " + msg + " on CPU#" + ctx.cpuId() + ", " + ctx.name() + "/"
                 + Thread.currentThread().threadId() + ", " + Lockdep.address(lock) + " (" + name + ")";
-        RuntimeAccess.get().machine(ctx).reports().lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: rwlock " + msg));
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: rwlock " + msg));
     }
 
     /** The per-kernel rate of {@code lockup suspected} reports. */

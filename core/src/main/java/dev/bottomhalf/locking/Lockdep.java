@@ -424,7 +424,8 @@ public final class Lockdep {
      * reader): reported as lockdep's first report would be.
      */
     static void reportUnlockImbalance(ExecutionContext ctx, String lockName) {
-        RuntimeAccess.get().machine(ctx).reports().lockdep(KernelEvent.Kind.WARNING, unlockImbalance(ctx, lockName, List.of()).substring(1),
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.WARNING, unlockImbalance(ctx, lockName, List.of()).substring(1),
                 new Throwable("stack backtrace"));
     }
 

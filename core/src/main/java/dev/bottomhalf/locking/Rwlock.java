@@ -100,7 +100,8 @@ public final class Rwlock {
         int s = (int) STATE.getOpaque(this);
         boolean held = ld != null ? ld.isHeld(ctx, this) : s > 0 || (s == WRITER && owner == ctx);
         if (!held) {
-            RuntimeAccess.get().machine(ctx).reports().warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
+            RuntimeAccess.get().machine(ctx).reports()
+                    .warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
         }
     }
 
@@ -402,7 +403,8 @@ public final class Rwlock {
 
         @Override
         public void reportLockup(ExecutionContext ctx) {
-            RuntimeAccess.get().machine(ctx).reports().bug("BUG: " + (read ? "read" : "write") + "-lock lockup on CPU#" + ctx.cpuId()
+            RuntimeAccess.get().machine(ctx).reports()
+                    .bug("BUG: " + (read ? "read" : "write") + "-lock lockup on CPU#" + ctx.cpuId()
                     + ", " + ctx.name() + "/" + Thread.currentThread().threadId() + ", " + Lockdep.address(Rwlock.this)
                     + " (" + name + ")", new Throwable("BUG: " + (read ? "read" : "write") + "-lock lockup"));
         }

@@ -222,7 +222,8 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         Lockdep ld = Lockdep.active(ctx);
         boolean held = ld != null ? ld.isHeld(ctx, this) : owner == ctx && isLocked();
         if (!held) {
-            RuntimeAccess.get().machine(ctx).reports().warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
+            RuntimeAccess.get().machine(ctx).reports()
+                    .warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
         }
     }
 
@@ -326,7 +327,8 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
 
         @Override
         public void reportLockup(ExecutionContext ctx) {
-            RuntimeAccess.get().machine(ctx).reports().bug(LockDebug.spinDump(ctx, "lockup suspected", SpinlockBase.this, name, owner,
+            RuntimeAccess.get().machine(ctx).reports()
+                    .bug(LockDebug.spinDump(ctx, "lockup suspected", SpinlockBase.this, name, owner,
                     ownerPid(), ownerCpu), new Throwable("BUG: spinlock lockup suspected"));
         }
     }

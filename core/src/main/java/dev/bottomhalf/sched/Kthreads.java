@@ -79,7 +79,8 @@ public final class Kthreads {
         if (comm.length() >= Task.TASK_COMM_LEN) {
             comm = comm.substring(0, Task.TASK_COMM_LEN - 1);
         }
-        ExecutionContext ctx = machine.newContext(ExecutionContext.Role.KTHREAD, comm, RuntimeAccess.get().cpu(creator));
+        ExecutionContext ctx = machine.newContext(ExecutionContext.Role.KTHREAD, comm,
+                RuntimeAccess.get().cpu(creator));
         Kthread k = new Kthread(this, ctx, threadfn, data, sched.nextPid());
         if (machine.stepped()) {
             SteppedScheduler.of(machine).adopt(k);

@@ -165,7 +165,8 @@ public final class Sched {
     long sleep(ExecutionContext ctx, long timeout, String call) {
         int state = ctx.taskState();
         if (state != TASK_RUNNING && signalPendingState(state, taskOf(ctx))) {
-            RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING); // __schedule() does not put a task with a pending signal to sleep
+            // __schedule() does not put a task with a pending signal to sleep
+            RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
             return timeout;
         }
         return timers.scheduleTimeout(timeout, call);

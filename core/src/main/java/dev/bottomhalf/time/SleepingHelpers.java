@@ -88,7 +88,8 @@ final class SleepingHelpers {
         }
         boolean interruptible = (state & TASK_INTERRUPTIBLE) != 0;
         if (interruptible && Thread.currentThread().isInterrupted()) {
-            RuntimeAccess.get().setTaskState(ctx, 0); // signal_pending_state(): __schedule() does not put the task to sleep
+            // signal_pending_state(): __schedule() does not put the task to sleep
+            RuntimeAccess.get().setTaskState(ctx, 0);
             return timeout;
         }
         long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
