@@ -16,7 +16,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * <p>Typical use, as in a driver:
  * <pre>{@code
  * TimerList watchdog = TimerList.setup("watchdog", t -> resetDevice(), 0);
- * timers.mod(watchdog, kernel.jiffies() + kernel.machine().msecsToJiffies(500));
+ * timers.mod(watchdog, kernel.jiffies() + kernel.msecsToJiffies(500));
  * ...
  * timers.deleteSync(watchdog);
  * }</pre>
