@@ -2,6 +2,10 @@
  * bottomhalf: the Linux kernel's interrupt and deferred-work machinery — hard-IRQ top halves, softirqs
  * and ksoftirqd, tasklets, timers, workqueues — as a Java library and runtime with the kernel's
  * semantics and observability.
+ *
+ * <p>Users start at {@code dev.bottomhalf.Kernel}. The packages under {@code dev.bottomhalf.internal} (the
+ * runtime's machine, CPUs and threads; the synchronisation primitives; the tests' access to them) are not
+ * exported; {@code ModuleExportsTest} fails when one is, and lists the exported packages.
  */
 module dev.bottomhalf {
     requires java.management; // worker threads' CPU time and native-code state (the workqueue's concurrency check)

@@ -11,13 +11,15 @@ import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.SteppedScheduler;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.runtime.Tracing;
@@ -25,13 +27,16 @@ import dev.bottomhalf.sched.Kthreads;
 import dev.bottomhalf.sched.Sched;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
 import dev.bottomhalf.workqueue.Workqueues;
 
 /**
- * One simulated machine: N virtual CPUs, an interrupt controller, the softirq vector with ksoftirqd,
- * and (as they land) tasklets, timers and workqueues — with the Linux kernel's semantics. Thread-safe.
+ * One simulated machine and the front door of the library: N virtual CPUs with an interrupt controller, the
+ * softirq vector with ksoftirqd, tasklets, the timer wheel and hrtimers, workqueues, tasks and kthreads, the
+ * {@code /proc} views, reports and tracing — with the Linux kernel's semantics. Thread-safe; any thread may
+ * call it (a thread that never bound itself is a task on the default CPU).
  *
  * <pre>{@code
  * try (Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(2).build())) {
@@ -42,13 +47,26 @@ import dev.bottomhalf.workqueue.Workqueues;
  * }
  * }</pre>
  *
- * <p>Threaded mode (the default) starts {@code cpu/N}, {@code ksoftirqd/N} and {@code irq/L-name} threads.
- * Stepped mode ({@link KernelConfig.Builder#stepped()}) starts none: the caller drives everything through
- * {@link #stepper()} with a manual clock, which makes every timing rule deterministic.
+ * <p>What it offers: every subsystem ({@link #irqs()}, {@link #softirqs()}, {@link #tasklets()},
+ * {@link #timers()}, {@link #hrtimers()}, {@link #workqueues()}, {@link #sched()}, {@link #kthreads()},
+ * {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
+ * {@link #msecsToJiffies}, {@link #toJiffies(Duration)}, {@link #uptimeNs()}, ...); the calling thread
+ * ({@link #bindCurrentThread}, {@link #detachCurrentThread()}, {@link #smpProcessorId()}, {@link #context()},
+ * a read-only {@link ExecutionContext}); cross-CPU calls; and the lifecycle ({@link #close()},
+ * {@link #isClosed()}, {@link #isTerminated()}, {@link #isPanicked()}, {@link #closeReport()}). The kernel's own
+ * names are in {@code dev.bottomhalf.linux.Linux}, which resolves its calls through {@link #current()}.
  *
- * <p>Implementation notes: this class only assembles the subsystems in layering order (runtime, then
- * irq and softirq) and closes them in reverse; it lives above the subsystems so that none of them
- * imports it (docs/adr/0001). No static mutable state: kernels are independent.
+ * <p>Threaded mode (the default) starts {@code cpu/N}, {@code ksoftirqd/N} and, as they are needed,
+ * {@code irq/L-name}, {@code kworker/...} and kthread threads. Stepped mode ({@link KernelConfig.Builder#stepped()})
+ * starts none: the caller drives everything through {@link #stepper()} with a manual clock, which makes every
+ * timing rule deterministic.
+ *
+ * <p>Implementation notes: the runtime under this class — the machine with its CPUs, exclusion levels, runtime
+ * threads and stepped scheduler — lives in {@code dev.bottomhalf.internal.runtime}, which the module does not
+ * export (docs/architecture.md lists what is internal and why). This class assembles the subsystems in layering
+ * order (runtime, irq and softirq, tasklets and time, workqueues and sched, proc) and closes them in reverse; it
+ * lives above the subsystems so that none of them imports it (docs/adr/0001). No static mutable state: kernels
+ * are independent.
  */
 public final class Kernel implements AutoCloseable {
     private final Machine machine;
@@ -105,11 +123,11 @@ public final class Kernel implements AutoCloseable {
      *         ({@code kernel is closed}) or panicked
      */
     public static Kernel current() {
-        return (Kernel) ExecutionContext.current().machine().owner();
+        return (Kernel) RuntimeAccess.get().machine(ExecutionContext.current()).owner();
     }
 
-    public Machine machine() {
-        return machine;
+    static {
+        Internals.installKernelAccess(k -> k.machine);
     }
 
     public Softirqs softirqs() {
@@ -171,18 +189,96 @@ public final class Kernel implements AutoCloseable {
         return machine.cpuCount();
     }
 
+    /** {@code jiffies}: ticks since boot on this kernel's clock (it starts 5 minutes before wrapping). Any thread. */
     public long jiffies() {
         return machine.jiffies();
     }
 
+    /** {@code HZ}: jiffies per second ({@link KernelConfig#hz()}). Any thread. */
+    public int hz() {
+        return machine.hz();
+    }
+
+    /** {@code msecs_to_jiffies(ms)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}. */
+    public long msecsToJiffies(long ms) {
+        return Jiffies.msecsToJiffies(ms, machine.hz());
+    }
+
+    /** {@code usecs_to_jiffies(us)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}. */
+    public long usecsToJiffies(long us) {
+        return Jiffies.usecsToJiffies(us, machine.hz());
+    }
+
+    /** {@code jiffies_to_msecs(j)}: rounds up. */
+    public long jiffiesToMsecs(long j) {
+        return Jiffies.jiffiesToMsecs(j, machine.hz());
+    }
+
+    /** {@code jiffies_to_usecs(j)}: rounds up. */
+    public long jiffiesToUsecs(long j) {
+        return Jiffies.jiffiesToUsecs(j, machine.hz());
+    }
+
+    /**
+     * {@code duration} in jiffies, rounded up as {@code msecs_to_jiffies} rounds; a negative duration, or one
+     * too long to count, gives {@link Jiffies#MAX_JIFFY_OFFSET}.
+     */
+    public long toJiffies(Duration duration) {
+        Objects.requireNonNull(duration, "duration");
+        if (duration.isNegative()) {
+            return Jiffies.MAX_JIFFY_OFFSET;
+        }
+        int hz = machine.hz();
+        try {
+            long j = Math.addExact(Math.multiplyExact(duration.getSeconds(), hz),
+                    ((long) duration.getNano() * hz + 999_999_999L) / 1_000_000_000L);
+            return Math.min(j, Jiffies.MAX_JIFFY_OFFSET);
+        } catch (ArithmeticException e) {
+            return Jiffies.MAX_JIFFY_OFFSET;
+        }
+    }
+
+    /** {@code j} jiffies as a duration (exact when {@code HZ} divides a second into whole nanoseconds). */
+    public Duration jiffiesToDuration(long j) {
+        int hz = machine.hz();
+        return Duration.ofSeconds(j / hz, (j % hz) * 1_000_000_000L / hz);
+    }
+
+    /** Nanoseconds since boot on this kernel's clock ({@code ktime_get()} less the boot time). Any thread. */
+    public long uptimeNs() {
+        return machine.uptimeNs();
+    }
+
+    /**
+     * {@code smp_processor_id()}: the CPU the calling thread runs on in this kernel — a runtime thread's own
+     * CPU, a bound task's CPU, or the default task CPU for a thread that never bound itself (attaching it).
+     *
+     * @throws IllegalStateException once the kernel is closed ({@code kernel is closed})
+     */
+    public int smpProcessorId() {
+        return context().cpuId();
+    }
+
     /** The stepper of a stepped-mode kernel. */
     public Stepper stepper() {
-        return new Stepper(machine);
+        return RuntimeAccess.get().newStepper(machine);
     }
 
     /** The calling thread becomes a task on {@code cpu} (like {@code sched_setaffinity} to one CPU). */
     public ExecutionContext bindCurrentThread(int cpu) {
         return machine.bindCurrentThread(cpu);
+    }
+
+    /**
+     * Forgets the calling thread's task context on this kernel: the thread is a stranger again (the next call
+     * attaches it on the default CPU). A thread that bound itself with {@link #bindCurrentThread} and ends its
+     * work before the kernel closes calls this; after the close it is not needed. No effect on a runtime thread
+     * or a thread that was never attached.
+     *
+     * @throws IllegalStateException in atomic context (BH or IRQs disabled, a spinlock held)
+     */
+    public void detachCurrentThread() {
+        machine.detachCurrentThread();
     }
 
     /** The calling thread's execution context on this kernel (attaching it as a task if needed). */
@@ -386,9 +482,26 @@ public final class Kernel implements AutoCloseable {
         return close(Duration.ZERO);
     }
 
-    /** Whether {@link #close()} has begun. */
+    /**
+     * Whether {@link #close()} has begun (the counterpart of
+     * {@link java.util.concurrent.ExecutorService#isShutdown()}): from then on task threads' calls fail with
+     * {@code kernel is closed}. Any thread.
+     */
     public boolean isClosed() {
         return machine.closing();
+    }
+
+    /**
+     * Whether the close has ended: the runtime threads stopped and what was left was reported (the counterpart
+     * of {@link java.util.concurrent.ExecutorService#isTerminated()}). Any thread.
+     */
+    public boolean isTerminated() {
+        return machine.closed();
+    }
+
+    /** Whether the kernel has panicked (a fatal error in one of its contexts); it refuses every call. Any thread. */
+    public boolean isPanicked() {
+        return machine.panicked();
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.bottomhalf;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.Faults.TIMEOUT_S;
 import static dev.bottomhalf.linux.Linux.*;
 import static org.junit.jupiter.api.Assertions.assertAll;
@@ -118,7 +120,7 @@ class FatalErrorTest {
         assertSame(oom, emerg.get(0).cause());
         List<KernelEvent> all = reports.events();
         assertTrue(all.indexOf(oops) < all.indexOf(emerg.get(0)), "the oops comes before the panic: " + all);
-        assertTrue(k.machine().panicked());
+        assertTrue(k.isPanicked());
 
         String refusal = "kernel panicked: " + where.reason();
         assertRefused(refusal, oom, () -> site.fire());
@@ -198,7 +200,7 @@ class FatalErrorTest {
         assertEquals(oopsText, oopses.get(0).message());
         assertEquals(where.context, oopses.get(0).context());
         assertEquals(List.of(), reports.ofKind(KernelEvent.Kind.EMERG));
-        assertFalse(k.machine().panicked());
+        assertFalse(k.isPanicked());
         CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
         assertFalse(report.panicked());
         assertTrue(report.drained(), report.toString());
@@ -349,7 +351,7 @@ class FatalErrorTest {
         }
         assertAll(failures);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        assertTrue(ctx != null && ctx.machine() == k.machine(), "a panic does not detach the threads bound to the kernel");
+        assertTrue(ctx != null && RuntimeAccess.get().machine(ctx) == Internals.machine(k), "a panic does not detach the threads bound to the kernel");
         assertFalse(ctx.inAtomic() || ctx.irqsDisabled(), "no refused call changed the caller's context: " + ctx);
 
         CloseReport report = k.close(Duration.ofSeconds(TIMEOUT_S));
@@ -376,7 +378,7 @@ class FatalErrorTest {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                while (!k.machine().hasWaiters()) {
+                while (!Internals.machine(k).hasWaiters()) {
                     Thread.onSpinWait();
                 }
             }
@@ -414,7 +416,7 @@ class FatalErrorTest {
             } catch (Throwable t) {
                 thrown.set(t);
             } finally {
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
             }
         });
         assertTrue(sleeping.await(TIMEOUT_S, TimeUnit.SECONDS));

@@ -1,5 +1,7 @@
 package dev.bottomhalf;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -22,7 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.testing.KernelExtension;
@@ -59,7 +61,7 @@ class KernelCloseTest {
     private static List<Thread> liveThreadsOf(Kernel k) {
         List<Thread> live = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == k.machine() && t.isAlive()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(k) && t.isAlive()) {
                 live.add(t);
             }
         }

@@ -35,8 +35,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqReturn;
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.LockupDetector;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.LockupDetector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.time.TimerList;
@@ -222,7 +222,7 @@ class ThreadInterruptTest {
                 result.set(t);
             } finally {
                 interruptedAfter.set(Thread.currentThread().isInterrupted());
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
             }
         });
     }
@@ -250,7 +250,7 @@ class ThreadInterruptTest {
     @Test
     void scheduleTimeoutInterruptible_interruptedMidSleep_returnsTheJiffiesLeft() throws Exception {
         Kernel k = kernels.kernel();
-        long timeout = k.machine().msecsToJiffies(LONG_MS);
+        long timeout = k.msecsToJiffies(LONG_MS);
         AtomicReference<Object> left = new AtomicReference<>();
         AtomicBoolean interrupted = new AtomicBoolean();
         AtomicLong startJiffies = new AtomicLong();
@@ -288,7 +288,7 @@ class ThreadInterruptTest {
         interruptedDuringSleep.countDown();
         sleeper.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
         long slept = (Long) jiffiesSlept.get();
-        assertTrue(slept >= k.machine().msecsToJiffies(ms), "msleep(" + ms + ") returned after " + slept
+        assertTrue(slept >= k.msecsToJiffies(ms), "msleep(" + ms + ") returned after " + slept
                 + " jiffies (-1: before the second interrupt was sent)");
         assertTrue(interrupted.get(), "msleep gives the interrupt back");
     }
@@ -312,7 +312,7 @@ class ThreadInterruptTest {
         long plainSleep = k.jiffies() - start2;
         assertTrue(interruptedSleep >= 10, "msleep(10) slept " + interruptedSleep + " jiffies");
         assertEquals(plainSleep, interruptedSleep, "the pending interrupt did not shorten msleep");
-        k.machine().detachCurrentThread();
+        k.detachCurrentThread();
     }
 
     // ------------------------------------------------------------------------------------------

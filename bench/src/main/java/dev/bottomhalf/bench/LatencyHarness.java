@@ -268,7 +268,7 @@ public final class LatencyHarness {
                     baseline, during, 100.0 * during / baseline);
             System.out.printf(Locale.ROOT, "  NET_RX runs on CPU 0 during the flood: %,d; ksoftirqd/0 batches: %,d%n",
                     k.softirqs().count(0, SoftirqVector.NET_RX), k.softirqs().ksoftirqdRuns(0));
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
         }
     }
 

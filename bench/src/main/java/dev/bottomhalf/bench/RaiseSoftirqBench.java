@@ -1,5 +1,6 @@
 package dev.bottomhalf.bench;
 
+import dev.bottomhalf.internal.Internals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Set;
@@ -74,9 +75,9 @@ public class RaiseSoftirqBench {
 
     @TearDown(Level.Trial)
     public void close() {
-        kernel.machine().cpu(0).takeSoftirqPending();
+        Internals.machine(kernel).cpu(0).takeSoftirqPending();
         task.localBhEnable();
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
         kernel.close();
     }
 
@@ -104,7 +105,7 @@ public class RaiseSoftirqBench {
     @Benchmark
     public int raiseSoftirq_bitClearThenOwnerSwap() {
         kernel.softirqs().raise(SoftirqVector.NET_RX);
-        return kernel.machine().cpu(0).takeSoftirqPending();
+        return Internals.machine(kernel).cpu(0).takeSoftirqPending();
     }
 
     @Benchmark

@@ -55,7 +55,7 @@ public class SpinlockBench {
 
     @TearDown(Level.Trial)
     public void close() {
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
         kernel.close();
     }
 

@@ -1,5 +1,6 @@
 package dev.bottomhalf.bench;
 
+import dev.bottomhalf.internal.Internals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
@@ -98,9 +99,9 @@ public class TaskletScheduleBench {
     @TearDown(Level.Trial)
     public void close() {
         kernel.tasklets().disableNosync(pending);
-        kernel.machine().cpu(0).takeSoftirqPending();
+        Internals.machine(kernel).cpu(0).takeSoftirqPending();
         task.localBhEnableNoRun();
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
         kernel.close();
     }
 
@@ -113,7 +114,7 @@ public class TaskletScheduleBench {
     public void schedule_queueOntoTheCpuList() {
         Tasklet t = fresh[next++ & (fresh.length - 1)];
         kernel.tasklets().schedule(t);
-        kernel.tasklets().drainForBenchmark(0);
+        Internals.drainTaskletsForBenchmark(kernel, 0);
     }
 
     @Benchmark

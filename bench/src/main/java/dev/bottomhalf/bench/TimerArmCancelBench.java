@@ -130,7 +130,7 @@ public class TimerArmCancelBench {
             }
             delays = new long[N];
             for (int i = 0; i < N; i++) {
-                delays[i] = kernel.machine().msecsToJiffies(DELAYS_MS[i]);
+                delays[i] = kernel.msecsToJiffies(DELAYS_MS[i]);
             }
         }
 
@@ -139,7 +139,7 @@ public class TimerArmCancelBench {
             for (TimerList x : t) {
                 timers.delete(x);
             }
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.close();
         }
     }
@@ -423,7 +423,7 @@ public class TimerArmCancelBench {
             long created = liveHeap();
             long now = kernel.jiffies();
             for (int i = 0; i < N; i++) {
-                timers.mod(t[i], now + kernel.machine().msecsToJiffies(DELAYS_MS[i]));
+                timers.mod(t[i], now + kernel.msecsToJiffies(DELAYS_MS[i]));
             }
             long armed = liveHeap();
             String histo = histogramLine(TimerList.class.getName());
@@ -442,7 +442,7 @@ public class TimerArmCancelBench {
                     (cancelled - created) / (double) N);
             System.out.printf(Locale.ROOT, "    class histogram: %s%n", histo);
             Reference.reachabilityFence(t);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.close();
         }
 

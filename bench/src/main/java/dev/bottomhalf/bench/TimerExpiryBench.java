@@ -1,5 +1,6 @@
 package dev.bottomhalf.bench;
 
+import dev.bottomhalf.internal.Internals;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
@@ -110,7 +111,7 @@ public class TimerExpiryBench {
 
         @TearDown(Level.Trial)
         public void close() {
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.close();
         }
     }
@@ -389,18 +390,18 @@ public class TimerExpiryBench {
                 System.out.printf(Locale.ROOT, "  LOC cpu0 %d, cpu1 %d; callbacks %d; runtime-thread CPU per tick %.2f us%n",
                         loc0, loc1, ran, loc0 + loc1 == 0 ? 0.0 : total / 1e3 / (loc0 + loc1));
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
                 kernel.close();
             }
         }
 
         private static Thread find(Kernel kernel, String name) {
-            for (AgentHandle h : kernel.machine().agents()) {
+            for (AgentHandle h : Internals.machine(kernel).agents()) {
                 if (h.thread() != null && h.thread().getName().equals(name)) {
                     return h.thread();
                 }
             }
-            throw new IllegalStateException("no runtime thread " + name + " among " + kernel.machine().agents().stream()
+            throw new IllegalStateException("no runtime thread " + name + " among " + Internals.machine(kernel).agents().stream()
                     .map(h -> h.thread() == null ? h.agent().name() : h.thread().getName()).toList());
         }
     }

@@ -76,7 +76,7 @@ public class WaitQueueBench {
     public void close() {
         threaded.bindCurrentThread(0);
         threaded.kthreads().stop(echo);
-        threaded.machine().detachCurrentThread();
+        threaded.detachCurrentThread();
         threaded.close();
     }
 

@@ -80,7 +80,7 @@ public class WorkqueueBench {
         @TearDown(Level.Trial)
         public void close() {
             wqs.cancel(pending);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.close();
         }
     }
@@ -132,7 +132,7 @@ public class WorkqueueBench {
             wqs.cancel(pending);
             stop = true;
             wqs.flushWorkqueue(wq);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.close();
         }
     }

@@ -73,7 +73,7 @@ public final class WorkqueueRunCostHarness {
             if (ran.get() != expected) {
                 throw new IllegalStateException("ran " + ran.get() + " items, expected " + expected);
             }
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
     }
 }

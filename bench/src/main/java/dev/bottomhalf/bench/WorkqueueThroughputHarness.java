@@ -257,7 +257,7 @@ public final class WorkqueueThroughputHarness {
             }
             return rate(start, end);
         } finally {
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
             k.close();
         }
     }
@@ -388,7 +388,7 @@ public final class WorkqueueThroughputHarness {
 
             @Override
             public void close() {
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
                 k.close();
             }
         };
@@ -450,7 +450,7 @@ public final class WorkqueueThroughputHarness {
 
             @Override
             public void close() {
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
                 k.close();
             }
         };
@@ -549,7 +549,7 @@ public final class WorkqueueThroughputHarness {
             System.out.printf(Locale.ROOT, "  %-52s concurrency-management wake-ups during the measurement: %,d%n", "",
                     wqs.cmWakeups() - cmBefore);
         } finally {
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
             k.close();
         }
     }

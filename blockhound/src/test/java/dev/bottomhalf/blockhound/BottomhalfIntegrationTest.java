@@ -158,7 +158,7 @@ class BottomhalfIntegrationTest {
 
     private static boolean waitsForCpuLevel(Thread t) {
         return t.getState() == Thread.State.WAITING && Arrays.stream(t.getStackTrace())
-                .anyMatch(f -> f.getClassName().equals("dev.bottomhalf.runtime.CpuLevel"));
+                .anyMatch(f -> f.getClassName().equals("dev.bottomhalf.internal.runtime.CpuLevel"));
     }
 
     /**

@@ -92,7 +92,7 @@ final class NetDemo {
             DelayedWork[] summary = new DelayedWork[1];
             summary[0] = new DelayedWork("eth0-summary", w -> {
                 writeSummary(summaryFile.path(), kernel, nic, summaries.incrementAndGet());
-                kernel.workqueues().queueDelayed(summaryWq, summary[0], kernel.machine().hz()); // again in a second
+                kernel.workqueues().queueDelayed(summaryWq, summary[0], kernel.hz()); // again in a second
             });
             kernel.workqueues().queueDelayed(summaryWq, summary[0], 0);
             TimerList[] watchdogs = new TimerList[nic.queues.length];
@@ -138,7 +138,7 @@ final class NetDemo {
             kernel.workqueues().cancelDelayedSync(summary[0]);    // its self-requeue cannot escape the cancel
             String monitor = kernel.workqueues().monitor();
             kernel.workqueues().destroy(summaryWq);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             out.println();
             out.println("/proc/interrupts:");
             out.print(kernel.proc().interrupts());
@@ -168,9 +168,9 @@ final class NetDemo {
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */
     private static void netRxAction(Kernel kernel, SimulatedNic nic, Tasklet[] stats, TimerList[] watchdogs) {
-        SimulatedNic.RxQueue q = nic.queues[kernel.context().cpu().id()];
+        SimulatedNic.RxQueue q = nic.queues[kernel.context().cpuId()];
         q.poll(POLL_BUDGET);
-        kernel.timers().mod(watchdogs[q.index], kernel.jiffies() + kernel.machine().msecsToJiffies(WATCHDOG_MS));
+        kernel.timers().mod(watchdogs[q.index], kernel.jiffies() + kernel.msecsToJiffies(WATCHDOG_MS));
         kernel.tasklets().schedule(stats[q.index]);              // runs later in this same pass (TASKLET > NET_RX)
         if (!q.isEmpty()) {
             kernel.softirqs().raise(SoftirqVector.NET_RX);       // more to do: poll again in the next pass

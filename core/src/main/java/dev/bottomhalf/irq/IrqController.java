@@ -1,5 +1,6 @@
 package dev.bottomhalf.irq;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -7,13 +8,13 @@ import java.util.Set;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.InterruptSource;
+import dev.bottomhalf.internal.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -47,7 +48,7 @@ import dev.bottomhalf.runtime.Tracing;
  * disabled.</li>
  * </ul>
  */
-public final class IrqController implements InterruptSource {
+public final class IrqController {
     /** {@code note_interrupt}'s window: verdicts are taken every 100,000 interrupts. */
     public static final int SPURIOUS_WINDOW = 100_000;
     /** More than this many unhandled interrupts in one window disables the line. */
@@ -87,6 +88,8 @@ public final class IrqController implements InterruptSource {
     /** {@code probing_active}: the thread between {@code probe_irq_on} and {@code probe_irq_off}; guarded by this. */
     private Thread prober;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
@@ -117,10 +120,25 @@ public final class IrqController implements InterruptSource {
         this.pending = new long[words * cpus.length];
         // POLL_SPURIOUS_IRQ_INTERVAL = HZ/10 jiffies = 100 ms at every HZ.
         this.pollIntervalNs = (machine.hz() / 10) * 1_000_000_000L / machine.hz();
-        machine.addInterruptSource(this);
+        machine.addInterruptSource(new InterruptSource() {
+            @Override
+            public int deliver(ExecutionContext cpuContext) {
+                return IrqController.this.deliver(cpuContext);
+            }
+
+            @Override
+            public boolean pending(Cpu cpu) {
+                return IrqController.this.pending(cpu);
+            }
+
+            @Override
+            public long nextDeadlineNs(Cpu cpu) {
+                return IrqController.this.nextDeadlineNs(cpu);
+            }
+        });
     }
 
-    public Machine machine() {
+    Machine machine() {
         return machine;
     }
 
@@ -561,8 +579,8 @@ public final class IrqController implements InterruptSource {
         latch(desc.affinity, desc.irq);
     }
 
-    @Override
-    public boolean pending(Cpu cpu) {
+    /** {@code InterruptSource.pending}: whether a line is latched, irq_work is queued or the poll is due. */
+    boolean pending(Cpu cpu) {
         int base = cpu.id() * words;
         for (int w = 0; w < words; w++) {
             if ((long) PENDING.getVolatile(pending, base + w) != 0) {
@@ -576,14 +594,14 @@ public final class IrqController implements InterruptSource {
         return cpu.id() == 0 && poll != Long.MAX_VALUE && machine.clock().nanoTime() >= poll;
     }
 
-    @Override
-    public long nextDeadlineNs(Cpu cpu) {
+    /** {@link InterruptSource#nextDeadlineNs}: the spurious-IRQ poll on CPU 0. */
+    long nextDeadlineNs(Cpu cpu) {
         return cpu.id() == 0 ? pollDeadlineNs : Long.MAX_VALUE;
     }
 
-    @Override
-    public int deliver(ExecutionContext ctx) {
-        Cpu cpu = ctx.cpu();
+    /** {@code InterruptSource.deliver}: every latched line of the CPU, each between irq_enter and irq_exit. */
+    int deliver(ExecutionContext ctx) {
+        Cpu cpu = RuntimeAccess.get().cpu(ctx);
         int base = cpu.id() * words;
         int n = 0;
         for (int w = 0; w < words; w++) {
@@ -695,7 +713,7 @@ public final class IrqController implements InterruptSource {
                 tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="
                         + (res == IrqReturn.NONE ? "unhandled" : "handled"));
             }
-            if (ctx.forceIrqsDisabled()) {
+            if (RuntimeAccess.get().forceIrqsDisabled(ctx)) {
                 reports.warnOnce("__handle_irq_event_percpu_irqs_enabled",
                         "irq " + desc.irq + " handler " + action.name + " enabled interrupts");
             }
@@ -704,7 +722,7 @@ public final class IrqController implements InterruptSource {
                     reports.warning(String.format("irq %d handler %s leaked preempt_count %08x -> %08x",
                             desc.irq, action.name, before, ctx.preemptCount()));
                 }
-                ctx.restorePreemptCount(before);
+                RuntimeAccess.get().restorePreemptCount(ctx, before);
             }
             if (res == IrqReturn.WAKE_THREAD) {
                 if (action.thread == null) {
@@ -893,7 +911,7 @@ public final class IrqController implements InterruptSource {
         if (!desc.percpuDevId) {
             return;
         }
-        int cpu = machine.current().cpu().id();
+        int cpu = machine.current().cpuId();
         synchronized (desc) {
             type &= IRQ_TYPE_SENSE_MASK;
             if (type != 0) {
@@ -913,13 +931,13 @@ public final class IrqController implements InterruptSource {
         if (!desc.percpuDevId) {
             return;
         }
-        desc.percpuEnabled.set(machine.current().cpu().id(), 0);
+        desc.percpuEnabled.set(machine.current().cpuId(), 0);
     }
 
     /** {@code irq_percpu_is_enabled(irq)}: whether the per-CPU line is enabled on the calling CPU. */
     public boolean percpuIsEnabled(int irq) {
         IrqDesc desc = desc(irq);
-        return desc.percpuDevId && desc.percpuEnabled.get(machine.current().cpu().id()) != 0;
+        return desc.percpuDevId && desc.percpuEnabled.get(machine.current().cpuId()) != 0;
     }
 
     /**
@@ -1108,7 +1126,7 @@ public final class IrqController implements InterruptSource {
      * @return false when it was already pending (not queued twice), true when queued
      */
     public boolean irqWorkQueue(IrqWork work) {
-        return irqWorkQueueOn(work, machine.current().cpu().id());
+        return irqWorkQueueOn(work, machine.current().cpuId());
     }
 
     /**

@@ -1,7 +1,8 @@
 package dev.bottomhalf.irq;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 
@@ -97,8 +98,8 @@ final class IrqThread implements Agent {
                         + " context (preempt_count %08x, irqs_disabled %b)", desc.irq, action.name, ctx.preemptCount(),
                         ctx.irqsDisabled()));
             }
-            ctx.forceIrqsEnabled();
-            ctx.restorePreemptCount(before);
+            RuntimeAccess.get().forceIrqsEnabled(ctx);
+            RuntimeAccess.get().restorePreemptCount(ctx, before);
         }
         if (ret == IrqReturn.HANDLED) {
             desc.threadsHandled.incrementAndGet();

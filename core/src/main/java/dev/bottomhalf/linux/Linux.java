@@ -1,5 +1,7 @@
 package dev.bottomhalf.linux;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -110,7 +112,7 @@ public final class Linux {
     }
 
     public static int smp_processor_id() {
-        return ctx().cpu().id();
+        return ctx().cpuId();
     }
 
     public static long jiffies() {
@@ -122,7 +124,7 @@ public final class Linux {
     }
 
     public static long msecs_to_jiffies(long ms) {
-        return k().machine().msecsToJiffies(ms);
+        return k().msecsToJiffies(ms);
     }
 
     public static void local_irq_disable() {
@@ -402,13 +404,13 @@ public final class Linux {
     /** {@code touch_softlockup_watchdog()}: this CPU is knowingly busy; its soft lockup report waits a period. */
     public static void touch_softlockup_watchdog() {
         ExecutionContext c = ctx();
-        c.machine().lockupDetector().touchSoftlockupWatchdog(c.cpu());
+        RuntimeAccess.get().machine(c).lockupDetector().touchSoftlockupWatchdog(RuntimeAccess.get().cpu(c));
     }
 
     /** {@code touch_nmi_watchdog()}: as {@link #touch_softlockup_watchdog()}, and the hard lockup timing restarts. */
     public static void touch_nmi_watchdog() {
         ExecutionContext c = ctx();
-        c.machine().lockupDetector().touchNmiWatchdog(c.cpu());
+        RuntimeAccess.get().machine(c).lockupDetector().touchNmiWatchdog(RuntimeAccess.get().cpu(c));
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1770,7 +1772,7 @@ public final class Linux {
         Kernel k = k();
         java.util.BitSet all = new java.util.BitSet();
         all.set(0, k.cpus());
-        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, false, "smp_call_function");
+        Internals.machine(k).smpCallFunctionMany(all, new NamedCall<>(func, info), wait, false, "smp_call_function");
     }
 
     /**
@@ -1781,12 +1783,12 @@ public final class Linux {
         Kernel k = k();
         java.util.BitSet all = new java.util.BitSet();
         all.set(0, k.cpus());
-        k.machine().smpCallFunctionMany(all, new NamedCall<>(func, info), wait, true, "on_each_cpu");
+        Internals.machine(k).smpCallFunctionMany(all, new NamedCall<>(func, info), wait, true, "on_each_cpu");
     }
 
     /** {@code on_each_cpu_mask(mask, func, info, wait)}: {@link #on_each_cpu} for the CPUs in {@code mask}. */
     public static <T> void on_each_cpu_mask(java.util.BitSet mask, Consumer<T> func, T info, boolean wait) {
-        k().machine().smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
+        Internals.machine(k()).smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
     }
 
     private record NamedCall<T>(Consumer<T> func, T info) implements Runnable {

@@ -1,8 +1,9 @@
 package dev.bottomhalf.locking;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 
@@ -57,7 +58,7 @@ final class LockDebug {
     /** {@code spin_dump}'s text: {@code BUG: spinlock <msg> on CPU#n, comm/pid} and the lock's line. */
     static String spinDump(ExecutionContext ctx, String msg, Object lock, String name, ExecutionContext owner,
                            long ownerPid, int ownerCpu) {
-        return "BUG: spinlock " + msg + " on CPU#" + ctx.cpu().id() + ", " + ctx.name() + "/"
+        return "BUG: spinlock " + msg + " on CPU#" + ctx.cpuId() + ", " + ctx.name() + "/"
                 + Thread.currentThread().threadId() + "\n"
                 + " lock: " + name + "+0x0/0x4 [" + Lockdep.address(lock) + "], .magic: "
                 + Integer.toHexString(SPINLOCK_MAGIC) + ", .owner: "
@@ -68,14 +69,16 @@ final class LockDebug {
     static void spinBug(ExecutionContext ctx, String msg, Object lock, String name, ExecutionContext owner,
                         long ownerPid, int ownerCpu) {
         String text = spinDump(ctx, msg, lock, name, owner, ownerPid, ownerCpu);
-        ctx.machine().reports().lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: spinlock " + msg));
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: spinlock " + msg));
     }
 
     /** {@code rwlock_bug}: {@code BUG: rwlock <msg> on CPU#n, comm/pid, <lock>}. */
     static void rwlockBug(ExecutionContext ctx, String msg, Object lock, String name) {
-        String text = "BUG: rwlock " + msg + " on CPU#" + ctx.cpu().id() + ", " + ctx.name() + "/"
+        String text = "BUG: rwlock " + msg + " on CPU#" + ctx.cpuId() + ", " + ctx.name() + "/"
                 + Thread.currentThread().threadId() + ", " + Lockdep.address(lock) + " (" + name + ")";
-        ctx.machine().reports().lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: rwlock " + msg));
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.BUG, text, new Throwable("BUG: rwlock " + msg));
     }
 
     /** The per-kernel rate of {@code lockup suspected} reports. */
@@ -91,7 +94,7 @@ final class LockDebug {
      * or a stepped waiter has waited {@link #LOCKUP_NS} of host time.
      */
     static void spin(ExecutionContext ctx, SpinWaiter lock, int how, long flags) {
-        Machine machine = ctx.machine();
+        Machine machine = RuntimeAccess.get().machine(ctx);
         boolean stepped = machine.stepped();
         long startNs = System.nanoTime();
         boolean reported = false;

@@ -1,5 +1,6 @@
 package dev.bottomhalf.locking;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -9,7 +10,7 @@ import java.util.Map;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * The kernel's lock validator ({@code kernel/locking/lockdep.c}, {@code CONFIG_PROVE_LOCKING}) for one kernel,
@@ -31,7 +32,7 @@ import dev.bottomhalf.runtime.Machine;
  * {@link dev.bottomhalf.runtime.Reports#lockdep}, which delivers only the first lockdep-type report of a
  * kernel.
  *
- * <p>Implementation notes. Each context keeps its held locks in its own {@link ExecutionContext#lockState()}
+ * <p>Implementation notes. Each context keeps its held locks in its own {@code ExecutionContext.lockState()}
  * (confined, like the kernel's {@code current->held_locks}); classes, their usage bits and the graph are shared
  * and guarded by this object's monitor (the kernel's {@code graph_lock}). A dependency {@code prev -> next} is
  * added between the lock being taken and the topmost held lock of the same IRQ context (and further down past
@@ -80,7 +81,7 @@ public final class Lockdep {
     }
 
     /** This kernel's lockdep, or null when {@code proveLocking} is off. Any thread. */
-    public static Lockdep of(Machine machine) {
+    static Lockdep of(Machine machine) {
         if (!machine.config().proveLocking()) {
             return null;
         }
@@ -89,7 +90,7 @@ public final class Lockdep {
 
     /** The lockdep of {@code ctx}'s kernel while it still validates ({@code debug_locks}), else null. */
     static Lockdep active(ExecutionContext ctx) {
-        Machine m = ctx.machine();
+        Machine m = RuntimeAccess.get().machine(ctx);
         if (!m.config().proveLocking()) {
             return null;
         }
@@ -293,12 +294,12 @@ public final class Lockdep {
     }
 
     static HeldLocks heldOf(ExecutionContext ctx) {
-        Object s = ctx.lockState();
+        Object s = RuntimeAccess.get().lockState(ctx);
         if (s instanceof HeldLocks h) {
             return h;
         }
         HeldLocks h = new HeldLocks();
-        ctx.lockState(h);
+        RuntimeAccess.get().lockState(ctx, h);
         return h;
     }
 
@@ -423,7 +424,8 @@ public final class Lockdep {
      * reader): reported as lockdep's first report would be.
      */
     static void reportUnlockImbalance(ExecutionContext ctx, String lockName) {
-        ctx.machine().reports().lockdep(KernelEvent.Kind.WARNING, unlockImbalance(ctx, lockName, List.of()).substring(1),
+        RuntimeAccess.get().machine(ctx).reports()
+                .lockdep(KernelEvent.Kind.WARNING, unlockImbalance(ctx, lockName, List.of()).substring(1),
                 new Throwable("stack backtrace"));
     }
 

@@ -1,6 +1,6 @@
 package dev.bottomhalf.locking;
 
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 
 /**

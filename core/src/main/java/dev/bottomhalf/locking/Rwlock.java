@@ -1,5 +1,6 @@
 package dev.bottomhalf.locking;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
@@ -99,7 +100,8 @@ public final class Rwlock {
         int s = (int) STATE.getOpaque(this);
         boolean held = ld != null ? ld.isHeld(ctx, this) : s > 0 || (s == WRITER && owner == ctx);
         if (!held) {
-            ctx.machine().reports().warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
+            RuntimeAccess.get().machine(ctx).reports()
+                    .warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
         }
     }
 
@@ -289,7 +291,7 @@ public final class Rwlock {
 
     private void setOwner(ExecutionContext ctx) {
         owner = ctx;
-        ownerCpu = ctx.cpu().id();
+        ownerCpu = ctx.cpuId();
         ownerThread = Thread.currentThread();
     }
 
@@ -339,7 +341,7 @@ public final class Rwlock {
                 throw new IllegalStateException("BUG: rwlock recursion: " + ctx.name() + " write-locks " + name
                         + ", which it already holds; it would spin forever");
             }
-            if (o != null && ownerCpu == ctx.cpu().id() && ctx.interruptContextLevel() > o.interruptContextLevel()) {
+            if (o != null && ownerCpu == ctx.cpuId() && ctx.interruptContextLevel() > o.interruptContextLevel()) {
                 LockDebug.rwlockBug(ctx, "cpu recursion", this, name);
             }
             LockDebug.spin(ctx, new Waiter(false), how, flags);
@@ -385,7 +387,7 @@ public final class Rwlock {
 
         private boolean ctxStepped() {
             ExecutionContext c = ExecutionContext.currentOrNull();
-            return c != null && c.machine().stepped();
+            return c != null && RuntimeAccess.get().machine(c).stepped();
         }
 
         @Override
@@ -401,7 +403,8 @@ public final class Rwlock {
 
         @Override
         public void reportLockup(ExecutionContext ctx) {
-            ctx.machine().reports().bug("BUG: " + (read ? "read" : "write") + "-lock lockup on CPU#" + ctx.cpu().id()
+            RuntimeAccess.get().machine(ctx).reports()
+                    .bug("BUG: " + (read ? "read" : "write") + "-lock lockup on CPU#" + ctx.cpuId()
                     + ", " + ctx.name() + "/" + Thread.currentThread().threadId() + ", " + Lockdep.address(Rwlock.this)
                     + " (" + name + ")", new Throwable("BUG: " + (read ? "read" : "write") + "-lock lockup"));
         }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.locking;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -207,7 +208,7 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
     public final void assertLocked() {
         if (!isLocked()) {
             ExecutionContext ctx = ExecutionContext.current();
-            ctx.machine().reports().bug("kernel BUG at assert_spin_locked(" + name + ")!",
+            RuntimeAccess.get().machine(ctx).reports().bug("kernel BUG at assert_spin_locked(" + name + ")!",
                     new Throwable("assert_spin_locked"));
         }
     }
@@ -221,7 +222,8 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         Lockdep ld = Lockdep.active(ctx);
         boolean held = ld != null ? ld.isHeld(ctx, this) : owner == ctx && isLocked();
         if (!held) {
-            ctx.machine().reports().warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
+            RuntimeAccess.get().machine(ctx).reports()
+                    .warning("WARNING: lockdep_assert_held(" + name + "): not held by " + ctx.name());
         }
     }
 
@@ -243,7 +245,7 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
             contended(ctx, how, flags);
         }
         owner = ctx;
-        ownerCpu = ctx.cpu().id();
+        ownerCpu = ctx.cpuId();
         ownerThread = Thread.currentThread();
     }
 
@@ -252,7 +254,7 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
             return false;
         }
         owner = ctx;
-        ownerCpu = ctx.cpu().id();
+        ownerCpu = ctx.cpuId();
         ownerThread = Thread.currentThread();
         Lockdep ld = Lockdep.active(ctx);
         if (ld != null) {
@@ -270,7 +272,7 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
             throw new IllegalStateException("BUG: spinlock recursion: " + ctx.name() + " takes " + name
                     + ", which it already holds; it would spin forever");
         }
-        if (o != null && ownerCpu == ctx.cpu().id() && ctx.interruptContextLevel() > o.interruptContextLevel()) {
+        if (o != null && ownerCpu == ctx.cpuId() && ctx.interruptContextLevel() > o.interruptContextLevel()) {
             // This context interrupted the holder on its CPU: in the kernel the holder cannot run until we return.
             LockDebug.spinBug(ctx, "cpu recursion", this, name, o, ownerPid(), ownerCpu);
         }
@@ -325,7 +327,8 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
 
         @Override
         public void reportLockup(ExecutionContext ctx) {
-            ctx.machine().reports().bug(LockDebug.spinDump(ctx, "lockup suspected", SpinlockBase.this, name, owner,
+            RuntimeAccess.get().machine(ctx).reports()
+                    .bug(LockDebug.spinDump(ctx, "lockup suspected", SpinlockBase.this, name, owner,
                     ownerPid(), ownerCpu), new Throwable("BUG: spinlock lockup suspected"));
         }
     }

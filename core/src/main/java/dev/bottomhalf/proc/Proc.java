@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Objects;
 
 import dev.bottomhalf.irq.IrqController;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;
@@ -24,6 +24,8 @@ public final class Proc {
     private final Timers timers;
     private final HrTimers hrtimers;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);

@@ -3,7 +3,7 @@ package dev.bottomhalf.runtime;
 /**
  * The time source of one kernel: a monotonic nanosecond counter. Thread-safe.
  *
- * <p>Jiffies are derived from it (see {@link Machine#jiffies()}), so a {@link ManualClock} makes every
+ * <p>Jiffies are derived from it (see {@link dev.bottomhalf.Kernel#jiffies()}), so a {@link ManualClock} makes every
  * timing rule of the kernel — the 2 ms softirq budget, the 100 ms unhandled-interrupt window —
  * deterministic in stepped mode.
  */

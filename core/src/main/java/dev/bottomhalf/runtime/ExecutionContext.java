@@ -1,5 +1,11 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.CpuLevel;
+import dev.bottomhalf.internal.runtime.KernelThread;
+
 /**
  * The execution context of one thread of one kernel: the Java counterpart of the kernel's
  * {@code preempt_count} plus the local IRQ flag, with the kernel's context predicates. Confined: only
@@ -25,7 +31,7 @@ package dev.bottomhalf.runtime;
  * section).</li>
  * <li>The task state ({@link #taskState()}, for {@code dev.bottomhalf.sched}) is the exception to
  * confinement: the owner writes it ({@code set_current_state}), any thread may wake it with one
- * compare-and-set ({@link #wakeUpState}), which unparks the thread registered as sleeping in it.</li>
+ * compare-and-set ({@code wakeUpState}), which unparks the thread registered as sleeping in it.</li>
  * <li>In hardirq context {@code local_bh_disable}/{@code local_bh_enable} only count: a hard IRQ
  * already excludes every other context of its CPU in the kernel, and taking the BH level there could
  * deadlock against a task that holds BH and waits for the IRQ level.</li>
@@ -66,6 +72,10 @@ public final class ExecutionContext {
         KTHREAD,
         /** Any other thread, bound to a CPU. */
         TASK
+    }
+
+    static {
+        RuntimeAccess.install(new RuntimeBridge()); // first: the wiring's access to the members below
     }
 
     private static final ThreadLocal<ExecutionContext> CURRENT = new ThreadLocal<>();
@@ -138,7 +148,7 @@ public final class ExecutionContext {
     // Identity
     // ------------------------------------------------------------------------------------------
 
-    public Machine machine() {
+    Machine machine() {
         return machine;
     }
 
@@ -157,8 +167,13 @@ public final class ExecutionContext {
     }
 
     /** The CPU this context runs on. */
-    public Cpu cpu() {
+    Cpu cpu() {
         return cpu;
+    }
+
+    /** The id of the CPU this context runs on ({@code smp_processor_id()} for its thread). Any thread. */
+    public int cpuId() {
+        return cpu.id();
     }
 
     void rebind(Cpu newCpu) {
@@ -177,12 +192,12 @@ public final class ExecutionContext {
      * The per-context state of {@code dev.bottomhalf.locking} (lockdep's held locks, the kernel's
      * {@code current->held_locks}), or null. Only this context's thread.
      */
-    public Object lockState() {
+    Object lockState() {
         return lockState;
     }
 
     /** Sets the per-context state of {@code dev.bottomhalf.locking}. Only this context's thread. */
-    public void lockState(Object state) {
+    void lockState(Object state) {
         this.lockState = state;
     }
 
@@ -433,12 +448,12 @@ public final class ExecutionContext {
     private volatile SleepListener sleepListener;
 
     /** Sets the listener told about this context's sleeps (null: none). */
-    public void sleepListener(SleepListener listener) {
+    void sleepListener(SleepListener listener) {
         this.sleepListener = listener;
     }
 
     /** Called by the kernel's sleeping primitives just before this context blocks. */
-    public void sleepStarts() {
+    void sleepStarts() {
         SleepListener l = sleepListener;
         if (l != null) {
             l.sleeping(this);
@@ -446,7 +461,7 @@ public final class ExecutionContext {
     }
 
     /** Called by the kernel's sleeping primitives when this context runs again. */
-    public void sleepEnds() {
+    void sleepEnds() {
         SleepListener l = sleepListener;
         if (l != null) {
             l.running(this);
@@ -524,7 +539,7 @@ public final class ExecutionContext {
     }
 
     /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
-    public void setTaskState(int state) {
+    void setTaskState(int state) {
         taskState = state;
     }
 
@@ -533,13 +548,13 @@ public final class ExecutionContext {
      * (0) and the thread sleeping in it, if one is parked, is unparked — that thread alone; otherwise nothing
      * happens. Any thread, any context.
      *
-     * <p>No lost wake-up: the sleeper publishes itself ({@link #sleepingThread}) before it reads the state and
+     * <p>No lost wake-up: the sleeper publishes itself ({@code sleepingThread}) before it reads the state and
      * parks; the waker writes the state before it reads the sleeper. Both are volatile, so either the waker
      * unparks the sleeper (an unpark before the park makes the park return) or the sleeper sees the state.
      *
      * @return whether this call woke the task
      */
-    public boolean wakeUpState(int mask) {
+    boolean wakeUpState(int mask) {
         for (;;) {
             int s = taskState;
             if ((s & mask) == 0) {
@@ -559,7 +574,7 @@ public final class ExecutionContext {
      * The thread about to sleep until this task runs again ({@code thread}), or null when it stopped sleeping.
      * Called by that thread around its sleep, before it reads the state.
      */
-    public void sleepingThread(Thread thread) {
+    void sleepingThread(Thread thread) {
         sleeper = thread;
     }
 
@@ -569,7 +584,7 @@ public final class ExecutionContext {
      *
      * @throws IllegalStateException for any other context
      */
-    public void bindKthread(Cpu newCpu) {
+    void bindKthread(Cpu newCpu) {
         if (role != Role.KTHREAD) {
             throw new IllegalStateException(name + " is not a kthread");
         }
@@ -577,12 +592,12 @@ public final class ExecutionContext {
     }
 
     /** The {@code dev.bottomhalf.sched} task object of this context, or null before its first use. Any thread. */
-    public Object task() {
+    Object task() {
         return task;
     }
 
     /** Sets the task object of this context unless one is set; returns the one that is. Any thread. */
-    public synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
+    synchronized Object taskIfAbsent(java.util.function.Supplier<Object> make) {
         Object t = task;
         if (t == null) {
             t = make.get();
@@ -612,7 +627,7 @@ public final class ExecutionContext {
     }
 
     /** Sets the count back after a handler leaked a change (the kernel restores it the same way). */
-    public void restorePreemptCount(int count) {
+    void restorePreemptCount(int count) {
         int leakedSoftirq = preemptCount & SOFTIRQ_MASK;
         int wantedSoftirq = count & SOFTIRQ_MASK;
         preemptCount = count;
@@ -622,17 +637,17 @@ public final class ExecutionContext {
     }
 
     /** Adds or removes the serving-softirq offset; the caller owns the BH level. */
-    public void enterServingSoftirq() {
+    void enterServingSoftirq() {
         assert cpu.bhLevel().isOwnedBy(this) || inHardirq() : name + " serves softirqs without the BH level";
         preemptCount += SOFTIRQ_OFFSET;
     }
 
-    public void leaveServingSoftirq() {
+    void leaveServingSoftirq() {
         preemptCount -= SOFTIRQ_OFFSET;
     }
 
     /** Makes IRQs enabled again after a handler returned with them disabled; returns whether it had to. */
-    public boolean forceIrqsEnabled() {
+    boolean forceIrqsEnabled() {
         if (irqsDisabled) {
             localIrqEnable();
             return true;
@@ -641,7 +656,7 @@ public final class ExecutionContext {
     }
 
     /** Makes IRQs disabled again after a hard-IRQ handler enabled them; returns whether it had to. */
-    public boolean forceIrqsDisabled() {
+    boolean forceIrqsDisabled() {
         if (!irqsDisabled) {
             localIrqDisable();
             return true;

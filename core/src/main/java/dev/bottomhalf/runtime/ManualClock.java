@@ -1,6 +1,7 @@
 package dev.bottomhalf.runtime;
 
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongConsumer;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -8,16 +9,12 @@ import java.util.concurrent.TimeUnit;
  * volatile field, so an advance is visible to every thread that reads the clock afterwards.
  *
  * <p>Implementation notes: after each advance the clock tells its listeners (the kernels'
- * {@link LockupDetector}s) the time it moved to, on the advancing thread and outside its lock.
+ * lockup detectors) the time it moved to, on the advancing thread and outside its lock.
  */
 public final class ManualClock implements Clock {
-    /** Told about every advance of the clock, on the advancing thread. */
-    interface AdvanceListener {
-        void advanced(long nowNs);
-    }
 
     private volatile long nowNs;
-    private final CopyOnWriteArrayList<AdvanceListener> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<LongConsumer> listeners = new CopyOnWriteArrayList<>();
 
     ManualClock() {
     }
@@ -41,16 +38,16 @@ public final class ManualClock implements Clock {
             toNs = nowNs + deltaNs;
             nowNs = toNs;
         }
-        for (AdvanceListener l : listeners) {
-            l.advanced(toNs);
+        for (LongConsumer l : listeners) {
+            l.accept(toNs);
         }
     }
 
-    void addListener(AdvanceListener listener) {
+    void addListener(LongConsumer listener) {
         listeners.add(listener);
     }
 
-    void removeListener(AdvanceListener listener) {
+    void removeListener(LongConsumer listener) {
         listeners.remove(listener);
     }
 

@@ -1,5 +1,7 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.runtime.RateLimiter;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;

@@ -1,5 +1,10 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -24,7 +29,7 @@ public final class Stepper {
 
     private final Machine machine;
 
-    public Stepper(Machine machine) {
+    Stepper(Machine machine) {
         if (!machine.stepped()) {
             throw new IllegalStateException("this kernel runs in threaded mode; build it with stepped() to step it");
         }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.runtime.Machine;
 import java.util.Set;
 
 /**

@@ -1,11 +1,12 @@
 package dev.bottomhalf.sched;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelPanic;
-import dev.bottomhalf.runtime.Machine;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * The {@code struct kthread} of one kthread, and the runtime agent whose one duty cycle is the kthread's life:
@@ -48,8 +49,8 @@ final class Kthread implements Agent {
         this.task = new Task(ctx, ctx.name(), pid, this, null);
         this.parked = new Completion(ctx.name() + "-parked");
         this.exited = new Completion(ctx.name() + "-exited");
-        ctx.taskIfAbsent(() -> task);
-        ctx.setTaskState(Task.TASK_UNINTERRUPTIBLE); // created asleep until wake_up_process
+        RuntimeAccess.get().taskIfAbsent(ctx, () -> task);
+        RuntimeAccess.get().setTaskState(ctx, Task.TASK_UNINTERRUPTIBLE); // created asleep until wake_up_process
     }
 
     @Override
@@ -131,7 +132,7 @@ final class Kthread implements Agent {
     private void exit(int ret) {
         exiting = true;
         result = ret;
-        ctx.setTaskState(TASK_DEAD);
+        RuntimeAccess.get().setTaskState(ctx, TASK_DEAD);
         Machine machine = kthreads.sched().machine();
         if (!machine.closed()) {
             kthreads.sched().completeAll(exited);

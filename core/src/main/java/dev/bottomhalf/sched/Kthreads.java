@@ -1,5 +1,6 @@
 package dev.bottomhalf.sched;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -7,9 +8,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 
@@ -78,7 +79,8 @@ public final class Kthreads {
         if (comm.length() >= Task.TASK_COMM_LEN) {
             comm = comm.substring(0, Task.TASK_COMM_LEN - 1);
         }
-        ExecutionContext ctx = machine.newContext(ExecutionContext.Role.KTHREAD, comm, creator.cpu());
+        ExecutionContext ctx = machine.newContext(ExecutionContext.Role.KTHREAD, comm,
+                RuntimeAccess.get().cpu(creator));
         Kthread k = new Kthread(this, ctx, threadfn, data, sched.nextPid());
         if (machine.stepped()) {
             SteppedScheduler.of(machine).adopt(k);
@@ -147,14 +149,14 @@ public final class Kthreads {
     void parkme(Kthread self) {
         ExecutionContext ctx = self.context();
         for (;;) {
-            ctx.setTaskState(Task.TASK_PARKED); // set_special_state()
+            RuntimeAccess.get().setTaskState(ctx, Task.TASK_PARKED); // set_special_state()
             if (!self.shouldPark) {
                 break;
             }
             sched.complete(self.parked);
             sched.sleep(ctx, Timers.MAX_SCHEDULE_TIMEOUT, "kthread_parkme");
         }
-        ctx.setTaskState(Task.TASK_RUNNING);
+        RuntimeAccess.get().setTaskState(ctx, Task.TASK_RUNNING);
     }
 
     /**
@@ -218,7 +220,7 @@ public final class Kthreads {
                     + " TASK_UNINTERRUPTIBLE (WARN_ON(1) when wait_task_inactive() fails)");
             return;
         }
-        k.context().bindKthread(target);
+        RuntimeAccess.get().bindKthread(k.context(), target);
     }
 
     /** {@code to_kthread(k)}: its kthread, or null after the kernel's WARNING for a task that is not one. */
@@ -264,9 +266,9 @@ public final class Kthreads {
         }
         worker.task = self;
         for (;;) {
-            ctx.setTaskState(Task.TASK_INTERRUPTIBLE);
+            RuntimeAccess.get().setTaskState(ctx, Task.TASK_INTERRUPTIBLE);
             if (shouldStop()) {
-                ctx.setTaskState(Task.TASK_RUNNING);
+                RuntimeAccess.get().setTaskState(ctx, Task.TASK_RUNNING);
                 synchronized (worker) {
                     worker.task = null;
                 }
@@ -281,7 +283,7 @@ public final class Kthreads {
                 worker.currentWork = work;
             }
             if (work != null) {
-                ctx.setTaskState(Task.TASK_RUNNING);
+                RuntimeAccess.get().setTaskState(ctx, Task.TASK_RUNNING);
                 try {
                     work.func.accept(work);
                 } catch (Throwable t) {

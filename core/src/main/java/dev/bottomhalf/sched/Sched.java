@@ -1,5 +1,6 @@
 package dev.bottomhalf.sched;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import static dev.bottomhalf.sched.Task.TASK_INTERRUPTIBLE;
 import static dev.bottomhalf.sched.Task.TASK_KILLABLE;
 import static dev.bottomhalf.sched.Task.TASK_NORMAL;
@@ -12,8 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.Machine;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Timers;
 
 /**
@@ -66,6 +67,8 @@ public final class Sched {
     private final Timers timers;
     private final AtomicInteger lastPid = new AtomicInteger();
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Sched(Machine machine, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.timers = Objects.requireNonNull(timers, "timers");
@@ -95,16 +98,16 @@ public final class Sched {
 
     /** The task of {@code ctx}, made on first use (a pid is given then). */
     Task taskOf(ExecutionContext ctx) {
-        Object t = ctx.task();
+        Object t = RuntimeAccess.get().task(ctx);
         if (t != null) {
             return (Task) t;
         }
-        return (Task) ctx.taskIfAbsent(() -> newTask(ctx));
+        return (Task) RuntimeAccess.get().taskIfAbsent(ctx, () -> newTask(ctx));
     }
 
     private Task newTask(ExecutionContext ctx) {
         return switch (ctx.role()) {
-            case CPU -> new Task(ctx, "swapper/" + ctx.cpu().id(), 0, null, null);
+            case CPU -> new Task(ctx, "swapper/" + ctx.cpuId(), 0, null, null);
             case TASK -> new Task(ctx, ctx.name(), nextPid(), null, ctx.taskThread());
             default -> new Task(ctx, ctx.name(), nextPid(), null, null);
         };
@@ -116,7 +119,7 @@ public final class Sched {
 
     /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
     public void setCurrentState(int state) {
-        machine.current().setTaskState(state);
+        RuntimeAccess.get().setTaskState(machine.current(), state);
     }
 
     /** {@code schedule()}: sleeps until woken when the task set a sleeping state, else yields ({@code cond_resched}). */
@@ -146,7 +149,7 @@ public final class Sched {
     public long scheduleTimeoutKillable(long timeout) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
-        ctx.setTaskState(TASK_KILLABLE);
+        RuntimeAccess.get().setTaskState(ctx, TASK_KILLABLE);
         return sleep(ctx, timeout, "schedule_timeout_killable");
     }
 
@@ -154,7 +157,7 @@ public final class Sched {
     public long scheduleTimeoutIdle(long timeout) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
-        ctx.setTaskState(Task.TASK_IDLE);
+        RuntimeAccess.get().setTaskState(ctx, Task.TASK_IDLE);
         return sleep(ctx, timeout, "schedule_timeout_idle");
     }
 
@@ -162,7 +165,8 @@ public final class Sched {
     long sleep(ExecutionContext ctx, long timeout, String call) {
         int state = ctx.taskState();
         if (state != TASK_RUNNING && signalPendingState(state, taskOf(ctx))) {
-            ctx.setTaskState(TASK_RUNNING); // __schedule() does not put a task with a pending signal to sleep
+            // __schedule() does not put a task with a pending signal to sleep
+            RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
             return timeout;
         }
         return timers.scheduleTimeout(timeout, call);
@@ -186,7 +190,7 @@ public final class Sched {
     }
 
     boolean tryToWakeUp(Task p, int state) {
-        if (!p.context().wakeUpState(state)) {
+        if (!RuntimeAccess.get().wakeUpState(p.context(), state)) {
             return false;
         }
         Kthread k = p.kthread();
@@ -357,7 +361,7 @@ public final class Sched {
             if (!e.queued) {
                 wq.addFirst(e);
             }
-            ctx.setTaskState(state);
+            RuntimeAccess.get().setTaskState(ctx, state);
         }
     }
 
@@ -376,7 +380,7 @@ public final class Sched {
                 wasEmpty = wq.emptyLocked();
                 wq.addLast(e);
             }
-            ctx.setTaskState(state);
+            RuntimeAccess.get().setTaskState(ctx, state);
         }
         return wasEmpty;
     }
@@ -402,14 +406,14 @@ public final class Sched {
                     wq.addFirst(e);
                 }
             }
-            ctx.setTaskState(state);
+            RuntimeAccess.get().setTaskState(ctx, state);
         }
         return 0;
     }
 
     /** {@code finish_wait(wq, entry)}: the task runs again and the entry leaves the queue if still on it. */
     public void finishWait(WaitQueueHead wq, WaitQueueEntry e) {
-        machine.current().setTaskState(TASK_RUNNING);
+        RuntimeAccess.get().setTaskState(machine.current(), TASK_RUNNING);
         if (e.queued) { // list_empty_careful()
             synchronized (wq) {
                 wq.remove(e);
@@ -715,7 +719,7 @@ public final class Sched {
                     if (x.done != 0) {
                         if (e != null) {
                             x.wait.remove(e); // __finish_swait
-                            ctx.setTaskState(TASK_RUNNING);
+                            RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
                         }
                         if (x.done != Completion.UINT_MAX) {
                             x.done--;
@@ -724,7 +728,7 @@ public final class Sched {
                     }
                     if (slept && timeout == 0) {
                         x.wait.remove(e);
-                        ctx.setTaskState(TASK_RUNNING);
+                        RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
                         return 0;
                     }
                     if (!mayBlock) {
@@ -736,13 +740,13 @@ public final class Sched {
                     }
                     if (signalPendingState(state, p)) {
                         x.wait.remove(e);
-                        ctx.setTaskState(TASK_RUNNING);
+                        RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
                         return -ERESTARTSYS;
                     }
                     if (!e.queued) {
                         x.wait.addLast(e); // __prepare_to_swait
                     }
-                    ctx.setTaskState(state);
+                    RuntimeAccess.get().setTaskState(ctx, state);
                 }
                 timeout = sleep(ctx, timeout, call);
                 slept = true;
@@ -752,7 +756,7 @@ public final class Sched {
                 synchronized (x.wait) {
                     x.wait.remove(e);
                 }
-                ctx.setTaskState(TASK_RUNNING);
+                RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
             }
         }
     }

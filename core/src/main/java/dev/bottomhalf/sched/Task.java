@@ -11,7 +11,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
  *
  * <p>Implementation notes. The state itself ({@code __state}) lives in the task's {@link ExecutionContext}
  * ({@link ExecutionContext#taskState()}), so that the timers' sleeping helpers below this package wake the same
- * state; wakers change it with one compare-and-set ({@link ExecutionContext#wakeUpState}). A pending signal is the
+ * state; wakers change it with one compare-and-set ({@code ExecutionContext.wakeUpState}). A pending signal is the
  * task thread's interrupt status; {@code SIGKILL} also sets {@link #fatalSignal}.
  */
 public final class Task {

@@ -2,9 +2,9 @@ package dev.bottomhalf.softirq;
 
 import java.util.concurrent.atomic.AtomicLong;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 
 /**

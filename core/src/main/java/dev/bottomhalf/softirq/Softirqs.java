@@ -1,19 +1,20 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.function.Function;
 
-import dev.bottomhalf.runtime.AgentHandle;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
-import dev.bottomhalf.runtime.SoftirqEntry;
+import dev.bottomhalf.internal.runtime.SoftirqEntry;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 
@@ -27,7 +28,7 @@ import dev.bottomhalf.runtime.Tracing;
  * <li>Where softirqs run: at irq_exit on {@code cpu/N} when the interrupt did not
  * interrupt a softirq or a BH-disabled section; at the outermost {@code local_bh_enable} on the
  * caller's thread; and in {@code ksoftirqd/N}, woken by a raise from plain task context or when the
- * loop's budget runs out. Every path goes through {@link #runPendingThenRelease}, so there is one
+ * loop's budget runs out. Every path goes through {@code runPendingThenRelease}, so there is one
  * loop.</li>
  * <li>Exclusion: a context serves softirqs of CPU N only while it owns CPU N's BH level. A context that
  * finds the BH level owned leaves its pending bits to the owner, which re-checks the mask before it
@@ -43,7 +44,7 @@ import dev.bottomhalf.runtime.Tracing;
  * being served by {@code ksoftirqd} or a task runs at once on {@code cpu/N}, in parallel.</li>
  * </ul>
  */
-public final class Softirqs implements SoftirqEntry {
+public final class Softirqs {
     /**
      * {@code MAX_SOFTIRQ_TIME}: 2 ms. From the kernel's comment: long enough to drain a burst of network
      * traffic, short enough that a flood cannot starve user tasks for more than a couple of ticks before
@@ -75,6 +76,8 @@ public final class Softirqs implements SoftirqEntry {
     /** Names a vector's handler in an oops report; made once (it reads this object's names). */
     private final Function<Integer, String> oopsName = nr -> "softirq " + names[nr] + " (" + actionNames[nr] + ")";
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Softirqs(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.tracing = machine.tracing();
@@ -90,10 +93,25 @@ public final class Softirqs implements SoftirqEntry {
             daemons[i] = new Ksoftirqd(this, machine.cpu(i));
             daemons[i].handle = machine.register(daemons[i], true);
         }
-        machine.installSoftirqEntry(this);
+        machine.installSoftirqEntry(new SoftirqEntry() {
+            @Override
+            public void invokeSoftirq(ExecutionContext cpuContext) {
+                Softirqs.this.invokeSoftirq(cpuContext);
+            }
+
+            @Override
+            public void runPendingThenRelease(ExecutionContext ctx) {
+                Softirqs.this.runPendingThenRelease(ctx);
+            }
+
+            @Override
+            public void wakeKsoftirqd(Cpu cpu) {
+                Softirqs.this.wakeKsoftirqd(cpu);
+            }
+        });
     }
 
-    public Machine machine() {
+    Machine machine() {
         return machine;
     }
 
@@ -201,7 +219,7 @@ public final class Softirqs implements SoftirqEntry {
         if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || action(nr) == null) {
             throw unopened(nr);
         }
-        Cpu cpu = ctx.cpu();
+        Cpu cpu = RuntimeAccess.get().cpu(ctx);
         boolean published = cpu.markSoftirqPending(1 << nr);
         if (tracing.on(Tracepoint.SOFTIRQ_RAISE)) {
             tracing.emit(Tracepoint.SOFTIRQ_RAISE, describe(nr));
@@ -235,16 +253,16 @@ public final class Softirqs implements SoftirqEntry {
     public void doSoftirq() {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
-        Cpu cpu = ctx.cpu();
+        Cpu cpu = RuntimeAccess.get().cpu(ctx);
         if (ctx.inInterrupt() || cpu.softirqPending() == 0 || !cpu.tryAcquireBh(ctx)) {
             return;
         }
         runPendingThenRelease(ctx);
     }
 
-    @Override
-    public void invokeSoftirq(ExecutionContext cpuContext) {
-        Cpu cpu = cpuContext.cpu();
+    /** {@code SoftirqEntry.invokeSoftirq}: {@code invoke_softirq()} at {@code irq_exit}. */
+    void invokeSoftirq(ExecutionContext cpuContext) {
+        Cpu cpu = RuntimeAccess.get().cpu(cpuContext);
         if (machine.config().forceIrqThreads()) {
             wakeKsoftirqd(cpu);
             return;
@@ -255,9 +273,9 @@ public final class Softirqs implements SoftirqEntry {
         // else: a task with BH disabled, or ksoftirqd, owns BH on this CPU and runs them when it is done.
     }
 
-    @Override
-    public void runPendingThenRelease(ExecutionContext ctx) {
-        Cpu cpu = ctx.cpu();
+    /** {@code SoftirqEntry.runPendingThenRelease}: the outermost {@code local_bh_enable}. */
+    void runPendingThenRelease(ExecutionContext ctx) {
+        Cpu cpu = RuntimeAccess.get().cpu(ctx);
         while (true) {
             boolean deferred = false;
             if (cpu.softirqPending() != 0) {
@@ -281,10 +299,10 @@ public final class Softirqs implements SoftirqEntry {
         long startNs = machine.clock().nanoTime();
         long end = Long.MIN_VALUE;
         int restart = MAX_SOFTIRQ_RESTART;
-        ctx.enterServingSoftirq();
+        RuntimeAccess.get().enterServingSoftirq(ctx);
         // Handlers run with IRQs enabled (step 3); a caller that had them off (do_softirq's
         // local_irq_save, a local_bh_enable misused with IRQs off) gets them off again at the end.
-        boolean callerIrqsOff = ctx.forceIrqsEnabled();
+        boolean callerIrqsOff = RuntimeAccess.get().forceIrqsEnabled(ctx);
         try {
             int pending = cpu.takeSoftirqPending();
             while (true) {
@@ -308,7 +326,7 @@ public final class Softirqs implements SoftirqEntry {
                 return true;
             }
         } finally {
-            ctx.leaveServingSoftirq();
+            RuntimeAccess.get().leaveServingSoftirq(ctx);
             if (callerIrqsOff) {
                 ctx.localIrqDisable();
             }
@@ -337,9 +355,9 @@ public final class Softirqs implements SoftirqEntry {
             machine.reports().printk(KernelEvent.Kind.ERR, String.format(
                     "huh, entered softirq %d %s %s with preempt_count %08x, exited with %08x?",
                     nr, names[nr], actionNames[nr], before, after));
-            ctx.restorePreemptCount(before);
+            RuntimeAccess.get().restorePreemptCount(ctx, before);
         }
-        if (ctx.forceIrqsEnabled() && irqsOffReturns.allow(nr, KernelEvent.Kind.WARNING)) {
+        if (RuntimeAccess.get().forceIrqsEnabled(ctx) && irqsOffReturns.allow(nr, KernelEvent.Kind.WARNING)) {
             machine.reports().warning(String.format("softirq %d %s %s returned with IRQs disabled",
                     nr, names[nr], actionNames[nr]));
         }
@@ -353,8 +371,8 @@ public final class Softirqs implements SoftirqEntry {
     // ksoftirqd
     // ------------------------------------------------------------------------------------------
 
-    @Override
-    public void wakeKsoftirqd(Cpu cpu) {
+    /** {@code wakeup_softirqd()} for {@code cpu}. */
+    void wakeKsoftirqd(Cpu cpu) {
         daemons[cpu.id()].wake();
     }
 
@@ -380,7 +398,7 @@ public final class Softirqs implements SoftirqEntry {
         Ksoftirqd d = daemons[machine.cpu(cpu).id()];
         ExecutionContext ctx = d.context();
         machine.runAs(ctx, () -> {
-            if (ctx.cpu().softirqPending() == 0 || !ctx.cpu().tryAcquireBh(ctx)) {
+            if (RuntimeAccess.get().cpu(ctx).softirqPending() == 0 || !RuntimeAccess.get().cpu(ctx).tryAcquireBh(ctx)) {
                 return 0;
             }
             runPendingThenRelease(ctx);

@@ -1,13 +1,14 @@
 package dev.bottomhalf.tasklet;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -51,6 +52,8 @@ public final class Tasklets {
     /** A callback's oopses, rate-limited per tasklet. */
     private final RateLimiter oopses;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Tasklets(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
@@ -66,6 +69,7 @@ public final class Tasklets {
         }
         softirqs.open(SoftirqVector.TASKLET, () -> action(normal, SoftirqVector.TASKLET));
         softirqs.open(SoftirqVector.HI, () -> action(hi, SoftirqVector.HI));
+        machine.installTaskletDrainForBenchmark(this::drainForBenchmark);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -95,7 +99,7 @@ public final class Tasklets {
                     + " tasklet_setup() or tasklet_init() first");
         }
         ExecutionContext ctx = machine.current();
-        int cpu = ctx.cpu().id();
+        int cpu = ctx.cpuId();
         t.cpu(cpu);
         lists[cpu].push(t);
         softirqs.raiseOn(ctx, vector.nr(), true);
@@ -133,7 +137,7 @@ public final class Tasklets {
         if (bh != null) {
             bh.run(ctx, vector == SoftirqVector.HI);
         }
-        Cpu cpu = ctx.cpu();
+        Cpu cpu = RuntimeAccess.get().cpu(ctx);
         TaskletList list = lists[cpu.id()];
         Tasklet t = list.takeAll();
         while (t != null) {
@@ -295,9 +299,10 @@ public final class Tasklets {
     /**
      * Takes CPU {@code cpu}'s normal list back and clears SCHED on each tasklet without running it: what the
      * CPU's softirq does before it calls the callbacks. For benchmarks that measure the scheduling side
-     * alone; never call it on a live kernel (the tasklets would be dropped).
+     * alone ({@code Internals.drainTaskletsForBenchmark}); never call it on a live kernel (the tasklets would be
+     * dropped).
      */
-    public void drainForBenchmark(int cpu) {
+    void drainForBenchmark(int cpu) {
         TaskletList list = normal[machine.cpu(cpu).id()];
         Tasklet t = list.takeAll();
         while (t != null) {

@@ -1,5 +1,6 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -11,10 +12,10 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.InterruptSource;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.InterruptSource;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -59,6 +60,8 @@ public final class HrTimers {
     /** A callback's oopses, rate-limited per hrtimer. */
     private final RateLimiter oopses;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public HrTimers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
@@ -235,7 +238,7 @@ public final class HrTimers {
         if (t.isQueued()) {
             throw new IllegalStateException("hrtimer_setup(" + t.name() + ") of a queued timer: cancel it first");
         }
-        t.init(name, function, mode.contains(HrTimer.Mode.SOFT), bases[machine.current().cpu().id()]);
+        t.init(name, function, mode.contains(HrTimer.Mode.SOFT), bases[machine.current().cpuId()]);
     }
 
     /** Like {@link #setup} on a new timer. */
@@ -267,7 +270,7 @@ public final class HrTimers {
         if (expires < 0) {
             expires = Long.MAX_VALUE; // overflow of a relative time: KTIME_MAX
         }
-        CpuBase target = bases[machine.current().cpu().id()];
+        CpuBase target = bases[machine.current().cpuId()];
         CpuBase base = lockBase(t);
         boolean first;
         try {
@@ -501,7 +504,7 @@ public final class HrTimers {
     private final class Interrupt implements InterruptSource {
         @Override
         public int deliver(ExecutionContext cpuContext) {
-            Cpu cpu = cpuContext.cpu();
+            Cpu cpu = RuntimeAccess.get().cpu(cpuContext);
             CpuBase base = bases[cpu.id()];
             if (!due(base, now())) {
                 return 0;
@@ -558,7 +561,7 @@ public final class HrTimers {
     /** {@code hrtimer_run_softirq}. */
     private void runSoftirq() {
         ExecutionContext ctx = machine.current();
-        CpuBase base = bases[ctx.cpu().id()];
+        CpuBase base = bases[ctx.cpuId()];
         base.lock();
         try {
             runQueue(ctx, base, base.soft, now());

@@ -1,13 +1,14 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import static dev.bottomhalf.time.Timers.MAX_SCHEDULE_TIMEOUT;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.ManualClock;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * The process-context sleeping helpers ({@code schedule_timeout*}, {@code msleep*}, {@code usleep_range}) and
@@ -15,11 +16,11 @@ import dev.bottomhalf.runtime.SteppedScheduler;
  * same names. Package-private: callers use {@link Timers}.
  *
  * <p>Implementation notes. A sleep sets the task state of the caller's context
- * ({@link ExecutionContext#setTaskState}), arms an on-stack-style {@link TimerList} on the caller's CPU through
+ * ({@code ExecutionContext.setTaskState}), arms an on-stack-style {@link TimerList} on the caller's CPU through
  * {@link Timers#mod} and waits until the state is running again: the timer's callback ({@code process_timeout})
- * wakes it with {@link ExecutionContext#wakeUpState}, as {@code wake_up_process} and the wait queues of
+ * wakes it with {@code ExecutionContext.wakeUpState}, as {@code wake_up_process} and the wait queues of
  * {@code dev.bottomhalf.sched} do, which unparks the sleeping thread alone (it registers itself with
- * {@link ExecutionContext#sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
+ * {@code ExecutionContext.sleepingThread} first); the timer is removed with {@link Timers#deleteSync} on the way out, so no
  * callback outlives the sleep. Every sleep brackets itself with {@code ExecutionContext.sleepStarts/sleepEnds}, which is how a
  * workqueue pool learns that a worker sleeps. In stepped mode the waits and burns go through the
  * {@link SteppedScheduler} instead of parking or spinning.
@@ -55,7 +56,7 @@ final class SleepingHelpers {
     private long scheduleTimeoutIn(int state, long timeout, String call) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
-        ctx.setTaskState(state); // __set_current_state(state)
+        RuntimeAccess.get().setTaskState(ctx, state); // __set_current_state(state)
         return scheduleTimeout(ctx, timeout, call);
     }
 
@@ -73,12 +74,12 @@ final class SleepingHelpers {
      */
     private long scheduleTimeout(ExecutionContext ctx, long timeout, String call) {
         if (!ctx.mightSleep(call)) {
-            ctx.setTaskState(0);
+            RuntimeAccess.get().setTaskState(ctx, 0);
             return 0; // reported: sleeping here would deadlock the CPU, so it does not sleep
         }
         if (timeout < 0) {
             reports.printk(KernelEvent.Kind.ERR, String.format("schedule_timeout: wrong timeout value %x", timeout));
-            ctx.setTaskState(0);
+            RuntimeAccess.get().setTaskState(ctx, 0);
             return 0;
         }
         int state = ctx.taskState();
@@ -87,7 +88,8 @@ final class SleepingHelpers {
         }
         boolean interruptible = (state & TASK_INTERRUPTIBLE) != 0;
         if (interruptible && Thread.currentThread().isInterrupted()) {
-            ctx.setTaskState(0); // signal_pending_state(): __schedule() does not put the task to sleep
+            // signal_pending_state(): __schedule() does not put the task to sleep
+            RuntimeAccess.get().setTaskState(ctx, 0);
             return timeout;
         }
         long expire = timeout == MAX_SCHEDULE_TIMEOUT ? Long.MAX_VALUE : machine.jiffies() + timeout;
@@ -95,20 +97,20 @@ final class SleepingHelpers {
         TimerList timer = null;
         if (timeout != MAX_SCHEDULE_TIMEOUT) {
             timer = new TimerList();
-            timer.init("process_timeout", sleeper, 0, ctx.cpu().id());
+            timer.init("process_timeout", sleeper, 0, ctx.cpuId());
             timer.internal = true; // the sleep's own timer: the sleep is the entry point, and close() reports the sleeper
             timers.mod(timer, expire);
         }
-        ctx.sleepStarts();
-        ctx.sleepingThread(Thread.currentThread()); // a waker unparks this thread alone
+        RuntimeAccess.get().sleepStarts(ctx);
+        RuntimeAccess.get().sleepingThread(ctx, Thread.currentThread()); // a waker unparks this thread alone
         try {
             // A wake-up of the task's state ends it (the timer's callback is one); an interrupt (a pending signal)
             // ends an interruptible sleep.
             machine.sleepUntil(() -> ctx.taskState() == 0, Long.MAX_VALUE, call, interruptible);
         } finally {
-            ctx.sleepingThread(null);
-            ctx.setTaskState(0);
-            ctx.sleepEnds();
+            RuntimeAccess.get().sleepingThread(ctx, null);
+            RuntimeAccess.get().setTaskState(ctx, 0);
+            RuntimeAccess.get().sleepEnds(ctx);
             if (timer != null && !sleeper.fired && !machine.closing()) {
                 timers.deleteSync(timer); // woken early; a closing kernel cancels the timer itself
             }
@@ -132,7 +134,7 @@ final class SleepingHelpers {
         @Override
         public void run(TimerList timer) {
             fired = true;
-            task.wakeUpState(TASK_NORMAL);
+            RuntimeAccess.get().wakeUpState(task, TASK_NORMAL);
         }
     }
 
@@ -164,11 +166,11 @@ final class SleepingHelpers {
             return;
         }
         long deadline = machine.clock().nanoTime() + minUs * 1_000L;
-        ctx.sleepStarts();
+        RuntimeAccess.get().sleepStarts(ctx);
         try {
             machine.sleepUntil(() -> false, deadline, "usleep_range", false);
         } finally {
-            ctx.sleepEnds();
+            RuntimeAccess.get().sleepEnds(ctx);
         }
     }
 

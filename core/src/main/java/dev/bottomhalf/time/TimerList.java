@@ -16,7 +16,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * <p>Typical use, as in a driver:
  * <pre>{@code
  * TimerList watchdog = TimerList.setup("watchdog", t -> resetDevice(), 0);
- * timers.mod(watchdog, kernel.jiffies() + kernel.machine().msecsToJiffies(500));
+ * timers.mod(watchdog, kernel.jiffies() + kernel.msecsToJiffies(500));
  * ...
  * timers.deleteSync(watchdog);
  * }</pre>
@@ -162,7 +162,7 @@ public final class TimerList {
 
     static int currentCpu() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        return ctx == null ? 0 : ctx.cpu().id();
+        return ctx == null ? 0 : ctx.cpuId();
     }
 
     /** {@code __init_timer}: not linked, the given callback and flags, on {@code cpu}'s base. */

@@ -1,5 +1,6 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import static dev.bottomhalf.time.TimerBase.BASE_DEF;
 import static dev.bottomhalf.time.TimerBase.BASE_GLOBAL;
 import static dev.bottomhalf.time.TimerBase.BASE_LOCAL;
@@ -18,11 +19,11 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLongArray;
 
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.InterruptSource;
+import dev.bottomhalf.internal.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -86,6 +87,8 @@ public final class Timers {
     /** A callback's oopses, rate-limited per timer. */
     private final RateLimiter oopses;
 
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Timers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
@@ -139,7 +142,7 @@ public final class Timers {
                     flags & ~TIMER_INIT_FLAGS));
             flags &= TIMER_INIT_FLAGS;
         }
-        t.init(name, callback, flags, machine.current().cpu().id());
+        t.init(name, callback, flags, machine.current().cpuId());
     }
 
     /**
@@ -362,7 +365,7 @@ public final class Timers {
             if (ret == 0 && (options & MOD_TIMER_PENDING_ONLY) != 0) {
                 return 0;
             }
-            TimerBase newBase = bases[machine.current().cpu().id()][kindOf(t.flags)];
+            TimerBase newBase = bases[machine.current().cpuId()][kindOf(t.flags)];
             if (base != newBase && base.runningTimer != t) {
                 // Not while its callback runs there: timer_delete_sync would miss it, and it could overlap itself.
                 t.flags |= TIMER_MIGRATING;
@@ -614,7 +617,7 @@ public final class Timers {
     private final class Tick implements InterruptSource {
         @Override
         public int deliver(ExecutionContext cpuContext) {
-            Cpu cpu = cpuContext.cpu();
+            Cpu cpu = RuntimeAccess.get().cpu(cpuContext);
             int id = cpu.id();
             TimerBase[] b = bases[id];
             boolean due = false;
@@ -716,7 +719,7 @@ public final class Timers {
     /** {@code run_timer_softirq}: the local base, then the global and deferrable ones. */
     private void runTimerSoftirq() {
         ExecutionContext ctx = machine.current();
-        TimerBase[] b = bases[ctx.cpu().id()];
+        TimerBase[] b = bases[ctx.cpuId()];
         runTimerBase(ctx, b[BASE_LOCAL]);
         runTimerBase(ctx, b[BASE_GLOBAL]);
         runTimerBase(ctx, b[BASE_DEF]);
@@ -802,7 +805,7 @@ public final class Timers {
             if (after != count) {
                 reports.warnOnce("call_timer_fn_preempt_leak", String.format("timer: %s preempt leak: %08x -> %08x",
                         t.name(), count, after));
-                ctx.restorePreemptCount(count);
+                RuntimeAccess.get().restorePreemptCount(ctx, count);
             }
             if (irqsafe) {
                 ctx.localIrqEnable();

@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * One task of a {@link WorkqueueExecutor}: the future {@code submit} returns (or the record of an

@@ -2,8 +2,8 @@ package dev.bottomhalf.workqueue;
 
 import java.util.concurrent.ConcurrentLinkedQueue;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
 
 /**

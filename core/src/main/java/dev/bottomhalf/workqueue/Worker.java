@@ -3,8 +3,8 @@ package dev.bottomhalf.workqueue;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.ExecutionContext;
 
 /**

@@ -6,7 +6,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 
 /**
  * A {@code worker_pool}: a worklist and the workers that serve it. Per CPU there is a normal and a

@@ -1,5 +1,6 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_CPU_INTENSIVE;
 
 import java.util.ArrayList;
@@ -9,15 +10,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import dev.bottomhalf.runtime.AgentHandle;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -153,7 +154,7 @@ final class WorkerPools {
             return w;
         }
         if (ctx.inServingSoftirq()) {
-            for (WorkerPool pool : bhPools[ctx.cpu().id()]) {
+            for (WorkerPool pool : bhPools[ctx.cpuId()]) {
                 if (pool.bhWorker.currentWork != null) {
                     return pool.bhWorker;
                 }
@@ -174,12 +175,12 @@ final class WorkerPools {
     boolean kickLocked(WorkerPool pool, ExecutionContext ctx) {
         if (pool.bh) {
             int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
-            if (ctx.cpu().id() == pool.cpu) {
+            if (ctx.cpuId() == pool.cpu) {
                 softirqs.raiseOn(ctx, nr, true);
             } else {
                 Cpu target = machine.cpu(pool.cpu);
                 target.markSoftirqPending(1 << nr);
-                softirqs.wakeKsoftirqd(target);
+                machine.softirqEntry().wakeKsoftirqd(target);
             }
             return false;
         }
@@ -277,7 +278,7 @@ final class WorkerPools {
             pool.workers.add(worker);
             pool.idle.add(worker);
             workersByContext.put(ctx, worker);
-            ctx.sleepListener(new ExecutionContext.SleepListener() {
+            RuntimeAccess.get().sleepListener(ctx, new ExecutionContext.SleepListener() {
                 @Override
                 public void sleeping(ExecutionContext c) {
                     workerSleeping(workersByContext.get(c));
@@ -536,7 +537,7 @@ final class WorkerPools {
                 if (ctx.irqsDisabled() && !irqsOff) {
                     ctx.localIrqEnable();
                 }
-                ctx.restorePreemptCount(count);
+                RuntimeAccess.get().restorePreemptCount(ctx, count);
             }
         }
     }
@@ -726,7 +727,7 @@ final class WorkerPools {
 
     /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
     void bhWorker(ExecutionContext ctx, boolean hi) {
-        WorkerPool pool = bhPools[ctx.cpu().id()][hi ? 1 : 0];
+        WorkerPool pool = bhPools[ctx.cpuId()][hi ? 1 : 0];
         pool.lock();
         try {
             if (pool.worklist.isEmpty()) {

@@ -1,5 +1,6 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -24,8 +25,8 @@ import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * An {@link ExecutorService} over one workqueue: every task runs as a work item on it, with the workqueue's
@@ -109,7 +110,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     WorkqueueExecutor(Kernel kernel, Workqueue wq, boolean ownsWorkqueue) {
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(wq, "wq");
-        this.machine = kernel.machine();
+        this.machine = kernel.workqueues().machine();
         this.workqueues = kernel.workqueues();
         if (wq.owner != workqueues) {
             throw new IllegalArgumentException(wq + " belongs to another kernel");
@@ -129,7 +130,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * @throws IllegalArgumentException if {@code wq} belongs to another kernel or has been destroyed
      */
     public static WorkqueueExecutor on(Kernel kernel, Workqueue wq) {
-        kernel.machine().checkOpen();
+        kernel.workqueues().machine().checkOpen();
         return new WorkqueueExecutor(kernel, wq, false);
     }
 
@@ -423,7 +424,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             return awaitAfterClose(done, deadlineNs);
         }
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() != machine) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) != machine) {
             ctx = null;
         }
         if (ctx != null && !ctx.mightSleep(what)) {
@@ -432,7 +433,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         }
         boolean ended;
         if (ctx != null) {
-            ctx.sleepStarts();
+            RuntimeAccess.get().sleepStarts(ctx);
         }
         try {
             ended = deadlineNs == NO_DEADLINE ? machine.waitUntilInterruptible(done, what)
@@ -445,7 +446,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             return awaitAfterClose(done, deadlineNs);
         } finally {
             if (ctx != null) {
-                ctx.sleepEnds();
+                RuntimeAccess.get().sleepEnds(ctx);
             }
         }
         if (done.getAsBoolean()) {
@@ -646,7 +647,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             return false;
         }
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || ctx.machine() != machine) {
+        if (ctx == null || RuntimeAccess.get().machine(ctx) != machine) {
             return true;
         }
         return ctx.role() == ExecutionContext.Role.TASK && !ctx.inAtomic() && !ctx.irqsDisabled();

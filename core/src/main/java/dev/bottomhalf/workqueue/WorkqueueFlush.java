@@ -6,7 +6,7 @@ import java.util.function.BooleanSupplier;
 import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 
 /**

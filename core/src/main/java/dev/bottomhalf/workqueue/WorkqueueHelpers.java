@@ -4,7 +4,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.time.Timers;
 
@@ -108,7 +108,7 @@ final class WorkqueueHelpers {
      */
     boolean congested(int cpu, Workqueue wq) {
         Objects.requireNonNull(wq, "wq");
-        int c = cpu == Workqueues.WORK_CPU_UNBOUND ? machine.current().cpu().id() : machine.cpu(cpu).id();
+        int c = cpu == Workqueues.WORK_CPU_UNBOUND ? machine.current().cpuId() : machine.cpu(cpu).id();
         PoolWorkqueue pwq = wq.pwq(c);
         pwq.pool.lock();
         try {
@@ -153,7 +153,7 @@ final class WorkqueueHelpers {
             reports.warnOnce("queue_work_node", "WARNING: queue_work_node(" + node + ", " + wq.name() + ", " + w.name()
                     + ") on a workqueue without WQ_UNBOUND (WARN_ON_ONCE(!(wq->flags & WQ_UNBOUND)))");
         }
-        int cpu = node == 0 ? machine.current().cpu().id() : Workqueues.WORK_CPU_UNBOUND;
+        int cpu = node == 0 ? machine.current().cpuId() : Workqueues.WORK_CPU_UNBOUND;
         return owner.queueOn(cpu, wq, w);
     }
 

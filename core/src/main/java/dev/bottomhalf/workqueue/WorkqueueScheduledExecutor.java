@@ -48,7 +48,7 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
 
     /** A scheduled executor over {@code wq}, which it does not own (see {@link WorkqueueExecutor#on}). */
     public static WorkqueueScheduledExecutor on(Kernel kernel, Workqueue wq) {
-        kernel.machine().checkOpen();
+        kernel.workqueues().machine().checkOpen();
         return new WorkqueueScheduledExecutor(kernel, wq, false);
     }
 

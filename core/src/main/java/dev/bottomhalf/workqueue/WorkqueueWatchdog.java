@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;

@@ -22,7 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -100,6 +100,13 @@ public final class Workqueues {
     private final Workqueue systemBhWq;
     private final Workqueue systemBhHighpriWq;
 
+    /** The runtime under this kernel's workqueues, for the executors of this package. */
+    Machine machine() {
+        return machine;
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
+    @SuppressWarnings("exports")
     public Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
@@ -338,7 +345,7 @@ public final class Workqueues {
             }
             return; // PENDING stays set: the item never runs, and later queue attempts return false
         }
-        int cpu = reqCpu == WORK_CPU_UNBOUND ? ctx.cpu().id() : reqCpu;
+        int cpu = reqCpu == WORK_CPU_UNBOUND ? ctx.cpuId() : reqCpu;
         PoolWorkqueue pwq = wq.pwq(cpu);
         WorkerPool pool = pwq.pool;
         WorkerPool last = w.lastPool;
@@ -520,7 +527,7 @@ public final class Workqueues {
      * Fault injection: while true, pools cannot create workers (as when the kernel cannot allocate or fork
      * one). Items then wait, except those of {@code WQ_MEM_RECLAIM} workqueues, which their rescuers run.
      */
-    public void failWorkerCreation(boolean fail) {
+    void failWorkerCreation(boolean fail) {
         pools.failWorkerCreation(fail);
     }
 

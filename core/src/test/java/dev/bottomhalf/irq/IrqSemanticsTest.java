@@ -394,7 +394,7 @@ class IrqSemanticsTest {
         List<String> seen = new ArrayList<>();
         irqs.request(IRQ, (i, d) -> {
             ExecutionContext c = kernel.context();
-            seen.add(c.name() + " hardirq=" + c.inHardirq() + " irqsDisabled=" + c.irqsDisabled() + " cpu=" + c.cpu().id());
+            seen.add(c.name() + " hardirq=" + c.inHardirq() + " irqsDisabled=" + c.irqsDisabled() + " cpu=" + c.cpuId());
             return IrqReturn.HANDLED;
         }, Set.of(), "a", "A");
         irqs.setAffinity(IRQ, 1);

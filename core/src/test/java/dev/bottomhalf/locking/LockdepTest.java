@@ -1,5 +1,6 @@
 package dev.bottomhalf.locking;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.linux.Linux.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -179,7 +180,7 @@ class LockdepTest {
         spin_unlock_irq(lock);
         fire(3, 0);
         assertEquals(List.of(), reports.messages());
-        assertTrue(Lockdep.of(kernel.machine()).debugLocks());
+        assertTrue(Lockdep.of(Internals.machine(kernel)).debugLocks());
     }
 
     @Test
@@ -594,7 +595,7 @@ class LockdepTest {
     void proveLocking_isOffByDefault_andThenNothingIsValidated() {
         assertFalse(KernelConfig.builder().build().proveLocking());
         Kernel plain = kernels.boot(b -> b.proveLocking(false));
-        assertNull(Lockdep.of(plain.machine()));
+        assertNull(Lockdep.of(Internals.machine(plain)));
         plain.bindCurrentThread(0);
         Spinlock a = DEFINE_SPINLOCK("a");
         Spinlock b = DEFINE_SPINLOCK("b");
@@ -622,7 +623,7 @@ class LockdepTest {
         spin_lock(a);
         spin_unlock(a);
         spin_unlock(b);
-        assertFalse(Lockdep.of(kernel.machine()).debugLocks());
+        assertFalse(Lockdep.of(Internals.machine(kernel)).debugLocks());
         Spinlock c = DEFINE_SPINLOCK("c");
         line(3, 0, (irq, dev) -> {
             spin_lock(c);
@@ -638,7 +639,7 @@ class LockdepTest {
 
     @Test
     void locksMadeAtOneSite_shareAClass_andSpinLockInitMovesALockToItsOwnSite() {
-        Lockdep ld = Lockdep.of(kernel.machine());
+        Lockdep ld = Lockdep.of(Internals.machine(kernel));
         List<Spinlock> made = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             made.add(new Spinlock("&dev->lock"));

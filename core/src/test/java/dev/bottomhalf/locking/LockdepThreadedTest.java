@@ -115,7 +115,7 @@ class LockdepThreadedTest {
                 long flags = spin_lock_irqsave(lock);
                 spin_unlock_irqrestore(lock, flags);
             }
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
         });
         k.bindCurrentThread(0);
         for (int i = 0; i < 20; i++) {

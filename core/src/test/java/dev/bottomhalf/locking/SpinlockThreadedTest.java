@@ -89,7 +89,7 @@ class SpinlockThreadedTest {
                         k.irqs().assertIrq(7);     // interrupts for CPU 1 while its task takes the lock too
                     }
                 }
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
             }));
         }
         start.countDown();
@@ -192,7 +192,7 @@ class SpinlockThreadedTest {
             spin_lock(lock);
             got.set(true);
             spin_unlock(lock);
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
         });
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
         while (reports.matching("BUG: spinlock lockup suspected on CPU#1, waiter/").isEmpty()) {

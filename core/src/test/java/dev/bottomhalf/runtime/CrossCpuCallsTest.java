@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.linux.Linux.local_irq_disable;
 import static dev.bottomhalf.linux.Linux.local_irq_enable;
 import static dev.bottomhalf.linux.Linux.on_each_cpu;
@@ -46,9 +47,9 @@ class CrossCpuCallsTest {
     void onEachCpu_runsLocallyInline_andOnTheOthersInHardirq_waitDrivesThem() {
         on_each_cpu(this::record, "f", true);
         assertEquals(List.of("f@1 task irqs-off", "f@0 hardirq irqs-off", "f@2 hardirq irqs-off"), log);
-        assertEquals(1, kernel.machine().cpu(0).functionCallInterrupts());
-        assertEquals(0, kernel.machine().cpu(1).functionCallInterrupts(), "the local run is no interrupt");
-        assertEquals(1, kernel.machine().cpu(2).functionCallInterrupts());
+        assertEquals(1, Internals.machine(kernel).cpu(0).functionCallInterrupts());
+        assertEquals(0, Internals.machine(kernel).cpu(1).functionCallInterrupts(), "the local run is no interrupt");
+        assertEquals(1, Internals.machine(kernel).cpu(2).functionCallInterrupts());
     }
 
     @Test

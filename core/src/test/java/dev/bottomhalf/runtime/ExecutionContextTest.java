@@ -1,5 +1,7 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.runtime.Cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -181,7 +183,7 @@ class ExecutionContextTest {
 
     @Test
     void localIrqSaveRestore_nest_andTheInnerRestoreKeepsIrqsDisabled() {
-        Cpu cpu0 = kernel.machine().cpu(0);
+        Cpu cpu0 = Internals.machine(kernel).cpu(0);
         long outer = task.localIrqSave();
         assertEquals(ExecutionContext.FLAGS_IRQS_ENABLED, outer);
         assertFalse(Linux.irqs_disabled_flags(outer));
@@ -229,7 +231,7 @@ class ExecutionContextTest {
         assertTrue(Linux.irqs_disabled());
         Linux.local_irq_enable();
         assertFalse(task.irqsDisabled(), "local_irq_enable always unmasks");
-        assertNull(kernel.machine().cpu(0).irqLevelOwner());
+        assertNull(Internals.machine(kernel).cpu(0).irqLevelOwner());
         task.localIrqEnable();
         assertFalse(task.irqsDisabled(), "enabling enabled IRQs is a no-op");
         assertTrue(reports.events().isEmpty(), reports.toString());
@@ -383,7 +385,7 @@ class ExecutionContextTest {
         task.localBhEnable();
         Linux._local_bh_enable();
         assertEquals(0, task.preemptCount());
-        assertNull(kernel.machine().cpu(0).bhLevelOwner());
+        assertNull(Internals.machine(kernel).cpu(0).bhLevelOwner());
         assertEquals(List.of(
                 "DEBUG_LOCKS_WARN_ON(val > preempt_count()): local_bh_enable() without local_bh_disable()"
                         + " (preempt_count 00000000)"),
@@ -405,14 +407,14 @@ class ExecutionContextTest {
                 e.getMessage());
         assertEquals(0xfe00, task.preemptCount(), "nothing carried into the hardirq bits");
         assertFalse(task.inHardirq());
-        assertSame(task, kernel.machine().cpu(0).bhLevelOwner());
+        assertSame(task, Internals.machine(kernel).cpu(0).bhLevelOwner());
         for (int i = 0; i < 126; i++) {
             task.localBhEnable();
         }
-        assertSame(task, kernel.machine().cpu(0).bhLevelOwner(), "still one level deep");
+        assertSame(task, Internals.machine(kernel).cpu(0).bhLevelOwner(), "still one level deep");
         task.localBhEnable();
         assertEquals(0, task.preemptCount());
-        assertNull(kernel.machine().cpu(0).bhLevelOwner());
+        assertNull(Internals.machine(kernel).cpu(0).bhLevelOwner());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -451,7 +453,7 @@ class ExecutionContextTest {
 
     @Test
     void facade_withoutAKernel_saysHowToAttach() {
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
         IllegalStateException e = assertThrows(IllegalStateException.class, Linux::in_interrupt);
         assertTrue(e.getMessage().contains("is not attached to a kernel: call kernel.bindCurrentThread(cpu) first"),
                 e.getMessage());

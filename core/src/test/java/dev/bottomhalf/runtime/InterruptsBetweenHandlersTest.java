@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
@@ -151,12 +152,12 @@ class InterruptsBetweenHandlersTest {
             try {
                 kernel.smpCallFunctionSingle(0, call, false);
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }
         }));
 
         assertEquals(List.of(step(0), step(1), "call@cpu/0 hardirq serving", step(2), step(3)), log);
-        assertEquals(1, kernel.machine().cpu(0).functionCallInterrupts());
+        assertEquals(1, Internals.machine(kernel).cpu(0).functionCallInterrupts());
     }
 
     @ParameterizedTest

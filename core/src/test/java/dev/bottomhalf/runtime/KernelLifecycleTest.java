@@ -1,5 +1,7 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -51,7 +53,7 @@ class KernelLifecycleTest {
     /** The live runtime threads of {@code k}'s machine. */
     private static Set<KernelThread> threadsOf(Kernel k) {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t instanceof KernelThread kt && kt.isAlive() && kt.context().machine() == k.machine())
+                .filter(t -> t instanceof KernelThread kt && kt.isAlive() && kt.context().machine() == Internals.machine(k))
                 .map(t -> (KernelThread) t)
                 .collect(Collectors.toSet());
     }
@@ -88,7 +90,7 @@ class KernelLifecycleTest {
         Set<Thread> after = liveRuntimeNamed();
         after.removeAll(before);
         assertEquals(Set.of(), names(after), "no live thread named cpu/N, ksoftirqd/N or irq/L-name remains");
-        assertTrue(k.machine().closed());
+        assertTrue(k.isTerminated());
         assertEquals(List.of(), rec.events(), "every thread stopped in time: " + rec);
     }
 
@@ -143,7 +145,7 @@ class KernelLifecycleTest {
         k.close();
         k.close();
         k.close();
-        assertTrue(k.machine().closed());
+        assertTrue(k.isTerminated());
         assertEquals(Set.of(), threadsOf(k));
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> k.irqs().requestThreaded(21, null,
                 (irq, dev) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.ONESHOT), "late", "l"));
@@ -158,11 +160,11 @@ class KernelLifecycleTest {
         k.irqs().requestThreaded(20, null, (irq, dev) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.ONESHOT), "t", "t");
         assertEquals(Set.of(), threadsOf(k));
         assertEquals(List.of("cpu/0", "cpu/1", "ksoftirqd/0", "ksoftirqd/1", "irq/20-t"),
-                k.machine().agents().stream().map(h -> h.agent().name()).toList());
+                Internals.machine(k).agents().stream().map(h -> h.agent().name()).toList());
         k.close();
         k.close();
-        assertTrue(k.machine().closed());
-        assertEquals(List.of(), k.machine().agents());
+        assertTrue(k.isTerminated());
+        assertEquals(List.of(), Internals.machine(k).agents());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ class KernelLifecycleTest {
         inA.localBhEnable();
         ExecutionContext inB = b.bindCurrentThread(0);
         assertNotSame(inA, inB);
-        assertSame(b.machine(), inB.machine());
+        assertSame(Internals.machine(b), inB.machine());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -272,8 +274,8 @@ class KernelLifecycleTest {
         assertEquals(0, rc);
         assertTrue(finished.get(), "wait=1: returns only after func finished");
         assertEquals("hello on cpu/1 (ctx cpu/1, cpu 1) pc=00010000 hardirq=true irqsOff=true", seen.get());
-        assertEquals(1, k.machine().cpu(1).functionCallInterrupts());
-        assertEquals(0, k.machine().cpu(0).functionCallInterrupts());
+        assertEquals(1, Internals.machine(k).cpu(1).functionCallInterrupts());
+        assertEquals(0, Internals.machine(k).cpu(0).functionCallInterrupts());
 
         CountDownLatch async = new CountDownLatch(1);
         AtomicReference<String> seenAsync = new AtomicReference<>();
@@ -284,7 +286,7 @@ class KernelLifecycleTest {
         await(async, "the wait=0 call");
         assertEquals("42 on cpu/1 (ctx cpu/1, cpu 1) pc=00010000 hardirq=true irqsOff=true", seenAsync.get());
         // the counter is bumped before func runs, so it is exact once the latch opened
-        assertEquals(2, k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(2, Internals.machine(k).cpu(1).functionCallInterrupts());
         assertEquals(""
                 + "           CPU0       CPU1       \n"
                 + "LOC:          0          0   Local timer interrupts\n"
@@ -317,7 +319,7 @@ class KernelLifecycleTest {
         assertEquals("local on " + name + " (ctx " + name + ", cpu 1) pc=00000000 hardirq=false irqsOff=true",
                 seen.get(), "inline on the caller, IRQs disabled, not a hard IRQ");
         assertFalse(me.irqsDisabled(), "the caller's IRQ state is restored");
-        assertEquals(0, k.machine().cpu(1).functionCallInterrupts(), "no function-call interrupt");
+        assertEquals(0, Internals.machine(k).cpu(1).functionCallInterrupts(), "no function-call interrupt");
         assertTrue(k.proc().interrupts().contains("CAL:          0          0   Function call interrupts"));
     }
 
@@ -332,7 +334,7 @@ class KernelLifecycleTest {
                 () -> k.smpCallFunctionSingle(64, runs::incrementAndGet, true));
         assertEquals(Errno.ENXIO, e.errno());
         assertEquals(0, runs.get());
-        assertEquals(0, k.machine().cpu(0).functionCallInterrupts() + k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(0, Internals.machine(k).cpu(0).functionCallInterrupts() + Internals.machine(k).cpu(1).functionCallInterrupts());
     }
 
     @Test
@@ -347,7 +349,7 @@ class KernelLifecycleTest {
         assertEquals(0, Linux.smp_call_function_single(1, (String info) -> seen.set(where(k, info)), "sync", true));
         assertEquals("sync on " + name + " (ctx cpu/1, cpu 1) pc=00010000 hardirq=true irqsOff=true", seen.get(),
                 "the stepping thread plays cpu/1");
-        assertEquals(1, k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(1, Internals.machine(k).cpu(1).functionCallInterrupts());
 
         seen.set(null);
         k.smpCallFunctionSingle(1, () -> seen.set(where(k, "async")), false);
@@ -356,12 +358,12 @@ class KernelLifecycleTest {
         assertFalse(stepper.hasWork("cpu/0"));
         assertEquals(1, stepper.hardirq(1));
         assertEquals("async on " + name + " (ctx cpu/1, cpu 1) pc=00010000 hardirq=true irqsOff=true", seen.get());
-        assertEquals(2, k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(2, Internals.machine(k).cpu(1).functionCallInterrupts());
 
         k.smpCallFunctionSingle(0, () -> seen.set(where(k, "local")), true);
         assertEquals("local on " + name + " (ctx " + name + ", cpu 0) pc=00000000 hardirq=false irqsOff=true",
                 seen.get());
-        assertEquals(0, k.machine().cpu(0).functionCallInterrupts());
+        assertEquals(0, Internals.machine(k).cpu(0).functionCallInterrupts());
         assertEquals(List.of(), rec.events());
 
         rec.expect("smp_call_function_single() called with IRQs disabled");
@@ -372,7 +374,7 @@ class KernelLifecycleTest {
         assertEquals(List.of("smp_call_function_single() called with IRQs disabled "
                         + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))"),
                 rec.events().stream().map(KernelEvent::message).toList());
-        assertEquals(4, k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(4, Internals.machine(k).cpu(1).functionCallInterrupts());
         assertTrue(k.proc().interrupts().endsWith("CAL:          0          4   Function call interrupts\n"));
     }
 

@@ -1,5 +1,8 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.LockupDetector;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -97,7 +100,7 @@ class LockupDetectorTest {
             assertEquals("hardirq", e.context());
             assertTrue(stackHasHandlerFrame(e), "the handler's frame is on the reported stack: " + e.cause());
         }
-        assertEquals("dev.bottomhalf.runtime.SteppedScheduler",
+        assertEquals("dev.bottomhalf.internal.runtime.SteppedScheduler",
                 rec.ofKind(KernelEvent.Kind.BUG).get(0).cause().getStackTrace()[0].getClassName(),
                 "the stack starts where the handler burns, not in the detector");
     }
@@ -135,7 +138,7 @@ class LockupDetectorTest {
         kernel.stepper().hardirq(1);
 
         assertEquals(List.of(), bugs(rec));
-        assertFalse(kernel.machine().lockupDetector().enabled());
+        assertFalse(Internals.machine(kernel).lockupDetector().enabled());
         assertEquals("0\n", kernel.proc().watchdogThresh());
     }
 
@@ -148,8 +151,8 @@ class LockupDetectorTest {
 
         stepped(60);
         assertEquals("60\n", kernel.proc().watchdogThresh());
-        assertEquals(120, kernel.machine().lockupDetector().softlockupThresh());
-        assertEquals(TimeUnit.SECONDS.toNanos(24), kernel.machine().lockupDetector().samplePeriodNs());
+        assertEquals(120, Internals.machine(kernel).lockupDetector().softlockupThresh());
+        assertEquals(TimeUnit.SECONDS.toNanos(24), Internals.machine(kernel).lockupDetector().samplePeriodNs());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -351,7 +354,7 @@ class LockupDetectorTest {
         assertEquals(List.of(HARD + "1", SOFT + "1 stuck for 25s! [cpu/1:" + me() + "]"), bugs(rec));
         assertEquals(List.of("hardirq", "hardirq"), rec.ofKind(KernelEvent.Kind.BUG).stream()
                 .map(KernelEvent::context).toList());
-        assertEquals(TimeUnit.SECONDS.toNanos(25), k.machine().uptimeNs());
+        assertEquals(TimeUnit.SECONDS.toNanos(25), k.uptimeNs());
 
         ExecutionContext task = k.bindCurrentThread(0);
         task.localBhDisable();
@@ -360,7 +363,7 @@ class LockupDetectorTest {
             int before = bugs(rec).size();
             k.stepper().advance(1, TimeUnit.SECONDS);
             if (bugs(rec).size() > before) {
-                reportedAt.add(TimeUnit.NANOSECONDS.toSeconds(k.machine().uptimeNs()) + ": "
+                reportedAt.add(TimeUnit.NANOSECONDS.toSeconds(k.uptimeNs()) + ": "
                         + bugs(rec).get(before));
             }
         }
@@ -409,7 +412,7 @@ class LockupDetectorTest {
     }
 
     private static Thread cpuThread(Kernel k, int cpu) {
-        return k.machine().agents().stream().filter(h -> h.agent().name().equals("cpu/" + cpu))
+        return Internals.machine(k).agents().stream().filter(h -> h.agent().name().equals("cpu/" + cpu))
                 .map(AgentHandle::thread).findFirst().orElseThrow();
     }
 
@@ -493,7 +496,7 @@ class LockupDetectorTest {
             Thread.currentThread().interrupt();
         } finally {
             ctx.localIrqEnable();
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.runtime.RateLimiter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -364,7 +365,7 @@ class RateLimitTest {
         assertEquals(oom, panic.getCause());
         assertEquals("Kernel panic - not syncing: Fatal exception", panic.getMessage());
         assertEquals(11, oopsesDelivered(), "the oops before a panic is never suppressed");
-        assertTrue(kernel.machine().panicked());
+        assertTrue(kernel.isPanicked());
     }
 
     @Test

@@ -32,7 +32,7 @@ class TaskCpuBindingTest {
             int[] cpu = new int[1];
             Thread t = Thread.ofPlatform().start(() -> {
                 cpu[0] = k.context().cpu().id();
-                k.machine().detachCurrentThread();
+                k.detachCurrentThread();
             });
             t.join();
             cpus.add(cpu[0]);
@@ -46,7 +46,7 @@ class TaskCpuBindingTest {
         int[] cpu = new int[1];
         Thread t = Thread.ofPlatform().start(() -> {
             cpu[0] = k.context().cpu().id();
-            k.machine().detachCurrentThread();
+            k.detachCurrentThread();
         });
         t.join();
         assertEquals(3, cpu[0]);

@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -213,7 +214,7 @@ class ThreadedKernelTest {
         }, "hello", true);
         assertEquals(0, rc);
         assertEquals("hello cpu/1 hardirq=true irqsDisabled=true", where.get());
-        assertEquals(1, k.machine().cpu(1).functionCallInterrupts());
+        assertEquals(1, Internals.machine(k).cpu(1).functionCallInterrupts());
         assertTrue(k.proc().interrupts().contains("CAL:          0          1   Function call interrupts"));
         assertEquals(-6, Linux.smp_call_function_single(7, (Object o) -> { }, null, true), "-ENXIO");
         AtomicReference<String> local = new AtomicReference<>();

@@ -52,7 +52,7 @@ class KthreadSteppedTest {
     @Test
     void kthreadCreate_doesNotRunUntilWakeUpProcess() {
         Task t = kthreads.create(x -> {
-            log.add("ran as " + sched.current().comm() + " on CPU " + kernel.context().cpu().id());
+            log.add("ran as " + sched.current().comm() + " on CPU " + kernel.context().cpuId());
             return 3;
         }, null, "mydrv/%d", 7);
         assertEquals("mydrv/7", t.comm());
@@ -187,7 +187,7 @@ class KthreadSteppedTest {
     @Test
     void bind_beforeTheFirstWakeUp_movesTheKthreadToThatCpu() {
         Task t = kthreads.create(x -> {
-            log.add("cpu " + kernel.context().cpu().id());
+            log.add("cpu " + kernel.context().cpuId());
             return 0;
         }, null, "percpu/1");
         kthreads.bind(t, 1);
@@ -203,7 +203,7 @@ class KthreadSteppedTest {
         Task t = kthreads.run(x -> {
             sched.setCurrentState(Task.TASK_INTERRUPTIBLE);
             sched.schedule();
-            cpu.set(kernel.context().cpu().id());
+            cpu.set(kernel.context().cpuId());
             return 0;
         }, null, "busy");
         stepper.runUntilIdle();

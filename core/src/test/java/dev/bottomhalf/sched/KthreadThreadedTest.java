@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 

@@ -66,7 +66,7 @@ class WaitQueueThreadedTest {
                 Thread.onSpinWait();
             }
             trigger.run();
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }, "helper");
         helpers.add(t);
         t.start();
@@ -161,7 +161,7 @@ class WaitQueueThreadedTest {
                 assertEquals(0, sched.waitEventInterruptibleExclusive(wq, () -> tokens.get() > 0));
                 tokens.decrementAndGet();
                 done.incrementAndGet();
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }, "waiter-" + i);
             waiters.add(t);
             t.start();

@@ -1,5 +1,6 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.softirq.SoftirqVector.BLOCK;
 import static dev.bottomhalf.softirq.SoftirqVector.HI;
 import static dev.bottomhalf.softirq.SoftirqVector.NET_RX;
@@ -27,7 +28,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.linux.Linux;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
@@ -76,7 +77,7 @@ class SoftirqSemanticsTest {
     /** Where and how a handler runs: name, CPU, preempt_count and the context predicates. */
     private static String snap(ExecutionContext c) {
         return String.format("%s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
-                c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
+                c.name(), c.cpuId(), c.preemptCount(), c.inHardirq(), c.inServingSoftirq(), c.inSoftirq(),
                 c.inInterrupt(), c.inTask(), c.irqsDisabled());
     }
 
@@ -113,7 +114,7 @@ class SoftirqSemanticsTest {
     }
 
     private Cpu cpu(int n) {
-        return kernel.machine().cpu(n);
+        return Internals.machine(kernel).cpu(n);
     }
 
     private long count(int cpu, SoftirqVector v) {
@@ -534,7 +535,7 @@ class SoftirqSemanticsTest {
     @Test
     void timeBudget_atHz100_isOneTenMillisecondJiffy() {
         boot(b -> b.hz(100));
-        assertEquals(1, kernel.machine().msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
+        assertEquals(1, kernel.msecsToJiffies(Softirqs.MAX_SOFTIRQ_TIME_MS));
         boolean[] again = {true};
         openSelfReraising(again, () -> stepper.clock().advanceMillis(3));
         task.localBhDisable();
@@ -637,7 +638,7 @@ class SoftirqSemanticsTest {
         assertEquals("ksoftirqd/0", e.thread());
         assertEquals(0, e.cpu());
         assertEquals(1, kernel.reports().count(KernelEvent.Kind.ERR));
-        ExecutionContext ksoftirqd = kernel.machine().agents().stream()
+        ExecutionContext ksoftirqd = Internals.machine(kernel).agents().stream()
                 .filter(h -> h.agent().name().equals("ksoftirqd/0")).findFirst().orElseThrow().agent().context();
         assertEquals(0, ksoftirqd.preemptCount(), "ksoftirqd/0 leaves with a clean count");
         assertNull(cpu(0).bhLevelOwner());

@@ -1,5 +1,6 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.Internals;
 import static dev.bottomhalf.softirq.SoftirqVector.BLOCK;
 import static dev.bottomhalf.softirq.SoftirqVector.HI;
 import static dev.bottomhalf.softirq.SoftirqVector.NET_RX;
@@ -25,7 +26,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
@@ -59,7 +60,7 @@ class SoftirqThreadedTest {
     private String snap() {
         ExecutionContext c = kernel.context();
         return String.format("%s: %s cpu=%d pc=%08x hardirq=%b serving=%b softirq=%b interrupt=%b task=%b irqsOff=%b",
-                Thread.currentThread().getName(), c.name(), c.cpu().id(), c.preemptCount(), c.inHardirq(),
+                Thread.currentThread().getName(), c.name(), c.cpuId(), c.preemptCount(), c.inHardirq(),
                 c.inServingSoftirq(), c.inSoftirq(), c.inInterrupt(), c.inTask(), c.irqsDisabled());
     }
 
@@ -140,7 +141,7 @@ class SoftirqThreadedTest {
         task.localBhEnable();
         task.localBhEnable();
         assertEquals(List.of(), log);
-        assertEquals(NET_RX.bit(), kernel.machine().cpu(0).softirqPending(), "still pending: nobody else ran it");
+        assertEquals(NET_RX.bit(), Internals.machine(kernel).cpu(0).softirqPending(), "still pending: nobody else ran it");
         task.localBhEnable();
         assertEquals(List.of(me), log);
     }
@@ -156,7 +157,7 @@ class SoftirqThreadedTest {
         task.localBhDisable();
         assertEquals(List.of(true, true, false, true), List.of(task.inSoftirq(), task.inInterrupt(),
                 task.inServingSoftirq(), task.inTask()));
-        assertEquals(task, kernel.machine().cpu(0).bhLevelOwner());
+        assertEquals(task, Internals.machine(kernel).cpu(0).bhLevelOwner());
         Thread other = Thread.ofPlatform().name("raiser-on-cpu0").start(() -> {
             ExecutionContext c = kernel.bindCurrentThread(0);
             log.add("raiser in_interrupt=" + c.inInterrupt());

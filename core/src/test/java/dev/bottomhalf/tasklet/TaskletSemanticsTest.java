@@ -127,13 +127,13 @@ class TaskletSemanticsTest {
         }, Set.of(), "cpu1dev", "d");
         kernel.irqs().setAffinity(5, 1);
         holder[0] = Tasklet.setup("t", me -> {
-            order.add("start@" + kernel.context().cpu().id());
+            order.add("start@" + kernel.context().cpuId());
             if (order.size() == 1) {
                 kernel.irqs().assertIrq(5);
                 stepper.hardirq(1);                         // CPU 1: its irq_exit finds the tasklet RUN on CPU 0
                 order.add("cpu1 pass done, running elsewhere: " + me.isRunning());
             }
-            order.add("end@" + kernel.context().cpu().id());
+            order.add("end@" + kernel.context().cpuId());
         });
         inBhSection(() -> tasklets.schedule(holder[0]));
         assertEquals(List.of("start@0", "cpu1 pass done, running elsewhere: true", "end@0"), order);
@@ -148,8 +148,8 @@ class TaskletSemanticsTest {
         task.localBhDisable();
         tasklets.schedule(t);                               // queued on CPU 0
         kernel.bindCurrentThread(0);
-        ExecutionContext other = kernel.machine().current();
-        assertEquals(0, other.cpu().id());
+        ExecutionContext other = kernel.context();
+        assertEquals(0, other.cpuId());
         kernel.smpCallFunctionSingle(1, () -> tasklets.schedule(t), true);   // CPU 1 tries: no-op
         assertTrue(kernel.tasklets().listEmpty(1, false));
         task.localBhEnable();

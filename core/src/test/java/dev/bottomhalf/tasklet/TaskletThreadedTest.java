@@ -76,7 +76,7 @@ class TaskletThreadedTest {
         await(ran, "the tasklet");
         ExecutionContext task = kernel.bindCurrentThread(0);
         tasklets.unlockWait(t);
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
         assertEquals(1, runs.get());
         assertEquals(1, kernel.softirqs().count(1, SoftirqVector.TASKLET));
         assertFalse(t.isScheduled());
@@ -118,7 +118,7 @@ class TaskletThreadedTest {
                 overlaps.incrementAndGet();
             }
             int run = runs.incrementAndGet();
-            log.add(run + "@CPU" + kernel.context().cpu().id());
+            log.add(run + "@CPU" + kernel.context().cpuId());
             if (run == 1) {
                 firstRunInside.countDown();
                 try {
@@ -189,7 +189,7 @@ class TaskletThreadedTest {
             kernel.bindCurrentThread(0);
             tasklets.kill(t);
             killed.countDown();
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         assertFalse(killed.await(50, TimeUnit.MILLISECONDS), "tasklet_kill returned while the callback ran");
         release.countDown();

@@ -1,5 +1,7 @@
 package dev.bottomhalf.testing;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.time.Duration;
@@ -21,14 +23,14 @@ import org.junit.platform.commons.support.AnnotationSupport;
 import org.opentest4j.AssertionFailedError;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.Agent;
+import dev.bottomhalf.internal.runtime.Agent;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reporter;
-import dev.bottomhalf.runtime.SteppedScheduler;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.runtime.Stepper;
 
 /**
@@ -285,7 +287,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         }
         long deadlineNs = System.nanoTime() + grace.toNanos();
         for (Managed m : s.kernels) {
-            List<Thread> leaked = awaitRuntimeThreads(m.kernel().machine(), deadlineNs);
+            List<Thread> leaked = awaitRuntimeThreads(Internals.machine(m.kernel()), deadlineNs);
             if (!leaked.isEmpty()) {
                 String text = leaked.size() + " runtime thread(s) of " + m.label() + " still alive " + grace.toMillis()
                         + " ms after close() returned:\n" + describe(leaked);
@@ -330,7 +332,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** Detaches the test thread from {@code m}'s kernel if bound to it; a context left atomic is a problem. */
     private static void releaseTestThread(Managed m, List<String> problems) {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || ctx.machine() != m.kernel().machine()) {
+        if (ctx == null || RuntimeAccess.get().machine(ctx) != Internals.machine(m.kernel())) {
             return;
         }
         if (ctx.inAtomic() || ctx.irqsDisabled()) {
@@ -339,25 +341,25 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
                     + " close)");
             reset(ctx);
         }
-        m.kernel().machine().detachCurrentThread();
+        m.kernel().detachCurrentThread();
     }
 
     /** Check (b): after close the test thread must not be bound to any closed kernel. */
     private static void checkTestThreadBinding(List<String> problems) {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx == null || !ctx.machine().closed()) {
+        if (ctx == null || !RuntimeAccess.get().machine(ctx).closed()) {
             return;
         }
-        problems.add("the test thread is still bound to a closed kernel (" + ctx.machine() + ") as " + ctx
+        problems.add("the test thread is still bound to a closed kernel (" + RuntimeAccess.get().machine(ctx) + ") as " + ctx
                 + ": detach it (machine().detachCurrentThread()) before closing a kernel the test booted itself;"
                 + " detached now");
         reset(ctx);
-        ctx.machine().detachCurrentThread();
+        RuntimeAccess.get().machine(ctx).detachCurrentThread();
     }
 
     private static void reset(ExecutionContext ctx) {
-        ctx.restorePreemptCount(0);
-        ctx.forceIrqsEnabled();
+        RuntimeAccess.get().restorePreemptCount(ctx, 0);
+        RuntimeAccess.get().forceIrqsEnabled(ctx);
     }
 
     private static void checkReports(ExtensionContext context, Managed m, List<String> problems) {
@@ -409,7 +411,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
      * for tests that look at the threads themselves (interrupt them, measure their CPU time).
      */
     public static List<Thread> runtimeThreads(Kernel kernel) {
-        return runtimeThreadsOf(kernel.machine());
+        return runtimeThreadsOf(Internals.machine(kernel));
     }
 
     /**
@@ -446,7 +448,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
 
     private static Machine machineOf(Thread t) {
         if (t instanceof KernelThread kt) {
-            return kt.context().machine();
+            return RuntimeAccess.get().machine(kt.context());
         }
         Field agent = SchedulerThreads.agentField(t.getClass());
         if (agent == null) {
@@ -454,7 +456,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
         }
         try {
             Agent a = (Agent) agent.get(t);
-            return a == null ? null : a.context().machine();
+            return a == null ? null : RuntimeAccess.get().machine(a.context());
         } catch (IllegalAccessException e) {
             throw new ExtensionConfigurationException("KernelExtension cannot read " + agent + " of " + t, e);
         }
@@ -535,7 +537,7 @@ public final class KernelExtension implements BeforeEachCallback, AfterEachCallb
     /** A kernel the extension booted, with its reports and its place among the test's kernels. */
     private record Managed(Kernel kernel, KernelReports reports, int index) {
         String label() {
-            return "kernel #" + index + " (" + kernel.machine() + ")";
+            return "kernel #" + index + " (" + Internals.machine(kernel) + ")";
         }
     }
 }

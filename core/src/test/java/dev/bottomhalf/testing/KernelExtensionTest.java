@@ -1,5 +1,6 @@
 package dev.bottomhalf.testing;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -349,15 +350,15 @@ class KernelExtensionTest {
                 + " in atomic context: " + Thread.currentThread().getName()
                 + " on CPU 1 [task, BH disabled, preempt_count 00000200]"), message);
         assertNull(ExecutionContext.currentOrNull());
-        assertNull(lastKernel.machine().cpu(1).bhLevelOwner(), "the BH level was given back");
-        assertTrue(lastKernel.machine().closed());
+        assertNull(Internals.machine(lastKernel).cpu(1).bhLevelOwner(), "the BH level was given back");
+        assertTrue(lastKernel.isTerminated());
     }
 
     @Test
     void aQuiescentBindingToTheExtensionsKernel_isReleased() {
         assertPassed(run(LeavesTheTestThreadBound.class, "quiescent_isReleasedByTheExtension"));
         assertNull(ExecutionContext.currentOrNull());
-        assertTrue(lastKernel.machine().closed());
+        assertTrue(lastKernel.isTerminated());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -372,8 +373,8 @@ class KernelExtensionTest {
         assertTrue(thrown.getMessage().startsWith("expected: <expected> but was: <actual>"), thrown.getMessage());
         assertEquals(1, thrown.getSuppressed().length, "the extension's findings ride along");
         assertTrue(thrown.getSuppressed()[0].getMessage().contains("preempt_enable() without preempt_disable()"));
-        assertTrue(lastKernel.machine().closed());
-        assertEquals(List.of(), KernelExtension.runtimeThreadsOf(lastKernel.machine()));
+        assertTrue(lastKernel.isTerminated());
+        assertEquals(List.of(), KernelExtension.runtimeThreadsOf(Internals.machine(lastKernel)));
     }
 
     @Test
@@ -388,7 +389,7 @@ class KernelExtensionTest {
         } finally {
             blocker.countDown();
         }
-        assertEquals(List.of(), KernelExtension.awaitRuntimeThreads(lastKernel.machine(),
+        assertEquals(List.of(), KernelExtension.awaitRuntimeThreads(Internals.machine(lastKernel),
                 System.nanoTime() + TimeUnit.SECONDS.toNanos(10)), "released, the worker ends");
     }
 
@@ -400,7 +401,7 @@ class KernelExtensionTest {
         } finally {
             blocker.countDown();
         }
-        assertEquals(List.of(), KernelExtension.awaitRuntimeThreads(lastKernel.machine(),
+        assertEquals(List.of(), KernelExtension.awaitRuntimeThreads(Internals.machine(lastKernel),
                 System.nanoTime() + TimeUnit.SECONDS.toNanos(10)));
     }
 
@@ -410,14 +411,14 @@ class KernelExtensionTest {
              Kernel stepped = Kernel.boot(KernelConfig.builder().cpus(1).stepped().reporter(Reporter.silent()).build());
              Kernel other = Kernel.boot(KernelConfig.builder().cpus(1).reporter(Reporter.silent()).build())) {
             assertEquals(List.of("cpu/0", "ksoftirqd/0"),
-                    KernelExtension.runtimeThreadsOf(threaded.machine()).stream().map(Thread::getName).toList());
-            assertEquals(List.of(), KernelExtension.runtimeThreadsOf(stepped.machine()), "no thread before a kworker");
+                    KernelExtension.runtimeThreadsOf(Internals.machine(threaded)).stream().map(Thread::getName).toList());
+            assertEquals(List.of(), KernelExtension.runtimeThreadsOf(Internals.machine(stepped)), "no thread before a kworker");
             stepped.workqueues().queueOn(0, stepped.workqueues().systemWq(), new Work("w", w -> { }));
             stepped.stepper().runUntilIdle();
             assertEquals(List.of("kworker/0:0"),
-                    KernelExtension.runtimeThreadsOf(stepped.machine()).stream().map(Thread::getName).toList());
-            assertEquals(2, KernelExtension.runtimeThreadsOf(other.machine()).size());
-            stepped.machine().detachCurrentThread();
+                    KernelExtension.runtimeThreadsOf(Internals.machine(stepped)).stream().map(Thread::getName).toList());
+            assertEquals(2, KernelExtension.runtimeThreadsOf(Internals.machine(other)).size());
+            stepped.detachCurrentThread();
         }
     }
 
@@ -428,13 +429,13 @@ class KernelExtensionTest {
     @Test
     void parameters_areTheTestsKernelItsStepperAndItsReports() {
         assertPassed(only(run(TakesParameters.class)));
-        assertTrue(lastKernel.machine().closed());
+        assertTrue(lastKernel.isTerminated());
     }
 
     @Test
     void bootWithChanges_keepsTheExtensionsSettings_whichAreFixedDuringATest_andEveryKernelIsClosed() {
         assertPassed(only(run(BootsSeveralKernels.class)));
-        assertTrue(lastKernel.machine().closed());
+        assertTrue(lastKernel.isTerminated());
     }
 
     @Test

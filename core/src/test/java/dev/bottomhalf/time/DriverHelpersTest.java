@@ -86,7 +86,7 @@ class DriverHelpersTest {
     void getJiffies64_isJiffies() {
         stepper.advanceJiffies(7);
         assertEquals(jiffies(), get_jiffies_64());
-        assertEquals(dev.bottomhalf.runtime.Machine.initialJiffies(kernel.config().hz()) + 7, get_jiffies_64());
+        assertEquals(dev.bottomhalf.internal.runtime.Machine.initialJiffies(kernel.config().hz()) + 7, get_jiffies_64());
     }
 
     @Test

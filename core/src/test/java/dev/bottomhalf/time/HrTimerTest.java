@@ -243,7 +243,7 @@ class HrTimerTest {
             kernel.bindCurrentThread(0);
             hr.cancel(t);
             cancelled.countDown();
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         assertFalse(cancelled.await(50, TimeUnit.MILLISECONDS), "hrtimer_cancel returned while the callback ran");
         release.countDown();

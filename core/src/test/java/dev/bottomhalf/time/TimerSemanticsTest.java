@@ -1,5 +1,6 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -224,7 +225,7 @@ class TimerSemanticsTest {
             kernel.bindCurrentThread(0);
             timers.deleteSync(t);
             synced.countDown();
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         assertFalse(synced.await(50, TimeUnit.MILLISECONDS), "timer_delete_sync returned while the callback ran");
         release.countDown();
@@ -319,7 +320,7 @@ class TimerSemanticsTest {
         timers.mod(t, jiffies() + 1);
         ticks(2);
         assertEquals(1, reports.matching("timer: leaky preempt leak: 00000100 -> 00000101").size());
-        assertEquals(0, kernel.machine().cpu(0).cpuContext().preemptCount());
+        assertEquals(0, Internals.machine(kernel).cpu(0).cpuContext().preemptCount());
     }
 
     @Test
@@ -365,7 +366,7 @@ class TimerSemanticsTest {
         List<String> where = new ArrayList<>();
         TimerList t = TimerList.setup("w", x -> {
             ExecutionContext c = kernel.context();
-            where.add(c.name() + " cpu" + c.cpu().id() + " serving=" + c.inServingSoftirq() + " hardirq=" + c.inHardirq());
+            where.add(c.name() + " cpu" + c.cpuId() + " serving=" + c.inServingSoftirq() + " hardirq=" + c.inHardirq());
         }, 0);
         timers.addOn(t, 1);
         assertTrue((t.flags() & TimerList.TIMER_PINNED) != 0, "add_timer_on sets TIMER_PINNED");

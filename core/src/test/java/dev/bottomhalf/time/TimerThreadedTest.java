@@ -1,5 +1,6 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -82,7 +83,7 @@ class TimerThreadedTest {
             timers.mod(x, kernel.jiffies() - 1); // due at once: the expiry pass after this callback may take it
             inCallback.countDown();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
-            while (!kernel.machine().hasWaiters() && System.nanoTime() < deadline) {
+            while (!Internals.machine(kernel).hasWaiters() && System.nanoTime() < deadline) {
                 Thread.onSpinWait(); // until timer_shutdown_sync waits for this callback
             }
         }, 0);
@@ -93,7 +94,7 @@ class TimerThreadedTest {
         Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
             kernel.bindCurrentThread(0);
             ret.set(timers.shutdownSync(self[0]));
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         shutter.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
         assertEquals(1, ret.get(), "it was pending (re-armed by its callback)");
@@ -127,7 +128,7 @@ class TimerThreadedTest {
             kernel.bindCurrentThread(1);
             asleep.countDown();
             left[0] = timers.scheduleTimeoutInterruptible(10_000);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         });
         await(asleep, "the sleeper");
         Thread.sleep(20);

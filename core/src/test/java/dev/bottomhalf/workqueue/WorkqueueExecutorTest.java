@@ -56,7 +56,7 @@ class WorkqueueExecutorTest {
     }
 
     private long nowMs() {
-        return TimeUnit.NANOSECONDS.toMillis(kernel.machine().uptimeNs());
+        return TimeUnit.NANOSECONDS.toMillis(kernel.uptimeNs());
     }
 
     // ------------------------------------------------------------------------------------------
@@ -521,7 +521,7 @@ class WorkqueueExecutorTest {
     @Test
     void onABhWorkqueue_tasksRunInSoftirqContext_onTheSubmittingCpu() throws Exception {
         WorkqueueExecutor ex = WorkqueueExecutor.on(kernel, kernel.workqueues().systemBhWq());
-        Future<String> f = ex.submit(() -> kernel.context().describe() + " on CPU " + kernel.context().cpu().id());
+        Future<String> f = ex.submit(() -> kernel.context().describe() + " on CPU " + kernel.context().cpuId());
         assertEquals("softirq on CPU 0", f.get());
     }
 

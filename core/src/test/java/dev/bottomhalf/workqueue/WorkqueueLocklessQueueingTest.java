@@ -95,14 +95,14 @@ class WorkqueueLocklessQueueingTest {
                         int id = base + i;
                         Work w = new Work("m" + id, x -> {
                             runs.incrementAndGet(id);
-                            if (kernel.machine().current().cpu().id() != cpu) {
+                            if (kernel.context().cpuId() != cpu) {
                                 wrongCpu.incrementAndGet(0);
                             }
                         });
                         assertTrue(wqs.queue(wq, w));
                     }
                 } finally {
-                    kernel.machine().detachCurrentThread();
+                    kernel.detachCurrentThread();
                 }
             }));
         }
@@ -172,7 +172,7 @@ class WorkqueueLocklessQueueingTest {
                     }
                 }
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }
         });
         canceller.join(TimeUnit.SECONDS.toMillis(TIMEOUT_S));
@@ -212,7 +212,7 @@ class WorkqueueLocklessQueueingTest {
                 wqs.flushWorkqueue(wq);
                 seenByFlushWorkqueue.set(runs.get());
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }
         });
         sleepMillis(20);

@@ -112,7 +112,7 @@ class WorkqueueSteppedTest {
     void flushDelayedWork_runsItNow_andReturnsTrueAfterwards() {
         Workqueue wq = wqs.alloc("d", 0, 0);
         DelayedWork dw = logging("dw");
-        wqs.queueDelayed(wq, dw, kernel.machine().msecsToJiffies(10_000));
+        wqs.queueDelayed(wq, dw, kernel.msecsToJiffies(10_000));
         assertTrue(wqs.flushDelayed(dw));
         assertEquals(List.of("dw@0 kworker/0:0"), log, "ran right away, before flush_delayed_work returned");
         assertFalse(dw.isPending());
@@ -197,7 +197,7 @@ class WorkqueueSteppedTest {
             int n = i;
             wqs.queue(bh, new Work("bh" + i, w -> {
                 ExecutionContext c = kernel.context();
-                order.add("bh" + n + " cpu" + c.cpu().id() + (c.inServingSoftirq() ? " softirq" : ""));
+                order.add("bh" + n + " cpu" + c.cpuId() + (c.inServingSoftirq() ? " softirq" : ""));
             }));
         }
         task.localBhEnable();   // the first TASKLET_SOFTIRQ pass: 10 items, then the tasklet; the rest next pass

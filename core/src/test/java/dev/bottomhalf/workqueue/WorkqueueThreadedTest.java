@@ -84,7 +84,7 @@ class WorkqueueThreadedTest {
             try {
                 r.run();
             } finally {
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
             }
         });
     }

@@ -292,13 +292,13 @@ class WorkqueueTimelineTest {
         Workqueue wq = wqs.alloc("burners", Workqueue.WQ_CPU_INTENSIVE, 0);
         for (String name : List.of("a", "b")) {
             queueOnCpu0(wq, new Work(name, w -> {
-                record(name + " starts on CPU " + kernel.context().cpu().id());
+                record(name + " starts on CPU " + kernel.context().cpuId());
                 mdelay(4);
                 record(name + " done");
             }));
         }
         assertTrue(wqs.queueOn(1, wq, new Work("c", w -> {
-            record("c starts on CPU " + kernel.context().cpu().id());
+            record("c starts on CPU " + kernel.context().cpuId());
             udelay(4_000);
             record("c done");
         })));

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Expect;
@@ -41,7 +42,7 @@ public class CpuLevelExclusionStress {
             ctx.localBhDisable();
             try {
                 counter++;
-                return ctx.cpu().bhLevelOwner() == ctx ? 1 : 0;
+                return RuntimeAccess.get().cpu(ctx).bhLevelOwner() == ctx ? 1 : 0;
             } finally {
                 ctx.localBhEnable();
             }
@@ -79,7 +80,7 @@ public class CpuLevelExclusionStress {
             long flags = ctx.localIrqSave();
             try {
                 counter++;
-                return ctx.cpu().irqLevelOwner() == ctx ? 1 : 0;
+                return RuntimeAccess.get().cpu(ctx).irqLevelOwner() == ctx ? 1 : 0;
             } finally {
                 ctx.localIrqRestore(flags);
             }
@@ -121,7 +122,7 @@ public class CpuLevelExclusionStress {
             ctx.localIrqDisable();
             try {
                 counter++;
-                return ctx.cpu().irqLevelOwner() == ctx ? 1 : 0;
+                return RuntimeAccess.get().cpu(ctx).irqLevelOwner() == ctx ? 1 : 0;
             } finally {
                 ctx.localIrqEnable();
             }

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -13,7 +14,7 @@ import org.openjdk.jcstress.infra.results.II_Result;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqReturn;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
@@ -46,7 +47,7 @@ public class InterruptHintStress {
 
     final Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(2).irqLines(8).stepped()
             .reporter(Reporter.silent()).build());
-    final Cpu cpu0 = kernel.machine().cpu(0);
+    final Cpu cpu0 = Internals.machine(kernel).cpu(0);
     final ExecutionContext cpu0Context = cpu0.cpuContext();
     final AtomicInteger delivered = new AtomicInteger();
     final WorkqueueStress.Start start = new WorkqueueStress.Start();
@@ -60,7 +61,7 @@ public class InterruptHintStress {
     }
 
     private void checkBetweenHandlers() {
-        kernel.machine().runAs(cpu0Context, () -> {
+        Internals.machine(kernel).runAs(cpu0Context, () -> {
             cpu0.serviceInterruptsBetweenHandlers(cpu0Context);
             return 0;
         });

@@ -168,7 +168,7 @@ public class IrqDeliveryExclusionStress {
                 hardRuns.incrementAndGet();
                 return IrqReturn.WAKE_THREAD;
             }, (irq, dev) -> IrqReturn.HANDLED, EnumSet.of(IrqFlag.ONESHOT), "stress", "dev");
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
             kernel.irqs().assertIrq(IRQ);
         }
 

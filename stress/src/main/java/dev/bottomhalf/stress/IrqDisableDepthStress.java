@@ -49,7 +49,7 @@ public class IrqDisableDepthStress {
 
     public IrqDisableDepthStress() {
         kernel.irqs().request(IRQ, (irq, dev) -> IrqReturn.HANDLED, Set.of(), "stress", "dev");
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
     }
 
     private int disableCheckEnable() {

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -12,7 +13,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
@@ -46,7 +47,7 @@ public class KsoftirqdWakeupStress {
         private final Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped()
                 .reporter(Reporter.silent()).build());
         private final Stepper stepper = kernel.stepper();
-        private final Cpu cpu = kernel.machine().cpu(0);
+        private final Cpu cpu = Internals.machine(kernel).cpu(0);
         private final AtomicInteger runs = new AtomicInteger();
 
         public Stepped() {
@@ -54,7 +55,7 @@ public class KsoftirqdWakeupStress {
             kernel.bindCurrentThread(0);
             kernel.softirqs().raise(VECTOR);    // wakes ksoftirqd/0 ...
             cpu.takeSoftirqPending();           // ... but someone else drained the mask
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -99,7 +100,7 @@ public class KsoftirqdWakeupStress {
         private static int raiseAndAwaitServed() {
             KERNEL.bindCurrentThread(0);
             KERNEL.softirqs().raise(VECTOR);
-            Cpu cpu = KERNEL.machine().cpu(0);
+            Cpu cpu = Internals.machine(KERNEL).cpu(0);
             int bit = 1 << VECTOR;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
             while ((cpu.softirqPending() & bit) != 0) {

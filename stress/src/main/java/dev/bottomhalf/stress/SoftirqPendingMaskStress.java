@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Expect;
@@ -9,7 +10,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.I_Result;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -26,8 +27,8 @@ import dev.bottomhalf.softirq.SoftirqVector;
 @Outcome(expect = Expect.FORBIDDEN, desc = "a raise was lost")
 @State
 public class SoftirqPendingMaskStress {
-    private final Cpu cpu = Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped()
-            .reporter(Reporter.silent()).build()).machine().cpu(0);
+    private final Cpu cpu = Internals.machine(Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped()
+            .reporter(Reporter.silent()).build())).cpu(0);
     private int taken;
 
     public SoftirqPendingMaskStress() {

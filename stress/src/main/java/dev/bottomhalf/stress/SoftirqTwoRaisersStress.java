@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -12,7 +13,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Reporter;
@@ -41,8 +42,8 @@ import dev.bottomhalf.softirq.SoftirqVector;
 public class SoftirqTwoRaisersStress {
 
     private static Cpu steppedCpu0() {
-        return Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped().reporter(Reporter.silent()).build())
-                .machine().cpu(0);
+        return Internals.machine(Kernel.boot(KernelConfig.builder().cpus(1).irqLines(1).stepped()
+                .reporter(Reporter.silent()).build())).cpu(0);
     }
 
     /**

@@ -61,7 +61,7 @@ public class SpinlockExclusionStress {
 
         void interrupt() {
             KERNEL.bindCurrentThread(1 - callCpu());
-            KERNEL.machine().smpCallFunctionSingle(callCpu(), () -> {
+            KERNEL.smpCallFunctionSingle(callCpu(), () -> {
                 boolean hardirq = KERNEL.context().inHardirq();
                 long flags = lock.lockIrqsave();
                 try {

@@ -86,7 +86,7 @@ public class TaskletScheduleStress {
         public ScheduleWhileRunning() {
             kernel.bindCurrentThread(0);
             kernel.tasklets().schedule(t);     // pending on CPU 0 before the actors start
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -141,7 +141,7 @@ public class TaskletScheduleStress {
         public RunAgainOnAnotherCpu() {
             kernel.bindCurrentThread(0);
             kernel.tasklets().schedule(t);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor

@@ -131,7 +131,7 @@ public class TimerStress {
             t = TimerList.setup("t", me -> { }, 0);
             timers.mod(t, kernel.jiffies() + 10);   // pending on CPU 0
             newExpiry = kernel.jiffies() + 20;       // another bucket: the full unlink/relink path
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -188,7 +188,7 @@ public class TimerStress {
             t = TimerList.setup("t", me -> { }, 0);
             timers.mod(t, kernel.jiffies() + 10);   // pending on CPU 0
             newExpiry = kernel.jiffies() + 20;
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -249,7 +249,7 @@ public class TimerStress {
             timers.mod(t, kernel.jiffies());        // armed on CPU 1 (its bucket: the next jiffy) ...
             stepper.advanceJiffies(1);               // ... and due now
             far = kernel.jiffies() + 1000;
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -324,7 +324,7 @@ public class TimerStress {
             }, 0);
             timers.mod(t, kernel.jiffies());             // its bucket is the next jiffy ...
             stepper.advanceJiffies(1);                   // ... so it is due on CPU 1 now
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -394,7 +394,7 @@ public class TimerStress {
                 if (inside.incrementAndGet() != 1) {
                     overlaps.incrementAndGet();
                 }
-                ranOn.getAndUpdate(m -> m | 1 << kernel.context().cpu().id());
+                ranOn.getAndUpdate(m -> m | 1 << kernel.context().cpuId());
                 for (int i = 0; i < 100; i++) {
                     Thread.onSpinWait();
                 }
@@ -403,7 +403,7 @@ public class TimerStress {
             }, 0);
             timers.mod(t, kernel.jiffies());             // its bucket is the next jiffy ...
             stepper.advanceJiffies(1);                   // ... so it is due on CPU 1 now
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor
@@ -472,7 +472,7 @@ public class TimerStress {
             }, 0);
             timers.mod(t, kernel.jiffies());             // its bucket is the next jiffy ...
             stepper.advanceJiffies(1);                   // ... so it is due on CPU 1 now
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -15,12 +16,12 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.III_Result;
 
 import dev.bottomhalf.Kernel;
-import dev.bottomhalf.runtime.Agent;
-import dev.bottomhalf.runtime.AgentHandle;
+import dev.bottomhalf.internal.runtime.Agent;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.workqueue.Work;
 import dev.bottomhalf.workqueue.Workqueue;
@@ -91,7 +92,7 @@ public class WorkqueueStress {
      */
     static int runWorkersOf(Kernel kernel, int cpu) {
         String prefix = "kworker/" + cpu + ":";
-        Machine m = kernel.machine();
+        Machine m = Internals.machine(kernel);
         int total = 0;
         for (boolean any = true; any;) {
             any = false;
@@ -265,7 +266,7 @@ public class WorkqueueStress {
             if (inside.incrementAndGet() != 1) {
                 overlaps.incrementAndGet();
             }
-            if (kernel.context().cpu().id() == 1) {
+            if (kernel.context().cpuId() == 1) {
                 runsOnCpu1.incrementAndGet();
             }
             spin(100);
@@ -277,7 +278,7 @@ public class WorkqueueStress {
         public RequeueWhileRunning() {
             kernel.bindCurrentThread(0);
             wqs.queueOn(0, wq, w);                 // pending on CPU 0 (creates kworker/0:0)
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         }
 
         @Actor

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -34,7 +35,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.HrTimer;
@@ -565,7 +566,7 @@ class CloseSoakTest {
             Set<Thread> after = InterruptChaos.threadsNamed("watchdog");
             after.removeAll(before);
             this.watchdogs = after;
-            this.chaos = new InterruptChaos(kernel.machine(), rnd.split(), TimeUnit.MICROSECONDS.toNanos(20),
+            this.chaos = new InterruptChaos(Internals.machine(kernel), rnd.split(), TimeUnit.MICROSECONDS.toNanos(20),
                     TimeUnit.MICROSECONDS.toNanos(400));
             if (!GUARD_WATCHDOG_SAMPLER_NOT_INTERRUPTED) {
                 watchdogs.forEach(chaos::addTarget);
@@ -613,7 +614,7 @@ class CloseSoakTest {
                     producer.setUpTimers();
                     producers.add(producer);
                 }
-                kernel.machine().detachCurrentThread();
+                kernel.detachCurrentThread();
                 chaos.start("close-soak-chaos-" + index);
                 for (Producer p : producers) {
                     p.start();
@@ -665,7 +666,7 @@ class CloseSoakTest {
                     report = r;
                     closeReturned.set(true);
                     List<String> alive = new ArrayList<>();
-                    for (Thread t : InterruptChaos.runtimeThreads(kernel.machine())) {
+                    for (Thread t : InterruptChaos.runtimeThreads(Internals.machine(kernel))) {
                         alive.add(t.getName());
                     }
                     for (Thread t : watchdogs) {
@@ -724,7 +725,7 @@ class CloseSoakTest {
             for (int v : VECTORS) {
                 kernel.softirqs().open(v, "CLOSE" + v, () -> {
                     entered();
-                    int cpu = ExecutionContext.currentOrNull().cpu().id();
+                    int cpu = ExecutionContext.currentOrNull().cpuId();
                     raiseSeen.accumulateAndGet(cpu * 32 + v, raised.get(cpu * 32 + v), Math::max);
                 });
             }
@@ -763,7 +764,7 @@ class CloseSoakTest {
          */
         /** {@link #kcall(BoolCall)} on {@code l}'s object, with the outcome in its trace. */
         Boolean kcall(Ledger l, String what, BoolCall c) {
-            boolean closedBefore = kernel.machine().closed();
+            boolean closedBefore = kernel.isTerminated();
             Boolean r = kcall(c);
             if (r == null && !closedBefore) {
                 l.straddled.incrementAndGet(); // refused after it began while runtime contexts were let in
@@ -786,7 +787,7 @@ class CloseSoakTest {
         }
 
         Boolean kcall(BoolCall c) {
-            if (GUARD_RUNTIME_THREADS_REFUSED_AFTER_CLOSED && kernel.machine().closed()) {
+            if (GUARD_RUNTIME_THREADS_REFUSED_AFTER_CLOSED && kernel.isTerminated()) {
                 refusedInCallbackClosed.incrementAndGet(); // it would be refused; see the guard
                 return null;
             }
@@ -805,7 +806,7 @@ class CloseSoakTest {
             }
             if (!isClosedRefusal(e)) {
                 violation("a callback's call failed: " + e);
-            } else if (kernel.machine().closed()) {
+            } else if (kernel.isTerminated()) {
                 refusedInCallbackClosed.incrementAndGet();
             } else if (!(Thread.currentThread() instanceof KernelThread)) {
                 refusedInCallbackClosingOnTask.incrementAndGet();
@@ -1105,7 +1106,7 @@ class CloseSoakTest {
             chaos.interruptAllRuntimeThreads();
             awaitQuiet("after the last interrupts");
             Thread.sleep(20); // spin phases of the idle strategies end
-            List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(kernel.machine()));
+            List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(Internals.machine(kernel)));
             threads.addAll(watchdogs);
             Map<String, Long> used = InterruptChaos.cpuNanosOver(threads, IDLE_WINDOW_MS);
             long total = used.values().stream().mapToLong(Long::longValue).sum();
@@ -1161,7 +1162,7 @@ class CloseSoakTest {
                     return false;
                 }
             }
-            return threadSeen.get() >= threadWoken.get() && kernel.machine().idleForClose() && kernel.irqs().idleForClose()
+            return threadSeen.get() >= threadWoken.get() && Internals.machine(kernel).idleForClose() && kernel.irqs().idleForClose()
                     && kernel.tasklets().idleForClose() && kernel.workqueues().idleForClose();
         }
     }
@@ -1429,8 +1430,8 @@ class CloseSoakTest {
                 failure = t;
             } finally {
                 gate.closeAndClear();
-                if (!round.kernel.machine().closed()) {
-                    round.kernel.machine().detachCurrentThread();
+                if (!round.kernel.isTerminated()) {
+                    round.kernel.detachCurrentThread();
                 }
             }
         }
@@ -1702,7 +1703,7 @@ class CloseSoakTest {
          */
         private void raise(ExecutionContext ctx) {
             int v = VECTORS[rnd.nextInt(VECTORS.length)];
-            int idx = (ctx == null ? 0 : ctx.cpu().id()) * 32 + v;
+            int idx = (ctx == null ? 0 : ctx.cpuId()) * 32 + v;
             long n = ctx == null ? 0 : round.raised.incrementAndGet(idx);
             Boolean ok = call("raise_softirq(" + v + ")", () -> {
                 kernel.softirqs().raise(v);
@@ -1926,7 +1927,7 @@ class CloseSoakTest {
             } catch (IllegalStateException e) {
                 if (!isClosedRefusal(e)) {
                     round.violation("a sleep failed: " + e);
-                } else if (!kernel.machine().closed()) {
+                } else if (!kernel.isTerminated()) {
                     round.refusedInCallback(e);
                 } else {
                     round.sleepsCutByClose.incrementAndGet();

@@ -1,5 +1,6 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
@@ -14,8 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
-import dev.bottomhalf.runtime.KernelThread;
-import dev.bottomhalf.runtime.Machine;
+import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.Machine;
 
 /**
  * A chaos thread for the soaks: interrupts random runtime threads of one kernel ({@code cpu/N},
@@ -229,7 +230,7 @@ final class InterruptChaos {
     static List<Thread> runtimeThreads(Machine machine) {
         List<Thread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == machine && t.isAlive()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == machine && t.isAlive()) {
                 threads.add(t);
             }
         }

@@ -1,5 +1,7 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,7 +34,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.IdleStrategy;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.Reporter;
 
 /**
@@ -134,7 +136,7 @@ class SoakTest {
         watchdogs.removeAll(watchdogsBefore);
         List<KernelThread> runtimeThreads;
         SplittableRandom root = new SplittableRandom(seed);
-        InterruptChaos chaos = new InterruptChaos(kernel.machine(), root.split(), TimeUnit.MICROSECONDS.toNanos(50),
+        InterruptChaos chaos = new InterruptChaos(Internals.machine(kernel), root.split(), TimeUnit.MICROSECONDS.toNanos(50),
                 TimeUnit.MICROSECONDS.toNanos(1_000));
         if (!CloseSoakTest.GUARD_WATCHDOG_SAMPLER_NOT_INTERRUPTED) {
             watchdogs.forEach(chaos::addTarget);
@@ -172,7 +174,7 @@ class SoakTest {
                         barrier.reset();
                     } finally {
                         gate[0].closeAndClear();
-                        kernel.machine().detachCurrentThread();
+                        kernel.detachCurrentThread();
                     }
                 });
                 gate[0] = chaos.gate(producer);
@@ -257,9 +259,9 @@ class SoakTest {
                 if (!ctx.inServingSoftirq() || ctx.inHardirq()) {
                     violation("softirq " + v + " ran in " + ctx);
                 }
-                int cpu = ctx.cpu().id();
-                if (ctx.cpu().bhLevelOwner() != ctx) {
-                    violation("softirq " + v + " ran on CPU " + cpu + " without its BH level: " + ctx.cpu().bhLevelOwner());
+                int cpu = ctx.cpuId();
+                if (RuntimeAccess.get().cpu(ctx).bhLevelOwner() != ctx) {
+                    violation("softirq " + v + " ran on CPU " + cpu + " without its BH level: " + RuntimeAccess.get().cpu(ctx).bhLevelOwner());
                 }
                 // everything raised on this CPU before this run started is covered by it
                 seenAtRun.accumulateAndGet(cpu * 32 + v, raised.get(cpu * 32 + v), Math::max);
@@ -314,9 +316,9 @@ class SoakTest {
         if (!ctx.inHardirq() || !ctx.irqsDisabled()) {
             violation(HANDLER_NAMES[id] + " ran in " + ctx);
         }
-        int cpu = ctx.cpu().id();
-        if (ctx.cpu().irqLevelOwner() != ctx) {
-            violation(HANDLER_NAMES[id] + " ran on CPU " + cpu + " without its IRQ level: " + ctx.cpu().irqLevelOwner());
+        int cpu = ctx.cpuId();
+        if (RuntimeAccess.get().cpu(ctx).irqLevelOwner() != ctx) {
+            violation(HANDLER_NAMES[id] + " ran on CPU " + cpu + " without its IRQ level: " + RuntimeAccess.get().cpu(ctx).irqLevelOwner());
         }
         irqPlain[cpu]++;
         irqAtomic.incrementAndGet(cpu);
@@ -325,7 +327,7 @@ class SoakTest {
     /** Raises {@code v} on the calling context's CPU, counting the raise first. */
     private void raiseCounted(Kernel kernel, int v) {
         ExecutionContext ctx = kernel.context();
-        raised.incrementAndGet(ctx.cpu().id() * 32 + v);
+        raised.incrementAndGet(ctx.cpuId() * 32 + v);
         kernel.softirqs().raise(v);
     }
 
@@ -369,14 +371,14 @@ class SoakTest {
     /** One random step of a producer. */
     private void produceOne(Kernel kernel, SplittableRandom rnd) {
         ExecutionContext ctx = kernel.bindCurrentThread(rnd.nextInt(CPUS));
-        int cpu = ctx.cpu().id();
+        int cpu = ctx.cpuId();
         int line = LINES[rnd.nextInt(LINES.length)];
         switch (rnd.nextInt(14)) {
             case 0, 1, 2, 3 -> kernel.irqs().assertIrq(line);
             case 4, 5 -> raiseCounted(kernel, VECTORS[rnd.nextInt(VECTORS.length)]);
             case 6, 7 -> {
                 ctx.localBhDisable();
-                if (ctx.cpu().bhLevelOwner() != ctx) {
+                if (RuntimeAccess.get().cpu(ctx).bhLevelOwner() != ctx) {
                     violation("BH-disabled task does not own CPU " + cpu + "'s BH level");
                 }
                 bhPlain[cpu]++;
@@ -388,7 +390,7 @@ class SoakTest {
             }
             case 8 -> {
                 long flags = ctx.localIrqSave();
-                if (ctx.cpu().irqLevelOwner() != ctx) {
+                if (RuntimeAccess.get().cpu(ctx).irqLevelOwner() != ctx) {
                     violation("IRQ-disabled task does not own CPU " + cpu + "'s IRQ level");
                 }
                 irqPlain[cpu]++;
@@ -433,7 +435,7 @@ class SoakTest {
         chaos.interruptAllRuntimeThreads();
         quiesce(kernel, seed);
         Thread.sleep(20); // spin phases of the idle strategies end
-        List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(kernel.machine()));
+        List<Thread> threads = new ArrayList<>(InterruptChaos.runtimeThreads(Internals.machine(kernel)));
         threads.addAll(watchdogs);
         Map<String, Long> used = InterruptChaos.cpuNanosOver(threads, IDLE_WINDOW_MS);
         long total = used.values().stream().mapToLong(Long::longValue).sum();
@@ -493,8 +495,8 @@ class SoakTest {
     private String quiescentSnapshot(Kernel kernel) {
         StringBuilder sb = new StringBuilder();
         for (int cpu = 0; cpu < CPUS; cpu++) {
-            if (kernel.machine().cpu(cpu).softirqPending() != 0 || kernel.machine().cpu(cpu).bhLevelOwner() != null
-                    || kernel.machine().cpu(cpu).irqLevelOwner() != null) {
+            if (Internals.machine(kernel).cpu(cpu).softirqPending() != 0 || Internals.machine(kernel).cpu(cpu).bhLevelOwner() != null
+                    || Internals.machine(kernel).cpu(cpu).irqLevelOwner() != null) {
                 return null;
             }
             for (int v : VECTORS) {
@@ -600,7 +602,7 @@ class SoakTest {
             assertEquals(irqAtomic.get(cpu), irq, "CPU " + cpu + ": hard handlers and IRQ-disabled sections overlapped"
                     + " (seed " + seed + ")");
         }
-        kernel.machine().detachCurrentThread();
+        kernel.detachCurrentThread();
     }
 
     private static Map<Integer, Long> parseProcInterrupts(String text) {
@@ -632,7 +634,7 @@ class SoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }
@@ -659,10 +661,10 @@ class SoakTest {
     private String state(Kernel kernel) {
         StringBuilder sb = new StringBuilder();
         for (int cpu = 0; cpu < CPUS; cpu++) {
-            sb.append("CPU").append(cpu).append(" pending=").append(Integer.toHexString(kernel.machine().cpu(cpu).softirqPending()))
+            sb.append("CPU").append(cpu).append(" pending=").append(Integer.toHexString(Internals.machine(kernel).cpu(cpu).softirqPending()))
                     .append(" ksoftirqd woken=").append(kernel.softirqs().ksoftirqdWoken(cpu))
-                    .append(" bh owner=").append(kernel.machine().cpu(cpu).bhLevelOwner())
-                    .append(" irq owner=").append(kernel.machine().cpu(cpu).irqLevelOwner());
+                    .append(" bh owner=").append(Internals.machine(kernel).cpu(cpu).bhLevelOwner())
+                    .append(" irq owner=").append(Internals.machine(kernel).cpu(cpu).irqLevelOwner());
             for (int v : VECTORS) {
                 sb.append(" v").append(v).append(" raised=").append(raised.get(cpu * 32 + v))
                         .append(" seen=").append(seenAtRun.get(cpu * 32 + v));

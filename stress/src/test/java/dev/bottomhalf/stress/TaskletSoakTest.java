@@ -148,7 +148,7 @@ class TaskletSoakTest {
             List<KernelEvent> bad = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.OOPS
                     || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).toList();
             assertTrue(bad.isEmpty(), "seed " + seed + ": " + bad);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
         } finally {
             kernel.close();
         }

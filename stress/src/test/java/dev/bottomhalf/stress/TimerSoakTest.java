@@ -1,5 +1,7 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +25,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
@@ -174,7 +176,7 @@ class TimerSoakTest {
                         failure.compareAndSet(null, e);
                         stop.set(true);
                     } finally {
-                        kernel.machine().detachCurrentThread();
+                        kernel.detachCurrentThread();
                     }
                 }));
             }
@@ -256,7 +258,7 @@ class TimerSoakTest {
             List<KernelEvent> bad = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.OOPS
                     || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).toList();
             assertTrue(bad.isEmpty(), "seed " + seed + ": kernel reports " + bad);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
 
             runtimeThreads = runtimeThreadsOf(kernel);
             Set<String> names = new TreeSet<>();
@@ -273,7 +275,7 @@ class TimerSoakTest {
             }
         }
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine() && !left.contains(t.getName())) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel) && !left.contains(t.getName())) {
                 left.add(t.getName());   // one started after the snapshot
             }
         }
@@ -297,8 +299,8 @@ class TimerSoakTest {
         if (ctx.irqsDisabled() != irqsafe) {
             violation("timer " + id + (irqsafe ? " (IRQSAFE) ran with IRQs enabled" : " ran with IRQs disabled"));
         }
-        if (me.cpu() != ctx.cpu().id()) {
-            violation("timer " + id + " ran on CPU " + ctx.cpu().id() + " but its flags name CPU " + me.cpu());
+        if (me.cpu() != ctx.cpuId()) {
+            violation("timer " + id + " ran on CPU " + ctx.cpuId() + " but its flags name CPU " + me.cpu());
         }
         if (shutDown.get(id) != 0) {
             violation("timer " + id + " ran after timer_shutdown_sync returned");
@@ -518,7 +520,7 @@ class TimerSoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }

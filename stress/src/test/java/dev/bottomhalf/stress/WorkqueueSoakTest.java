@@ -1,5 +1,7 @@
 package dev.bottomhalf.stress;
 
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.Internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +25,7 @@ import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Work;
@@ -262,7 +264,7 @@ class WorkqueueSoakTest {
                     } catch (Throwable e) {
                         failure.compareAndSet(null, e);
                     } finally {
-                        kernel.machine().detachCurrentThread();
+                        kernel.detachCurrentThread();
                     }
                 }));
             }
@@ -337,7 +339,7 @@ class WorkqueueSoakTest {
             List<KernelEvent> bad = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.OOPS
                     || e.kind() == KernelEvent.Kind.BUG || e.kind() == KernelEvent.Kind.WARNING).toList();
             assertTrue(bad.isEmpty(), "seed " + seed + ": kernel reports " + bad);
-            kernel.machine().detachCurrentThread();
+            kernel.detachCurrentThread();
 
             runtimeThreads = runtimeThreadsOf(kernel);
             Set<String> names = new TreeSet<>();
@@ -380,7 +382,7 @@ class WorkqueueSoakTest {
         for (var e : Thread.getAllStackTraces().entrySet()) {
             Thread t = e.getKey();
             boolean ours = t.getName().startsWith("wq-soak-")
-                    || t instanceof KernelThread kt && kt.context().machine() == kernel.machine();
+                    || t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel);
             if (!ours) {
                 continue;
             }
@@ -627,7 +629,7 @@ class WorkqueueSoakTest {
     private static List<KernelThread> runtimeThreadsOf(Kernel kernel) {
         List<KernelThread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t instanceof KernelThread kt && kt.context().machine() == kernel.machine()) {
+            if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) == Internals.machine(kernel)) {
                 threads.add(kt);
             }
         }

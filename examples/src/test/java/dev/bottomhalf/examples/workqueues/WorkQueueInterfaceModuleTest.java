@@ -40,7 +40,7 @@ class WorkQueueInterfaceModuleTest {
         loader.insmod(module);
         s.runUntilIdle();
         assertEquals(List.of("my_workqueue_handler: running in process context"), printed(rec));
-        s.advanceJiffies(5L * kernel.machine().hz());
+        s.advanceJiffies(5L * kernel.hz());
         s.runUntilIdle();
         assertEquals(List.of("my_workqueue_handler: running in process context"), printed(rec),
                 "5*HZ lands on level 3 of the wheel: it fires on the next 512-jiffy boundary, not before");

@@ -1,4 +1,6 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
+
+import dev.bottomhalf.runtime.ExecutionContext;
 
 /**
  * Something that delivers work to a CPU's {@code cpu/N} thread in hardirq context — the interrupt

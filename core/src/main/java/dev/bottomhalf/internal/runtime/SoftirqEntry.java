@@ -1,4 +1,6 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
+
+import dev.bottomhalf.runtime.ExecutionContext;
 
 /**
  * The softirq subsystem's entry points that the runtime calls at the kernel's exit points. Installed

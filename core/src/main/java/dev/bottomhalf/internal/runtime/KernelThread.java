@@ -1,5 +1,9 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
+import dev.bottomhalf.runtime.KernelPanic;
+import dev.bottomhalf.runtime.Reports;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -67,7 +71,7 @@ public final class KernelThread extends Thread {
 
     @Override
     public void run() {
-        machine.pinIfConfigured(this, agent.context().cpu().id());
+        machine.pinIfConfigured(this, agent.context().cpuId());
         int idleRounds = 0;
         long idleSinceNs = 0;
         while (running && !machine.panicked()) {

@@ -1,5 +1,6 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.ExecutionContext;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -34,7 +35,7 @@ import java.util.concurrent.locks.LockSupport;
  * started with. It costs one plain-speed store per outermost release, on a line the releaser owns.</li>
  * </ul>
  */
-final class CpuLevel {
+public final class CpuLevel {
     private static final VarHandle OWNER;
     private static final VarHandle RELEASES;
 
@@ -73,16 +74,16 @@ final class CpuLevel {
         return (int) RELEASES.getAcquire(this);
     }
 
-    boolean isOwnedBy(ExecutionContext ctx) {
+    public boolean isOwnedBy(ExecutionContext ctx) {
         return owner == ctx;
     }
 
-    boolean tryAcquire(ExecutionContext ctx) {
+    public boolean tryAcquire(ExecutionContext ctx) {
         assert owner != ctx : name + " is already owned by " + ctx.name();
         return OWNER.compareAndSet(this, (ExecutionContext) null, ctx);
     }
 
-    void acquire(ExecutionContext ctx) {
+    public void acquire(ExecutionContext ctx) {
         if (tryAcquire(ctx)) {
             return;
         }
@@ -131,7 +132,7 @@ final class CpuLevel {
         }
     }
 
-    void release(ExecutionContext ctx) {
+    public void release(ExecutionContext ctx) {
         assert owner == ctx : name + " released by " + ctx.name() + " but owned by "
                 + (owner == null ? "nobody" : owner.name());
         RELEASES.setOpaque(this, (int) RELEASES.getOpaque(this) + 1);

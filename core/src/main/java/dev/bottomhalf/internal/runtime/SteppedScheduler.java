@@ -1,5 +1,9 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelPanic;
+import dev.bottomhalf.runtime.ManualClock;
+import dev.bottomhalf.runtime.Stepper;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -96,7 +100,7 @@ public final class SteppedScheduler implements Agent {
 
     private SteppedScheduler(Machine machine) {
         this.machine = machine;
-        this.ctx = new ExecutionContext(machine, ExecutionContext.Role.TASK, NAME, machine.cpu(0));
+        this.ctx = RuntimeAccess.get().newContext(machine, ExecutionContext.Role.TASK, NAME, machine.cpu(0));
         for (int i = 0; i < machine.cpuCount(); i++) {
             burns.add(new ArrayDeque<>());
         }
@@ -122,7 +126,7 @@ public final class SteppedScheduler implements Agent {
     }
 
     /** The scheduler of {@code machine}, or null if nothing asked for one yet. */
-    static SteppedScheduler find(Machine machine) {
+    public static SteppedScheduler find(Machine machine) {
         for (AgentHandle h : machine.agents()) {
             if (h.agent() instanceof SteppedScheduler s) {
                 return s;
@@ -132,7 +136,7 @@ public final class SteppedScheduler implements Agent {
     }
 
     /** The scheduler among {@code handles} (the agents a closing machine is stopping), or null. */
-    static SteppedScheduler find(Machine machine, List<AgentHandle> handles) {
+    public static SteppedScheduler find(Machine machine, List<AgentHandle> handles) {
         for (AgentHandle h : handles) {
             if (h.agent() instanceof SteppedScheduler s && s.machine == machine) {
                 return s;
@@ -257,7 +261,7 @@ public final class SteppedScheduler implements Agent {
     }
 
     /** Runs one slice of {@code agent} if it is runnable or idle with work (for {@link Stepper#run}). */
-    int step(Agent agent) {
+    public int step(Agent agent) {
         SimThread t;
         synchronized (this) {
             t = adopted.get(agent);
@@ -282,7 +286,7 @@ public final class SteppedScheduler implements Agent {
     }
 
     /** Whether a slice of {@code agent} would run now. */
-    boolean hasWork(Agent agent) {
+    public boolean hasWork(Agent agent) {
         SimThread t;
         synchronized (this) {
             t = adopted.get(agent);
@@ -433,7 +437,7 @@ public final class SteppedScheduler implements Agent {
             block(self, wakeWhen, wakeAtNs, true);
             return;
         }
-        if (!new Stepper(machine).drive(() -> wakeWhen.getAsBoolean() || machine.clock().nanoTime() >= wakeAtNs,
+        if (!RuntimeAccess.get().drive(machine, () -> wakeWhen.getAsBoolean() || machine.clock().nanoTime() >= wakeAtNs,
                 wakeAtNs, () -> true)) {
             throw new IllegalStateException("stepped " + what + ": nothing is due on any CPU and no thread is"
                     + " running, so it would never end");
@@ -458,12 +462,12 @@ public final class SteppedScheduler implements Agent {
         SimThread self = self();
         if (self != null) {
             ExecutionContext c = self.agent.context();
-            c.sleepStarts();
+            RuntimeAccess.get().sleepStarts(c);
             block(self, condition, Long.MAX_VALUE, false); // (a closing kernel unwinds it: nothing to end then)
-            c.sleepEnds();
+            RuntimeAccess.get().sleepEnds(c);
             return true;
         }
-        return new Stepper(machine).drive(condition, Long.MAX_VALUE, this::timeWillWakeSomeone);
+        return RuntimeAccess.get().drive(machine, condition, Long.MAX_VALUE, this::timeWillWakeSomeone);
     }
 
     /**
@@ -476,7 +480,7 @@ public final class SteppedScheduler implements Agent {
             return;
         }
         ExecutionContext c = machine.current();
-        int cpu = c.cpu().id();
+        int cpu = c.cpuId();
         if (c.inAtomic() || c.irqsDisabled()) {
             synchronized (this) {
                 Burn head = burns.get(cpu).peekFirst();
@@ -502,7 +506,7 @@ public final class SteppedScheduler implements Agent {
         synchronized (this) {
             enqueue(b);
         }
-        if (!new Stepper(machine).drive(() -> b.done, Long.MAX_VALUE, () -> true)) {
+        if (!RuntimeAccess.get().drive(machine, () -> b.done, Long.MAX_VALUE, () -> true)) {
             throw new IllegalStateException("stepped burn on CPU " + cpu + " cannot end");
         }
     }
@@ -567,7 +571,10 @@ public final class SteppedScheduler implements Agent {
     }
 
     private ManualClock clock() {
-        return new Stepper(machine).clock();
+        if (machine.clock() instanceof ManualClock mc) {
+            return mc;
+        }
+        throw new IllegalStateException("this stepped kernel uses " + machine.clock() + ", not a manual clock");
     }
 
     // ------------------------------------------------------------------------------------------
@@ -650,7 +657,7 @@ public final class SteppedScheduler implements Agent {
             machine.reports().bug("BUG: " + t.agent.name() + " " + why + " in stepped mode: the stepped scheduler"
                     + " cannot tell when it would continue, so the kernel goes on without it (use msleep, usleep_range,"
                     + " mdelay or the kernel's waits in stepped work)", new Throwable("stepped scheduler"));
-            t.agent.context().sleepStarts();
+            RuntimeAccess.get().sleepStarts(t.agent.context());
             t.releasedCpuShare = true;
         }
     }
@@ -691,7 +698,7 @@ public final class SteppedScheduler implements Agent {
             awaitBatonOrUnwind(self);
             if (self.releasedCpuShare) {
                 self.releasedCpuShare = false;
-                self.agent.context().sleepEnds();
+                RuntimeAccess.get().sleepEnds(self.agent.context());
             }
         }
     }
@@ -788,12 +795,12 @@ public final class SteppedScheduler implements Agent {
         }
 
         int cpu() {
-            return agent.context().cpu().id();
+            return agent.context().cpuId();
         }
 
         @Override
         public void run() {
-            ExecutionContext.swapThreadContext(agent.context());
+            RuntimeAccess.get().swapThreadContext(agent.context());
             try {
                 while (awaitBaton(this, true)) {
                     synchronized (SteppedScheduler.this) {

@@ -1,4 +1,4 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
 /**
  * One cross-CPU function call ({@code call_single_data}): queued on the target CPU, run there by

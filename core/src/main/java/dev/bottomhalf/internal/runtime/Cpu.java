@@ -1,5 +1,6 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.ExecutionContext;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -88,7 +89,7 @@ public final class Cpu {
         this.id = id;
         this.irqLevel = new CpuLevel("IRQ level of CPU " + id, machine);
         this.bhLevel = new CpuLevel("BH level of CPU " + id, machine);
-        this.cpuContext = new ExecutionContext(machine, ExecutionContext.Role.CPU, "cpu/" + id, this);
+        this.cpuContext = RuntimeAccess.get().newContext(machine, ExecutionContext.Role.CPU, "cpu/" + id, this);
     }
 
     public int id() {
@@ -99,11 +100,11 @@ public final class Cpu {
         return machine;
     }
 
-    CpuLevel irqLevel() {
+    public CpuLevel irqLevel() {
         return irqLevel;
     }
 
-    CpuLevel bhLevel() {
+    public CpuLevel bhLevel() {
         return bhLevel;
     }
 
@@ -192,7 +193,7 @@ public final class Cpu {
     public void irqEnter(ExecutionContext ctx) {
         assert ctx == cpuContext : ctx.name() + " cannot take hard IRQs of CPU " + id;
         hardirqEntries++;
-        ctx.irqEnter();
+        RuntimeAccess.get().irqEnter(ctx);
     }
 
     /**
@@ -209,7 +210,7 @@ public final class Cpu {
      */
     public void irqExit(ExecutionContext ctx) {
         assert ctx == cpuContext : ctx.name() + " cannot take hard IRQs of CPU " + id;
-        ctx.irqLeave();
+        RuntimeAccess.get().irqLeave(ctx);
         if (!ctx.inInterrupt() && softirqPending() != 0) {
             machine.softirqEntry().invokeSoftirq(ctx);
         }

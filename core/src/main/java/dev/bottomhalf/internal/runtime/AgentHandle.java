@@ -1,4 +1,4 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
 import dev.bottomhalf.internal.sync.Uninterruptibly;
 

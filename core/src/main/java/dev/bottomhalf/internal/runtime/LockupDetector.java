@@ -1,11 +1,15 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.Clock;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.ManualClock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongConsumer;
 
 import dev.bottomhalf.internal.sync.Uninterruptibly;
 
@@ -99,7 +103,7 @@ public final class LockupDetector {
     private final CpuWatch[] watches;                                     // guarded by this
     private long lastSampleNs;                                            // guarded by this
     private final ManualClock manualClock;                                // null: not a manual clock
-    private final ManualClock.AdvanceListener listener = this::sampleOnAdvance;
+    private final LongConsumer listener = this::sampleOnAdvance;
     private Thread sampler;                                               // guarded by this
     private volatile boolean started;
     private volatile boolean stopped;
@@ -172,7 +176,7 @@ public final class LockupDetector {
         started = true;
         lastSampleNs = machine.clock().nanoTime();
         if (manualClock != null) {
-            manualClock.addListener(listener);
+            RuntimeAccess.get().addAdvanceListener(manualClock, listener);
             return;
         }
         Thread t = new Thread(this::runSampler, THREAD_NAME);
@@ -192,7 +196,7 @@ public final class LockupDetector {
             t = sampler;
         }
         if (manualClock != null) {
-            manualClock.removeListener(listener);
+            RuntimeAccess.get().removeAdvanceListener(manualClock, listener);
         }
         if (t == null || t == Thread.currentThread()) {
             return;
@@ -250,7 +254,7 @@ public final class LockupDetector {
             due = sample(nowNs);
         }
         for (Due d : due) {
-            machine.reports().bugOn(d.cpu, d.thread, d.context, d.message, d.stack);
+            RuntimeAccess.get().bugOn(machine.reports(), d.cpu, d.thread, d.context, d.message, d.stack);
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -1,11 +1,22 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
 
+import dev.bottomhalf.runtime.Clock;
+import dev.bottomhalf.runtime.Errno;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelConfig;
+import dev.bottomhalf.runtime.KernelException;
+import dev.bottomhalf.runtime.KernelPanic;
+import dev.bottomhalf.runtime.RateLimiter;
+import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.runtime.Tracing;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntConsumer;
 import java.util.function.IntSupplier;
 
 import dev.bottomhalf.internal.sync.WaitQueue;
@@ -74,6 +85,8 @@ public final class Machine implements AutoCloseable {
     private final LockupDetector lockups;
     private volatile InterruptSource[] interruptSources = new InterruptSource[0];
     private volatile SoftirqEntry softirqEntry;
+    /** The tasklet subsystem's drain for benchmarks; set once, at assembly. */
+    private volatile IntConsumer taskletDrainForBenchmark;
     private final List<AgentHandle> agents = new CopyOnWriteArrayList<>();
     private final Object lifecycleLock = new Object();
     private volatile int state;                  // NEW, RUNNING, CLOSING, CLOSED; written under lifecycleLock
@@ -105,9 +118,9 @@ public final class Machine implements AutoCloseable {
         this.clock = config.clock();
         this.bootNs = clock.nanoTime();
         this.initialJiffies = initialJiffies(config.hz());
-        this.reports = new Reports(this, config.reporter());
+        this.reports = RuntimeAccess.get().newReports(this, config.reporter());
         this.smpCallOopses = reports.limiter("__flush_smp_call_function_queue");
-        this.tracing = new Tracing(this);
+        this.tracing = RuntimeAccess.get().newTracing(this);
         this.affinity = config.pinning() ? new HostAffinity() : null;
         this.cpus = new Cpu[config.cpus()];
         for (int i = 0; i < cpus.length; i++) {
@@ -256,7 +269,7 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkLookup(ctx);
             }
@@ -266,7 +279,7 @@ public final class Machine implements AutoCloseable {
     }
 
     /** {@link #checkEntry} when the kernel refuses anyone; one volatile read otherwise. */
-    void checkEntryIfRefusing(ExecutionContext ctx) {
+    public void checkEntryIfRefusing(ExecutionContext ctx) {
         if (refusing) {
             checkEntry(ctx);
         }
@@ -298,7 +311,7 @@ public final class Machine implements AutoCloseable {
         }
         KernelPanic p = panic;
         if (p != null) {
-            throw p.refusal();
+            throw RuntimeAccess.get().refusal(p);
         }
         if (entry && state >= CLOSING && (ctx == null || ctx.role() == ExecutionContext.Role.TASK)) {
             throw new IllegalStateException("kernel is closed");
@@ -311,7 +324,7 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext currentAtEntry() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkEntry(ctx);
             }
@@ -327,7 +340,7 @@ public final class Machine implements AutoCloseable {
     public void checkOpen() {
         if (refusing) {
             ExecutionContext ctx = ExecutionContext.currentOrNull();
-            checkEntry(ctx != null && ctx.machine() == this ? ctx : null);
+            checkEntry(ctx != null && RuntimeAccess.get().machine(ctx) == this ? ctx : null);
         }
     }
 
@@ -335,11 +348,11 @@ public final class Machine implements AutoCloseable {
     public ExecutionContext bindCurrentThread(int cpu) {
         Cpu target = cpu(cpu);
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (refusing) {
                 checkEntry(ctx);
             }
-            ctx.rebind(target);
+            RuntimeAccess.get().rebind(ctx, target);
             return ctx;
         }
         return attach(target);
@@ -350,7 +363,7 @@ public final class Machine implements AutoCloseable {
             checkEntry(null);
         }
         Thread t = Thread.currentThread();
-        if (t instanceof KernelThread kt && kt.context().machine() != this) {
+        if (t instanceof KernelThread kt && RuntimeAccess.get().machine(kt.context()) != this) {
             throw new IllegalStateException(t.getName() + " is a runtime thread of another kernel");
         }
         ExecutionContext old = ExecutionContext.currentOrNull();
@@ -358,19 +371,19 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("thread '" + t.getName() + "' is in atomic context on another kernel ("
                     + old + ") and cannot enter this one");
         }
-        ExecutionContext ctx = new ExecutionContext(this, ExecutionContext.Role.TASK, t.getName(), cpu);
-        ExecutionContext.swapThreadContext(ctx);
+        ExecutionContext ctx = RuntimeAccess.get().newContext(this, ExecutionContext.Role.TASK, t.getName(), cpu);
+        RuntimeAccess.get().swapThreadContext(ctx);
         return ctx;
     }
 
     /** Forgets the calling thread's task context on this machine (it must be quiescent). */
     public void detachCurrentThread() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && ctx.machine() == this && ctx.role() == ExecutionContext.Role.TASK) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this && ctx.role() == ExecutionContext.Role.TASK) {
             if (ctx.inAtomic() || ctx.irqsDisabled()) {
                 throw new IllegalStateException("cannot detach in atomic context: " + ctx);
             }
-            ExecutionContext.swapThreadContext(null);
+            RuntimeAccess.get().swapThreadContext(null);
         }
     }
 
@@ -379,7 +392,7 @@ public final class Machine implements AutoCloseable {
         if (role == ExecutionContext.Role.CPU || role == ExecutionContext.Role.TASK) {
             throw new IllegalArgumentException("the runtime makes " + role + " contexts itself");
         }
-        return new ExecutionContext(this, role, name, cpu);
+        return RuntimeAccess.get().newContext(this, role, name, cpu);
     }
 
     /**
@@ -391,11 +404,11 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("runAs is for stepped mode; in threaded mode " + ctx.name()
                     + " runs on its own thread");
         }
-        ExecutionContext previous = ExecutionContext.swapThreadContext(ctx);
+        ExecutionContext previous = RuntimeAccess.get().swapThreadContext(ctx);
         try {
             return body.getAsInt();
         } finally {
-            ExecutionContext.swapThreadContext(previous);
+            RuntimeAccess.get().swapThreadContext(previous);
         }
     }
 
@@ -414,6 +427,24 @@ public final class Machine implements AutoCloseable {
 
     InterruptSource[] interruptSources() {
         return interruptSources;
+    }
+
+    /** Installs the tasklet subsystem's benchmark drain ({@link #drainTaskletsForBenchmark}); once. */
+    public void installTaskletDrainForBenchmark(IntConsumer drain) {
+        synchronized (lifecycleLock) {
+            if (taskletDrainForBenchmark != null) {
+                throw new IllegalStateException("tasklet drain already installed");
+            }
+            taskletDrainForBenchmark = drain;
+        }
+    }
+
+    /**
+     * Takes CPU {@code cpu}'s tasklet list back and clears each tasklet's SCHED bit without running it, for the
+     * benchmarks that measure scheduling alone ({@code Tasklets.drainForBenchmark}); never on a live kernel.
+     */
+    public void drainTaskletsForBenchmark(int cpu) {
+        taskletDrainForBenchmark.accept(cpu);
     }
 
     public void installSoftirqEntry(SoftirqEntry entry) {
@@ -475,8 +506,8 @@ public final class Machine implements AutoCloseable {
     private void startThread(AgentHandle handle) {
         KernelThread t = new KernelThread(this, handle.agent(),
                 handle.daemon() ? config.daemonIdle() : config.idleStrategy());
-        if (handle.agent() == handle.agent().context().cpu().agent()) {
-            handle.agent().context().cpu().attachThread(t);
+        if (handle.agent() == RuntimeAccess.get().cpu(handle.agent().context()).agent()) {
+            RuntimeAccess.get().cpu(handle.agent().context()).attachThread(t);
         }
         handle.start(t);
     }
@@ -529,7 +560,7 @@ public final class Machine implements AutoCloseable {
     public boolean beginClose() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
         Thread me = Thread.currentThread();
-        if (ctx != null && ctx.machine() == this) {
+        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
             if (ctx.role() != ExecutionContext.Role.TASK || me instanceof KernelThread
                     || SteppedScheduler.isSchedulerThread(this, me)) {
                 throw new IllegalStateException("Kernel.close() called from " + ctx.name() + " (" + ctx.describe()
@@ -780,14 +811,14 @@ public final class Machine implements AutoCloseable {
         synchronized (lifecycleLock) {
             p = panic;
             if (p == null) {
-                p = new KernelPanic(reason, cause);
+                p = RuntimeAccess.get().newPanic(reason, cause);
                 panic = p;
                 startRefusing();
                 first = true;
             }
         }
         if (first) {
-            reports.panic("Kernel panic - not syncing: " + reason, cause);
+            RuntimeAccess.get().panic(reports, "Kernel panic - not syncing: " + reason, cause);
             waitQueue.wakeAll();
             for (Cpu cpu : cpus) {
                 cpu.wakeLevelWaiters();
@@ -922,7 +953,7 @@ public final class Machine implements AutoCloseable {
             KernelPanic p = panic;
             Thread me = Thread.currentThread();
             if (p != null && me != closer && me != sweeper) {
-                throw p.refusal();
+                throw RuntimeAccess.get().refusal(p);
             }
             if (state == CLOSED && me != closer && me != sweeper) {
                 throw new IllegalStateException("kernel is closed"); // nothing will ever wake it: the threads stop
@@ -965,7 +996,7 @@ public final class Machine implements AutoCloseable {
             reports.warnOnce("smp_call_irqs_disabled", "smp_call_function_single() called with IRQs disabled "
                     + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))");
         }
-        if (target == ctx.cpu()) {
+        if (target == RuntimeAccess.get().cpu(ctx)) {
             long flags = ctx.localIrqSave();
             try {
                 runSmpCall(new SmpCall(func));
@@ -1015,7 +1046,7 @@ public final class Machine implements AutoCloseable {
             reports.warnOnce("smp_call_many_irqs_disabled", what + "() called with IRQs disabled "
                     + "(WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled()))");
         }
-        int self = ctx.cpu().id();
+        int self = ctx.cpuId();
         java.util.List<SmpCall> sent = new java.util.ArrayList<>();
         for (int cpu = mask.nextSetBit(0); cpu >= 0; cpu = mask.nextSetBit(cpu + 1)) {
             if (cpu != self) {

@@ -1,4 +1,6 @@
-package dev.bottomhalf.runtime;
+package dev.bottomhalf.internal.runtime;
+
+import dev.bottomhalf.runtime.ExecutionContext;
 
 /**
  * A duty cycle of one runtime thread ({@code cpu/N}, {@code ksoftirqd/N}, {@code irq/L-name}). In
