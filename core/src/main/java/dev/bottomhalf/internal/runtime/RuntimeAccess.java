@@ -116,19 +116,33 @@ public final class RuntimeAccess {
         bridge = b;
     }
 
-    /** The bridge; initializes {@link ExecutionContext} (which installs it) on first use. */
+    /**
+     * The bridge; initializes {@link ExecutionContext} (which installs it) on first use. A constant once read:
+     * the hot paths (a context's machine and CPU on every call) compile to a direct, inlined call.
+     */
     public static Bridge get() {
-        Bridge b = bridge;
-        if (b == null) {
+        return Installed.BRIDGE;
+    }
+
+    /**
+     * The lazy holder: its {@code static final} field is a constant to the JIT, which a plain static read under
+     * a null check (the bridge installed late, by another class's initializer) is not.
+     */
+    private static final class Installed {
+        static final Bridge BRIDGE = load();
+
+        private static Bridge load() {
             try {
                 MethodHandles.lookup().ensureInitialized(ExecutionContext.class);
             } catch (IllegalAccessException e) {
                 throw new AssertionError(e);
             }
             synchronized (RuntimeAccess.class) {
-                b = bridge;
+                if (bridge == null) {
+                    throw new IllegalStateException("the runtime bridge was used before ExecutionContext installed it");
+                }
+                return bridge;
             }
         }
-        return b;
     }
 }
