@@ -447,6 +447,11 @@ public final class Machine implements AutoCloseable {
         taskletDrainForBenchmark.accept(cpu);
     }
 
+    /** The installed benchmark drain itself (see {@link #drainTaskletsForBenchmark}). */
+    public IntConsumer taskletDrainForBenchmark() {
+        return taskletDrainForBenchmark;
+    }
+
     public void installSoftirqEntry(SoftirqEntry entry) {
         synchronized (lifecycleLock) {
             if (softirqEntry != null) {
