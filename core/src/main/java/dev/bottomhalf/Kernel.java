@@ -221,21 +221,16 @@ public final class Kernel implements AutoCloseable {
 
     /**
      * {@code duration} in jiffies, rounded up as {@code msecs_to_jiffies} rounds; a negative duration, or one
-     * too long to count, gives {@link Jiffies#MAX_JIFFY_OFFSET}.
+     * too long to count, gives {@link Jiffies#MAX_JIFFY_OFFSET} (the kernel's "infinite timeout"). The
+     * subsystems' {@code Duration} overloads convert the same way but refuse a negative duration
+     * ({@link Jiffies#durationToJiffies}).
      */
     public long toJiffies(Duration duration) {
         Objects.requireNonNull(duration, "duration");
         if (duration.isNegative()) {
             return Jiffies.MAX_JIFFY_OFFSET;
         }
-        int hz = machine.hz();
-        try {
-            long j = Math.addExact(Math.multiplyExact(duration.getSeconds(), hz),
-                    ((long) duration.getNano() * hz + 999_999_999L) / 1_000_000_000L);
-            return Math.min(j, Jiffies.MAX_JIFFY_OFFSET);
-        } catch (ArithmeticException e) {
-            return Jiffies.MAX_JIFFY_OFFSET;
-        }
+        return Jiffies.durationToJiffies(duration, machine.hz());
     }
 
     /** {@code j} jiffies as a duration (exact when {@code HZ} divides a second into whole nanoseconds). */

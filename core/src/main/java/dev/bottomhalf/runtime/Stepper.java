@@ -5,7 +5,9 @@ import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.Agent;
 import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
+import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -47,6 +49,37 @@ public final class Stepper {
     /** Advances the manual clock. */
     public void advance(long amount, TimeUnit unit) {
         clock().advance(amount, unit);
+    }
+
+    /**
+     * Advances the manual clock by {@code amount} (to the nanosecond) without running anything; see
+     * {@link #advance(long, TimeUnit)}. The stepping thread.
+     *
+     * @param amount how far, not negative
+     * @throws IllegalArgumentException when {@code amount} is negative
+     * @throws ArithmeticException when {@code amount} does not fit in a {@code long} of nanoseconds
+     */
+    public void advance(Duration amount) {
+        clock().advance(requireForward(amount).toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Lets {@code amount} of simulated time pass, event by event: {@link #runFor(long, TimeUnit)} with a
+     * {@link Duration}. The stepping thread.
+     *
+     * @param amount how much simulated time, not negative
+     * @throws IllegalArgumentException when {@code amount} is negative
+     * @throws ArithmeticException when {@code amount} does not fit in a {@code long} of nanoseconds
+     */
+    public void runFor(Duration amount) {
+        runFor(requireForward(amount).toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private static Duration requireForward(Duration amount) {
+        if (Objects.requireNonNull(amount, "amount").isNegative()) {
+            throw new IllegalArgumentException("the clock only moves forward; amount = " + amount);
+        }
+        return amount;
     }
 
     /**

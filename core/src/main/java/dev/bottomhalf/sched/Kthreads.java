@@ -1,6 +1,7 @@
 package dev.bottomhalf.sched;
 
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -11,6 +12,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
+import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 
@@ -452,6 +454,36 @@ public final class Kthreads {
         }
         machine.afterAccept();
         return true;
+    }
+
+    /**
+     * {@link #queueDelayedWork(KthreadWorker, KthreadDelayedWork, long)} with the delay as a {@link Duration}:
+     * rounded up to jiffies as {@code msecs_to_jiffies} rounds, clamped to {@link Jiffies#MAX_JIFFY_OFFSET}. Any
+     * context.
+     *
+     * @param worker the kthread worker
+     * @param dwork  the delayed item
+     * @param delay  how long from now, not negative ({@link Duration#ZERO}: queued at once)
+     * @return false when it was already queued or pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean queueDelayedWork(KthreadWorker worker, KthreadDelayedWork dwork, Duration delay) {
+        return queueDelayedWork(worker, dwork, Jiffies.durationToJiffies(delay, machine.hz()));
+    }
+
+    /**
+     * {@link #modDelayedWork(KthreadWorker, KthreadDelayedWork, long)} with the delay as a {@link Duration}
+     * (converted as {@link #queueDelayedWork(KthreadWorker, KthreadDelayedWork, Duration)} converts). Any context
+     * but hardirq.
+     *
+     * @param worker the kthread worker
+     * @param dwork  the delayed item
+     * @param delay  how long from now, not negative
+     * @return true when it was queued or pending before, false when it was idle
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean modDelayedWork(KthreadWorker worker, KthreadDelayedWork dwork, Duration delay) {
+        return modDelayedWork(worker, dwork, Jiffies.durationToJiffies(delay, machine.hz()));
     }
 
     /**

@@ -8,6 +8,7 @@ import static dev.bottomhalf.sched.Task.TASK_RUNNING;
 import static dev.bottomhalf.sched.Task.TASK_UNINTERRUPTIBLE;
 import static dev.bottomhalf.sched.Task.TASK_WAKEKILL;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -15,6 +16,7 @@ import java.util.function.BooleanSupplier;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
+import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.Timers;
 
 /**
@@ -159,6 +161,58 @@ public final class Sched {
         ExecutionContext ctx = machine.current();
         RuntimeAccess.get().setTaskState(ctx, Task.TASK_IDLE);
         return sleep(ctx, timeout, "schedule_timeout_idle");
+    }
+
+    // Duration overloads: the timeout converted as msecs_to_jiffies converts (rounded up, clamped to
+    // MAX_JIFFY_OFFSET, Jiffies.durationToJiffies); a negative timeout is an IllegalArgumentException.
+
+    /**
+     * {@link #scheduleTimeout(long)} with the timeout as a {@link Duration}. Process context.
+     *
+     * @param timeout how long to sleep at most, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when the time ran out)
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public Duration scheduleTimeout(Duration timeout) {
+        return toDuration(scheduleTimeout(toJiffies(timeout)));
+    }
+
+    /**
+     * {@link #scheduleTimeoutKillable(long)} with the timeout as a {@link Duration}. Process context.
+     *
+     * @param timeout how long to sleep at most, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when the time ran out)
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public Duration scheduleTimeoutKillable(Duration timeout) {
+        return toDuration(scheduleTimeoutKillable(toJiffies(timeout)));
+    }
+
+    /**
+     * {@link #scheduleTimeoutIdle(long)} with the timeout as a {@link Duration}. Process context.
+     *
+     * @param timeout how long to sleep at most, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when the time ran out)
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public Duration scheduleTimeoutIdle(Duration timeout) {
+        return toDuration(scheduleTimeoutIdle(toJiffies(timeout)));
+    }
+
+    private long toJiffies(Duration timeout) {
+        return Jiffies.durationToJiffies(timeout, machine.hz());
+    }
+
+    private Duration toDuration(long jiffies) {
+        return Jiffies.jiffiesToDuration(jiffies, machine.hz());
+    }
+
+    /** A timed interruptible or killable wait's result as the Duration forms give it. */
+    private static boolean interruptibleResult(long ret, String call) throws InterruptedException {
+        if (ret == -ERESTARTSYS) {
+            throw new InterruptedException(call + ": a signal is pending (-ERESTARTSYS)");
+        }
+        return ret > 0;
     }
 
     /** The sleep of every wait: {@code signal_pending_state}, then the timers' {@code schedule_timeout}. */
@@ -528,6 +582,61 @@ public final class Sched {
     }
 
     /**
+     * {@code wait_event_timeout(wq, condition, timeout)} with the timeout as a {@link Duration}, answering as
+     * {@link java.util.concurrent.CountDownLatch#await(long, java.util.concurrent.TimeUnit)} does: whether
+     * {@code condition} held (also when it became true just as the time ran out) rather than the jiffies left.
+     * Process context; in atomic context it reports {@code might_sleep}'s BUG and returns whether
+     * {@code condition} already holds.
+     *
+     * @param wq        the wait queue its wakers wake
+     * @param condition the condition, evaluated after each wake-up
+     * @param timeout   how long to wait at most, not negative
+     * @return true when {@code condition} holds, false when the time ran out first
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitEventTimeout(WaitQueueHead wq, BooleanSupplier condition, Duration timeout) {
+        return waitEventTimeout(wq, condition, toJiffies(timeout)) > 0;
+    }
+
+    /**
+     * {@code wait_event_interruptible_timeout} with the timeout as a {@link Duration}: as
+     * {@link #waitEventTimeout(WaitQueueHead, BooleanSupplier, Duration)}, and a signal (the thread's interrupt)
+     * ends the wait with an {@link InterruptedException} instead of {@code -ERESTARTSYS}. The signal stays pending
+     * (the thread stays interrupted), as the kernel leaves it for the caller to handle; {@link #flushSignals()}
+     * forgets it. Process context.
+     *
+     * @param wq        the wait queue its wakers wake
+     * @param condition the condition, evaluated after each wake-up
+     * @param timeout   how long to wait at most, not negative
+     * @return true when {@code condition} holds, false when the time ran out first
+     * @throws InterruptedException when a signal ended the wait
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitEventInterruptibleTimeout(WaitQueueHead wq, BooleanSupplier condition, Duration timeout)
+            throws InterruptedException {
+        return interruptibleResult(waitEventInterruptibleTimeout(wq, condition, toJiffies(timeout)),
+                "wait_event_interruptible_timeout");
+    }
+
+    /**
+     * {@code wait_event_killable_timeout} with the timeout as a {@link Duration}: as the interruptible form
+     * ({@link #waitEventInterruptibleTimeout(WaitQueueHead, BooleanSupplier, Duration)}), ended only by a
+     * {@code SIGKILL}. Process context.
+     *
+     * @param wq        the wait queue its wakers wake
+     * @param condition the condition, evaluated after each wake-up
+     * @param timeout   how long to wait at most, not negative
+     * @return true when {@code condition} holds, false when the time ran out first
+     * @throws InterruptedException when a fatal signal ended the wait
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitEventKillableTimeout(WaitQueueHead wq, BooleanSupplier condition, Duration timeout)
+            throws InterruptedException {
+        return interruptibleResult(waitEventKillableTimeout(wq, condition, toJiffies(timeout)),
+                "wait_event_killable_timeout");
+    }
+
+    /**
      * {@code might_sleep()}, the fast test and {@code ___wait_event()}. In atomic context the wait is reported
      * as {@code might_sleep} reports it and does not sleep: it returns what it returns when the time runs out
      * (0), for an untimed interruptible wait {@code -ERESTARTSYS}, unless {@code condition} already holds.
@@ -669,6 +778,52 @@ public final class Sched {
     /** {@code wait_for_completion_killable_timeout(x, timeout)}: as the interruptible form, for {@code SIGKILL}. */
     public long waitForCompletionKillableTimeout(Completion x, long timeout) {
         return waitForCommon(x, timeout, TASK_KILLABLE, "wait_for_completion_killable_timeout");
+    }
+
+    /**
+     * {@code wait_for_completion_timeout(x, timeout)} with the timeout as a {@link Duration}, answering as
+     * {@link java.util.concurrent.CountDownLatch#await(long, java.util.concurrent.TimeUnit)} does: whether a
+     * {@code complete} was consumed, rather than the jiffies left. Process context.
+     *
+     * @param x       the completion
+     * @param timeout how long to wait at most, not negative
+     * @return true when a done was consumed, false when the time ran out
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitForCompletionTimeout(Completion x, Duration timeout) {
+        return waitForCompletionTimeout(x, toJiffies(timeout)) > 0;
+    }
+
+    /**
+     * {@code wait_for_completion_interruptible_timeout} with the timeout as a {@link Duration}: as
+     * {@link #waitForCompletionTimeout(Completion, Duration)}, and a signal ends the wait with an
+     * {@link InterruptedException} instead of {@code -ERESTARTSYS}; the signal stays pending (the thread stays
+     * interrupted). Process context.
+     *
+     * @param x       the completion
+     * @param timeout how long to wait at most, not negative
+     * @return true when a done was consumed, false when the time ran out
+     * @throws InterruptedException when a signal ended the wait
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitForCompletionInterruptibleTimeout(Completion x, Duration timeout) throws InterruptedException {
+        return interruptibleResult(waitForCompletionInterruptibleTimeout(x, toJiffies(timeout)),
+                "wait_for_completion_interruptible_timeout");
+    }
+
+    /**
+     * {@code wait_for_completion_killable_timeout} with the timeout as a {@link Duration}: as the interruptible
+     * form, ended only by a {@code SIGKILL}. Process context.
+     *
+     * @param x       the completion
+     * @param timeout how long to wait at most, not negative
+     * @return true when a done was consumed, false when the time ran out
+     * @throws InterruptedException when a fatal signal ended the wait
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public boolean waitForCompletionKillableTimeout(Completion x, Duration timeout) throws InterruptedException {
+        return interruptibleResult(waitForCompletionKillableTimeout(x, toJiffies(timeout)),
+                "wait_for_completion_killable_timeout");
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.bottomhalf.time;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -254,6 +255,44 @@ public final class HrTimers {
     }
 
     /**
+     * {@code hrtimer_start(timer, ns_to_ktime(delay), mode | HRTIMER_MODE_REL)}: (re)arms {@code t} to expire
+     * {@code delay} from now, to the nanosecond ({@link #startRange(HrTimer, long, long, Set)} with no slack). A
+     * {@code Duration} is relative, so {@link HrTimer.Mode#REL} is implied and {@code mode} must not contain
+     * {@link HrTimer.Mode#ABS}; its other modes ({@code SOFT}, {@code HARD}, {@code PINNED}) count as for
+     * {@link #start(HrTimer, long, Set)}. A delay too long for a {@code ktime_t} clamps to {@code KTIME_MAX}, as the
+     * kernel's {@code ktime_set} does. Any context.
+     *
+     * @param t     an initialised timer
+     * @param delay how long from now, not negative
+     * @param mode  the timer's modes (without {@code ABS})
+     * @throws IllegalArgumentException when {@code delay} is negative or {@code mode} contains {@code ABS}
+     */
+    public void start(HrTimer t, Duration delay, Set<HrTimer.Mode> mode) {
+        startRange(t, delay, Duration.ZERO, mode);
+    }
+
+    /**
+     * {@code hrtimer_start_range_ns} with a relative {@link Duration}: expires between {@code delay} and
+     * {@code delay + slack} from now. See {@link #start(HrTimer, Duration, Set)}.
+     *
+     * @param t     an initialised timer
+     * @param delay how long from now, not negative
+     * @param slack how much later it may expire, not negative
+     * @param mode  the timer's modes (without {@code ABS})
+     * @throws IllegalArgumentException when {@code delay} or {@code slack} is negative or {@code mode} contains
+     *         {@code ABS}
+     */
+    public void startRange(HrTimer t, Duration delay, Duration slack, Set<HrTimer.Mode> mode) {
+        if (mode.contains(HrTimer.Mode.ABS)) {
+            throw new IllegalArgumentException("hrtimer_start(" + t.name() + ") with a Duration is relative: drop"
+                    + " HRTIMER_MODE_ABS");
+        }
+        EnumSet<HrTimer.Mode> rel = EnumSet.of(HrTimer.Mode.REL);
+        rel.addAll(mode);
+        startRange(t, Jiffies.durationToNanos(delay), Jiffies.durationToNanos(slack), rel);
+    }
+
+    /**
      * {@code hrtimer_start_range_ns(timer, tim, delta, mode)}: (re)arms {@code t} to expire between
      * {@code tim} and {@code tim + delta} ns ({@link HrTimer.Mode#REL}: from now). A queued timer is moved.
      * It goes to the calling CPU unless its callback is running (then it stays where it runs).
@@ -467,6 +506,30 @@ public final class HrTimers {
     /** {@code hrtimer_forward_now(timer, interval)}. */
     public long forwardNow(HrTimer t, long interval) {
         return forward(t, now(), interval);
+    }
+
+    /**
+     * {@code hrtimer_forward_now(timer, interval)} with the interval as a {@link Duration} (clamped to
+     * {@code KTIME_MAX}): what a periodic callback calls before it returns {@link HrTimer.Restart#RESTART}.
+     *
+     * @param t        a timer that is not queued (its own callback's)
+     * @param interval the period, not negative (below 1 ns it counts as 1 ns, as in {@link #forward})
+     * @return the number of intervals skipped (overruns)
+     * @throws IllegalArgumentException when {@code interval} is negative
+     */
+    public long forwardNow(HrTimer t, Duration interval) {
+        return forwardNow(t, Jiffies.durationToNanos(interval));
+    }
+
+    /**
+     * {@code hrtimer_get_remaining} as a {@link Duration}: the time until the (hard) expiry, negative when overdue.
+     * Any thread.
+     *
+     * @param t a timer
+     * @return the time left
+     */
+    public Duration timeRemaining(HrTimer t) {
+        return Duration.ofNanos(remaining(t));
     }
 
     private static void addExpires(HrTimer t, long ns) {

@@ -1,5 +1,8 @@
 package dev.bottomhalf.time;
 
+import java.time.Duration;
+import java.util.Objects;
+
 /**
  * Jiffies arithmetic ({@code include/linux/jiffies.h}). Jiffies are an unsigned counter that wraps; the
  * kernel starts it five minutes before its 32-bit half wraps ({@code INITIAL_JIFFIES}) so wrap bugs show
@@ -75,6 +78,66 @@ public final class Jiffies {
     /** {@code jiffies_to_usecs(j)}: rounds up. */
     public static long jiffiesToUsecs(long j, int hz) {
         return ceilScale(j, 1_000_000L, hz);
+    }
+
+    /**
+     * A delay as a {@link Duration} in jiffies, for the Java API's {@code Duration} overloads: rounded up as
+     * {@code msecs_to_jiffies} rounds (a delay never ends early), and clamped to {@link #MAX_JIFFY_OFFSET} when it
+     * is too long to count, as the kernel's {@code msecs_to_jiffies} and {@code usecs_to_jiffies} clamp
+     * ("too large values mean an infinite timeout"). Any thread.
+     *
+     * @param delay how long, not negative
+     * @param hz    jiffies per second
+     * @return the delay in jiffies, 0 only for a zero delay, at most {@link #MAX_JIFFY_OFFSET}
+     * @throws IllegalArgumentException when {@code delay} is negative (the kernel's conversions take a negative
+     *         count as an infinite timeout; a negative {@code Duration} is a caller's bug instead)
+     * @throws NullPointerException when {@code delay} is null
+     */
+    public static long durationToJiffies(Duration delay, int hz) {
+        requireNotNegative(delay);
+        try {
+            long j = Math.addExact(Math.multiplyExact(delay.getSeconds(), hz),
+                    ((long) delay.getNano() * hz + 999_999_999L) / 1_000_000_000L);
+            return Math.min(j, MAX_JIFFY_OFFSET);
+        } catch (ArithmeticException e) {
+            return MAX_JIFFY_OFFSET;
+        }
+    }
+
+    /**
+     * {@code j} jiffies as a {@link Duration} (exact when {@code hz} divides a second into whole nanoseconds); a
+     * negative count gives {@link Duration#ZERO}. Any thread.
+     *
+     * @param j  a jiffy count (a delay or a time left, not an absolute {@code jiffies} value)
+     * @param hz jiffies per second
+     * @return the duration of {@code j} ticks
+     */
+    public static Duration jiffiesToDuration(long j, int hz) {
+        if (j <= 0) {
+            return Duration.ZERO;
+        }
+        return Duration.ofSeconds(j / hz, (j % hz) * 1_000_000_000L / hz);
+    }
+
+    /**
+     * A delay as a {@link Duration} in nanoseconds, clamped to {@code KTIME_MAX} ({@link Long#MAX_VALUE}) as the
+     * kernel's {@code ktime_set} clamps a time too long for a {@code ktime_t}.
+     *
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    static long durationToNanos(Duration delay) {
+        requireNotNegative(delay);
+        try {
+            return delay.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private static void requireNotNegative(Duration delay) {
+        if (Objects.requireNonNull(delay, "duration").isNegative()) {
+            throw new IllegalArgumentException("a delay or timeout cannot be negative, was " + delay);
+        }
     }
 
     /** ⌈v × mul / div⌉ for v ≥ 0, without overflow for any v that fits the result. */

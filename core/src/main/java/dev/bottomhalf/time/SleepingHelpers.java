@@ -140,7 +140,11 @@ final class SleepingHelpers {
 
     /** {@link Timers#msleep}. */
     void msleep(long ms) {
-        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
+        msleepJiffies(Jiffies.msecsToJiffies(ms, machine.hz()));
+    }
+
+    /** {@code msleep} after the conversion: sleeps {@code timeout} jiffies uninterruptibly. */
+    void msleepJiffies(long timeout) {
         while (timeout > 0) {
             timeout = scheduleTimeoutUninterruptible(timeout);
         }
@@ -148,11 +152,16 @@ final class SleepingHelpers {
 
     /** {@link Timers#msleepInterruptible}. */
     long msleepInterruptible(long ms) {
-        long timeout = Jiffies.msecsToJiffies(ms, machine.hz());
+        return Jiffies.jiffiesToMsecs(msleepInterruptibleJiffies(Jiffies.msecsToJiffies(ms, machine.hz())),
+                machine.hz());
+    }
+
+    /** {@code msleep_interruptible} after the conversion: the jiffies left. */
+    long msleepInterruptibleJiffies(long timeout) {
         while (timeout > 0 && !Thread.currentThread().isInterrupted()) {
             timeout = scheduleTimeoutInterruptible(timeout);
         }
-        return Jiffies.jiffiesToMsecs(timeout, machine.hz());
+        return timeout;
     }
 
     /** {@link Timers#usleepRange}. */
@@ -160,12 +169,18 @@ final class SleepingHelpers {
         if (minUs < 0 || maxUs < minUs) {
             throw new IllegalArgumentException("usleep_range(" + minUs + ", " + maxUs + "): need 0 <= min <= max");
         }
+        usleepRangeNs(Math.multiplyExact(minUs, 1_000L));
+    }
+
+    /** {@code usleep_range} after the checks: sleeps {@code minNs} nanoseconds, off the jiffy grid. */
+    void usleepRangeNs(long minNs) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
         if (!ctx.mightSleep("usleep_range")) {
             return;
         }
-        long deadline = machine.clock().nanoTime() + minUs * 1_000L;
+        long now = machine.clock().nanoTime();
+        long deadline = now + minNs < now ? Long.MAX_VALUE : now + minNs;
         RuntimeAccess.get().sleepStarts(ctx);
         try {
             machine.sleepUntil(() -> false, deadline, "usleep_range", false);

@@ -13,6 +13,7 @@ import static dev.bottomhalf.time.TimerList.TIMER_MIGRATING;
 import static dev.bottomhalf.time.TimerList.TIMER_PINNED;
 
 import java.lang.invoke.MethodHandles;
+import java.time.Duration;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
@@ -197,6 +198,21 @@ public final class Timers {
         }
         long now = machine.jiffies();
         return modTimer(t, now + delay, 0, now, true);
+    }
+
+    /**
+     * {@code mod_timer(timer, jiffies + delay)} with the delay as a {@link Duration}: {@link #modAfter(TimerList,
+     * long)} after converting {@code delay} to jiffies as {@code msecs_to_jiffies} does — rounded up, and clamped
+     * to {@link Jiffies#MAX_JIFFY_OFFSET} when too long ({@link Jiffies#durationToJiffies}). Arms an inactive timer
+     * and re-arms a pending one. Any context, as {@link #mod}.
+     *
+     * @param t     an initialised timer
+     * @param delay how long from now, not negative ({@link Duration#ZERO}: the next tick)
+     * @return 0 if the timer was inactive (now armed) or is shut down (ignored); 1 if it was pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public int modAfter(TimerList t, Duration delay) {
+        return modAfter(t, Jiffies.durationToJiffies(delay, machine.hz()));
     }
 
     /** {@code mod_timer_pending(timer, expires)}: re-arms a pending timer; an inactive one stays inactive (0). */
@@ -915,6 +931,35 @@ public final class Timers {
         return sleeping.scheduleTimeoutInterruptible(timeout);
     }
 
+    /**
+     * {@link #scheduleTimeoutInterruptible(long)} with the timeout as a {@link Duration} (converted as
+     * {@link Jiffies#durationToJiffies} converts: rounded up, clamped to {@link Jiffies#MAX_JIFFY_OFFSET}).
+     * Process context.
+     *
+     * @param timeout how long to sleep at most, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when the full time passed)
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public Duration scheduleTimeoutInterruptible(Duration timeout) {
+        return Jiffies.jiffiesToDuration(scheduleTimeoutInterruptible(toJiffies(timeout)), machine.hz());
+    }
+
+    /**
+     * {@link #scheduleTimeoutUninterruptible(long)} with the timeout as a {@link Duration} (converted as
+     * {@link Jiffies#durationToJiffies} converts). Process context.
+     *
+     * @param timeout how long to sleep at most, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when the full time passed)
+     * @throws IllegalArgumentException when {@code timeout} is negative
+     */
+    public Duration scheduleTimeoutUninterruptible(Duration timeout) {
+        return Jiffies.jiffiesToDuration(scheduleTimeoutUninterruptible(toJiffies(timeout)), machine.hz());
+    }
+
+    private long toJiffies(Duration timeout) {
+        return Jiffies.durationToJiffies(timeout, machine.hz());
+    }
+
     /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires or a
      * {@code wake_up_process} ends it. */
     public long scheduleTimeoutUninterruptible(long timeout) {
@@ -960,6 +1005,59 @@ public final class Timers {
      */
     public long msleepInterruptible(long ms) {
         return sleeping.msleepInterruptible(ms);
+    }
+
+    /**
+     * {@code msleep} for a {@link Duration}: sleeps at least {@code time}, rounded up to whole jiffies as
+     * {@code msecs_to_jiffies} rounds (so {@code Duration.ofMillis(ms)} sleeps exactly as {@link #msleep(long)}
+     * does); not interruptible. Process context; in atomic context it reports {@code BUG: sleeping function called
+     * from invalid context} and returns without sleeping.
+     *
+     * @param time how long to sleep, not negative (clamped to {@link Jiffies#MAX_JIFFY_OFFSET} jiffies)
+     * @throws IllegalArgumentException when {@code time} is negative
+     */
+    public void msleep(Duration time) {
+        sleeping.msleepJiffies(toJiffies(time));
+    }
+
+    /**
+     * {@code msleep_interruptible} for a {@link Duration}: like {@link #msleep(Duration)}, but a Java interrupt (a
+     * pending signal) ends it early and stays pending. Process context.
+     *
+     * @param time how long to sleep, not negative
+     * @return the time left, rounded to jiffies ({@link Duration#ZERO} when it slept the whole time)
+     * @throws IllegalArgumentException when {@code time} is negative
+     */
+    public Duration msleepInterruptible(Duration time) {
+        return Jiffies.jiffiesToDuration(sleeping.msleepInterruptibleJiffies(toJiffies(time)), machine.hz());
+    }
+
+    /**
+     * {@code usleep_range} for {@link Duration}s: sleeps between {@code min} and {@code max}, waking at {@code min}
+     * (in stepped mode exactly, to the nanosecond), off the jiffy grid. Not interruptible. Process context.
+     *
+     * @param min the shortest sleep, not negative
+     * @param max the longest sleep, at least {@code min}
+     * @throws IllegalArgumentException when {@code min} is negative or {@code max} is shorter than {@code min}
+     */
+    public void usleepRange(Duration min, Duration max) {
+        long minNs = Jiffies.durationToNanos(min);
+        if (Objects.requireNonNull(max, "max").compareTo(min) < 0) {
+            throw new IllegalArgumentException("usleep_range(" + min + ", " + max + "): need 0 <= min <= max");
+        }
+        sleeping.usleepRangeNs(minNs);
+    }
+
+    /**
+     * {@code mdelay}/{@code udelay}/{@code ndelay} for a {@link Duration}: busy-waits {@code time} to the
+     * nanosecond (clamped to {@link Long#MAX_VALUE} ns). Legal in any context, as {@link #mdelay} is; in stepped
+     * mode it consumes simulated CPU time (see {@link #ndelay}).
+     *
+     * @param time how long to busy-wait, not negative
+     * @throws IllegalArgumentException when {@code time} is negative
+     */
+    public void delay(Duration time) {
+        sleeping.ndelay(Jiffies.durationToNanos(time));
     }
 
     /**

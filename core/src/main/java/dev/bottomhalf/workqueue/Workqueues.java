@@ -12,6 +12,7 @@ import static dev.bottomhalf.workqueue.Workqueue.WQ_POWER_EFFICIENT;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_SYSFS;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_UNBOUND;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,6 +30,7 @@ import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
+import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 
@@ -726,6 +728,96 @@ public final class Workqueues {
             machine.afterAccept();
         }
         return ret == 1;
+    }
+
+    // Duration overloads: the delay converted as msecs_to_jiffies converts (rounded up, clamped to
+    // MAX_JIFFY_OFFSET); a negative delay is an IllegalArgumentException.
+
+    /**
+     * {@link #queueDelayed(Workqueue, DelayedWork, long)} with the delay as a {@link Duration}: rounded up to
+     * jiffies as {@code msecs_to_jiffies} rounds, clamped to {@link Jiffies#MAX_JIFFY_OFFSET}. Any context.
+     *
+     * @param wq    the workqueue
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative ({@link Duration#ZERO}: queued at once)
+     * @return false (and the timer unchanged) if it was already pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean queueDelayed(Workqueue wq, DelayedWork dw, Duration delay) {
+        return queueDelayed(wq, dw, toJiffies(delay));
+    }
+
+    /**
+     * {@link #queueDelayedOn(int, Workqueue, DelayedWork, long)} with the delay as a {@link Duration} (converted as
+     * {@link #queueDelayed(Workqueue, DelayedWork, Duration)} converts). Any context.
+     *
+     * @param cpu   the CPU whose pool runs it, or {@link #WORK_CPU_UNBOUND}
+     * @param wq    the workqueue
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative
+     * @return false (and the timer unchanged) if it was already pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean queueDelayedOn(int cpu, Workqueue wq, DelayedWork dw, Duration delay) {
+        return queueDelayedOn(cpu, wq, dw, toJiffies(delay));
+    }
+
+    /**
+     * {@code schedule_delayed_work(dwork, delay)} with the delay as a {@link Duration}: on {@code system_wq}. Any
+     * context.
+     *
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative
+     * @return false if it was already pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean scheduleDelayed(DelayedWork dw, Duration delay) {
+        return scheduleDelayed(dw, toJiffies(delay));
+    }
+
+    /**
+     * {@code schedule_delayed_work_on(cpu, dwork, delay)} with the delay as a {@link Duration}. Any context.
+     *
+     * @param cpu   the CPU whose pool runs it
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative
+     * @return false if it was already pending
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean scheduleDelayedOn(int cpu, DelayedWork dw, Duration delay) {
+        return scheduleDelayedOn(cpu, dw, toJiffies(delay));
+    }
+
+    /**
+     * {@code mod_delayed_work(wq, dwork, delay)} with the delay as a {@link Duration}: (re)arms whatever state it
+     * is in. Any context.
+     *
+     * @param wq    the workqueue
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative
+     * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean modDelayed(Workqueue wq, DelayedWork dw, Duration delay) {
+        return modDelayed(wq, dw, toJiffies(delay));
+    }
+
+    /**
+     * {@code mod_delayed_work_on(cpu, wq, dwork, delay)} with the delay as a {@link Duration}. Any context.
+     *
+     * @param cpu   the CPU whose pool runs it, or {@link #WORK_CPU_UNBOUND}
+     * @param wq    the workqueue
+     * @param dw    the delayed item
+     * @param delay how long from now, not negative
+     * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
+     * @throws IllegalArgumentException when {@code delay} is negative
+     */
+    public boolean modDelayedOn(int cpu, Workqueue wq, DelayedWork dw, Duration delay) {
+        return modDelayedOn(cpu, wq, dw, toJiffies(delay));
+    }
+
+    private long toJiffies(Duration delay) {
+        return Jiffies.durationToJiffies(delay, machine.hz());
     }
 
     /**
