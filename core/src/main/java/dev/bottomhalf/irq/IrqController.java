@@ -169,6 +169,22 @@ public final class IrqController {
     // ------------------------------------------------------------------------------------------
 
     /**
+     * A request for line {@code irq} to fill in and {@link IrqRequest#register()}: the Java API's
+     * {@code request_irq}/{@code request_threaded_irq}, with typed handlers ({@link IrqResultHandler}). Any thread
+     * (the registration itself is process context).
+     *
+     * <pre>{@code
+     * kernel.irqs().request(24).handler((irq, dev) -> IrqResult.HANDLED).name("eth0").dev(nic).register();
+     * }</pre>
+     *
+     * @param irq the line
+     * @return a new request
+     */
+    public IrqRequest request(int irq) {
+        return new IrqRequest(this, irq);
+    }
+
+    /**
      * {@code request_irq(irq, handler, flags, name, dev_id)}: {@link #requestThreaded} without a thread function
      * and with {@code IRQF_COND_ONESHOT} added, as the kernel's {@code request_irq} does, so a plain handler may
      * share a line whose sharers are ONESHOT.
@@ -251,13 +267,14 @@ public final class IrqController {
                 }
                 mismatch = mismatch || IrqFlag.PERCPU.in(first.flags ^ flags);
                 if (mismatch) {
+                    String kernelMessage = String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
+                            irq, flags, name, first.flags, first.name);
                     if (!IrqFlag.PROBE_SHARED.in(flags)) {
-                        reports.printk(KernelEvent.Kind.ERR, String.format("genirq: Flags mismatch irq %d. %08x (%s) vs. %08x (%s)",
-                                irq, flags, name, first.flags, first.name));
+                        reports.printk(KernelEvent.Kind.ERR, kernelMessage);
                     }
                     throw new KernelException(Errno.EBUSY, "request_irq(" + irq + ", " + name + "): the line is held by '"
                             + first.name + "' and cannot be shared: every sharer needs IRQF_SHARED and the same"
-                            + " trigger, ONESHOT and PERCPU flags");
+                            + " trigger, ONESHOT and PERCPU flags (" + kernelMessage + ")");
                 }
             }
             long threadMask = 0;
@@ -273,10 +290,12 @@ public final class IrqController {
                 threadMask = Long.lowestOneBit(~used);
             } else if (defaultPrimary) {
                 // Checked after the sharing rules, as __setup_irq does: a mismatch is EBUSY first.
-                reports.printk(KernelEvent.Kind.ERR, String.format(
-                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq));
+                String kernelMessage = String.format(
+                        "genirq: Threaded irq requested with handler=NULL and !ONESHOT for %s (irq %d)", name, irq);
+                reports.printk(KernelEvent.Kind.ERR, kernelMessage);
                 throw new KernelException(Errno.EINVAL, "request_threaded_irq(" + irq + ", " + name + "): a NULL primary"
-                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran");
+                        + " handler needs IRQF_ONESHOT, or the line would fire again before the thread ran ("
+                        + kernelMessage + ")");
             }
             IrqAction action = new IrqAction(irq, handler, threadFn, flags, name, devId, threadMask, defaultPrimary);
             if (threadFn != null) {
