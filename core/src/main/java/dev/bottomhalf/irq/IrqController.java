@@ -334,9 +334,19 @@ public final class IrqController {
     /**
      * {@code free_irq(irq, dev_id)}: removes the handler registered with {@code devId} (compared by
      * identity), waits for a running hard handler, stops the handler's thread, and returns the name given
-     * at request time. Removing the last handler shuts the line down (depth 1). Reports
-     * {@code Trying to free already-free IRQ N} and returns null when no handler has that {@code dev_id};
-     * reports {@code Trying to free IRQ N from IRQ context!} and returns null in interrupt context.
+     * at request time. Removing the last handler shuts the line down (depth 1). Process context.
+     *
+     * <p>Where the kernel WARNs and returns NULL, this Java API WARNs the same and throws; the
+     * {@code dev.bottomhalf.linux} facade's {@code free_irq} returns null, as the kernel does.
+     *
+     * @param irq   the line
+     * @param devId the cookie given at request time (null for a handler requested without one)
+     * @return the name given at request time, never null
+     * @throws KernelException {@code EINVAL} after the kernel's report: {@code Trying to free already-free IRQ N}
+     *         when no handler has that {@code dev_id}, {@code Trying to free IRQ N from IRQ context!} in interrupt
+     *         context, and for a per-CPU line ({@code free_percpu_irq} frees those); also for a line that does
+     *         not exist
+     * @throws IllegalStateException once the kernel is closed
      */
     public String free(int irq, Object devId) {
         machine.checkOpen();
@@ -344,12 +354,13 @@ public final class IrqController {
         if (desc.percpuDevId) {
             reports.warning("WARNING: free_irq(" + irq + ") of a per-CPU line: use free_percpu_irq"
                     + " (WARN_ON(irq_settings_is_per_cpu_devid(desc)))");
-            return null;
+            throw new KernelException(Errno.EINVAL, "free_irq(" + irq + "): a per-CPU line: use free_percpu_irq");
         }
         ExecutionContext ctx = machine.current();
         if (ctx.inInterrupt()) {
-            reports.warning("Trying to free IRQ " + irq + " from IRQ context!");
-            return null;
+            String message = "Trying to free IRQ " + irq + " from IRQ context!";
+            reports.warning(message);
+            throw new KernelException(Errno.EINVAL, message);
         }
         ctx.mightSleep("free_irq");
         IrqAction removed = null;
@@ -363,8 +374,9 @@ public final class IrqController {
                 }
             }
             if (idx < 0) {
-                reports.warning("Trying to free already-free IRQ " + irq);
-                return null;
+                String message = "Trying to free already-free IRQ " + irq;
+                reports.warning(message);
+                throw new KernelException(Errno.EINVAL, message);
             }
             removed = old[idx];
             IrqAction[] next = new IrqAction[old.length - 1];

@@ -508,7 +508,12 @@ public final class Linux {
 
     /** {@code send_sig(sig, p, priv)}: interrupts task thread {@code p} and wakes its interruptible sleep; 0. */
     public static int send_sig(int sig, Task p, int priv) {
-        return sched().sendSig(sig, p);
+        try {
+            sched().sendSig(sig, p);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
     }
 
     public static void flush_signals(Task p) {
@@ -739,7 +744,11 @@ public final class Linux {
 
     /** {@code kthread_stop(k)}: the thread function's result, {@code -EINTR} when it never ran. */
     public static int kthread_stop(Task k) {
-        return kthreads().stop(k);
+        try {
+            return kthreads().stop(k);
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
     }
 
     public static boolean kthread_should_stop() {
@@ -755,7 +764,12 @@ public final class Linux {
     }
 
     public static int kthread_park(Task k) {
-        return kthreads().park(k);
+        try {
+            kthreads().park(k);
+            return 0;
+        } catch (KernelException e) {
+            return -e.errno().code();
+        }
     }
 
     public static void kthread_unpark(Task k) {
@@ -1039,7 +1053,15 @@ public final class Linux {
 
     /** {@code free_irq}: the name given at request time, or null (with a warning) if nothing was freed. */
     public static String free_irq(int irq, Object devId) {
-        return k().irqs().free(irq, devId);
+        IrqController irqs = k().irqs();
+        try {
+            return irqs.free(irq, devId);
+        } catch (KernelException e) {
+            if (irq < 0 || irq >= irqs.lines()) {
+                throw e; // a line that does not exist: refused as before
+            }
+            return null;
+        }
     }
 
     public static void disable_irq(int irq) {
@@ -1532,12 +1554,22 @@ public final class Linux {
         return dwork.isPending();
     }
 
+    /** {@code alloc_workqueue}: the workqueue, or null (after the kernel's WARN) where the kernel returns NULL. */
     public static Workqueue alloc_workqueue(String name, int flags, int max_active) {
-        return wq().alloc(name, flags, max_active);
+        try {
+            return wq().alloc(name, flags, max_active);
+        } catch (KernelException e) {
+            return null;
+        }
     }
 
+    /** {@code alloc_ordered_workqueue}: the workqueue, or null (after the kernel's WARN) where the kernel returns NULL. */
     public static Workqueue alloc_ordered_workqueue(String name, int flags) {
-        return wq().allocOrdered(name, flags);
+        try {
+            return wq().allocOrdered(name, flags);
+        } catch (KernelException e) {
+            return null;
+        }
     }
 
     public static Workqueue create_workqueue(String name) {

@@ -8,7 +8,9 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
@@ -103,14 +105,19 @@ public final class Kthreads {
      * made pending for it, {@code TIF_NOTIFY_SIGNAL}, so its interruptible sleeps end), and waits until it exited.
      * Process context.
      *
-     * @return {@code threadfn}'s return value; {@code -EINTR} when the kthread was stopped before it ever ran;
-     *         {@code -EINVAL} (after the kernel's {@code to_kthread} WARNING) for a task that is not a kthread
+     * <p>Where the kernel returns {@code -EINVAL} (a task that is not a kthread) this Java API throws; the
+     * {@code dev.bottomhalf.linux} facade's {@code kthread_stop} returns {@code -EINVAL}.
+     *
+     * @param k the kthread
+     * @return {@code threadfn}'s return value; {@code -EINTR} when the kthread was stopped before it ever ran
+     * @throws KernelException {@code EINVAL} (after the kernel's {@code to_kthread} WARNING) for a task that is not
+     *         a kthread
      */
     public int stop(Task k) {
         machine.checkOpen();
         Kthread kt = toKthread(k, "kthread_stop");
         if (kt == null) {
-            return -Sched.EINVAL;
+            throw notAKthread(k, "kthread_stop");
         }
         kt.shouldStop = true;
         unpark(k);
@@ -166,30 +173,35 @@ public final class Kthreads {
      * {@link #parkme()} (a kthread that never checks {@link #shouldPark()} is waited for forever, as in the kernel).
      * A kthread that has not run yet parks before its function starts. Process context.
      *
-     * @return 0; {@code -ENOSYS} (with the kernel's WARNING) for a kthread that is exiting; {@code -EBUSY} (WARN_ON_ONCE)
-     *         when it is already asked to park
+     * <p>Where the kernel returns an error code this Java API throws it as a {@link KernelException}; the
+     * {@code dev.bottomhalf.linux} facade's {@code kthread_park} returns 0 or the {@code -errno}.
+     *
+     * @param k the kthread
+     * @throws KernelException {@code ENOSYS} (with the kernel's WARNING) for a kthread that is exiting;
+     *         {@code EBUSY} (WARN_ON_ONCE) when it is already asked to park; {@code EINVAL} (after the kernel's
+     *         {@code to_kthread} WARNING) for a task that is not a kthread
      */
-    public int park(Task k) {
+    public void park(Task k) {
         machine.checkOpen();
         Kthread kt = toKthread(k, "kthread_park");
         if (kt == null) {
-            return -Sched.EINVAL;
+            throw notAKthread(k, "kthread_park");
         }
         if (kt.exiting) {
             reports.warning("WARNING: kthread_park(" + k.comm() + ") of an exiting kthread (WARN_ON(k->flags & PF_EXITING))");
-            return -ENOSYS;
+            throw new KernelException(Errno.ENOSYS, "kthread_park(" + k.comm() + "): the kthread is exiting");
         }
         if (kt.shouldPark) {
             reports.warnOnce("kthread_park_twice", "WARNING: kthread_park(" + k.comm() + ") of a kthread already"
                     + " asked to park (WARN_ON_ONCE(test_bit(KTHREAD_SHOULD_PARK, &kthread->flags)))");
-            return -EBUSY;
+            throw new KernelException(Errno.EBUSY, "kthread_park(" + k.comm() + "): the kthread is already asked to"
+                    + " park");
         }
         kt.shouldPark = true;
         if (k != sched.current()) {
             sched.wakeUpProcess(k);
             sched.waitForCompletion(kt.parked);
         }
-        return 0;
     }
 
     /** {@code kthread_unpark(k)}: clears the park request and wakes {@code k} out of {@code TASK_PARKED}. Any context. */
@@ -223,6 +235,10 @@ public final class Kthreads {
             return;
         }
         RuntimeAccess.get().bindKthread(k.context(), target);
+    }
+
+    private static KernelException notAKthread(Task k, String call) {
+        return new KernelException(Errno.EINVAL, call + "(" + k.comm() + "): the task is not a kthread");
     }
 
     /** {@code to_kthread(k)}: its kthread, or null after the kernel's WARNING for a task that is not one. */

@@ -13,7 +13,9 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
+import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Jiffies;
@@ -315,23 +317,27 @@ public final class Sched {
      * kworkers, {@code ksoftirqd}, IRQ threads, the idle tasks) ignore every signal, as the kernel's do without
      * {@code allow_signal}: nothing happens. Any context.
      *
-     * @return 0, or {@code -EINVAL} for a signal number outside 1..64
+     * <p>Where the kernel returns {@code -EINVAL} this Java API throws; the {@code dev.bottomhalf.linux} facade's
+     * {@code send_sig} returns 0 or {@code -EINVAL}.
+     *
+     * @param sig the signal number, 1..64
+     * @param p   the task
+     * @throws KernelException {@code EINVAL} for a signal number outside 1..64
      */
-    public int sendSig(int sig, Task p) {
+    public void sendSig(int sig, Task p) {
         machine.checkOpen();
         if (sig < 1 || sig > NSIG) {
-            return -EINVAL;
+            throw new KernelException(Errno.EINVAL, "send_sig(" + sig + "): signals are numbered 1.." + NSIG);
         }
         Thread t = p.thread();
         if (p.isKthread() || t == null) {
-            return 0;
+            return;
         }
         if (sig == SIGKILL) {
             p.fatalSignal = true;
         }
         t.interrupt();
         tryToWakeUp(p, TASK_INTERRUPTIBLE | (sig == SIGKILL ? TASK_WAKEKILL : 0));
-        return 0;
     }
 
     /** {@code flush_signals(current)}: forgets the calling task's pending signals (clears its interrupt status). */

@@ -25,6 +25,7 @@ import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.internal.runtime.Machine;
 
@@ -141,21 +142,22 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * @throws IllegalArgumentException where {@code alloc_workqueue} returns NULL (after the kernel's WARN)
      */
     public static WorkqueueExecutor alloc(Kernel kernel, String name, int flags, int maxActive) {
-        return new WorkqueueExecutor(kernel, allocated(kernel, kernel.workqueues().alloc(name, flags, maxActive), name),
+        return new WorkqueueExecutor(kernel, allocated(kernel, () -> kernel.workqueues().alloc(name, flags, maxActive), name),
                 true);
     }
 
     /** Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}: one task at a time, in order. */
     public static WorkqueueExecutor allocOrdered(Kernel kernel, String name, int flags) {
-        return new WorkqueueExecutor(kernel, allocated(kernel, kernel.workqueues().allocOrdered(name, flags), name), true);
+        return new WorkqueueExecutor(kernel, allocated(kernel, () -> kernel.workqueues().allocOrdered(name, flags), name), true);
     }
 
-    static Workqueue allocated(Kernel kernel, Workqueue wq, String name) {
-        if (wq == null) {
+    static Workqueue allocated(Kernel kernel, java.util.function.Supplier<Workqueue> alloc, String name) {
+        try {
+            return alloc.get();
+        } catch (KernelException e) {
             throw new IllegalArgumentException("alloc_workqueue(" + name + ") refused the flags or max_active"
-                    + " (see the kernel's warning)");
+                    + " (see the kernel's warning)", e);
         }
-        return wq;
     }
 
     /** The workqueue the tasks run on. */

@@ -54,13 +54,13 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
 
     /** A scheduled executor over a workqueue it allocates and destroys on termination (see {@link WorkqueueExecutor#alloc}). */
     public static WorkqueueScheduledExecutor alloc(Kernel kernel, String name, int flags, int maxActive) {
-        return new WorkqueueScheduledExecutor(kernel, allocated(kernel, kernel.workqueues().alloc(name, flags, maxActive),
+        return new WorkqueueScheduledExecutor(kernel, allocated(kernel, () -> kernel.workqueues().alloc(name, flags, maxActive),
                 name), true);
     }
 
     /** Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}. */
     public static WorkqueueScheduledExecutor allocOrdered(Kernel kernel, String name, int flags) {
-        return new WorkqueueScheduledExecutor(kernel, allocated(kernel, kernel.workqueues().allocOrdered(name, flags),
+        return new WorkqueueScheduledExecutor(kernel, allocated(kernel, () -> kernel.workqueues().allocOrdered(name, flags),
                 name), true);
     }
 

@@ -21,8 +21,10 @@ import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
@@ -151,7 +153,16 @@ public final class Workqueues {
      * {@link Workqueue#WQ_NAME_LEN} characters or more is truncated to {@code WQ_NAME_LEN - 1}, with the
      * kernel's {@code pr_warn_once}.
      *
-     * @return the workqueue, or null where the kernel returns NULL (after its WARN)
+     * <p>Where the kernel returns NULL (after its WARN) this Java API throws; the {@code dev.bottomhalf.linux}
+     * facade's {@code alloc_workqueue} returns null, as the kernel does.
+     *
+     * @param name      the workqueue's name
+     * @param flags     {@code WQ_*} flags
+     * @param maxActive the most items in flight per pool, 0 for the default
+     * @return the new workqueue, never null
+     * @throws KernelException {@code EINVAL} (after the kernel's WARN) for a BH workqueue with other flags than
+     *         {@code WQ_HIGHPRI} or a non-zero {@code max_active}, and for an ordered workqueue with {@code WQ_SYSFS}
+     * @throws IllegalStateException once the kernel is closed
      */
     public Workqueue alloc(String name, int flags, int maxActive) {
         machine.checkOpen();
@@ -163,10 +174,11 @@ public final class Workqueues {
             boolean badFlags = (flags & ~(WQ_BH | WQ_HIGHPRI | WQ_PERCPU)) != 0;
             if (badFlags || maxActive != 0) {
                 // Two WARN_ON_ONCE()s in the kernel: one for the flags, one for max_active.
+                String rule = "alloc_workqueue(" + name + "): a BH workqueue takes only WQ_HIGHPRI and"
+                        + " max_active 0 (flags 0x" + Integer.toHexString(flags) + ", max_active " + maxActive + ")";
                 reports.warnOnce(badFlags ? "alloc_workqueue_bh_flags" : "alloc_workqueue_bh_max_active",
-                        "WARNING: alloc_workqueue(" + name + "): a BH workqueue takes only WQ_HIGHPRI and"
-                        + " max_active 0 (flags 0x" + Integer.toHexString(flags) + ", max_active " + maxActive + ")");
-                return null;
+                        "WARNING: " + rule);
+                throw new KernelException(Errno.EINVAL, rule);
             }
             maxActive = Integer.MAX_VALUE;
         } else {
@@ -180,8 +192,9 @@ public final class Workqueues {
             }
         }
         if ((flags & WQ_ORDERED) != 0 && (flags & WQ_SYSFS) != 0) {
-            reports.warning("WARNING: alloc_workqueue(" + name + "): WQ_SYSFS is not allowed on an ordered workqueue");
-            return null;
+            String rule = "alloc_workqueue(" + name + "): WQ_SYSFS is not allowed on an ordered workqueue";
+            reports.warning("WARNING: " + rule);
+            throw new KernelException(Errno.EINVAL, rule);
         }
         boolean highpri = (flags & WQ_HIGHPRI) != 0;
         PoolWorkqueue[] pwqs;
@@ -208,7 +221,14 @@ public final class Workqueues {
         return wq;
     }
 
-    /** {@code alloc_ordered_workqueue(name, flags)}: unbound, one item at a time, in queueing order. */
+    /**
+     * {@code alloc_ordered_workqueue(name, flags)}: unbound, one item at a time, in queueing order.
+     *
+     * @param name  the workqueue's name
+     * @param flags more {@code WQ_*} flags
+     * @return the new workqueue, never null
+     * @throws KernelException {@code EINVAL} where the kernel returns NULL (see {@link #alloc})
+     */
     public Workqueue allocOrdered(String name, int flags) {
         return alloc(name, WQ_UNBOUND | WQ_ORDERED | flags, 1); // every flag passes, as the kernel's macro
     }

@@ -446,11 +446,17 @@ class IrqSemanticsTest {
     @Test
     void freeFromInterruptContext_isRefused() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "a", "A");
+        List<String> refusals = new ArrayList<>();
         irqs.request(8, (i, d) -> {
-            assertNull(irqs.free(IRQ, "A"));
+            try {
+                irqs.free(IRQ, "A");
+            } catch (KernelException e) {
+                refusals.add(e.getMessage());
+            }
             return IrqReturn.HANDLED;
         }, Set.of(), "b", "B");
         fire(8);
+        assertEquals(List.of("EINVAL: Trying to free IRQ 7 from IRQ context!"), refusals);
         assertEquals(1, reports.matching("Trying to free IRQ 7 from IRQ context!").size());
         assertEquals(List.of("a"), irqs.actionNames(IRQ));
     }

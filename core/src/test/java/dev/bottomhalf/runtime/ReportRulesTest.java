@@ -1,8 +1,8 @@
 package dev.bottomhalf.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.EnumSet;
@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqReturn;
@@ -118,10 +119,10 @@ class ReportRulesTest {
     @Test
     void allocBhWorkqueue_withBadFlagsOrMaxActive_warnsOncePerCheck() {
         Workqueues wqs = kernel.workqueues();
-        assertNull(wqs.alloc("bh1", Workqueue.WQ_BH | Workqueue.WQ_FREEZABLE, 0));
-        assertNull(wqs.alloc("bh2", Workqueue.WQ_BH | Workqueue.WQ_FREEZABLE, 0));
-        assertNull(wqs.alloc("bh3", Workqueue.WQ_BH, 4));
-        assertNull(wqs.alloc("bh4", Workqueue.WQ_BH, 4));
+        assertThrows(KernelException.class, () -> wqs.alloc("bh1", Workqueue.WQ_BH | Workqueue.WQ_FREEZABLE, 0));
+        assertThrows(KernelException.class, () -> wqs.alloc("bh2", Workqueue.WQ_BH | Workqueue.WQ_FREEZABLE, 0));
+        assertThrows(KernelException.class, () -> wqs.alloc("bh3", Workqueue.WQ_BH, 4));
+        assertThrows(KernelException.class, () -> wqs.alloc("bh4", Workqueue.WQ_BH, 4));
         assertEquals(1, reported("alloc_workqueue(bh1)"));
         assertEquals(0, reported("alloc_workqueue(bh2)"));
         assertEquals(1, reported("alloc_workqueue(bh3)"), "max_active has its own WARN_ON_ONCE");

@@ -2,6 +2,7 @@ package dev.bottomhalf.sched;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -15,6 +16,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.linux.Linux;
+import dev.bottomhalf.runtime.Errno;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
@@ -158,7 +162,7 @@ class KthreadSteppedTest {
             return 1;
         }, null, "parkable");
         stepper.runFor(2, TimeUnit.MILLISECONDS);
-        assertEquals(0, kthreads.park(t)); // its wake_up_process ends the kthread's sleep at once
+        kthreads.park(t); // its wake_up_process ends the kthread's sleep at once
         assertEquals(Task.TASK_PARKED, t.state());
         assertEquals(List.of("parking@2"), log);
         stepper.runFor(20, TimeUnit.MILLISECONDS);
@@ -177,7 +181,7 @@ class KthreadSteppedTest {
             ran.set(true);
             return 5;
         }, null, "early");
-        assertEquals(0, kthreads.park(t));
+        kthreads.park(t);
         assertFalse(ran.get());
         assertEquals(Task.TASK_PARKED, t.state());
         assertEquals(5, kthreads.stop(t), "unparked, it runs its function: should_stop is only seen by it");
@@ -214,9 +218,10 @@ class KthreadSteppedTest {
     }
 
     @Test
-    void kthreadStop_ofATaskThatIsNotAKthread_warnsAndReturnsEinval() {
+    void kthreadStop_ofATaskThatIsNotAKthread_warnsAndThrowsEinval() {
         reports.expect("the task is not a kthread (WARN_ON(!(k->flags & PF_KTHREAD)) in to_kthread())");
-        assertEquals(-Sched.EINVAL, kthreads.stop(sched.current()));
+        assertEquals(Errno.EINVAL, assertThrows(KernelException.class, () -> kthreads.stop(sched.current())).errno());
+        assertEquals(-Sched.EINVAL, Linux.kthread_stop(sched.current()), "the facade returns the kernel's -EINVAL");
     }
 
     @Test
@@ -226,16 +231,17 @@ class KthreadSteppedTest {
     }
 
     @Test
-    void park_ofAKthreadThatExited_warnsAndReturnsEnosys() {
+    void park_ofAKthreadThatExited_warnsAndThrowsEnosys() {
         reports.expect("WARNING: kthread_park(done) of an exiting kthread (WARN_ON(k->flags & PF_EXITING))");
         Task t = kthreads.run(x -> 0, null, "done");
         stepper.runUntilIdle();
-        assertEquals(-Kthreads.ENOSYS, kthreads.park(t));
+        assertEquals(Errno.ENOSYS, assertThrows(KernelException.class, () -> kthreads.park(t)).errno());
+        assertEquals(-Kthreads.ENOSYS, Linux.kthread_park(t), "the facade returns the kernel's -ENOSYS");
         assertEquals(0, kthreads.stop(t), "an exited kthread's result");
     }
 
     @Test
-    void park_twice_warnsOnceAndReturnsEbusy() {
+    void park_twice_warnsOnceAndThrowsEbusy() {
         reports.expect("WARNING: kthread_park(twice) of a kthread already asked to park");
         Task t = kthreads.run(x -> {
             while (!kthreads.shouldStop()) {
@@ -244,8 +250,9 @@ class KthreadSteppedTest {
             }
             return 0;
         }, null, "twice");
-        assertEquals(0, kthreads.park(t));
-        assertEquals(-Kthreads.EBUSY, kthreads.park(t));
+        kthreads.park(t);
+        assertEquals(Errno.EBUSY, assertThrows(KernelException.class, () -> kthreads.park(t)).errno());
+        assertEquals(-Kthreads.EBUSY, Linux.kthread_park(t), "the facade returns the kernel's -EBUSY");
         assertEquals(0, kthreads.stop(t));
     }
 

@@ -1,8 +1,8 @@
 package dev.bottomhalf.workqueue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.Stepper;
@@ -131,9 +132,9 @@ class WorkqueueKernelChecksTest {
 
     @Test
     void allocOrderedWorkqueue_passesEveryFlag_soWqSysfsAndWqBhAreRefused() {
-        assertNull(wqs.allocOrdered("o-sysfs", Workqueue.WQ_SYSFS));
+        assertThrows(KernelException.class, () -> wqs.allocOrdered("o-sysfs", Workqueue.WQ_SYSFS));
         assertEquals(1, reports.matching("WQ_SYSFS is not allowed on an ordered workqueue").size());
-        assertNull(wqs.allocOrdered("o-bh", Workqueue.WQ_BH));
+        assertThrows(KernelException.class, () -> wqs.allocOrdered("o-bh", Workqueue.WQ_BH));
         assertEquals(1, reports.matching("alloc_workqueue(o-bh)").size());
         Workqueue ordered = wqs.allocOrdered("o-intensive", Workqueue.WQ_CPU_INTENSIVE);
         assertEquals(Workqueue.WQ_UNBOUND | Workqueue.WQ_CPU_INTENSIVE, ordered.flags());

@@ -1,6 +1,7 @@
 package dev.bottomhalf.workqueue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.testing.KernelExtension;
@@ -480,8 +482,8 @@ class WorkqueueThreadedTest {
 
     @Test
     void allocWorkqueue_refusesBhWithMaxActiveOrUnbound_andClampsMaxActive() {
-        assertNull(wqs.alloc("bh4", Workqueue.WQ_BH, 4));
-        assertNull(wqs.alloc("bhu", Workqueue.WQ_BH | Workqueue.WQ_UNBOUND, 0));
+        assertThrows(KernelException.class, () -> wqs.alloc("bh4", Workqueue.WQ_BH, 4));
+        assertThrows(KernelException.class, () -> wqs.alloc("bhu", Workqueue.WQ_BH | Workqueue.WQ_UNBOUND, 0));
         assertEquals(2, reports.ofKind(KernelEvent.Kind.WARNING).size());
         Workqueue big = wqs.alloc("big", 0, 5000);
         assertEquals(Workqueue.WQ_MAX_ACTIVE, big.maxActive());
