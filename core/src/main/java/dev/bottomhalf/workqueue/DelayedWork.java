@@ -24,6 +24,43 @@ public final class DelayedWork {
         work.delayed = this;
     }
 
+    /**
+     * A delayed item's function that receives the delayed item itself: what {@code to_delayed_work(work)} gives a
+     * kernel function, without the look-up. It runs where a {@link Work.Func} runs (a kworker in process context,
+     * or softirq context for a BH workqueue) and may re-arm its own item.
+     */
+    @FunctionalInterface
+    public interface Func {
+        /**
+         * Runs the item.
+         *
+         * @param dwork the delayed item being run
+         */
+        void run(DelayedWork dwork);
+    }
+
+    /**
+     * A delayed item whose function receives the {@link DelayedWork} itself, so that it can re-arm itself
+     * ({@code queue_delayed_work(wq, dwork, delay)} from its own function) without {@code to_delayed_work}. With a
+     * {@link Work.Func} the same is one line: {@code DelayedWork self = DelayedWork.of(work);}. Any thread.
+     *
+     * <pre>{@code
+     * DelayedWork poll = DelayedWork.create("poll", dw -> {
+     *     readSensor();
+     *     kernel.workqueues().queueDelayed(wq, dw, Duration.ofMillis(100));   // again in 100 ms
+     * });
+     * }</pre>
+     *
+     * @param name the item's name
+     * @param func the function, given the delayed item
+     * @return a new idle delayed item
+     * @throws NullPointerException when {@code name} or {@code func} is null
+     */
+    public static DelayedWork create(String name, Func func) {
+        Objects.requireNonNull(func, "func");
+        return new DelayedWork(name, work -> func.run(work.delayed));
+    }
+
     /** An uninitialised delayed item, for {@code INIT_DELAYED_WORK(&dw, fn)} style code ({@link Workqueues#initDelayedWork}). */
     public DelayedWork() {
         this.work = new Work();
