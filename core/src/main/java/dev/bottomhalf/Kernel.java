@@ -254,6 +254,45 @@ public final class Kernel implements AutoCloseable {
         return context().cpuId();
     }
 
+    /**
+     * A per-CPU variable ({@code DEFINE_PER_CPU}, {@code alloc_percpu}) on this kernel's CPUs: {@code init} makes
+     * each CPU's value, once, in CPU order, on the calling thread. See {@link PerCpu} for the context rules. Any
+     * thread.
+     *
+     * @param <T>  the type of each CPU's value
+     * @param init the value of each CPU, from its number; never null
+     * @return the per-CPU variable
+     * @throws NullPointerException when {@code init} or one of its values is null
+     */
+    public <T> PerCpu<T> perCpu(java.util.function.IntFunction<? extends T> init) {
+        return new PerCpu<>(this, init);
+    }
+
+    /**
+     * A per-CPU {@code long} on this kernel's CPUs, 0 on each: the kernel's per-CPU counter, updated with
+     * {@code this_cpu_add}/{@code this_cpu_inc} and summed by a reader. Any thread.
+     *
+     * @return the per-CPU long
+     */
+    public PerCpuLong perCpuLong() {
+        return new PerCpuLong(this);
+    }
+
+    /**
+     * The CPU of the calling thread's context on this kernel, for {@code this_cpu_*}: never attaches the thread.
+     *
+     * @throws IllegalStateException when the thread has no context on this kernel
+     */
+    int thisCpu(String call) {
+        ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx == null || RuntimeAccess.get().machine(ctx) != machine) {
+            throw new IllegalStateException(call + ": thread '" + Thread.currentThread().getName() + "' runs on no CPU"
+                    + " of this kernel: bind it with kernel.bindCurrentThread(cpu) first (runtime threads, handlers"
+                    + " and work items run on their CPU)");
+        }
+        return ctx.cpuId();
+    }
+
     /** The stepper of a stepped-mode kernel. */
     public Stepper stepper() {
         return RuntimeAccess.get().newStepper(machine);

@@ -8,6 +8,8 @@ import java.util.function.Consumer;
 import java.util.function.IntFunction;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.PerCpu;
+import dev.bottomhalf.PerCpuLong;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.irq.IrqFlag;
 import dev.bottomhalf.irq.IrqHandler;
@@ -1821,6 +1823,104 @@ public final class Linux {
     /** {@code on_each_cpu_mask(mask, func, info, wait)}: {@link #on_each_cpu} for the CPUs in {@code mask}. */
     public static <T> void on_each_cpu_mask(java.util.BitSet mask, Consumer<T> func, T info, boolean wait) {
         Internals.machine(k()).smpCallFunctionMany(mask, new NamedCall<>(func, info), wait, true, "on_each_cpu_mask");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Per-CPU variables (include/linux/percpu-defs.h): PerCpu and PerCpuLong, with their context rules
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code alloc_percpu(type)}: a per-CPU variable of the calling thread's kernel, {@code init} making each CPU's
+     * value ({@link Kernel#perCpu}).
+     *
+     * @param <T>  the type of each CPU's value
+     * @param init the value of each CPU, from its number
+     * @return the per-CPU variable
+     */
+    public static <T> PerCpu<T> alloc_percpu(IntFunction<? extends T> init) {
+        return k().perCpu(init);
+    }
+
+    /**
+     * {@code this_cpu_ptr(v)}: the calling thread's CPU's value ({@link PerCpu#get()}).
+     *
+     * @param <T> the type of each CPU's value
+     * @param v   the per-CPU variable
+     * @return this CPU's value
+     */
+    public static <T> T this_cpu_ptr(PerCpu<T> v) {
+        return v.get();
+    }
+
+    /**
+     * {@code per_cpu_ptr(v, cpu)}: {@code cpu}'s value ({@link PerCpu#get(int)}).
+     *
+     * @param <T> the type of each CPU's value
+     * @param v   the per-CPU variable
+     * @param cpu the CPU
+     * @return that CPU's value
+     */
+    public static <T> T per_cpu_ptr(PerCpu<T> v, int cpu) {
+        return v.get(cpu);
+    }
+
+    /**
+     * {@code this_cpu_read(v)} ({@link PerCpuLong#get()}).
+     *
+     * @param v the per-CPU long
+     * @return this CPU's value
+     */
+    public static long this_cpu_read(PerCpuLong v) {
+        return v.get();
+    }
+
+    /**
+     * {@code this_cpu_write(v, value)} ({@link PerCpuLong#set(long)}).
+     *
+     * @param v     the per-CPU long
+     * @param value the new value of this CPU's slot
+     */
+    public static void this_cpu_write(PerCpuLong v, long value) {
+        v.set(value);
+    }
+
+    /**
+     * {@code this_cpu_add(v, delta)} ({@link PerCpuLong#add(long)}).
+     *
+     * @param v     the per-CPU long
+     * @param delta what to add to this CPU's slot
+     */
+    public static void this_cpu_add(PerCpuLong v, long delta) {
+        v.add(delta);
+    }
+
+    /**
+     * {@code this_cpu_inc(v)} ({@link PerCpuLong#inc()}).
+     *
+     * @param v the per-CPU long
+     */
+    public static void this_cpu_inc(PerCpuLong v) {
+        v.inc();
+    }
+
+    /**
+     * {@code this_cpu_dec(v)} ({@link PerCpuLong#dec()}).
+     *
+     * @param v the per-CPU long
+     */
+    public static void this_cpu_dec(PerCpuLong v) {
+        v.dec();
+    }
+
+    /**
+     * {@code per_cpu(v, cpu)} ({@link PerCpuLong#get(int)}).
+     *
+     * @param v   the per-CPU long
+     * @param cpu the CPU
+     * @return that CPU's value
+     */
+    public static long per_cpu(PerCpuLong v, int cpu) {
+        return v.get(cpu);
     }
 
     private record NamedCall<T>(Consumer<T> func, T info) implements Runnable {
