@@ -223,7 +223,10 @@ public final class Kernel implements AutoCloseable {
      * {@code duration} in jiffies, rounded up as {@code msecs_to_jiffies} rounds; a negative duration, or one
      * too long to count, gives {@link Jiffies#MAX_JIFFY_OFFSET} (the kernel's "infinite timeout"). The
      * subsystems' {@code Duration} overloads convert the same way but refuse a negative duration
-     * ({@link Jiffies#durationToJiffies}).
+     * ({@link Jiffies#durationToJiffies}). Any thread.
+     *
+     * @param duration a delay or timeout
+     * @return its length in jiffies, at most {@link Jiffies#MAX_JIFFY_OFFSET}
      */
     public long toJiffies(Duration duration) {
         Objects.requireNonNull(duration, "duration");
@@ -233,7 +236,12 @@ public final class Kernel implements AutoCloseable {
         return Jiffies.durationToJiffies(duration, machine.hz());
     }
 
-    /** {@code j} jiffies as a duration (exact when {@code HZ} divides a second into whole nanoseconds). */
+    /**
+     * {@code j} jiffies as a duration (exact when {@code HZ} divides a second into whole nanoseconds). Any thread.
+     *
+     * @param j a jiffy count
+     * @return its duration (negative for a negative count)
+     */
     public Duration jiffiesToDuration(long j) {
         int hz = machine.hz();
         return Duration.ofSeconds(j / hz, (j % hz) * 1_000_000_000L / hz);

@@ -8,7 +8,7 @@ import dev.bottomhalf.runtime.KernelException;
 
 /**
  * A request for an interrupt line being put together: the Java API's form of {@code request_irq} and
- * {@code request_threaded_irq}, in the style of {@link java.net.http.HttpRequest#newBuilder()}. Made by
+ * {@code request_threaded_irq}, in the style of {@code java.net.http.HttpRequest.newBuilder()}. Made by
  * {@link IrqController#request(int)}; used by one thread, then {@link #register()}ed (process context: it may
  * sleep, as {@code request_irq} may).
  *

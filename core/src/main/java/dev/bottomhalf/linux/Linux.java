@@ -1556,7 +1556,15 @@ public final class Linux {
         return dwork.isPending();
     }
 
-    /** {@code alloc_workqueue}: the workqueue, or null (after the kernel's WARN) where the kernel returns NULL. */
+    /**
+     * {@code alloc_workqueue(name, flags, max_active)}: the workqueue, or null (after the kernel's WARN) where the
+     * kernel returns NULL (the Java API, {@code Workqueues.alloc}, throws there instead).
+     *
+     * @param name       the workqueue's name
+     * @param flags      {@code WQ_*} flags
+     * @param max_active the most items in flight per pool, 0 for the default
+     * @return the workqueue, or null
+     */
     public static Workqueue alloc_workqueue(String name, int flags, int max_active) {
         try {
             return wq().alloc(name, flags, max_active);
@@ -1565,7 +1573,14 @@ public final class Linux {
         }
     }
 
-    /** {@code alloc_ordered_workqueue}: the workqueue, or null (after the kernel's WARN) where the kernel returns NULL. */
+    /**
+     * {@code alloc_ordered_workqueue(name, flags)}: the workqueue, or null (after the kernel's WARN) where the kernel
+     * returns NULL.
+     *
+     * @param name  the workqueue's name
+     * @param flags more {@code WQ_*} flags
+     * @return the workqueue, or null
+     */
     public static Workqueue alloc_ordered_workqueue(String name, int flags) {
         try {
             return wq().allocOrdered(name, flags);

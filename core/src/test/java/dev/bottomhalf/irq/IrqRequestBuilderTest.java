@@ -133,6 +133,14 @@ class IrqRequestBuilderTest {
     }
 
     @Test
+    void aTypedHandler_returningNull_isReportedAsAnOops_andCountsAsUnhandled() {
+        irqs.request(IRQ).handler((irq, dev) -> null).name("null").register();
+        fire();
+        assertEquals(1, reports.ofKind(KernelEvent.Kind.OOPS).size(), reports.toString());
+        assertEquals(1, irqs.spurious(IRQ).unhandled());
+    }
+
+    @Test
     void theRawIntForm_stillReportsABogusReturnValue() {
         irqs.request(IRQ).rawHandler((irq, dev) -> 42).name("bogus").register();
         fire();
