@@ -2,6 +2,7 @@ package dev.bottomhalf.irq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.EnumSet;
@@ -16,7 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.testing.KernelExtension;
 import dev.bottomhalf.testing.KernelReports;
 
@@ -136,7 +139,7 @@ class IrqThreadedSemanticsTest {
     void freeAndRequestAgain_andTheWrongDevIdWarns() {
         irqs.request(IRQ, (i, d) -> IrqReturn.HANDLED, Set.of(), "a", "A");
         irqs.disable(IRQ);
-        assertEquals(null, irqs.free(IRQ, "B"));
+        assertEquals(Errno.EINVAL, assertThrows(KernelException.class, () -> irqs.free(IRQ, "B")).errno());
         assertEquals(1, reports.matching("Trying to free already-free IRQ 7").size());
         assertEquals("a", irqs.free(IRQ, "A"));
         assertTrue(irqs.depth(IRQ) >= 1);
