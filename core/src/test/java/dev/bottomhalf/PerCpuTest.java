@@ -207,11 +207,19 @@ class PerCpuTest {
         assertEquals(0, n.get(0));
     }
 
-    /** {@code com.sun.management.ThreadMXBean.getThreadAllocatedBytes} of this thread (through reflection). */
+    /**
+     * {@code com.sun.management.ThreadMXBean.getThreadAllocatedBytes} of this thread (through reflection, the
+     * method looked up once so that the measurement itself allocates little).
+     */
     private static long allocatedBytes() throws ReflectiveOperationException {
-        Method m = Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
-        return (long) m.invoke(ManagementFactory.getThreadMXBean(), Thread.currentThread().threadId());
+        if (allocatedBytes == null) {
+            allocatedBytes = Class.forName("com.sun.management.ThreadMXBean")
+                    .getMethod("getThreadAllocatedBytes", long.class);
+        }
+        return (long) allocatedBytes.invoke(ManagementFactory.getThreadMXBean(), Thread.currentThread().threadId());
     }
+
+    private static Method allocatedBytes;
 
     @Test
     void thisCpuAdd_getAndSum_allocateNothing() throws ReflectiveOperationException {
@@ -227,7 +235,9 @@ class PerCpuTest {
             }
             long allocated = allocatedBytes() - before;
             if (round == 4) {
-                assertTrue(allocated < 1024, "200,000 rounds allocated " + allocated + " bytes");
+                // One allocation per call would be at least 16 bytes each, 3.2 MB in all; what the JIT or the
+                // measurement allocates once stays far below 64 KB.
+                assertTrue(allocated < 64 * 1024, "200,000 rounds allocated " + allocated + " bytes");
             }
         }
         assertEquals(2_000_000, n.get(1));
