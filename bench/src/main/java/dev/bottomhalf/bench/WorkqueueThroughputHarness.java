@@ -36,7 +36,8 @@ import dev.bottomhalf.workqueue.Workqueues;
  * <li>{@code throughput}: end-to-end throughput of distinct items from one producer thread (bound to CPU 0
  * of a 1-CPU kernel) queued onto a per-CPU workqueue (one {@code kworker/0:N} runs them) and onto an unbound
  * workqueue — against a Disruptor with a busy-spin consumer, a JCTools MPSC queue with a spinning consumer
- * thread and a ThreadPoolExecutor(1). A work item is re-queued only after it ran (a pool of 32,768 items,
+ * thread, a ThreadPoolExecutor(1), ForkJoinPool(1), the common pool, a virtual thread per task and Netty's
+ * DefaultEventLoop (the executors a Java user would pick instead, each fed with {@code execute} like the TPE). A work item is re-queued only after it ran (a pool of 32,768 items,
  * as {@link TaskletThroughputHarness} does with tasklets). Targets ≥ 3× ThreadPoolExecutor, ≥ 0.7×
  * Disruptor. M items/s, best of 3 rounds. The workqueue rows count with an atomic increment per item: a
  * per-CPU pool normally runs one item at a time, but concurrency management may start a second worker (an
@@ -58,7 +59,8 @@ import dev.bottomhalf.workqueue.Workqueues;
  * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.WorkqueueThroughputHarness [throughput|wakeup|bh|blocked|all]</pre>
  */
 public final class WorkqueueThroughputHarness {
-    private static final int ITEMS = 4_000_000;
+    /** Items per throughput round: 4,000,000 for the full run; {@link #throughput} sets it (the quick run's is smaller). */
+    private static int items = 4_000_000;
     private static final int ROUNDS = 3;
     private static final int POOL = 1 << 15;
 
@@ -80,7 +82,7 @@ public final class WorkqueueThroughputHarness {
                 Runtime.getRuntime().availableProcessors());
         if (only.equals("all") || only.equals("throughput") || only.equals("wq") || only.equals("peers")) {
             System.out.printf(Locale.ROOT, "%n1. throughput: %,d distinct items per round, best of %d rounds (M items/s)%n",
-                    ITEMS, ROUNDS);
+                    items, ROUNDS);
             if (!only.equals("peers")) {
                 report("bottomhalf per-CPU wq, kworker idle: default (spin 50us, park)",
                         () -> workqueue(false, IdleStrategy.defaultStrategy()));
@@ -95,6 +97,11 @@ public final class WorkqueueThroughputHarness {
                         () -> disruptor(new SharedDone()));
                 report("JCTools MpscArrayQueue, spinning consumer", WorkqueueThroughputHarness::jctools);
                 report("ThreadPoolExecutor(1)", WorkqueueThroughputHarness::tpe);
+                report("ForkJoinPool(1)", () -> executor(new ForkJoinPool(1), true));
+                report("ForkJoinPool.commonPool()", () -> executor(ForkJoinPool.commonPool(), false));
+                report("virtual thread per task", () -> executor(
+                        java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor(), true));
+                report("Netty DefaultEventLoop", WorkqueueThroughputHarness::nettyEventLoop);
             }
         }
         if (only.equals("all") || only.equals("wakeup")) {
@@ -127,6 +134,48 @@ public final class WorkqueueThroughputHarness {
     // 1. Throughput
     // ------------------------------------------------------------------------------------------
 
+    /**
+     * The mechanisms of the throughput part by the names the quick run ({@code ./bottomhalf bench --quick})
+     * uses: {@code wq-percpu}, {@code wq-unbound}, {@code tpe}, {@code fjp1}, {@code fjp-common},
+     * {@code vthread}, {@code netty-eventloop}, {@code jctools}, {@code disruptor}.
+     */
+    public static final java.util.List<String> THROUGHPUT_MECHANISMS = java.util.List.of("wq-percpu", "wq-unbound",
+            "tpe", "fjp1", "fjp-common", "vthread", "netty-eventloop", "jctools", "disruptor");
+
+    /**
+     * Runs one mechanism of the throughput part {@code rounds} times with {@code itemsPerRound} distinct items
+     * each, exactly as the full run does, and returns the best rate in items per second. Not thread-safe: one
+     * call at a time.
+     *
+     * @throws IllegalArgumentException for a name not in {@link #THROUGHPUT_MECHANISMS}
+     */
+    public static double throughput(String mechanism, int itemsPerRound, int rounds) throws Exception {
+        Run run = switch (mechanism) {
+            case "wq-percpu" -> () -> workqueue(false, IdleStrategy.defaultStrategy());
+            case "wq-unbound" -> () -> workqueue(true, IdleStrategy.defaultStrategy());
+            case "tpe" -> WorkqueueThroughputHarness::tpe;
+            case "fjp1" -> () -> executor(new ForkJoinPool(1), true);
+            case "fjp-common" -> () -> executor(ForkJoinPool.commonPool(), false);
+            case "vthread" -> () -> executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor(), true);
+            case "netty-eventloop" -> WorkqueueThroughputHarness::nettyEventLoop;
+            case "jctools" -> WorkqueueThroughputHarness::jctools;
+            case "disruptor" -> () -> disruptor(new Done());
+            default -> throw new IllegalArgumentException("no throughput mechanism '" + mechanism + "'; known: "
+                    + THROUGHPUT_MECHANISMS);
+        };
+        int saved = items;
+        items = itemsPerRound;
+        try {
+            long best = 0;
+            for (int i = 0; i < rounds; i++) {
+                best = Math.max(best, run.itemsPerSecond());
+            }
+            return best;
+        } finally {
+            items = saved;
+        }
+    }
+
     private interface Run {
         long itemsPerSecond() throws Exception;
     }
@@ -143,7 +192,7 @@ public final class WorkqueueThroughputHarness {
     }
 
     private static long rate(long startNs, long endNs) {
-        return (long) (ITEMS / ((endNs - startNs) / 1e9));
+        return (long) (items / ((endNs - startNs) / 1e9));
     }
 
     /** The consumer's count of items handled. */
@@ -165,7 +214,7 @@ public final class WorkqueueThroughputHarness {
         @Override
         public void increment() {
             long c = ++count;
-            if ((c & 1023) == 0 || c == ITEMS) {
+            if ((c & 1023) == 0 || c == items) {
                 published.lazySet(c);
             }
         }
@@ -226,7 +275,7 @@ public final class WorkqueueThroughputHarness {
             long start = System.nanoTime();
             long seenDone = 0;
             long refused = 0;
-            for (int i = 0; i < ITEMS; i++) {
+            for (int i = 0; i < items; i++) {
                 // At most POOL - 1024 items in flight, so an item is normally re-queued long after it ran; the
                 // counter is re-read only when the cached value says "full".
                 if (i - seenDone >= POOL - 1024) {
@@ -246,9 +295,9 @@ public final class WorkqueueThroughputHarness {
                 }
             }
             long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (done.get() < ITEMS) {
+            while (done.get() < items) {
                 if (backOffPastDeadline(giveUp)) {
-                    throw timedOut("the last items (" + done.get() + " of " + ITEMS + " done)");
+                    throw timedOut("the last items (" + done.get() + " of " + items + " done)");
                 }
             }
             long end = System.nanoTime();
@@ -272,12 +321,12 @@ public final class WorkqueueThroughputHarness {
         d.handleEventsWith((e, seq, end) -> done.increment());
         RingBuffer<Event> rb = d.start();
         long start = System.nanoTime();
-        for (int i = 0; i < ITEMS; i++) {
+        for (int i = 0; i < items; i++) {
             long seq = rb.next();
             rb.get(seq).value = i;
             rb.publish(seq);
         }
-        await(done, ITEMS);
+        await(done, items);
         long end = System.nanoTime();
         d.halt();
         return rate(start, end);
@@ -298,12 +347,12 @@ public final class WorkqueueThroughputHarness {
             }
         });
         long start = System.nanoTime();
-        for (int i = 0; i < ITEMS; i++) {
+        for (int i = 0; i < items; i++) {
             while (!q.offer(item)) {
                 Thread.onSpinWait();
             }
         }
-        await(done, ITEMS);
+        await(done, items);
         long end = System.nanoTime();
         running.set(false);
         consumer.join();
@@ -315,13 +364,55 @@ public final class WorkqueueThroughputHarness {
         ExecutorService pool = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>());
         Runnable task = () -> done.increment();
         long start = System.nanoTime();
-        for (int i = 0; i < ITEMS; i++) {
+        for (int i = 0; i < items; i++) {
             pool.execute(task);
         }
-        await(done, ITEMS);
+        await(done, items);
         long end = System.nanoTime();
         pool.shutdownNow();
         return rate(start, end);
+    }
+
+    /**
+     * An {@link ExecutorService} peer measured exactly like the {@code ThreadPoolExecutor(1)} row: the producer
+     * submits one shared task per item with {@code execute}; the tasks count in a {@link SharedDone} (a pool of
+     * several threads, and virtual threads, may run them concurrently). {@code shutdown}: whether the pool is
+     * the caller's to shut down (not the common pool).
+     */
+    private static long executor(ExecutorService pool, boolean shutdown) {
+        Counter done = new SharedDone();
+        Runnable task = done::increment;
+        try {
+            long start = System.nanoTime();
+            for (int i = 0; i < items; i++) {
+                pool.execute(task);
+            }
+            await(done, items);
+            long end = System.nanoTime();
+            return rate(start, end);
+        } finally {
+            if (shutdown) {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Netty's {@code DefaultEventLoop} (one thread, its MPSC task queue), measured like the TPE row. */
+    private static long nettyEventLoop() throws InterruptedException {
+        Done done = new Done();
+        io.netty.channel.DefaultEventLoop loop = new io.netty.channel.DefaultEventLoop();
+        Runnable task = done::increment;
+        try {
+            long start = System.nanoTime();
+            for (int i = 0; i < items; i++) {
+                loop.execute(task);
+            }
+            await(done, items);
+            long end = System.nanoTime();
+            return rate(start, end);
+        } finally {
+            loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).await(10, TimeUnit.SECONDS);
+        }
     }
 
     // ------------------------------------------------------------------------------------------

@@ -55,12 +55,19 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
     @Command(name = "bench",
             headerHeading = "%n",
             header = "Build the JMH benchmarks if needed and run them.",
-            customSynopsis = "./bottomhalf bench [--help] [JMH_ARG...]",
+            customSynopsis = {"./bottomhalf bench [--help] [JMH_ARG...]",
+                "./bottomhalf bench --quick [--compare[=FILE]] [--write-baseline] [--rows=REGEX] [--list] ..."},
             descriptionHeading = "%n",
             description = {
                 "Builds bench/target/benchmarks.jar when it is missing or older than its sources (Maven's output "
                         + "goes to target/bottomhalf-bench-build.log) and runs it with the given JMH arguments; "
-                        + "./bottomhalf bench -h lists JMH's own options."},
+                        + "./bottomhalf bench -h lists JMH's own options.",
+                "",
+                "--quick runs the headline row of every section of docs/benchmarks.md with its peers in a few "
+                        + "minutes and writes target/bench-quick/quick-<time>.json and .md: each row's speed-up "
+                        + "against its peer (above 1: bottomhalf is faster). --compare compares the ratios with "
+                        + "the committed baseline bench/baseline/quick.json and exits with 3 when one is more than "
+                        + "10 % worse; ./bottomhalf bench --quick --help lists every option."},
             optionListHeading = "%nOptions:%n")
     static final class Bench extends LauncherCommand {
     }

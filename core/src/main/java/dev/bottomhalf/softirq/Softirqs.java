@@ -211,7 +211,8 @@ public final class Softirqs {
      * context at hand (tasklets, timers). Wakes ksoftirqd when {@code wake} and not in interrupt.
      */
     public void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
-        raiseIrqoff(ctx, nr, wake);
+        assert nr >= 0 && nr < SoftirqVector.MAX_VECTORS && action(nr) != null : "raiseOn: unopened vector " + nr;
+        raiseOpened(ctx, nr, wake);
     }
 
     /** @return whether the vector was not pending yet (then the raise published it) */
@@ -219,6 +220,14 @@ public final class Softirqs {
         if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS || action(nr) == null) {
             throw unopened(nr);
         }
+        return raiseOpened(ctx, nr, wake);
+    }
+
+    /**
+     * The raise itself, for a vector known to be open: the subsystems' raises ({@link #raiseOn}) skip the
+     * check, which keeps their callers' compiled code small enough to be inlined into a caller's loop.
+     */
+    private boolean raiseOpened(ExecutionContext ctx, int nr, boolean wake) {
         Cpu cpu = RuntimeAccess.get().cpu(ctx);
         boolean published = cpu.markSoftirqPending(1 << nr);
         if (tracing.on(Tracepoint.SOFTIRQ_RAISE)) {

@@ -94,9 +94,7 @@ public final class Tasklets {
             return;
         }
         if (!t.initialised()) {
-            t.testAndClearSched();
-            throw new IllegalStateException("tasklet_schedule() of a tasklet that was never set up: call"
-                    + " tasklet_setup() or tasklet_init() first");
+            throw neverSetUp(t);
         }
         ExecutionContext ctx = machine.current();
         int cpu = ctx.cpuId();
@@ -106,6 +104,13 @@ public final class Tasklets {
         if (refusing) { // set before the close sweeps: a push the sweep missed reads it (Machine.afterAccept)
             machine.afterAccept();
         }
+    }
+
+    /** Gives back the SCHED bit {@link #schedule} won for a tasklet never set up; the refusal to throw. */
+    private static IllegalStateException neverSetUp(Tasklet t) {
+        t.testAndClearSched();
+        return new IllegalStateException("tasklet_schedule() of a tasklet that was never set up: call"
+                + " tasklet_setup() or tasklet_init() first");
     }
 
     // ------------------------------------------------------------------------------------------

@@ -269,10 +269,20 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext current() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
+        if (ctx != null && !refusing && RuntimeAccess.get().machine(ctx) == this) {
+            return ctx;
+        }
+        return currentSlow(ctx, false);
+    }
+
+    /**
+     * The rest of {@link #current()} and {@link #currentAtEntry()}, out of line: a thread attached here while
+     * the kernel refuses (checked as an entry or as a look-up), or a thread attached to no context here.
+     * Kept apart so that the fast path stays a few instructions in every caller it is inlined into.
+     */
+    private ExecutionContext currentSlow(ExecutionContext ctx, boolean entry) {
         if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
-            if (refusing) {
-                checkLookup(ctx);
-            }
+            check(ctx, entry);
             return ctx;
         }
         return attach(cpus[config.defaultTaskCpu()]);
@@ -288,11 +298,6 @@ public final class Machine implements AutoCloseable {
     /** The entry check ({@link #check}) of an entry point: {@link #checkOpen()}, the facade, a first attach. */
     private void checkEntry(ExecutionContext ctx) {
         check(ctx, true);
-    }
-
-    /** The look-up check ({@link #check}) of {@link #current()}, which the library calls many times per call. */
-    private void checkLookup(ExecutionContext ctx) {
-        check(ctx, false);
     }
 
     /**
@@ -324,13 +329,10 @@ public final class Machine implements AutoCloseable {
      */
     public ExecutionContext currentAtEntry() {
         ExecutionContext ctx = ExecutionContext.currentOrNull();
-        if (ctx != null && RuntimeAccess.get().machine(ctx) == this) {
-            if (refusing) {
-                checkEntry(ctx);
-            }
+        if (ctx != null && !refusing && RuntimeAccess.get().machine(ctx) == this) {
             return ctx;
         }
-        return attach(cpus[config.defaultTaskCpu()]);
+        return currentSlow(ctx, true);
     }
 
     /**

@@ -17,8 +17,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>Design: Vyukov's intrusive MPSC shape. A producer clears its node's link, swaps itself in as the
- * tail ({@code getAndSet}, a full fence) and then links the previous tail to itself with a release store.
+ * <li>Design: Vyukov's intrusive MPSC shape. A producer swaps its node in as the tail ({@code getAndSet},
+ * a full fence) and then links the previous tail to it with a release store.
  * The consumer detaches the whole chain with one swap of the tail — the kernel's "take the list and reset
  * it to empty" — and walks it oldest first. No reversal pass: each node of a batch is touched once by the
  * consumer.</li>
@@ -34,8 +34,15 @@ import java.lang.invoke.VarHandle;
  * <li>Ownership: {@code tail} [A] any thread, atomic; {@code head}, {@code spare}, {@code batchLast} [C]
  * the consumer; {@code anchorA}, {@code anchorB} [I] immutable; a node's link belongs to whoever queued the node until it is linked, then to the producer
  * of its successor (one release store), then to the consumer.</li>
- * <li>Memory ordering: the producer's swap of {@code tail} publishes its plain clear of the node's link and
- * everything it wrote before queueing (the claim of the node's pending bit); its release store of the
+ * <li>A node's link is null whenever the node is on no list, so a producer never writes it before its swap
+ * (a store and a GC barrier less on every push): a new node's link is null; the consumer clears each link
+ * it walks past ({@link #successor}, {@link #takeAll} for the anchor); the last node of a batch is never
+ * linked (its successor, if any, swapped in after the detach and links to the fresh anchor); and a user
+ * that moves nodes through the same link field into a list of its own clears the link when it takes a
+ * node off that list. Each clear is published to the node's next producer through the node's pending bit:
+ * the clear comes before the bit is released, the producer's claim of the bit before its swap.</li>
+ * <li>Memory ordering: the producer's swap of {@code tail} publishes everything it wrote before queueing
+ * (the claim of the node's pending bit); its release store of the
  * predecessor's link pairs with the consumer's acquire load of that link. The consumer's plain reset of an
  * anchor's link (after it has read it) is published by the swap that later puts that anchor back in as
  * the tail, which every later producer reads with its own swap.</li>
@@ -87,13 +94,14 @@ public abstract class MpscLinkedList<N> {
     protected abstract void setNextPlain(N node, N next);
 
     /**
-     * Appends {@code node}, which the caller owns (it won the node's pending bit). Any thread, lock-free.
+     * Appends {@code node}, which the caller owns (it won the node's pending bit). Its link is null, as it is
+     * for every node on no list (see the class notes; checked when assertions are on). Any thread, lock-free.
      *
      * @return true if the list was empty before (only that producer needs to see that someone will drain)
      */
     @SuppressWarnings("unchecked")
     public final boolean push(N node) {
-        setNextPlain(node, null);
+        assert nextAcquire(node) == null : "push of a node whose link is set (on a list already, or a stale link)";
         N prev = (N) TAIL.getAndSet(this, node);
         setNextRelease(prev, node);
         return isAnchor(prev);
@@ -138,7 +146,7 @@ public abstract class MpscLinkedList<N> {
             return null;
         }
         N next = awaitLink(node);
-        setNextPlain(node, null); // no stale reference keeps a dropped node reachable
+        setNextPlain(node, null); // off the list, its link is null: the next push relies on it
         return next;
     }
 
