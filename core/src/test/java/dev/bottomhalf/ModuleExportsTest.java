@@ -3,13 +3,30 @@ package dev.bottomhalf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.lang.module.ModuleDescriptor;
 import java.lang.module.ModuleFinder;
+import java.lang.module.ModuleReader;
+import java.lang.module.ModuleReference;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.lang.reflect.GenericArrayType;
+import java.lang.reflect.Member;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.lang.reflect.TypeVariable;
+import java.lang.reflect.WildcardType;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
@@ -19,6 +36,11 @@ import org.junit.jupiter.api.Test;
  * exactly the listed ones, so that exporting a new package is a conscious change to this test. Reads the
  * descriptor of the built module (the tests run on the class path, where the module is unnamed, so it is
  * found with a {@link ModuleFinder} on the directory or jar that holds {@link Kernel}).
+ *
+ * <p>And the signatures of the exported packages: no public or protected constructor, method or field of a
+ * class a user can name mentions a type of a package the module does not export (the runtime's wiring goes
+ * through {@code dev.bottomhalf.internal.wiring.Subsystems} instead), and no such method is named for the close, a
+ * benchmark or a test ({@code ...ForClose}, {@code ...ForBenchmark}, {@code ...ForTest}).
  */
 class ModuleExportsTest {
     /** The project's modules: the only ones a qualified export may name. */
@@ -80,5 +102,244 @@ class ModuleExportsTest {
         }
         assertEquals(EXPORTED, List.copyOf(exported), "a new exported package is a change to the public API:"
                 + " list it here and in docs/architecture.md");
+    }
+
+    /** The method-name endings of the runtime's own wiring, which never belong on the public surface. */
+    private static final List<String> WIRING_SUFFIXES = List.of("ForClose", "ForBenchmark", "ForTest");
+
+    @Test
+    void exportedSignatures_nameNoTypeOfAnUnexportedPackage() throws Exception {
+        ModuleDescriptor d = descriptor();
+        Set<String> exported = exportedPackages(d);
+        List<String> leaks = new ArrayList<>();
+        for (Class<?> c : accessibleExportedClasses(d, exported)) {
+            List<Type> classSignature = new ArrayList<>();
+            if (c.getGenericSuperclass() != null) {
+                classSignature.add(c.getGenericSuperclass());
+            }
+            classSignature.addAll(List.of(c.getGenericInterfaces()));
+            classSignature.addAll(List.of(c.getTypeParameters()));
+            leaks.addAll(unexportedIn(c.getName(), classSignature, d, exported));
+            for (Member m : publicSurface(c)) {
+                leaks.addAll(unexportedIn(describe(c, m), signature(m), d, exported));
+            }
+        }
+        assertEquals(List.of(), leaks, "public or protected signatures in exported packages that name a type of a"
+                + " package the module does not export (lend such members through a package under dev.bottomhalf.internal instead)");
+    }
+
+    @Test
+    void exportedMethods_areNotNamedForTheClose_aBenchmarkOrATest() throws Exception {
+        ModuleDescriptor d = descriptor();
+        List<String> wiring = new ArrayList<>();
+        for (Class<?> c : accessibleExportedClasses(d, exportedPackages(d))) {
+            for (Member m : publicSurface(c)) {
+                if (m instanceof Method && WIRING_SUFFIXES.stream().anyMatch(m.getName()::endsWith)) {
+                    wiring.add(describe(c, m));
+                }
+            }
+        }
+        assertEquals(List.of(), wiring, "public or protected methods in exported packages that exist for the"
+                + " kernel's wiring, a benchmark or a test");
+    }
+
+    /**
+     * The objects a {@link Kernel} hands out — its subsystems ({@code irqs()}, {@code kthreads()}, ...), reports,
+     * tracing, stepper — are made by the kernel alone: none has a public or protected constructor (a user who
+     * made a {@code Kthreads} of a {@code Sched} would have one the kernel neither closes nor knows).
+     */
+    @Test
+    void theObjectsAKernelHandsOut_haveNoPublicConstructor() {
+        Set<Class<?>> handedOut = new TreeSet<>(java.util.Comparator.comparing(Class::getName));
+        for (Method m : Kernel.class.getMethods()) {
+            Class<?> t = m.getReturnType();
+            if (m.getParameterCount() == 0 && !Modifier.isStatic(m.getModifiers())
+                    && t.getModule() == Kernel.class.getModule() && !t.isRecord() && !t.isEnum() && !t.isInterface()) {
+                handedOut.add(t);
+            }
+        }
+        assertTrue(handedOut.containsAll(Set.of(dev.bottomhalf.softirq.Softirqs.class,
+                dev.bottomhalf.sched.Kthreads.class, dev.bottomhalf.proc.Proc.class)), "found " + handedOut);
+        List<String> constructible = new ArrayList<>();
+        for (Class<?> t : handedOut) {
+            for (Constructor<?> c : t.getDeclaredConstructors()) {
+                if (Modifier.isPublic(c.getModifiers()) || Modifier.isProtected(c.getModifiers())) {
+                    constructible.add(describe(t, c));
+                }
+            }
+        }
+        assertEquals(List.of(), constructible, "objects of a Kernel that a user can construct");
+    }
+
+    private static Set<String> exportedPackages(ModuleDescriptor d) {
+        Set<String> exported = new HashSet<>();
+        for (ModuleDescriptor.Exports e : d.exports()) {
+            if (!e.isQualified()) {
+                exported.add(e.source());
+            }
+        }
+        return exported;
+    }
+
+    /**
+     * The classes of the exported packages that code outside the module can name: public top-level classes and
+     * the public or protected classes nested in them, at any depth. Loaded without initializing them.
+     */
+    private static List<Class<?>> accessibleExportedClasses(ModuleDescriptor d, Set<String> exported)
+            throws IOException, URISyntaxException, ClassNotFoundException {
+        Path where = Path.of(Kernel.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        ModuleReference ref = ModuleFinder.of(where).find(d.name()).orElseThrow();
+        List<String> names;
+        try (ModuleReader reader = ref.open(); Stream<String> entries = reader.list()) {
+            names = entries.filter(e -> e.endsWith(".class") && !e.endsWith("module-info.class")
+                            && !e.endsWith("package-info.class"))
+                    .map(e -> e.substring(0, e.length() - ".class".length()).replace('/', '.'))
+                    .filter(n -> exported.contains(n.substring(0, n.lastIndexOf('.'))))
+                    .sorted()
+                    .toList();
+        }
+        assertTrue(names.contains(Kernel.class.getName()), "found the module's classes in " + where);
+        List<Class<?>> accessible = new ArrayList<>();
+        for (String name : names) {
+            Class<?> c = Class.forName(name, false, Kernel.class.getClassLoader());
+            if (accessibleOutsideTheModule(c)) {
+                accessible.add(c);
+            }
+        }
+        return accessible;
+    }
+
+    private static boolean accessibleOutsideTheModule(Class<?> c) {
+        if (c.isSynthetic() || c.isAnonymousClass() || c.isLocalClass() || c.isHidden()) {
+            return false;
+        }
+        Class<?> enclosing = c.getDeclaringClass();
+        if (enclosing == null) {
+            return Modifier.isPublic(c.getModifiers());
+        }
+        return (Modifier.isPublic(c.getModifiers()) || Modifier.isProtected(c.getModifiers()))
+                && accessibleOutsideTheModule(enclosing);
+    }
+
+    /**
+     * The public and protected constructors, methods and fields a user reaches through {@code c}: its own and
+     * those it inherits from the module's classes (a public method of a package-private superclass is public
+     * API of the subclass), without compiler-generated ones.
+     */
+    private static List<Member> publicSurface(Class<?> c) {
+        Set<Member> members = new LinkedHashSet<>();
+        for (Class<?> k = c; k != null && k.getModule() == Kernel.class.getModule(); k = k.getSuperclass()) {
+            if (k == c) {
+                members.addAll(List.of(k.getDeclaredConstructors()));
+            }
+            members.addAll(List.of(k.getDeclaredMethods()));
+            members.addAll(List.of(k.getDeclaredFields()));
+        }
+        for (Method m : c.getMethods()) {
+            if (m.getDeclaringClass().getModule() == Kernel.class.getModule()) {
+                members.add(m); // also those of the module's interfaces
+            }
+        }
+        List<Member> surface = new ArrayList<>();
+        for (Member m : members) {
+            int mod = m.getModifiers();
+            if ((Modifier.isPublic(mod) || Modifier.isProtected(mod)) && !m.isSynthetic()
+                    && !(m instanceof Method method && method.isBridge())) {
+                surface.add(m);
+            }
+        }
+        return surface;
+    }
+
+    private static List<Type> signature(Member m) {
+        List<Type> types = new ArrayList<>();
+        switch (m) {
+            case Constructor<?> c -> {
+                types.addAll(List.of(c.getGenericParameterTypes()));
+                types.addAll(List.of(c.getGenericExceptionTypes()));
+                types.addAll(List.of(c.getTypeParameters()));
+            }
+            case Method method -> {
+                types.add(method.getGenericReturnType());
+                types.addAll(List.of(method.getGenericParameterTypes()));
+                types.addAll(List.of(method.getGenericExceptionTypes()));
+                types.addAll(List.of(method.getTypeParameters()));
+            }
+            case Field f -> types.add(f.getGenericType());
+            default -> throw new AssertionError(m);
+        }
+        return types;
+    }
+
+    /** The types of the module's unexported packages that {@code types} mention, at any depth, as lines. */
+    private static List<String> unexportedIn(String where, List<Type> types, ModuleDescriptor d,
+            Set<String> exported) {
+        Set<Class<?>> classes = new LinkedHashSet<>();
+        Set<Type> seen = new HashSet<>();
+        for (Type t : types) {
+            collect(t, classes, seen);
+        }
+        List<String> leaks = new ArrayList<>();
+        for (Class<?> k : classes) {
+            String pkg = k.getPackageName();
+            if (d.packages().contains(pkg) && !exported.contains(pkg)) {
+                leaks.add(where + " names " + k.getName());
+            }
+        }
+        return leaks;
+    }
+
+    private static void collect(Type t, Set<Class<?>> classes, Set<Type> seen) {
+        if (!seen.add(t)) {
+            return;
+        }
+        switch (t) {
+            case Class<?> k -> {
+                Class<?> e = k;
+                while (e.isArray()) {
+                    e = e.getComponentType();
+                }
+                classes.add(e);
+                if (e.getDeclaringClass() != null) {
+                    collect(e.getDeclaringClass(), classes, seen); // Outer.Inner names Outer
+                }
+            }
+            case ParameterizedType p -> {
+                collect(p.getRawType(), classes, seen);
+                if (p.getOwnerType() != null) {
+                    collect(p.getOwnerType(), classes, seen);
+                }
+                for (Type a : p.getActualTypeArguments()) {
+                    collect(a, classes, seen);
+                }
+            }
+            case WildcardType w -> {
+                for (Type b : w.getUpperBounds()) {
+                    collect(b, classes, seen);
+                }
+                for (Type b : w.getLowerBounds()) {
+                    collect(b, classes, seen);
+                }
+            }
+            case TypeVariable<?> v -> {
+                for (Type b : v.getBounds()) {
+                    collect(b, classes, seen);
+                }
+            }
+            case GenericArrayType a -> collect(a.getGenericComponentType(), classes, seen);
+            default -> throw new AssertionError("a type of an unknown kind: " + t);
+        }
+    }
+
+    private static String describe(Class<?> c, Member m) {
+        String kind = m instanceof Constructor ? "constructor" : m instanceof Method ? "method" : "field";
+        String name = m instanceof Constructor<?> k ? c.getSimpleName() + Stream.of(k.getParameterTypes())
+                .map(Class::getSimpleName).toList().toString().replace('[', '(').replace(']', ')')
+                : m instanceof Method method ? m.getName() + Stream.of(method.getParameterTypes())
+                        .map(Class::getSimpleName).toList().toString().replace('[', '(').replace(']', ')')
+                        : m.getName();
+        String owner = m.getDeclaringClass() == c ? c.getName() : c.getName() + " (from "
+                + m.getDeclaringClass().getName() + ")";
+        return owner + " " + kind + " " + name;
     }
 }

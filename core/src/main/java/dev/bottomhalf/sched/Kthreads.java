@@ -49,7 +49,8 @@ public final class Kthreads {
     private final Reports reports;
     private final Timers timers;
 
-    public Kthreads(Sched sched) {
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Kthreads(Sched sched) {
         this.sched = Objects.requireNonNull(sched, "sched");
         this.machine = sched.machine();
         this.reports = machine.reports();
@@ -607,7 +608,7 @@ public final class Kthreads {
      * refusing new work; a snapshot (each worker under its lock). Delayed items whose timer has not fired are
      * the close's to cancel ({@link #cancelArmedDelayedForClose()}).
      */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (KthreadWorker worker : workers) {
             synchronized (worker) {
                 if (!worker.workList.isEmpty() || worker.currentWork != null) {
@@ -624,7 +625,7 @@ public final class Kthreads {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelArmedDelayedForClose() {
+    List<String> cancelArmedDelayedForClose() {
         List<String> cancelled = new ArrayList<>();
         for (KthreadWorker worker : workers) {
             List<KthreadWork> armed;
@@ -654,7 +655,7 @@ public final class Kthreads {
      *
      * @return the names of the user's items that never ran
      */
-    public List<String> cancelQueuedForClose() {
+    List<String> cancelQueuedForClose() {
         List<String> dropped = new ArrayList<>();
         for (KthreadWorker worker : workers) {
             synchronized (worker) {

@@ -14,6 +14,7 @@ import java.util.function.BooleanSupplier;
 
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Timers;
 
@@ -67,9 +68,12 @@ public final class Sched {
     private final Timers timers;
     private final AtomicInteger lastPid = new AtomicInteger();
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Sched(Machine machine, Timers timers) {
+    static {
+        Subsystems.install(Subsystems.SchedAccess.class, new SchedWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Sched(Machine machine, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.timers = Objects.requireNonNull(timers, "timers");
     }

@@ -9,6 +9,7 @@ import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -52,9 +53,12 @@ public final class Tasklets {
     /** A callback's oopses, rate-limited per tasklet. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Tasklets(Machine machine, Softirqs softirqs) {
+    static {
+        Subsystems.install(Subsystems.TaskletAccess.class, new TaskletsWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Tasklets(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
@@ -323,7 +327,7 @@ public final class Tasklets {
     // ------------------------------------------------------------------------------------------
 
     /** Whether every CPU's tasklet lists are empty. For {@code Kernel.close()}; any thread, a snapshot. */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (int cpu = 0; cpu < normal.length; cpu++) {
             if (!normal[cpu].isEmpty() || !hi[cpu].isEmpty()) {
                 return false;
@@ -339,7 +343,7 @@ public final class Tasklets {
      *
      * @return the names of the tasklets that never ran
      */
-    public List<String> discardForClose(java.util.Set<Integer> busyCpus) {
+    List<String> discardForClose(java.util.Set<Integer> busyCpus) {
         List<String> dropped = new ArrayList<>();
         for (int cpu = 0; cpu < normal.length; cpu++) {
             if (busyCpus.contains(cpu)) {

@@ -60,9 +60,8 @@ public final class HrTimers {
     /** A callback's oopses, rate-limited per hrtimer. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public HrTimers(Machine machine, Softirqs softirqs) {
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    HrTimers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
@@ -395,7 +394,7 @@ public final class HrTimers {
      *
      * @return the names of the hrtimers that were queued
      */
-    public List<String> cancelQueuedForClose(boolean sync) {
+    List<String> cancelQueuedForClose(boolean sync) {
         List<HrTimer> queued = new ArrayList<>();
         for (CpuBase base : bases) {
             base.lock();

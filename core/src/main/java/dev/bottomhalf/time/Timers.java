@@ -24,6 +24,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.internal.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -87,9 +88,12 @@ public final class Timers {
     /** A callback's oopses, rate-limited per timer. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Timers(Machine machine, Softirqs softirqs) {
+    static {
+        Subsystems.install(Subsystems.TimeAccess.class, new TimeWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Timers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
@@ -552,7 +556,7 @@ public final class Timers {
      *
      * @return the names of the timers that were armed
      */
-    public List<String> shutdownArmedForClose(boolean sync) {
+    List<String> shutdownArmedForClose(boolean sync) {
         List<TimerList> armed = new ArrayList<>();
         for (TimerBase[] cpuBases : bases) {
             for (TimerBase base : cpuBases) {

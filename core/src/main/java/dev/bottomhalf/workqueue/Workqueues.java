@@ -23,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -105,9 +106,12 @@ public final class Workqueues {
         return machine;
     }
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
+    static {
+        Subsystems.install(Subsystems.WorkqueueAccess.class, new WorkqueuesWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
         Objects.requireNonNull(softirqs, "softirqs");
@@ -598,7 +602,7 @@ public final class Workqueues {
      * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
      * which waits for it after refusing new work; a snapshot (each pool under its lock).
      */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
@@ -637,7 +641,7 @@ public final class Workqueues {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelArmedDelayedForClose() {
+    List<String> cancelArmedDelayedForClose() {
         List<DelayedWork> all;
         synchronized (delayedWorks) {
             all = new ArrayList<>(delayedWorks);
@@ -657,7 +661,7 @@ public final class Workqueues {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelQueuedForClose() {
+    List<String> cancelQueuedForClose() {
         List<Work> queued = new ArrayList<>();
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
