@@ -30,6 +30,8 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
+import dev.bottomhalf.internal.wiring.Subsystems;
+
 /**
  * The module's public surface as its descriptor states it: no package under {@code dev.bottomhalf.internal} is
  * exported or opened, a qualified export names only a module of this project, and the exported packages are
@@ -169,6 +171,38 @@ class ModuleExportsTest {
             }
         }
         assertEquals(List.of(), constructible, "objects of a Kernel that a user can construct");
+    }
+
+    /**
+     * What {@code Subsystems} lends the wiring (the close steps, {@code raiseOn}, {@code setupInternal},
+     * {@code installBhWork}, ...) is not public on the exported classes as well: no public or protected method
+     * of an exported class has the name of a method of one of its access interfaces (other than the
+     * constructors' {@code new...}).
+     */
+    @Test
+    void whatTheWiringIsLent_isNotPublicOnTheExportedClasses() throws Exception {
+        Set<String> lent = new TreeSet<>();
+        for (Class<?> access : Subsystems.class.getDeclaredClasses()) {
+            if (access.isInterface() && access.getSimpleName().endsWith("Access")) {
+                for (Method m : access.getDeclaredMethods()) {
+                    if (!m.getName().startsWith("new")) {
+                        lent.add(m.getName());
+                    }
+                }
+            }
+        }
+        assertTrue(lent.containsAll(Set.of("raiseOn", "setupInternal", "installBhWork", "idleForClose")),
+                "found " + lent);
+        ModuleDescriptor d = descriptor();
+        List<String> alsoPublic = new ArrayList<>();
+        for (Class<?> c : accessibleExportedClasses(d, exportedPackages(d))) {
+            for (Member m : publicSurface(c)) {
+                if (m instanceof Method && lent.contains(m.getName())) {
+                    alsoPublic.add(describe(c, m));
+                }
+            }
+        }
+        assertEquals(List.of(), alsoPublic, "members lent through Subsystems that are public as well");
     }
 
     private static Set<String> exportedPackages(ModuleDescriptor d) {

@@ -13,6 +13,7 @@ import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * kthreads ({@code kthread_create}, {@code kthread_run}, {@code kthread_stop}, parking, {@code kthread_bind}) and
@@ -427,8 +428,8 @@ public final class Kthreads {
         }
         sanityCheck(worker, dwork);
         if (!dwork.timerReady) {
-            timers.setupInternal(dwork.timer, "kthread_delayed_work_timer_fn", t -> delayedWorkTimerFn(dwork),
-                    TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, dwork.timer, "kthread_delayed_work_timer_fn",
+                    t -> delayedWorkTimerFn(dwork), TimerList.TIMER_IRQSAFE);
             dwork.timerReady = true;
         }
         worker.delayedWorkList.add(0, dwork); // list_add

@@ -212,9 +212,10 @@ public final class Softirqs {
 
     /**
      * Marks {@code nr} pending on the CPU of {@code ctx} on behalf of a subsystem that already has the
-     * context at hand (tasklets, timers). Wakes ksoftirqd when {@code wake} and not in interrupt.
+     * context at hand (tasklets, timers), through {@code Subsystems}. Wakes ksoftirqd when {@code wake} and not in
+     * interrupt.
      */
-    public void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
+    void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
         raiseIrqoff(ctx, nr, wake);
     }
 

@@ -106,7 +106,7 @@ public final class Tasklets {
         int cpu = ctx.cpuId();
         t.cpu(cpu);
         lists[cpu].push(t);
-        softirqs.raiseOn(ctx, vector.nr(), true);
+        Subsystems.softirq().raiseOn(softirqs, ctx, vector.nr(), true);
         if (refusing) { // set before the close sweeps: a push the sweep missed reads it (Machine.afterAccept)
             machine.afterAccept();
         }
@@ -116,19 +116,11 @@ public final class Tasklets {
     // Running
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * Work that runs at the start of TASKLET_SOFTIRQ and HI_SOFTIRQ, before the tasklets: the BH
-     * workqueues' pools ({@code bh_worker}). Installed once by the workqueue subsystem.
-     */
-    @FunctionalInterface
-    public interface BhWork {
-        void run(ExecutionContext ctx, boolean highPriority);
-    }
+    /** The BH workqueues' pools, run before the tasklets ({@code bh_worker}); installed once, at boot. */
+    private volatile Subsystems.BhWork bhWork;
 
-    private volatile BhWork bhWork;
-
-    /** Installs the BH-workqueue hook (once). */
-    public void installBhWork(BhWork work) {
+    /** Installs the BH-workqueue hook (once), for the workqueue subsystem through {@code Subsystems}. */
+    void installBhWork(Subsystems.BhWork work) {
         if (bhWork != null) {
             throw new IllegalStateException("a BH work hook is already installed");
         }
@@ -137,7 +129,7 @@ public final class Tasklets {
 
     private void action(TaskletList[] lists, SoftirqVector vector) {
         ExecutionContext ctx = machine.current();
-        BhWork bh = bhWork;
+        Subsystems.BhWork bh = bhWork;
         if (bh != null) {
             bh.run(ctx, vector == SoftirqVector.HI);
         }
@@ -163,7 +155,7 @@ public final class Tasklets {
                 t.unlockRun();
             }
             list.push(t);
-            softirqs.raiseOn(ctx, vector.nr(), false);
+            Subsystems.softirq().raiseOn(softirqs, ctx, vector.nr(), false);
             t = next;
         }
     }

@@ -15,6 +15,11 @@ final class TaskletsWiring implements Subsystems.TaskletAccess {
     }
 
     @Override
+    public void installBhWork(Tasklets tasklets, Subsystems.BhWork work) {
+        tasklets.installBhWork(work);
+    }
+
+    @Override
     public boolean idleForClose(Tasklets tasklets) {
         return tasklets.idleForClose();
     }

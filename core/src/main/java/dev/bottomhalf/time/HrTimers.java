@@ -22,6 +22,7 @@ import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * High-resolution timers of one kernel ({@code kernel/time/hrtimer.c}, high-resolution mode,
@@ -549,7 +550,7 @@ public final class HrTimers {
         try {
             if (!base.softirqActivated && now >= base.soft.firstExpires) {
                 base.softirqActivated = true;
-                softirqs.raiseOn(ctx, SoftirqVector.HRTIMER.nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, SoftirqVector.HRTIMER.nr(), false);
             }
             runQueue(ctx, base, base.hard, now);
         } finally {

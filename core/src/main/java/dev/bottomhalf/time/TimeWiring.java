@@ -19,6 +19,11 @@ final class TimeWiring implements Subsystems.TimeAccess {
     }
 
     @Override
+    public void setupInternal(Timers timers, TimerList t, String name, TimerList.Callback callback, int flags) {
+        timers.setupInternal(t, name, callback, flags);
+    }
+
+    @Override
     public List<String> shutdownArmedForClose(Timers timers, boolean sync) {
         return timers.shutdownArmedForClose(sync);
     }

@@ -153,9 +153,10 @@ public final class Timers {
      * {@link #setup} of a timer of the kernel's own machinery (the workqueue watchdog, a pool's idle and
      * mayday timers, the timers of delayed work items, ...): calls on it are not entry points (no closed-kernel
      * check: the machinery arms it from inside calls that passed theirs), and {@code Kernel.close()} does not
-     * report it among the user's cancelled timers (a delayed item is reported as such).
+     * report it among the user's cancelled timers (a delayed item is reported as such). For the other subsystems
+     * through {@code Subsystems}.
      */
-    public void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
+    void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
         init(t, name, callback, flags);
         t.internal = true;
     }
@@ -714,7 +715,7 @@ public final class Timers {
         long now = machine.jiffies();
         for (TimerBase base : b) {
             if (Jiffies.timeAfterEq(now, base.nextExpiry)) {
-                softirqs.raiseOn(ctx, SoftirqVector.TIMER.nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, SoftirqVector.TIMER.nr(), false);
                 return;
             }
         }

@@ -26,6 +26,7 @@ import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
@@ -176,7 +177,7 @@ final class WorkerPools {
         if (pool.bh) {
             int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
             if (ctx.cpuId() == pool.cpu) {
-                softirqs.raiseOn(ctx, nr, true);
+                Subsystems.softirq().raiseOn(softirqs, ctx, nr, true);
             } else {
                 Cpu target = machine.cpu(pool.cpu);
                 target.markSoftirqPending(1 << nr);
@@ -590,8 +591,8 @@ final class WorkerPools {
         TimerList t = cmChecks[slot];
         if (t == null) {
             t = new TimerList();
-            timers.setupInternal(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
-                    TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""),
+                    x -> cmCheck(pool), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmChecks[slot] = t;
         }
         if (!pool.cmCheckArmed) {
@@ -745,7 +746,8 @@ final class WorkerPools {
             } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
             worker.setWorking(false);
             if (!pool.worklist.isEmpty()) {
-                softirqs.raiseOn(ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(),
+                        false);
             }
         } finally {
             pool.unlock();
@@ -795,7 +797,8 @@ final class WorkerPools {
     private void armIdleTimer(WorkerPool pool, long delay) {
         TimerList t = idleTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setupInternal(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p),
+                    TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {
@@ -895,7 +898,8 @@ final class WorkerPools {
     private void armMayday(WorkerPool pool, long delay) {
         TimerList t = maydayTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setupInternal(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p),
+                    TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {

@@ -124,7 +124,7 @@ public final class Workqueues {
         this.flushing = new WorkqueueFlush(machine, pools);
         this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
-        tasklets.installBhWork(pools::bhWorker);
+        Subsystems.tasklet().installBhWork(tasklets, pools::bhWorker);
 
         systemWq = alloc("events", 0, 0);
         systemHighpriWq = alloc("events_highpri", WQ_HIGHPRI, 0);
@@ -584,7 +584,8 @@ public final class Workqueues {
         if (!dw.timerReady) {
             synchronized (dw) {
                 if (!dw.timerReady) {
-                    timers.setupInternal(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
+                    Subsystems.time().setupInternal(timers, dw.timer, dw.name(), t -> delayedWorkTimerFn(dw),
+                            TimerList.TIMER_IRQSAFE);
                     synchronized (delayedWorks) {
                         delayedWorks.add(dw);
                     }

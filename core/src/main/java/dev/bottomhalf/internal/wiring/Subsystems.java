@@ -17,11 +17,14 @@ import dev.bottomhalf.tasklet.Tasklets;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
 import dev.bottomhalf.workqueue.Workqueues;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.time.TimerList;
 
 /**
  * The members of the exported subsystem classes that only the kernel's wiring calls — their constructors, which
- * take the internal {@link Machine}, and the steps of {@code Kernel.close()} — reached through one access
- * interface per subsystem package, which that package implements and installs (the pattern of the JDK's
+ * take the internal {@link Machine}, the steps of {@code Kernel.close()}, and the calls between subsystems that
+ * skip the entry checks (raising a softirq on a held context, the machinery's own timers, the BH workqueues'
+ * hook) — reached through one access interface per subsystem package, which that package implements and installs (the pattern of the JDK's
  * {@code SharedSecrets}, as {@code RuntimeAccess} does for the runtime package). Any thread; the accesses are
  * stateless, and each method has the thread rules of the member it forwards to.
  *
@@ -35,6 +38,13 @@ public final class Subsystems {
     /** What {@code dev.bottomhalf.softirq} lends the wiring. */
     public interface SoftirqAccess {
         Softirqs newSoftirqs(Machine machine);
+
+        /**
+         * {@code Softirqs.raiseOn}: marks {@code nr} pending on the CPU of {@code ctx} for a subsystem that has
+         * the context at hand (tasklets, timers, hrtimers, BH workqueues) and passed its own entry check; wakes
+         * ksoftirqd when {@code wake} and not in interrupt. On the hot path of {@code tasklet_schedule}.
+         */
+        void raiseOn(Softirqs softirqs, ExecutionContext ctx, int nr, boolean wake);
 
         /** {@code Softirqs.discardPendingForClose}: drops the pending raises of every CPU not in {@code busyCpus}. */
         List<String> discardPendingForClose(Softirqs softirqs, Set<Integer> busyCpus);
@@ -51,9 +61,22 @@ public final class Subsystems {
         List<String> discardLatchedForClose(IrqController irqs);
     }
 
+    /**
+     * Work that runs at the start of TASKLET_SOFTIRQ and HI_SOFTIRQ, before the tasklets: the BH workqueues' pools
+     * ({@code bh_worker}). Installed once by the workqueue subsystem ({@link TaskletAccess#installBhWork}); runs
+     * in the softirq's context on its CPU.
+     */
+    @FunctionalInterface
+    public interface BhWork {
+        void run(ExecutionContext ctx, boolean highPriority);
+    }
+
     /** What {@code dev.bottomhalf.tasklet} lends the wiring. */
     public interface TaskletAccess {
         Tasklets newTasklets(Machine machine, Softirqs softirqs);
+
+        /** {@code Tasklets.installBhWork}: installs the BH workqueues' hook (once; a second call fails). */
+        void installBhWork(Tasklets tasklets, BhWork work);
 
         /** {@code Tasklets.idleForClose}: every CPU's lists are empty; a snapshot. */
         boolean idleForClose(Tasklets tasklets);
@@ -67,6 +90,13 @@ public final class Subsystems {
         Timers newTimers(Machine machine, Softirqs softirqs);
 
         HrTimers newHrTimers(Machine machine, Softirqs softirqs);
+
+        /**
+         * {@code Timers.setupInternal}: {@code timer_setup} of a timer of the kernel's own machinery (a delayed
+         * item's timer, a pool's idle and mayday timers, the workqueue watchdog): no closed-kernel check on its
+         * calls, and the close cancels it without reporting it among the user's timers.
+         */
+        void setupInternal(Timers timers, TimerList t, String name, TimerList.Callback callback, int flags);
 
         /** {@code Timers.shutdownArmedForClose}: {@code timer_shutdown(_sync)} of every armed user timer. */
         List<String> shutdownArmedForClose(Timers timers, boolean sync);
