@@ -12,7 +12,6 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.Cpu;
-import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
@@ -27,6 +26,7 @@ import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.internal.runtime.SleepListener;
 
 /**
  * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
@@ -279,7 +279,7 @@ final class WorkerPools {
             pool.workers.add(worker);
             pool.idle.add(worker);
             workersByContext.put(ctx, worker);
-            RuntimeAccess.get().sleepListener(ctx, new ExecutionContext.SleepListener() {
+            RuntimeAccess.get().sleepListener(ctx, new SleepListener() {
                 @Override
                 public void sleeping(ExecutionContext c) {
                     workerSleeping(workersByContext.get(c));
@@ -509,7 +509,7 @@ final class WorkerPools {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
         worker.inFunc = true;
-        Lockdep.workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
+        Subsystems.locking().workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
             fn.run(w);
         } catch (Throwable e) {
@@ -519,7 +519,7 @@ final class WorkerPools {
             oopses.oops(w, worker, running -> "work " + running.currentWork.name() + " ("
                     + running.currentPwq.wq.name() + ")", e);
         } finally {
-            Lockdep.workEnds(ctx, wq, w);
+            Subsystems.locking().workEnds(ctx, wq, w);
             worker.inFunc = false;
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {
                 // A thread interrupt of a kworker is the running item's pending signal; it ends with the item

@@ -9,30 +9,33 @@ import java.util.Set;
 
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.irq.IrqController;
+import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.proc.Proc;
+import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.sched.Kthreads;
 import dev.bottomhalf.sched.Sched;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.tasklet.Tasklets;
 import dev.bottomhalf.time.HrTimers;
+import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
 import dev.bottomhalf.workqueue.Workqueues;
-import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.time.TimerList;
 
 /**
  * The members of the exported subsystem classes that only the kernel's wiring calls — their constructors, which
  * take the internal {@link Machine}, the steps of {@code Kernel.close()}, and the calls between subsystems that
- * skip the entry checks (raising a softirq on a held context, the machinery's own timers, the BH workqueues'
- * hook) — reached through one access interface per subsystem package, which that package implements and installs (the pattern of the JDK's
- * {@code SharedSecrets}, as {@code RuntimeAccess} does for the runtime package). Any thread; the accesses are
- * stateless, and each method has the thread rules of the member it forwards to.
+ * skip the entry checks (a softirq raised on a held context, the machinery's own timers, the BH workqueues' hook,
+ * lockdep's workqueue maps) — reached through one access interface per subsystem package, which that package
+ * implements and installs (the pattern of the JDK's {@code SharedSecrets}, as {@code RuntimeAccess} does for the
+ * runtime package). Any thread; the accesses are stateless, and each method has the thread rules of the member it
+ * forwards to.
  *
  * <p>Implementation notes: each subsystem package's main class ({@link Softirqs}, {@link IrqController},
- * {@link Tasklets}, {@link Timers}, {@link Workqueues}, {@link Sched}, {@link Proc}) installs its package's access
- * from its static initializer. A getter's first call initializes that class through a lazy holder, so the access
- * is installed before it is read, and the class-initialization lock publishes it; afterwards the getter reads a
- * {@code static final} field, a constant to the JIT (no volatile read, no map look-up after the first call).
+ * {@link Tasklets}, {@link Timers}, {@link Workqueues}, {@link Sched}, {@link Lockdep}, {@link Proc}) installs its
+ * package's access from its static initializer. A getter's first call initializes that class through a lazy
+ * holder, so the access is installed before it is read, and the class-initialization lock publishes it;
+ * afterwards the getter reads a {@code static final} field, a constant to the JIT (no volatile read, no map
+ * look-up after the first call).
  */
 public final class Subsystems {
     /** What {@code dev.bottomhalf.softirq} lends the wiring. */
@@ -135,6 +138,25 @@ public final class Subsystems {
         List<String> cancelQueuedForClose(Kthreads kthreads);
     }
 
+    /**
+     * What {@code dev.bottomhalf.locking} lends the wiring: lockdep's maps of the workqueue machinery
+     * ({@code lock_map_acquire}/{@code lock_map_release} of a workqueue's and a work item's map). Each is called
+     * on {@code ctx}'s own thread and does nothing (allocates nothing) when lockdep is off.
+     */
+    public interface LockingAccess {
+        /** {@code Lockdep.workStarts}: {@code process_one_work} acquires the workqueue's and the item's maps. */
+        void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work, String workName);
+
+        /** {@code Lockdep.workEnds}: releases both maps. */
+        void workEnds(ExecutionContext ctx, Object wq, Object work);
+
+        /** {@code Lockdep.flushWork}: {@code flush_work}'s {@code touch_work_lockdep_map}. */
+        void flushWork(ExecutionContext ctx, Object workKey, Object work, String workName);
+
+        /** {@code Lockdep.flushWorkqueue}: {@code __flush_workqueue}'s {@code touch_wq_lockdep_map}. */
+        void flushWorkqueue(ExecutionContext ctx, Object wq, String wqName);
+    }
+
     /** What {@code dev.bottomhalf.proc} lends the wiring. */
     public interface ProcAccess {
         Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers);
@@ -189,6 +211,11 @@ public final class Subsystems {
         return SchedInstalled.ACCESS;
     }
 
+    /** The locking package's access (lockdep's workqueue maps). */
+    public static LockingAccess locking() {
+        return LockingInstalled.ACCESS;
+    }
+
     /** The proc package's access. */
     public static ProcAccess proc() {
         return ProcInstalled.ACCESS;
@@ -237,6 +264,10 @@ public final class Subsystems {
 
     private static final class SchedInstalled {
         static final SchedAccess ACCESS = load(Sched.class, SchedAccess.class);
+    }
+
+    private static final class LockingInstalled {
+        static final LockingAccess ACCESS = load(Lockdep.class, LockingAccess.class);
     }
 
     private static final class ProcInstalled {
