@@ -178,8 +178,11 @@ class ModuleExportsTest {
     /**
      * What {@code Subsystems} lends the wiring (the close steps, {@code raiseOn}, {@code setupInternal},
      * {@code installBhWork}, lockdep's workqueue maps, ...) is not public as well: no public or protected method of
-     * an exported class of the package that implements an access interface has the name of one of that
-     * interface's methods (other than the constructors' {@code new...}).
+     * an exported class of the package that implements an access interface has the signature of one of that
+     * interface's methods (other than the constructors' {@code new...}) — the same name and parameters, less the
+     * first when that is the class the method is called on. Overloads that are the user's API
+     * ({@code Timers.scheduleTimeout(long)} beside the lent {@code scheduleTimeout(long, String)}) are not taken
+     * for the lent ones.
      */
     @Test
     void whatTheWiringIsLent_isNotPublicOnTheExportedClasses() throws Exception {
@@ -188,15 +191,23 @@ class ModuleExportsTest {
             if (Modifier.isPublic(getter.getModifiers()) && getter.getParameterCount() == 0
                     && getter.getReturnType().getSimpleName().endsWith("Access")) {
                 String pkg = getter.invoke(null).getClass().getPackageName(); // the installed implementation's
+                Set<String> lent = lentByPackage.computeIfAbsent(pkg, k -> new TreeSet<>());
                 for (Method m : getter.getReturnType().getDeclaredMethods()) {
-                    if (!m.getName().startsWith("new")) {
-                        lentByPackage.computeIfAbsent(pkg, k -> new TreeSet<>()).add(m.getName());
+                    if (m.getName().startsWith("new")) {
+                        continue;
+                    }
+                    List<Class<?>> params = List.of(m.getParameterTypes());
+                    lent.add(m.getName() + params);
+                    if (!params.isEmpty() && params.getFirst().getPackageName().equals(pkg)) {
+                        lent.add(params.getFirst().getName() + "." + m.getName() + params.subList(1, params.size()));
                     }
                 }
             }
         }
-        assertTrue(lentByPackage.getOrDefault("dev.bottomhalf.softirq", Set.of()).contains("raiseOn")
-                && lentByPackage.getOrDefault("dev.bottomhalf.locking", Set.of()).contains("workStarts")
+        assertTrue(lentByPackage.getOrDefault("dev.bottomhalf.softirq", Set.of()).stream()
+                        .anyMatch(l -> l.startsWith("dev.bottomhalf.softirq.Softirqs.raiseOn["))
+                && lentByPackage.getOrDefault("dev.bottomhalf.locking", Set.of()).stream()
+                        .anyMatch(l -> l.startsWith("workStarts["))
                 && lentByPackage.keySet().containsAll(Set.of("dev.bottomhalf.irq", "dev.bottomhalf.tasklet",
                         "dev.bottomhalf.time", "dev.bottomhalf.workqueue", "dev.bottomhalf.sched")),
                 "found " + lentByPackage);
@@ -205,8 +216,11 @@ class ModuleExportsTest {
         for (Class<?> c : accessibleExportedClasses(d, exportedPackages(d))) {
             Set<String> lent = lentByPackage.getOrDefault(c.getPackageName(), Set.of());
             for (Member m : publicSurface(c)) {
-                if (m instanceof Method && lent.contains(m.getName())) {
-                    alsoPublic.add(describe(c, m));
+                if (m instanceof Method method) {
+                    String params = List.of(method.getParameterTypes()).toString();
+                    if (lent.contains(m.getName() + params) || lent.contains(c.getName() + "." + m.getName() + params)) {
+                        alsoPublic.add(describe(c, m));
+                    }
                 }
             }
         }

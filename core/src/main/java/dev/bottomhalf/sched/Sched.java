@@ -28,7 +28,7 @@ import dev.bottomhalf.time.Timers;
  * <p>Implementation notes.
  * <ul>
  * <li>Every sleep is {@code schedule_timeout} of the timers' sleeping helpers
- * ({@link Timers#scheduleTimeout(long, String)}): the task sets its state, and sleeps through
+ * ({@code Timers.scheduleTimeout(timeout, call)}): the task sets its state, and sleeps through
  * {@code Machine.sleepUntil} until the state is {@link Task#TASK_RUNNING} again — so in stepped mode a task
  * thread drives the kernel and a kthread or kworker gives the baton away, in threaded mode the thread parks,
  * and a closing or panicking kernel ends the sleep with an exception. A waker changes the state with one
@@ -173,7 +173,7 @@ public final class Sched {
             RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
             return timeout;
         }
-        return timers.scheduleTimeout(timeout, call);
+        return Subsystems.time().scheduleTimeout(timers, timeout, call);
     }
 
     /**

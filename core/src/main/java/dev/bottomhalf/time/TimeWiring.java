@@ -24,6 +24,11 @@ final class TimeWiring implements Subsystems.TimeAccess {
     }
 
     @Override
+    public long scheduleTimeout(Timers timers, long timeout, String call) {
+        return timers.scheduleTimeout(timeout, call);
+    }
+
+    @Override
     public List<String> shutdownArmedForClose(Timers timers, boolean sync) {
         return timers.shutdownArmedForClose(sync);
     }

@@ -943,9 +943,10 @@ public final class Timers {
 
     /**
      * {@link #scheduleTimeout(long)} on behalf of {@code call} (the sleeping primitive the reports name:
-     * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}.
+     * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}
+     * through {@code Subsystems}.
      */
-    public long scheduleTimeout(long timeout, String call) {
+    long scheduleTimeout(long timeout, String call) {
         return sleeping.scheduleTimeout(timeout, call);
     }
 

@@ -101,6 +101,12 @@ public final class Subsystems {
          */
         void setupInternal(Timers timers, TimerList t, String name, TimerList.Callback callback, int flags);
 
+        /**
+         * {@code Timers.scheduleTimeout(timeout, call)}: {@code schedule_timeout} on behalf of the sleeping primitive
+         * {@code call} of the sched package ({@code schedule}, {@code wait_event}, ...), which the reports name.
+         */
+        long scheduleTimeout(Timers timers, long timeout, String call);
+
         /** {@code Timers.shutdownArmedForClose}: {@code timer_shutdown(_sync)} of every armed user timer. */
         List<String> shutdownArmedForClose(Timers timers, boolean sync);
 
