@@ -21,6 +21,7 @@ import java.lang.reflect.WildcardType;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -33,6 +34,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.proc.Proc;
+import dev.bottomhalf.sched.Kthreads;
+import dev.bottomhalf.softirq.Softirqs;
 
 /**
  * The module's public surface as its descriptor states it: no package under {@code dev.bottomhalf.internal} is
@@ -41,10 +45,11 @@ import dev.bottomhalf.internal.wiring.Subsystems;
  * descriptor of the built module (the tests run on the class path, where the module is unnamed, so it is
  * found with a {@link ModuleFinder} on the directory or jar that holds {@link Kernel}).
  *
- * <p>And the signatures of the exported packages: no public or protected constructor, method or field of a
- * class a user can name mentions a type of a package the module does not export (the runtime's wiring goes
- * through {@code dev.bottomhalf.internal.wiring.Subsystems} instead), and no such method is named for the close, a
- * benchmark or a test ({@code ...ForClose}, {@code ...ForBenchmark}, {@code ...ForTest}).
+ * <p>And the public surface of the exported packages, read from the built classes: no public or protected
+ * constructor, method or field of a class a user can name (nor its supertypes) mentions a type of a package the
+ * module does not export; no such method is named for the close, a benchmark or a test ({@code ...ForClose},
+ * {@code ...ForBenchmark}, {@code ...ForTest}); the objects a {@link Kernel} hands out have no public
+ * constructor; and what {@code dev.bottomhalf.internal.wiring.Subsystems} lends the wiring is not public as well.
  */
 class ModuleExportsTest {
     /** The project's modules: the only ones a qualified export may name. */
@@ -111,6 +116,12 @@ class ModuleExportsTest {
     /** The method-name endings of the runtime's own wiring, which never belong on the public surface. */
     private static final List<String> WIRING_SUFFIXES = List.of("ForClose", "ForBenchmark", "ForTest");
 
+    /**
+     * No public or protected constructor, method (own or inherited from the module's classes) or field of a class
+     * a user can name, nor the class's supertypes and type parameters, mentions a type of an unexported package, at
+     * any depth of its generic signature ({@code List<? extends Machine>}, {@code WaitQueue[]}): the compiler's
+     * {@code [exports]} lint, which {@code @SuppressWarnings("exports")} silences, checked without exception.
+     */
     @Test
     void exportedSignatures_nameNoTypeOfAnUnexportedPackage() throws Exception {
         ModuleDescriptor d = descriptor();
@@ -129,9 +140,11 @@ class ModuleExportsTest {
             }
         }
         assertEquals(List.of(), leaks, "public or protected signatures in exported packages that name a type of a"
-                + " package the module does not export (lend such members through a package under dev.bottomhalf.internal instead)");
+                + " package the module does not export (lend such members through dev.bottomhalf.internal.wiring"
+                + " instead)");
     }
 
+    /** No public or protected method of an exported class is named for the close, a benchmark or a test. */
     @Test
     void exportedMethods_areNotNamedForTheClose_aBenchmarkOrATest() throws Exception {
         ModuleDescriptor d = descriptor();
@@ -154,7 +167,7 @@ class ModuleExportsTest {
      */
     @Test
     void theObjectsAKernelHandsOut_haveNoPublicConstructor() {
-        Set<Class<?>> handedOut = new TreeSet<>(java.util.Comparator.comparing(Class::getName));
+        Set<Class<?>> handedOut = new TreeSet<>(Comparator.comparing(Class::getName));
         for (Method m : Kernel.class.getMethods()) {
             Class<?> t = m.getReturnType();
             if (m.getParameterCount() == 0 && !Modifier.isStatic(m.getModifiers())
@@ -162,8 +175,7 @@ class ModuleExportsTest {
                 handedOut.add(t);
             }
         }
-        assertTrue(handedOut.containsAll(Set.of(dev.bottomhalf.softirq.Softirqs.class,
-                dev.bottomhalf.sched.Kthreads.class, dev.bottomhalf.proc.Proc.class)), "found " + handedOut);
+        assertTrue(handedOut.containsAll(Set.of(Softirqs.class, Kthreads.class, Proc.class)), "found " + handedOut);
         List<String> constructible = new ArrayList<>();
         for (Class<?> t : handedOut) {
             for (Constructor<?> c : t.getDeclaredConstructors()) {
@@ -218,7 +230,8 @@ class ModuleExportsTest {
             for (Member m : publicSurface(c)) {
                 if (m instanceof Method method) {
                     String params = List.of(method.getParameterTypes()).toString();
-                    if (lent.contains(m.getName() + params) || lent.contains(c.getName() + "." + m.getName() + params)) {
+                    if (lent.contains(m.getName() + params)
+                            || lent.contains(c.getName() + "." + m.getName() + params)) {
                         alsoPublic.add(describe(c, m));
                     }
                 }
