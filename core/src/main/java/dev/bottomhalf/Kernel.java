@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 
 import dev.bottomhalf.internal.Internals;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -90,15 +91,15 @@ public final class Kernel implements AutoCloseable {
     private Kernel(KernelConfig config) {
         this.machine = new Machine(config);
         machine.setOwner(this);
-        this.softirqs = new Softirqs(machine);
-        this.irqs = new IrqController(machine);
-        this.tasklets = new Tasklets(machine, softirqs);
-        this.timers = new Timers(machine, softirqs);
-        this.hrtimers = new HrTimers(machine, softirqs);
-        this.workqueues = new Workqueues(machine, softirqs, tasklets, timers);
-        this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
-        this.sched = new Sched(machine, timers);
-        this.kthreads = new Kthreads(sched);
+        this.softirqs = Subsystems.softirq().newSoftirqs(machine);
+        this.irqs = Subsystems.irq().newIrqController(machine);
+        this.tasklets = Subsystems.tasklet().newTasklets(machine, softirqs);
+        this.timers = Subsystems.time().newTimers(machine, softirqs);
+        this.hrtimers = Subsystems.time().newHrTimers(machine, softirqs);
+        this.workqueues = Subsystems.workqueue().newWorkqueues(machine, softirqs, tasklets, timers);
+        this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers);
+        this.sched = Subsystems.sched().newSched(machine, timers);
+        this.kthreads = Subsystems.sched().newKthreads(sched);
         machine.onLateAccept(this::sweepLate);
     }
 
@@ -394,17 +395,17 @@ public final class Kernel implements AutoCloseable {
         boolean drained = false;
         if (!panicked) {
             drained = awaitIdle(deadlineNs);
-            delayed.addAll(workqueues.cancelArmedDelayedForClose());
-            delayed.addAll(kthreads.cancelArmedDelayedForClose());
-            timerNames.addAll(timers.shutdownArmedForClose(true));
-            hrtimerNames.addAll(hrtimers.cancelQueuedForClose(true));
+            delayed.addAll(Subsystems.workqueue().cancelArmedDelayedForClose(workqueues));
+            delayed.addAll(Subsystems.sched().cancelArmedDelayedForClose(kthreads));
+            timerNames.addAll(Subsystems.time().shutdownArmedForClose(timers, true));
+            hrtimerNames.addAll(Subsystems.time().cancelQueuedForClose(hrtimers, true));
             drained = awaitIdle(deadlineNs) && drained;
         }
         // Out of time (or panicked): take the queued items away before the workers finish their batches.
         List<String> droppedWork = new ArrayList<>();
         if (!drained) {
-            droppedWork.addAll(workqueues.cancelQueuedForClose());
-            droppedWork.addAll(kthreads.cancelQueuedForClose());
+            droppedWork.addAll(Subsystems.workqueue().cancelQueuedForClose(workqueues));
+            droppedWork.addAll(Subsystems.sched().cancelQueuedForClose(kthreads));
         }
         List<String> stuck = machine.finishClose();
         // The threads have stopped: what is still armed or queued now was armed or queued after the passes
@@ -443,15 +444,15 @@ public final class Kernel implements AutoCloseable {
      */
     private CloseReport sweepAfterThreadsStopped(boolean panicked) {
         Set<Integer> busyCpus = busyCpusAtClose;
-        List<String> delayed = new ArrayList<>(workqueues.cancelArmedDelayedForClose());
-        delayed.addAll(kthreads.cancelArmedDelayedForClose());
-        List<String> timerNames = timers.shutdownArmedForClose(false);
-        List<String> hrtimerNames = hrtimers.cancelQueuedForClose(false);
-        List<String> droppedWork = new ArrayList<>(workqueues.cancelQueuedForClose());
-        droppedWork.addAll(kthreads.cancelQueuedForClose());
-        List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
-        List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
-        List<String> droppedIrqs = irqs.discardLatchedForClose();
+        List<String> delayed = new ArrayList<>(Subsystems.workqueue().cancelArmedDelayedForClose(workqueues));
+        delayed.addAll(Subsystems.sched().cancelArmedDelayedForClose(kthreads));
+        List<String> timerNames = Subsystems.time().shutdownArmedForClose(timers, false);
+        List<String> hrtimerNames = Subsystems.time().cancelQueuedForClose(hrtimers, false);
+        List<String> droppedWork = new ArrayList<>(Subsystems.workqueue().cancelQueuedForClose(workqueues));
+        droppedWork.addAll(Subsystems.sched().cancelQueuedForClose(kthreads));
+        List<String> droppedTasklets = Subsystems.tasklet().discardForClose(tasklets, busyCpus);
+        List<String> droppedSoftirqs = Subsystems.softirq().discardPendingForClose(softirqs, busyCpus);
+        List<String> droppedIrqs = Subsystems.irq().discardLatchedForClose(irqs);
         int droppedCalls = machine.discardCallsForClose();
         boolean drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
                 && droppedIrqs.isEmpty() && droppedCalls == 0 && !panicked;
@@ -554,8 +555,9 @@ public final class Kernel implements AutoCloseable {
      * @return whether the runtime was idle
      */
     private boolean awaitIdle(long deadlineNs) {
-        BooleanSupplier idle = () -> machine.idleForClose() && irqs.idleForClose() && tasklets.idleForClose()
-                && workqueues.idleForClose() && kthreads.idleForClose();
+        BooleanSupplier idle = () -> machine.idleForClose() && Subsystems.irq().idleForClose(irqs)
+                && Subsystems.tasklet().idleForClose(tasklets) && Subsystems.workqueue().idleForClose(workqueues)
+                && Subsystems.sched().idleForClose(kthreads);
         // Twice: a handler that finished between two of the reads of one check may have queued the next item.
         BooleanSupplier idleOrLate = () -> (idle.getAsBoolean() && idle.getAsBoolean())
                 || System.nanoTime() - deadlineNs >= 0;

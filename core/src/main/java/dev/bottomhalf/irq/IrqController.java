@@ -15,6 +15,7 @@ import dev.bottomhalf.internal.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -88,9 +89,12 @@ public final class IrqController {
     /** {@code probing_active}: the thread between {@code probe_irq_on} and {@code probe_irq_off}; guarded by this. */
     private Thread prober;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public IrqController(Machine machine) {
+    static {
+        Subsystems.install(Subsystems.IrqAccess.class, new IrqWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    IrqController(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
         this.reports = machine.reports();
@@ -1475,7 +1479,7 @@ public final class IrqController {
      * Whether no interrupt is latched, no hard handler runs and no threaded handler is woken or running.
      * For {@code Kernel.close()}; any thread, a snapshot.
      */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (IrqDesc desc : descs) {
             if (desc != null && (!desc.quiescent() || desc.replayPending)) {
                 return false;
@@ -1501,7 +1505,7 @@ public final class IrqController {
      * @return one entry per dropped interrupt: {@code irq 24 (eth0) on CPU 0}, {@code irq/24-eth0 (thread
      *         wake-up)}
      */
-    public List<String> discardLatchedForClose() {
+    List<String> discardLatchedForClose() {
         List<String> dropped = new ArrayList<>();
         for (int cpu = 0; cpu < pending.length / words; cpu++) {
             for (int w = 0; w < words; w++) {

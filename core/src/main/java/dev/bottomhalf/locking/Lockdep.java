@@ -11,6 +11,7 @@ import java.util.Map;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * The kernel's lock validator ({@code kernel/locking/lockdep.c}, {@code CONFIG_PROVE_LOCKING}) for one kernel,
@@ -49,6 +50,10 @@ import dev.bottomhalf.internal.runtime.Machine;
 public final class Lockdep {
     /** The kernel's {@code MAX_LOCKDEP_KEYS}: more classes than this turn lockdep off with a report. */
     public static final int MAX_LOCKDEP_KEYS = 8192;
+
+    static {
+        Subsystems.install(Subsystems.LockingAccess.class, new LockdepWiring());
+    }
 
     /** Not a read acquisition. */
     static final int WRITE = 0;
@@ -120,9 +125,9 @@ public final class Lockdep {
      * is one per {@code INIT_WORK} site), named after the first item seen with it. Allocates nothing when lockdep
      * is off. Items of BH workqueues (run in softirq context) are not tracked: a flush's acquire-and-release of
      * their map from a task would otherwise read as a softirq-unsafe use of a softirq-used map. Only
-     * {@code ctx}'s thread.
+     * {@code ctx}'s thread. For the workqueue machinery, through {@code Subsystems}.
      */
-    public static void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work,
+    static void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work,
                                   String workName) {
         Lockdep ld = active(ctx);
         if (ld != null && !ctx.inServingSoftirq()
@@ -132,7 +137,7 @@ public final class Lockdep {
     }
 
     /** The end of {@link #workStarts}: {@code lock_map_release} of both maps. Only {@code ctx}'s thread. */
-    public static void workEnds(ExecutionContext ctx, Object wq, Object work) {
+    static void workEnds(ExecutionContext ctx, Object wq, Object work) {
         Lockdep ld = active(ctx);
         if (ld != null) {
             ld.releaseIfHeld(ctx, work);
@@ -145,7 +150,7 @@ public final class Lockdep {
      * lock it holds comes before the item's map (and so before every lock the item takes). Only {@code ctx}'s
      * thread.
      */
-    public static void flushWork(ExecutionContext ctx, Object workKey, Object work, String workName) {
+    static void flushWork(ExecutionContext ctx, Object workKey, Object work, String workName) {
         Lockdep ld = active(ctx);
         if (ld != null && ld.acquire(ctx, work, workKey, WORK_COMPLETION, workName, LD_WAIT_INV, WRITE, false,
                 "__flush_work")) {
@@ -154,7 +159,7 @@ public final class Lockdep {
     }
 
     /** {@code __flush_workqueue}'s {@code touch_wq_lockdep_map}. Only {@code ctx}'s thread. */
-    public static void flushWorkqueue(ExecutionContext ctx, Object wq, String wqName) {
+    static void flushWorkqueue(ExecutionContext ctx, Object wq, String wqName) {
         Lockdep ld = active(ctx);
         if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false,
                 "__flush_workqueue")) {

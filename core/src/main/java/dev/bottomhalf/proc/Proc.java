@@ -5,6 +5,7 @@ import java.util.Objects;
 
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;
@@ -24,9 +25,12 @@ public final class Proc {
     private final Timers timers;
     private final HrTimers hrtimers;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
+    static {
+        Subsystems.install(Subsystems.ProcAccess.class, new ProcWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);
         this.softirqs = Objects.requireNonNull(softirqs);

@@ -5,6 +5,7 @@ import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.CpuLevel;
 import dev.bottomhalf.internal.runtime.KernelThread;
+import dev.bottomhalf.internal.runtime.SleepListener;
 
 /**
  * The execution context of one thread of one kernel: the Java counterpart of the kernel's
@@ -432,17 +433,6 @@ public final class ExecutionContext {
      */
     private void debugLocksWarnOn(String message) {
         machine.reports().lockdep(KernelEvent.Kind.WARNING, message, new Throwable("WARNING: " + message));
-    }
-
-    /**
-     * Told when this context is about to sleep and when it runs again — the scheduler's hooks
-     * ({@code wq_worker_sleeping} / {@code wq_worker_running}) that workqueue workers use for concurrency
-     * management. Only the context's own thread calls them.
-     */
-    public interface SleepListener {
-        void sleeping(ExecutionContext ctx);
-
-        void running(ExecutionContext ctx);
     }
 
     private volatile SleepListener sleepListener;

@@ -7,6 +7,7 @@ import java.util.function.Supplier;
 import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
+import dev.bottomhalf.internal.runtime.SleepListener;
 
 /** This package's side of {@link RuntimeAccess}: forwards to the package-private members. Stateless. */
 final class RuntimeBridge implements RuntimeAccess.Bridge {
@@ -96,7 +97,7 @@ final class RuntimeBridge implements RuntimeAccess.Bridge {
     }
 
     @Override
-    public void sleepListener(ExecutionContext ctx, ExecutionContext.SleepListener listener) {
+    public void sleepListener(ExecutionContext ctx, SleepListener listener) {
         ctx.sleepListener(listener);
     }
 

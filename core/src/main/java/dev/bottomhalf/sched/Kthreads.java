@@ -17,6 +17,7 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * kthreads ({@code kthread_create}, {@code kthread_run}, {@code kthread_stop}, parking, {@code kthread_bind}) and
@@ -53,7 +54,8 @@ public final class Kthreads {
     private final Reports reports;
     private final Timers timers;
 
-    public Kthreads(Sched sched) {
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Kthreads(Sched sched) {
         this.sched = Objects.requireNonNull(sched, "sched");
         this.machine = sched.machine();
         this.reports = machine.reports();
@@ -444,8 +446,8 @@ public final class Kthreads {
         }
         sanityCheck(worker, dwork);
         if (!dwork.timerReady) {
-            timers.setupInternal(dwork.timer, "kthread_delayed_work_timer_fn", t -> delayedWorkTimerFn(dwork),
-                    TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, dwork.timer, "kthread_delayed_work_timer_fn",
+                    t -> delayedWorkTimerFn(dwork), TimerList.TIMER_IRQSAFE);
             dwork.timerReady = true;
         }
         worker.delayedWorkList.add(0, dwork); // list_add
@@ -655,7 +657,7 @@ public final class Kthreads {
      * refusing new work; a snapshot (each worker under its lock). Delayed items whose timer has not fired are
      * the close's to cancel ({@link #cancelArmedDelayedForClose()}).
      */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (KthreadWorker worker : workers) {
             synchronized (worker) {
                 if (!worker.workList.isEmpty() || worker.currentWork != null) {
@@ -672,7 +674,7 @@ public final class Kthreads {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelArmedDelayedForClose() {
+    List<String> cancelArmedDelayedForClose() {
         List<String> cancelled = new ArrayList<>();
         for (KthreadWorker worker : workers) {
             List<KthreadWork> armed;
@@ -702,7 +704,7 @@ public final class Kthreads {
      *
      * @return the names of the user's items that never ran
      */
-    public List<String> cancelQueuedForClose() {
+    List<String> cancelQueuedForClose() {
         List<String> dropped = new ArrayList<>();
         for (KthreadWorker worker : workers) {
             synchronized (worker) {

@@ -17,6 +17,7 @@ import dev.bottomhalf.runtime.Errno;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.Timers;
@@ -31,7 +32,7 @@ import dev.bottomhalf.time.Timers;
  * <p>Implementation notes.
  * <ul>
  * <li>Every sleep is {@code schedule_timeout} of the timers' sleeping helpers
- * ({@link Timers#scheduleTimeout(long, String)}): the task sets its state, and sleeps through
+ * ({@code Timers.scheduleTimeout(timeout, call)}): the task sets its state, and sleeps through
  * {@code Machine.sleepUntil} until the state is {@link Task#TASK_RUNNING} again — so in stepped mode a task
  * thread drives the kernel and a kthread or kworker gives the baton away, in threaded mode the thread parks,
  * and a closing or panicking kernel ends the sleep with an exception. A waker changes the state with one
@@ -71,9 +72,12 @@ public final class Sched {
     private final Timers timers;
     private final AtomicInteger lastPid = new AtomicInteger();
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Sched(Machine machine, Timers timers) {
+    static {
+        Subsystems.install(Subsystems.SchedAccess.class, new SchedWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Sched(Machine machine, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.timers = Objects.requireNonNull(timers, "timers");
     }
@@ -225,7 +229,7 @@ public final class Sched {
             RuntimeAccess.get().setTaskState(ctx, TASK_RUNNING);
             return timeout;
         }
-        return timers.scheduleTimeout(timeout, call);
+        return Subsystems.time().scheduleTimeout(timers, timeout, call);
     }
 
     /**

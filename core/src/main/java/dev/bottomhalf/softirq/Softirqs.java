@@ -13,6 +13,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.internal.runtime.SoftirqEntry;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -76,9 +77,12 @@ public final class Softirqs {
     /** Names a vector's handler in an oops report; made once (it reads this object's names). */
     private final Function<Integer, String> oopsName = nr -> "softirq " + names[nr] + " (" + actionNames[nr] + ")";
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Softirqs(Machine machine) {
+    static {
+        Subsystems.install(Subsystems.SoftirqAccess.class, new SoftirqsWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Softirqs(Machine machine) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.tracing = machine.tracing();
         this.oopses = machine.reports().limiter("handle_softirqs");
@@ -208,9 +212,10 @@ public final class Softirqs {
 
     /**
      * Marks {@code nr} pending on the CPU of {@code ctx} on behalf of a subsystem that already has the
-     * context at hand (tasklets, timers). Wakes ksoftirqd when {@code wake} and not in interrupt.
+     * context at hand (tasklets, timers), through {@code Subsystems}. Wakes ksoftirqd when {@code wake} and not in
+     * interrupt.
      */
-    public void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
+    void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
         assert nr >= 0 && nr < SoftirqVector.MAX_VECTORS && action(nr) != null : "raiseOn: unopened vector " + nr;
         raiseOpened(ctx, nr, wake);
     }
@@ -453,7 +458,7 @@ public final class Softirqs {
      * @return one entry per dropped raise: {@code NET_RX on CPU 0}; not the vectors that only run queued
      *         items ({@link #ITEM_VECTORS}), whose items close cancels and reports one by one
      */
-    public java.util.List<String> discardPendingForClose(java.util.Set<Integer> busyCpus) {
+    java.util.List<String> discardPendingForClose(java.util.Set<Integer> busyCpus) {
         java.util.List<String> dropped = new java.util.ArrayList<>();
         for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
             if (busyCpus.contains(cpu)) {

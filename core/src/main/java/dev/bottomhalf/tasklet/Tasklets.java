@@ -9,6 +9,7 @@ import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -52,9 +53,12 @@ public final class Tasklets {
     /** A callback's oopses, rate-limited per tasklet. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Tasklets(Machine machine, Softirqs softirqs) {
+    static {
+        Subsystems.install(Subsystems.TaskletAccess.class, new TaskletsWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Tasklets(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
@@ -100,7 +104,7 @@ public final class Tasklets {
         int cpu = ctx.cpuId();
         t.cpu(cpu);
         lists[cpu].push(t);
-        softirqs.raiseOn(ctx, vector.nr(), true);
+        Subsystems.softirq().raiseOn(softirqs, ctx, vector.nr(), true);
         if (refusing) { // set before the close sweeps: a push the sweep missed reads it (Machine.afterAccept)
             machine.afterAccept();
         }
@@ -117,19 +121,11 @@ public final class Tasklets {
     // Running
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * Work that runs at the start of TASKLET_SOFTIRQ and HI_SOFTIRQ, before the tasklets: the BH
-     * workqueues' pools ({@code bh_worker}). Installed once by the workqueue subsystem.
-     */
-    @FunctionalInterface
-    public interface BhWork {
-        void run(ExecutionContext ctx, boolean highPriority);
-    }
+    /** The BH workqueues' pools, run before the tasklets ({@code bh_worker}); installed once, at boot. */
+    private volatile Subsystems.BhWork bhWork;
 
-    private volatile BhWork bhWork;
-
-    /** Installs the BH-workqueue hook (once). */
-    public void installBhWork(BhWork work) {
+    /** Installs the BH-workqueue hook (once), for the workqueue subsystem through {@code Subsystems}. */
+    void installBhWork(Subsystems.BhWork work) {
         if (bhWork != null) {
             throw new IllegalStateException("a BH work hook is already installed");
         }
@@ -138,7 +134,7 @@ public final class Tasklets {
 
     private void action(TaskletList[] lists, SoftirqVector vector) {
         ExecutionContext ctx = machine.current();
-        BhWork bh = bhWork;
+        Subsystems.BhWork bh = bhWork;
         if (bh != null) {
             bh.run(ctx, vector == SoftirqVector.HI);
         }
@@ -164,7 +160,7 @@ public final class Tasklets {
                 t.unlockRun();
             }
             list.push(t);
-            softirqs.raiseOn(ctx, vector.nr(), false);
+            Subsystems.softirq().raiseOn(softirqs, ctx, vector.nr(), false);
             t = next;
         }
     }
@@ -328,7 +324,7 @@ public final class Tasklets {
     // ------------------------------------------------------------------------------------------
 
     /** Whether every CPU's tasklet lists are empty. For {@code Kernel.close()}; any thread, a snapshot. */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (int cpu = 0; cpu < normal.length; cpu++) {
             if (!normal[cpu].isEmpty() || !hi[cpu].isEmpty()) {
                 return false;
@@ -344,7 +340,7 @@ public final class Tasklets {
      *
      * @return the names of the tasklets that never ran
      */
-    public List<String> discardForClose(java.util.Set<Integer> busyCpus) {
+    List<String> discardForClose(java.util.Set<Integer> busyCpus) {
         List<String> dropped = new ArrayList<>();
         for (int cpu = 0; cpu < normal.length; cpu++) {
             if (busyCpus.contains(cpu)) {

@@ -23,6 +23,7 @@ import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * High-resolution timers of one kernel ({@code kernel/time/hrtimer.c}, high-resolution mode,
@@ -61,9 +62,8 @@ public final class HrTimers {
     /** A callback's oopses, rate-limited per hrtimer. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public HrTimers(Machine machine, Softirqs softirqs) {
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    HrTimers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
@@ -434,7 +434,7 @@ public final class HrTimers {
      *
      * @return the names of the hrtimers that were queued
      */
-    public List<String> cancelQueuedForClose(boolean sync) {
+    List<String> cancelQueuedForClose(boolean sync) {
         List<HrTimer> queued = new ArrayList<>();
         for (CpuBase base : bases) {
             base.lock();
@@ -613,7 +613,7 @@ public final class HrTimers {
         try {
             if (!base.softirqActivated && now >= base.soft.firstExpires) {
                 base.softirqActivated = true;
-                softirqs.raiseOn(ctx, SoftirqVector.HRTIMER.nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, SoftirqVector.HRTIMER.nr(), false);
             }
             runQueue(ctx, base, base.hard, now);
         } finally {

@@ -25,6 +25,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.internal.runtime.InterruptSource;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -88,9 +89,12 @@ public final class Timers {
     /** A callback's oopses, rate-limited per timer. */
     private final RateLimiter oopses;
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Timers(Machine machine, Softirqs softirqs) {
+    static {
+        Subsystems.install(Subsystems.TimeAccess.class, new TimeWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Timers(Machine machine, Softirqs softirqs) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.reports = machine.reports();
@@ -150,9 +154,10 @@ public final class Timers {
      * {@link #setup} of a timer of the kernel's own machinery (the workqueue watchdog, a pool's idle and
      * mayday timers, the timers of delayed work items, ...): calls on it are not entry points (no closed-kernel
      * check: the machinery arms it from inside calls that passed theirs), and {@code Kernel.close()} does not
-     * report it among the user's cancelled timers (a delayed item is reported as such).
+     * report it among the user's cancelled timers (a delayed item is reported as such). For the other subsystems
+     * through {@code Subsystems}.
      */
-    public void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
+    void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
         init(t, name, callback, flags);
         t.internal = true;
     }
@@ -568,7 +573,7 @@ public final class Timers {
      *
      * @return the names of the timers that were armed
      */
-    public List<String> shutdownArmedForClose(boolean sync) {
+    List<String> shutdownArmedForClose(boolean sync) {
         List<TimerList> armed = new ArrayList<>();
         for (TimerBase[] cpuBases : bases) {
             for (TimerBase base : cpuBases) {
@@ -726,7 +731,7 @@ public final class Timers {
         long now = machine.jiffies();
         for (TimerBase base : b) {
             if (Jiffies.timeAfterEq(now, base.nextExpiry)) {
-                softirqs.raiseOn(ctx, SoftirqVector.TIMER.nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, SoftirqVector.TIMER.nr(), false);
                 return;
             }
         }
@@ -983,9 +988,10 @@ public final class Timers {
 
     /**
      * {@link #scheduleTimeout(long)} on behalf of {@code call} (the sleeping primitive the reports name:
-     * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}.
+     * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}
+     * through {@code Subsystems}.
      */
-    public long scheduleTimeout(long timeout, String call) {
+    long scheduleTimeout(long timeout, String call) {
         return sleeping.scheduleTimeout(timeout, call);
     }
 

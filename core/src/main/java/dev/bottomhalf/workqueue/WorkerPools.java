@@ -12,7 +12,6 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.Cpu;
-import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
@@ -26,6 +25,8 @@ import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.Jiffies;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.internal.runtime.SleepListener;
 
 /**
  * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
@@ -176,7 +177,7 @@ final class WorkerPools {
         if (pool.bh) {
             int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
             if (ctx.cpuId() == pool.cpu) {
-                softirqs.raiseOn(ctx, nr, true);
+                Subsystems.softirq().raiseOn(softirqs, ctx, nr, true);
             } else {
                 Cpu target = machine.cpu(pool.cpu);
                 target.markSoftirqPending(1 << nr);
@@ -278,7 +279,7 @@ final class WorkerPools {
             pool.workers.add(worker);
             pool.idle.add(worker);
             workersByContext.put(ctx, worker);
-            RuntimeAccess.get().sleepListener(ctx, new ExecutionContext.SleepListener() {
+            RuntimeAccess.get().sleepListener(ctx, new SleepListener() {
                 @Override
                 public void sleeping(ExecutionContext c) {
                     workerSleeping(workersByContext.get(c));
@@ -508,7 +509,7 @@ final class WorkerPools {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
         worker.inFunc = true;
-        Lockdep.workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
+        Subsystems.locking().workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
             fn.run(w);
         } catch (Throwable e) {
@@ -518,7 +519,7 @@ final class WorkerPools {
             oopses.oops(w, worker, running -> "work " + running.currentWork.name() + " ("
                     + running.currentPwq.wq.name() + ")", e);
         } finally {
-            Lockdep.workEnds(ctx, wq, w);
+            Subsystems.locking().workEnds(ctx, wq, w);
             worker.inFunc = false;
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {
                 // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
@@ -590,8 +591,8 @@ final class WorkerPools {
         TimerList t = cmChecks[slot];
         if (t == null) {
             t = new TimerList();
-            timers.setupInternal(t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""), x -> cmCheck(pool),
-                    TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""),
+                    x -> cmCheck(pool), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmChecks[slot] = t;
         }
         if (!pool.cmCheckArmed) {
@@ -745,7 +746,8 @@ final class WorkerPools {
             } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
             worker.setWorking(false);
             if (!pool.worklist.isEmpty()) {
-                softirqs.raiseOn(ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(), false);
+                Subsystems.softirq().raiseOn(softirqs, ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(),
+                        false);
             }
         } finally {
             pool.unlock();
@@ -795,7 +797,8 @@ final class WorkerPools {
     private void armIdleTimer(WorkerPool pool, long delay) {
         TimerList t = idleTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setupInternal(timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p), TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, timer, "idle_worker_timeout/" + p.id, x -> idleWorkerTimeout(p),
+                    TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {
@@ -895,7 +898,8 @@ final class WorkerPools {
     private void armMayday(WorkerPool pool, long delay) {
         TimerList t = maydayTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
-            timers.setupInternal(timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p), TimerList.TIMER_IRQSAFE);
+            Subsystems.time().setupInternal(timers, timer, "pool_mayday_timeout/" + p.id, x -> maydayTimeout(p),
+                    TimerList.TIMER_IRQSAFE);
             return timer;
         });
         synchronized (t) {

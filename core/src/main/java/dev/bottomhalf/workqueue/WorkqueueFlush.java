@@ -3,11 +3,11 @@ package dev.bottomhalf.workqueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
-import dev.bottomhalf.locking.Lockdep;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * Flushing and draining for one {@link Workqueues} ({@code flush_work}, {@code __flush_workqueue} with its
@@ -68,7 +68,7 @@ final class WorkqueueFlush {
         if (targetWq != null) {
             WorkqueueChecks.checkFlushDependency(reports, self, targetWq, w);
         }
-        Lockdep.flushWork(ctx, w.func().getClass(), w, w.name());
+        Subsystems.locking().flushWork(ctx, w.func().getClass(), w, w.name());
         ctx.mightSleep("flush_work");
         waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
         return true;
@@ -161,7 +161,7 @@ final class WorkqueueFlush {
                     + " future.", new Throwable("__warn_flushing_systemwide_wq"));
         }
         WorkqueueChecks.checkFlushDependency(reports, self, wq, null);
-        Lockdep.flushWorkqueue(ctx, wq, wq.name());
+        Subsystems.locking().flushWorkqueue(ctx, wq, wq.name());
         ctx.mightSleep("flush_workqueue");
         if (!lockFlush(wq)) {
             return;

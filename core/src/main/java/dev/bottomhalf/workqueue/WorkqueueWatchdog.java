@@ -8,6 +8,7 @@ import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.internal.wiring.Subsystems;
 
 /**
  * The workqueue lockup watchdog ({@code wq_watchdog}) of one {@link Workqueues}, the dumps it prints
@@ -71,7 +72,8 @@ final class WorkqueueWatchdog {
         if (!watchdogReady) {
             synchronized (watchdogTimer) {
                 if (!watchdogReady) {
-                    timers.setupInternal(watchdogTimer, "wq_watchdog_timer_fn", t -> watchdogFn(), TimerList.TIMER_IRQSAFE);
+                    Subsystems.time().setupInternal(timers, watchdogTimer, "wq_watchdog_timer_fn", t -> watchdogFn(),
+                            TimerList.TIMER_IRQSAFE);
                     watchdogReady = true;
                 }
             }

@@ -26,6 +26,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.runtime.Tracepoint;
@@ -109,9 +110,12 @@ public final class Workqueues {
         return machine;
     }
 
-    /** Part of the kernel's assembly ({@code Kernel.boot}): its parameter is internal, so only the kernel makes one. */
-    @SuppressWarnings("exports")
-    public Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
+    static {
+        Subsystems.install(Subsystems.WorkqueueAccess.class, new WorkqueuesWiring());
+    }
+
+    /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
+    Workqueues(Machine machine, Softirqs softirqs, Tasklets tasklets, Timers timers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         machine.onRefusing(() -> refusing = true);
         Objects.requireNonNull(softirqs, "softirqs");
@@ -124,7 +128,7 @@ public final class Workqueues {
         this.flushing = new WorkqueueFlush(machine, pools);
         this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
         this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
-        tasklets.installBhWork(pools::bhWorker);
+        Subsystems.tasklet().installBhWork(tasklets, pools::bhWorker);
 
         systemWq = alloc("events", 0, 0);
         systemHighpriWq = alloc("events_highpri", WQ_HIGHPRI, 0);
@@ -602,7 +606,8 @@ public final class Workqueues {
         if (!dw.timerReady) {
             synchronized (dw) {
                 if (!dw.timerReady) {
-                    timers.setupInternal(dw.timer, dw.name(), t -> delayedWorkTimerFn(dw), TimerList.TIMER_IRQSAFE);
+                    Subsystems.time().setupInternal(timers, dw.timer, dw.name(), t -> delayedWorkTimerFn(dw),
+                            TimerList.TIMER_IRQSAFE);
                     synchronized (delayedWorks) {
                         delayedWorks.add(dw);
                     }
@@ -620,7 +625,7 @@ public final class Workqueues {
      * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
      * which waits for it after refusing new work; a snapshot (each pool under its lock).
      */
-    public boolean idleForClose() {
+    boolean idleForClose() {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
@@ -659,7 +664,7 @@ public final class Workqueues {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelArmedDelayedForClose() {
+    List<String> cancelArmedDelayedForClose() {
         List<DelayedWork> all;
         synchronized (delayedWorks) {
             all = new ArrayList<>(delayedWorks);
@@ -679,7 +684,7 @@ public final class Workqueues {
      *
      * @return the names of the items cancelled
      */
-    public List<String> cancelQueuedForClose() {
+    List<String> cancelQueuedForClose() {
         List<Work> queued = new ArrayList<>();
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();

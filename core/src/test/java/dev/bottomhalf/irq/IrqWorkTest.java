@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.testing.KernelExtension;
@@ -157,11 +158,11 @@ class IrqWorkTest {
     void aQueuedItem_keepsTheCpuBusyForClose_andIsReportedWhenDropped() {
         IrqWork w = DEFINE_IRQ_WORK("w", logging("w"));
         irq_work_queue_on(w, 1);
-        assertFalse(kernel.irqs().idleForClose());
+        assertFalse(Subsystems.irq().idleForClose(kernel.irqs()));
         stepper.hardirq(1);
-        assertTrue(kernel.irqs().idleForClose());
+        assertTrue(Subsystems.irq().idleForClose(kernel.irqs()));
         irq_work_queue_on(w, 1);
-        assertEquals(List.of("irq_work w on CPU 1"), kernel.irqs().discardLatchedForClose());
+        assertEquals(List.of("irq_work w on CPU 1"), Subsystems.irq().discardLatchedForClose(kernel.irqs()));
         assertFalse(w.isBusy());
     }
 }

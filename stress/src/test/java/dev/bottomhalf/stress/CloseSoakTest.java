@@ -1,6 +1,7 @@
 package dev.bottomhalf.stress;
 
 import dev.bottomhalf.internal.Internals;
+import dev.bottomhalf.internal.wiring.Subsystems;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -1162,8 +1163,9 @@ class CloseSoakTest {
                     return false;
                 }
             }
-            return threadSeen.get() >= threadWoken.get() && Internals.machine(kernel).idleForClose() && kernel.irqs().idleForClose()
-                    && kernel.tasklets().idleForClose() && kernel.workqueues().idleForClose();
+            return threadSeen.get() >= threadWoken.get() && Internals.machine(kernel).idleForClose()
+                    && Subsystems.irq().idleForClose(kernel.irqs()) && Subsystems.tasklet().idleForClose(kernel.tasklets())
+                    && Subsystems.workqueue().idleForClose(kernel.workqueues());
         }
     }
 

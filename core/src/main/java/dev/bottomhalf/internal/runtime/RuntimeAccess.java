@@ -65,7 +65,7 @@ public final class RuntimeAccess {
         void lockState(ExecutionContext ctx, Object state);
 
         /** Sets the scheduler hooks of a worker's context ({@code wq_worker_sleeping}/{@code wq_worker_running}). */
-        void sleepListener(ExecutionContext ctx, ExecutionContext.SleepListener listener);
+        void sleepListener(ExecutionContext ctx, SleepListener listener);
 
         void sleepStarts(ExecutionContext ctx);
 
