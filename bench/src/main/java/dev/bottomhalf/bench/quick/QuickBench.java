@@ -178,7 +178,7 @@ public final class QuickBench {
         List<Row> rows = QuickRows.ROWS.stream().filter(r -> o.rows().matcher(r.id()).find()).toList();
         if (o.list()) {
             for (Row r : rows) {
-                System.out.printf(Locale.ROOT, "%-24s %-5s %s: %s vs %s (%s)%n", r.id(), r.section(), r.title(),
+                System.out.printf(Locale.ROOT, "%-24s benchmarks §%-4s %s: %s vs %s (%s)%n", r.id(), r.section(), r.title(),
                         r.ours().key(), r.reference().key(), r.kind().name().toLowerCase(Locale.ROOT));
             }
             return 0;

@@ -44,7 +44,7 @@ public final class QuickReport {
      * One row's outcome.
      *
      * @param id the row's id
-     * @param section the section of docs/benchmarks.md
+     * @param section the number of the section of docs/benchmarks.md
      * @param title what is measured
      * @param ours bottomhalf's metric label
      * @param reference the reference's metric label
@@ -192,7 +192,7 @@ public final class QuickReport {
         }
         sb.append("\nSpeed-up above 1: bottomhalf is faster than the reference; below 1: slower. ")
                 .append("Cost rows in ns/op, throughput rows in M items/s.\n\n");
-        sb.append("| row | § | bottomhalf | | reference | | speed-up | B/op |");
+        sb.append("| row | docs/benchmarks.md § | bottomhalf | | reference | | speed-up | B/op |");
         if (baseline != null) {
             sb.append(" baseline | change |");
         }
