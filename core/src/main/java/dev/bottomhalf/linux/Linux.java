@@ -2332,9 +2332,9 @@ public final class Linux {
         return k().irqs().probeIrqOff(val);
     }
 
-    /** {@code IRQ_WORK_LAZY}: the item may wait for the next tick. */
+    /** {@code IRQ_WORK_LAZY}: accepted; the item runs like any other here. */
     public static final int IRQ_WORK_LAZY = IrqWork.IRQ_WORK_LAZY;
-    /** {@code IRQ_WORK_HARD_IRQ}: the item runs in hard-IRQ context even on PREEMPT_RT. */
+    /** {@code IRQ_WORK_HARD_IRQ}: accepted; every item runs in hard-IRQ context here. */
     public static final int IRQ_WORK_HARD_IRQ = IrqWork.IRQ_WORK_HARD_IRQ;
 
     /**
