@@ -877,8 +877,8 @@ public final class Linux {
     }
 
     /**
-     * {@code schedule()}: the calling task sleeps in the state it set before, until woken; returns at once when it
-     * is {@code TASK_RUNNING}.
+     * {@code schedule()}: the calling task sleeps in the state it set before, until woken; when it is
+     * {@code TASK_RUNNING} it only yields ({@code cond_resched}).
      */
     public static void schedule() {
         sched().schedule();
@@ -1837,7 +1837,10 @@ public final class Linux {
         k().softirqs().raiseIrqoffNoWake(nr);
     }
 
-    /** {@code do_softirq()}: runs the pending softirqs now when not in interrupt context. */
+    /**
+     * {@code do_softirq()}: from task context with BH enabled, runs this CPU's pending softirqs on the calling
+     * thread; does nothing in interrupt context.
+     */
     public static void do_softirq() {
         k().softirqs().doSoftirq();
     }
@@ -2140,7 +2143,8 @@ public final class Linux {
     }
 
     /**
-     * {@code enable_irq(irq)}: undoes one disable; the last one unmasks the line and replays a lost edge.
+     * {@code enable_irq(irq)}: undoes one disable; the last one makes the line live again and replays an
+     * interrupt that arrived while it was disabled.
      *
      * @param irq the line
      */
@@ -3043,7 +3047,7 @@ public final class Linux {
     public static final int WQ_BH = Workqueue.WQ_BH;
     /** {@code WQ_UNBOUND}: items run on unbound workers, not tied to the queueing CPU. */
     public static final int WQ_UNBOUND = Workqueue.WQ_UNBOUND;
-    /** {@code WQ_FREEZABLE}: the workqueue is frozen on suspend. */
+    /** {@code WQ_FREEZABLE}: takes part in the workqueues' freeze ({@link Workqueues#freeze()}). */
     public static final int WQ_FREEZABLE = Workqueue.WQ_FREEZABLE;
     /** {@code WQ_MEM_RECLAIM}: the workqueue has a rescuer thread. */
     public static final int WQ_MEM_RECLAIM = Workqueue.WQ_MEM_RECLAIM;
@@ -3053,7 +3057,7 @@ public final class Linux {
     public static final int WQ_CPU_INTENSIVE = Workqueue.WQ_CPU_INTENSIVE;
     /** {@code WQ_SYSFS}: visible in sysfs (accepted, no effect here). */
     public static final int WQ_SYSFS = Workqueue.WQ_SYSFS;
-    /** {@code WQ_POWER_EFFICIENT}: unbound when power-efficient workqueues are on. */
+    /** {@code WQ_POWER_EFFICIENT}: per-CPU here (as without {@code workqueue.power_efficient}). */
     public static final int WQ_POWER_EFFICIENT = Workqueue.WQ_POWER_EFFICIENT;
     /** {@code WQ_PERCPU}: per-CPU explicitly (the default for bound workqueues). */
     public static final int WQ_PERCPU = Workqueue.WQ_PERCPU;
@@ -3418,8 +3422,8 @@ public final class Linux {
     }
 
     /**
-     * {@code drain_workqueue(wq)}: waits until {@code wq} is empty, its items may queue again on it only
-     * meanwhile.
+     * {@code drain_workqueue(wq)}: waits until {@code wq} is empty; meanwhile only its own items may queue on
+     * it.
      *
      * @param wq the workqueue
      */
