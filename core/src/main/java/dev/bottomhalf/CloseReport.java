@@ -29,6 +29,11 @@ public record CloseReport(boolean drained, boolean panicked, List<String> cancel
     /** How many names a report line lists before it says how many more there are. */
     private static final int NAMES_SHOWN = 8;
 
+    /**
+     * A report; the lists are copied, so it stays immutable. Any thread.
+     *
+     * @throws NullPointerException when a list or one of its names is null
+     */
     public CloseReport {
         cancelledTimers = List.copyOf(cancelledTimers);
         cancelledHrtimers = List.copyOf(cancelledHrtimers);
@@ -40,13 +45,21 @@ public record CloseReport(boolean drained, boolean panicked, List<String> cancel
         threadsNotStopped = List.copyOf(threadsNotStopped);
     }
 
-    /** Whether accepted work (work items, tasklets, softirqs, interrupts, cross-CPU calls) was dropped. */
+    /**
+     * Whether accepted work (work items, tasklets, softirqs, interrupts, cross-CPU calls) was dropped.
+     *
+     * @return true when some accepted work never ran
+     */
     public boolean droppedAcceptedWork() {
         return !droppedWork.isEmpty() || !droppedTasklets.isEmpty() || !droppedSoftirqs.isEmpty()
                 || !droppedIrqs.isEmpty() || droppedCalls > 0;
     }
 
-    /** Whether armed timers, hrtimers or delayed items were cancelled. */
+    /**
+     * Whether armed timers, hrtimers or delayed items were cancelled.
+     *
+     * @return true when something armed was cancelled
+     */
     public boolean cancelledArmed() {
         return !cancelledTimers.isEmpty() || !cancelledHrtimers.isEmpty() || !cancelledDelayedWork.isEmpty();
     }

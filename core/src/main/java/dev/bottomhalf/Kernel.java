@@ -103,14 +103,25 @@ public final class Kernel implements AutoCloseable {
         machine.onLateAccept(this::sweepLate);
     }
 
-    /** Builds a kernel and, in threaded mode, starts its runtime threads. */
+    /**
+     * Builds a kernel and, in threaded mode, starts its runtime threads.
+     *
+     * @param config the configuration
+     * @return the running kernel
+     */
     public static Kernel boot(KernelConfig config) {
         Kernel k = new Kernel(Objects.requireNonNull(config, "config"));
         k.machine.start();
         return k;
     }
 
-    /** A threaded kernel with default settings and {@code cpus} CPUs. */
+    /**
+     * A threaded kernel with default settings and {@code cpus} CPUs.
+     *
+     * @param cpus the number of virtual CPUs, 1..64
+     * @return the running kernel
+     * @throws IllegalArgumentException for a CPU count outside 1..64
+     */
     public static Kernel boot(int cpus) {
         return boot(KernelConfig.builder().cpus(cpus).build());
     }
@@ -120,6 +131,7 @@ public final class Kernel implements AutoCloseable {
      * thread last used or bound itself to. The {@code dev.bottomhalf.linux} facade resolves its calls here.
      * Never a closed kernel: a thread still attached to one is detached and gets the exception.
      *
+     * @return the kernel
      * @throws IllegalStateException when the thread is attached to none, or its kernel is closed
      *         ({@code kernel is closed}) or panicked
      */
@@ -131,91 +143,179 @@ public final class Kernel implements AutoCloseable {
         Internals.installKernelAccess(k -> k.machine);
     }
 
+    /**
+     * Softirqs: the vector table, {@code raise_softirq}, ksoftirqd and the per-CPU counts. Any thread.
+     *
+     * @return this kernel's softirqs
+     */
     public Softirqs softirqs() {
         return softirqs;
     }
 
+    /**
+     * Hard IRQs: the interrupt lines, {@code request_irq}, enable/disable, affinity, per-CPU lines and {@code
+     * irq_work}. Any thread.
+     *
+     * @return this kernel's interrupt controller
+     */
     public IrqController irqs() {
         return irqs;
     }
 
-    /** Tasklets: HI and TASKLET softirq lists of every CPU. */
+    /**
+     * Tasklets: HI and TASKLET softirq lists of every CPU.
+     *
+     * @return this kernel's tasklets
+     */
     public Tasklets tasklets() {
         return tasklets;
     }
 
-    /** Kernel timers: the per-CPU timer wheels, {@code mod_timer} and friends, the sleeping helpers. */
+    /**
+     * Kernel timers: the per-CPU timer wheels, {@code mod_timer} and friends, the sleeping helpers.
+     *
+     * @return this kernel's timers
+     */
     public Timers timers() {
         return timers;
     }
 
-    /** High-resolution timers: nanosecond expiry, hard-IRQ or HRTIMER_SOFTIRQ callbacks. */
+    /**
+     * High-resolution timers: nanosecond expiry, hard-IRQ or HRTIMER_SOFTIRQ callbacks.
+     *
+     * @return this kernel's hrtimers
+     */
     public HrTimers hrtimers() {
         return hrtimers;
     }
 
-    /** Workqueues: worker pools, the system workqueues, work items, delayed work, flush and cancel. */
+    /**
+     * Workqueues: worker pools, the system workqueues, work items, delayed work, flush and cancel.
+     *
+     * @return this kernel's workqueues
+     */
     public Workqueues workqueues() {
         return workqueues;
     }
 
-    /** Tasks, wait queues and completions ({@code current}, {@code wait_event}, {@code complete}, ...). */
+    /**
+     * Tasks, wait queues and completions ({@code current}, {@code wait_event}, {@code complete}, ...).
+     *
+     * @return this kernel's scheduler
+     */
     public Sched sched() {
         return sched;
     }
 
-    /** kthreads and kthread workers ({@code kthread_run}, {@code kthread_stop}, {@code kthread_queue_work}, ...). */
+    /**
+     * kthreads and kthread workers ({@code kthread_run}, {@code kthread_stop}, {@code kthread_queue_work}, ...).
+     *
+     * @return this kernel's kthreads
+     */
     public Kthreads kthreads() {
         return kthreads;
     }
 
-    /** The {@code /proc} views. */
+    /**
+     * The {@code /proc} views.
+     *
+     * @return this kernel's {@code /proc}
+     */
     public Proc proc() {
         return proc;
     }
 
+    /**
+     * The report counters, the once-flags and the rate limits of this kernel's WARN/BUG/oops reports. Any thread.
+     *
+     * @return this kernel's reports
+     */
     public Reports reports() {
         return machine.reports();
     }
 
+    /**
+     * The tracepoints of this kernel ({@code irq_handler_entry}, {@code softirq_raise}, {@code
+     * workqueue_execute_start}, ...): where their hits go. Any thread.
+     *
+     * @return this kernel's tracing
+     */
     public Tracing tracing() {
         return machine.tracing();
     }
 
+    /**
+     * The configuration this kernel was booted with. Any thread.
+     *
+     * @return the configuration
+     */
     public KernelConfig config() {
         return machine.config();
     }
 
+    /**
+     * The number of this kernel's virtual CPUs, numbered from 0. Any thread.
+     *
+     * @return the CPU count
+     */
     public int cpus() {
         return machine.cpuCount();
     }
 
-    /** {@code jiffies}: ticks since boot on this kernel's clock (it starts 5 minutes before wrapping). Any thread. */
+    /**
+     * {@code jiffies}: ticks since boot on this kernel's clock (it starts 5 minutes before wrapping). Any thread.
+     *
+     * @return the jiffies counter
+     */
     public long jiffies() {
         return machine.jiffies();
     }
 
-    /** {@code HZ}: jiffies per second ({@link KernelConfig#hz()}). Any thread. */
+    /**
+     * {@code HZ}: jiffies per second ({@link KernelConfig#hz()}). Any thread.
+     *
+     * @return the tick rate
+     */
     public int hz() {
         return machine.hz();
     }
 
-    /** {@code msecs_to_jiffies(ms)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}. */
+    /**
+     * {@code msecs_to_jiffies(ms)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}.
+     *
+     * @param ms milliseconds
+     * @return jiffies
+     */
     public long msecsToJiffies(long ms) {
         return Jiffies.msecsToJiffies(ms, machine.hz());
     }
 
-    /** {@code usecs_to_jiffies(us)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}. */
+    /**
+     * {@code usecs_to_jiffies(us)}: rounds up; a negative value gives {@link Jiffies#MAX_JIFFY_OFFSET}.
+     *
+     * @param us microseconds
+     * @return jiffies
+     */
     public long usecsToJiffies(long us) {
         return Jiffies.usecsToJiffies(us, machine.hz());
     }
 
-    /** {@code jiffies_to_msecs(j)}: rounds up. */
+    /**
+     * {@code jiffies_to_msecs(j)}: rounds up.
+     *
+     * @param j jiffies
+     * @return milliseconds
+     */
     public long jiffiesToMsecs(long j) {
         return Jiffies.jiffiesToMsecs(j, machine.hz());
     }
 
-    /** {@code jiffies_to_usecs(j)}: rounds up. */
+    /**
+     * {@code jiffies_to_usecs(j)}: rounds up.
+     *
+     * @param j jiffies
+     * @return microseconds
+     */
     public long jiffiesToUsecs(long j) {
         return Jiffies.jiffiesToUsecs(j, machine.hz());
     }
@@ -248,7 +348,11 @@ public final class Kernel implements AutoCloseable {
         return Duration.ofSeconds(j / hz, (j % hz) * 1_000_000_000L / hz);
     }
 
-    /** Nanoseconds since boot on this kernel's clock ({@code ktime_get()} less the boot time). Any thread. */
+    /**
+     * Nanoseconds since boot on this kernel's clock ({@code ktime_get()} less the boot time). Any thread.
+     *
+     * @return nanoseconds since boot
+     */
     public long uptimeNs() {
         return machine.uptimeNs();
     }
@@ -257,6 +361,7 @@ public final class Kernel implements AutoCloseable {
      * {@code smp_processor_id()}: the CPU the calling thread runs on in this kernel — a runtime thread's own
      * CPU, a bound task's CPU, or the default task CPU for a thread that never bound itself (attaching it).
      *
+     * @return the CPU number
      * @throws IllegalStateException once the kernel is closed ({@code kernel is closed})
      */
     public int smpProcessorId() {
@@ -302,12 +407,25 @@ public final class Kernel implements AutoCloseable {
         return ctx.cpuId();
     }
 
-    /** The stepper of a stepped-mode kernel. */
+    /**
+     * The stepper of a stepped-mode kernel.
+     *
+     * @return a stepper over this kernel
+     * @throws IllegalStateException when the kernel runs in threaded mode
+     */
     public Stepper stepper() {
         return RuntimeAccess.get().newStepper(machine);
     }
 
-    /** The calling thread becomes a task on {@code cpu} (like {@code sched_setaffinity} to one CPU). */
+    /**
+     * The calling thread becomes a task on {@code cpu} (like {@code sched_setaffinity} to one CPU).
+     *
+     * @param cpu the CPU
+     * @return the calling thread's task context
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked, when the thread is a runtime thread
+     *   of another kernel, or when it is in atomic context on another kernel
+     */
     public ExecutionContext bindCurrentThread(int cpu) {
         return machine.bindCurrentThread(cpu);
     }
@@ -324,13 +442,27 @@ public final class Kernel implements AutoCloseable {
         machine.detachCurrentThread();
     }
 
-    /** The calling thread's execution context on this kernel (attaching it as a task if needed). */
+    /**
+     * The calling thread's execution context on this kernel (attaching it as a task if needed).
+     *
+     * @return the context
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public ExecutionContext context() {
         machine.checkOpen();
         return machine.current();
     }
 
-    /** {@code smp_call_function_single(cpu, func, NULL, wait)}. */
+    /**
+     * {@code smp_call_function_single(cpu, func, NULL, wait)}.
+     *
+     * @param cpu the CPU that runs {@code func}, in hardirq context (inline with IRQs disabled when it is the
+     *   calling CPU)
+     * @param func the function
+     * @param wait whether to return only after it ran
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void smpCallFunctionSingle(int cpu, Runnable func, boolean wait) {
         machine.smpCallFunctionSingle(cpu, func, wait);
     }
@@ -488,6 +620,8 @@ public final class Kernel implements AutoCloseable {
      * The report of this kernel's close, once it has ended: what {@link #close()} returned, plus what calls
      * still in flight when it swept went on to accept and the kernel then cancelled or dropped (each also
      * reported through the kernel's reporter as it happened). Empty before the close has ended.
+     *
+     * @return the report, or empty while the close has not ended
      */
     public synchronized Optional<CloseReport> closeReport() {
         if (closeReport == null) {
@@ -520,6 +654,10 @@ public final class Kernel implements AutoCloseable {
      * Closes without running what was accepted and not yet started: {@code close(Duration.ZERO)}, the
      * counterpart of {@link java.util.concurrent.ExecutorService#shutdownNow()}. Handlers and items already
      * running finish; everything else is cancelled and reported.
+     *
+     * @return what was cancelled and dropped
+     * @throws IllegalStateException from the kernel's own contexts or in atomic context, as {@link
+     *   #close(Duration)}
      */
     public CloseReport shutdownNow() {
         return close(Duration.ZERO);
@@ -529,6 +667,8 @@ public final class Kernel implements AutoCloseable {
      * Whether {@link #close()} has begun (the counterpart of
      * {@link java.util.concurrent.ExecutorService#isShutdown()}): from then on task threads' calls fail with
      * {@code kernel is closed}. Any thread.
+     *
+     * @return true once the close began
      */
     public boolean isClosed() {
         return machine.closing();
@@ -537,12 +677,18 @@ public final class Kernel implements AutoCloseable {
     /**
      * Whether the close has ended: the runtime threads stopped and what was left was reported (the counterpart
      * of {@link java.util.concurrent.ExecutorService#isTerminated()}). Any thread.
+     *
+     * @return true once the close ended
      */
     public boolean isTerminated() {
         return machine.closed();
     }
 
-    /** Whether the kernel has panicked (a fatal error in one of its contexts); it refuses every call. Any thread. */
+    /**
+     * Whether the kernel has panicked (a fatal error in one of its contexts); it refuses every call. Any thread.
+     *
+     * @return true after a panic
+     */
     public boolean isPanicked() {
         return machine.panicked();
     }

@@ -50,7 +50,11 @@ public final class BottomhalfBlockHound {
         }
     }
 
-    /** Whether BlockHound runs with the bottomhalf integration in this JVM. */
+    /**
+     * Whether BlockHound runs with the bottomhalf integration in this JVM.
+     *
+     * @return true once installed in this JVM
+     */
     public static boolean isInstalled() {
         return SleepInAtomic.installed();
     }

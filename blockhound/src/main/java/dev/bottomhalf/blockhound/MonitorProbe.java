@@ -35,7 +35,11 @@ public final class MonitorProbe {
     private MonitorProbe() {
     }
 
-    /** Right before {@code monitorenter} of {@code monitor}. */
+    /**
+     * Right before {@code monitorenter} of {@code monitor}.
+     *
+     * @param monitor the object whose monitor is about to be entered
+     */
     public static void before(Object monitor) {
         if (!SleepInAtomic.mayNotSleep(Thread.currentThread()) || SleepInAtomic.inAgent()) {
             return;

@@ -146,12 +146,21 @@ public final class IrqController {
         return machine;
     }
 
-    /** The number of lines. */
+    /**
+     * The number of lines.
+     *
+     * @return the line count; lines are numbered from 0
+     */
     public int lines() {
         return descs.length;
     }
 
-    /** {@code noirqdebug}: turns unhandled-interrupt detection off (or on again). */
+    /**
+     * {@code noirqdebug}: turns unhandled-interrupt detection off (or on again).
+     *
+     * @param off true to turn the detection off, false to turn it on
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void setNoIrqDebug(boolean off) {
         machine.checkOpen();
         if (off && !noIrqDebug) {
@@ -192,13 +201,34 @@ public final class IrqController {
      * {@code request_irq(irq, handler, flags, name, dev_id)}: {@link #requestThreaded} without a thread function
      * and with {@code IRQF_COND_ONESHOT} added, as the kernel's {@code request_irq} does, so a plain handler may
      * share a line whose sharers are ONESHOT.
+     *
+     * @param irq the line
+     * @param handler the hard-IRQ handler
+     * @param flags the request flags
+     * @param name the action's name, shown in {@code /proc/interrupts} and the thread's name
+     * @param devId the cookie {@link #free} names the action by; required with {@link IrqFlag#SHARED}
+     * @throws KernelException {@code EINVAL} or {@code EBUSY}, as {@link #requestThreaded(int, IrqHandler,
+     *   IrqHandler, int, String, Object)}
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void request(int irq, IrqHandler handler, Set<IrqFlag> flags, String name, Object devId) {
         requestThreaded(irq, Objects.requireNonNull(handler, "handler"), null,
                 IrqFlag.mask(flags) | IrqFlag.COND_ONESHOT.value(), name, devId);
     }
 
-    /** {@code request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id)}. */
+    /**
+     * {@code request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id)}.
+     *
+     * @param irq the line
+     * @param handler the hard-IRQ handler, or null for the default one that wakes the thread
+     * @param threadFn the threaded handler, or null
+     * @param flags the request flags
+     * @param name the action's name, shown in {@code /proc/interrupts} and the thread's name
+     * @param devId the cookie {@link #free} names the action by; required with {@link IrqFlag#SHARED}
+     * @throws KernelException {@code EINVAL} or {@code EBUSY}, as {@link #requestThreaded(int, IrqHandler,
+     *   IrqHandler, int, String, Object)}
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void requestThreaded(int irq, IrqHandler handler, IrqHandler threadFn, Set<IrqFlag> flags, String name,
                                 Object devId) {
         requestThreaded(irq, handler, threadFn, IrqFlag.mask(flags), name, devId);
@@ -213,9 +243,14 @@ public final class IrqController {
      * @param handler  the primary handler, or null for the default one (which wakes the thread; then
      *                 {@code IRQF_ONESHOT} is required)
      * @param threadFn the threaded handler, or null
+     * @param irq the line
+     * @param flags {@code IRQF_*} bits
+     * @param name the action's name, shown in {@code /proc/interrupts} and the thread's name
+     * @param devId the cookie {@link #free} names the action by; required with {@code IRQF_SHARED}
      * @throws KernelException {@code EINVAL} for a missing line, a shared request without {@code dev_id},
      *                         no handler at all, a NULL primary without ONESHOT, or bad suspend flags;
      *                         {@code EBUSY} when the line cannot be shared with its current handlers
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void requestThreaded(int irq, IrqHandler handler, IrqHandler threadFn, int flags, String name,
                                 Object devId) {
@@ -421,7 +456,13 @@ public final class IrqController {
     // Disable / enable / synchronize
     // ------------------------------------------------------------------------------------------
 
-    /** {@code disable_irq_nosync(irq)}: depth + 1; does not wait. Any context. */
+    /**
+     * {@code disable_irq_nosync(irq)}: depth + 1; does not wait. Any context.
+     *
+     * @param irq the line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void disableNosync(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
@@ -439,6 +480,10 @@ public final class IrqController {
      * {@code disable_irq(irq)}: depth + 1, then waits for running handlers (hard and threaded). From the
      * line's own handler or thread this would wait for itself forever; that is reported as a BUG and
      * the call returns after the depth change.
+     *
+     * @param irq the line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void disable(int irq) {
         disableNosync(irq);
@@ -448,7 +493,10 @@ public final class IrqController {
     /**
      * {@code disable_hardirq(irq)}: depth + 1, waits for running hard handlers only.
      *
+     * @param irq the line
      * @return false if a threaded handler of the line is active
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean disableHardirq(int irq) {
         disableNosync(irq);
@@ -461,6 +509,10 @@ public final class IrqController {
      * {@code enable_irq(irq)}: depth − 1; at 0 the line is live again and an interrupt that arrived while
      * it was disabled is replayed. At depth 0 reports {@code Unbalanced enable for IRQ N}; on a line that
      * was never requested reports {@code enable_irq before setup/request_irq: irq N}. Any context.
+     *
+     * @param irq the line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void enable(int irq) {
         machine.checkOpen();
@@ -493,13 +545,26 @@ public final class IrqController {
         }
     }
 
-    /** {@code synchronize_irq(irq)}: waits until no hard handler runs and no thread function is active. */
+    /**
+     * {@code synchronize_irq(irq)}: waits until no hard handler runs and no thread function is active.
+     *
+     * @param irq the line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void synchronize(int irq) {
         desc(irq);
         synchronize(irq, "synchronize_irq");
     }
 
-    /** {@code synchronize_hardirq(irq)}: waits for running hard handlers only; returns false if a thread is active. */
+    /**
+     * {@code synchronize_hardirq(irq)}: waits for running hard handlers only; returns false if a thread is active.
+     *
+     * @param irq the line
+     * @return false when a threaded handler is active
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean synchronizeHardirq(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
@@ -561,7 +626,10 @@ public final class IrqController {
      * {@code irq_set_affinity(irq, cpumask_of(cpu))}: routes future interrupts of the line to {@code cpu}.
      * An interrupt already latched for the old CPU is still delivered there.
      *
+     * @param irq the line
+     * @param cpu the CPU that takes the line's interrupts from now on
      * @throws KernelException {@code EINVAL} for a CPU that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void setAffinity(int irq, int cpu) {
         machine.checkOpen();
@@ -572,7 +640,13 @@ public final class IrqController {
         desc.affinity = cpu;
     }
 
-    /** The CPU the line's interrupts go to. */
+    /**
+     * The CPU the line's interrupts go to.
+     *
+     * @param irq the line
+     * @return the CPU number
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public int affinity(int irq) {
         return desc(irq).affinity;
     }
@@ -586,6 +660,10 @@ public final class IrqController {
      * CPU's {@code cpu/N} if it may be parked. Any thread; allocation-free; a line that is already latched
      * costs one load. The interrupt is taken even if the line has no handler or is disabled (then it is
      * remembered and replayed on enable).
+     *
+     * @param irq the line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void assertIrq(int irq) {
         if (refusing) {
@@ -822,7 +900,10 @@ public final class IrqController {
      * other bits are ignored). Sharers are then compared with it, and a first request without trigger bits
      * keeps it. Any context.
      *
+     * @param irq the line
+     * @param type {@code IRQ_TYPE_*} bits
      * @throws KernelException {@code EINVAL} for a missing line or a per-CPU line
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void setIrqType(int irq, int type) {
         machine.checkOpen();
@@ -836,7 +917,13 @@ public final class IrqController {
         }
     }
 
-    /** {@code irq_get_trigger_type(irq)}: the line's {@code IRQ_TYPE_*} bits (0: none). */
+    /**
+     * {@code irq_get_trigger_type(irq)}: the line's {@code IRQ_TYPE_*} bits (0: none).
+     *
+     * @param irq the line
+     * @return the trigger bits
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public int triggerType(int irq) {
         IrqDesc desc = desc(irq);
         synchronized (desc) {
@@ -854,7 +941,9 @@ public final class IrqController {
      * this before drivers call {@link #requestPercpu}; only those lines can be requested that way, and
      * {@code request_irq} refuses them. Not on a line that has handlers.
      *
+     * @param irq the line
      * @throws KernelException {@code EINVAL} when the line is already per-CPU or has handlers
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void setPercpuDevid(int irq) {
         machine.checkOpen();
@@ -868,7 +957,13 @@ public final class IrqController {
         }
     }
 
-    /** Whether the line is a per-CPU line ({@code irq_is_percpu_devid}). */
+    /**
+     * Whether the line is a per-CPU line ({@code irq_is_percpu_devid}).
+     *
+     * @param irq the line
+     * @return true for a per-CPU line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isPercpuDevid(int irq) {
         return desc(irq).percpuDevId;
     }
@@ -882,9 +977,15 @@ public final class IrqController {
      * kernel's comment says "on the local CPU", its code leaves it to the driver). No thread, no
      * unhandled-interrupt detection. May sleep.
      *
+     * @param irq a per-CPU line
+     * @param handler the handler, run on the CPU that took the interrupt
+     * @param flags 0 or {@link #IRQF_TIMER}
+     * @param name the action's name
+     * @param percpuDevId maps a CPU number to that CPU's cookie, handed to the handler
      * @throws KernelException {@code EINVAL} without {@code percpuDevId}, on a line that is not per-CPU, or
      *                         with flags other than 0 and {@code IRQF_TIMER}; {@code EBUSY} when the line
      *                         already has its handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void requestPercpu(int irq, IrqHandler handler, int flags, String name,
                               java.util.function.IntFunction<?> percpuDevId) {
@@ -939,6 +1040,11 @@ public final class IrqController {
      * arrived on this CPU while the line was disabled here is taken now. Does nothing on a line that is not
      * per-CPU. Any context; per-CPU, so normally from the CPU itself (for example through
      * {@code on_each_cpu}).
+     *
+     * @param irq the per-CPU line
+     * @param type {@code IRQ_TYPE_*} bits, or {@code IRQ_TYPE_NONE} to keep the line's
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void enablePercpu(int irq, int type) {
         machine.checkOpen();
@@ -959,7 +1065,13 @@ public final class IrqController {
         }
     }
 
-    /** {@code disable_percpu_irq(irq)}: disables a per-CPU line on the calling CPU (interrupts wait). */
+    /**
+     * {@code disable_percpu_irq(irq)}: disables a per-CPU line on the calling CPU (interrupts wait).
+     *
+     * @param irq the per-CPU line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void disablePercpu(int irq) {
         machine.checkOpen();
         IrqDesc desc = desc(irq);
@@ -969,7 +1081,13 @@ public final class IrqController {
         desc.percpuEnabled.set(machine.current().cpuId(), 0);
     }
 
-    /** {@code irq_percpu_is_enabled(irq)}: whether the per-CPU line is enabled on the calling CPU. */
+    /**
+     * {@code irq_percpu_is_enabled(irq)}: whether the per-CPU line is enabled on the calling CPU.
+     *
+     * @param irq the per-CPU line
+     * @return true when enabled on the calling CPU
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean percpuIsEnabled(int irq) {
         IrqDesc desc = desc(irq);
         return desc.percpuDevId && desc.percpuEnabled.get(machine.current().cpuId()) != 0;
@@ -981,6 +1099,11 @@ public final class IrqController {
      * {@code dev_id}: {@code Trying to free already-free IRQ %d}. From interrupt context:
      * {@code Trying to free IRQ %d from IRQ context!}, and it goes on, as in the kernel. Does nothing on a
      * line that is not per-CPU. Unlike {@code free_irq} it does not wait for a running handler.
+     *
+     * @param irq the per-CPU line
+     * @param percpuDevId the function it was requested with
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void freePercpu(int irq, Object percpuDevId) {
         machine.checkOpen();
@@ -1048,7 +1171,10 @@ public final class IrqController {
      * A device raises a per-CPU line on {@code cpu} (the CPU's own instance of the interrupt, as a PPI).
      * Any thread.
      *
+     * @param irq the per-CPU line
+     * @param cpu the CPU whose instance is raised
      * @throws KernelException {@code EINVAL} when the line is not per-CPU or the CPU does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void assertIrqOn(int irq, int cpu) {
         machine.checkOpen();
@@ -1073,6 +1199,9 @@ public final class IrqController {
      * dropped as spurious. Returns the mask of the lines still waiting among 0–31. The caller then makes its
      * device interrupt and calls {@link #probeIrqOff}. Sleeps 120 ms (simulated in stepped mode); one prober
      * at a time (the kernel's {@code probing_active} mutex, held until {@code probe_irq_off}).
+     *
+     * @return the mask of lines 0–31 that did not fire by themselves, for {@link #probeIrqOff}
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long probeIrqOn() {
         machine.checkOpen();
@@ -1117,6 +1246,10 @@ public final class IrqController {
      * {@code probe_irq_off(val)}: ends autoprobing ({@code val}, the mask {@code probe_irq_on} returned, is
      * not used, as in 6.12). Returns the line that fired since {@code probe_irq_on}; 0 when none did; when
      * several did, the lowest of them negated.
+     *
+     * @param val the mask {@link #probeIrqOn} returned (unused)
+     * @return the line that fired, 0 for none, the negated lowest line when several did
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public int probeIrqOff(long val) {
         machine.checkOpen();
@@ -1158,7 +1291,9 @@ public final class IrqController {
      * context soon after (the kernel's self-IPI) — after the current hard handler, or at once when the CPU
      * is idle. Any context.
      *
+     * @param work an initialised item
      * @return false when it was already pending (not queued twice), true when queued
+     * @throws IllegalStateException when the item was never set up, or the kernel is closed or has panicked
      */
     public boolean irqWorkQueue(IrqWork work) {
         return irqWorkQueueOn(work, machine.current().cpuId());
@@ -1168,8 +1303,11 @@ public final class IrqController {
      * {@code irq_work_queue_on(work, cpu)}: like {@link #irqWorkQueue} for {@code cpu} (the kernel uses the
      * function-call IPI for another CPU). Any context.
      *
+     * @param work an initialised item
+     * @param cpu the CPU that runs it
      * @return false when it was already pending
      * @throws KernelException {@code EINVAL} for a CPU that does not exist
+     * @throws IllegalStateException when the item was never set up, or the kernel is closed or has panicked
      */
     public boolean irqWorkQueueOn(IrqWork work, int cpu) {
         machine.checkOpen();
@@ -1193,6 +1331,9 @@ public final class IrqController {
      * {@code irq_work_sync(work)}: waits until {@code work} is neither pending nor running. Needs IRQs
      * enabled (lockdep's assertion otherwise) and may sleep. From the item's own function it would wait
      * for itself: reported, and it returns. In stepped mode it drives the item's CPU.
+     *
+     * @param work the item
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void irqWorkSync(IrqWork work) {
         machine.checkOpen();
@@ -1221,7 +1362,12 @@ public final class IrqController {
         machine.waitUntil(() -> !work.isBusy(), "irq_work_sync(" + work.name() + ")");
     }
 
-    /** IRQ-work interrupts {@code cpu} took (each runs every item queued for it until then). */
+    /**
+     * IRQ-work interrupts {@code cpu} took (each runs every item queued for it until then).
+     *
+     * @param cpu the CPU
+     * @return the count since boot
+     */
     public long irqWorkInterrupts(int cpu) {
         return irqWorkInterrupts.get(cpu);
     }
@@ -1386,17 +1532,36 @@ public final class IrqController {
     // State for /proc and tests
     // ------------------------------------------------------------------------------------------
 
-    /** Interrupts of line {@code irq} taken on {@code cpu} (handled or not). */
+    /**
+     * Interrupts of line {@code irq} taken on {@code cpu} (handled or not).
+     *
+     * @param irq the line
+     * @param cpu the CPU
+     * @return the count since boot
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public long count(int irq, int cpu) {
         return desc(irq).kstat.get(cpu);
     }
 
-    /** Interrupts of line {@code irq} taken on all CPUs. */
+    /**
+     * Interrupts of line {@code irq} taken on all CPUs.
+     *
+     * @param irq the line
+     * @return the count since boot
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public long totalCount(int irq) {
         return desc(irq).totalCount();
     }
 
-    /** The line's disable depth. */
+    /**
+     * The line's disable depth.
+     *
+     * @param irq the line
+     * @return the depth, 0 when enabled
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public int depth(int irq) {
         IrqDesc desc = desc(irq);
         synchronized (desc) {
@@ -1404,27 +1569,57 @@ public final class IrqController {
         }
     }
 
-    /** Whether the line is disabled (depth &gt; 0). */
+    /**
+     * Whether the line is disabled (depth &gt; 0).
+     *
+     * @param irq the line
+     * @return true when disabled
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isDisabled(int irq) {
         return desc(irq).disabled;
     }
 
-    /** Whether a ONESHOT line is masked waiting for its threads. */
+    /**
+     * Whether a ONESHOT line is masked waiting for its threads.
+     *
+     * @param irq the line
+     * @return true while masked
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isMasked(int irq) {
         return desc(irq).masked;
     }
 
-    /** Whether the line was disabled by unhandled-interrupt detection ("nobody cared"). */
+    /**
+     * Whether the line was disabled by unhandled-interrupt detection ("nobody cared").
+     *
+     * @param irq the line
+     * @return true when disabled as spurious
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isSpuriousDisabled(int irq) {
         return desc(irq).spuriousDisabled;
     }
 
-    /** Whether an interrupt is latched for replay (arrived while disabled, masked or running). */
+    /**
+     * Whether an interrupt is latched for replay (arrived while disabled, masked or running).
+     *
+     * @param irq the line
+     * @return true when a replay is pending
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isReplayPending(int irq) {
         return desc(irq).replayPending;
     }
 
-    /** Whether line {@code irq}'s interrupts are triggered by level (shown as {@code level} in /proc). */
+    /**
+     * Whether line {@code irq}'s interrupts are triggered by level (shown as {@code level} in /proc).
+     *
+     * @param irq the line
+     * @return true for a level-triggered line
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public boolean isLevelTriggered(int irq) {
         IrqDesc desc = desc(irq);
         synchronized (desc) {
@@ -1432,7 +1627,13 @@ public final class IrqController {
         }
     }
 
-    /** The names of the line's handlers, in chain order. */
+    /**
+     * The names of the line's handlers, in chain order.
+     *
+     * @param irq the line
+     * @return the names, a new list
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public List<String> actionNames(int irq) {
         List<String> names = new ArrayList<>();
         for (IrqAction a : desc(irq).actions) {
@@ -1441,7 +1642,13 @@ public final class IrqController {
         return names;
     }
 
-    /** The names of the line's handler threads ({@code irq/L-name}). */
+    /**
+     * The names of the line's handler threads ({@code irq/L-name}).
+     *
+     * @param irq the line
+     * @return the names, a new list
+     * @throws KernelException {@code EINVAL} for a line that does not exist
+     */
     public List<String> threadNames(int irq) {
         List<String> names = new ArrayList<>();
         for (IrqAction a : desc(irq).actions) {
@@ -1465,6 +1672,10 @@ public final class IrqController {
     /**
      * The unhandled-interrupt counters of a line. Racy snapshot (the kernel's {@code /proc/irq/N/spurious}
      * is too).
+     *
+     * @param irq the line
+     * @return the counters now
+     * @throws KernelException {@code EINVAL} for a line that does not exist
      */
     public SpuriousState spurious(int irq) {
         IrqDesc desc = desc(irq);

@@ -9,6 +9,9 @@ package dev.bottomhalf.irq;
 @FunctionalInterface
 public interface IrqHandler {
     /**
+     * Handles one interrupt of the line: in hardirq context as a primary handler, in the line's thread as
+     * a thread function.
+     *
      * @param irq   the line number
      * @param devId the cookie given at request time
      * @return {@link IrqReturn#NONE}, {@link IrqReturn#HANDLED} or {@link IrqReturn#WAKE_THREAD}

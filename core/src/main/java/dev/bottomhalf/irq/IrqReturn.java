@@ -15,12 +15,22 @@ public final class IrqReturn {
     private IrqReturn() {
     }
 
-    /** {@code IRQ_RETVAL(x)}: HANDLED when {@code handled}, else NONE. */
+    /**
+     * {@code IRQ_RETVAL(x)}: HANDLED when {@code handled}, else NONE.
+     *
+     * @param handled whether the handler served the interrupt
+     * @return {@link #HANDLED} or {@link #NONE}
+     */
     public static int retval(boolean handled) {
         return handled ? HANDLED : NONE;
     }
 
-    /** The kernel's name of a return value: {@code handled}, {@code unhandled}, ... (as the tracepoint prints it). */
+    /**
+     * The kernel's name of a return value: {@code handled}, {@code unhandled}, ... (as the tracepoint prints it).
+     *
+     * @param ret a handler's return value
+     * @return its name
+     */
     public static String describe(int ret) {
         return switch (ret) {
             case NONE -> "unhandled";

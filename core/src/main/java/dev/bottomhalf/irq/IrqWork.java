@@ -30,6 +30,11 @@ public final class IrqWork {
     /** {@code void (*func)(struct irq_work *)}. */
     @FunctionalInterface
     public interface Func {
+        /**
+         * Runs the item in hard-IRQ context on the CPU it was queued for.
+         *
+         * @param work the item being run, for {@link IrqWork#owner(Class)}
+         */
         void run(IrqWork work);
     }
 
@@ -50,26 +55,46 @@ public final class IrqWork {
     /**
      * An uninitialised item embedded in {@code owner}, which the function gets back with {@link #owner(Class)}
      * ({@code container_of(work, struct dev, work)}).
+     *
+     * @param owner the embedding object
      */
     public IrqWork(Object owner) {
         this.owner = Objects.requireNonNull(owner, "owner");
     }
 
-    /** {@code DEFINE_IRQ_WORK(name, func)} / {@code IRQ_WORK_INIT(func)}: an initialised item. */
+    /**
+     * {@code DEFINE_IRQ_WORK(name, func)} / {@code IRQ_WORK_INIT(func)}: an initialised item.
+     *
+     * @param name the item's name, for reports
+     * @param func its function
+     * @return the new, idle item
+     */
     public static IrqWork create(String name, Func func) {
         IrqWork w = new IrqWork();
         w.init(name, func);
         return w;
     }
 
-    /** {@code init_irq_work(work, func)}: no flags, the given function. Not while it is queued or running. */
+    /**
+     * {@code init_irq_work(work, func)}: no flags, the given function. Not while it is queued or running.
+     *
+     * @param name the item's name, for reports
+     * @param func its function
+     */
     public void init(String name, Func func) {
         this.name = Objects.requireNonNull(name, "name");
         this.func = Objects.requireNonNull(func, "func");
         flags.set(0);
     }
 
-    /** {@code init_irq_work} with {@code IRQ_WORK_LAZY} and/or {@code IRQ_WORK_HARD_IRQ} set. */
+    /**
+     * {@code init_irq_work} with {@code IRQ_WORK_LAZY} and/or {@code IRQ_WORK_HARD_IRQ} set.
+     *
+     * @param name the item's name, for reports
+     * @param func its function
+     * @param initFlags {@link #IRQ_WORK_LAZY} and/or {@link #IRQ_WORK_HARD_IRQ}
+     * @throws IllegalArgumentException for other flag bits
+     */
     public void init(String name, Func func, int initFlags) {
         if ((initFlags & ~(IRQ_WORK_LAZY | IRQ_WORK_HARD_IRQ)) != 0) {
             throw new IllegalArgumentException(String.format("init_irq_work(%s): flags %#x are not IRQ_WORK_LAZY or"
@@ -79,21 +104,38 @@ public final class IrqWork {
         flags.set(initFlags);
     }
 
+    /**
+     * The item's name, as given to {@code init}, or null before; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** {@code irq_work_is_pending(work)}: queued and not yet started. Any thread. */
+    /**
+     * {@code irq_work_is_pending(work)}: queued and not yet started. Any thread.
+     *
+     * @return true when pending
+     */
     public boolean isPending() {
         return (flags.get() & IRQ_WORK_PENDING) != 0;
     }
 
-    /** {@code irq_work_is_busy(work)}: queued or running. Any thread. */
+    /**
+     * {@code irq_work_is_busy(work)}: queued or running. Any thread.
+     *
+     * @return true when busy
+     */
     public boolean isBusy() {
         return (flags.get() & IRQ_WORK_BUSY) != 0;
     }
 
-    /** The {@code IRQ_WORK_*} flags. */
+    /**
+     * The {@code IRQ_WORK_*} flags.
+     *
+     * @return the flag bits
+     */
     public int flags() {
         return flags.get();
     }
@@ -105,6 +147,9 @@ public final class IrqWork {
     /**
      * {@code container_of(work, type, field)}: the object this item is embedded in, as {@code type}.
      *
+     * @param <T> the owner's type
+     * @param type the owner's class
+     * @return the owner
      * @throws IllegalStateException when it was made without an owner
      * @throws ClassCastException    when the owner is not a {@code type}
      */

@@ -103,12 +103,20 @@ public final class Lockdep {
         return ld.debugLocks ? ld : null;
     }
 
-    /** {@code debug_locks}: true until lockdep's first report turned it off. Any thread. */
+    /**
+     * {@code debug_locks}: true until lockdep's first report turned it off. Any thread.
+     *
+     * @return false once lockdep has reported
+     */
     public boolean debugLocks() {
         return debugLocks;
     }
 
-    /** How many lock classes this kernel has registered. Any thread. */
+    /**
+     * How many lock classes this kernel has registered. Any thread.
+     *
+     * @return the class count
+     */
     public synchronized int classCount() {
         return classes.size();
     }
@@ -126,6 +134,13 @@ public final class Lockdep {
      * is off. Items of BH workqueues (run in softirq context) are not tracked: a flush's acquire-and-release of
      * their map from a task would otherwise read as a softirq-unsafe use of a softirq-used map. Only
      * {@code ctx}'s thread. For the workqueue machinery, through {@code Subsystems}.
+     *
+     * @param ctx the worker's context, the calling thread's
+     * @param wq the workqueue, its map's identity and class
+     * @param wqName the workqueue's name, for the class name
+     * @param workKey the item's class key (its function)
+     * @param work the item, its map's identity
+     * @param workName the item's name, for the class name
      */
     static void workStarts(ExecutionContext ctx, Object wq, String wqName, Object workKey, Object work,
                                   String workName) {
@@ -136,7 +151,13 @@ public final class Lockdep {
         }
     }
 
-    /** The end of {@link #workStarts}: {@code lock_map_release} of both maps. Only {@code ctx}'s thread. */
+    /**
+     * The end of {@link #workStarts}: {@code lock_map_release} of both maps. Only {@code ctx}'s thread.
+     *
+     * @param ctx the worker's context, the calling thread's
+     * @param wq the workqueue passed to {@link #workStarts}
+     * @param work the item passed to {@link #workStarts}
+     */
     static void workEnds(ExecutionContext ctx, Object wq, Object work) {
         Lockdep ld = active(ctx);
         if (ld != null) {
@@ -149,6 +170,11 @@ public final class Lockdep {
      * {@code flush_work}'s {@code touch_work_lockdep_map}: {@code ctx} is about to wait for {@code work}, so every
      * lock it holds comes before the item's map (and so before every lock the item takes). Only {@code ctx}'s
      * thread.
+     *
+     * @param ctx the flushing context, the calling thread's
+     * @param workKey the item's class key (its function)
+     * @param work the item, its map's identity
+     * @param workName the item's name, for the class name
      */
     static void flushWork(ExecutionContext ctx, Object workKey, Object work, String workName) {
         Lockdep ld = active(ctx);
@@ -158,7 +184,13 @@ public final class Lockdep {
         }
     }
 
-    /** {@code __flush_workqueue}'s {@code touch_wq_lockdep_map}. Only {@code ctx}'s thread. */
+    /**
+     * {@code __flush_workqueue}'s {@code touch_wq_lockdep_map}. Only {@code ctx}'s thread.
+     *
+     * @param ctx the flushing context, the calling thread's
+     * @param wq the workqueue, its map's identity and class
+     * @param wqName the workqueue's name, for the class name
+     */
     static void flushWorkqueue(ExecutionContext ctx, Object wq, String wqName) {
         Lockdep ld = active(ctx);
         if (ld != null && ld.acquire(ctx, wq, wq, WQ_COMPLETION, wqName, LD_WAIT_INV, WRITE, false,

@@ -21,7 +21,12 @@ public final class RawSpinlock extends SpinlockBase {
         super(name, defined);
     }
 
-    /** {@code DEFINE_RAW_SPINLOCK(name)}: a lock that is a lockdep class of its own. */
+    /**
+     * {@code DEFINE_RAW_SPINLOCK(name)}: a lock that is a lockdep class of its own.
+     *
+     * @param name the lock's name, shown in reports
+     * @return a new unlocked lock
+     */
     public static RawSpinlock define(String name) {
         return new RawSpinlock(name, true);
     }

@@ -59,7 +59,12 @@ public final class Rwlock {
         this.classKey = defined ? this : InitSite.caller();
     }
 
-    /** {@code DEFINE_RWLOCK(name)}: a lock that is a lockdep class of its own. */
+    /**
+     * {@code DEFINE_RWLOCK(name)}: a lock that is a lockdep class of its own.
+     *
+     * @param name the lock's name, shown in reports
+     * @return a new unlocked lock
+     */
     public static Rwlock define(String name) {
         return new Rwlock(name, true);
     }
@@ -74,17 +79,29 @@ public final class Rwlock {
         STATE.setRelease(this, 0);
     }
 
-    /** The name reports print. */
+    /**
+     * The name reports print.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** Whether a writer or any reader holds the lock; a snapshot. Any thread. */
+    /**
+     * Whether a writer or any reader holds the lock; a snapshot. Any thread.
+     *
+     * @return true when held
+     */
     public boolean isLocked() {
         return (int) STATE.getOpaque(this) != 0;
     }
 
-    /** How many readers hold the lock (0 also while a writer does); a snapshot. Any thread. */
+    /**
+     * How many readers hold the lock (0 also while a writer does); a snapshot. Any thread.
+     *
+     * @return the reader count
+     */
     public int readers() {
         return Math.max(0, (int) STATE.getOpaque(this));
     }
@@ -139,7 +156,11 @@ public final class Rwlock {
         ctx.preemptEnable();
     }
 
-    /** {@code read_lock_irqsave(lock, flags)}: returns the flags for {@link #readUnlockIrqrestore(long)}. */
+    /**
+     * {@code read_lock_irqsave(lock, flags)}: returns the flags for {@link #readUnlockIrqrestore(long)}.
+     *
+     * @return the saved interrupt flags
+     */
     public long readLockIrqsave() {
         ExecutionContext ctx = ExecutionContext.current();
         long flags = ctx.localIrqSave();
@@ -148,7 +169,11 @@ public final class Rwlock {
         return flags;
     }
 
-    /** {@code read_unlock_irqrestore(lock, flags)}. */
+    /**
+     * {@code read_unlock_irqrestore(lock, flags)}.
+     *
+     * @param flags the flags {@link #readLockIrqsave()} returned
+     */
     public void readUnlockIrqrestore(long flags) {
         ExecutionContext ctx = ExecutionContext.current();
         releaseRead(ctx);
@@ -172,7 +197,11 @@ public final class Rwlock {
         ctx.localBhEnable();
     }
 
-    /** {@code read_trylock}: takes the lock shared if no writer holds it; never waits. */
+    /**
+     * {@code read_trylock}: takes the lock shared if no writer holds it; never waits.
+     *
+     * @return true when taken
+     */
     public boolean readTrylock() {
         ExecutionContext ctx = ExecutionContext.current();
         ctx.preemptDisable();
@@ -222,7 +251,11 @@ public final class Rwlock {
         ctx.preemptEnable();
     }
 
-    /** {@code write_lock_irqsave(lock, flags)}: returns the flags for {@link #writeUnlockIrqrestore(long)}. */
+    /**
+     * {@code write_lock_irqsave(lock, flags)}: returns the flags for {@link #writeUnlockIrqrestore(long)}.
+     *
+     * @return the saved interrupt flags
+     */
     public long writeLockIrqsave() {
         ExecutionContext ctx = ExecutionContext.current();
         long flags = ctx.localIrqSave();
@@ -231,7 +264,11 @@ public final class Rwlock {
         return flags;
     }
 
-    /** {@code write_unlock_irqrestore(lock, flags)}. */
+    /**
+     * {@code write_unlock_irqrestore(lock, flags)}.
+     *
+     * @param flags the flags {@link #writeLockIrqsave()} returned
+     */
     public void writeUnlockIrqrestore(long flags) {
         ExecutionContext ctx = ExecutionContext.current();
         releaseWrite(ctx);
@@ -255,7 +292,11 @@ public final class Rwlock {
         ctx.localBhEnable();
     }
 
-    /** {@code write_trylock}: takes the lock exclusively if nobody holds it; never waits. */
+    /**
+     * {@code write_trylock}: takes the lock exclusively if nobody holds it; never waits.
+     *
+     * @return true when taken
+     */
     public boolean writeTrylock() {
         ExecutionContext ctx = ExecutionContext.current();
         ctx.preemptDisable();

@@ -30,7 +30,12 @@ public final class Spinlock extends SpinlockBase {
         super(name, defined);
     }
 
-    /** {@code DEFINE_SPINLOCK(name)}: a lock that is a lockdep class of its own, named {@code name}. */
+    /**
+     * {@code DEFINE_SPINLOCK(name)}: a lock that is a lockdep class of its own, named {@code name}.
+     *
+     * @param name the lock's name, shown in reports
+     * @return a new unlocked lock
+     */
     public static Spinlock define(String name) {
         return new Spinlock(name, true);
     }

@@ -51,7 +51,11 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         this.classKey = defined ? this : InitSite.caller();
     }
 
-    /** The name lockdep and the reports print ({@code &dev->lock}, or a {@code DEFINE_SPINLOCK}'s name). */
+    /**
+     * The name lockdep and the reports print ({@code &dev->lock}, or a {@code DEFINE_SPINLOCK}'s name).
+     *
+     * @return the name
+     */
     public final String name() {
         return name;
     }
@@ -117,7 +121,11 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         return flags;
     }
 
-    /** {@code spin_unlock_irqrestore(lock, flags)}: drops the lock, restores IRQs as saved, enables preemption. */
+    /**
+     * {@code spin_unlock_irqrestore(lock, flags)}: drops the lock, restores IRQs as saved, enables preemption.
+     *
+     * @param flags the flags {@link #lockIrqsave()} returned
+     */
     public final void unlockIrqrestore(long flags) {
         ExecutionContext ctx = ExecutionContext.current();
         release(ctx);
@@ -148,7 +156,12 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         ctx.localBhEnable();
     }
 
-    /** {@code spin_trylock}: takes the lock if it is free (preemption stays disabled) and returns true; never waits. */
+    /**
+     * {@code spin_trylock}: takes the lock if it is free (preemption stays disabled) and returns true; never
+     * waits.
+     *
+     * @return true when taken, false when busy
+     */
     public final boolean trylock() {
         ExecutionContext ctx = ExecutionContext.current();
         ctx.preemptDisable();
@@ -183,6 +196,8 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
     /**
      * {@code spin_trylock_bh}: disables bottom halves and takes the lock if it is free; when it is busy, enables
      * them again — running pending softirqs, as {@code __local_bh_enable_ip} — and returns false.
+     *
+     * @return true when taken, false when busy
      */
     public final boolean trylockBh() {
         ExecutionContext ctx = ExecutionContext.current();
@@ -196,7 +211,11 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         return false;
     }
 
-    /** {@code spin_is_locked}: whether some context holds the lock; a snapshot. Any thread. */
+    /**
+     * {@code spin_is_locked}: whether some context holds the lock; a snapshot. Any thread.
+     *
+     * @return true when held
+     */
     public final boolean isLocked() {
         return (int) STATE.getOpaque(this) != 0;
     }
@@ -227,7 +246,11 @@ public abstract sealed class SpinlockBase permits Spinlock, RawSpinlock {
         }
     }
 
-    /** Whether the calling context holds this lock (the debug owner); for assertions. */
+    /**
+     * Whether the calling context holds this lock (the debug owner); for assertions.
+     *
+     * @return true when the calling context holds it
+     */
     public final boolean heldByCurrentContext() {
         return owner == ExecutionContext.current() && isLocked();
     }

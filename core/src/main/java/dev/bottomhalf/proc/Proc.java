@@ -41,6 +41,8 @@ public final class Proc {
     /**
      * {@code /proc/softirqs} ({@code show_softirqs}): a header of CPU columns, then one row per vector
      * ({@code %12s:} and {@code " %10u"} per CPU) — the ten standard vectors, then any opened user vector.
+     *
+     * @return the file's text, each row ending in a newline
      */
     public String softirqs() {
         StringBuilder sb = new StringBuilder();
@@ -68,6 +70,8 @@ public final class Proc {
      * line number, the trigger ({@code -edge}/{@code -level}) and the handler names; then the
      * architecture rows {@code LOC} (local timer interrupts: the tick and the high-resolution timer
      * interrupt) and {@code CAL} (function-call interrupts).
+     *
+     * @return the file's text, each row ending in a newline
      */
     public String interrupts() {
         int lines = irqs.lines();
@@ -111,7 +115,13 @@ public final class Proc {
         return sb.toString();
     }
 
-    /** {@code /proc/irq/N/spurious}: {@code count}, {@code unhandled}, {@code last_unhandled ... ms}. */
+    /**
+     * {@code /proc/irq/N/spurious}: {@code count}, {@code unhandled}, {@code last_unhandled ... ms}.
+     *
+     * @param irq the line
+     * @return the file's three lines
+     * @throws dev.bottomhalf.runtime.KernelException {@code EINVAL} for a line that does not exist
+     */
     public String irqSpurious(int irq) {
         IrqController.SpuriousState s = irqs.spurious(irq);
         return "count " + s.count() + "\nunhandled " + s.unhandled() + "\nlast_unhandled " + s.lastUnhandledMs() + " ms\n";
@@ -120,12 +130,22 @@ public final class Proc {
     /**
      * {@code /proc/irq/N/smp_affinity} ({@code %*pb} of the affinity mask): the mask in hexadecimal,
      * {@code nr_cpu_ids} bits wide, in comma-separated 32-bit groups. Our lines are routed to one CPU.
+     *
+     * @param irq the line
+     * @return the mask and a newline
+     * @throws dev.bottomhalf.runtime.KernelException {@code EINVAL} for a line that does not exist
      */
     public String irqSmpAffinity(int irq) {
         return cpumaskHex(machine.cpuCount(), irqs.affinity(irq)) + "\n";
     }
 
-    /** {@code /proc/irq/N/smp_affinity_list} ({@code %*pbl}): the CPUs of the mask as a list ({@code 1}). */
+    /**
+     * {@code /proc/irq/N/smp_affinity_list} ({@code %*pbl}): the CPUs of the mask as a list ({@code 1}).
+     *
+     * @param irq the line
+     * @return the CPU list and a newline
+     * @throws dev.bottomhalf.runtime.KernelException {@code EINVAL} for a line that does not exist
+     */
     public String irqSmpAffinityList(int irq) {
         return irqs.affinity(irq) + "\n";
     }
@@ -147,7 +167,11 @@ public final class Proc {
         return sb.toString();
     }
 
-    /** {@code /proc/sys/kernel/watchdog_thresh}: the lockup detectors' threshold in seconds (0: off). */
+    /**
+     * {@code /proc/sys/kernel/watchdog_thresh}: the lockup detectors' threshold in seconds (0: off).
+     *
+     * @return the threshold and a newline
+     */
     public String watchdogThresh() {
         return machine.lockupDetector().watchdogThresh() + "\n";
     }

@@ -8,15 +8,27 @@ package dev.bottomhalf.runtime;
  * deterministic in stepped mode.
  */
 public interface Clock {
-    /** Monotonic time in nanoseconds; only differences are meaningful. */
+    /**
+     * Monotonic time in nanoseconds; only differences are meaningful.
+     *
+     * @return nanoseconds from an arbitrary origin
+     */
     long nanoTime();
 
-    /** The host's monotonic clock ({@link System#nanoTime()}). */
+    /**
+     * The host's monotonic clock ({@link System#nanoTime()}).
+     *
+     * @return the system clock
+     */
     static Clock system() {
         return SystemClock.INSTANCE;
     }
 
-    /** A clock that only moves when told to, starting at 0 ns. */
+    /**
+     * A clock that only moves when told to, starting at 0 ns.
+     *
+     * @return a new manual clock
+     */
     static ManualClock manual() {
         return new ManualClock();
     }

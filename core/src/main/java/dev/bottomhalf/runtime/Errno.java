@@ -23,7 +23,11 @@ public enum Errno {
         this.code = code;
     }
 
-    /** The positive errno value; kernel functions return its negation. */
+    /**
+     * The positive errno value; kernel functions return its negation.
+     *
+     * @return the errno value, e.g. 22 for {@code EINVAL}
+     */
     public int code() {
         return code;
     }

@@ -47,11 +47,13 @@ public final class ExecutionContext {
     public static final int HARDIRQ_MASK = 0x000f_0000;
     /** NMI nesting, bits 20–23 (never set by this library; kept for the layout). */
     public static final int NMI_MASK = 0x00f0_0000;
+    /** Added by each {@code preempt_disable()}. */
     public static final int PREEMPT_OFFSET = 0x1;
     /** Added while serving softirqs. */
     public static final int SOFTIRQ_OFFSET = 0x100;
     /** Added by each {@code local_bh_disable()}. */
     public static final int SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET;
+    /** Added on hard-IRQ entry ({@code irq_enter}). */
     public static final int HARDIRQ_OFFSET = 0x1_0000;
 
     /** The value {@link #localIrqSave()} returns when IRQs were enabled. */
@@ -104,7 +106,11 @@ public final class ExecutionContext {
     // Finding the current context
     // ------------------------------------------------------------------------------------------
 
-    /** The context of the calling thread, or null when the thread has none (not attached to any kernel). */
+    /**
+     * The context of the calling thread, or null when the thread has none (not attached to any kernel).
+     *
+     * @return the context, or null
+     */
     public static ExecutionContext currentOrNull() {
         if (Thread.currentThread() instanceof KernelThread kt) {
             return kt.context();
@@ -116,6 +122,7 @@ public final class ExecutionContext {
      * The context of the calling thread. A task thread whose kernel has been closed is detached from it
      * here: it never gets a closed kernel's context back.
      *
+     * @return the context
      * @throws IllegalStateException when the thread is attached to no kernel, or to one that is closed
      *         ({@code kernel is closed}) or panicked
      */
@@ -153,16 +160,29 @@ public final class ExecutionContext {
         return machine;
     }
 
+    /**
+     * What kind of context this is (a CPU's hard-IRQ thread, ksoftirqd, a worker, a task, ...); any thread.
+     *
+     * @return the role
+     */
     public Role role() {
         return role;
     }
 
-    /** The thread name the kernel would show ({@code cpu/0}, {@code ksoftirqd/1}, a task's own name). */
+    /**
+     * The thread name the kernel would show ({@code cpu/0}, {@code ksoftirqd/1}, a task's own name).
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** For a task, the thread it belongs to; null for a runtime context. Any thread. */
+    /**
+     * For a task, the thread it belongs to; null for a runtime context. Any thread.
+     *
+     * @return the thread, or null
+     */
     public Thread taskThread() {
         return taskThread;
     }
@@ -172,7 +192,11 @@ public final class ExecutionContext {
         return cpu;
     }
 
-    /** The id of the CPU this context runs on ({@code smp_processor_id()} for its thread). Any thread. */
+    /**
+     * The id of the CPU this context runs on ({@code smp_processor_id()} for its thread). Any thread.
+     *
+     * @return the CPU number
+     */
     public int cpuId() {
         return cpu.id();
     }
@@ -206,52 +230,92 @@ public final class ExecutionContext {
     // Predicates
     // ------------------------------------------------------------------------------------------
 
-    /** {@code preempt_count()}. */
+    /**
+     * {@code preempt_count()}.
+     *
+     * @return the preempt count, with the kernel's bit layout
+     */
     public int preemptCount() {
         return preemptCount;
     }
 
-    /** {@code in_hardirq()}: inside a hard-IRQ handler (or a cross-CPU function call). */
+    /**
+     * {@code in_hardirq()}: inside a hard-IRQ handler (or a cross-CPU function call).
+     *
+     * @return true in hardirq context
+     */
     public boolean inHardirq() {
         return (preemptCount & HARDIRQ_MASK) != 0;
     }
 
-    /** {@code in_serving_softirq()}: executing a softirq handler, on any thread. */
+    /**
+     * {@code in_serving_softirq()}: executing a softirq handler, on any thread.
+     *
+     * @return true while a softirq handler runs
+     */
     public boolean inServingSoftirq() {
         return (preemptCount & SOFTIRQ_OFFSET) != 0;
     }
 
-    /** {@code in_softirq()}: serving a softirq <em>or</em> BH disabled. */
+    /**
+     * {@code in_softirq()}: serving a softirq <em>or</em> BH disabled.
+     *
+     * @return true when the softirq count is non-zero
+     */
     public boolean inSoftirq() {
         return (preemptCount & SOFTIRQ_MASK) != 0;
     }
 
-    /** {@code in_interrupt()}: hardirq, serving softirq, or BH disabled (true in BH-disabled task code). */
+    /**
+     * {@code in_interrupt()}: hardirq, serving softirq, or BH disabled (true in BH-disabled task code).
+     *
+     * @return true in interrupt context or with BH disabled
+     */
     public boolean inInterrupt() {
         return (preemptCount & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK)) != 0;
     }
 
-    /** {@code in_task()}: not in hardirq and not serving a softirq — true with BH disabled. */
+    /**
+     * {@code in_task()}: not in hardirq and not serving a softirq — true with BH disabled.
+     *
+     * @return true in task context
+     */
     public boolean inTask() {
         return (preemptCount & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) == 0;
     }
 
-    /** {@code in_atomic()}: {@code preempt_count() != 0}. */
+    /**
+     * {@code in_atomic()}: {@code preempt_count() != 0}.
+     *
+     * @return true when the preempt count is non-zero
+     */
     public boolean inAtomic() {
         return preemptCount != 0;
     }
 
-    /** {@code irqs_disabled()}. */
+    /**
+     * {@code irqs_disabled()}.
+     *
+     * @return true when local IRQs are off
+     */
     public boolean irqsDisabled() {
         return irqsDisabled;
     }
 
-    /** {@code preemptible()}: count 0 and IRQs enabled. */
+    /**
+     * {@code preemptible()}: count 0 and IRQs enabled.
+     *
+     * @return true when preemptible
+     */
     public boolean preemptible() {
         return preemptCount == 0 && !irqsDisabled;
     }
 
-    /** {@code interrupt_context_level()}: 0 task, 1 serving softirq, 2 hardirq, 3 NMI. */
+    /**
+     * {@code interrupt_context_level()}: 0 task, 1 serving softirq, 2 hardirq, 3 NMI.
+     *
+     * @return the level, 0..3
+     */
     public int interruptContextLevel() {
         if ((preemptCount & NMI_MASK) != 0) {
             return 3;
@@ -262,7 +326,11 @@ public final class ExecutionContext {
         return inServingSoftirq() ? 1 : 0;
     }
 
-    /** A short description for reports: {@code hardirq}, {@code softirq}, {@code task, BH disabled}, ... */
+    /**
+     * A short description for reports: {@code hardirq}, {@code softirq}, {@code task, BH disabled}, ...
+     *
+     * @return the description
+     */
     public String describe() {
         if (inHardirq()) {
             return "hardirq";
@@ -303,7 +371,11 @@ public final class ExecutionContext {
         }
     }
 
-    /** {@code local_irq_save(flags)}: disables and returns the previous state for {@link #localIrqRestore}. */
+    /**
+     * {@code local_irq_save(flags)}: disables and returns the previous state for {@link #localIrqRestore}.
+     *
+     * @return {@link #FLAGS_IRQS_DISABLED} or {@link #FLAGS_IRQS_ENABLED}, for {@link #localIrqRestore}
+     */
     public long localIrqSave() {
         long flags = irqsDisabled ? FLAGS_IRQS_DISABLED : FLAGS_IRQS_ENABLED;
         localIrqDisable();
@@ -314,6 +386,8 @@ public final class ExecutionContext {
      * {@code local_irq_restore(flags)}: returns to the state {@link #localIrqSave()} found. Restoring
      * while IRQs are enabled is reported as {@code raw_local_irq_restore() called with IRQs enabled}
      * (the kernel's {@code CONFIG_DEBUG_IRQFLAGS} check).
+     *
+     * @param flags what {@link #localIrqSave()} returned
      */
     public void localIrqRestore(long flags) {
         if (!irqsDisabled) {
@@ -523,6 +597,8 @@ public final class ExecutionContext {
     /**
      * The scheduler state of the task this context is ({@code READ_ONCE(p->__state)}): 0 while it runs, else
      * the {@code TASK_*} bits it set before sleeping. Any thread.
+     *
+     * @return 0, or the {@code TASK_*} bits
      */
     public int taskState() {
         return taskState;

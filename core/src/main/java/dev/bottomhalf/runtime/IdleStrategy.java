@@ -28,25 +28,45 @@ public interface IdleStrategy {
      *
      * @param idleRounds consecutive idle duty cycles, starting at 1
      * @param idleNs     nanoseconds since the last duty cycle that did work
+     * @return what the thread does next
      */
     Action onIdle(int idleRounds, long idleNs);
 
-    /** Spins forever: the lowest hand-off latency, one host core per runtime thread. */
+    /**
+     * Spins forever: the lowest hand-off latency, one host core per runtime thread.
+     *
+     * @return the strategy
+     */
     static IdleStrategy busySpin() {
         return IdleStrategies.BUSY_SPIN;
     }
 
-    /** Yields forever: gives the core to other threads between looks. */
+    /**
+     * Yields forever: gives the core to other threads between looks.
+     *
+     * @return the strategy
+     */
     static IdleStrategy yielding() {
         return IdleStrategies.YIELDING;
     }
 
-    /** Parks as soon as there is nothing to do: no CPU when idle, the wake-up cost of a thread pool. */
+    /**
+     * Parks as soon as there is nothing to do: no CPU when idle, the wake-up cost of a thread pool.
+     *
+     * @return the strategy
+     */
     static IdleStrategy parking() {
         return IdleStrategies.PARKING;
     }
 
-    /** Spins for {@code spins} rounds, yields for {@code yields} more, then parks. */
+    /**
+     * Spins for {@code spins} rounds, yields for {@code yields} more, then parks.
+     *
+     * @param spins idle rounds to spin, at least 0
+     * @param yields idle rounds to yield after the spins, at least 0
+     * @return the strategy
+     * @throws IllegalArgumentException when either is negative
+     */
     static IdleStrategy backoff(int spins, int yields) {
         if (spins < 0 || yields < 0) {
             throw new IllegalArgumentException("spins and yields must be >= 0: " + spins + ", " + yields);
@@ -58,6 +78,10 @@ public interface IdleStrategy {
      * Spins for up to {@code spinNs} nanoseconds after the last work, then parks. An event that
      * arrives within the spin window is seen within a few hundred nanoseconds; an idle thread costs
      * nothing after the window.
+     *
+     * @param spinNs the spin window in nanoseconds, at least 0
+     * @return the strategy
+     * @throws IllegalArgumentException when {@code spinNs} is negative
      */
     static IdleStrategy spinThenPark(long spinNs) {
         if (spinNs < 0) {
@@ -70,6 +94,8 @@ public interface IdleStrategy {
      * The default: spin for 50 µs after the last work, then park. 50 µs covers event sources that
      * fire every few tens of microseconds (they never see a wake-up cost), and costs an idle kernel
      * at most 50 µs of CPU per burst.
+     *
+     * @return the strategy
      */
     static IdleStrategy defaultStrategy() {
         return IdleStrategies.DEFAULT;

@@ -48,6 +48,15 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
     /** {@code DEFAULT_RATELIMIT_BURST}. */
     public static final int DEFAULT_RATELIMIT_BURST = 10;
 
+    /**
+     * Checks the settings; {@link Builder#build()} calls this with its defaults filled in.
+     *
+     * @throws IllegalArgumentException for {@code cpus} outside 1..64, an {@code hz} not 100, 250, 300 or 1000,
+     *   {@code irqLines} outside 1..4096, {@code watchdogThresh} outside 0..60, a {@code defaultTaskCpu} that is not
+     *   one of the CPUs, a negative {@code closeTimeout}, or a negative rate limit
+     *
+     * @throws NullPointerException for a null clock, idle strategy, reporter or close timeout
+     */
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
             throw new IllegalArgumentException("cpus must be 1..64: " + cpus);
@@ -82,6 +91,11 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         }
     }
 
+    /**
+     * A builder with every setting at its default; any thread, one thread at a time.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -108,52 +122,112 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         private Builder() {
         }
 
+        /**
+         * The number of virtual CPUs, 1..64 (default: the host's available processors).
+         *
+         * @param n the CPU count
+         * @return this builder
+         */
         public Builder cpus(int n) {
             this.cpus = n;
             return this;
         }
 
+        /**
+         * The tick rate {@code HZ}: 100, 250, 300 or 1000 (default 1000).
+         *
+         * @param hz the tick rate
+         * @return this builder
+         */
         public Builder hz(int hz) {
             this.hz = hz;
             return this;
         }
 
+        /**
+         * The time source (default: the host clock, or a fresh {@link ManualClock} in stepped mode).
+         *
+         * @param clock the clock
+         * @return this builder
+         */
         public Builder clock(Clock clock) {
             this.clock = clock;
             return this;
         }
 
-        /** Stepped mode with a fresh {@link ManualClock} unless a clock was set. */
+        /**
+         * Stepped mode with a fresh {@link ManualClock} unless a clock was set.
+         *
+         * @return this builder
+         */
         public Builder stepped() {
             this.stepped = true;
             return this;
         }
 
+        /**
+         * How the {@code cpu/N} threads wait for work (default {@link IdleStrategy#defaultStrategy()}).
+         *
+         * @param idle the strategy
+         * @return this builder
+         */
         public Builder idleStrategy(IdleStrategy idle) {
             this.idleStrategy = idle;
             return this;
         }
 
+        /**
+         * How the {@code ksoftirqd/N} and {@code irq/L-name} threads wait for work (default {@link
+         * IdleStrategy#defaultStrategy()}).
+         *
+         * @param idle the strategy
+         * @return this builder
+         */
         public Builder daemonIdleStrategy(IdleStrategy idle) {
             this.daemonIdle = idle;
             return this;
         }
 
+        /**
+         * Whether to pin each CPU's runtime threads to a host core (default off).
+         *
+         * @param pin true to pin
+         * @return this builder
+         */
         public Builder pinning(boolean pin) {
             this.pinning = pin;
             return this;
         }
 
+        /**
+         * The number of interrupt lines, 1..4096 (default 64).
+         *
+         * @param n the line count
+         * @return this builder
+         */
         public Builder irqLines(int n) {
             this.irqLines = n;
             return this;
         }
 
+        /**
+         * The kernel's {@code threadirqs} boot option: softirqs raised by hard IRQs always run in {@code
+         * ksoftirqd} (default off).
+         *
+         * @param force true to force the threads
+         * @return this builder
+         */
         public Builder forceIrqThreads(boolean force) {
             this.forceIrqThreads = force;
             return this;
         }
 
+        /**
+         * Where WARN/BUG/oops reports go (default {@link Reporter#systemLogger()}).
+         *
+         * @param reporter the reporter
+         * @return this builder
+         */
         public Builder reporter(Reporter reporter) {
             this.reporter = reporter;
             return this;
@@ -163,19 +237,32 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
          * The CPU a thread is a task on until it calls {@code Kernel.bindCurrentThread} (default 0). Every
          * thread that touches the kernel without binding itself is on this CPU: what "the local CPU" means
          * for its raise, schedule, queue and timer calls.
+         *
+         * @param cpu the CPU, one of this kernel's
+         * @return this builder
          */
         public Builder defaultTaskCpu(int cpu) {
             this.defaultTaskCpu = cpu;
             return this;
         }
 
-        /** How long {@code Kernel.close()} lets accepted work run before it cancels what is left (default 30 s). */
+        /**
+         * How long {@code Kernel.close()} lets accepted work run before it cancels what is left (default 30 s).
+         *
+         * @param timeout the time, not negative
+         * @return this builder
+         */
         public Builder closeTimeout(java.time.Duration timeout) {
             this.closeTimeout = timeout;
             return this;
         }
 
-        /** {@code watchdog_thresh} in seconds (0..60; 0 disables the soft and hard lockup detectors). */
+        /**
+         * {@code watchdog_thresh} in seconds (0..60; 0 disables the soft and hard lockup detectors).
+         *
+         * @param seconds the threshold, 0..60
+         * @return this builder
+         */
         public Builder watchdogThresh(int seconds) {
             this.watchdogThresh = seconds;
             return this;
@@ -184,6 +271,10 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         /**
          * The rate of rate-limited reports: at most {@code burst} per {@code intervalMs} for each site and
          * key (default: the kernel's 10 per 5 s); 0 for either turns the limit off.
+         *
+         * @param intervalMs the interval in milliseconds, or 0
+         * @param burst reports per interval, or 0
+         * @return this builder
          */
         public Builder ratelimit(int intervalMs, int burst) {
             this.ratelimitIntervalMs = intervalMs;
@@ -194,12 +285,21 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         /**
          * {@code CONFIG_PROVE_LOCKING}: lockdep checks lock usage in interrupt contexts, lock order and
          * recursion, and reports the first problem of the kernel's lifetime (default off).
+         *
+         * @param on true to turn lockdep on
+         * @return this builder
          */
         public Builder proveLocking(boolean on) {
             this.proveLocking = on;
             return this;
         }
 
+        /**
+         * The configuration; the builder may be reused.
+         *
+         * @return the configuration
+         * @throws IllegalArgumentException for a setting out of range (see {@link KernelConfig})
+         */
         public KernelConfig build() {
             Clock c = clock != null ? clock : stepped ? Clock.manual() : Clock.system();
             return new KernelConfig(cpus, hz, c, stepped, idleStrategy, daemonIdle, pinning, irqLines,

@@ -41,6 +41,11 @@ public record KernelEvent(Kind kind, String message, int cpu, String thread, Str
         INFO
     }
 
+    /**
+     * An event as reported; any thread.
+     *
+     * @throws NullPointerException when {@code kind} or {@code message} is null
+     */
     public KernelEvent {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(message, "message");

@@ -11,14 +11,25 @@ import java.util.Objects;
 public class KernelException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The error code; serialised with the exception. */
     private final Errno errno;
 
+    /**
+     * A refusal with error code {@code errno}; the message is prefixed with the code's name.
+     *
+     * @param errno the error code
+     * @param message the rule that was broken
+     */
     public KernelException(Errno errno, String message) {
         super(Objects.requireNonNull(errno, "errno") + ": " + message);
         this.errno = errno;
     }
 
-    /** The error code the kernel would return (negated). */
+    /**
+     * The error code the kernel would return (negated).
+     *
+     * @return the error code
+     */
     public Errno errno() {
         return errno;
     }

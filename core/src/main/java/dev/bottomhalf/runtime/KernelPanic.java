@@ -12,6 +12,7 @@ public final class KernelPanic extends IllegalStateException {
     @Serial
     private static final long serialVersionUID = 1L;
 
+    /** The kernel's reason for the panic; serialised with the exception. */
     private final String reason;
 
     KernelPanic(String reason, Throwable cause) {
@@ -19,7 +20,11 @@ public final class KernelPanic extends IllegalStateException {
         this.reason = reason;
     }
 
-    /** The kernel's reason: {@code Fatal exception in interrupt} or {@code Fatal exception}. */
+    /**
+     * The kernel's reason: {@code Fatal exception in interrupt} or {@code Fatal exception}.
+     *
+     * @return the reason
+     */
     public String reason() {
         return reason;
     }

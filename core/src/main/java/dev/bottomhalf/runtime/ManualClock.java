@@ -24,7 +24,13 @@ public final class ManualClock implements Clock {
         return nowNs;
     }
 
-    /** Moves time forward by {@code amount} units; never backwards. */
+    /**
+     * Moves time forward by {@code amount} units; never backwards.
+     *
+     * @param amount how far
+     * @param unit the amount's unit
+     * @throws IllegalArgumentException when {@code amount} is negative
+     */
     public void advance(long amount, TimeUnit unit) {
         long deltaNs = unit.toNanos(amount);
         if (deltaNs < 0) {
@@ -51,12 +57,22 @@ public final class ManualClock implements Clock {
         listeners.remove(listener);
     }
 
-    /** Moves time forward by {@code ns} nanoseconds. */
+    /**
+     * Moves time forward by {@code ns} nanoseconds.
+     *
+     * @param ns nanoseconds, not negative
+     * @throws IllegalArgumentException when {@code ns} is negative
+     */
     public void advanceNanos(long ns) {
         advance(ns, TimeUnit.NANOSECONDS);
     }
 
-    /** Moves time forward by {@code ms} milliseconds. */
+    /**
+     * Moves time forward by {@code ms} milliseconds.
+     *
+     * @param ms milliseconds, not negative
+     * @throws IllegalArgumentException when {@code ms} is negative
+     */
     public void advanceMillis(long ms) {
         advance(ms, TimeUnit.MILLISECONDS);
     }

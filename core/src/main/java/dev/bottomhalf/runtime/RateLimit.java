@@ -81,6 +81,7 @@ public final class RateLimit {
     /**
      * {@code ___ratelimit(rs, func)} at jiffies {@code nowJiffies}: whether this callback may go ahead.
      *
+     * @param nowJiffies the current jiffies
      * @return {@link #SUPPRESSED} when it is suppressed (and counted); otherwise it goes ahead, and the
      *         value is the number of callbacks suppressed in the interval this call closed (0 when none, or
      *         when it did not open an interval), which the caller reports first
@@ -113,17 +114,29 @@ public final class RateLimit {
         }
     }
 
-    /** The interval in jiffies (0: no limit). */
+    /**
+     * The interval in jiffies (0: no limit).
+     *
+     * @return the interval
+     */
     public long intervalJiffies() {
         return intervalJiffies;
     }
 
-    /** Callbacks let through per interval (0: no limit). */
+    /**
+     * Callbacks let through per interval (0: no limit).
+     *
+     * @return the burst
+     */
     public int burst() {
         return burst;
     }
 
-    /** Callbacks suppressed and not yet reported by a call that opened an interval. */
+    /**
+     * Callbacks suppressed and not yet reported by a call that opened an interval.
+     *
+     * @return the count
+     */
     public int missed() {
         return (int) MISSED.getVolatile(this);
     }

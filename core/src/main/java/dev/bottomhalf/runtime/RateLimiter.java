@@ -49,7 +49,11 @@ public final class RateLimiter {
         this.unlimited = intervalJiffies == 0 || burst == 0;
     }
 
-    /** The function name the suppressed-callbacks line names; null: the line names the key. */
+    /**
+     * The function name the suppressed-callbacks line names; null: the line names the key.
+     *
+     * @return the name, or null
+     */
     public String func() {
         return func;
     }
@@ -58,12 +62,21 @@ public final class RateLimiter {
      * {@code __ratelimit(&rs)} for the site's single state: true when the caller goes ahead and reports
      * (through {@link Reports#warning}, {@link Reports#printk}, ..., which count it); false when the report
      * is suppressed, in which case it has been counted here as {@code kind}.
+     *
+     * @param kind the kind the report would have
+     * @return true when the caller reports
      */
     public boolean allow(KernelEvent.Kind kind) {
         return allow(single, null, kind);
     }
 
-    /** {@link #allow(KernelEvent.Kind)} with one state per {@code key}. */
+    /**
+     * {@link #allow(KernelEvent.Kind)} with one state per {@code key}.
+     *
+     * @param key whose reports share one rate
+     * @param kind the kind the report would have
+     * @return true when the caller reports
+     */
     public boolean allow(Object key, KernelEvent.Kind kind) {
         if (unlimited) {
             return true;
@@ -82,6 +95,9 @@ public final class RateLimiter {
      * @param subject  what {@code describe} is applied to (often the key itself)
      * @param describe the handler as the report names it ({@code timer NAME}, {@code irq 7 handler eth0}, ...);
      *                 a non-capturing lambda costs no allocation
+     * @param <D> the subject's type
+     * @param thrown what the handler threw
+     * @throws KernelPanic when {@code thrown} is fatal, or is a panic already under way
      */
     public <D> void oops(Object key, D subject, Function<? super D, String> describe, Throwable thrown) {
         if (thrown instanceof KernelPanic p) {
@@ -95,12 +111,21 @@ public final class RateLimiter {
         reports.panicIfFatal(thrown);
     }
 
-    /** The state of {@code key}, or null when it has none (no report of it yet, or dropped as idle). */
+    /**
+     * The state of {@code key}, or null when it has none (no report of it yet, or dropped as idle).
+     *
+     * @param key the key
+     * @return its state, or null
+     */
     public RateLimit state(Object key) {
         return states.get(key);
     }
 
-    /** The state of the single-state form ({@link #allow(KernelEvent.Kind)}). */
+    /**
+     * The state of the single-state form ({@link #allow(KernelEvent.Kind)}).
+     *
+     * @return the state
+     */
     public RateLimit state() {
         return single;
     }

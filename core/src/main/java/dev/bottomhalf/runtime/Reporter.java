@@ -10,23 +10,38 @@ import java.util.List;
  */
 @FunctionalInterface
 public interface Reporter {
+    /**
+     * Receives one report; from any thread, concurrently, possibly in hardirq context.
+     *
+     * @param event the report
+     */
     void report(KernelEvent event);
 
     /**
      * The default reporter: each event goes to the {@link System.Logger} named
      * {@code dev.bottomhalf.kernel}, WARNING/BUG/OOPS/EMERG/ERR at level ERROR, WARN at WARNING,
      * NOTICE/INFO at INFO.
+     *
+     * @return the reporter, shared
      */
     static Reporter systemLogger() {
         return LoggerReporter.INSTANCE;
     }
 
-    /** A reporter that keeps every event in memory, for tests and the CLI. */
+    /**
+     * A reporter that keeps every event in memory, for tests and the CLI.
+     *
+     * @return a new, empty recording
+     */
     static Recording recording() {
         return new Recording();
     }
 
-    /** Discards everything (counters in {@link Reports} still count). */
+    /**
+     * Discards everything (counters in {@link Reports} still count).
+     *
+     * @return the reporter
+     */
     static Reporter silent() {
         return event -> { };
     }
@@ -43,21 +58,36 @@ public interface Reporter {
             events.add(event);
         }
 
-        /** A snapshot of the events so far, in report order. */
+        /**
+         * A snapshot of the events so far, in report order.
+         *
+         * @return the events, a copy
+         */
         public synchronized List<KernelEvent> events() {
             return List.copyOf(events);
         }
 
-        /** The events whose message contains {@code text}. */
+        /**
+         * The events whose message contains {@code text}.
+         *
+         * @param text the text to look for
+         * @return the matching events, in report order
+         */
         public synchronized List<KernelEvent> matching(String text) {
             return events.stream().filter(e -> e.message().contains(text)).toList();
         }
 
-        /** The events of one kind. */
+        /**
+         * The events of one kind.
+         *
+         * @param kind the kind
+         * @return the events of that kind, in report order
+         */
         public synchronized List<KernelEvent> ofKind(KernelEvent.Kind kind) {
             return events.stream().filter(e -> e.kind() == kind).toList();
         }
 
+        /** Forgets the events recorded so far. */
         public synchronized void clear() {
             events.clear();
         }

@@ -56,12 +56,21 @@ public final class Reports {
         this.mightResched = limiter("__might_resched", config.hz() - 1L, 1, false);
     }
 
-    /** How many reports of {@code kind} were made since boot, delivered or not. */
+    /**
+     * How many reports of {@code kind} were made since boot, delivered or not.
+     *
+     * @param kind the report kind
+     * @return the count since boot
+     */
     public long count(KernelEvent.Kind kind) {
         return counts.get(kind.ordinal());
     }
 
-    /** {@code WARN(1, ...)}: a misuse or kernel bug the kernel survives; carries the caller's stack. */
+    /**
+     * {@code WARN(1, ...)}: a misuse or kernel bug the kernel survives; carries the caller's stack.
+     *
+     * @param message the report's text, without the {@code WARNING:} prefix
+     */
     public void warning(String message) {
         emit(KernelEvent.Kind.WARNING, message, new Throwable("WARNING: " + message));
     }
@@ -71,6 +80,8 @@ public final class Reports {
      * kernel, counted but not reported afterwards. The kernel's once-flag belongs to the call site, so a
      * call site that models one passes a constant key, not one made from the object it warns about.
      *
+     * @param key the call site's once-flag
+     * @param message the report's text
      * @return true when this call reported
      */
     public boolean warnOnce(String key, String message) {
@@ -89,6 +100,9 @@ public final class Reports {
      * report of a boot turns lockdep off, so no other follows).
      *
      * @param stack the caller's stack, or null
+     * @param key the once-flag
+     * @param kind the report's kind
+     * @param message the report's text
      * @return true when this call reported
      */
     public boolean once(Object key, KernelEvent.Kind kind, String message, Throwable stack) {
@@ -109,13 +123,21 @@ public final class Reports {
      * {@code debug_locks_off()} turns lockdep off with its first report, so no second one follows — and
      * counted either way.
      *
+     * @param kind the report's kind
+     * @param message the report's text
+     * @param stack the caller's stack
      * @return true when this call reported
      */
     public boolean lockdep(KernelEvent.Kind kind, String message, Throwable stack) {
         return once(DEBUG_LOCKS, kind, message, stack);
     }
 
-    /** A {@code BUG: ...} report the kernel prints and survives. */
+    /**
+     * A {@code BUG: ...} report the kernel prints and survives.
+     *
+     * @param message the report's text, starting {@code BUG:}
+     * @param stack the caller's stack, or null
+     */
     public void bug(String message, Throwable stack) {
         emit(KernelEvent.Kind.BUG, message, stack);
     }
@@ -141,6 +163,7 @@ public final class Reports {
      * {@link RateLimiter#oops}, which names the kernel function in the suppressed line.
      *
      * @param handler what was running: {@code ksoftirqd/0}, {@code softirq NET_RX (net_rx_action)}, ...
+     * @param thrown what the handler threw
      * @throws KernelPanic when {@code thrown} is fatal
      */
     public void oops(String handler, Throwable thrown) {
@@ -153,6 +176,9 @@ public final class Reports {
      * runtime's lists and counters can be trusted — or a panic already under way. Every other throwable
      * (exceptions, assertion errors, a stack overflow, linkage errors of the handler's own code) is an oops
      * the kernel survives.
+     *
+     * @param thrown what a handler threw
+     * @return true when it is fatal
      */
     public static boolean isFatal(Throwable thrown) {
         return thrown instanceof KernelPanic
@@ -164,12 +190,23 @@ public final class Reports {
         emit(KernelEvent.Kind.EMERG, message, cause);
     }
 
-    /** A message at a printk level ({@code pr_emerg}, {@code pr_err}, {@code pr_warn}, ...). */
+    /**
+     * A message at a printk level ({@code pr_emerg}, {@code pr_err}, {@code pr_warn}, ...).
+     *
+     * @param level the printk level
+     * @param message the message
+     */
     public void printk(KernelEvent.Kind level, String message) {
         emit(level, message, null);
     }
 
-    /** A message at a printk level followed by the kernel's {@code dump_stack()}: {@code stack} is the caller's. */
+    /**
+     * A message at a printk level followed by the kernel's {@code dump_stack()}: {@code stack} is the caller's.
+     *
+     * @param level the printk level
+     * @param message the message
+     * @param stack the caller's stack
+     */
     public void printk(KernelEvent.Kind level, String message, Throwable stack) {
         emit(level, message, stack);
     }
@@ -178,6 +215,8 @@ public final class Reports {
      * Counts a report of {@code kind} that its call site suppressed by a rule of its own (a per-object
      * once-flag such as the kernel's {@code IRQTF_WARNED}, a per-boot budget such as
      * {@code report_bad_irq}'s 100): counted, not delivered.
+     *
+     * @param kind the suppressed report's kind
      */
     public void suppressed(KernelEvent.Kind kind) {
         counts.incrementAndGet(kind.ordinal());
@@ -189,6 +228,9 @@ public final class Reports {
      * kernel's rate: {@link KernelConfig#ratelimitBurst()} per {@link KernelConfig#ratelimitIntervalMs()}.
      * Make one per call site (a subsystem keeps it in a field), as the kernel has one
      * {@code ratelimit_state} per {@code printk_ratelimited()}.
+     *
+     * @param func the kernel function the site stands for
+     * @return a new limiter
      */
     public RateLimiter limiter(String func) {
         return new RateLimiter(this, func, ratelimitIntervalJiffies, ratelimitBurst, true);

@@ -38,7 +38,12 @@ public final class Stepper {
         this.machine = machine;
     }
 
-    /** The manual clock, or an exception if the kernel was built with another clock. */
+    /**
+     * The manual clock, or an exception if the kernel was built with another clock.
+     *
+     * @return the clock
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
+     */
     public ManualClock clock() {
         if (machine.clock() instanceof ManualClock mc) {
             return mc;
@@ -46,7 +51,14 @@ public final class Stepper {
         throw new IllegalStateException("this stepped kernel uses " + machine.clock() + ", not a manual clock");
     }
 
-    /** Advances the manual clock. */
+    /**
+     * Advances the manual clock.
+     *
+     * @param amount how far, not negative
+     * @param unit the amount's unit
+     * @throws IllegalArgumentException when {@code amount} is negative
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
+     */
     public void advance(long amount, TimeUnit unit) {
         clock().advance(amount, unit);
     }
@@ -85,6 +97,10 @@ public final class Stepper {
     /**
      * Advances the manual clock to the start of the jiffy {@code n} ahead of the current one, so that
      * {@code jiffies} grows by exactly {@code n} at any HZ (1/HZ need not be a whole number of ns).
+     *
+     * @param n jiffies to advance, not negative
+     * @throws IllegalArgumentException when {@code n} is negative
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
      */
     public void advanceJiffies(long n) {
         if (n < 0) {
@@ -93,7 +109,12 @@ public final class Stepper {
         advanceToJiffy(machine.jiffies() + n);
     }
 
-    /** Advances the manual clock to the start of jiffy {@code j} (no-op if it has been reached). */
+    /**
+     * Advances the manual clock to the start of jiffy {@code j} (no-op if it has been reached).
+     *
+     * @param j the jiffy to reach
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
+     */
     public void advanceToJiffy(long j) {
         long target = machine.nanoTimeOfJiffy(j);
         long now = clock().nanoTime();
@@ -102,12 +123,22 @@ public final class Stepper {
         }
     }
 
-    /** The current jiffies. */
+    /**
+     * The current jiffies.
+     *
+     * @return the jiffies counter
+     */
     public long jiffies() {
         return machine.jiffies();
     }
 
-    /** Runs {@code cpu/N} once: delivers every pending hard IRQ and cross-CPU call, each with its irq_exit. */
+    /**
+     * Runs {@code cpu/N} once: delivers every pending hard IRQ and cross-CPU call, each with its irq_exit.
+     *
+     * @param cpu the CPU
+     * @return how much work was done
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public int hardirq(int cpu) {
         Cpu c = machine.cpu(cpu);
         return machine.runAs(c.cpuContext(), () -> c.agent().doWork());
@@ -116,6 +147,10 @@ public final class Stepper {
     /**
      * Runs the agent named {@code name} ({@code ksoftirqd/0}, {@code irq/7-eth0}, ...) once; for a kworker,
      * one slice of its thread if it is runnable or idle with work.
+     *
+     * @param name the runtime thread's name
+     * @return how much work was done
+     * @throws IllegalArgumentException when no runtime thread has that name
      */
     public int run(String name) {
         AgentHandle h = find(name);
@@ -127,7 +162,13 @@ public final class Stepper {
         return machine.runAs(a.context(), a::doWork);
     }
 
-    /** Whether the agent named {@code name} would find work (a kworker: would run a slice now). */
+    /**
+     * Whether the agent named {@code name} would find work (a kworker: would run a slice now).
+     *
+     * @param name the runtime thread's name
+     * @return true when it would find work
+     * @throws IllegalArgumentException when no runtime thread has that name
+     */
     public boolean hasWork(String name) {
         Agent a = find(name).agent();
         SteppedScheduler scheduler = SteppedScheduler.find(machine);
@@ -151,6 +192,7 @@ public final class Stepper {
      * Like {@link #runUntilIdle()} but stops after {@code rounds} rounds even if work remains (a disabled,
      * scheduled tasklet keeps its softirq busy forever, by design).
      *
+     * @param rounds the most rounds to run
      * @return how much work was done
      */
     public int runUntilIdleOrRounds(int rounds) {
@@ -213,6 +255,8 @@ public final class Stepper {
      * The clock time of the next event any agent waits for: a due timer of some CPU, the end of a burn or
      * of a timed sleep; {@link Long#MAX_VALUE} when there is none. May lie in the past (a timer due on a CPU
      * that holds interrupts off).
+     *
+     * @return the clock time in nanoseconds, or {@link Long#MAX_VALUE}
      */
     public long nextEventNs() {
         long next = Long.MAX_VALUE;
@@ -226,6 +270,11 @@ public final class Stepper {
      * Lets {@code amount} of simulated time pass, event by event: runs everything runnable, moves the clock
      * to the next event (a timer, the end of a burn or of a sleep) and repeats; ends with the clock exactly
      * {@code amount} later and everything runnable at that instant run. Deterministic.
+     *
+     * @param amount how much time, not negative
+     * @param unit the amount's unit
+     * @throws IllegalArgumentException when {@code amount} is negative
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
      */
     public void runFor(long amount, TimeUnit unit) {
         if (amount < 0) {
@@ -234,7 +283,12 @@ public final class Stepper {
         runUntilNanos(clock().nanoTime() + unit.toNanos(amount));
     }
 
-    /** {@link #runFor} up to the clock time {@code deadlineNs}. */
+    /**
+     * {@link #runFor} up to the clock time {@code deadlineNs}.
+     *
+     * @param deadlineNs the clock time to reach, in nanoseconds
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
+     */
     public void runUntilNanos(long deadlineNs) {
         drive(() -> clock().nanoTime() >= deadlineNs, deadlineNs, () -> true);
     }
@@ -242,7 +296,11 @@ public final class Stepper {
     /**
      * Like {@link #runFor} but stops as soon as {@code done} holds after a step.
      *
+     * @param done the condition to stop at
+     * @param amount the most time to let pass
+     * @param unit the amount's unit
      * @return whether {@code done} holds
+     * @throws IllegalStateException when the kernel does not use a {@link ManualClock}
      */
     public boolean runUntil(BooleanSupplier done, long amount, TimeUnit unit) {
         long deadlineNs = clock().nanoTime() + unit.toNanos(amount);

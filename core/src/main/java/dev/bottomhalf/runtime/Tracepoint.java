@@ -57,17 +57,29 @@ public enum Tracepoint {
         this.eventName = eventName;
     }
 
-    /** The trace system (directory under {@code events/}), e.g. {@code irq}. */
+    /**
+     * The trace system (directory under {@code events/}), e.g. {@code irq}.
+     *
+     * @return the system's name
+     */
     public String system() {
         return system;
     }
 
-    /** The event name as the kernel spells it, e.g. {@code softirq_entry}. */
+    /**
+     * The event name as the kernel spells it, e.g. {@code softirq_entry}.
+     *
+     * @return the event's name
+     */
     public String eventName() {
         return eventName;
     }
 
-    /** The bit of this tracepoint in an enable mask. */
+    /**
+     * The bit of this tracepoint in an enable mask.
+     *
+     * @return {@code 1L << ordinal()}
+     */
     public long bit() {
         return 1L << ordinal();
     }

@@ -20,12 +20,22 @@ public final class Tracing {
         this.machine = machine;
     }
 
-    /** True when hits of {@code point} are being recorded. */
+    /**
+     * True when hits of {@code point} are being recorded.
+     *
+     * @param point the tracepoint
+     * @return true when enabled
+     */
     public boolean on(Tracepoint point) {
         return (enabledMask & point.bit()) != 0;
     }
 
-    /** Sends hits of the given tracepoints (all of them when {@code points} is empty) to {@code sink}. */
+    /**
+     * Sends hits of the given tracepoints (all of them when {@code points} is empty) to {@code sink}.
+     *
+     * @param sink where the hits go
+     * @param points the tracepoints to enable; empty for all
+     */
     public synchronized void enable(TraceSink sink, Set<Tracepoint> points) {
         this.sink = java.util.Objects.requireNonNull(sink, "sink");
         long mask = 0;
@@ -41,7 +51,11 @@ public final class Tracing {
         this.enabledMask = mask;
     }
 
-    /** Sends every tracepoint's hits to {@code sink}. */
+    /**
+     * Sends every tracepoint's hits to {@code sink}.
+     *
+     * @param sink where the hits go
+     */
     public void enableAll(TraceSink sink) {
         enable(sink, Set.of());
     }
@@ -54,6 +68,9 @@ public final class Tracing {
     /**
      * Records one hit from the current context. Call only after {@link #on(Tracepoint)} returned true;
      * a hit racing with {@link #disable()} may still be delivered.
+     *
+     * @param point the tracepoint
+     * @param detail the hit's text, in the kernel's format
      */
     public void emit(Tracepoint point, String detail) {
         TraceSink s = sink;

@@ -20,22 +20,40 @@ public final class Completion {
     final WaitQueueHead wait;
     volatile int done;
 
-    /** {@code DECLARE_COMPLETION(name)} / {@code init_completion(x)}: nothing done yet. */
+    /**
+     * {@code DECLARE_COMPLETION(name)} / {@code init_completion(x)}: nothing done yet.
+     *
+     * @param name the completion's name, for reports
+     */
     public Completion(String name) {
         this.name = name;
         this.wait = new WaitQueueHead(name);
     }
 
+    /**
+     * The completion's name, as given; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** {@code x->done} as an unsigned value ({@code 4294967295} after {@code complete_all}). Any thread; a snapshot. */
+    /**
+     * {@code x->done} as an unsigned value ({@code 4294967295} after {@code complete_all}). Any thread; a
+     * snapshot.
+     *
+     * @return the done count, unsigned
+     */
     public long done() {
         return Integer.toUnsignedLong(done);
     }
 
-    /** How many tasks wait. Any thread; a snapshot. */
+    /**
+     * How many tasks wait. Any thread; a snapshot.
+     *
+     * @return the number of waiters
+     */
     public int waiters() {
         return wait.size();
     }

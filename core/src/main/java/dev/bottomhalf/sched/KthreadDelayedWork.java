@@ -14,12 +14,21 @@ public final class KthreadDelayedWork extends KthreadWork {
     /** Whether {@link #timer} was set up (on the first queueing, on the kernel that queues it); guarded by the worker. */
     volatile boolean timerReady;
 
-    /** {@code kthread_init_delayed_work(dwork, fn)}. */
+    /**
+     * {@code kthread_init_delayed_work(dwork, fn)}.
+     *
+     * @param name the item's name, for reports
+     * @param func run by the worker's kthread once the delay has passed
+     */
     public KthreadDelayedWork(String name, Consumer<KthreadWork> func) {
         super(name, func);
     }
 
-    /** Whether its timer is armed. Any thread; a snapshot. */
+    /**
+     * Whether its timer is armed. Any thread; a snapshot.
+     *
+     * @return true while the timer is armed
+     */
     public boolean timerPending() {
         return timer.isPending();
     }

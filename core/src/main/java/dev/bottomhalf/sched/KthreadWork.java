@@ -22,17 +22,31 @@ public class KthreadWork {
     /** A flush's own item ({@code kthread_flush_work_fn}): not the user's, so a close that drops it does not list it. */
     boolean flushItem;
 
-    /** {@code kthread_init_work(work, fn)}. */
+    /**
+     * {@code kthread_init_work(work, fn)}.
+     *
+     * @param name the item's name, for reports
+     * @param func run by the worker's kthread, given this item
+     */
     public KthreadWork(String name, Consumer<KthreadWork> func) {
         this.name = Objects.requireNonNull(name, "name");
         this.func = Objects.requireNonNull(func, "func");
     }
 
+    /**
+     * The item's name, as given; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** The worker it was queued on last ({@code work->worker}), or null. */
+    /**
+     * The worker it was queued on last ({@code work->worker}), or null.
+     *
+     * @return the worker, or null
+     */
     public KthreadWorker worker() {
         return worker;
     }

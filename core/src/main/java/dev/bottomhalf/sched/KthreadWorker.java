@@ -24,16 +24,29 @@ public final class KthreadWorker {
         this.flags = flags;
     }
 
+    /**
+     * The worker's name, its kthread's comm; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** {@code worker->task}: the worker's kthread, or null once it stopped. */
+    /**
+     * {@code worker->task}: the worker's kthread, or null once it stopped.
+     *
+     * @return the kthread's task, or null
+     */
     public Task task() {
         return task;
     }
 
-    /** How many items are queued (not counting delayed ones whose timer has not fired). Any thread; a snapshot. */
+    /**
+     * How many items are queued (not counting delayed ones whose timer has not fired). Any thread; a snapshot.
+     *
+     * @return the number of queued items
+     */
     public synchronized int queued() {
         return workList.size();
     }

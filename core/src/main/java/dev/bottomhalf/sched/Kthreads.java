@@ -41,9 +41,21 @@ public final class Kthreads {
     /** {@code KTW_FREEZABLE}: the worker's kthread is freezable (no effect here: nothing freezes). */
     public static final int KTW_FREEZABLE = 1 << 0;
 
-    /** {@code int (*threadfn)(void *data)}: a kthread's function; its return value is what {@code kthread_stop} returns. */
+    /**
+     * {@code int (*threadfn)(void *data)}: a kthread's function; its return value is what {@code kthread_stop}
+     * returns.
+     *
+     * @param <T> the type of the data the function is given
+     */
     @FunctionalInterface
     public interface ThreadFn<T> {
+        /**
+         * Runs the kthread's body in its own thread, until it decides to return (normally once {@link
+         * #shouldStop()} is true).
+         *
+         * @param data the data given to {@code kthread_create}
+         * @return the exit code {@code kthread_stop} returns
+         */
         int run(T data);
     }
 
@@ -75,6 +87,14 @@ public final class Kthreads {
      * (or {@link #stop}) — its task sleeps in {@code TASK_UNINTERRUPTIBLE}. Its comm is {@code namefmt} formatted
      * with {@code args} ({@link String#format}), cut to 15 characters; it runs on the creating context's CPU until
      * {@link #bind}. Process context (it may sleep).
+     *
+     * @param <T> the data's type
+     * @param threadfn the thread function
+     * @param data passed to {@code threadfn}
+     * @param namefmt the thread's name, a {@link String#format} pattern
+     * @param args the pattern's arguments
+     * @return the new kthread's task
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public <T> Task create(ThreadFn<T> threadfn, T data, String namefmt, Object... args) {
         Objects.requireNonNull(threadfn, "threadfn");
@@ -95,7 +115,17 @@ public final class Kthreads {
         return k.task;
     }
 
-    /** {@code kthread_run(threadfn, data, namefmt, ...)}: {@link #create}, then {@code wake_up_process}. */
+    /**
+     * {@code kthread_run(threadfn, data, namefmt, ...)}: {@link #create}, then {@code wake_up_process}.
+     *
+     * @param <T> the data's type
+     * @param threadfn the thread function
+     * @param data passed to {@code threadfn}
+     * @param namefmt the thread's name, a {@link String#format} pattern
+     * @param args the pattern's arguments
+     * @return the new, woken kthread's task
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public <T> Task run(ThreadFn<T> threadfn, T data, String namefmt, Object... args) {
         Task t = create(threadfn, data, namefmt, args);
         sched.wakeUpProcess(t);
@@ -114,6 +144,7 @@ public final class Kthreads {
      * @return {@code threadfn}'s return value; {@code -EINTR} when the kthread was stopped before it ever ran
      * @throws KernelException {@code EINVAL} (after the kernel's {@code to_kthread} WARNING) for a task that is not
      *         a kthread
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public int stop(Task k) {
         machine.checkOpen();
@@ -133,13 +164,21 @@ public final class Kthreads {
         return kt.result;
     }
 
-    /** {@code kthread_should_stop()}: whether {@link #stop} was called for the calling kthread. */
+    /**
+     * {@code kthread_should_stop()}: whether {@link #stop} was called for the calling kthread.
+     *
+     * @return true once {@link #stop} was called for it; false in any other context
+     */
     public boolean shouldStop() {
         Kthread k = currentKthread("kthread_should_stop");
         return k != null && k.shouldStop;
     }
 
-    /** {@code kthread_should_park()}: whether {@link #park} asks the calling kthread to park. */
+    /**
+     * {@code kthread_should_park()}: whether {@link #park} asks the calling kthread to park.
+     *
+     * @return true while a park request is pending for it
+     */
     public boolean shouldPark() {
         Kthread k = currentKthread("kthread_should_park");
         return k != null && k.shouldPark;
@@ -182,6 +221,7 @@ public final class Kthreads {
      * @throws KernelException {@code ENOSYS} (with the kernel's WARNING) for a kthread that is exiting;
      *         {@code EBUSY} (WARN_ON_ONCE) when it is already asked to park; {@code EINVAL} (after the kernel's
      *         {@code to_kthread} WARNING) for a task that is not a kthread
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void park(Task k) {
         machine.checkOpen();
@@ -206,7 +246,13 @@ public final class Kthreads {
         }
     }
 
-    /** {@code kthread_unpark(k)}: clears the park request and wakes {@code k} out of {@code TASK_PARKED}. Any context. */
+    /**
+     * {@code kthread_unpark(k)}: clears the park request and wakes {@code k} out of {@code TASK_PARKED}. Any
+     * context.
+     *
+     * @param k the kthread
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void unpark(Task k) {
         machine.checkOpen();
         Kthread kt = toKthread(k, "kthread_unpark");
@@ -222,7 +268,10 @@ public final class Kthreads {
      * running — created and not woken yet, or asleep in {@code TASK_UNINTERRUPTIBLE}; otherwise the kernel's
      * {@code wait_task_inactive} fails and it WARNs, and nothing changes.
      *
+     * @param k the kthread
+     * @param cpu the CPU it runs on from now on
      * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void bind(Task k, int cpu) {
         machine.checkOpen();
@@ -265,6 +314,12 @@ public final class Kthreads {
     /**
      * {@code kthread_create_worker(flags, namefmt, ...)}: a worker and its kthread (comm from {@code namefmt}),
      * running {@code kthread_worker_fn}. Process context.
+     *
+     * @param flags 0 or {@link #KTW_FREEZABLE}
+     * @param namefmt the kthread's name, a {@link String#format} pattern
+     * @param args the pattern's arguments
+     * @return the worker, its kthread running
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public KthreadWorker createWorker(int flags, String namefmt, Object... args) {
         String name = args.length == 0 ? namefmt : String.format(namefmt, args);
@@ -355,7 +410,10 @@ public final class Kthreads {
      * {@code kthread_queue_work(worker, work)}: queues {@code work} at the tail unless it is queued (or being
      * cancelled), and wakes the worker when it is idle. Any context.
      *
+     * @param worker the worker
+     * @param work the item
      * @return false when it was already queued
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean queueWork(KthreadWorker worker, KthreadWork work) {
         machine.checkOpen();
@@ -374,6 +432,9 @@ public final class Kthreads {
      * finished (a flush item is queued right behind it); returns at once when it is neither. Process context.
      * An item waiting on the delayed list for its timer is not waited for: the kernel's flush would wait forever
      * there (its flush item would sit on the delayed list); this one WARNs and returns instead.
+     *
+     * @param work the item
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void flushWork(KthreadWork work) {
         machine.checkOpen();
@@ -405,7 +466,13 @@ public final class Kthreads {
         sched.waitForCompletion(done);
     }
 
-    /** {@code kthread_flush_worker(worker)}: waits until every item queued before this call has run. Process context. */
+    /**
+     * {@code kthread_flush_worker(worker)}: waits until every item queued before this call has run. Process
+     * context.
+     *
+     * @param worker the worker
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void flushWorker(KthreadWorker worker) {
         machine.checkOpen();
         machine.current().mightSleep("kthread_flush_worker");
@@ -460,7 +527,11 @@ public final class Kthreads {
      * {@code kthread_queue_delayed_work(worker, dwork, delay)}: queues {@code dwork} after {@code delay} jiffies
      * (at once for 0) unless it is queued or pending. Any context.
      *
+     * @param worker the worker
+     * @param dwork the delayed item
+     * @param delay jiffies to wait; 0 queues at once
      * @return false when it was already queued or pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean queueDelayedWork(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
         machine.checkOpen();
@@ -508,8 +579,12 @@ public final class Kthreads {
      * {@code kthread_mod_delayed_work(worker, dwork, delay)}: (re)queues {@code dwork} after {@code delay} jiffies
      * whether or not it was queued or pending. Any context but hardirq (it may wait for the timer's callback).
      *
+     * @param worker the worker
+     * @param dwork the delayed item
+     * @param delay jiffies to wait; 0 queues at once
      * @return true when it was queued or pending before (or another caller is cancelling it, which this call
      *         then leaves alone), false when it was idle
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean modDelayedWork(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
         machine.checkOpen();
@@ -573,13 +648,22 @@ public final class Kthreads {
      * {@code kthread_cancel_work_sync(work)}: takes {@code work} off the queue and waits until a run in progress
      * has finished; queueing it meanwhile fails. Process context.
      *
+     * @param work the item
      * @return whether it was queued
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean cancelWorkSync(KthreadWork work) {
         return cancelSync(work, false);
     }
 
-    /** {@code kthread_cancel_delayed_work_sync(dwork)}: as {@link #cancelWorkSync}, and the timer is cancelled first. */
+    /**
+     * {@code kthread_cancel_delayed_work_sync(dwork)}: as {@link #cancelWorkSync}, and the timer is cancelled
+     * first.
+     *
+     * @param dwork the delayed item
+     * @return true when it was queued or its timer armed
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean cancelDelayedWorkSync(KthreadDelayedWork dwork) {
         return cancelSync(dwork, true);
     }
@@ -624,6 +708,9 @@ public final class Kthreads {
     /**
      * {@code kthread_destroy_worker(worker)}: flushes it, stops its kthread and WARNs about items left on its
      * lists. Process context.
+     *
+     * @param worker the worker
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void destroyWorker(KthreadWorker worker) {
         machine.checkOpen();

@@ -99,6 +99,8 @@ public final class Sched {
      * {@code irq_exit}, on {@code cpu/N} it is CPU N's idle task {@code swapper/N} (pid 0) — the task the
      * interrupt interrupted; a task thread serving softirqs at its {@code local_bh_enable()} is itself; a
      * kthread, kworker, {@code ksoftirqd/N} or IRQ thread is its own task. Any thread attached to the kernel.
+     *
+     * @return the calling context's task
      */
     public Task current() {
         return taskOf(machine.current());
@@ -125,7 +127,11 @@ public final class Sched {
         return lastPid.incrementAndGet();
     }
 
-    /** {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read. */
+    /**
+     * {@code set_current_state(state)}: a volatile write, ordered before the caller's next volatile read.
+     *
+     * @param state a {@code TASK_*} state
+     */
     public void setCurrentState(int state) {
         RuntimeAccess.get().setTaskState(machine.current(), state);
     }
@@ -146,14 +152,22 @@ public final class Sched {
      * jiffies passed. Returns at once when the task is running (woken after setting its state) or, in an
      * interruptible or killable state, when a signal is pending for it.
      *
+     * @param timeout jiffies to sleep at most, or {@link Timers#MAX_SCHEDULE_TIMEOUT}
      * @return the jiffies left, 0 when the time ran out ({@link Timers#MAX_SCHEDULE_TIMEOUT} for an untimed sleep)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long scheduleTimeout(long timeout) {
         machine.checkOpen();
         return sleep(machine.current(), timeout, "schedule_timeout");
     }
 
-    /** {@code schedule_timeout_killable(timeout)}: {@link Task#TASK_KILLABLE}, then {@link #scheduleTimeout}. */
+    /**
+     * {@code schedule_timeout_killable(timeout)}: {@link Task#TASK_KILLABLE}, then {@link #scheduleTimeout}.
+     *
+     * @param timeout jiffies to sleep at most, or {@link Timers#MAX_SCHEDULE_TIMEOUT}
+     * @return the jiffies left, 0 when the time ran out
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public long scheduleTimeoutKillable(long timeout) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
@@ -161,7 +175,13 @@ public final class Sched {
         return sleep(ctx, timeout, "schedule_timeout_killable");
     }
 
-    /** {@code schedule_timeout_idle(timeout)}: {@link Task#TASK_IDLE}, then {@link #scheduleTimeout}. */
+    /**
+     * {@code schedule_timeout_idle(timeout)}: {@link Task#TASK_IDLE}, then {@link #scheduleTimeout}.
+     *
+     * @param timeout jiffies to sleep at most, or {@link Timers#MAX_SCHEDULE_TIMEOUT}
+     * @return the jiffies left, 0 when the time ran out
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public long scheduleTimeoutIdle(long timeout) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
@@ -237,13 +257,22 @@ public final class Sched {
      * set that state and has not called {@code schedule()} yet, which then returns at once); starts a kthread
      * made by {@code kthread_create}. Any context.
      *
+     * @param p the task to wake
      * @return whether it woke the task (false when it was running)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean wakeUpProcess(Task p) {
         return wakeUpState(p, TASK_NORMAL);
     }
 
-    /** {@code wake_up_state(p, state)}: {@code try_to_wake_up} for the states in {@code state}. Any context. */
+    /**
+     * {@code wake_up_state(p, state)}: {@code try_to_wake_up} for the states in {@code state}. Any context.
+     *
+     * @param p the task to wake
+     * @param state the {@code TASK_*} states it may be woken from
+     * @return whether it woke the task
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean wakeUpState(Task p, int state) {
         machine.checkOpen();
         return tryToWakeUp(p, state);
@@ -292,6 +321,9 @@ public final class Sched {
     /**
      * {@code signal_pending(p)}: for the calling task, its thread's interrupt status; for another task thread,
      * that thread's. Kernel threads have none. Any thread.
+     *
+     * @param p the task
+     * @return true when a signal is pending
      */
     public boolean signalPending(Task p) {
         if (p.context() == ExecutionContext.currentOrNull()) {
@@ -301,7 +333,12 @@ public final class Sched {
         return t != null && t.isInterrupted();
     }
 
-    /** {@code fatal_signal_pending(p)}: a {@code SIGKILL} is pending. Any thread. */
+    /**
+     * {@code fatal_signal_pending(p)}: a {@code SIGKILL} is pending. Any thread.
+     *
+     * @param p the task
+     * @return true when a fatal signal is pending
+     */
     public boolean fatalSignalPending(Task p) {
         return p.fatalSignal && signalPending(p);
     }
@@ -327,6 +364,7 @@ public final class Sched {
      * @param sig the signal number, 1..64
      * @param p   the task
      * @throws KernelException {@code EINVAL} for a signal number outside 1..64
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void sendSig(int sig, Task p) {
         machine.checkOpen();
@@ -355,12 +393,28 @@ public final class Sched {
     // Wait queues (include/linux/wait.h, kernel/sched/wait.c)
     // ------------------------------------------------------------------------------------------
 
-    /** {@code default_wake_function}: {@code try_to_wake_up(wq_entry->private, mode)}. */
+    /**
+     * {@code default_wake_function}: {@code try_to_wake_up(wq_entry->private, mode)}.
+     *
+     * @param e the entry being woken
+     * @param mode the {@code TASK_*} states to wake from
+     * @param wakeFlags the wake flags (unused)
+     * @param key the wake-up's key (unused)
+     * @return 1 when it woke the task, else 0
+     */
     public static int defaultWakeFunction(WaitQueueEntry e, int mode, int wakeFlags, Object key) {
         return e.sched.tryToWakeUp(e.task, mode) ? 1 : 0;
     }
 
-    /** {@code autoremove_wake_function}: as {@link #defaultWakeFunction}, and a woken entry leaves the queue. */
+    /**
+     * {@code autoremove_wake_function}: as {@link #defaultWakeFunction}, and a woken entry leaves the queue.
+     *
+     * @param e the entry being woken
+     * @param mode the {@code TASK_*} states to wake from
+     * @param wakeFlags the wake flags (unused)
+     * @param key the wake-up's key (unused)
+     * @return 1 when it woke the task, else 0
+     */
     public static int autoremoveWakeFunction(WaitQueueEntry e, int mode, int wakeFlags, Object key) {
         int ret = defaultWakeFunction(e, mode, wakeFlags, key);
         if (ret != 0 && e.head != null) {
@@ -369,28 +423,55 @@ public final class Sched {
         return ret;
     }
 
-    /** {@code woken_wake_function}: marks the entry {@code WQ_FLAG_WOKEN}, then {@link #defaultWakeFunction}. */
+    /**
+     * {@code woken_wake_function}: marks the entry {@code WQ_FLAG_WOKEN}, then {@link #defaultWakeFunction}.
+     *
+     * @param e the entry being woken
+     * @param mode the {@code TASK_*} states to wake from
+     * @param wakeFlags the wake flags (unused)
+     * @param key the wake-up's key (unused)
+     * @return 1 when it woke the task, else 0
+     */
     public static int wokenWakeFunction(WaitQueueEntry e, int mode, int wakeFlags, Object key) {
         e.flags |= WaitQueueEntry.WQ_FLAG_WOKEN;
         return defaultWakeFunction(e, mode, wakeFlags, key);
     }
 
-    /** {@code DEFINE_WAIT(name)}: an entry for the calling task with {@code autoremove_wake_function}. */
+    /**
+     * {@code DEFINE_WAIT(name)}: an entry for the calling task with {@code autoremove_wake_function}.
+     *
+     * @return the new entry, not queued
+     */
     public WaitQueueEntry defineWait() {
         return new WaitQueueEntry(this, current(), Sched::autoremoveWakeFunction, 0);
     }
 
-    /** {@code init_waitqueue_entry(entry, p)}: an entry for {@code p} with {@code default_wake_function}. */
+    /**
+     * {@code init_waitqueue_entry(entry, p)}: an entry for {@code p} with {@code default_wake_function}.
+     *
+     * @param p the task the entry wakes
+     * @return the new entry, not queued
+     */
     public WaitQueueEntry initWaitqueueEntry(Task p) {
         return new WaitQueueEntry(this, Objects.requireNonNull(p, "p"), Sched::defaultWakeFunction, 0);
     }
 
-    /** {@code init_waitqueue_func_entry(entry, func)}: a callback entry (no task), as {@code poll} uses. */
+    /**
+     * {@code init_waitqueue_func_entry(entry, func)}: a callback entry (no task), as {@code poll} uses.
+     *
+     * @param func called for each wake-up that reaches the entry
+     * @return the new entry, not queued
+     */
     public WaitQueueEntry initWaitqueueFuncEntry(WaitQueueEntry.WakeFunction func) {
         return new WaitQueueEntry(this, null, Objects.requireNonNull(func, "func"), 0);
     }
 
-    /** {@code add_wait_queue(wq, entry)}: non-exclusive, at the head. Any context. */
+    /**
+     * {@code add_wait_queue(wq, entry)}: non-exclusive, at the head. Any context.
+     *
+     * @param wq the wait queue
+     * @param e the entry, not queued
+     */
     public void addWaitQueue(WaitQueueHead wq, WaitQueueEntry e) {
         synchronized (wq) {
             e.flags &= ~WaitQueueEntry.WQ_FLAG_EXCLUSIVE;
@@ -398,7 +479,12 @@ public final class Sched {
         }
     }
 
-    /** {@code add_wait_queue_exclusive(wq, entry)}: exclusive, at the tail. Any context. */
+    /**
+     * {@code add_wait_queue_exclusive(wq, entry)}: exclusive, at the tail. Any context.
+     *
+     * @param wq the wait queue
+     * @param e the entry, not queued
+     */
     public void addWaitQueueExclusive(WaitQueueHead wq, WaitQueueEntry e) {
         synchronized (wq) {
             e.flags |= WaitQueueEntry.WQ_FLAG_EXCLUSIVE;
@@ -406,7 +492,12 @@ public final class Sched {
         }
     }
 
-    /** {@code remove_wait_queue(wq, entry)}. Any context. */
+    /**
+     * {@code remove_wait_queue(wq, entry)}. Any context.
+     *
+     * @param wq the wait queue
+     * @param e the queued entry
+     */
     public void removeWaitQueue(WaitQueueHead wq, WaitQueueEntry e) {
         synchronized (wq) {
             wq.remove(e);
@@ -416,6 +507,11 @@ public final class Sched {
     /**
      * {@code prepare_to_wait(wq, entry, state)}: queues the entry (non-exclusive, at the head) unless it is
      * queued, then sets the task state. The caller then tests its condition and calls {@link #schedule()}.
+     *
+     * @param wq the wait queue
+     * @param e the calling task's entry
+     * @param state the {@code TASK_*} state to sleep in
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void prepareToWait(WaitQueueHead wq, WaitQueueEntry e, int state) {
         machine.checkOpen();
@@ -432,7 +528,11 @@ public final class Sched {
     /**
      * {@code prepare_to_wait_exclusive(wq, entry, state)}: queues the entry exclusive, at the tail.
      *
+     * @param wq the wait queue
+     * @param e the calling task's entry
+     * @param state the {@code TASK_*} state to sleep in
      * @return whether the queue was empty before (the caller is the first waiter)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean prepareToWaitExclusive(WaitQueueHead wq, WaitQueueEntry e, int state) {
         machine.checkOpen();
@@ -453,6 +553,12 @@ public final class Sched {
      * {@code prepare_to_wait_event(wq, entry, state)}: as {@code prepare_to_wait} (exclusive entries at the
      * tail), except that with a signal pending for an interruptible or killable state it dequeues the entry and
      * returns {@code -ERESTARTSYS} instead of setting the state.
+     *
+     * @param wq the wait queue
+     * @param e the calling task's entry
+     * @param state the {@code TASK_*} state to sleep in
+     * @return 0, or {@code -ERESTARTSYS} when a signal is pending for the state (the entry then left the queue)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long prepareToWaitEvent(WaitQueueHead wq, WaitQueueEntry e, int state) {
         machine.checkOpen();
@@ -475,7 +581,12 @@ public final class Sched {
         return 0;
     }
 
-    /** {@code finish_wait(wq, entry)}: the task runs again and the entry leaves the queue if still on it. */
+    /**
+     * {@code finish_wait(wq, entry)}: the task runs again and the entry leaves the queue if still on it.
+     *
+     * @param wq the wait queue
+     * @param e the calling task's entry
+     */
     public void finishWait(WaitQueueHead wq, WaitQueueEntry e) {
         RuntimeAccess.get().setTaskState(machine.current(), TASK_RUNNING);
         if (e.queued) { // list_empty_careful()
@@ -490,7 +601,12 @@ public final class Sched {
      * {@code nrExclusive} exclusive ones ({@code 0}: all), walking the queue from its head. Any context; with
      * nobody queued one volatile read.
      *
+     * @param wq the wait queue
+     * @param mode the {@code TASK_*} states to wake from
+     * @param nrExclusive how many exclusive waiters to wake, 0 for all
+     * @param key passed to the entries' wake functions
      * @return how many exclusive waiters it woke
+     * @throws IllegalStateException when the kernel is closed or has panicked (only when someone waits)
      */
     public int wakeUpCommon(WaitQueueHead wq, int mode, int nrExclusive, Object key) {
         if (!wq.active()) {
@@ -504,42 +620,86 @@ public final class Sched {
         return nrExclusive - remaining;
     }
 
-    /** {@code wake_up(wq)}: every non-exclusive waiter and one exclusive. Any context. */
+    /**
+     * {@code wake_up(wq)}: every non-exclusive waiter and one exclusive. Any context.
+     *
+     * @param wq the wait queue
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUp(WaitQueueHead wq) {
         return wakeUpCommon(wq, TASK_NORMAL, 1, null);
     }
 
-    /** {@code wake_up_nr(wq, nr)}. Any context. */
+    /**
+     * {@code wake_up_nr(wq, nr)}. Any context.
+     *
+     * @param wq the wait queue
+     * @param nr how many exclusive waiters to wake, 0 for all
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUpNr(WaitQueueHead wq, int nr) {
         return wakeUpCommon(wq, TASK_NORMAL, nr, null);
     }
 
-    /** {@code wake_up_all(wq)}. Any context. */
+    /**
+     * {@code wake_up_all(wq)}. Any context.
+     *
+     * @param wq the wait queue
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUpAll(WaitQueueHead wq) {
         return wakeUpCommon(wq, TASK_NORMAL, 0, null);
     }
 
-    /** {@code wake_up_interruptible(wq)}: only waiters sleeping in {@link Task#TASK_INTERRUPTIBLE}. Any context. */
+    /**
+     * {@code wake_up_interruptible(wq)}: only waiters sleeping in {@link Task#TASK_INTERRUPTIBLE}. Any context.
+     *
+     * @param wq the wait queue
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUpInterruptible(WaitQueueHead wq) {
         return wakeUpCommon(wq, TASK_INTERRUPTIBLE, 1, null);
     }
 
-    /** {@code wake_up_interruptible_nr(wq, nr)}. Any context. */
+    /**
+     * {@code wake_up_interruptible_nr(wq, nr)}. Any context.
+     *
+     * @param wq the wait queue
+     * @param nr how many exclusive waiters to wake, 0 for all
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUpInterruptibleNr(WaitQueueHead wq, int nr) {
         return wakeUpCommon(wq, TASK_INTERRUPTIBLE, nr, null);
     }
 
-    /** {@code wake_up_interruptible_all(wq)}. Any context. */
+    /**
+     * {@code wake_up_interruptible_all(wq)}. Any context.
+     *
+     * @param wq the wait queue
+     * @return how many exclusive waiters it woke
+     */
     public int wakeUpInterruptibleAll(WaitQueueHead wq) {
         return wakeUpCommon(wq, TASK_INTERRUPTIBLE, 0, null);
     }
 
-    /** {@code wait_event(wq, condition)}: sleeps uninterruptibly until {@code condition} holds after a wake-up. */
+    /**
+     * {@code wait_event(wq, condition)}: sleeps uninterruptibly until {@code condition} holds after a wake-up.
+     *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void waitEvent(WaitQueueHead wq, BooleanSupplier condition) {
         waitEventCommon(wq, condition, TASK_UNINTERRUPTIBLE, false, Timers.MAX_SCHEDULE_TIMEOUT, "wait_event");
     }
 
-    /** {@code wait_event_idle(wq, condition)}: as {@link #waitEvent}, in {@link Task#TASK_IDLE}. */
+    /**
+     * {@code wait_event_idle(wq, condition)}: as {@link #waitEvent}, in {@link Task#TASK_IDLE}.
+     *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void waitEventIdle(WaitQueueHead wq, BooleanSupplier condition) {
         waitEventCommon(wq, condition, Task.TASK_IDLE, false, Timers.MAX_SCHEDULE_TIMEOUT, "wait_event_idle");
     }
@@ -547,8 +707,12 @@ public final class Sched {
     /**
      * {@code wait_event_timeout(wq, condition, timeout)}.
      *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @param timeout jiffies to wait at most
      * @return 0 when {@code condition} was still false when the time ran out; otherwise the jiffies left, at
      *         least 1 (also when it became true just as the time ran out)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long waitEventTimeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
         return waitEventCommon(wq, condition, TASK_UNINTERRUPTIBLE, false, timeout, "wait_event_timeout");
@@ -557,14 +721,24 @@ public final class Sched {
     /**
      * {@code wait_event_interruptible(wq, condition)}.
      *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
      * @return 0 when {@code condition} holds, {@code -ERESTARTSYS} when a signal (thread interrupt) ended the wait
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public int waitEventInterruptible(WaitQueueHead wq, BooleanSupplier condition) {
         return (int) waitEventCommon(wq, condition, TASK_INTERRUPTIBLE, false, Timers.MAX_SCHEDULE_TIMEOUT,
                 "wait_event_interruptible");
     }
 
-    /** {@code wait_event_interruptible_exclusive(wq, condition)}: an exclusive waiter (woken one at a time). */
+    /**
+     * {@code wait_event_interruptible_exclusive(wq, condition)}: an exclusive waiter (woken one at a time).
+     *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @return 0 when {@code condition} holds, {@code -ERESTARTSYS} when a signal ended the wait
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int waitEventInterruptibleExclusive(WaitQueueHead wq, BooleanSupplier condition) {
         return (int) waitEventCommon(wq, condition, TASK_INTERRUPTIBLE, true, Timers.MAX_SCHEDULE_TIMEOUT,
                 "wait_event_interruptible_exclusive");
@@ -573,20 +747,39 @@ public final class Sched {
     /**
      * {@code wait_event_interruptible_timeout(wq, condition, timeout)}.
      *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @param timeout jiffies to wait at most
      * @return {@code -ERESTARTSYS} on a signal, 0 when the time ran out with {@code condition} false, otherwise
      *         the jiffies left (at least 1)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long waitEventInterruptibleTimeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
         return waitEventCommon(wq, condition, TASK_INTERRUPTIBLE, false, timeout, "wait_event_interruptible_timeout");
     }
 
-    /** {@code wait_event_killable(wq, condition)}: 0, or {@code -ERESTARTSYS} when a {@code SIGKILL} ended it. */
+    /**
+     * {@code wait_event_killable(wq, condition)}: 0, or {@code -ERESTARTSYS} when a {@code SIGKILL} ended it.
+     *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @return 0 when {@code condition} holds, {@code -ERESTARTSYS} when a {@code SIGKILL} ended the wait
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int waitEventKillable(WaitQueueHead wq, BooleanSupplier condition) {
         return (int) waitEventCommon(wq, condition, TASK_KILLABLE, false, Timers.MAX_SCHEDULE_TIMEOUT,
                 "wait_event_killable");
     }
 
-    /** {@code wait_event_killable_timeout(wq, condition, timeout)}: as the interruptible form, for {@code SIGKILL}. */
+    /**
+     * {@code wait_event_killable_timeout(wq, condition, timeout)}: as the interruptible form, for {@code SIGKILL}.
+     *
+     * @param wq the wait queue wakers use
+     * @param condition tested before each sleep and after each wake-up
+     * @param timeout jiffies to wait at most
+     * @return {@code -ERESTARTSYS} on a {@code SIGKILL}, 0 when the time ran out, otherwise the jiffies left
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public long waitEventKillableTimeout(WaitQueueHead wq, BooleanSupplier condition, long timeout) {
         return waitEventCommon(wq, condition, TASK_KILLABLE, false, timeout, "wait_event_killable_timeout");
     }
@@ -709,7 +902,11 @@ public final class Sched {
     // Completions (kernel/sched/completion.c)
     // ------------------------------------------------------------------------------------------
 
-    /** {@code reinit_completion(x)}: {@code done} back to 0. */
+    /**
+     * {@code reinit_completion(x)}: {@code done} back to 0.
+     *
+     * @param x the completion, with no waiters
+     */
     public void reinitCompletion(Completion x) {
         x.done = 0;
     }
@@ -717,6 +914,9 @@ public final class Sched {
     /**
      * {@code complete(x)}: one more done (saturating at {@code UINT_MAX}), and the first waiter, in queue order,
      * is woken. Any context.
+     *
+     * @param x the completion
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void complete(Completion x) {
         machine.checkOpen();
@@ -728,7 +928,12 @@ public final class Sched {
         }
     }
 
-    /** {@code complete_all(x)}: {@code done} becomes {@code UINT_MAX} and every waiter is woken. Any context. */
+    /**
+     * {@code complete_all(x)}: {@code done} becomes {@code UINT_MAX} and every waiter is woken. Any context.
+     *
+     * @param x the completion
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void completeAll(Completion x) {
         machine.checkOpen();
         synchronized (x.wait) {
@@ -749,7 +954,12 @@ public final class Sched {
         q.remove(curr);
     }
 
-    /** {@code wait_for_completion(x)}: uninterruptibly, until a {@code complete} is there to consume. */
+    /**
+     * {@code wait_for_completion(x)}: uninterruptibly, until a {@code complete} is there to consume.
+     *
+     * @param x the completion
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void waitForCompletion(Completion x) {
         waitForCommon(x, Timers.MAX_SCHEDULE_TIMEOUT, TASK_UNINTERRUPTIBLE, "wait_for_completion");
     }
@@ -757,13 +967,22 @@ public final class Sched {
     /**
      * {@code wait_for_completion_timeout(x, timeout)}.
      *
+     * @param x the completion
+     * @param timeout jiffies to wait at most
      * @return 0 when the time ran out, otherwise the jiffies left (at least 1)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long waitForCompletionTimeout(Completion x, long timeout) {
         return waitForCommon(x, timeout, TASK_UNINTERRUPTIBLE, "wait_for_completion_timeout");
     }
 
-    /** {@code wait_for_completion_interruptible(x)}: 0, or {@code -ERESTARTSYS} when a signal ended it. */
+    /**
+     * {@code wait_for_completion_interruptible(x)}: 0, or {@code -ERESTARTSYS} when a signal ended it.
+     *
+     * @param x the completion
+     * @return 0, or {@code -ERESTARTSYS}
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int waitForCompletionInterruptible(Completion x) {
         long t = waitForCommon(x, Timers.MAX_SCHEDULE_TIMEOUT, TASK_INTERRUPTIBLE,
                 "wait_for_completion_interruptible");
@@ -773,19 +992,35 @@ public final class Sched {
     /**
      * {@code wait_for_completion_interruptible_timeout(x, timeout)}.
      *
+     * @param x the completion
+     * @param timeout jiffies to wait at most
      * @return {@code -ERESTARTSYS} on a signal, 0 when the time ran out, otherwise the jiffies left (at least 1)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long waitForCompletionInterruptibleTimeout(Completion x, long timeout) {
         return waitForCommon(x, timeout, TASK_INTERRUPTIBLE, "wait_for_completion_interruptible_timeout");
     }
 
-    /** {@code wait_for_completion_killable(x)}: 0, or {@code -ERESTARTSYS} when a {@code SIGKILL} ended it. */
+    /**
+     * {@code wait_for_completion_killable(x)}: 0, or {@code -ERESTARTSYS} when a {@code SIGKILL} ended it.
+     *
+     * @param x the completion
+     * @return 0, or {@code -ERESTARTSYS}
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int waitForCompletionKillable(Completion x) {
         long t = waitForCommon(x, Timers.MAX_SCHEDULE_TIMEOUT, TASK_KILLABLE, "wait_for_completion_killable");
         return t == -ERESTARTSYS ? -ERESTARTSYS : 0;
     }
 
-    /** {@code wait_for_completion_killable_timeout(x, timeout)}: as the interruptible form, for {@code SIGKILL}. */
+    /**
+     * {@code wait_for_completion_killable_timeout(x, timeout)}: as the interruptible form, for {@code SIGKILL}.
+     *
+     * @param x the completion
+     * @param timeout jiffies to wait at most
+     * @return {@code -ERESTARTSYS} on a {@code SIGKILL}, 0 when the time ran out, otherwise the jiffies left
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public long waitForCompletionKillableTimeout(Completion x, long timeout) {
         return waitForCommon(x, timeout, TASK_KILLABLE, "wait_for_completion_killable_timeout");
     }
@@ -839,6 +1074,7 @@ public final class Sched {
     /**
      * {@code try_wait_for_completion(x)}: consumes a done without sleeping. Any context.
      *
+     * @param x the completion
      * @return false when none was there
      */
     public boolean tryWaitForCompletion(Completion x) {
@@ -856,7 +1092,12 @@ public final class Sched {
         }
     }
 
-    /** {@code completion_done(x)}: whether a done is there (a waiter would not sleep). Any context. */
+    /**
+     * {@code completion_done(x)}: whether a done is there (a waiter would not sleep). Any context.
+     *
+     * @param x the completion
+     * @return true when a done is there
+     */
     public boolean completionDone(Completion x) {
         if (x.done == 0) {
             return false;

@@ -52,27 +52,47 @@ public final class Task {
         this.thread = thread;
     }
 
-    /** {@code p->comm}: the name, cut to 15 characters as the kernel's. */
+    /**
+     * {@code p->comm}: the name, cut to 15 characters as the kernel's.
+     *
+     * @return the name
+     */
     public String comm() {
         return comm;
     }
 
-    /** {@code p->pid}: 0 for the idle tasks {@code swapper/N}, otherwise unique on its kernel. */
+    /**
+     * {@code p->pid}: 0 for the idle tasks {@code swapper/N}, otherwise unique on its kernel.
+     *
+     * @return the pid
+     */
     public int pid() {
         return pid;
     }
 
-    /** {@code READ_ONCE(p->__state)}: {@link #TASK_RUNNING} or the state it sleeps (or is about to sleep) in. */
+    /**
+     * {@code READ_ONCE(p->__state)}: {@link #TASK_RUNNING} or the state it sleeps (or is about to sleep) in.
+     *
+     * @return the state
+     */
     public int state() {
         return ctx.taskState();
     }
 
-    /** Whether this is a kthread ({@code p->flags & PF_KTHREAD}); kworkers and IRQ threads are kernel threads too. */
+    /**
+     * Whether this is a kthread ({@code p->flags & PF_KTHREAD}); kworkers and IRQ threads are kernel threads too.
+     *
+     * @return true for a kthread
+     */
     public boolean isKthread() {
         return kthread != null || ctx.role() != ExecutionContext.Role.TASK;
     }
 
-    /** The context the task runs in. */
+    /**
+     * The context the task runs in.
+     *
+     * @return the execution context
+     */
     public ExecutionContext context() {
         return ctx;
     }

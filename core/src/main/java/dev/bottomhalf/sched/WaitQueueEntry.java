@@ -23,6 +23,12 @@ public final class WaitQueueEntry {
     @FunctionalInterface
     public interface WakeFunction {
         /**
+         * Handles one wake-up that reached the entry, under the head's lock in the waker's context.
+         *
+         * @param entry this entry
+         * @param mode the {@code TASK_*} states the wake-up wakes from
+         * @param wakeFlags the wake flags
+         * @param key the wake-up's key, for entries that filter on it
          * @return positive when it woke something (an exclusive entry then counts against {@code nr_exclusive}),
          *         0 when not, negative to stop the walk
          */
@@ -45,17 +51,29 @@ public final class WaitQueueEntry {
         this.flags = flags;
     }
 
-    /** The entry's flags ({@link #WQ_FLAG_EXCLUSIVE}, {@link #WQ_FLAG_WOKEN}). */
+    /**
+     * The entry's flags ({@link #WQ_FLAG_EXCLUSIVE}, {@link #WQ_FLAG_WOKEN}).
+     *
+     * @return the flag bits
+     */
     public int flags() {
         return flags;
     }
 
-    /** {@code wq_entry->private}: the task it wakes, or null for a callback entry. */
+    /**
+     * {@code wq_entry->private}: the task it wakes, or null for a callback entry.
+     *
+     * @return the task, or null
+     */
     public Task task() {
         return task;
     }
 
-    /** Whether the entry is on a wait queue ({@code !list_empty(&wq_entry->entry)}). Any thread; a snapshot. */
+    /**
+     * Whether the entry is on a wait queue ({@code !list_empty(&wq_entry->entry)}). Any thread; a snapshot.
+     *
+     * @return true while queued
+     */
     public boolean queued() {
         return queued;
     }

@@ -25,21 +25,38 @@ public final class WaitQueueHead {
     private WaitQueueEntry last;    // guarded by this
     private volatile int count;     // written under this
 
-    /** {@code DECLARE_WAIT_QUEUE_HEAD(name)} / {@code init_waitqueue_head(wq)}. */
+    /**
+     * {@code DECLARE_WAIT_QUEUE_HEAD(name)} / {@code init_waitqueue_head(wq)}.
+     *
+     * @param name the head's name, for reports
+     */
     public WaitQueueHead(String name) {
         this.name = name;
     }
 
+    /**
+     * The head's name, as given; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** {@code waitqueue_active(wq)}: whether an entry is queued. Any thread; one volatile read, a snapshot. */
+    /**
+     * {@code waitqueue_active(wq)}: whether an entry is queued. Any thread; one volatile read, a snapshot.
+     *
+     * @return true when some entry is queued
+     */
     public boolean active() {
         return count != 0;
     }
 
-    /** How many entries are queued. Any thread; a snapshot. */
+    /**
+     * How many entries are queued. Any thread; a snapshot.
+     *
+     * @return the number of entries
+     */
     public int size() {
         return count;
     }

@@ -7,5 +7,6 @@ package dev.bottomhalf.softirq;
  */
 @FunctionalInterface
 public interface SoftirqAction {
+    /** Runs the vector's work, in softirq context on the raising CPU. */
     void run();
 }

@@ -34,17 +34,30 @@ public enum SoftirqVector {
 
     private static final SoftirqVector[] VALUES = values();
 
-    /** The vector's number: its bit in the pending mask. */
+    /**
+     * The vector's number: its bit in the pending mask.
+     *
+     * @return the number, 0..9
+     */
     public int nr() {
         return ordinal();
     }
 
-    /** The pending-mask bit of this vector. */
+    /**
+     * The pending-mask bit of this vector.
+     *
+     * @return {@code 1 << nr()}
+     */
     public int bit() {
         return 1 << ordinal();
     }
 
-    /** The standard vector numbered {@code nr}, or null for 10..31. */
+    /**
+     * The standard vector numbered {@code nr}, or null for 10..31.
+     *
+     * @param nr a vector number
+     * @return the vector, or null
+     */
     public static SoftirqVector of(int nr) {
         return nr >= 0 && nr < NR_SOFTIRQS ? VALUES[nr] : null;
     }

@@ -123,7 +123,13 @@ public final class Softirqs {
     // The vector table
     // ------------------------------------------------------------------------------------------
 
-    /** {@code open_softirq(nr, action)} for a standard vector. */
+    /**
+     * {@code open_softirq(nr, action)} for a standard vector.
+     *
+     * @param vector the standard vector
+     * @param action its handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void open(SoftirqVector vector, SoftirqAction action) {
         open(vector.nr(), vector.name(), action);
     }
@@ -133,7 +139,11 @@ public final class Softirqs {
      * standard names; 10–31 are user vectors shown in {@code /proc/softirqs} under {@code name}.
      * Re-opening a vector replaces its handler, as in the kernel.
      *
+     * @param nr the vector, 0..31
+     * @param name the user vector's name of 1..12 characters (ignored for 0–9)
+     * @param action its handler
      * @throws KernelException {@code EINVAL} for a vector outside 0..31 or an empty name
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public synchronized void open(int nr, String name, SoftirqAction action) {
         machine.checkOpen();
@@ -157,12 +167,22 @@ public final class Softirqs {
         return (SoftirqAction) ACTIONS.getAcquire(actions, nr);
     }
 
-    /** The {@code /proc/softirqs} name of vector {@code nr}, or null for an unopened user vector. */
+    /**
+     * The {@code /proc/softirqs} name of vector {@code nr}, or null for an unopened user vector.
+     *
+     * @param nr the vector, 0..31
+     * @return the name
+     */
     public String name(int nr) {
         return names[nr];
     }
 
-    /** Whether vector {@code nr} has a handler. */
+    /**
+     * Whether vector {@code nr} has a handler.
+     *
+     * @param nr the vector, 0..31
+     * @return true when opened
+     */
     public boolean isOpen(int nr) {
         return action(nr) != null;
     }
@@ -171,7 +191,13 @@ public final class Softirqs {
     // Raising
     // ------------------------------------------------------------------------------------------
 
-    /** {@code raise_softirq(nr)} for a standard vector. */
+    /**
+     * {@code raise_softirq(nr)} for a standard vector.
+     *
+     * @param vector the standard vector
+     * @throws KernelException {@code EINVAL} for a vector without a handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void raise(SoftirqVector vector) {
         raise(vector.nr());
     }
@@ -181,7 +207,9 @@ public final class Softirqs {
      * task context (not {@code in_interrupt()}) it also wakes that CPU's ksoftirqd. Any context; raising a
      * pending vector again is one load. Allocates nothing unless tracing is on.
      *
+     * @param nr the vector
      * @throws KernelException {@code EINVAL} for a vector without a handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void raise(int nr) {
         if (raiseIrqoff(machine.currentAtEntry(), nr, true)) {
@@ -192,6 +220,10 @@ public final class Softirqs {
     /**
      * {@code raise_softirq_irqoff(nr)}: as {@link #raise(int)} for a caller that has IRQs disabled;
      * calling it with IRQs enabled is reported as the kernel's lockdep assertion.
+     *
+     * @param nr the vector
+     * @throws KernelException {@code EINVAL} for a vector without a handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void raiseIrqoff(int nr) {
         ExecutionContext ctx = machine.currentAtEntry();
@@ -201,7 +233,13 @@ public final class Softirqs {
         }
     }
 
-    /** {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd. */
+    /**
+     * {@code __raise_softirq_irqoff(nr)}: only sets the pending bit; never wakes ksoftirqd.
+     *
+     * @param nr the vector
+     * @throws KernelException {@code EINVAL} for a vector without a handler
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void raiseIrqoffNoWake(int nr) {
         ExecutionContext ctx = machine.currentAtEntry();
         assertIrqsDisabled(ctx, "__raise_softirq_irqoff");
@@ -214,6 +252,10 @@ public final class Softirqs {
      * Marks {@code nr} pending on the CPU of {@code ctx} on behalf of a subsystem that already has the
      * context at hand (tasklets, timers), through {@code Subsystems}. Wakes ksoftirqd when {@code wake} and not in
      * interrupt.
+     *
+     * @param ctx the raising context; its CPU gets the pending bit
+     * @param nr the vector
+     * @param wake whether to wake ksoftirqd (only outside interrupt context)
      */
     void raiseOn(ExecutionContext ctx, int nr, boolean wake) {
         assert nr >= 0 && nr < SoftirqVector.MAX_VECTORS && action(nr) != null : "raiseOn: unopened vector " + nr;
@@ -390,12 +432,24 @@ public final class Softirqs {
         daemons[cpu.id()].wake();
     }
 
-    /** Whether {@code ksoftirqd/cpu} has been woken and not yet gone back to sleep. Any thread. */
+    /**
+     * Whether {@code ksoftirqd/cpu} has been woken and not yet gone back to sleep. Any thread.
+     *
+     * @param cpu the CPU
+     * @return true while woken
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public boolean ksoftirqdWoken(int cpu) {
         return daemons[machine.cpu(cpu).id()].woken();
     }
 
-    /** How many batches {@code ksoftirqd/cpu} has run. Any thread. */
+    /**
+     * How many batches {@code ksoftirqd/cpu} has run. Any thread.
+     *
+     * @param cpu the CPU
+     * @return the count since boot
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public long ksoftirqdRuns(int cpu) {
         return daemons[machine.cpu(cpu).id()].runs();
     }
@@ -407,6 +461,9 @@ public final class Softirqs {
     /**
      * Stepped mode: serves CPU {@code cpu}'s pending softirqs now, as its ksoftirqd would, for a blocking
      * call that has no other thread to wait for. Does nothing if another context owns the CPU's BH level.
+     *
+     * @param cpu the CPU
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
      */
     public void runPendingOnStepped(int cpu) {
         Ksoftirqd d = daemons[machine.cpu(cpu).id()];
@@ -429,7 +486,15 @@ public final class Softirqs {
     // Statistics
     // ------------------------------------------------------------------------------------------
 
-    /** How many times vector {@code nr} ran on {@code cpu} (one per pass, not per raise). Any thread. */
+    /**
+     * How many times vector {@code nr} ran on {@code cpu} (one per pass, not per raise). Any thread.
+     *
+     * @param cpu the CPU
+     * @param nr the vector, 0..31
+     * @return the count since boot
+     * @throws IllegalArgumentException for a vector outside 0..31
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public long count(int cpu, int nr) {
         machine.cpu(cpu);
         if (nr < 0 || nr >= SoftirqVector.MAX_VECTORS) {
@@ -438,7 +503,14 @@ public final class Softirqs {
         return (long) COUNTS.getOpaque(counts, cpu * SoftirqVector.MAX_VECTORS + nr);
     }
 
-    /** {@link #count(int, int)} for a standard vector. */
+    /**
+     * {@link #count(int, int)} for a standard vector.
+     *
+     * @param cpu the CPU
+     * @param vector the standard vector
+     * @return the count since boot
+     * @throws KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public long count(int cpu, SoftirqVector vector) {
         return count(cpu, vector.nr());
     }

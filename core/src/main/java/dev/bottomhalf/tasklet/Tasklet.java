@@ -72,12 +72,22 @@ public final class Tasklet {
     /** {@code void (*callback)(struct tasklet_struct *)}. */
     @FunctionalInterface
     public interface Callback {
+        /**
+         * Runs the tasklet, in softirq context on the CPU it was scheduled on; must not sleep.
+         *
+         * @param t the tasklet being run, for {@link Tasklet#data(Class)} or its owner
+         */
         void run(Tasklet t);
     }
 
     /** The legacy {@code void (*func)(unsigned long data)}. */
     @FunctionalInterface
     public interface Func {
+        /**
+         * Runs the tasklet in the legacy form, in softirq context on the CPU it was scheduled on; must not sleep.
+         *
+         * @param data the tasklet's {@code data}
+         */
         void run(long data);
     }
 
@@ -109,21 +119,40 @@ public final class Tasklet {
         this.name = "tasklet";
     }
 
-    /** {@code tasklet_setup(t, callback)} / {@code DECLARE_TASKLET(name, callback)}: enabled, callback form. */
+    /**
+     * {@code tasklet_setup(t, callback)} / {@code DECLARE_TASKLET(name, callback)}: enabled, callback form.
+     *
+     * @param name the tasklet's name, for reports
+     * @param callback run with the tasklet
+     * @return the new, enabled tasklet
+     */
     public static Tasklet setup(String name, Callback callback) {
         Tasklet t = new Tasklet();
         t.initCallback(name, callback);
         return t;
     }
 
-    /** {@code DECLARE_TASKLET_DISABLED(name, callback)}: like {@link #setup} with a disable count of 1. */
+    /**
+     * {@code DECLARE_TASKLET_DISABLED(name, callback)}: like {@link #setup} with a disable count of 1.
+     *
+     * @param name the tasklet's name, for reports
+     * @param callback run with the tasklet
+     * @return the new, disabled tasklet
+     */
     public static Tasklet setupDisabled(String name, Callback callback) {
         Tasklet t = setup(name, callback);
         COUNT.setVolatile(t, 1);
         return t;
     }
 
-    /** {@code tasklet_init(t, func, data)}: the legacy form; the function receives {@code data}. */
+    /**
+     * {@code tasklet_init(t, func, data)}: the legacy form; the function receives {@code data}.
+     *
+     * @param name the tasklet's name, for reports
+     * @param func run with {@code data}
+     * @param data passed to {@code func}
+     * @return the new, enabled tasklet
+     */
     public static Tasklet init(String name, Func func, long data) {
         Tasklet t = new Tasklet();
         t.initFunc(name, func, data);
@@ -133,6 +162,12 @@ public final class Tasklet {
     /**
      * {@code tasklet_init(t, func, data)} where {@code data} was a pointer cast to {@code unsigned long}: here
      * the data is any object, handed to {@code func} on every run and readable with {@link #data(Class)}.
+     *
+     * @param <T> the data's type
+     * @param name the tasklet's name, for reports
+     * @param func run with {@code data}
+     * @param data handed to {@code func}, and readable with {@link #data(Class)}
+     * @return the new, enabled tasklet
      */
     public static <T> Tasklet initData(String name, java.util.function.Consumer<? super T> func, T data) {
         Tasklet t = new Tasklet();
@@ -143,6 +178,11 @@ public final class Tasklet {
     /**
      * Re-initialises this tasklet in the legacy form with an object as its {@code data}. State and count
      * reset.
+     *
+     * @param <T> the data's type
+     * @param name the tasklet's name, for reports
+     * @param func run with {@code data}
+     * @param data handed to {@code func}, and readable with {@link #data(Class)}
      */
     public <T> void initWithData(String name, java.util.function.Consumer<? super T> func, T data) {
         Objects.requireNonNull(func, "func");
@@ -153,6 +193,9 @@ public final class Tasklet {
     /**
      * The object {@code data} of the typed form, as {@code type} (the kernel's cast of {@code t->data}).
      *
+     * @param <T> the data's type
+     * @param type the data's class
+     * @return the data
      * @throws ClassCastException when the data is not a {@code type}
      * @throws IllegalStateException when the tasklet was not set up with an object
      */
@@ -165,7 +208,12 @@ public final class Tasklet {
         return type.cast(d);
     }
 
-    /** Re-initialises this tasklet in the callback form ({@code tasklet_setup}). State and count reset. */
+    /**
+     * Re-initialises this tasklet in the callback form ({@code tasklet_setup}). State and count reset.
+     *
+     * @param name the tasklet's name, for reports
+     * @param callback run with the tasklet
+     */
     public void initCallback(String name, Callback callback) {
         this.callback = Objects.requireNonNull(callback, "callback");
         this.func = null;
@@ -177,7 +225,13 @@ public final class Tasklet {
         COUNT.setVolatile(this, 0);
     }
 
-    /** Re-initialises this tasklet in the legacy form ({@code tasklet_init}). State and count reset. */
+    /**
+     * Re-initialises this tasklet in the legacy form ({@code tasklet_init}). State and count reset.
+     *
+     * @param name the tasklet's name, for reports
+     * @param func run with {@code data}
+     * @param data passed to {@code func}
+     */
     public void initFunc(String name, Func func, long data) {
         this.func = Objects.requireNonNull(func, "func");
         this.callback = null;
@@ -189,11 +243,20 @@ public final class Tasklet {
         COUNT.setVolatile(this, 0);
     }
 
+    /**
+     * The tasklet's name, as set up; any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** The {@code data} of the legacy form. */
+    /**
+     * The {@code data} of the legacy form.
+     *
+     * @return the data, 0 in the callback form
+     */
     public long data() {
         return data;
     }
@@ -216,17 +279,29 @@ public final class Tasklet {
         }
     }
 
-    /** Whether {@code TASKLET_STATE_SCHED} is set: queued and not yet started. */
+    /**
+     * Whether {@code TASKLET_STATE_SCHED} is set: queued and not yet started.
+     *
+     * @return true when scheduled
+     */
     public boolean isScheduled() {
         return (int) SCHED_STATE.getVolatile(this) != 0;
     }
 
-    /** Whether {@code TASKLET_STATE_RUN} is set: the callback is running. */
+    /**
+     * Whether {@code TASKLET_STATE_RUN} is set: the callback is running.
+     *
+     * @return true while the callback runs
+     */
     public boolean isRunning() {
         return (int) RUN_STATE.getAcquire(this) != 0;
     }
 
-    /** The disable depth. */
+    /**
+     * The disable depth.
+     *
+     * @return the depth, 0 when enabled
+     */
     public int disableCount() {
         return (int) COUNT.getVolatile(this);
     }

@@ -80,12 +80,22 @@ public final class Tasklets {
     // Scheduling
     // ------------------------------------------------------------------------------------------
 
-    /** {@code tasklet_schedule(t)}: queue on the calling context's CPU unless already scheduled. Any context. */
+    /**
+     * {@code tasklet_schedule(t)}: queue on the calling context's CPU unless already scheduled. Any context.
+     *
+     * @param t a set-up tasklet
+     * @throws IllegalStateException when the tasklet was never set up, or the kernel is closed or has panicked
+     */
     public void schedule(Tasklet t) {
         schedule(t, normal, SoftirqVector.TASKLET);
     }
 
-    /** {@code tasklet_hi_schedule(t)}: as {@link #schedule} on the high-priority list (HI_SOFTIRQ). */
+    /**
+     * {@code tasklet_hi_schedule(t)}: as {@link #schedule} on the high-priority list (HI_SOFTIRQ).
+     *
+     * @param t a set-up tasklet
+     * @throws IllegalStateException when the tasklet was never set up, or the kernel is closed or has panicked
+     */
     public void hiSchedule(Tasklet t) {
         schedule(t, hi, SoftirqVector.HI);
     }
@@ -200,7 +210,12 @@ public final class Tasklets {
     // Disable / enable / kill
     // ------------------------------------------------------------------------------------------
 
-    /** {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context. */
+    /**
+     * {@code tasklet_disable_nosync(t)}: disable depth + 1; does not wait. Any context.
+     *
+     * @param t the tasklet
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void disableNosync(Tasklet t) {
         machine.checkOpen();
         t.incrementDisableCount();
@@ -209,6 +224,9 @@ public final class Tasklets {
     /**
      * {@code tasklet_disable(t)}: disable depth + 1, then sleep until a running callback has finished.
      * May sleep. Called from the tasklet's own callback it would wait for itself: reported, and it returns.
+     *
+     * @param t the tasklet
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void disable(Tasklet t) {
         disableNosync(t);
@@ -219,6 +237,9 @@ public final class Tasklets {
      * {@code tasklet_enable(t)}: disable depth − 1. A scheduled tasklet runs on its CPU's next pass (its
      * softirq is being re-raised while it waits). The kernel does not check underflow; we refuse it with a
      * warning, because a negative count would keep the tasklet from ever running.
+     *
+     * @param t the tasklet
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void enable(Tasklet t) {
         machine.checkOpen();
@@ -228,7 +249,12 @@ public final class Tasklets {
         }
     }
 
-    /** {@code tasklet_unlock_wait(t)}: sleep until the callback is not running. May sleep. */
+    /**
+     * {@code tasklet_unlock_wait(t)}: sleep until the callback is not running. May sleep.
+     *
+     * @param t the tasklet
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void unlockWait(Tasklet t) {
         unlockWait(t, "tasklet_unlock_wait");
     }
@@ -252,6 +278,9 @@ public final class Tasklets {
      * illegal — returns after the might_sleep report. On a scheduled, disabled tasklet the kernel hangs
      * until someone enables it; we report that ({@code tasklet_kill(NAME): the tasklet is scheduled but
      * disabled ...}) and keep waiting in threaded mode, return in stepped mode.
+     *
+     * @param t the tasklet
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void kill(Tasklet t) {
         machine.checkOpen();
@@ -313,7 +342,14 @@ public final class Tasklets {
         }
     }
 
-    /** Whether CPU {@code cpu}'s normal (false) or high-priority (true) list is empty. Any thread. */
+    /**
+     * Whether CPU {@code cpu}'s normal (false) or high-priority (true) list is empty. Any thread.
+     *
+     * @param cpu the CPU
+     * @param highPriority which list
+     * @return true when empty
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public boolean listEmpty(int cpu, boolean highPriority) {
         machine.cpu(cpu);
         return (highPriority ? hi : normal)[cpu].isEmpty();

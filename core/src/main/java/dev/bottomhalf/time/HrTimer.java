@@ -42,6 +42,14 @@ public final class HrTimer {
     /** {@code enum hrtimer_restart (*function)(struct hrtimer *)}. */
     @FunctionalInterface
     public interface Callback {
+        /**
+         * Runs when the timer expires: in hard-IRQ context, or in {@code HRTIMER_SOFTIRQ} for a soft timer; must
+         * not sleep.
+         *
+         * @param timer the expired timer, for {@link HrTimer#owner(Class)}
+         * @return {@link Restart#RESTART} after moving the expiry forward to run again, else {@link
+         *   Restart#NORESTART}
+         */
         Restart run(HrTimer timer);
     }
 
@@ -74,6 +82,8 @@ public final class HrTimer {
      * An uninitialised timer embedded in {@code owner}, the driver object that a callback gets back with
      * {@link #owner(Class)} ({@code container_of(timer, struct dev, timer)}):
      * {@code final HrTimer timer = new HrTimer(this);} in the driver's class. Any thread.
+     *
+     * @param owner the embedding object
      */
     public HrTimer(Object owner) {
         this.owner = Objects.requireNonNull(owner, "owner");
@@ -83,6 +93,9 @@ public final class HrTimer {
      * {@code container_of(timer, type, field)}: the object this timer is embedded in, as {@code type}. Any
      * thread.
      *
+     * @param <T> the owner's type
+     * @param type the owner's class
+     * @return the owner
      * @throws IllegalStateException when the timer was made without an owner
      * @throws ClassCastException    when the owner is not a {@code type}
      */
@@ -94,11 +107,20 @@ public final class HrTimer {
         return type.cast(owner);
     }
 
-    /** The object this timer is embedded in, or null. */
+    /**
+     * The object this timer is embedded in, or null.
+     *
+     * @return the owner, or null
+     */
     public Object owner() {
         return owner;
     }
 
+    /**
+     * The timer's name, as set up; any thread.
+     *
+     * @return the name ({@code "hrtimer"} before it is set up)
+     */
     public String name() {
         return name;
     }
@@ -115,12 +137,20 @@ public final class HrTimer {
         this.initialised = true;
     }
 
-    /** {@code hrtimer_get_expires}: the (hard) expiry, in ns of the kernel clock. */
+    /**
+     * {@code hrtimer_get_expires}: the (hard) expiry, in ns of the kernel clock.
+     *
+     * @return the expiry in nanoseconds
+     */
     public long expires() {
         return expires;
     }
 
-    /** {@code hrtimer_get_softexpires}: the start of the expiry range. */
+    /**
+     * {@code hrtimer_get_softexpires}: the start of the expiry range.
+     *
+     * @return the soft expiry in nanoseconds
+     */
     public long softExpires() {
         return softExpires;
     }
@@ -128,23 +158,37 @@ public final class HrTimer {
     /**
      * {@code hrtimer_set_expires}: sets the expiry of a timer that is not queued (typically from its callback
      * before returning {@link Restart#RESTART}).
+     *
+     * @param ns the expiry in nanoseconds of the kernel clock
      */
     public void setExpires(long ns) {
         expires = ns;
         softExpires = ns;
     }
 
-    /** Whether it expires in HRTIMER_SOFTIRQ. */
+    /**
+     * Whether it expires in HRTIMER_SOFTIRQ.
+     *
+     * @return true for a soft timer
+     */
     public boolean isSoft() {
         return soft;
     }
 
-    /** {@code hrtimer_is_queued}. */
+    /**
+     * {@code hrtimer_is_queued}.
+     *
+     * @return true when queued
+     */
     public boolean isQueued() {
         return state == ENQUEUED;
     }
 
-    /** The CPU whose base holds (or last held) it, or −1 while it migrates. */
+    /**
+     * The CPU whose base holds (or last held) it, or −1 while it migrates.
+     *
+     * @return the CPU number, or −1
+     */
     public int cpu() {
         HrTimers.CpuBase b = cpuBase;
         return b == null ? -1 : b.cpu;

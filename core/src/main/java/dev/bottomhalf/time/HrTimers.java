@@ -81,7 +81,11 @@ public final class HrTimers {
         machine.addInterruptSource(new Interrupt());
     }
 
-    /** {@code ktime_get()}: nanoseconds of the kernel clock since boot ({@code CLOCK_MONOTONIC}). */
+    /**
+     * {@code ktime_get()}: nanoseconds of the kernel clock since boot ({@code CLOCK_MONOTONIC}).
+     *
+     * @return nanoseconds since boot
+     */
     public long now() {
         return machine.uptimeNs();
     }
@@ -97,12 +101,18 @@ public final class HrTimers {
      * wall-clock time at boot plus {@link #now()}. The boot time is the host's wall clock when the kernel was
      * built (threaded mode) or {@link #STEPPED_BOOT_REALTIME_NS} (stepped mode); nothing sets the clock
      * afterwards ({@code settimeofday} is not modelled), so it never jumps. Any thread.
+     *
+     * @return nanoseconds since the epoch
      */
     public long realNow() {
         return realtimeOffsetNs + now();
     }
 
-    /** {@code ktime_get_real_ts64(ts)}: {@link #realNow()} as seconds and nanoseconds. Any thread. */
+    /**
+     * {@code ktime_get_real_ts64(ts)}: {@link #realNow()} as seconds and nanoseconds. Any thread.
+     *
+     * @return the real time
+     */
     public Timespec64 realNowTs64() {
         return Timespec64.ofNanos(realNow());
     }
@@ -233,6 +243,12 @@ public final class HrTimers {
      * {@code hrtimer_setup(timer, function, CLOCK_MONOTONIC, mode)}: {@code mode} containing
      * {@link HrTimer.Mode#SOFT} makes it expire in HRTIMER_SOFTIRQ; otherwise in hard-IRQ context. The
      * timer belongs to the calling CPU until it is started.
+     *
+     * @param t the timer
+     * @param name its name, for reports and traces
+     * @param function its callback
+     * @param mode the modes; {@link HrTimer.Mode#SOFT} makes a soft timer, the rest matter when it is started
+     * @throws IllegalStateException when {@code t} is queued, or the kernel is closed or has panicked
      */
     public void setup(HrTimer t, String name, HrTimer.Callback function, Set<HrTimer.Mode> mode) {
         machine.checkOpen();
@@ -242,14 +258,29 @@ public final class HrTimers {
         t.init(name, function, mode.contains(HrTimer.Mode.SOFT), bases[machine.current().cpuId()]);
     }
 
-    /** Like {@link #setup} on a new timer. */
+    /**
+     * Like {@link #setup} on a new timer.
+     *
+     * @param name the timer's name, for reports and traces
+     * @param function its callback
+     * @param mode the modes; {@link HrTimer.Mode#SOFT} makes a soft timer, the rest matter when it is started
+     * @return the new, inactive timer
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public HrTimer create(String name, HrTimer.Callback function, Set<HrTimer.Mode> mode) {
         HrTimer t = new HrTimer();
         setup(t, name, function, mode);
         return t;
     }
 
-    /** {@code hrtimer_start(timer, tim, mode)}: {@link #startRange} with no slack. */
+    /**
+     * {@code hrtimer_start(timer, tim, mode)}: {@link #startRange} with no slack.
+     *
+     * @param t the timer
+     * @param tim the expiry in nanoseconds, absolute or relative by {@code mode}
+     * @param mode {@link HrTimer.Mode#ABS} or {@link HrTimer.Mode#REL}, optionally {@link HrTimer.Mode#PINNED}
+     * @throws IllegalStateException when the hrtimer was never set up, or the kernel is closed or has panicked
+     */
     public void start(HrTimer t, long tim, Set<HrTimer.Mode> mode) {
         startRange(t, tim, 0, mode);
     }
@@ -296,6 +327,12 @@ public final class HrTimers {
      * {@code hrtimer_start_range_ns(timer, tim, delta, mode)}: (re)arms {@code t} to expire between
      * {@code tim} and {@code tim + delta} ns ({@link HrTimer.Mode#REL}: from now). A queued timer is moved.
      * It goes to the calling CPU unless its callback is running (then it stays where it runs).
+     *
+     * @param t the timer
+     * @param tim the soft expiry in nanoseconds, absolute or relative by {@code mode}
+     * @param delta the slack in nanoseconds after {@code tim}
+     * @param mode {@link HrTimer.Mode#ABS} or {@link HrTimer.Mode#REL}, optionally {@link HrTimer.Mode#PINNED}
+     * @throws IllegalStateException when the hrtimer was never set up, or the kernel is closed or has panicked
      */
     public void startRange(HrTimer t, long tim, long delta, Set<HrTimer.Mode> mode) {
         machine.checkOpen();
@@ -383,7 +420,13 @@ public final class HrTimers {
     // Cancelling and queries
     // ------------------------------------------------------------------------------------------
 
-    /** {@code hrtimer_try_to_cancel}: 1 if it was queued (now removed), 0 if not active, −1 if its callback runs. */
+    /**
+     * {@code hrtimer_try_to_cancel}: 1 if it was queued (now removed), 0 if not active, −1 if its callback runs.
+     *
+     * @param t the timer
+     * @return 1, 0 or −1
+     * @throws IllegalStateException when the hrtimer was never set up, or the kernel is closed or has panicked
+     */
     public int tryToCancel(HrTimer t) {
         machine.checkOpen();
         requireInitialised(t, "hrtimer_try_to_cancel");
@@ -405,7 +448,9 @@ public final class HrTimers {
      * {@code hrtimer_cancel}: removes the timer and waits for a running callback to finish. From the timer's
      * own callback it would wait forever: reported, and it returns.
      *
+     * @param t the timer
      * @return 1 if it was queued, 0 if not
+     * @throws IllegalStateException when the hrtimer was never set up, or the kernel is closed or has panicked
      */
     public int cancel(HrTimer t) {
         machine.checkOpen();
@@ -454,19 +499,34 @@ public final class HrTimers {
         return cancelled;
     }
 
-    /** {@code hrtimer_active}: queued, or its callback is running. */
+    /**
+     * {@code hrtimer_active}: queued, or its callback is running.
+     *
+     * @param t the timer
+     * @return true when active
+     */
     public boolean active(HrTimer t) {
         CpuBase b = t.cpuBase;
         return t.state == HrTimer.ENQUEUED || (b != null && b.queue(t).running == t);
     }
 
-    /** {@code hrtimer_callback_running}. */
+    /**
+     * {@code hrtimer_callback_running}.
+     *
+     * @param t the timer
+     * @return true while its callback runs
+     */
     public boolean callbackRunning(HrTimer t) {
         CpuBase b = t.cpuBase;
         return b != null && b.queue(t).running == t;
     }
 
-    /** {@code hrtimer_get_remaining}: ns until the (hard) expiry; negative when overdue. */
+    /**
+     * {@code hrtimer_get_remaining}: ns until the (hard) expiry; negative when overdue.
+     *
+     * @param t the timer
+     * @return nanoseconds until the expiry
+     */
     public long remaining(HrTimer t) {
         return t.expires - now();
     }
@@ -475,6 +535,9 @@ public final class HrTimers {
      * {@code hrtimer_forward(timer, now, interval)}: moves the expiry of a timer that is not queued forward
      * by whole intervals until it lies after {@code now}.
      *
+     * @param t the timer, not queued
+     * @param now the time to pass, in nanoseconds
+     * @param interval the period in nanoseconds (at least the resolution)
      * @return the number of intervals skipped (overruns); 0 if the expiry already lies after {@code now}
      */
     public long forward(HrTimer t, long now, long interval) {
@@ -503,7 +566,13 @@ public final class HrTimers {
         return orun;
     }
 
-    /** {@code hrtimer_forward_now(timer, interval)}. */
+    /**
+     * {@code hrtimer_forward_now(timer, interval)}.
+     *
+     * @param t the timer, not queued
+     * @param interval the period in nanoseconds
+     * @return the number of intervals skipped
+     */
     public long forwardNow(HrTimer t, long interval) {
         return forward(t, now(), interval);
     }
@@ -542,13 +611,25 @@ public final class HrTimers {
         return ((a ^ r) & (b ^ r)) < 0 ? Long.MAX_VALUE : r;
     }
 
-    /** The CPU's high-resolution timer interrupts so far (they count in {@code LOC}). Any thread. */
+    /**
+     * The CPU's high-resolution timer interrupts so far (they count in {@code LOC}). Any thread.
+     *
+     * @param cpu the CPU
+     * @return the count since boot
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public long interrupts(int cpu) {
         machine.cpu(cpu);
         return interrupts.get(cpu);
     }
 
-    /** How many hrtimers are queued on {@code cpu} (hard and soft). */
+    /**
+     * How many hrtimers are queued on {@code cpu} (hard and soft).
+     *
+     * @param cpu the CPU
+     * @return the number of queued hrtimers
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public int queued(int cpu) {
         CpuBase b = bases[machine.cpu(cpu).id()];
         b.lock();
@@ -676,7 +757,13 @@ public final class HrTimers {
         machine.wakeWaiters(); // hrtimer_cancel waiting for this callback; one load when nobody waits
     }
 
-    /** The modes, for callers that want the kernel's spelling. */
+    /**
+     * The modes, for callers that want the kernel's spelling.
+     *
+     * @param first a mode
+     * @param rest more modes
+     * @return the modes as a new set
+     */
     public static Set<HrTimer.Mode> mode(HrTimer.Mode first, HrTimer.Mode... rest) {
         return EnumSet.of(first, rest);
     }

@@ -16,37 +16,81 @@ public final class Jiffies {
     private Jiffies() {
     }
 
-    /** {@code time_after(a, b)}: a is later than b. */
+    /**
+     * {@code time_after(a, b)}: a is later than b.
+     *
+     * @param a a jiffies value
+     * @param b a jiffies value
+     * @return true when {@code a} is after {@code b}, across wrap-around
+     */
     public static boolean timeAfter(long a, long b) {
         return b - a < 0;
     }
 
-    /** {@code time_before(a, b)}: a is earlier than b. */
+    /**
+     * {@code time_before(a, b)}: a is earlier than b.
+     *
+     * @param a a jiffies value
+     * @param b a jiffies value
+     * @return true when {@code a} is before {@code b}, across wrap-around
+     */
     public static boolean timeBefore(long a, long b) {
         return timeAfter(b, a);
     }
 
-    /** {@code time_after_eq(a, b)}. */
+    /**
+     * {@code time_after_eq(a, b)}.
+     *
+     * @param a a jiffies value
+     * @param b a jiffies value
+     * @return true when {@code a} is not before {@code b}
+     */
     public static boolean timeAfterEq(long a, long b) {
         return a - b >= 0;
     }
 
-    /** {@code time_before_eq(a, b)}. */
+    /**
+     * {@code time_before_eq(a, b)}.
+     *
+     * @param a a jiffies value
+     * @param b a jiffies value
+     * @return true when {@code a} is not after {@code b}
+     */
     public static boolean timeBeforeEq(long a, long b) {
         return timeAfterEq(b, a);
     }
 
-    /** {@code time_in_range(a, b, c)}: b ≤ a ≤ c. */
+    /**
+     * {@code time_in_range(a, b, c)}: b ≤ a ≤ c.
+     *
+     * @param a the value to test
+     * @param b the range's start
+     * @param c the range's end, included
+     * @return true when in range
+     */
     public static boolean timeInRange(long a, long b, long c) {
         return timeAfterEq(a, b) && timeBeforeEq(a, c);
     }
 
-    /** {@code time_in_range_open(a, b, c)}: b ≤ a &lt; c. */
+    /**
+     * {@code time_in_range_open(a, b, c)}: b ≤ a &lt; c.
+     *
+     * @param a the value to test
+     * @param b the range's start
+     * @param c the range's end, excluded
+     * @return true when in range
+     */
     public static boolean timeInRangeOpen(long a, long b, long c) {
         return timeAfterEq(a, b) && timeBefore(a, c);
     }
 
-    /** {@code msecs_to_jiffies(m)}: rounds up; a negative value gives {@link #MAX_JIFFY_OFFSET}. */
+    /**
+     * {@code msecs_to_jiffies(m)}: rounds up; a negative value gives {@link #MAX_JIFFY_OFFSET}.
+     *
+     * @param ms milliseconds
+     * @param hz the tick rate
+     * @return jiffies
+     */
     public static long msecsToJiffies(long ms, int hz) {
         if (ms < 0) {
             return MAX_JIFFY_OFFSET;
@@ -54,7 +98,13 @@ public final class Jiffies {
         return ceilScale(ms, hz, 1_000L);
     }
 
-    /** {@code usecs_to_jiffies(u)}: rounds up. */
+    /**
+     * {@code usecs_to_jiffies(u)}: rounds up.
+     *
+     * @param us microseconds
+     * @param hz the tick rate
+     * @return jiffies
+     */
     public static long usecsToJiffies(long us, int hz) {
         if (us < 0) {
             return MAX_JIFFY_OFFSET;
@@ -62,7 +112,13 @@ public final class Jiffies {
         return ceilScale(us, hz, 1_000_000L);
     }
 
-    /** {@code nsecs_to_jiffies(n)}: rounds down, as the kernel's {@code nsecs_to_jiffies64} does. */
+    /**
+     * {@code nsecs_to_jiffies(n)}: rounds down, as the kernel's {@code nsecs_to_jiffies64} does.
+     *
+     * @param ns nanoseconds
+     * @param hz the tick rate
+     * @return jiffies
+     */
     public static long nsecsToJiffies(long ns, int hz) {
         if (ns < 0) {
             return MAX_JIFFY_OFFSET;
@@ -70,12 +126,24 @@ public final class Jiffies {
         return (ns / 1_000_000_000L) * hz + (ns % 1_000_000_000L) * hz / 1_000_000_000L;
     }
 
-    /** {@code jiffies_to_msecs(j)}: rounds up (exact for HZ 100, 250, 1000). */
+    /**
+     * {@code jiffies_to_msecs(j)}: rounds up (exact for HZ 100, 250, 1000).
+     *
+     * @param j jiffies
+     * @param hz the tick rate
+     * @return milliseconds
+     */
     public static long jiffiesToMsecs(long j, int hz) {
         return ceilScale(j, 1_000L, hz);
     }
 
-    /** {@code jiffies_to_usecs(j)}: rounds up. */
+    /**
+     * {@code jiffies_to_usecs(j)}: rounds up.
+     *
+     * @param j jiffies
+     * @param hz the tick rate
+     * @return microseconds
+     */
     public static long jiffiesToUsecs(long j, int hz) {
         return ceilScale(j, 1_000_000L, hz);
     }

@@ -53,6 +53,12 @@ public final class TimerList {
     /** {@code void (*function)(struct timer_list *)}. */
     @FunctionalInterface
     public interface Callback {
+        /**
+         * Runs when the timer expires, in {@code TIMER_SOFTIRQ} on the timer's CPU (with IRQs disabled for a
+         * {@code TIMER_IRQSAFE} timer); must not sleep.
+         *
+         * @param timer the expired timer, for {@link TimerList#owner(Class)}
+         */
         void run(TimerList timer);
     }
 
@@ -106,6 +112,8 @@ public final class TimerList {
      * An uninitialised timer embedded in {@code owner}, the driver object that a callback gets back with
      * {@link #owner(Class)} ({@code from_timer(dev, t, timer)} / {@code container_of}):
      * {@code final TimerList timer = new TimerList(this);} in the driver's class. Any thread.
+     *
+     * @param owner the embedding object
      */
     public TimerList(Object owner) {
         this.label = new Owned("timer", Objects.requireNonNull(owner, "owner"));
@@ -115,6 +123,9 @@ public final class TimerList {
      * {@code from_timer(var, timer, field)} / {@code container_of(timer, type, field)}: the object this timer
      * is embedded in, as {@code type}. Any thread.
      *
+     * @param <T> the owner's type
+     * @param type the owner's class
+     * @return the owner
      * @throws IllegalStateException when the timer was made without an owner
      * @throws ClassCastException    when the owner is not a {@code type}
      */
@@ -127,7 +138,11 @@ public final class TimerList {
         return type.cast(owner);
     }
 
-    /** The object this timer is embedded in, or null. */
+    /**
+     * The object this timer is embedded in, or null.
+     *
+     * @return the owner, or null
+     */
     public Object owner() {
         return label instanceof Owned o ? o.owner() : null;
     }
@@ -137,6 +152,10 @@ public final class TimerList {
      * calling context (CPU 0 from a thread outside any kernel). {@code flags} may hold
      * {@link #TIMER_DEFERRABLE}, {@link #TIMER_PINNED}, {@link #TIMER_IRQSAFE}.
      *
+     * @param name the timer's name, for reports and traces
+     * @param callback run when it expires
+     * @param flags {@link #TIMER_DEFERRABLE}, {@link #TIMER_PINNED}, {@link #TIMER_IRQSAFE}
+     * @return the new, inactive timer
      * @throws IllegalArgumentException for any other flag bit (the kernel warns and masks them; use
      *         {@link Timers#setup} for that exact behaviour)
      */
@@ -150,7 +169,16 @@ public final class TimerList {
         return t;
     }
 
-    /** {@link #setup(String, Callback, int)} for a timer embedded in {@code owner} (see {@link #owner(Class)}). */
+    /**
+     * {@link #setup(String, Callback, int)} for a timer embedded in {@code owner} (see {@link #owner(Class)}).
+     *
+     * @param owner the embedding object
+     * @param name the timer's name, for reports and traces
+     * @param callback run when it expires
+     * @param flags {@link #TIMER_DEFERRABLE}, {@link #TIMER_PINNED}, {@link #TIMER_IRQSAFE}
+     * @return the new, inactive timer
+     * @throws IllegalArgumentException for any other flag bit
+     */
     public static TimerList setup(Object owner, String name, Callback callback, int flags) {
         if ((flags & ~TIMER_INIT_FLAGS) != 0) {
             return setup(name, callback, flags); // throws
@@ -177,12 +205,21 @@ public final class TimerList {
         this.flags = (flags & TIMER_INIT_FLAGS) | cpu | TIMER_INITIALISED;
     }
 
+    /**
+     * The timer's name, as set up; any thread.
+     *
+     * @return the name ({@code "timer"} before it is set up)
+     */
     public String name() {
         Object l = label;
         return l instanceof Owned o ? o.name() : (String) l;
     }
 
-    /** {@code timer->expires}: the expiry in jiffies, as last set. */
+    /**
+     * {@code timer->expires}: the expiry in jiffies, as last set.
+     *
+     * @return the expiry in jiffies
+     */
     public long expires() {
         return expires;
     }
@@ -191,12 +228,18 @@ public final class TimerList {
      * Sets {@code timer->expires} for a following {@link Timers#add} / {@link Timers#addOn}, as kernel
      * code does ({@code t.expires = jiffies + HZ; add_timer(&t);}). Changing it on a pending timer does
      * not move it (use {@link Timers#mod}), exactly as in the kernel.
+     *
+     * @param jiffies the absolute expiry in jiffies
      */
     public void expires(long jiffies) {
         this.expires = jiffies;
     }
 
-    /** The {@code TIMER_*} flags, including the CPU of its base in the low bits. */
+    /**
+     * The {@code TIMER_*} flags, including the CPU of its base in the low bits.
+     *
+     * @return the flag bits
+     */
     public int flags() {
         return flags & ~TIMER_INITIALISED;
     }
@@ -205,17 +248,29 @@ public final class TimerList {
         return (flags & TIMER_INITIALISED) != 0;
     }
 
-    /** The CPU of the base the timer is (or was last) on. */
+    /**
+     * The CPU of the base the timer is (or was last) on.
+     *
+     * @return the CPU number
+     */
     public int cpu() {
         return flags & TIMER_CPUMASK;
     }
 
-    /** {@code timer_pending(timer)}: armed and not yet expired or deleted (not "running"). */
+    /**
+     * {@code timer_pending(timer)}: armed and not yet expired or deleted (not "running").
+     *
+     * @return true when pending
+     */
     public boolean isPending() {
         return pending;
     }
 
-    /** Whether {@code timer_shutdown} has cleared the callback (arming is ignored until set up again). */
+    /**
+     * Whether {@code timer_shutdown} has cleared the callback (arming is ignored until set up again).
+     *
+     * @return true when shut down
+     */
     public boolean isShutDown() {
         return initialised() && function == null;
     }

@@ -28,22 +28,42 @@ public final class TimerWheel {
     private TimerWheel() {
     }
 
-    /** {@code LVL_DEPTH}: 9 levels if HZ &gt; 100, else 8. */
+    /**
+     * {@code LVL_DEPTH}: 9 levels if HZ &gt; 100, else 8.
+     *
+     * @param hz the tick rate
+     * @return the number of levels
+     */
     public static int depth(int hz) {
         return hz > 100 ? 9 : 8;
     }
 
-    /** {@code LVL_SHIFT(n)}. */
+    /**
+     * {@code LVL_SHIFT(n)}.
+     *
+     * @param level the level
+     * @return the bit shift of its buckets, 3 per level
+     */
     public static int shift(int level) {
         return level * LVL_CLK_SHIFT;
     }
 
-    /** {@code LVL_GRAN(n)}: the granularity of level {@code n} in ticks, 8^n. */
+    /**
+     * {@code LVL_GRAN(n)}: the granularity of level {@code n} in ticks, 8^n.
+     *
+     * @param level the level
+     * @return ticks per bucket
+     */
     public static long granularity(int level) {
         return 1L << shift(level);
     }
 
-    /** {@code LVL_START(n)} for n ≥ 1: the smallest delta placed on level {@code n}, 63·8^(n−1). */
+    /**
+     * {@code LVL_START(n)} for n ≥ 1: the smallest delta placed on level {@code n}, 63·8^(n−1).
+     *
+     * @param level the level, at least 1
+     * @return the delta in ticks
+     */
     public static long levelStart(int level) {
         if (level < 1) {
             throw new IllegalArgumentException("LVL_START is defined for levels >= 1, not " + level);
@@ -51,22 +71,43 @@ public final class TimerWheel {
         return (LVL_SIZE - 1L) << ((level - 1) * LVL_CLK_SHIFT);
     }
 
-    /** {@code WHEEL_SIZE}: buckets in all levels. */
+    /**
+     * {@code WHEEL_SIZE}: buckets in all levels.
+     *
+     * @param depth the number of levels
+     * @return the bucket count
+     */
     public static int wheelSize(int depth) {
         return LVL_SIZE * depth;
     }
 
-    /** {@code WHEEL_TIMEOUT_CUTOFF}: deltas from here on are clamped. */
+    /**
+     * {@code WHEEL_TIMEOUT_CUTOFF}: deltas from here on are clamped.
+     *
+     * @param depth the number of levels
+     * @return the cutoff in ticks
+     */
     public static long timeoutCutoff(int depth) {
         return levelStart(depth);
     }
 
-    /** {@code WHEEL_TIMEOUT_MAX}: the longest representable timeout. */
+    /**
+     * {@code WHEEL_TIMEOUT_MAX}: the longest representable timeout.
+     *
+     * @param depth the number of levels
+     * @return the longest timeout in ticks
+     */
     public static long timeoutMax(int depth) {
         return timeoutCutoff(depth) - granularity(depth - 1);
     }
 
-    /** The level a timer {@code delta = expires − clk} ticks ahead lands on (a negative delta: level 0). */
+    /**
+     * The level a timer {@code delta = expires − clk} ticks ahead lands on (a negative delta: level 0).
+     *
+     * @param delta ticks ahead of the base clock
+     * @param depth the number of levels
+     * @return the level
+     */
     public static int level(long delta, int depth) {
         if (delta < 0) {
             return 0;
@@ -84,6 +125,12 @@ public final class TimerWheel {
      * {@code bucketExpiryOut[0]} the jiffy at which that bucket expires. A timer never lands in a bucket
      * that expires before {@code expires}; deltas at or beyond the cutoff are clamped to
      * {@code clk + WHEEL_TIMEOUT_MAX}; a timer in the past goes into the bucket of {@code clk}.
+     *
+     * @param expires the timer's expiry in jiffies
+     * @param clk the base clock in jiffies
+     * @param depth the number of levels
+     * @param bucketExpiryOut receives the bucket's expiry in element 0
+     * @return the bucket index over all levels
      */
     public static int index(long expires, long clk, int depth, long[] bucketExpiryOut) {
         long delta = expires - clk;
@@ -110,7 +157,14 @@ public final class TimerWheel {
         return level * LVL_SIZE + (int) (e & LVL_MASK);
     }
 
-    /** The jiffy at which a timer with {@code expires}, armed when the base clock is {@code clk}, fires. */
+    /**
+     * The jiffy at which a timer with {@code expires}, armed when the base clock is {@code clk}, fires.
+     *
+     * @param expires the timer's expiry in jiffies
+     * @param clk the base clock when armed
+     * @param depth the number of levels
+     * @return the jiffy it fires at, never before {@code expires}
+     */
     public static long firesAt(long expires, long clk, int depth) {
         long[] out = new long[1];
         index(expires, clk, depth, out);

@@ -116,7 +116,11 @@ public final class Timers {
         machine.addInterruptSource(new Tick());
     }
 
-    /** {@code LVL_DEPTH} of this kernel's wheels (9, or 8 at HZ = 100). */
+    /**
+     * {@code LVL_DEPTH} of this kernel's wheels (9, or 8 at HZ = 100).
+     *
+     * @return the number of wheel levels
+     */
     public int wheelDepth() {
         return depth;
     }
@@ -129,6 +133,12 @@ public final class Timers {
      * {@code timer_setup(timer, callback, flags)}: (re-)initialises {@code t}, not pending, on the calling
      * context's CPU. Flags other than {@code TIMER_INIT_FLAGS} get the kernel's WARN and are masked off.
      * Re-initialising a pending timer corrupts the kernel's wheel; here it is refused.
+     *
+     * @param t the timer
+     * @param name its name, for reports and traces
+     * @param callback run in {@code TIMER_SOFTIRQ} when it expires
+     * @param flags {@code TIMER_*} bits
+     * @throws IllegalStateException when {@code t} is pending, or the kernel is closed or has panicked
      */
     public void setup(TimerList t, String name, TimerList.Callback callback, int flags) {
         machine.checkOpen();
@@ -156,6 +166,11 @@ public final class Timers {
      * check: the machinery arms it from inside calls that passed theirs), and {@code Kernel.close()} does not
      * report it among the user's cancelled timers (a delayed item is reported as such). For the other subsystems
      * through {@code Subsystems}.
+     *
+     * @param t the timer
+     * @param name its name, for reports and traces
+     * @param callback run in {@code TIMER_SOFTIRQ} when it expires
+     * @param flags {@code TIMER_*} bits
      */
     void setupInternal(TimerList t, String name, TimerList.Callback callback, int flags) {
         init(t, name, callback, flags);
@@ -181,7 +196,10 @@ public final class Timers {
      * {@code mod_timer(timer, expires)}: arms or re-arms {@code t} on the calling CPU (unless its callback
      * is running on another CPU, where it stays so it cannot overlap itself).
      *
+     * @param t the timer
+     * @param expires the absolute expiry in jiffies
      * @return 0 if the timer was inactive (now armed) or is shut down (ignored); 1 if it was pending
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int mod(TimerList t, long expires) {
         return modTimer(t, expires, 0);
@@ -194,7 +212,10 @@ public final class Timers {
      * base forwarding use the same {@code jiffies}, exactly as when nothing ticks between the two reads.
      *
      * @param delay jiffies from now, at least 0 (a timer never fires before the next tick)
+     * @param t the timer
      * @return as {@link #mod}
+     * @throws IllegalArgumentException when {@code delay} is negative
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int modAfter(TimerList t, long delay) {
         checkOpen(t);
@@ -220,7 +241,14 @@ public final class Timers {
         return modAfter(t, Jiffies.durationToJiffies(delay, machine.hz()));
     }
 
-    /** {@code mod_timer_pending(timer, expires)}: re-arms a pending timer; an inactive one stays inactive (0). */
+    /**
+     * {@code mod_timer_pending(timer, expires)}: re-arms a pending timer; an inactive one stays inactive (0).
+     *
+     * @param t the timer
+     * @param expires the absolute expiry in jiffies
+     * @return 1 if it was pending (now re-armed), 0 if not
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
+     */
     public int modPending(TimerList t, long expires) {
         return modTimer(t, expires, MOD_TIMER_PENDING_ONLY);
     }
@@ -228,7 +256,10 @@ public final class Timers {
     /**
      * {@code timer_reduce(timer, expires)}: like {@link #mod} but a pending timer only ever moves earlier.
      *
+     * @param t the timer
+     * @param expires the absolute expiry in jiffies
      * @return 0 if it was inactive (now armed), 1 if it was pending
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int reduce(TimerList t, long expires) {
         return modTimer(t, expires, MOD_TIMER_REDUCE);
@@ -238,6 +269,9 @@ public final class Timers {
      * {@code add_timer(timer)}: arms an inactive timer at {@code t.expires()} on the calling CPU. On a
      * pending timer the kernel warns once and ignores the call, and so do we. An expiry in the past fires
      * on the next tick.
+     *
+     * @param t the timer, not pending
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public void add(TimerList t) {
         checkOpen(t);
@@ -247,7 +281,12 @@ public final class Timers {
         modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
     }
 
-    /** {@code add_timer_local(timer)}: {@link #add} with {@code TIMER_PINNED} set. */
+    /**
+     * {@code add_timer_local(timer)}: {@link #add} with {@code TIMER_PINNED} set.
+     *
+     * @param t the timer, not pending
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
+     */
     public void addLocal(TimerList t) {
         checkOpen(t);
         if (warnIfPending(t, "add_timer_local")) {
@@ -257,7 +296,12 @@ public final class Timers {
         modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
     }
 
-    /** {@code add_timer_global(timer)}: {@link #add} with {@code TIMER_PINNED} cleared. */
+    /**
+     * {@code add_timer_global(timer)}: {@link #add} with {@code TIMER_PINNED} cleared.
+     *
+     * @param t the timer, not pending
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
+     */
     public void addGlobal(TimerList t) {
         checkOpen(t);
         if (warnIfPending(t, "add_timer_global")) {
@@ -267,7 +311,15 @@ public final class Timers {
         modTimer(t, t.expires, MOD_TIMER_NOTPENDING);
     }
 
-    /** {@code add_timer_on(timer, cpu)}: arms an inactive timer on {@code cpu}'s base and sets {@code TIMER_PINNED}. */
+    /**
+     * {@code add_timer_on(timer, cpu)}: arms an inactive timer on {@code cpu}'s base and sets {@code
+     * TIMER_PINNED}.
+     *
+     * @param t the timer, not pending
+     * @param cpu the CPU whose base takes it
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
+     * @throws dev.bottomhalf.runtime.KernelException {@code ENXIO} for a CPU that does not exist
+     */
     public void addOn(TimerList t, int cpu) {
         checkOpen(t);
         requireInitialised(t, "add_timer_on");
@@ -437,7 +489,9 @@ public final class Timers {
      * {@code timer_delete(timer)}: removes a pending timer. Does not wait for a running callback and does
      * not stop it from re-arming the timer.
      *
+     * @param t the timer
      * @return 1 if it was pending, 0 if not
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int delete(TimerList t) {
         return delete(t, false);
@@ -446,6 +500,10 @@ public final class Timers {
     /**
      * {@code timer_shutdown(timer)}: like {@link #delete}, and later arming is silently ignored until the
      * timer is set up again.
+     *
+     * @param t the timer
+     * @return 1 if it was pending, 0 if not
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int shutdown(TimerList t) {
         return delete(t, true);
@@ -475,7 +533,9 @@ public final class Timers {
     /**
      * {@code timer_delete_sync_try(timer)} (was {@code try_to_del_timer_sync}).
      *
+     * @param t the timer
      * @return 1 if it was pending (now removed), 0 if not, −1 if its callback is running right now
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int deleteSyncTry(TimerList t) {
         checkOpen(t);
@@ -517,7 +577,9 @@ public final class Timers {
      * CPU. May sleep. From hard-IRQ context it is only legal for {@code TIMER_IRQSAFE} timers (otherwise the
      * kernel's WARN); from the timer's own callback it would wait forever — reported instead.
      *
+     * @param t the timer
      * @return 1 if it was pending, 0 if not
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int deleteSync(TimerList t) {
         return deleteSync(t, false, "timer_delete_sync");
@@ -527,6 +589,10 @@ public final class Timers {
      * {@code timer_shutdown_sync(timer)}: {@link #deleteSync} plus shutdown — afterwards the timer is not
      * queued, its callback is not running, and it cannot be re-armed (not even by its own callback) until
      * it is set up again.
+     *
+     * @param t the timer
+     * @return 1 if it was pending, 0 if not
+     * @throws IllegalStateException when the timer was never set up, or the kernel is closed or has panicked
      */
     public int shutdownSync(TimerList t) {
         return deleteSync(t, true, "timer_shutdown_sync");
@@ -594,7 +660,12 @@ public final class Timers {
         return cancelled;
     }
 
-    /** {@code timer_pending(timer)}. */
+    /**
+     * {@code timer_pending(timer)}.
+     *
+     * @param t the timer
+     * @return true when armed
+     */
     public boolean pending(TimerList t) {
         return t.pending;
     }
@@ -867,13 +938,23 @@ public final class Timers {
     // Observability
     // ------------------------------------------------------------------------------------------
 
-    /** Local timer interrupts taken by {@code cpu} ({@code LOC} in {@code /proc/interrupts}). Any thread. */
+    /**
+     * Local timer interrupts taken by {@code cpu} ({@code LOC} in {@code /proc/interrupts}). Any thread.
+     *
+     * @param cpu the CPU
+     * @return the count since boot
+     */
     public long localTimerInterrupts(int cpu) {
         machine.cpu(cpu);
         return tickInterrupts.get(cpu);
     }
 
-    /** How many timers are pending on {@code cpu}'s bases (walks the wheels under their locks). */
+    /**
+     * How many timers are pending on {@code cpu}'s bases (walks the wheels under their locks).
+     *
+     * @param cpu the CPU
+     * @return the number of pending timers
+     */
     public int pendingCount(int cpu) {
         int n = 0;
         for (TimerBase base : bases[machine.cpu(cpu).id()]) {
@@ -890,6 +971,9 @@ public final class Timers {
     /**
      * The next jiffy at which any timer of {@code cpu} (deferrable ones included) is due, or
      * {@link Long#MIN_VALUE} when none is pending. Recomputes a stale next expiry.
+     *
+     * @param cpu the CPU
+     * @return the jiffy, or {@link Long#MIN_VALUE}
      */
     public long nextExpiry(int cpu) {
         long next = Long.MIN_VALUE;
@@ -929,8 +1013,10 @@ public final class Timers {
      * stepping thread itself drives the clock: time jumps from event to event (timers of any CPU, burns,
      * other sleeps), whose work runs, until this sleep's timer has fired.
      *
+     * @param timeout jiffies to sleep at most
      * @return the jiffies left (0 if the full time passed); a negative timeout prints
      *         {@code schedule_timeout: wrong timeout value %lx} and returns 0
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long scheduleTimeoutInterruptible(long timeout) {
         return sleeping.scheduleTimeoutInterruptible(timeout);
@@ -966,7 +1052,12 @@ public final class Timers {
     }
 
     /** {@code schedule_timeout_uninterruptible(timeout)}: as above, ignoring Java interrupts until it expires or a
-     * {@code wake_up_process} ends it. */
+     * {@code wake_up_process} ends it.
+     *
+     * @param timeout jiffies to sleep at most
+     * @return the jiffies left (0 if the full time passed)
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public long scheduleTimeoutUninterruptible(long timeout) {
         return sleeping.scheduleTimeoutUninterruptible(timeout);
     }
@@ -979,8 +1070,10 @@ public final class Timers {
      * was woken between setting its state and this call — returns at once. Process context; returns with the
      * task running.
      *
+     * @param timeout jiffies to sleep at most, or {@link #MAX_SCHEDULE_TIMEOUT}
      * @return the jiffies left (0 when the full time passed; {@code timeout} itself when it did not sleep,
      *         {@link #MAX_SCHEDULE_TIMEOUT} for an untimed sleep)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long scheduleTimeout(long timeout) {
         return sleeping.scheduleTimeout(timeout, "schedule_timeout");
@@ -990,6 +1083,11 @@ public final class Timers {
      * {@link #scheduleTimeout(long)} on behalf of {@code call} (the sleeping primitive the reports name:
      * {@code schedule}, {@code wait_event}, {@code wait_for_completion}, ...), for {@code dev.bottomhalf.sched}
      * through {@code Subsystems}.
+     *
+     * @param timeout jiffies to sleep at most, or {@link #MAX_SCHEDULE_TIMEOUT}
+     * @param call the name reports give the sleep
+     * @return as {@link #scheduleTimeout(long)}
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     long scheduleTimeout(long timeout, String call) {
         return sleeping.scheduleTimeout(timeout, call);
@@ -999,6 +1097,9 @@ public final class Timers {
      * {@code msleep(ms)}: sleeps at least {@code ms} milliseconds, rounded up to jiffies; not interruptible.
      * Like every sleeping helper here, in atomic context it reports {@code BUG: sleeping function called
      * from invalid context} and returns without sleeping.
+     *
+     * @param ms milliseconds to sleep
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void msleep(long ms) {
         sleeping.msleep(ms);
@@ -1007,7 +1108,9 @@ public final class Timers {
     /**
      * {@code msleep_interruptible(ms)}: like {@link #msleep} but a Java interrupt ends it early.
      *
+     * @param ms milliseconds to sleep
      * @return the milliseconds left (0 when it slept the whole time)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public long msleepInterruptible(long ms) {
         return sleeping.msleepInterruptible(ms);
@@ -1069,6 +1172,11 @@ public final class Timers {
     /**
      * {@code usleep_range(min, max)}: sleeps between {@code min} and {@code max} microseconds, waking at
      * {@code min} (in stepped mode exactly), off the jiffy grid. Not interruptible.
+     *
+     * @param minUs the shortest sleep in microseconds
+     * @param maxUs the longest sleep in microseconds
+     * @throws IllegalArgumentException unless {@code 0 <= minUs <= maxUs}
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void usleepRange(long minUs, long maxUs) {
         sleeping.usleepRange(minUs, maxUs);
@@ -1079,12 +1187,22 @@ public final class Timers {
      * off): it never calls {@code might_sleep} and never counts as sleeping, so a kworker that burns keeps
      * counting as running for concurrency management. In threaded mode it spins on the kernel clock; in
      * stepped mode (manual clock) it consumes simulated CPU time on the caller's CPU (see {@link #ndelay}).
+     *
+     * @param ms milliseconds to spin
+     * @throws IllegalArgumentException when {@code ms} is negative
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void mdelay(long ms) {
         sleeping.mdelay(ms);
     }
 
-    /** {@code udelay(us)}: busy-waits {@code us} microseconds; see {@link #mdelay}. */
+    /**
+     * {@code udelay(us)}: busy-waits {@code us} microseconds; see {@link #mdelay}.
+     *
+     * @param us microseconds to spin
+     * @throws IllegalArgumentException when {@code us} is negative
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void udelay(long us) {
         sleeping.udelay(us);
     }
@@ -1093,6 +1211,10 @@ public final class Timers {
      * {@code ndelay(ns)}: busy-waits {@code ns} nanoseconds; see {@link #mdelay}. In stepped mode a
      * process-context caller's burn takes turns with other burns of its CPU; an atomic-context caller
      * cannot give the CPU away, so the clock jumps by {@code ns} at once.
+     *
+     * @param ns nanoseconds to spin
+     * @throws IllegalArgumentException when {@code ns} is negative
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void ndelay(long ns) {
         sleeping.ndelay(ns);

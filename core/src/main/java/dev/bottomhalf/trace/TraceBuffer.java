@@ -22,7 +22,11 @@ public final class TraceBuffer implements TraceSink {
      * @param detail the formatted fields
      */
     public record Entry(Tracepoint point, long timeNs, int cpu, String comm, String detail) {
-        /** The entry as one line of the kernel's trace file. */
+        /**
+         * The entry as one line of the kernel's trace file.
+         *
+         * @return the line, without a newline
+         */
         public String format() {
             long us = timeNs / 1_000;
             return String.format("%16s [%03d] %6d.%06d: %s: %s", comm, cpu, us / 1_000_000, us % 1_000_000,
@@ -33,7 +37,12 @@ public final class TraceBuffer implements TraceSink {
     private final Entry[] ring;
     private long next;
 
-    /** A buffer keeping the last {@code capacity} hits. */
+    /**
+     * A buffer keeping the last {@code capacity} hits.
+     *
+     * @param capacity how many hits to keep, at least 1
+     * @throws IllegalArgumentException when {@code capacity} is below 1
+     */
     public TraceBuffer(int capacity) {
         if (capacity < 1) {
             throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
@@ -46,7 +55,11 @@ public final class TraceBuffer implements TraceSink {
         ring[(int) (next++ % ring.length)] = new Entry(point, timeNs, cpu, comm, detail);
     }
 
-    /** The kept hits, oldest first. */
+    /**
+     * The kept hits, oldest first.
+     *
+     * @return the hits, a new list
+     */
     public synchronized List<Entry> entries() {
         List<Entry> out = new ArrayList<>();
         long start = Math.max(0, next - ring.length);
@@ -56,17 +69,26 @@ public final class TraceBuffer implements TraceSink {
         return out;
     }
 
-    /** How many hits were lost to the ring's capacity. */
+    /**
+     * How many hits were lost to the ring's capacity.
+     *
+     * @return the count since the last {@link #clear()}
+     */
     public synchronized long overwritten() {
         return Math.max(0, next - ring.length);
     }
 
+    /** Forgets the kept hits and the overwritten count. */
     public synchronized void clear() {
         next = 0;
         java.util.Arrays.fill(ring, null);
     }
 
-    /** The kept hits as the kernel's trace file renders them. */
+    /**
+     * The kept hits as the kernel's trace file renders them.
+     *
+     * @return the header lines, then one line per hit
+     */
     public String render() {
         StringBuilder sb = new StringBuilder("# tracer: nop\n#\n#           TASK  CPU  TIMESTAMP  FUNCTION\n");
         for (Entry e : entries()) {

@@ -18,7 +18,12 @@ public final class DelayedWork {
     /** The timer has been set up (lazily, on the first delayed queueing, by whoever owns PENDING). */
     volatile boolean timerReady;
 
-    /** {@code DECLARE_DELAYED_WORK(name, fn)} / {@code INIT_DELAYED_WORK}. */
+    /**
+     * {@code DECLARE_DELAYED_WORK(name, fn)} / {@code INIT_DELAYED_WORK}.
+     *
+     * @param name the item's name, for reports
+     * @param func the work function, run once the delay has passed
+     */
     public DelayedWork(String name, Work.Func func) {
         this.work = new Work(Objects.requireNonNull(name, "name"), func);
         work.delayed = this;
@@ -67,7 +72,11 @@ public final class DelayedWork {
         work.delayed = this;
     }
 
-    /** {@code &dwork->work}: the work item, as its function receives it. */
+    /**
+     * {@code &dwork->work}: the work item, as its function receives it.
+     *
+     * @return the work item
+     */
     public Work work() {
         return work;
     }
@@ -76,8 +85,11 @@ public final class DelayedWork {
      * {@code to_delayed_work(work)}: the delayed item whose {@code work} member {@code work} is — what a delayed
      * item's function does with the {@link Work} it receives. Any thread.
      *
+     * @param work the work of a delayed item
+     * @return the delayed item
      * @throws IllegalArgumentException when {@code work} is a plain item (the kernel's {@code container_of}
      *         would compute a wrong pointer)
+     * @throws IllegalArgumentException when {@code work} is not the work of a delayed item
      */
     public static DelayedWork of(Work work) {
         DelayedWork dw = Objects.requireNonNull(work, "work").delayed;
@@ -88,27 +100,52 @@ public final class DelayedWork {
         return dw;
     }
 
-    /** Records the object that embeds this delayed item ({@link Work#container(Object)}); returns this. */
+    /**
+     * Records the object that embeds this delayed item ({@link Work#container(Object)}); returns this.
+     *
+     * @param owner the embedding object
+     * @return this delayed item
+     */
     public DelayedWork container(Object owner) {
         work.container(owner);
         return this;
     }
 
-    /** The embedding object recorded with {@link #container(Object)}, as a {@code type} ({@code container_of}). */
+    /**
+     * The embedding object recorded with {@link #container(Object)}, as a {@code type} ({@code container_of}).
+     *
+     * @param <T> the container's type
+     * @param type the container's class
+     * @return the recorded object
+     * @throws IllegalStateException when none was recorded, or it is not a {@code type}
+     */
     public <T> T container(Class<T> type) {
         return work.container(type);
     }
 
+    /**
+     * The item's name (its work's); any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return work.name();
     }
 
-    /** {@code delayed_work_pending(dw)}: queued, or its timer is armed. */
+    /**
+     * {@code delayed_work_pending(dw)}: queued, or its timer is armed.
+     *
+     * @return true when pending
+     */
     public boolean isPending() {
         return work.isPending();
     }
 
-    /** Whether the delay timer is armed. */
+    /**
+     * Whether the delay timer is armed.
+     *
+     * @return true while the timer is armed
+     */
     public boolean timerPending() {
         return timer.isPending();
     }

@@ -27,6 +27,11 @@ public final class Work {
     /** {@code void (*work_func_t)(struct work_struct *)}. */
     @FunctionalInterface
     public interface Func {
+        /**
+         * Runs the item; called by a worker thread (in softirq context for a BH workqueue).
+         *
+         * @param work the item being run, for {@link Work#container(Class)} or {@link DelayedWork#of}
+         */
         void run(Work work);
     }
 
@@ -81,7 +86,12 @@ public final class Work {
         this.name = "work";
     }
 
-    /** {@code DECLARE_WORK(name, fn)} / {@code INIT_WORK}: an idle, enabled item. */
+    /**
+     * {@code DECLARE_WORK(name, fn)} / {@code INIT_WORK}: an idle, enabled item.
+     *
+     * @param name the item's name, for reports
+     * @param func the work function
+     */
     public Work(String name, Func func) {
         init(name, func);
     }
@@ -89,6 +99,10 @@ public final class Work {
     /**
      * {@code INIT_WORK(work, func)}: (re-)initialises an item that is not pending. Re-initialising a queued
      * item breaks the kernel's guarantees; here it is refused.
+     *
+     * @param name the item's name, for reports
+     * @param func the work function
+     * @throws IllegalStateException when the item is pending
      */
     public void init(String name, Func func) {
         if (isPending()) {
@@ -108,6 +122,11 @@ public final class Work {
         DATA.setVolatile(this, 0L);
     }
 
+    /**
+     * The item's name, as given at initialisation ({@code "work"} before it); any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
@@ -115,6 +134,9 @@ public final class Work {
     /**
      * Records the object that embeds this item, so the work function can get back to it
      * ({@code container_of(work, struct my_work, work)}); returns this item.
+     *
+     * @param owner the embedding object
+     * @return this item
      */
     public Work container(Object owner) {
         this.container = owner;
@@ -125,6 +147,9 @@ public final class Work {
      * The embedding object recorded with {@link #container(Object)} ({@code container_of(work, type, member)}),
      * as a {@code type}.
      *
+     * @param <T> the container's type
+     * @param type the container's class
+     * @return the recorded object
      * @throws IllegalStateException when none was recorded, or it is not a {@code type}
      */
     public <T> T container(Class<T> type) {
@@ -140,17 +165,29 @@ public final class Work {
         return type.cast(c);
     }
 
-    /** The work function ({@code work->func}), or null before {@link #init}. */
+    /**
+     * The work function ({@code work->func}), or null before {@link #init}.
+     *
+     * @return the function, or null
+     */
     public Func func() {
         return func;
     }
 
-    /** {@code work_pending(work)}: PENDING — queued, on a delayed-work timer, or being grabbed. */
+    /**
+     * {@code work_pending(work)}: PENDING — queued, on a delayed-work timer, or being grabbed.
+     *
+     * @return true when pending
+     */
     public boolean isPending() {
         return (data() & PENDING) != 0;
     }
 
-    /** The disable depth ({@code disable_work} count). */
+    /**
+     * The disable depth ({@code disable_work} count).
+     *
+     * @return the depth, 0 when enabled
+     */
     public int disableDepth() {
         return (int) ((data() & DISABLE_MASK) >>> DISABLE_SHIFT);
     }

@@ -81,28 +81,56 @@ public final class Workqueue implements Executor {
         this.pwqs = pwqs;
     }
 
+    /**
+     * The workqueue's name, as allocated (truncated to {@code WQ_NAME_LEN - 1}); any thread.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** The {@code WQ_*} flags it was allocated with. */
+    /**
+     * The {@code WQ_*} flags it was allocated with.
+     *
+     * @return the flags
+     */
     public int flags() {
         return flags & ~(WQ_ORDERED | WQ_LEGACY);
     }
 
-    /** The effective {@code max_active}. */
+    /**
+     * The effective {@code max_active}.
+     *
+     * @return the current limit
+     */
     public int maxActive() {
         return maxActive;
     }
 
+    /**
+     * Whether this is a BH workqueue ({@code WQ_BH}): its items run in softirq context.
+     *
+     * @return true for a BH workqueue
+     */
     public boolean isBh() {
         return (flags & WQ_BH) != 0;
     }
 
+    /**
+     * Whether this workqueue is unbound ({@code WQ_UNBOUND}): its items run on the unbound pools.
+     *
+     * @return true when unbound
+     */
     public boolean isUnbound() {
         return (flags & WQ_UNBOUND) != 0;
     }
 
+    /**
+     * Whether this is an ordered workqueue ({@code alloc_ordered_workqueue}): one item at a time, in order.
+     *
+     * @return true when ordered
+     */
     public boolean isOrdered() {
         return (flags & WQ_ORDERED) != 0;
     }

@@ -128,7 +128,11 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * An executor over {@code wq}, which it does not own: shutting it down leaves the workqueue as it is. Any
      * number of executors may share one workqueue (a system workqueue included).
      *
+     * @param kernel the kernel {@code wq} belongs to
+     * @param wq the workqueue the tasks run on
+     * @return the executor
      * @throws IllegalArgumentException if {@code wq} belongs to another kernel or has been destroyed
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public static WorkqueueExecutor on(Kernel kernel, Workqueue wq) {
         kernel.workqueues().machine().checkOpen();
@@ -139,14 +143,30 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * An executor over a workqueue it allocates ({@code alloc_workqueue(name, flags, maxActive)}) and owns: when
      * the executor terminates, it destroys the workqueue.
      *
+     * @param kernel the kernel to allocate on
+     * @param name the workqueue's name
+     * @param flags {@code WQ_*} bits
+     * @param maxActive tasks that may run at once per CPU (per pool when unbound); 0 for the default
+     * @return the executor
      * @throws IllegalArgumentException where {@code alloc_workqueue} returns NULL (after the kernel's WARN)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public static WorkqueueExecutor alloc(Kernel kernel, String name, int flags, int maxActive) {
         return new WorkqueueExecutor(kernel, allocated(kernel, () -> kernel.workqueues().alloc(name, flags, maxActive), name),
                 true);
     }
 
-    /** Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}: one task at a time, in order. */
+    /**
+     * Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}: one task at a time, in order.
+     *
+     * @param kernel the kernel to allocate on
+     * @param name the workqueue's name
+     * @param flags further {@code WQ_*} bits
+     * @return the executor
+     * @throws IllegalArgumentException where {@code alloc_ordered_workqueue} returns NULL (after the kernel's
+     *   WARN)
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public static WorkqueueExecutor allocOrdered(Kernel kernel, String name, int flags) {
         return new WorkqueueExecutor(kernel, allocated(kernel, () -> kernel.workqueues().allocOrdered(name, flags), name), true);
     }
@@ -160,12 +180,20 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         }
     }
 
-    /** The workqueue the tasks run on. */
+    /**
+     * The workqueue the tasks run on.
+     *
+     * @return the workqueue
+     */
     public Workqueue workqueue() {
         return wq;
     }
 
-    /** Whether this executor allocated its workqueue and destroys it when it terminates. */
+    /**
+     * Whether this executor allocated its workqueue and destroys it when it terminates.
+     *
+     * @return true when made by {@link #alloc} or {@link #allocOrdered}
+     */
     public boolean ownsWorkqueue() {
         return ownsWorkqueue;
     }
@@ -173,12 +201,18 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     /**
      * Task runs that ended, normally or by throwing (each run of a periodic task counts). A snapshot: a task is
      * counted just after its future completes, so the count is exact once the executor has terminated.
+     *
+     * @return the count so far
      */
     public long completedTaskCount() {
         return completed.sum();
     }
 
-    /** Tasks that threw: their futures failed (an {@code execute}d task's exception was also reported as an oops). */
+    /**
+     * Tasks that threw: their futures failed (an {@code execute}d task's exception was also reported as an oops).
+     *
+     * @return the count so far
+     */
     public long failedTaskCount() {
         return failed.sum();
     }

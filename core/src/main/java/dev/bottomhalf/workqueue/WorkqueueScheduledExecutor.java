@@ -46,19 +46,48 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
         super(kernel, wq, ownsWorkqueue);
     }
 
-    /** A scheduled executor over {@code wq}, which it does not own (see {@link WorkqueueExecutor#on}). */
+    /**
+     * A scheduled executor over {@code wq}, which it does not own (see {@link WorkqueueExecutor#on}).
+     *
+     * @param kernel the kernel {@code wq} belongs to
+     * @param wq the workqueue the tasks run on
+     * @return the executor
+     * @throws IllegalArgumentException if {@code wq} belongs to another kernel or has been destroyed
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public static WorkqueueScheduledExecutor on(Kernel kernel, Workqueue wq) {
         kernel.workqueues().machine().checkOpen();
         return new WorkqueueScheduledExecutor(kernel, wq, false);
     }
 
-    /** A scheduled executor over a workqueue it allocates and destroys on termination (see {@link WorkqueueExecutor#alloc}). */
+    /**
+     * A scheduled executor over a workqueue it allocates and destroys on termination (see {@link
+     * WorkqueueExecutor#alloc}).
+     *
+     * @param kernel the kernel to allocate on
+     * @param name the workqueue's name
+     * @param flags {@code WQ_*} bits
+     * @param maxActive tasks that may run at once per CPU (per pool when unbound); 0 for the default
+     * @return the executor
+     * @throws IllegalArgumentException where {@code alloc_workqueue} returns NULL (after the kernel's WARN)
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public static WorkqueueScheduledExecutor alloc(Kernel kernel, String name, int flags, int maxActive) {
         return new WorkqueueScheduledExecutor(kernel, allocated(kernel, () -> kernel.workqueues().alloc(name, flags, maxActive),
                 name), true);
     }
 
-    /** Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}. */
+    /**
+     * Like {@link #alloc}, over {@code alloc_ordered_workqueue(name, flags)}.
+     *
+     * @param kernel the kernel to allocate on
+     * @param name the workqueue's name
+     * @param flags further {@code WQ_*} bits
+     * @return the executor
+     * @throws IllegalArgumentException where {@code alloc_ordered_workqueue} returns NULL (after the kernel's
+     *   WARN)
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public static WorkqueueScheduledExecutor allocOrdered(Kernel kernel, String name, int flags) {
         return new WorkqueueScheduledExecutor(kernel, allocated(kernel, () -> kernel.workqueues().allocOrdered(name, flags),
                 name), true);
@@ -67,6 +96,10 @@ public final class WorkqueueScheduledExecutor extends WorkqueueExecutor implemen
     /**
      * {@code delay} in jiffies, rounded up as {@code msecs_to_jiffies} rounds ({@code usecs_to_jiffies} for finer
      * units); 0 for a delay of 0 or less.
+     *
+     * @param delay the delay in {@code unit}
+     * @param unit the delay's unit
+     * @return the delay in jiffies
      */
     public long toJiffies(long delay, TimeUnit unit) {
         Objects.requireNonNull(unit, "unit");

@@ -166,7 +166,7 @@ public final class Workqueues {
      * @return the new workqueue, never null
      * @throws KernelException {@code EINVAL} (after the kernel's WARN) for a BH workqueue with other flags than
      *         {@code WQ_HIGHPRI} or a non-zero {@code max_active}, and for an ordered workqueue with {@code WQ_SYSFS}
-     * @throws IllegalStateException once the kernel is closed
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public Workqueue alloc(String name, int flags, int maxActive) {
         machine.checkOpen();
@@ -232,63 +232,131 @@ public final class Workqueues {
      * @param flags more {@code WQ_*} flags
      * @return the new workqueue, never null
      * @throws KernelException {@code EINVAL} where the kernel returns NULL (see {@link #alloc})
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public Workqueue allocOrdered(String name, int flags) {
         return alloc(name, WQ_UNBOUND | WQ_ORDERED | flags, 1); // every flag passes, as the kernel's macro
     }
 
-    /** {@code create_workqueue(name)}: per-CPU, mem-reclaim, max_active 1 (the legacy form). */
+    /**
+     * {@code create_workqueue(name)}: per-CPU, mem-reclaim, max_active 1 (the legacy form).
+     *
+     * @param name the workqueue's name
+     * @return the workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public Workqueue createWorkqueue(String name) {
         return alloc(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM, 1);
     }
 
-    /** {@code create_singlethread_workqueue(name)}: ordered. */
+    /**
+     * {@code create_singlethread_workqueue(name)}: ordered.
+     *
+     * @param name the workqueue's name
+     * @return the workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public Workqueue createSinglethreadWorkqueue(String name) {
         return allocOrdered(name, Workqueue.WQ_LEGACY | WQ_MEM_RECLAIM);
     }
 
-    /** {@code create_freezable_workqueue(name)}. */
+    /**
+     * {@code create_freezable_workqueue(name)}.
+     *
+     * @param name the workqueue's name
+     * @return the workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public Workqueue createFreezableWorkqueue(String name) {
         return alloc(name, Workqueue.WQ_LEGACY | WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
     }
 
+    /**
+     * {@code system_wq}: the per-CPU workqueue {@link #schedule} queues on; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemWq() {
         return systemWq;
     }
 
+    /**
+     * {@code system_highpri_wq}: per-CPU, on the high-priority pools; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemHighpriWq() {
         return systemHighpriWq;
     }
 
+    /**
+     * {@code system_long_wq}: per-CPU, for items that may run long; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemLongWq() {
         return systemLongWq;
     }
 
+    /**
+     * {@code system_unbound_wq}: unbound, items not tied to the queueing CPU; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemUnboundWq() {
         return systemUnboundWq;
     }
 
+    /**
+     * {@code system_freezable_wq}: per-CPU and {@code WQ_FREEZABLE}; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemFreezableWq() {
         return systemFreezableWq;
     }
 
+    /**
+     * {@code system_power_efficient_wq}: per-CPU, {@code WQ_POWER_EFFICIENT}; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemPowerEfficientWq() {
         return systemPowerEfficientWq;
     }
 
+    /**
+     * {@code system_freezable_power_efficient_wq}: {@code WQ_FREEZABLE | WQ_POWER_EFFICIENT}; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemFreezablePowerEfficientWq() {
         return systemFreezablePowerEfficientWq;
     }
 
+    /**
+     * {@code system_bh_wq}: its items run in softirq context on the queueing CPU; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemBhWq() {
         return systemBhWq;
     }
 
+    /**
+     * {@code system_bh_highpri_wq}: as {@link #systemBhWq()}, on the high-priority BH pools; any thread.
+     *
+     * @return the workqueue
+     */
     public Workqueue systemBhHighpriWq() {
         return systemBhHighpriWq;
     }
 
-    /** The workqueues that exist, system ones first. */
+    /**
+     * The workqueues that exist, system ones first.
+     *
+     * @return a snapshot list
+     */
     public List<Workqueue> workqueues() {
         return List.copyOf(workqueues);
     }
@@ -303,7 +371,14 @@ public final class Workqueues {
     // Queueing
     // ------------------------------------------------------------------------------------------
 
-    /** {@code queue_work(wq, work)}: {@link #queueOn} the calling CPU. */
+    /**
+     * {@code queue_work(wq, work)}: {@link #queueOn} the calling CPU.
+     *
+     * @param wq the workqueue
+     * @param w an initialised item
+     * @return true if this call queued it; false if it was already pending or is disabled
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     */
     public boolean queue(Workqueue wq, Work w) {
         return queueOn(WORK_CPU_UNBOUND, wq, w);
     }
@@ -311,7 +386,12 @@ public final class Workqueues {
     /**
      * {@code queue_work_on(cpu, wq, work)}.
      *
+     * @param cpu the CPU whose pool runs it, or {@link #WORK_CPU_UNBOUND} for the calling one
+     * @param wq the workqueue
+     * @param w an initialised item
      * @return true if this call queued it; false if it was already pending or is disabled
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     * @throws dev.bottomhalf.runtime.KernelException ({@code ENXIO}) for a CPU that does not exist
      */
     public boolean queueOn(int cpu, Workqueue wq, Work w) {
         Objects.requireNonNull(wq, "wq");
@@ -340,12 +420,26 @@ public final class Workqueues {
         return true;
     }
 
-    /** {@code schedule_work(work)}: on {@code system_wq}. */
+    /**
+     * {@code schedule_work(work)}: on {@code system_wq}.
+     *
+     * @param w an initialised item
+     * @return true if this call queued it; false if it was already pending or is disabled
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     */
     public boolean schedule(Work w) {
         return queue(systemWq, w);
     }
 
-    /** {@code schedule_work_on(cpu, work)}. */
+    /**
+     * {@code schedule_work_on(cpu, work)}.
+     *
+     * @param cpu the CPU whose pool runs it
+     * @param w an initialised item
+     * @return true if this call queued it; false if it was already pending or is disabled
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     * @throws dev.bottomhalf.runtime.KernelException ({@code ENXIO}) for a CPU that does not exist
+     */
     public boolean scheduleOn(int cpu, Work w) {
         return queueOn(cpu, systemWq, w);
     }
@@ -516,35 +610,68 @@ public final class Workqueues {
     /**
      * {@code workqueue.cpu_intensive_thresh_us}: how long a concurrency-managed item may run before it is
      * marked CPU-intensive (default 10,000 µs; 0 disables the detection).
+     *
+     * @return the threshold in microseconds
      */
     public long cpuIntensiveThresholdUs() {
         return pools.cpuIntensiveThresholdUs();
     }
 
+    /**
+     * Sets {@code workqueue.cpu_intensive_thresh_us}; any thread, takes effect for items that start afterwards.
+     *
+     * @param us the threshold in microseconds; 0 disables the detection
+     * @throws IllegalArgumentException when {@code us} is negative
+     */
     public void cpuIntensiveThresholdUs(long us) {
         pools.cpuIntensiveThresholdUs(us);
     }
 
-    /** Items that exceeded the CPU-intensive threshold. */
+    /**
+     * Items that exceeded the CPU-intensive threshold.
+     *
+     * @return the count since boot
+     */
     public long cpuIntensiveViolations() {
         return pools.cpuIntensiveViolations();
     }
 
-    /** Workers woken because a running worker blocked or hogged the CPU (concurrency management). */
+    /**
+     * Workers woken because a running worker blocked or hogged the CPU (concurrency management).
+     *
+     * @return the count since boot
+     */
     public long cmWakeups() {
         return pools.cmWakeups();
     }
 
-    /** {@code IDLE_WORKER_TIMEOUT} in seconds (300 by default); settable for tests and small machines. */
+    /**
+     * {@code IDLE_WORKER_TIMEOUT} in seconds (300 by default); settable for tests and small machines.
+     *
+     * @return the timeout in seconds
+     */
     public long idleWorkerTimeoutSeconds() {
         return pools.idleWorkerTimeoutSeconds();
     }
 
+    /**
+     * Sets {@code IDLE_WORKER_TIMEOUT}: how long a pool keeps a surplus idle worker; any thread.
+     *
+     * @param seconds the timeout in seconds, at least 1
+     * @throws IllegalArgumentException when {@code seconds} is below 1
+     */
     public void idleWorkerTimeoutSeconds(long seconds) {
         pools.idleWorkerTimeoutSeconds(seconds);
     }
 
-    /** How many workers the pool of CPU {@code cpu} (−1: the unbound pool) has, for tests and diagnostics. */
+    /**
+     * How many workers the pool of CPU {@code cpu} (−1: the unbound pool) has, for tests and diagnostics.
+     *
+     * @param cpu the CPU, or −1 for the unbound pool
+     * @param highpri whether to count the high-priority pool
+     * @return the number of workers, idle or busy
+     * @throws dev.bottomhalf.runtime.KernelException ({@code ENXIO}) for a CPU that does not exist
+     */
     public int workerCount(int cpu, boolean highpri) {
         return pools.workerCount(cpu, highpri);
     }
@@ -561,7 +688,15 @@ public final class Workqueues {
     // Delayed work
     // ------------------------------------------------------------------------------------------
 
-    /** {@code queue_delayed_work(wq, dwork, delay)}: on the calling CPU's pool when the delay has passed. */
+    /**
+     * {@code queue_delayed_work(wq, dwork, delay)}: on the calling CPU's pool when the delay has passed.
+     *
+     * @param wq the workqueue
+     * @param dw the delayed item
+     * @param delay jiffies to wait; 0 queues at once
+     * @return true if this call armed or queued it; false if it was already pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean queueDelayed(Workqueue wq, DelayedWork dw, long delay) {
         return queueDelayedOn(WORK_CPU_UNBOUND, wq, dw, delay);
     }
@@ -569,6 +704,14 @@ public final class Workqueues {
     /**
      * {@code queue_delayed_work_on(cpu, wq, dwork, delay)}: false (and the timer unchanged) if it is already
      * pending; a delay of 0 queues at once.
+     *
+     * @param cpu the CPU whose pool runs it, or {@link #WORK_CPU_UNBOUND}
+     * @param wq the workqueue
+     * @param dw the delayed item
+     * @param delay jiffies to wait; 0 queues at once
+     * @return true if this call armed or queued it; false if it was already pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     * @throws dev.bottomhalf.runtime.KernelException ({@code ENXIO}) for a CPU that does not exist
      */
     public boolean queueDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
         machine.checkOpen();
@@ -722,17 +865,41 @@ public final class Workqueues {
         insert(dw.cpu, dw.wq, dw.work);
     }
 
-    /** {@code schedule_delayed_work(dwork, delay)}: on {@code system_wq}. */
+    /**
+     * {@code schedule_delayed_work(dwork, delay)}: on {@code system_wq}.
+     *
+     * @param dw the delayed item
+     * @param delay jiffies to wait; 0 queues at once
+     * @return true if this call armed or queued it; false if it was already pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean scheduleDelayed(DelayedWork dw, long delay) {
         return queueDelayed(systemWq, dw, delay);
     }
 
-    /** {@code schedule_delayed_work_on(cpu, dwork, delay)}. */
+    /**
+     * {@code schedule_delayed_work_on(cpu, dwork, delay)}.
+     *
+     * @param cpu the CPU whose pool runs it
+     * @param dw the delayed item
+     * @param delay jiffies to wait; 0 queues at once
+     * @return true if this call armed or queued it; false if it was already pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     * @throws dev.bottomhalf.runtime.KernelException ({@code ENXIO}) for a CPU that does not exist
+     */
     public boolean scheduleDelayedOn(int cpu, DelayedWork dw, long delay) {
         return queueDelayedOn(cpu, systemWq, dw, delay);
     }
 
-    /** {@code mod_delayed_work(wq, dwork, delay)}. */
+    /**
+     * {@code mod_delayed_work(wq, dwork, delay)}.
+     *
+     * @param wq the workqueue
+     * @param dw the delayed item
+     * @param delay jiffies to wait from now; 0 queues at once
+     * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean modDelayed(Workqueue wq, DelayedWork dw, long delay) {
         return modDelayedOn(WORK_CPU_UNBOUND, wq, dw, delay);
     }
@@ -740,7 +907,12 @@ public final class Workqueues {
     /**
      * {@code mod_delayed_work_on(cpu, wq, dwork, delay)}: (re)arms whatever state it is in.
      *
+     * @param cpu the CPU whose pool runs it, or {@link #WORK_CPU_UNBOUND}
+     * @param wq the workqueue
+     * @param dw the delayed item
+     * @param delay jiffies to wait from now; 0 queues at once
      * @return true if it was pending (now re-timed), false if it was idle (now armed or queued)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean modDelayedOn(int cpu, Workqueue wq, DelayedWork dw, long delay) {
         machine.checkOpen();
@@ -848,6 +1020,10 @@ public final class Workqueues {
     /**
      * {@code flush_delayed_work(dwork)}: an armed timer is cancelled and the item queued at once; then
      * {@link #flush}.
+     *
+     * @param dw the delayed item
+     * @return true if it had to wait, false if the item was idle
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean flushDelayed(DelayedWork dw) {
         machine.checkOpen();
@@ -858,7 +1034,13 @@ public final class Workqueues {
         return flush(dw.work);
     }
 
-    /** {@code cancel_delayed_work(dwork)}: true if the timer or the queued item was pending. Does not wait. */
+    /**
+     * {@code cancel_delayed_work(dwork)}: true if the timer or the queued item was pending. Does not wait.
+     *
+     * @param dw the delayed item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean cancelDelayed(DelayedWork dw) {
         machine.checkOpen();
         int ret = grabPending(dw.work, dw);
@@ -866,22 +1048,46 @@ public final class Workqueues {
         return ret == 1;
     }
 
-    /** {@code cancel_delayed_work_sync(dwork)}. */
+    /**
+     * {@code cancel_delayed_work_sync(dwork)}.
+     *
+     * @param dw the delayed item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean cancelDelayedSync(DelayedWork dw) {
         return cancelSync(dw.work, dw, false, "cancel_delayed_work_sync");
     }
 
-    /** {@code disable_delayed_work(dwork)}. */
+    /**
+     * {@code disable_delayed_work(dwork)}.
+     *
+     * @param dw the delayed item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean disableDelayed(DelayedWork dw) {
         return disable(dw.work, dw);
     }
 
-    /** {@code disable_delayed_work_sync(dwork)}. */
+    /**
+     * {@code disable_delayed_work_sync(dwork)}.
+     *
+     * @param dw the delayed item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean disableDelayedSync(DelayedWork dw) {
         return cancelSync(dw.work, dw, true, "disable_delayed_work_sync");
     }
 
-    /** {@code enable_delayed_work(dwork)}. */
+    /**
+     * {@code enable_delayed_work(dwork)}.
+     *
+     * @param dw the delayed item
+     * @return true iff the disable depth is 0 afterwards
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean enableDelayed(DelayedWork dw) {
         return enable(dw.work, dw);
     }
@@ -940,7 +1146,13 @@ public final class Workqueues {
         }
     }
 
-    /** {@code cancel_work(work)}: true if it was pending (now removed). Does not wait for a running instance. */
+    /**
+     * {@code cancel_work(work)}: true if it was pending (now removed). Does not wait for a running instance.
+     *
+     * @param w an initialised item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     */
     public boolean cancel(Work w) {
         machine.checkOpen();
         requireFunc(w, "cancel_work");
@@ -953,7 +1165,9 @@ public final class Workqueues {
      * {@code cancel_work_sync(work)}: cancels and waits until no instance runs anywhere. A self-requeueing
      * item cannot escape: its queue attempts during the call return false.
      *
+     * @param w an initialised item
      * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
      */
     public boolean cancelSync(Work w) {
         machine.checkOpen();
@@ -961,7 +1175,13 @@ public final class Workqueues {
         return cancelSync(w, null, false, "cancel_work_sync");
     }
 
-    /** {@code disable_work(work)}: disable depth + 1 and cancel; true if it was pending. Does not wait. */
+    /**
+     * {@code disable_work(work)}: disable depth + 1 and cancel; true if it was pending. Does not wait.
+     *
+     * @param w an initialised item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     */
     public boolean disable(Work w) {
         machine.checkOpen();
         requireFunc(w, "disable_work");
@@ -978,7 +1198,13 @@ public final class Workqueues {
         return ret == 1;
     }
 
-    /** {@code disable_work_sync(work)}: {@link #disable} and wait for a running instance. */
+    /**
+     * {@code disable_work_sync(work)}: {@link #disable} and wait for a running instance.
+     *
+     * @param w an initialised item
+     * @return true if it was pending
+     * @throws IllegalStateException when the kernel is closed or has panicked, or the item was never initialised
+     */
     public boolean disableSync(Work w) {
         machine.checkOpen();
         requireFunc(w, "disable_work_sync");
@@ -988,10 +1214,12 @@ public final class Workqueues {
     /**
      * {@code enable_work(work)}: disable depth − 1.
      *
+     * @param w the item
      * @return true iff the depth is 0 afterwards — also after an underflow: at depth 0 the kernel warns once
      *         ({@code WARN_ONCE}), the depth stays 0 and it returns true. As the kernel's, it first takes
      *         PENDING away ({@code work_grab_pending}), so enabling an enabled item that is queued cancels
      *         that instance.
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean enable(Work w) {
         return enable(w, null);
@@ -1015,8 +1243,11 @@ public final class Workqueues {
     /**
      * {@code enable_and_queue_work(wq, work)}: enable; queue if the depth reached 0.
      *
+     * @param wq the workqueue to queue on
+     * @param w the item
      * @return true iff the depth reached 0 (then the item was queued, or already was pending: the kernel's
      *         inline ignores what {@code queue_work} returned)
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean enableAndQueue(Workqueue wq, Work w) {
         machine.checkOpen();
@@ -1071,7 +1302,9 @@ public final class Workqueues {
      * {@code flush_work(work)}: waits until the instance queued (or running) at the time of the call has
      * finished. From the item's own function it would wait for itself: reported, returns false.
      *
+     * @param w the item
      * @return true if it had to wait, false if the item was idle
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public boolean flush(Work w) {
         machine.checkOpen();
@@ -1082,6 +1315,9 @@ public final class Workqueues {
      * {@code flush_workqueue(wq)}: waits for every item queued before the call (running, queued or
      * inactive); items queued later do not hold it up. From an item of {@code wq} it would wait for
      * itself: reported, returns.
+     *
+     * @param wq the workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void flushWorkqueue(Workqueue wq) {
         machine.checkOpen();
@@ -1097,6 +1333,9 @@ public final class Workqueues {
      * {@code drain_workqueue(wq)}: flushes until the workqueue is empty. Meanwhile only chained queueing
      * (from the workqueue's own items) is accepted; other queue attempts get the kernel's
      * {@code cannot queue} warning.
+     *
+     * @param wq the workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void drainWorkqueue(Workqueue wq) {
         machine.checkOpen();
@@ -1108,6 +1347,10 @@ public final class Workqueues {
      * whose timers are still armed are not cancelled — reported; when such a timer fires later its item is
      * refused with an error. If an item was queued after the drain, the kernel's sanity check warns
      * ("has the following busy pwq", with the pool-workqueue shown) and the workqueue is left alive.
+     *
+     * @param wq a workqueue made with {@link #alloc}
+     * @throws IllegalArgumentException for a system workqueue
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void destroy(Workqueue wq) {
         machine.checkOpen();
@@ -1155,6 +1398,10 @@ public final class Workqueues {
     /**
      * {@code workqueue_set_max_active(wq, max_active)}: clamped as at allocation; raising it activates waiting
      * items at once. Refused with the kernel's WARN for BH and ordered workqueues.
+     *
+     * @param wq the workqueue
+     * @param maxActive the new limit, clamped to 1..{@link Workqueue#WQ_MAX_ACTIVE}
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void setMaxActive(Workqueue wq, int maxActive) {
         machine.checkOpen();
@@ -1228,7 +1475,11 @@ public final class Workqueues {
         }
     }
 
-    /** Whether the workqueues are frozen. */
+    /**
+     * Whether the workqueues are frozen.
+     *
+     * @return true between {@link #freeze()} and {@link #thaw()}
+     */
     public boolean isFrozen() {
         return frozen;
     }
@@ -1250,31 +1501,65 @@ public final class Workqueues {
     // Lockup watchdog and the monitor (held by WorkqueueWatchdog)
     // ------------------------------------------------------------------------------------------
 
-    /** {@code workqueue.watchdog_thresh}: seconds a pool may make no progress before it is reported (0: off). */
+    /**
+     * {@code workqueue.watchdog_thresh}: seconds a pool may make no progress before it is reported (0: off).
+     *
+     * @return the threshold in seconds, 0 when the watchdog is off
+     */
     public long watchdogThreshSeconds() {
         return watchdog.watchdogThreshSeconds();
     }
 
+    /**
+     * Sets {@code workqueue.watchdog_thresh}; any thread.
+     *
+     * @param seconds seconds without progress before a pool is reported; 0 turns the watchdog off
+     * @throws IllegalArgumentException when {@code seconds} is negative
+     */
     public void watchdogThreshSeconds(long seconds) {
         watchdog.watchdogThreshSeconds(seconds);
     }
 
-    /** Lockups reported so far. */
+    /**
+     * Lockups reported so far.
+     *
+     * @return the count since boot
+     */
     public long lockups() {
         return watchdog.lockups();
     }
 
-    /** {@code show_all_workqueues()}: the busy workqueues and pools, as the kernel dumps them. */
+    /**
+     * {@code show_all_workqueues()}: the busy workqueues and pools, as the kernel dumps them.
+     *
+     * @return the dump, headed {@code Showing busy workqueues and worker pools:}
+     */
     public String showAllWorkqueues() {
         return watchdog.showAllWorkqueues();
     }
 
-    /** The statistics of one workqueue, summed over its pool-workqueues (the kernel's {@code wq_monitor}). */
+    /**
+     * The statistics of one workqueue, summed over its pool-workqueues (the kernel's {@code wq_monitor}).
+     *
+     * @param name the workqueue's name
+     * @param total items that started running
+     * @param inFlight items queued or running now
+     * @param runNs the items' summed run time in nanoseconds
+     * @param cpuIntensive items that exceeded the CPU-intensive threshold
+     * @param cmWakeups workers woken by concurrency management for this workqueue
+     * @param mayday mayday requests sent to the rescuer
+     * @param rescued items the rescuer ran
+     */
     public record Stats(String name, long total, long inFlight, long runNs, long cpuIntensive, long cmWakeups,
                         long mayday, long rescued) {
     }
 
-    /** {@code wq_monitor.py}: per-workqueue statistics. */
+    /**
+     * {@code wq_monitor.py}: per-workqueue statistics.
+     *
+     * @param wq the workqueue
+     * @return its statistics now
+     */
     public Stats stats(Workqueue wq) {
         return watchdog.stats(wq);
     }
@@ -1283,6 +1568,8 @@ public final class Workqueues {
      * The workqueue monitor's table ({@code tools/workqueue/wq_monitor.py}): for each workqueue that ran
      * anything, total items, items in flight, run time (s), CPU-intensive violations, concurrency-management
      * wake-ups, mayday and rescued counts.
+     *
+     * @return the table, one line per workqueue after a header
      */
     public String monitor() {
         return watchdog.monitor();
@@ -1291,13 +1578,23 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------
-    /** {@code current_work()}: the item running in the calling context, or null. Any context. */
+    /**
+     * {@code current_work()}: the item running in the calling context, or null. Any context.
+     *
+     * @return the running item, or null
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public Work currentWork() {
         machine.checkOpen();
         return helpers.currentWork();
     }
 
-    /** {@code current_is_workqueue_rescuer()}: whether the caller is a rescuer thread ({@code kworker/R-…}). */
+    /**
+     * {@code current_is_workqueue_rescuer()}: whether the caller is a rescuer thread ({@code kworker/R-…}).
+     *
+     * @return true in a rescuer thread
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean currentIsWorkqueueRescuer() {
         machine.checkOpen();
         return helpers.currentIsRescuer();
@@ -1307,37 +1604,77 @@ public final class Workqueues {
      * {@code INIT_WORK(work, func)} on an item a driver embedded, possibly in use: a queued item is reported as the
      * kernel's debug objects do and cancelled first; PENDING and the disable depth are cleared. Process context
      * (the cancel may wait).
+     *
+     * @param w the item
+     * @param name its new name, for reports
+     * @param func its new function
+     * @throws IllegalStateException when the kernel is closed or has panicked
      */
     public void initWork(Work w, String name, Work.Func func) {
         machine.checkOpen();
         helpers.initWork(w, name, func);
     }
 
-    /** {@code INIT_DELAYED_WORK(dwork, func)}: as {@link #initWork}; an armed timer is reported and stopped first. */
+    /**
+     * {@code INIT_DELAYED_WORK(dwork, func)}: as {@link #initWork}; an armed timer is reported and stopped first.
+     *
+     * @param dw the delayed item
+     * @param name its new name, for reports
+     * @param func its new function
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public void initDelayedWork(DelayedWork dw, String name, Work.Func func) {
         machine.checkOpen();
         helpers.initDelayedWork(dw, name, func);
     }
 
-    /** {@code work_busy(work)}: {@link Work#WORK_BUSY_PENDING} and/or {@link Work#WORK_BUSY_RUNNING}. Any context. */
+    /**
+     * {@code work_busy(work)}: {@link Work#WORK_BUSY_PENDING} and/or {@link Work#WORK_BUSY_RUNNING}. Any context.
+     *
+     * @param w the item
+     * @return the {@code WORK_BUSY_*} bits, 0 when idle
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int workBusy(Work w) {
         machine.checkOpen();
         return helpers.workBusy(w);
     }
 
-    /** {@code workqueue_congested(cpu, wq)}: items of {@code wq} wait over {@code max_active} on {@code cpu}. */
+    /**
+     * {@code workqueue_congested(cpu, wq)}: items of {@code wq} wait over {@code max_active} on {@code cpu}.
+     *
+     * @param cpu the CPU, or {@link #WORK_CPU_UNBOUND} for the calling one
+     * @param wq the workqueue
+     * @return true when congested
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean workqueueCongested(int cpu, Workqueue wq) {
         machine.checkOpen();
         return helpers.congested(cpu, wq);
     }
 
-    /** {@code schedule_on_each_cpu(func)}: one item per CPU on {@code system_wq}, waited for. Process context. */
+    /**
+     * {@code schedule_on_each_cpu(func)}: one item per CPU on {@code system_wq}, waited for. Process context.
+     *
+     * @param name the items' name, for reports
+     * @param func run once on each CPU
+     * @return 0
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public int scheduleOnEachCpu(String name, Work.Func func) {
         machine.checkOpen();
         return helpers.scheduleOnEachCpu(name, func);
     }
 
-    /** {@code queue_work_node(node, wq, work)}: queues on a CPU of {@code node}, for unbound workqueues. */
+    /**
+     * {@code queue_work_node(node, wq, work)}: queues on a CPU of {@code node}, for unbound workqueues.
+     *
+     * @param node the NUMA node (0), or {@code NUMA_NO_NODE}
+     * @param wq the workqueue
+     * @param w the item
+     * @return true if this call queued it; false if it was already pending or is disabled
+     * @throws IllegalStateException when the kernel is closed or has panicked
+     */
     public boolean queueWorkNode(int node, Workqueue wq, Work w) {
         machine.checkOpen();
         return helpers.queueNode(node, wq, w);
