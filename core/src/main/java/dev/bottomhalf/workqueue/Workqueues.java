@@ -646,7 +646,7 @@ public final class Workqueues {
     }
 
     /**
-     * {@code IDLE_WORKER_TIMEOUT} in seconds (300 by default); settable for tests and small machines.
+     * {@code IDLE_WORKER_TIMEOUT} in seconds (300 by default); settable: a shorter timeout gives idle workers back sooner on a small machine.
      *
      * @return the timeout in seconds
      */
@@ -665,7 +665,7 @@ public final class Workqueues {
     }
 
     /**
-     * How many workers the pool of CPU {@code cpu} (−1: the unbound pool) has, for tests and diagnostics.
+     * How many workers the pool of CPU {@code cpu} (−1: the unbound pool) has: a diagnostic, as the kernel's workqueue monitor shows.
      *
      * @param cpu the CPU, or −1 for the unbound pool
      * @param highpri whether to count the high-priority pool
