@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import dev.bottomhalf.internal.Internals;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.irq.IrqController;
+import dev.bottomhalf.net.Napi;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
@@ -49,7 +50,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  *
  * <p>What it offers: every subsystem ({@link #irqs()}, {@link #softirqs()}, {@link #tasklets()},
  * {@link #timers()}, {@link #hrtimers()}, {@link #workqueues()}, {@link #sched()}, {@link #kthreads()},
- * {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
+ * {@link #napi()}, {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
  * {@link #msecsToJiffies}, {@link #toJiffies(Duration)}, {@link #uptimeNs()}, ...); the calling thread
  * ({@link #bindCurrentThread}, {@link #detachCurrentThread()}, {@link #smpProcessorId()}, {@link #context()},
  * a read-only {@link ExecutionContext}); cross-CPU calls; and the lifecycle ({@link #close()},
@@ -79,6 +80,7 @@ public final class Kernel implements AutoCloseable {
     private final Proc proc;
     private final Sched sched;
     private final Kthreads kthreads;
+    private final Napi napi;
     /** Whether this object's close has begun, and its report once it has ended; guarded by this. */
     private boolean closing;
     private CloseReport closeReport;
@@ -96,9 +98,10 @@ public final class Kernel implements AutoCloseable {
         this.timers = new Timers(machine, softirqs);
         this.hrtimers = new HrTimers(machine, softirqs);
         this.workqueues = new Workqueues(machine, softirqs, tasklets, timers);
-        this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers);
         this.sched = new Sched(machine, timers);
         this.kthreads = new Kthreads(sched);
+        this.napi = new Napi(machine, softirqs, sched, kthreads);
+        this.proc = new Proc(machine, irqs, softirqs, timers, hrtimers, napi);
         machine.onLateAccept(this::sweepLate);
     }
 
@@ -166,6 +169,16 @@ public final class Kernel implements AutoCloseable {
     /** kthreads and kthread workers ({@code kthread_run}, {@code kthread_stop}, {@code kthread_queue_work}, ...). */
     public Kthreads kthreads() {
         return kthreads;
+    }
+
+    /**
+     * NAPI, the network receive polling: {@code netif_napi_add}, {@code napi_schedule}, {@code napi_complete_done},
+     * {@code net_rx_action} on NET_RX_SOFTIRQ, threaded NAPI and busy polling (docs/subsystems/net.md).
+     *
+     * @return this kernel's NAPI subsystem
+     */
+    public Napi napi() {
+        return napi;
     }
 
     /** The {@code /proc} views. */
@@ -357,6 +370,7 @@ public final class Kernel implements AutoCloseable {
             timerNames.addAll(timers.shutdownArmedForClose(true));
             hrtimerNames.addAll(hrtimers.cancelQueuedForClose(true));
             drained = awaitIdle(deadlineNs) && drained;
+            napi.stopThreadsForClose();
         }
         // Out of time (or panicked): take the queued items away before the workers finish their batches.
         List<String> droppedWork = new ArrayList<>();
@@ -408,7 +422,8 @@ public final class Kernel implements AutoCloseable {
         List<String> droppedWork = new ArrayList<>(workqueues.cancelQueuedForClose());
         droppedWork.addAll(kthreads.cancelQueuedForClose());
         List<String> droppedTasklets = tasklets.discardForClose(busyCpus);
-        List<String> droppedSoftirqs = softirqs.discardPendingForClose(busyCpus);
+        List<String> droppedSoftirqs = new ArrayList<>(napi.discardForClose(busyCpus));
+        droppedSoftirqs.addAll(softirqs.discardPendingForClose(busyCpus));
         List<String> droppedIrqs = irqs.discardLatchedForClose();
         int droppedCalls = machine.discardCallsForClose();
         boolean drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
@@ -513,7 +528,7 @@ public final class Kernel implements AutoCloseable {
      */
     private boolean awaitIdle(long deadlineNs) {
         BooleanSupplier idle = () -> machine.idleForClose() && irqs.idleForClose() && tasklets.idleForClose()
-                && workqueues.idleForClose() && kthreads.idleForClose();
+                && napi.idleForClose() && workqueues.idleForClose() && kthreads.idleForClose();
         // Twice: a handler that finished between two of the reads of one check may have queued the next item.
         BooleanSupplier idleOrLate = () -> (idle.getAsBoolean() && idle.getAsBoolean())
                 || System.nanoTime() - deadlineNs >= 0;
