@@ -264,7 +264,8 @@ public final class Napi {
      * neither scheduled nor being polled, then takes SCHED and NPSVC for itself, clears THREADED, and clears
      * DISABLE. A scheduled instance is polled once more before the wait ends (its poll sees
      * {@code napi_disable_pending} and completes). In stepped mode the wait drives the kernel. Process context
-     * (may sleep).
+     * (may sleep); in atomic context — a poll function among them, which would wait for itself — it is reported
+     * as the kernel's {@code might_sleep} BUG and returns without disabling.
      *
      * @param n the instance, enabled
      * @throws IllegalStateException when the kernel closes during the wait
@@ -272,7 +273,9 @@ public final class Napi {
     public void disable(NapiStruct n) {
         machine.checkOpen();
         ExecutionContext ctx = machine.current();
-        ctx.mightSleep("napi_disable");
+        if (!ctx.mightSleep("napi_disable")) {
+            return; // atomic context (a poll among them: it would wait for itself): reported by might_sleep
+        }
         n.setBits(NapiStruct.DISABLE);
         String what = null;
         for (;;) {
@@ -532,13 +535,16 @@ public final class Napi {
             sd.work.spliceTailFrom(sd.repoll);
             sd.pollList.spliceTailFrom(sd.work);
             more = !sd.pollList.isEmpty();
+            if (!more) {
+                // Under the lock (the kernel: with IRQs off): a schedule that queues after this section reads
+                // false and raises; one that queued before it is on the list, and NET_RX is raised below.
+                sd.inNetRxAction = false;
+            }
         } finally {
             sd.lock.unlock();
         }
         if (more) {
             softirqs.raiseOn(ctx, SoftirqVector.NET_RX.nr(), false);
-        } else {
-            sd.inNetRxAction = false;
         }
     }
 

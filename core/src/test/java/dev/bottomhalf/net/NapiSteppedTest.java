@@ -309,6 +309,17 @@ class NapiSteppedTest {
     }
 
     @Test
+    void disable_fromTheInstancesOwnPoll_isReportedAsSleepingInAtomicContext_andReturns() {
+        Ring a = ring("a", 3, 64);
+        a.duringPoll = () -> napi.disable(a.n);
+        reports.expect("BUG: sleeping function called from invalid context");
+        inBhSection(a::interrupt);
+        assertEquals(List.of("a:3/64"), log);
+        assertTrue(a.lastComplete);            // the disable did nothing: the poll completed as usual
+        assertFalse(a.n.disablePending());
+    }
+
+    @Test
     void enable_ofAnEnabledInstance_isTheKernelsBug() {
         Ring a = ring("a", 0, 64);
         reports.expect("kernel BUG: napi_enable(eth0-3) of an instance that is not disabled");
