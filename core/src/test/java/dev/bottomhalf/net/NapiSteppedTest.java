@@ -241,6 +241,37 @@ class NapiSteppedTest {
     }
 
     @Test
+    void netdevBudgetUsecs_atHz100_isOneJiffy() {
+        Kernel k = kernels.boot(b -> b.cpus(1).hz(100));
+        ExecutionContext t = k.bindCurrentThread(0);
+        NetDevice dev = new NetDevice("eth1");
+        List<String> polls = new ArrayList<>();
+        for (String name : List.of("a", "b")) {
+            NapiStruct n = new NapiStruct();
+            k.napi().add(dev, n, (me, budget) -> {
+                polls.add(name);
+                k.stepper().advance(1, TimeUnit.MILLISECONDS); // a tenth of a jiffy per poll
+                return budget;
+            });
+            k.napi().enable(n);
+        }
+        k.stepper().advanceToJiffy(k.jiffies() + 1);        // at the start of a jiffy
+        t.localBhDisable();
+        dev.napis().forEach(k.napi()::schedule);
+        t.localBhEnable();
+        // 2000 µs round up to 1 jiffy at HZ=100; 1 ms per poll: the limit is reached after ten polls. The softirq
+        // loop's own MAX_SOFTIRQ_TIME is 1 jiffy here too, so ksoftirqd takes the rest.
+        assertEquals(10, polls.size());
+        assertEquals(1, k.napi().timeSqueeze(0));
+        assertTrue(k.softirqs().ksoftirqdWoken(0));
+        k.napi().setNetdevBudgetUsecs(1);                     // still rounds up to one jiffy
+        assertEquals(1, k.napi().netdevBudgetUsecs());
+        for (NapiStruct n : dev.napis()) {
+            k.napi().disable(n);                              // the wait drives ksoftirqd/0, which completes them
+        }
+    }
+
+    @Test
     void pollReturningMoreThanItsWeight_isReportedOnce() {
         NapiStruct n = new NapiStruct();
         napi.add(eth0, n, (me, budget) -> budget + 1, 2);
