@@ -867,13 +867,16 @@ public final class Napi {
     }
 
     /**
-     * Stops the kthreads of threaded instances ({@code kthread_stop}, as {@code netif_napi_del} would). For
-     * {@code Kernel.close()}, after the drain and before the runtime threads stop, on the closing thread.
+     * Stops the kthreads of threaded instances ({@code kthread_stop}, as {@code netif_napi_del} would), except those
+     * of instances still scheduled for them. For {@code Kernel.close()}, after the drain and before the runtime
+     * threads stop, on the closing thread.
      */
     public void stopThreadsForClose() {
         for (NapiStruct n : listed) {
             Task t = n.thread;
-            if (t != null) {
+            // One still scheduled for its kthread (a poll that keeps using its whole weight after the drain's time
+            // ran out) would make kthread_stop wait forever: the runtime's close stops that thread and reports it.
+            if (t != null && (n.get() & NapiStruct.SCHED_THREADED) == 0) {
                 kthreads.stop(t);
                 n.thread = null;
             }
