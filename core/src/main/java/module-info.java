@@ -22,4 +22,5 @@ module dev.bottomhalf {
     exports dev.bottomhalf.trace;
     exports dev.bottomhalf.linux;
     exports dev.bottomhalf.locking;
+    exports dev.bottomhalf.net;
 }

@@ -15,6 +15,7 @@ import dev.bottomhalf.internal.Internals;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.irq.IrqController;
+import dev.bottomhalf.net.Napi;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
@@ -50,7 +51,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  *
  * <p>What it offers: every subsystem ({@link #irqs()}, {@link #softirqs()}, {@link #tasklets()},
  * {@link #timers()}, {@link #hrtimers()}, {@link #workqueues()}, {@link #sched()}, {@link #kthreads()},
- * {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
+ * {@link #napi()}, {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
  * {@link #msecsToJiffies}, {@link #toJiffies(Duration)}, {@link #uptimeNs()}, ...); the calling thread
  * ({@link #bindCurrentThread}, {@link #detachCurrentThread()}, {@link #smpProcessorId()}, {@link #context()},
  * a read-only {@link ExecutionContext}); cross-CPU calls; and the lifecycle ({@link #close()},
@@ -80,6 +81,7 @@ public final class Kernel implements AutoCloseable {
     private final Proc proc;
     private final Sched sched;
     private final Kthreads kthreads;
+    private final Napi napi;
     /** Whether this object's close has begun, and its report once it has ended; guarded by this. */
     private boolean closing;
     private CloseReport closeReport;
@@ -97,9 +99,10 @@ public final class Kernel implements AutoCloseable {
         this.timers = Subsystems.time().newTimers(machine, softirqs);
         this.hrtimers = Subsystems.time().newHrTimers(machine, softirqs);
         this.workqueues = Subsystems.workqueue().newWorkqueues(machine, softirqs, tasklets, timers);
-        this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers);
         this.sched = Subsystems.sched().newSched(machine, timers);
         this.kthreads = Subsystems.sched().newKthreads(sched);
+        this.napi = Subsystems.net().newNapi(machine, softirqs, sched, kthreads);
+        this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers, napi);
         machine.onLateAccept(this::sweepLate);
     }
 
@@ -214,6 +217,16 @@ public final class Kernel implements AutoCloseable {
      */
     public Kthreads kthreads() {
         return kthreads;
+    }
+
+    /**
+     * NAPI, the network receive polling: {@code netif_napi_add}, {@code napi_schedule}, {@code napi_complete_done},
+     * {@code net_rx_action} on NET_RX_SOFTIRQ, threaded NAPI and busy polling (docs/subsystems/net.md).
+     *
+     * @return this kernel's NAPI subsystem
+     */
+    public Napi napi() {
+        return napi;
     }
 
     /**
@@ -532,6 +545,7 @@ public final class Kernel implements AutoCloseable {
             timerNames.addAll(Subsystems.time().shutdownArmedForClose(timers, true));
             hrtimerNames.addAll(Subsystems.time().cancelQueuedForClose(hrtimers, true));
             drained = awaitIdle(deadlineNs) && drained;
+            Subsystems.net().stopThreadsForClose(napi);
         }
         // Out of time (or panicked): take the queued items away before the workers finish their batches.
         List<String> droppedWork = new ArrayList<>();
@@ -583,7 +597,8 @@ public final class Kernel implements AutoCloseable {
         List<String> droppedWork = new ArrayList<>(Subsystems.workqueue().cancelQueuedForClose(workqueues));
         droppedWork.addAll(Subsystems.sched().cancelQueuedForClose(kthreads));
         List<String> droppedTasklets = Subsystems.tasklet().discardForClose(tasklets, busyCpus);
-        List<String> droppedSoftirqs = Subsystems.softirq().discardPendingForClose(softirqs, busyCpus);
+        List<String> droppedSoftirqs = new ArrayList<>(Subsystems.net().discardForClose(napi, busyCpus));
+        droppedSoftirqs.addAll(Subsystems.softirq().discardPendingForClose(softirqs, busyCpus));
         List<String> droppedIrqs = Subsystems.irq().discardLatchedForClose(irqs);
         int droppedCalls = machine.discardCallsForClose();
         boolean drained = droppedWork.isEmpty() && droppedTasklets.isEmpty() && droppedSoftirqs.isEmpty()
@@ -702,8 +717,8 @@ public final class Kernel implements AutoCloseable {
      */
     private boolean awaitIdle(long deadlineNs) {
         BooleanSupplier idle = () -> machine.idleForClose() && Subsystems.irq().idleForClose(irqs)
-                && Subsystems.tasklet().idleForClose(tasklets) && Subsystems.workqueue().idleForClose(workqueues)
-                && Subsystems.sched().idleForClose(kthreads);
+                && Subsystems.tasklet().idleForClose(tasklets) && Subsystems.net().idleForClose(napi)
+                && Subsystems.workqueue().idleForClose(workqueues) && Subsystems.sched().idleForClose(kthreads);
         // Twice: a handler that finished between two of the reads of one check may have queued the next item.
         BooleanSupplier idleOrLate = () -> (idle.getAsBoolean() && idle.getAsBoolean())
                 || System.nanoTime() - deadlineNs >= 0;

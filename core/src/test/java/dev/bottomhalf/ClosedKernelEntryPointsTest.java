@@ -15,6 +15,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.function.Executable;
 
 import dev.bottomhalf.irq.IrqReturn;
+import dev.bottomhalf.net.NapiStruct;
+import dev.bottomhalf.net.NetDevice;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.testing.KernelExtension;
@@ -49,6 +51,8 @@ class ClosedKernelEntryPointsTest {
         final Work work = new Work("w", w -> { });
         final DelayedWork delayed = new DelayedWork("dw", w -> { });
         final Workqueue wq;
+        final NetDevice dev = new NetDevice("eth0");
+        final NapiStruct napi = new NapiStruct();
 
         /** Sets the objects up on {@code k}, a running kernel, then closes it. */
         Closed(Kernel k) {
@@ -57,6 +61,8 @@ class ClosedKernelEntryPointsTest {
             wq = k.workqueues().alloc("wq", 0, 0);
             hrtimer = k.hrtimers().create("hr", h -> HrTimer.Restart.NORESTART, HrTimers.mode(HrTimer.Mode.REL));
             k.irqs().request(7, (irq, dev) -> IrqReturn.HANDLED, Set.of(), "dev7", "d7");
+            k.napi().add(dev, napi, (n, budget) -> 0);
+            k.napi().enable(napi);
             k.softirqs().open(SoftirqVector.NET_RX, () -> { });
             k.close();
         }
@@ -127,6 +133,14 @@ class ClosedKernelEntryPointsTest {
         add(calls, "workqueues.initWork", () -> k.workqueues().initWork(c.work, "w", x -> { }));
         add(calls, "workqueues.initDelayedWork", () -> k.workqueues().initDelayedWork(c.delayed, "d", x -> { }));
         add(calls, "workqueues.workBusy", () -> k.workqueues().workBusy(c.work));
+        add(calls, "napi.add", () -> k.napi().add(c.dev, new NapiStruct(), (n, budget) -> 0));
+        add(calls, "napi.schedulePrep", () -> k.napi().schedulePrep(c.napi));
+        add(calls, "napi.schedule", () -> k.napi().schedule(c.napi));
+        add(calls, "napi.disable", () -> k.napi().disable(c.napi));
+        add(calls, "napi.enable", () -> k.napi().enable(c.napi));
+        add(calls, "napi.del", () -> k.napi().del(c.napi));
+        add(calls, "napi.setThreaded", () -> k.napi().setThreaded(c.dev, true));
+        add(calls, "napi.busyLoop", () -> k.napi().busyLoop(c.napi.napiId(), null, 8));
         add(calls, "workqueues.workqueueCongested", () -> k.workqueues().workqueueCongested(0, c.wq));
         add(calls, "workqueues.scheduleOnEachCpu", () -> k.workqueues().scheduleOnEachCpu("each", x -> { }));
         add(calls, "workqueues.queueWorkNode", () -> k.workqueues().queueWorkNode(0, c.wq, c.work));
@@ -140,6 +154,8 @@ class ClosedKernelEntryPointsTest {
         add(calls, "raise_softirq", () -> raise_softirq(NET_RX_SOFTIRQ));
         add(calls, "tasklet_schedule", () -> tasklet_schedule(c.tasklet));
         add(calls, "tasklet_kill", () -> tasklet_kill(c.tasklet));
+        add(calls, "napi_schedule", () -> napi_schedule(c.napi));
+        add(calls, "napi_disable", () -> napi_disable(c.napi));
         add(calls, "request_irq", () -> request_irq(9, (irq, dev) -> IRQ_HANDLED, 0, "late", "x"));
         add(calls, "free_irq", () -> free_irq(7, "d7"));
         add(calls, "mod_timer", () -> mod_timer(c.timer, 10));

@@ -60,6 +60,7 @@ class ModuleExportsTest {
             "dev.bottomhalf.irq",
             "dev.bottomhalf.linux",
             "dev.bottomhalf.locking",
+            "dev.bottomhalf.net",
             "dev.bottomhalf.proc",
             "dev.bottomhalf.runtime",
             "dev.bottomhalf.sched",

@@ -16,6 +16,9 @@ import dev.bottomhalf.irq.IrqHandler;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.irq.IrqWork;
 import dev.bottomhalf.locking.RawSpinlock;
+import dev.bottomhalf.net.Napi;
+import dev.bottomhalf.net.NapiStruct;
+import dev.bottomhalf.net.NetDevice;
 import dev.bottomhalf.locking.Rwlock;
 import dev.bottomhalf.locking.Spinlock;
 import dev.bottomhalf.runtime.ExecutionContext;
@@ -2021,6 +2024,164 @@ public final class Linux {
      */
     public static void tasklet_unlock_wait(Tasklet t) {
         k().tasklets().unlockWait(t);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // NAPI (net/core/dev.c; docs/subsystems/net.md)
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code NAPI_POLL_WEIGHT}: 64, the default poll weight. */
+    public static final int NAPI_POLL_WEIGHT = Napi.NAPI_POLL_WEIGHT;
+
+    /**
+     * {@code netif_napi_add(dev, napi, poll)}: {@link Napi#add(NetDevice, NapiStruct, NapiStruct.Poll)}.
+     *
+     * @param dev  the device
+     * @param napi the instance
+     * @param poll the driver's poll function
+     */
+    public static void netif_napi_add(NetDevice dev, NapiStruct napi, NapiStruct.Poll poll) {
+        k().napi().add(dev, napi, poll);
+    }
+
+    /**
+     * {@code netif_napi_add_weight(dev, napi, poll, weight)}: {@link Napi#add(NetDevice, NapiStruct,
+     * NapiStruct.Poll, int)}.
+     *
+     * @param dev    the device
+     * @param napi   the instance
+     * @param poll   the driver's poll function
+     * @param weight the budget of one poll
+     */
+    public static void netif_napi_add_weight(NetDevice dev, NapiStruct napi, NapiStruct.Poll poll, int weight) {
+        k().napi().add(dev, napi, poll, weight);
+    }
+
+    /**
+     * {@code netif_napi_del(napi)}: {@link Napi#del}.
+     *
+     * @param napi the instance
+     */
+    public static void netif_napi_del(NapiStruct napi) {
+        k().napi().del(napi);
+    }
+
+    /**
+     * {@code napi_enable(n)}: {@link Napi#enable}.
+     *
+     * @param n the instance
+     */
+    public static void napi_enable(NapiStruct n) {
+        k().napi().enable(n);
+    }
+
+    /**
+     * {@code napi_disable(n)}: {@link Napi#disable}.
+     *
+     * @param n the instance
+     */
+    public static void napi_disable(NapiStruct n) {
+        k().napi().disable(n);
+    }
+
+    /**
+     * {@code napi_schedule_prep(n)}: {@link Napi#schedulePrep}.
+     *
+     * @param n the instance
+     * @return whether the caller took SCHED
+     */
+    public static boolean napi_schedule_prep(NapiStruct n) {
+        return k().napi().schedulePrep(n);
+    }
+
+    /**
+     * {@code napi_schedule(n)}: {@link Napi#schedule}.
+     *
+     * @param n the instance
+     * @return whether this call queued it
+     */
+    public static boolean napi_schedule(NapiStruct n) {
+        return k().napi().schedule(n);
+    }
+
+    /**
+     * {@code napi_schedule_irqoff(n)}: {@link Napi#scheduleIrqoff}.
+     *
+     * @param n the instance
+     */
+    public static void napi_schedule_irqoff(NapiStruct n) {
+        k().napi().scheduleIrqoff(n);
+    }
+
+    /**
+     * {@code __napi_schedule(n)}: {@link Napi#scheduleAfterPrep}.
+     *
+     * @param n the instance, SCHED taken by the caller
+     */
+    public static void __napi_schedule(NapiStruct n) {
+        k().napi().scheduleAfterPrep(n);
+    }
+
+    /**
+     * {@code __napi_schedule_irqoff(n)}: {@link Napi#scheduleAfterPrepIrqoff}.
+     *
+     * @param n the instance, SCHED taken by the caller
+     */
+    public static void __napi_schedule_irqoff(NapiStruct n) {
+        k().napi().scheduleAfterPrepIrqoff(n);
+    }
+
+    /**
+     * {@code napi_complete_done(n, work_done)}: {@link Napi#completeDone}.
+     *
+     * @param n        the instance
+     * @param workDone the work the poll did
+     * @return true when the device's interrupt may be unmasked
+     */
+    public static boolean napi_complete_done(NapiStruct n, int workDone) {
+        return k().napi().completeDone(n, workDone);
+    }
+
+    /**
+     * {@code napi_complete(n)}: {@link Napi#complete}.
+     *
+     * @param n the instance
+     * @return true when the device's interrupt may be unmasked
+     */
+    public static boolean napi_complete(NapiStruct n) {
+        return k().napi().complete(n);
+    }
+
+    /**
+     * {@code napi_is_scheduled(n)}: {@link NapiStruct#isScheduled}.
+     *
+     * @param n the instance
+     * @return whether SCHED is set
+     */
+    public static boolean napi_is_scheduled(NapiStruct n) {
+        return n.isScheduled();
+    }
+
+    /**
+     * {@code dev_set_threaded(dev, threaded)}: {@link Napi#setThreaded}.
+     *
+     * @param dev      the device
+     * @param threaded the mode
+     * @return 0
+     */
+    public static int dev_set_threaded(NetDevice dev, boolean threaded) {
+        return k().napi().setThreaded(dev, threaded);
+    }
+
+    /**
+     * {@code napi_busy_loop(napi_id, loop_end, loop_end_arg, false, budget)}: {@link Napi#busyLoop}.
+     *
+     * @param napiId  the instance's id
+     * @param loopEnd the end condition, or null for one round
+     * @param budget  the budget of each poll
+     */
+    public static void napi_busy_loop(int napiId, Napi.BusyLoopEnd loopEnd, int budget) {
+        k().napi().busyLoop(napiId, loopEnd, budget);
     }
 
     // ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import java.util.Objects;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.net.Napi;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;
@@ -24,18 +25,42 @@ public final class Proc {
     private final Softirqs softirqs;
     private final Timers timers;
     private final HrTimers hrtimers;
+    private final Napi napi;
 
     static {
         Subsystems.install(Subsystems.ProcAccess.class, new ProcWiring());
     }
 
     /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
-    Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
+    Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers, Napi napi) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);
         this.softirqs = Objects.requireNonNull(softirqs);
         this.timers = Objects.requireNonNull(timers);
         this.hrtimers = Objects.requireNonNull(hrtimers);
+        this.napi = Objects.requireNonNull(napi);
+    }
+
+    /**
+     * {@code /proc/net/softnet_stat} ({@code softnet_seq_show}): one line per CPU of fifteen {@code %08x} columns —
+     * {@code processed}, {@code dropped}, {@code time_squeeze}, five zeros (once {@code fastroute}), a zero (once
+     * {@code cpu_collision}), {@code received_rps}, {@code flow_limit_count}, the backlog length (input plus
+     * process queue), the CPU's index, the input queue length and the process queue length. There is no backlog
+     * ({@code netif_rx}), RPS or flow limit here, so those columns are 0 and {@code dropped}, which counts backlog
+     * overflows, is 0 too. Counters are printed as the kernel's unsigned 32-bit values. Any thread; a racy snapshot.
+     *
+     * @return the file's text
+     */
+    public String softnetStat() {
+        StringBuilder sb = new StringBuilder();
+        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+            long[] cols = {napi.processed(cpu), 0, napi.timeSqueeze(cpu), 0, 0, 0, 0, 0, 0, 0, 0, 0, cpu, 0, 0};
+            for (int i = 0; i < cols.length; i++) {
+                sb.append(i == 0 ? "" : " ").append(String.format("%08x", cols[i] & 0xFFFF_FFFFL));
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
     }
 
     /**

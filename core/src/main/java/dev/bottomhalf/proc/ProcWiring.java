@@ -2,6 +2,7 @@ package dev.bottomhalf.proc;
 
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.net.Napi;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;
@@ -10,7 +11,8 @@ import dev.bottomhalf.time.Timers;
 /** This package's side of {@link Subsystems.ProcAccess}: forwards to the package-private constructor. Stateless. */
 final class ProcWiring implements Subsystems.ProcAccess {
     @Override
-    public Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers) {
-        return new Proc(machine, irqs, softirqs, timers, hrtimers);
+    public Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers,
+            Napi napi) {
+        return new Proc(machine, irqs, softirqs, timers, hrtimers, napi);
     }
 }

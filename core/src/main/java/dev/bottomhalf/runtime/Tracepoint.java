@@ -47,7 +47,9 @@ public enum Tracepoint {
     /** {@code workqueue:workqueue_execute_start} — {@code work struct %p: function %ps} */
     WORKQUEUE_EXECUTE_START("workqueue", "workqueue_execute_start"),
     /** {@code workqueue:workqueue_execute_end} — {@code work struct %p: function %ps} */
-    WORKQUEUE_EXECUTE_END("workqueue", "workqueue_execute_end");
+    WORKQUEUE_EXECUTE_END("workqueue", "workqueue_execute_end"),
+    /** {@code napi:napi_poll} — {@code napi poll on napi struct %p for device %s work %d budget %d} */
+    NAPI_POLL("napi", "napi_poll");
 
     private final String system;
     private final String eventName;

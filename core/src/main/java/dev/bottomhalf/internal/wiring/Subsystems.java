@@ -10,6 +10,7 @@ import java.util.Set;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.locking.Lockdep;
+import dev.bottomhalf.net.Napi;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.sched.Kthreads;
@@ -165,7 +166,19 @@ public final class Subsystems {
 
     /** What {@code dev.bottomhalf.proc} lends the wiring. */
     public interface ProcAccess {
-        Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers);
+        Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers,
+                Napi napi);
+    }
+
+    /** What {@code dev.bottomhalf.net} lends the wiring: NAPI's assembly and its close steps. */
+    public interface NetAccess {
+        Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads);
+
+        boolean idleForClose(Napi napi);
+
+        void stopThreadsForClose(Napi napi);
+
+        List<String> discardForClose(Napi napi, Set<Integer> busyCpus);
     }
 
     /** The installed accesses by interface; guarded by {@code Subsystems.class}, read once per holder. */
@@ -227,6 +240,11 @@ public final class Subsystems {
         return ProcInstalled.ACCESS;
     }
 
+    /** The net package's access (NAPI). */
+    public static NetAccess net() {
+        return NetInstalled.ACCESS;
+    }
+
     /**
      * Initializes {@code installer}, whose static initializer installs {@code type}'s access, and returns that
      * access. Not under the lock while initializing: another thread may be initializing {@code installer} and
@@ -278,5 +296,9 @@ public final class Subsystems {
 
     private static final class ProcInstalled {
         static final ProcAccess ACCESS = load(Proc.class, ProcAccess.class);
+    }
+
+    private static final class NetInstalled {
+        static final NetAccess ACCESS = load(Napi.class, NetAccess.class);
     }
 }

@@ -1,0 +1,33 @@
+package dev.bottomhalf.net;
+
+import java.util.List;
+import java.util.Set;
+
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.sched.Kthreads;
+import dev.bottomhalf.sched.Sched;
+import dev.bottomhalf.softirq.Softirqs;
+
+/** This package's side of {@link Subsystems.NetAccess}: forwards to NAPI's package-private members. Stateless. */
+final class NapiWiring implements Subsystems.NetAccess {
+    @Override
+    public Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads) {
+        return new Napi(machine, softirqs, sched, kthreads);
+    }
+
+    @Override
+    public boolean idleForClose(Napi napi) {
+        return napi.idleForClose();
+    }
+
+    @Override
+    public void stopThreadsForClose(Napi napi) {
+        napi.stopThreadsForClose();
+    }
+
+    @Override
+    public List<String> discardForClose(Napi napi, Set<Integer> busyCpus) {
+        return napi.discardForClose(busyCpus);
+    }
+}
