@@ -9,6 +9,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
@@ -43,6 +44,12 @@ import dev.bottomhalf.workqueue.Workqueues;
  * {@code need_more_worker} false and wakes nobody (it only checks that the per-tick concurrency check is
  * armed). Nothing drains the worklist concurrently.</li>
  * </ul>
+ *
+ * <p>{@code stepped_queueDistinct_batch} measures the queueing alone: each invocation queues {@value #BATCH}
+ * distinct items onto the stepped kernel's CPU 0 pool (nothing runs them), and an untimed per-invocation
+ * tear-down cancels them all; JMH divides by the batch, so the per-invocation bookkeeping is spread over 1,024
+ * queues. Its peer {@code jctools_offer_batch} offers 1,024 items into an MPSC queue the same way and drains it
+ * untimed.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar WorkqueueBench -prof gc</pre>
  */
@@ -137,6 +144,44 @@ public class WorkqueueBench {
         }
     }
 
+    /** Items queued per invocation by the batch rows. */
+    static final int BATCH = 1024;
+
+    /** {@link Stepped}, whose per-invocation tear-down cancels the batch the benchmark queued. */
+    @State(Scope.Thread)
+    public static class SteppedBatch extends Stepped {
+        @TearDown(Level.Invocation)
+        public void cancelTheBatch() {
+            for (Work w : fresh) {
+                if (!wqs.cancel(w)) {
+                    throw new IllegalStateException(w.name() + " was not pending: the batch did not queue it");
+                }
+            }
+        }
+    }
+
+    /** The batch rows' peer: an MPSC queue that the per-invocation tear-down drains. */
+    @State(Scope.Thread)
+    public static class PeerBatch {
+        final MpscArrayQueue<Object> queue = new MpscArrayQueue<>(2 * BATCH);
+        final Object[] items = new Object[BATCH];
+
+        @Setup(Level.Trial)
+        public void fill() {
+            for (int i = 0; i < BATCH; i++) {
+                items[i] = new Object();
+            }
+        }
+
+        @TearDown(Level.Invocation)
+        public void drain() {
+            int n = queue.drain(x -> { });
+            if (n != BATCH) {
+                throw new IllegalStateException(n + " of " + BATCH + " offers were queued");
+            }
+        }
+    }
+
     /** The peer. */
     @State(Scope.Thread)
     public static class Peer {
@@ -171,6 +216,30 @@ public class WorkqueueBench {
         Work w = b.fresh[b.next++ & (b.fresh.length - 1)];
         b.wqs.queue(b.wq, w);
         return b.wqs.cancel(w);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public int stepped_queueDistinct_batch(SteppedBatch s) {
+        int queued = 0;
+        for (Work w : s.fresh) {
+            if (s.wqs.queue(s.wq, w)) {
+                queued++;
+            }
+        }
+        return queued;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public int jctools_offer_batch(PeerBatch p) {
+        int offered = 0;
+        for (Object item : p.items) {
+            if (p.queue.offer(item)) {
+                offered++;
+            }
+        }
+        return offered;
     }
 
     @Benchmark
