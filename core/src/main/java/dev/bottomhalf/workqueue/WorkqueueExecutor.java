@@ -574,13 +574,20 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         List<ExecutorTask<?>> tasks = new ArrayList<>(live);
         tasks.sort(Comparator.comparingLong(t -> t.seq));
         List<Runnable> neverRan = new ArrayList<>();
+        List<ExecutorTask<?>> started = new ArrayList<>();
+        // Every queued task is withdrawn before any running one is interrupted: an interrupted task that ends
+        // would let its worker start the next queued one (an ordered workqueue activates it at once) while this
+        // pass was still withdrawing.
         for (ExecutorTask<?> t : tasks) {
             if (!t.finished() && t.withdraw()) {
                 live.remove(t);
                 neverRan.add(t.userRunnable());
             } else {
-                t.interruptRunner();
+                started.add(t);
             }
+        }
+        for (ExecutorTask<?> t : started) {
+            t.interruptRunner();
         }
         tryTerminate();
         return neverRan;
