@@ -32,7 +32,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  * forwards to.
  *
  * <p>Implementation notes: each subsystem package's main class ({@link Softirqs}, {@link IrqController},
- * {@link Tasklets}, {@link Timers}, {@link Workqueues}, {@link Sched}, {@link Lockdep}, {@link Proc}) installs its
+ * {@link Tasklets}, {@link Timers}, {@link Workqueues}, {@link Sched}, {@link Lockdep}, {@link Proc}, {@link Napi}) installs its
  * package's access from its static initializer. A getter's first call initializes that class through a lazy
  * holder, so the access is installed before it is read, and the class-initialization lock publishes it;
  * afterwards the getter reads a {@code static final} field, a constant to the JIT (no volatile read, no map
