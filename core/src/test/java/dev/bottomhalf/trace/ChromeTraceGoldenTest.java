@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -72,5 +74,12 @@ class ChromeTraceGoldenTest {
             Files.writeString(GOLDEN, json, StandardCharsets.UTF_8);
         }
         assertEquals(Files.readString(GOLDEN, StandardCharsets.UTF_8), json);
+    }
+
+    @Test
+    void goldenTimeline_followsTheFormat_andLinksEachRunToItsCause() throws IOException {
+        List<Map<String, Object>> events = ChromeTraceFormatTest.validate(Files.readString(GOLDEN, StandardCharsets.UTF_8));
+        assertEquals(5, ChromeTraceFormatTest.count(events, "f", ""),
+                "NET_RX, TASKLET and TIMER from their raises, the work item from its queueing, the timer from its start");
     }
 }
