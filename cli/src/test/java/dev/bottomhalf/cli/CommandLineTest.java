@@ -243,13 +243,28 @@ class CommandLineTest {
         Process bash = new ProcessBuilder("bash", "-c", probe, "probe", script.toString()).redirectErrorStream(true).start();
         String result = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(bash.waitFor(30, TimeUnit.SECONDS));
-        List<String> lines = new ArrayList<>(result.lines().toList());
+        // picocli lists a command's options in the order reflection returns its annotated methods, which varies
+        // between JVM runs: compare option completions as sets (sorted)
+        List<String> lines = new ArrayList<>(result.lines().map(CommandLineTest::sortOptionWords).toList());
         assertEquals(List.of(
                 "./bottomhalf |demo completion help test bench",
                 "./bottomhalf de|demo",
                 "./bottomhalf demo --se|--seconds",
-                "./bottomhalf demo --t|--trace --trace-out --temp-dir",
+                "./bottomhalf demo --t|--temp-dir --trace --trace-out",
                 "complete -o default -F _complete_bottomhalf bottomhalf"), lines, result);
+    }
+
+    /** {@code "line|--b --a"} as {@code "line|--a --b"}; a line whose completions are not all options as it is. */
+    private static String sortOptionWords(String line) {
+        int bar = line.indexOf('|');
+        if (bar < 0) {
+            return line;
+        }
+        List<String> words = List.of(line.substring(bar + 1).split(" "));
+        if (!words.stream().allMatch(w -> w.startsWith("-"))) {
+            return line;
+        }
+        return line.substring(0, bar + 1) + String.join(" ", words.stream().sorted().toList());
     }
 
     private DemoOptions parseDemo(String... args) {
