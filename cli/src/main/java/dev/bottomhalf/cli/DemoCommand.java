@@ -35,6 +35,8 @@ final class DemoCommand implements Callable<Integer> {
     static final int MIN_RATE = 1;
     static final int MAX_RATE = 5_000_000;
     static final int MAX_TRACE = 10_000;
+    /** The timeline of {@code --trace-out} keeps the run's first this many tracepoint hits. */
+    static final int TRACE_OUT_HITS = 250_000;
 
     private final PrintStream out;
     @Spec
@@ -43,6 +45,7 @@ final class DemoCommand implements Callable<Integer> {
     private int rate;
     private int traceLines;
     private Path tempDir;
+    private Path traceOut;
 
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
@@ -83,6 +86,22 @@ final class DemoCommand implements Callable<Integer> {
         tempDir = dir;
     }
 
+    @Option(names = "--trace-out", paramLabel = "FILE", order = 5,
+            description = "Write a timeline of the run's tracepoints (its first " + TRACE_OUT_HITS + " hits) to FILE "
+                    + "as Chrome Trace Event JSON; open it at ui.perfetto.dev or in chrome://tracing.")
+    void traceOut(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(),
+                    "Invalid value for option '--trace-out': " + dir + " is not a directory");
+        }
+        if (Files.isDirectory(file)) {
+            throw new ParameterException(spec.commandLine(),
+                    "Invalid value for option '--trace-out': " + file + " is a directory");
+        }
+        traceOut = file;
+    }
+
     @Override
     public Integer call() {
         return NetDemo.run(options(), out);
@@ -90,7 +109,7 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The options as parsed (defaults where none was given). */
     DemoOptions options() {
-        return new DemoOptions(seconds, rate, traceLines, tempDir);
+        return new DemoOptions(seconds, rate, traceLines, tempDir, traceOut);
     }
 
     private int inRange(String option, int value, int min, int max, String note) {

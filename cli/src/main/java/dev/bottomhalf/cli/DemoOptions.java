@@ -9,6 +9,7 @@ import java.nio.file.Path;
  * @param rate       packets per second
  * @param traceLines how many tracepoint hits to print at the end (0: tracing off)
  * @param tempDir    the directory that holds the slow path's summary file while the demo runs
+ * @param traceOut   where to write the Chrome Trace Event timeline of the run's tracepoints; null for none
  */
-record DemoOptions(int seconds, int rate, int traceLines, Path tempDir) {
+record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut) {
 }

@@ -22,6 +22,7 @@ import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Workqueue;
+import dev.bottomhalf.trace.ChromeTraceExporter;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
@@ -75,10 +76,17 @@ final class NetDemo {
         int exit;
         try (ScratchFile summaryFile = ScratchFile.create(options.tempDir(), "bottomhalf-eth0-", ".log");
              Kernel kernel = Kernel.boot(config)) {
-            TraceBuffer trace = null;
-            if (options.traceLines() > 0) {
-                trace = new TraceBuffer(options.traceLines());
-                kernel.tracing().enableAll(trace);
+            TraceBuffer trace = options.traceLines() > 0 ? new TraceBuffer(options.traceLines()) : null;
+            ChromeTraceExporter timeline = options.traceOut() != null
+                    ? new ChromeTraceExporter(DemoCommand.TRACE_OUT_HITS) : null;
+            if (trace != null && timeline != null) {
+                TraceBuffer text = trace;
+                kernel.tracing().enableAll((point, timeNs, cpu, comm, detail) -> {
+                    text.hit(point, timeNs, cpu, comm, detail);
+                    timeline.hit(point, timeNs, cpu, comm, detail);
+                });
+            } else if (trace != null || timeline != null) {
+                kernel.tracing().enableAll(trace != null ? trace : timeline);
             }
             Tasklet[] stats = new Tasklet[nic.queues.length];
             for (SimulatedNic.RxQueue q : nic.queues) {
@@ -145,11 +153,14 @@ final class NetDemo {
             out.println();
             out.println("/proc/softirqs:");
             out.print(kernel.proc().softirqs());
+            kernel.tracing().disable();
             if (trace != null) {
-                kernel.tracing().disable();
                 out.println();
                 out.println("trace (last " + options.traceLines() + " hits):");
                 out.print(trace.render());
+            }
+            if (timeline != null) {
+                writeTimeline(out, timeline, options.traceOut());
             }
             StringBuilder fired = new StringBuilder();
             for (int i = 0; i < watchdogs.length; i++) {
@@ -164,6 +175,18 @@ final class NetDemo {
             exit = summary(out, kernel, nic, drained, reports);
         }
         return exit;
+    }
+
+    /** Writes the {@code --trace-out} file and says what it holds. */
+    private static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
+        try {
+            timeline.writeTo(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the timeline to " + file + ": " + e.getMessage(), e);
+        }
+        out.println();
+        out.printf("timeline: %,d tracepoint hits written to %s (%,d later hits dropped); open it at ui.perfetto.dev"
+                + " (Open trace file) or in chrome://tracing%n", timeline.recorded(), file, timeline.dropped());
     }
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */

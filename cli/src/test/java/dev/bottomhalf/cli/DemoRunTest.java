@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -60,6 +61,38 @@ class DemoRunTest {
         assertEquals(0, exit, text + errBytes);
         assertTrue(text.contains("trace (last 20 hits):"), text);
         assertTrue(text.contains("timer_expire_entry: timer=process_timeout"), text); // the demo's closing msleep
+    }
+
+    @Test
+    void demo_withTraceOut_writesAChromeTraceTimeline() throws IOException {
+        Path file = tempDir.resolve("timeline.json");
+        int exit = Main.run(new String[] {"demo", "--seconds=1", "--rate=10000", "--trace-out=" + file}, out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.matches("(?s).*\ntimeline: [\\d,]+ tracepoint hits written to " + Pattern.quote(file.toString())
+                + " \\([\\d,]+ later hits dropped\\); open it at ui\\.perfetto\\.dev \\(Open trace file\\) or in"
+                + " chrome://tracing\n.*"), text);
+        assertTrue(!text.contains("trace (last"), text);
+        String json = Files.readString(file, StandardCharsets.UTF_8);
+        assertTrue(json.startsWith("{\"traceEvents\":[\n"), json.substring(0, 200));
+        assertTrue(json.contains("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
+                + "\"args\":{\"name\":\"CPU 0\"}}"), "CPU 0's process");
+        assertTrue(json.contains("\"args\":{\"name\":\"cpu/1\"}"), "cpu/1's thread");
+        assertTrue(json.contains("{\"name\":\"irq 24: eth0-rx-0\",\"cat\":\"irq\",\"ph\":\"B\""), "hardirq slices");
+        assertTrue(json.contains("{\"name\":\"softirq NET_RX\",\"cat\":\"flow\",\"ph\":\"f\""), "raise arrows");
+        assertTrue(json.endsWith("}}\n"), json.substring(json.length() - 200));
+    }
+
+    @Test
+    void demo_withTraceAndTraceOut_printsTheHitsAndWritesTheTimeline() throws IOException {
+        Path file = tempDir.resolve("both.json");
+        int exit = Main.run(new String[] {"demo", "--seconds=1", "--rate=10000", "--trace=5", "--trace-out", file.toString()},
+                out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.contains("trace (last 5 hits):"), text);
+        assertTrue(text.contains("\ntimeline: "), text);
+        assertTrue(Files.readString(file, StandardCharsets.UTF_8).contains("\"ph\":\"E\""));
     }
 
     @Test
