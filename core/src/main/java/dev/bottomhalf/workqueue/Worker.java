@@ -98,42 +98,31 @@ final class Worker implements Agent {
         return working && !sleeping && !blocked && !cpuIntensive;
     }
 
-    private void recount(boolean before) {
-        boolean after = counted();
-        if (before != after) {
-            pool.setNrRunning(pool.nrRunning + (after ? 1 : -1));
-            if (!after) {
-                // A producer that saw this worker running may have left its item to it: pick such items up
-                // now that the published count has dropped (the caller then decides whether to kick).
-                pool.drainIncoming();
-            }
-        }
-    }
-
-    // Each setter adjusts the pool's nrRunning by the difference it makes. Under the pool lock.
+    // Each setter adjusts the pool's nrRunning by the difference it makes (WorkerPool.recountLocked). LOCKING:
+    // the pool lock, held by the caller.
 
     void setWorking(boolean v) {
         boolean before = counted();
         working = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
     void setSleeping(boolean v) {
         boolean before = counted();
         sleeping = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
     void setBlocked(boolean v) {
         boolean before = counted();
         blocked = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
     void setCpuIntensive(boolean v) {
         boolean before = counted();
         cpuIntensive = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
     @Override
@@ -200,7 +189,7 @@ final class Worker implements Agent {
         }
         pool.lock();
         try {
-            return !retired && (!scheduled.isEmpty() || pool.needMoreWorker());
+            return !retired && (!scheduled.isEmpty() || pool.needMoreWorkerLocked());
         } finally {
             pool.unlock();
         }

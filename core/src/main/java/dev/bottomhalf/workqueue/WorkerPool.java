@@ -7,6 +7,12 @@ import java.util.function.Consumer;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
 import dev.bottomhalf.internal.runtime.Cpu;
+import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.wiring.Subsystems;
+import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.Tracepoint;
+import dev.bottomhalf.softirq.SoftirqVector;
+import dev.bottomhalf.time.TimerList;
 
 /**
  * A {@code worker_pool}: a worklist and the workers that serve it. Per CPU there is a normal and a
@@ -58,6 +64,8 @@ final class WorkerPool {
     final List<Worker> workers = new ArrayList<>();
     /** Idle workers, most recently idled last (the kernel's LIFO idle list). */
     final List<Worker> idle = new ArrayList<>();
+    /** The per-tick concurrency check of a concurrency-managed pool; made when first armed. */
+    private TimerList cmCheckTimer;
     int nrRunning;
     int nextWorkerId;
     /** The BH pseudo-worker of a BH pool. */
@@ -78,7 +86,7 @@ final class WorkerPool {
     void lock() {
         lock.lock();
         try {
-            drainIncoming();
+            drainIncomingLocked();
         } catch (Throwable t) {
             lock.unlock(); // never leave the lock held behind an exception: every later taker would spin forever
             throw t;
@@ -95,7 +103,7 @@ final class WorkerPool {
         lock.lock();
         if (worklist.isEmpty()) {
             try {
-                drainIncoming();
+                drainIncomingLocked();
             } catch (Throwable t) {
                 lock.unlock();
                 throw t;
@@ -117,36 +125,76 @@ final class WorkerPool {
         return lock.heldByCurrentThread();
     }
 
-    /** Moves the items queued without the lock to where {@code __queue_work} would have put them. Under the lock. */
-    void drainIncoming() {
+    /**
+     * Moves the items queued without the lock to where {@code __queue_work} would have put them.
+     * LOCKING: the pool lock, held by the caller.
+     */
+    void drainIncomingLocked() {
         assert lockHeld();
         if (!incoming.isEmpty()) {
             incoming.drainTo(intake);
         }
     }
 
-    /** Sets {@link #nrRunning} and publishes it. Under the lock. */
-    void setNrRunning(int n) {
+    /** Sets {@link #nrRunning} and publishes it. LOCKING: the pool lock, held by the caller. */
+    void setNrRunningLocked(int n) {
+        assert lockHeld();
         nrRunning = n;
         nrRunningSnapshot = n;
     }
 
+    /**
+     * A worker's {@link Worker#counted()} went from {@code before} to {@code after}: adjusts {@link #nrRunning}
+     * by the difference. When the worker stops counting, a producer that saw it running may have left its item
+     * to it: such items are picked up now that the published count has dropped (the caller then decides whether
+     * to kick). Called by the worker's state setters. LOCKING: the pool lock, held by the caller.
+     */
+    void recountLocked(boolean before, boolean after) {
+        if (before != after) {
+            setNrRunningLocked(nrRunning + (after ? 1 : -1));
+            if (!after) {
+                drainIncomingLocked();
+            }
+        }
+    }
+
+    /** Whether the pool is concurrency-managed (per-CPU, not BH). Any context: reads final fields. */
     boolean concurrencyManaged() {
         return cpu >= 0 && !bh;
     }
 
-    /** {@code need_more_worker}: items wait and nobody is running. */
-    boolean needMoreWorker() {
+    /** {@code need_more_worker}: items wait and nobody is running. LOCKING: the pool lock, held by the caller. */
+    boolean needMoreWorkerLocked() {
+        assert lockHeld();
         return !worklist.isEmpty() && (!concurrencyManaged() || nrRunning == 0);
     }
 
-    /** {@code keep_working}: items wait and at most this worker is running. */
-    boolean keepWorking() {
+    /**
+     * {@code keep_working}: items wait and at most this worker is running. LOCKING: the pool lock, held by the
+     * caller.
+     */
+    boolean keepWorkingLocked() {
+        assert lockHeld();
         return !worklist.isEmpty() && (!concurrencyManaged() || nrRunning <= 1);
     }
 
-    /** {@code find_worker_executing_work}: a worker of this pool running this instance of {@code w}. */
-    Worker findWorkerExecuting(Work w) {
+    /**
+     * {@code too_many_workers}: more than two idle, and the idle beyond two outnumber a quarter of the busy.
+     * LOCKING: the pool lock, held by the caller.
+     */
+    boolean tooManyWorkersLocked() {
+        assert lockHeld();
+        int nrIdle = idle.size();
+        int busy = workers.size() - nrIdle;
+        return nrIdle > 2 && (nrIdle - 2) * WorkerPools.MAX_IDLE_WORKERS_RATIO >= busy;
+    }
+
+    /**
+     * {@code find_worker_executing_work}: a worker of this pool running this instance of {@code w}.
+     * LOCKING: the pool lock, held by the caller.
+     */
+    Worker findWorkerExecutingLocked(Work w) {
+        assert lockHeld();
         if (bhWorker != null) {
             return bhWorker.currentWork == w && bhWorker.currentFunc == w.func() ? bhWorker : null;
         }
@@ -156,6 +204,246 @@ final class WorkerPool {
             }
         }
         return null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Items: insert, kick
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code insert_work} onto the worklist: appends an active item; when the worklist was empty, the watchdog
+     * timestamp starts and the lockup watchdog is armed. Called by {@link PoolWorkqueue#activateLocked}.
+     * LOCKING: the pool lock, held by the caller.
+     */
+    void insertWorkLocked(Work w) {
+        assert lockHeld();
+        if (worklist.isEmpty()) {
+            watchdogTs = owner.machine().jiffies();
+            owner.watchdog().armWatchdog();
+        }
+        worklist.addTail(w);
+    }
+
+    /**
+     * {@code kick_pool}: makes sure someone will run the worklist — raises the BH softirq of a BH pool, wakes
+     * the most recently idled worker, or asks for a new one; arms the per-tick concurrency check when items wait
+     * behind a running worker. LOCKING: the pool lock, held by the caller.
+     *
+     * @param ctx the calling context (a BH pool's softirq is raised locally when it is on the pool's CPU)
+     * @return true if the caller must create a worker ({@link WorkerPools#createWorker}, after dropping the lock)
+     */
+    boolean kickLocked(ExecutionContext ctx) {
+        assert lockHeld();
+        if (bh) {
+            int nr = (highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
+            Machine machine = owner.machine();
+            if (ctx.cpuId() == cpu) {
+                Subsystems.softirq().raiseOn(owner.softirqs(), ctx, nr, true);
+            } else {
+                Cpu target = machine.cpu(cpu);
+                target.markSoftirqPending(1 << nr);
+                machine.softirqEntry().wakeKsoftirqd(target);
+            }
+            return false;
+        }
+        if (!needMoreWorkerLocked()) {
+            if (concurrencyManaged() && !worklist.isEmpty()) {
+                armCmCheckLocked();
+            }
+            return false;
+        }
+        if (!idle.isEmpty()) {
+            Worker w = idle.get(idle.size() - 1);
+            if (w.handle != null) {
+                w.handle.wake();
+            }
+            return false;
+        }
+        return workers.isEmpty() || concurrencyManaged() || workers.size() < 4096;
+    }
+
+    /**
+     * {@code kick_pool} for an item queued without the lock that no worker and no check watches: a running
+     * worker takes it when its worklist runs dry (the per-tick check is armed in case it hogs or blocks); else
+     * the most recently idled worker is woken, and it drains. Called by {@link WorkerPools#kickForIncoming} under
+     * {@link #lockKeepingIncoming()}. LOCKING: the pool lock, held by the caller.
+     *
+     * @return true if the caller must create a worker (after dropping the lock)
+     */
+    boolean kickForIncomingLocked() {
+        assert lockHeld();
+        if (nrRunning > 0) {
+            armCmCheckLocked();
+        } else if (!idle.isEmpty()) {
+            Worker w = idle.get(idle.size() - 1);
+            if (w.handle != null) {
+                w.handle.wake();
+            }
+        } else {
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Arms the pool's per-tick concurrency check ({@link WorkerPools#cmCheck}) for the next tick, if it is not
+     * armed. Only for a concurrency-managed pool. LOCKING: the pool lock, held by the caller.
+     */
+    void armCmCheckLocked() {
+        assert lockHeld();
+        Machine machine = owner.machine();
+        TimerList t = cmCheckTimer;
+        if (t == null) {
+            t = new TimerList();
+            Subsystems.time().setupInternal(owner.timers(), t, "wq_cm_check/" + cpu + (highpri ? "H" : ""),
+                    x -> owner.cmCheck(this), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+            cmCheckTimer = t;
+        }
+        if (!cmCheckArmed) {
+            cmCheckArmed = true; // (a read, not a write, per item: producers read this pool's fields)
+        }
+        if (!t.isPending() && !machine.closing()) {
+            // Not once the kernel closes: close() shuts the timer down, and a re-arm racing that shutdown
+            // could leave it in the wheel without a function.
+            // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
+            // wait the check runs on every tick, as the kernel's wq_worker_tick does.
+            t.expires(machine.jiffies());
+            owner.timers().addOn(t, cpu);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // A worker's duty cycle: idle, assign, process_one_work's bookkeeping
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code worker_leave_idle} as a worker starts a batch: off the idle list, working (counted in
+     * {@link #nrRunning}), no longer polling — whatever producers pushed while counting on its poll is drained
+     * now. Restarts the watchdog timestamp. Context: the worker's own thread. LOCKING: the pool lock, held by
+     * the caller.
+     */
+    void workerLeaveIdleLocked(Worker worker) {
+        assert lockHeld();
+        idle.remove(worker);
+        worker.idle = false;
+        worker.setWorking(true);
+        if (worker.stopSpinning()) {
+            drainIncomingLocked(); // items pushed by producers that counted on this worker's poll
+        }
+        watchdogTs = owner.machine().jiffies();
+    }
+
+    /**
+     * {@code worker_enter_idle}: the worker stops working, records when ({@code last_active}), goes on the idle
+     * list (most recently idled last) and starts polling. Context: the worker's own thread. LOCKING: the pool
+     * lock, held by the caller.
+     */
+    void workerEnterIdleLocked(Worker worker) {
+        assert lockHeld();
+        worker.setWorking(false);
+        worker.idle = true;
+        worker.lastActive = owner.machine().jiffies();
+        idle.add(worker);
+        worker.startSpinning();
+    }
+
+    /**
+     * {@code assign_work} for the first item of the worklist: unlinks it and returns it for {@code worker} to
+     * run; or, if another worker of this pool is already running that instance (non-reentrancy), moves it to
+     * that worker's scheduled list and returns null. Context: the worker's own thread. LOCKING: the pool lock,
+     * held by the caller.
+     */
+    Work assignWorkLocked(Worker worker) {
+        assert lockHeld();
+        Work w = worklist.first();
+        Worker running = findWorkerExecutingLocked(w);
+        if (running != null && running != worker) {
+            worklist.remove(w);        // assign_work: the worker already running it runs it next
+            w.list = null;
+            running.scheduled.addTail(w);
+            return null;
+        }
+        worklist.remove(w);
+        return w;
+    }
+
+    /**
+     * The first half of {@code process_one_work}, before the function runs: {@code worker} takes {@code w}
+     * (already unlinked; {@code pwq} is its pool-workqueue) as its current item, PENDING is cleared (so a queue
+     * attempt from now on queues exactly one more execution), a {@code WQ_CPU_INTENSIVE} item stops counting,
+     * and the pool is kicked if others must take the items that wait. Context: the worker's thread (the BH
+     * pool's softirq, a rescuer). LOCKING: the pool lock, held by the caller, which drops it to run the function.
+     *
+     * @return true if the caller must create a worker (after dropping the lock)
+     */
+    boolean processOneBeginLocked(Worker worker, Work w, PoolWorkqueue pwq) {
+        assert lockHeld();
+        Machine machine = owner.machine();
+        Workqueue wq = pwq.wq;
+        worker.currentWork = w;
+        worker.currentFunc = w.func();
+        worker.currentPwq = pwq;
+        worker.currentSeq = w.queuedSeq;
+        worker.currentColor = w.color;
+        worker.itemsStarted++;
+        long chained = worker.chainNs;
+        worker.chainNs = Worker.NO_CHAIN;
+        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
+        w.pwq = null;
+        w.lastPool = this;
+        w.clearPending();
+        boolean intensive = (wq.flags & Workqueue.WQ_CPU_INTENSIVE) != 0 && !bh;
+        if (intensive) {
+            worker.setCpuIntensive(true);
+        }
+        boolean create = false;
+        if (!bh) {
+            if (needMoreWorkerLocked()) {
+                create = kickLocked(worker.context() != null ? worker.context() : machine.current());
+            } else if (concurrencyManaged() && !worklist.isEmpty()) {
+                // Items wait behind this one: the per-tick check lets them start if it hogs or blocks. (Not
+                // armed for a lone item: a tick on an otherwise idle cpu/N costs a thread wake-up, about 3 µs
+                // on every wake of an idle pool and a tripled p99 — benchmarks §8.8. Items that arrive later
+                // arm it when they are queued.)
+                armCmCheckLocked();
+            }
+        }
+        return create;
+    }
+
+    /**
+     * The second half of {@code process_one_work}, after the function returned and the lock was taken again:
+     * the statistics, the worker's CPU-intensive and blocked marks are reset, the current item cleared, the
+     * instance counted done for {@code flush_work}, and the item leaves its pool-workqueue
+     * ({@code pwq_dec_nr_in_flight}). Context: as {@link #processOneBeginLocked}. LOCKING: the pool lock, held
+     * by the caller.
+     */
+    void processOneEndLocked(Worker worker, Work w, PoolWorkqueue pwq) {
+        assert lockHeld();
+        Machine machine = owner.machine();
+        pwq.statTotal++;
+        long end = machine.clock().nanoTime();
+        pwq.statRunNs += end - worker.startNs;
+        if (!machine.stepped()) {
+            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
+            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
+            worker.chainNs = end;
+        }
+        if (worker.cpuIntensive) {
+            worker.setCpuIntensive(false);
+        }
+        if (worker.blocked) {
+            worker.setBlocked(false);
+        }
+        worker.currentWork = null;
+        worker.currentFunc = null;
+        worker.currentPwq = null;
+        long seq = worker.currentSeq;
+        long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
+        if (w.doneSeq < done) {
+            w.doneSeq = done;
+        }
+        owner.owner().decInFlight(pwq, worker.currentColor, true);
     }
 
     /** Describes the pool as the kernel's lockup report does: {@code cpus=0 node=0 flags=0x0 nice=0}. */

@@ -1,7 +1,6 @@
 package dev.bottomhalf.workqueue;
 
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
-import static dev.bottomhalf.workqueue.Workqueue.WQ_CPU_INTENSIVE;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +42,7 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
  * concurrency-management timelines of the kernel's documentation replay exactly (docs/subsystems/workqueue.md). The pools
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
- * <li>Calls: {@link Workqueues} calls in ({@link #kickLocked}, {@link #createWorker}, {@link #currentWorker},
+ * <li>Calls: {@link Workqueues} calls in ({@link WorkerPool#kickLocked}, {@link #createWorker}, {@link #currentWorker},
  * the pool look-ups, {@link #steppedScheduler}), a {@link Worker}'s thread calls {@link #workerRound}, a
  * {@link Rescuer}'s thread {@link #rescue}, TASKLET/HI softirq {@link #bhWorker}. Two callbacks go back to
  * the owner: {@link Workqueues#decInFlight} when an item has run (under the pool lock, from
@@ -64,7 +63,7 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * worklist — parking, retirement — drains and kicks, so an item a producer left to a polling worker is
  * never stranded ({@link #wakeForLeftItems}, {@link #kickForIncoming}).</li>
  * <li>Creating a worker takes the pool lock itself; whoever learns under the lock that one is needed
- * ({@link #kickLocked} returns true) creates it after dropping the lock.</li>
+ * ({@link WorkerPool#kickLocked} returns true) creates it after dropping the lock.</li>
  * </ul>
  */
 final class WorkerPools {
@@ -91,14 +90,16 @@ final class WorkerPools {
      * mode.
      */
     private volatile SteppedScheduler scheduler;
-    private final TimerList[] cmChecks;
-    private volatile long cpuIntensiveThresholdUs = 10_000;
+        private volatile long cpuIntensiveThresholdUs = 10_000;
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
     private final AtomicLong cmWakeups = new AtomicLong();
     /** A work function's oopses, rate-limited per work item. */
     private final RateLimiter oopses;
 
-    WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers) {
+    /** The lockup watchdog, the dumps and the statistics (armed by {@link WorkerPool#insertWorkLocked}). */
+    private final WorkqueueWatchdog watchdog;
+
+    WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers, List<Workqueue> workqueues) {
         this.owner = owner;
         this.machine = machine;
         this.softirqs = softirqs;
@@ -109,7 +110,6 @@ final class WorkerPools {
         int cpus = machine.cpuCount();
         this.cpuPools = new WorkerPool[cpus][2];
         this.bhPools = new WorkerPool[cpus][2];
-        this.cmChecks = new TimerList[cpus * 2];
         int id = 0;
         for (int cpu = 0; cpu < cpus; cpu++) {
             for (int hi = 0; hi < 2; hi++) {
@@ -128,10 +128,32 @@ final class WorkerPools {
             new WorkerPool(this, id, -1, true, false)};
         allPools.add(unboundPools[0]);
         allPools.add(unboundPools[1]);
+        this.watchdog = new WorkqueueWatchdog(machine, timers, allPools, workqueues);
     }
 
+    /** The runtime. Any context. */
     Machine machine() {
         return machine;
+    }
+
+    /** The softirqs a BH pool raises. Any context. */
+    Softirqs softirqs() {
+        return softirqs;
+    }
+
+    /** The timer wheel of the pools' timers. Any context. */
+    Timers timers() {
+        return timers;
+    }
+
+    /** The lockup watchdog over these pools. Any context. */
+    WorkqueueWatchdog watchdog() {
+        return watchdog;
+    }
+
+    /** The workqueue subsystem these pools serve. Any context. */
+    Workqueues owner() {
+        return owner;
     }
 
     /** The per-CPU pool of {@code cpu}: the worker pool, or the BH pool if {@code bh}. */
@@ -169,39 +191,6 @@ final class WorkerPools {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * {@code kick_pool}: makes sure someone will run the pool's worklist. Under the pool lock.
-     *
-     * @return true if the caller must create a worker (after dropping the lock)
-     */
-    boolean kickLocked(WorkerPool pool, ExecutionContext ctx) {
-        if (pool.bh) {
-            int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
-            if (ctx.cpuId() == pool.cpu) {
-                Subsystems.softirq().raiseOn(softirqs, ctx, nr, true);
-            } else {
-                Cpu target = machine.cpu(pool.cpu);
-                target.markSoftirqPending(1 << nr);
-                machine.softirqEntry().wakeKsoftirqd(target);
-            }
-            return false;
-        }
-        if (!pool.needMoreWorker()) {
-            if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
-                armCmCheck(pool);
-            }
-            return false;
-        }
-        if (!pool.idle.isEmpty()) {
-            Worker w = pool.idle.get(pool.idle.size() - 1);
-            if (w.handle != null) {
-                w.handle.wake();
-            }
-            return false;
-        }
-        return pool.workers.isEmpty() || pool.concurrencyManaged() || pool.workers.size() < 4096;
-    }
-
-    /**
      * An item queued without the lock reached {@code pool}: does {@code __queue_work}'s accounting. Called by
      * the pool's lock holder as it drains the incoming items.
      */
@@ -218,7 +207,7 @@ final class WorkerPools {
         boolean create;
         pool.lock();
         try {
-            create = kickLocked(pool, machine.current());
+            create = pool.kickLocked(machine.current());
         } finally {
             pool.unlock();
         }
@@ -235,19 +224,10 @@ final class WorkerPools {
      * blocks); else the most recently idled worker is woken, and it drains; else a worker is created.
      */
     void kickForIncoming(WorkerPool pool) {
-        boolean create = false;
+        boolean create;
         pool.lockKeepingIncoming();
         try {
-            if (pool.nrRunning > 0) {
-                armCmCheck(pool);
-            } else if (!pool.idle.isEmpty()) {
-                Worker w = pool.idle.get(pool.idle.size() - 1);
-                if (w.handle != null) {
-                    w.handle.wake();
-                }
-            } else {
-                create = true;
-            }
+            create = pool.kickForIncomingLocked();
         } finally {
             pool.unlock();
         }
@@ -269,7 +249,7 @@ final class WorkerPools {
         }
         pool.lock();
         try {
-            if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
+            if (!pool.idle.isEmpty() || !pool.needMoreWorkerLocked()) {
                 return; // someone else made one meanwhile, or the work is gone
             }
             int wid = pool.nextWorkerId++;
@@ -343,40 +323,25 @@ final class WorkerPools {
                 return 0;
             }
             n += runScheduled(worker);
-            if (!pool.needMoreWorker()) {
+            if (!pool.needMoreWorkerLocked()) {
                 return n;
             }
-            pool.idle.remove(worker);
-            worker.idle = false;
-            worker.setWorking(true);
-            if (worker.stopSpinning()) {
-                pool.drainIncoming(); // items pushed by producers that counted on this worker's poll
-            }
-            pool.watchdogTs = machine.jiffies();
+            pool.workerLeaveIdleLocked(worker);
             do {
-                Work w = pool.worklist.first();
-                Worker running = pool.findWorkerExecuting(w);
-                if (running != null && running != worker) {
-                    pool.worklist.remove(w);        // assign_work: the worker already running it runs it next
-                    w.list = null;
-                    running.scheduled.addTail(w);
-                    continue;
+                Work w = pool.assignWorkLocked(worker);
+                if (w == null) {
+                    continue; // assign_work gave it to the worker already running it
                 }
-                pool.worklist.remove(w);
                 processOne(worker, w);
                 n++;
                 n += runScheduled(worker);
-            } while (pool.keepWorking());
-            worker.setWorking(false);
-            worker.idle = true;
-            worker.lastActive = machine.jiffies();
-            pool.idle.add(worker);
-            worker.startSpinning();
-            if (tooManyWorkers(pool)) {
+            } while (pool.keepWorkingLocked());
+            pool.workerEnterIdleLocked(worker);
+            if (pool.tooManyWorkersLocked()) {
                 armIdleTimer(pool, idleWorkerTimeoutSeconds * machine.hz());
             }
-            if (pool.needMoreWorker()) {
-                create = kickLocked(pool, worker.context());
+            if (pool.needMoreWorkerLocked()) {
+                create = pool.kickLocked(worker.context());
             }
         } finally {
             pool.unlock();
@@ -411,71 +376,21 @@ final class WorkerPools {
     private void processOne(Worker worker, Work w) {
         WorkerPool pool = worker.pool;
         PoolWorkqueue pwq = w.pwq;
-        Workqueue wq = pwq.wq;
-        worker.currentWork = w;
-        worker.currentFunc = w.func();
-        worker.currentPwq = pwq;
-        worker.currentSeq = w.queuedSeq;
-        worker.currentColor = w.color;
-        worker.itemsStarted++;
-        long chained = worker.chainNs;
-        worker.chainNs = Worker.NO_CHAIN;
-        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
-        w.pwq = null;
-        w.lastPool = pool;
-        w.clearPending();
-        boolean intensive = (wq.flags & WQ_CPU_INTENSIVE) != 0 && !pool.bh;
-        if (intensive) {
-            worker.setCpuIntensive(true);
-        }
-        boolean create = false;
-        if (!pool.bh) {
-            if (pool.needMoreWorker()) {
-                create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
-            } else if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
-                // Items wait behind this one: the per-tick check lets them start if it hogs or blocks. (Not
-                // armed for a lone item: a tick on an otherwise idle cpu/N costs a thread wake-up, about 3 µs
-                // on every wake of an idle pool and a tripled p99 — benchmarks §8.8. Items that arrive later
-                // arm it when they are queued.)
-                armCmCheck(pool);
-            }
-        }
+        boolean create = pool.processOneBeginLocked(worker, w, pwq);
         Work.Func fn = worker.currentFunc;
         pool.unlock();
         try {
             if (create) {
                 createWorker(pool);
             }
-            callWorkFn(worker, wq, w, fn);
+            callWorkFn(worker, pwq.wq, w, fn);
             if (!pool.bh) {
                 condResched();
             }
         } finally {
             pool.lockForWorker();
         }
-        pwq.statTotal++;
-        long end = machine.clock().nanoTime();
-        pwq.statRunNs += end - worker.startNs;
-        if (!machine.stepped()) {
-            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
-            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
-            worker.chainNs = end;
-        }
-        if (worker.cpuIntensive) {
-            worker.setCpuIntensive(false);
-        }
-        if (worker.blocked) {
-            worker.setBlocked(false);
-        }
-        worker.currentWork = null;
-        worker.currentFunc = null;
-        worker.currentPwq = null;
-        long seq = worker.currentSeq;
-        long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
-        if (w.doneSeq < done) {
-            w.doneSeq = done;
-        }
-        owner.decInFlight(pwq, worker.currentColor, true);
+        pool.processOneEndLocked(worker, w, pwq);
     }
 
     /**
@@ -557,12 +472,12 @@ final class WorkerPools {
         pool.lock();
         try {
             worker.setSleeping(true);
-            if (pool.needMoreWorker()) {
+            if (pool.needMoreWorkerLocked()) {
                 cmWakeups.incrementAndGet();
                 if (worker.currentPwq != null) {
                     worker.currentPwq.statCmWakeups++;
                 }
-                create = kickLocked(pool, worker.context());
+                create = pool.kickLocked(worker.context());
             }
         } finally {
             pool.unlock();
@@ -585,35 +500,12 @@ final class WorkerPools {
         }
     }
 
-    /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
-    private void armCmCheck(WorkerPool pool) {
-        int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
-        TimerList t = cmChecks[slot];
-        if (t == null) {
-            t = new TimerList();
-            Subsystems.time().setupInternal(timers, t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""),
-                    x -> cmCheck(pool), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
-            cmChecks[slot] = t;
-        }
-        if (!pool.cmCheckArmed) {
-            pool.cmCheckArmed = true; // (a read, not a write, per item: producers read this pool's fields)
-        }
-        if (!t.isPending() && !machine.closing()) {
-            // Not once the kernel closes: close() shuts the timer down, and a re-arm racing that shutdown
-            // could leave it in the wheel without a function.
-            // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
-            // wait the check runs on every tick, as the kernel's wq_worker_tick does.
-            t.expires(machine.jiffies());
-            timers.addOn(t, pool.cpu);
-        }
-    }
-
     /**
      * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
      * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
      * counting; then an idle worker is woken if items wait.
      */
-    private void cmCheck(WorkerPool pool) {
+    void cmCheck(WorkerPool pool) {
         boolean create = false;
         pool.cmCheckArmed = false; // before the lock drains: a producer that still saw it armed is drained here
         pool.lock();
@@ -665,13 +557,13 @@ final class WorkerPools {
                     cpuIntensiveReport(w.currentWork, w.currentFunc);
                 }
             }
-            if (pool.needMoreWorker()) {
+            if (pool.needMoreWorkerLocked()) {
                 if (released) {
                     cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
                 }
-                create = kickLocked(pool, machine.current());
+                create = pool.kickLocked(machine.current());
             } else if (!pool.worklist.isEmpty() || anyBlocked) {
-                armCmCheck(pool); // (a blocked worker is watched until it runs again: then it counts again)
+                pool.armCmCheckLocked(); // (a blocked worker is watched until it runs again: then it counts again)
             }
         } finally {
             pool.unlock();
@@ -776,13 +668,6 @@ final class WorkerPools {
         idleWorkerTimeoutSeconds = seconds;
     }
 
-    /** {@code too_many_workers}: more than two idle, and the idle beyond two outnumber a quarter of the busy. */
-    private static boolean tooManyWorkers(WorkerPool pool) {
-        int idle = pool.idle.size();
-        int busy = pool.workers.size() - idle;
-        return idle > 2 && (idle - 2) * MAX_IDLE_WORKERS_RATIO >= busy;
-    }
-
     /** {@link Workqueues#workerCount}. */
     int workerCount(int cpu, boolean highpri) {
         WorkerPool pool = cpu < 0 ? unboundPools[highpri ? 1 : 0] : cpuPools[machine.cpu(cpu).id()][highpri ? 1 : 0];
@@ -819,7 +704,7 @@ final class WorkerPools {
         long retireAt;
         pool.lock();
         try {
-            if (!tooManyWorkers(pool)) {
+            if (!pool.tooManyWorkersLocked()) {
                 return;
             }
             retireAt = pool.idle.get(0).lastActive + idleWorkerTimeoutSeconds * machine.hz();
@@ -847,7 +732,7 @@ final class WorkerPools {
             Worker victim;
             pool.lock();
             try {
-                if (!tooManyWorkers(pool)) {
+                if (!pool.tooManyWorkersLocked()) {
                     return;
                 }
                 Worker oldest = pool.idle.get(0);
@@ -919,7 +804,7 @@ final class WorkerPools {
         boolean starving;
         pool.lock();
         try {
-            starving = pool.needMoreWorker() && pool.idle.isEmpty();
+            starving = pool.needMoreWorkerLocked() && pool.idle.isEmpty();
             if (starving) {
                 for (Work w = pool.worklist.first(); w != null; w = w.next) {
                     PoolWorkqueue pwq = w.pwq;

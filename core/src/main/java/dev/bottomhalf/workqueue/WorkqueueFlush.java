@@ -98,7 +98,7 @@ final class WorkqueueFlush {
                 if (w.pwq != null) {
                     continue;
                 }
-                Worker running = pool.findWorkerExecuting(w);
+                Worker running = pool.findWorkerExecutingLocked(w);
                 if (running != null) {
                     return running.currentSeq;
                 }

@@ -124,10 +124,10 @@ public final class Workqueues {
         this.destroyedQueueing = reports.limiter("__queue_work");
         this.tracing = machine.tracing();
         this.stepped = machine.stepped();
-        this.pools = new WorkerPools(this, machine, softirqs, timers);
+        this.pools = new WorkerPools(this, machine, softirqs, timers, workqueues);
         this.flushing = new WorkqueueFlush(machine, pools);
         this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
-        this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
+        this.watchdog = pools.watchdog();
         Subsystems.tasklet().installBhWork(tasklets, pools::bhWorker);
 
         systemWq = alloc("events", 0, 0);
@@ -475,7 +475,7 @@ public final class Workqueues {
         }
         if (last != null && last != pool && !wq.isOrdered()) {
             last.lock();
-            Worker worker = last.findWorkerExecuting(w);
+            Worker worker = last.findWorkerExecutingLocked(w);
             if (worker != null && worker.currentPwq != null && worker.currentPwq.wq == wq) {
                 pwq = worker.currentPwq;
                 pool = last;
@@ -490,7 +490,7 @@ public final class Workqueues {
         try {
             w.pwq = pwq;
             traceQueueWork(reqCpu, pool.cpu >= 0 ? pool.cpu : cpu, wq, w);
-            create = acceptQueued(pool, w) && pools.kickLocked(pool, ctx);
+            create = acceptQueued(pool, w) && pool.kickLocked(ctx);
         } finally {
             pool.unlock();
         }
@@ -575,11 +575,7 @@ public final class Workqueues {
     private void activate(PoolWorkqueue pwq, Work w) {
         pwq.nrActive++;
         w.inactive = false;
-        if (pwq.pool.worklist.isEmpty()) {
-            pwq.pool.watchdogTs = machine.jiffies();
-            watchdog.armWatchdog();
-        }
-        pwq.pool.worklist.addTail(w);
+        pwq.pool.insertWorkLocked(w);
         if (tracing.on(Tracepoint.WORKQUEUE_ACTIVATE_WORK)) {
             tracing.emit(Tracepoint.WORKQUEUE_ACTIVATE_WORK, "work struct " + w.name());
         }
@@ -1123,7 +1119,7 @@ public final class Workqueues {
                         w.pwq = null;
                         // A flush waiting for the removed instance is done with it — but only once an older
                         // instance that still runs (necessarily in this pool: non-reentrancy) has finished.
-                        if (pool.findWorkerExecuting(w) != null) {
+                        if (pool.findWorkerExecutingLocked(w) != null) {
                             w.cancelledSeq = w.queuedSeq;
                         } else if (w.doneSeq < w.queuedSeq) {
                             w.doneSeq = w.queuedSeq;
@@ -1434,7 +1430,7 @@ public final class Workqueues {
                     any = true;
                 }
                 if (any) {
-                    create = pools.kickLocked(pwq.pool, ctx);
+                    create = pwq.pool.kickLocked(ctx);
                 }
             } finally {
                 pwq.pool.unlock();
