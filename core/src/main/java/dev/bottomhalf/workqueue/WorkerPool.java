@@ -10,7 +10,6 @@ import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.runtime.ExecutionContext;
-import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.time.TimerList;
 
@@ -79,7 +78,7 @@ final class WorkerPool {
         this.cpu = cpu;
         this.highpri = highpri;
         this.bh = bh;
-        this.intake = w -> owner.accept(this, w);
+        this.intake = w -> w.pwq.queueLocked(w);
     }
 
     /** Takes the pool lock and moves the items queued without it onto the worklist (or inactive lists). */
@@ -443,7 +442,7 @@ final class WorkerPool {
         if (w.doneSeq < done) {
             w.doneSeq = done;
         }
-        owner.owner().decInFlight(pwq, worker.currentColor, true);
+        pwq.decNrInFlightLocked(worker.currentColor, true);
     }
 
     /** Describes the pool as the kernel's lockup report does: {@code cpus=0 node=0 flags=0x0 nice=0}. */

@@ -98,6 +98,8 @@ final class WorkerPools {
 
     /** The lockup watchdog, the dumps and the statistics (armed by {@link WorkerPool#insertWorkLocked}). */
     private final WorkqueueWatchdog watchdog;
+    /** [A] {@code workqueue_freezing} (see {@link #freezing()}). */
+    private volatile boolean freezing;
 
     WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers, List<Workqueue> workqueues) {
         this.owner = owner;
@@ -151,9 +153,19 @@ final class WorkerPools {
         return watchdog;
     }
 
-    /** The workqueue subsystem these pools serve. Any context. */
-    Workqueues owner() {
-        return owner;
+    /** The tracepoints. Any context. */
+    Tracing tracing() {
+        return tracing;
+    }
+
+    /** {@code workqueue_freezing}: whether freezable workqueues are frozen ({@code max_active} 0). Any context. */
+    boolean freezing() {
+        return freezing;
+    }
+
+    /** Sets {@link #freezing()}; by {@code Workqueues.freeze} / {@code thaw}, which then act on the pools. */
+    void freezing(boolean on) {
+        freezing = on;
     }
 
     /** The per-CPU pool of {@code cpu}: the worker pool, or the BH pool if {@code bh}. */
@@ -189,14 +201,6 @@ final class WorkerPools {
     // ------------------------------------------------------------------------------------------
     // Kicking a pool, creating workers
     // ------------------------------------------------------------------------------------------
-
-    /**
-     * An item queued without the lock reached {@code pool}: does {@code __queue_work}'s accounting. Called by
-     * the pool's lock holder as it drains the incoming items.
-     */
-    void accept(WorkerPool pool, Work w) {
-        owner.acceptQueued(pool, w);
-    }
 
     /**
      * A worker that producers may have counted on as a spinner stopped spinning without going to work

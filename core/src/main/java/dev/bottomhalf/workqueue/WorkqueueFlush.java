@@ -206,7 +206,7 @@ final class WorkqueueFlush {
         for (PoolWorkqueue pwq : distinct(wq)) {
             pwq.pool.lock();
             try {
-                n += pwq.inFlight[color];
+                n += pwq.inFlightLocked(color);
             } finally {
                 pwq.pool.unlock();
             }
@@ -220,7 +220,7 @@ final class WorkqueueFlush {
         for (PoolWorkqueue pwq : distinct(wq)) {
             pwq.pool.lock();
             try {
-                n += pwq.totalInFlight();
+                n += pwq.totalInFlightLocked();
             } finally {
                 pwq.pool.unlock();
             }

@@ -160,11 +160,11 @@ final class WorkqueueWatchdog {
             PoolWorkqueue pwq = wq.pwqs[i];
             pwq.pool.lock();
             try {
-                if (pwq.totalInFlight() == 0) {
+                if (pwq.totalInFlightLocked() == 0) {
                     continue;
                 }
                 pwqLines.append("  pwq ").append(pwq.pool.id).append(": ").append(pwq.pool.describe())
-                        .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlight() + 1)
+                        .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlightLocked() + 1)
                         .append('\n');
                 StringBuilder inFlight = new StringBuilder();
                 for (Worker w : pwq.pool.workers) {
@@ -213,7 +213,7 @@ final class WorkqueueWatchdog {
                 mayday += pwq.statMayday;
                 rescued += pwq.statRescued;
                 total += pwq.statTotal;
-                inFlight += pwq.totalInFlight();
+                inFlight += pwq.totalInFlightLocked();
                 runNs += pwq.statRunNs;
                 cpuIntensive += pwq.statCpuIntensive;
                 cmw += pwq.statCmWakeups;

@@ -208,12 +208,12 @@ public final class Workqueues {
             wq = new Workqueue(this, name, flags, maxActive, pwqs);
             for (int cpu = 0; cpu < pwqs.length; cpu++) {
                 WorkerPool pool = pools.perCpuPool(cpu, highpri, (flags & WQ_BH) != 0);
-                pwqs[cpu] = new PoolWorkqueue(wq, pool);
+                pwqs[cpu] = new PoolWorkqueue(wq, pool, flushing);
             }
         } else {
             pwqs = new PoolWorkqueue[1];
             wq = new Workqueue(this, name, flags, maxActive, pwqs);
-            pwqs[0] = new PoolWorkqueue(wq, pools.unboundPool(highpri));
+            pwqs[0] = new PoolWorkqueue(wq, pools.unboundPool(highpri), flushing);
         }
         if ((flags & WQ_MEM_RECLAIM) != 0) {
             ExecutionContext rctx = machine.newContext(ExecutionContext.Role.WORKER, "kworker/R-" + name, machine.cpu(0));
@@ -490,7 +490,7 @@ public final class Workqueues {
         try {
             w.pwq = pwq;
             traceQueueWork(reqCpu, pool.cpu >= 0 ? pool.cpu : cpu, wq, w);
-            create = acceptQueued(pool, w) && pool.kickLocked(ctx);
+            create = pwq.queueLocked(w) && pool.kickLocked(ctx);
         } finally {
             pool.unlock();
         }
@@ -502,7 +502,7 @@ public final class Workqueues {
     /**
      * {@code __queue_work} without the pool lock, for a per-CPU, concurrency-managed pool in threaded mode
      * when the item last ran in that same pool (or never ran): the item is pushed on the pool's incoming list
-     * and the next holder of the pool lock does the rest ({@link #acceptQueued}). Every path that looks at the
+     * and the next holder of the pool lock does the rest ({@link PoolWorkqueue#queueLocked}). Every path that looks at the
      * pool takes its lock first, so every operation that follows this call — a cancel, a flush, a worker
      * looking for work — finds the item queued.
      *
@@ -543,60 +543,6 @@ public final class Workqueues {
                     + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
                     + " cpu=" + cpu);
         }
-    }
-
-    /**
-     * The part of {@code __queue_work} done under {@code pool}'s lock for an item whose pool-workqueue
-     * ({@code w.pwq}) is set: the flush color, the in-flight count and the sequence number, then the worklist
-     * or the inactive list. Called by {@link #insert}, and by the holder of the lock as it drains the items
-     * queued without it ({@link #queueWithoutLock}). The caller kicks if needed.
-     *
-     * @return true if the item went on the worklist (the pool may need a kick)
-     */
-    boolean acceptQueued(WorkerPool pool, Work w) {
-        PoolWorkqueue pwq = w.pwq;
-        Workqueue wq = pwq.wq;
-        int color = wq.workColor;
-        w.color = color;
-        pwq.inFlight[color]++;
-        w.queuedSeq = w.queuedSeq + 1;
-        w.lastPool = pool;
-        w.lastWq = wq;
-        if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
-            activate(pwq, w);
-            return true;
-        }
-        w.inactive = true;
-        pwq.inactive.addTail(w);
-        return false;
-    }
-
-    /** Puts {@code w} on its pool's worklist, taking an active slot. Under the pool lock. */
-    private void activate(PoolWorkqueue pwq, Work w) {
-        pwq.nrActive++;
-        w.inactive = false;
-        pwq.pool.insertWorkLocked(w);
-        if (tracing.on(Tracepoint.WORKQUEUE_ACTIVATE_WORK)) {
-            tracing.emit(Tracepoint.WORKQUEUE_ACTIVATE_WORK, "work struct " + w.name());
-        }
-    }
-
-    /**
-     * {@code pwq_dec_nr_in_flight}: an item of color {@code color} left its pool-workqueue (done, or
-     * cancelled); frees its active slot and activates the first inactive item. Under the pool lock; called by
-     * {@link #grabPending} and, when an item has run, by {@code WorkerPools.processOne}.
-     */
-    void decInFlight(PoolWorkqueue pwq, int color, boolean wasActive) {
-        pwq.inFlight[color]--;
-        if (wasActive) {
-            pwq.nrActive--;
-            Work next = pwq.inactive.first();
-            if (next != null && pwq.nrActive < effectiveMaxActive(pwq.wq)) {
-                pwq.inactive.remove(next);
-                activate(pwq, next);
-            }
-        }
-        flushing.left(pwq, color);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1113,18 +1059,7 @@ public final class Workqueues {
                 WorkerPool pool = pwq.pool;
                 pool.lock();
                 try {
-                    if (w.pwq == pwq && w.list != null) {
-                        boolean active = !w.inactive;
-                        w.list.remove(w);
-                        w.pwq = null;
-                        // A flush waiting for the removed instance is done with it — but only once an older
-                        // instance that still runs (necessarily in this pool: non-reentrancy) has finished.
-                        if (pool.findWorkerExecutingLocked(w) != null) {
-                            w.cancelledSeq = w.queuedSeq;
-                        } else if (w.doneSeq < w.queuedSeq) {
-                            w.doneSeq = w.queuedSeq;
-                        }
-                        decInFlight(pwq, w.color, active);
+                    if (pwq.grabQueuedLocked(w)) {
                         return 1;
                     }
                 } finally {
@@ -1384,13 +1319,6 @@ public final class Workqueues {
     // max_active and the freezer
     // ------------------------------------------------------------------------------------------
 
-    private volatile boolean frozen;
-
-    /** The limit in force: 0 for a freezable workqueue while the system is frozen. */
-    private int effectiveMaxActive(Workqueue wq) {
-        return frozen && (wq.flags & WQ_FREEZABLE) != 0 ? 0 : wq.maxActive;
-    }
-
     /**
      * {@code workqueue_set_max_active(wq, max_active)}: clamped as at allocation; raising it activates waiting
      * items at once. Refused with the kernel's WARN for BH and ordered workqueues.
@@ -1422,13 +1350,7 @@ public final class Workqueues {
             boolean create = false;
             pwq.pool.lock();
             try {
-                Work next;
-                boolean any = false;
-                while ((next = pwq.inactive.first()) != null && pwq.nrActive < effectiveMaxActive(wq)) {
-                    pwq.inactive.remove(next);
-                    activate(pwq, next);
-                    any = true;
-                }
+                boolean any = pwq.activateInactiveLocked();
                 if (any) {
                     create = pwq.pool.kickLocked(ctx);
                 }
@@ -1449,7 +1371,7 @@ public final class Workqueues {
     public void freeze() {
         machine.checkOpen();
         machine.current().mightSleep("freeze_workqueues_begin");
-        frozen = true;
+        pools.freezing(true);
         flushing.waitUntil(() -> {
             for (Workqueue wq : workqueues) {
                 if ((wq.flags & WQ_FREEZABLE) != 0 && activeItems(wq) > 0) {
@@ -1463,7 +1385,7 @@ public final class Workqueues {
     /** {@code thaw_workqueues}: freezable workqueues get their {@code max_active} back and run what waited. */
     public void thaw() {
         machine.checkOpen();
-        frozen = false;
+        pools.freezing(false);
         for (Workqueue wq : workqueues) {
             if ((wq.flags & WQ_FREEZABLE) != 0) {
                 activateWaiting(wq);
@@ -1477,7 +1399,7 @@ public final class Workqueues {
      * @return true between {@link #freeze()} and {@link #thaw()}
      */
     public boolean isFrozen() {
-        return frozen;
+        return pools.freezing();
     }
 
     private int activeItems(Workqueue wq) {
