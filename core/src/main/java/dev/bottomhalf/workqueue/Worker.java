@@ -145,7 +145,7 @@ final class Worker implements Agent {
         }
         pool.idleSpinners.incrementAndGet();
         if (retired && stopSpinning()) {
-            pool.owner.wakeForLeftItems(pool); // retired meanwhile: whatever was left to this worker
+            pool.wakeForLeftItems(); // retired meanwhile: whatever was left to this worker
         }
     }
 

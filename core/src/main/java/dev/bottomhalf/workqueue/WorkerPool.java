@@ -110,8 +110,8 @@ final class WorkerPool {
         }
     }
 
-    /** Takes the pool lock and leaves the incoming items where they are: only for {@code WorkerPools.kickForIncoming}. */
-    void lockKeepingIncoming() {
+    /** Takes the pool lock and leaves the incoming items where they are: only for {@link #kickForIncoming}. */
+    private void lockKeepingIncoming() {
         lock.lock();
     }
 
@@ -264,7 +264,7 @@ final class WorkerPool {
     /**
      * {@code kick_pool} for an item queued without the lock that no worker and no check watches: a running
      * worker takes it when its worklist runs dry (the per-tick check is armed in case it hogs or blocks); else
-     * the most recently idled worker is woken, and it drains. Called by {@link WorkerPools#kickForIncoming} under
+     * the most recently idled worker is woken, and it drains. Called by {@link #kickForIncoming} under
      * {@link #lockKeepingIncoming()}. LOCKING: the pool lock, held by the caller.
      *
      * @return true if the caller must create a worker (after dropping the lock)
@@ -282,6 +282,73 @@ final class WorkerPool {
             return true;
         }
         return false;
+    }
+
+    /**
+     * The pool's part of {@code __queue_work} without the lock ({@code Workqueues.queueWithoutLock}): pushes
+     * {@code w} (its {@code pwq} set, PENDING owned by the caller) on {@link #incoming}, where the next lock
+     * holder drains it, and makes sure one will come soon.
+     *
+     * <p>Only the producer that made the incoming list non-empty checks; later producers until the next drain
+     * ride on it. The item is watched, and the producer leaves without the lock, when
+     * <ul>
+     * <li>a worker of the pool is running and the per-tick concurrency check is armed: the running worker
+     * takes the lock when its item ends, and the check on the next tick when it hogs or blocks; or</li>
+     * <li>no worker is running and an idle worker is polling ({@link #idleSpinners}): it sees the list
+     * non-empty and takes the lock.</li>
+     * </ul>
+     * Otherwise the producer kicks the pool ({@link #kickForIncoming}: wake the most recently idled worker or
+     * create one; under the lock but without draining, so the producers that push until that worker runs find
+     * the list non-empty and ride on this kick). The race with a worker that stops running or stops polling
+     * just after the producer looked is closed by ordering: the producer pushes (a full fence), then reads; the
+     * worker publishes its change (a volatile write or CAS), then drains — so one of them sees the other.
+     * Context: any. LOCKING: pool lock not held; taken only by the kick.
+     */
+    void queueWithoutLock(Work w) {
+        if (!incoming.push(w)) {
+            return; // the producer that made the list non-empty saw to it being drained
+        }
+        boolean watched = nrRunningSnapshot > 0 ? cmCheckArmed : idleSpinners.get() > 0;
+        if (!watched) {
+            kickForIncoming();
+        }
+    }
+
+    /**
+     * {@code kick_pool} for an item queued without the lock that no worker and no check watches
+     * ({@link #queueWithoutLock}). Takes the pool lock without draining: the items stay on the incoming list,
+     * so producers that push until a worker drains it skip their check and ride on this kick. Creates a worker
+     * if none can be woken. Context: any. LOCKING: takes and drops the pool lock.
+     */
+    void kickForIncoming() {
+        boolean create;
+        lockKeepingIncoming();
+        try {
+            create = kickForIncomingLocked();
+        } finally {
+            unlock();
+        }
+        if (create) {
+            owner.createWorker(this);
+        }
+    }
+
+    /**
+     * A worker that producers may have counted on as a spinner stopped spinning without going to work
+     * (retired): moves what is queued to the worklist and kicks the pool as a producer taking the lock would
+     * have. Context: any. LOCKING: takes and drops the pool lock.
+     */
+    void wakeForLeftItems() {
+        boolean create;
+        lock();
+        try {
+            create = kickLocked(owner.machine().current());
+        } finally {
+            unlock();
+        }
+        if (create) {
+            owner.createWorker(this);
+        }
     }
 
     /**
@@ -443,6 +510,40 @@ final class WorkerPool {
             w.doneSeq = done;
         }
         pwq.decNrInFlightLocked(worker.currentColor, true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Kernel.close
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Whether no item is queued (worklist, incoming, a worker's scheduled list) or running in this pool; the
+     * inactive lists are the pool-workqueues'. For {@code Workqueues.idleForClose}. LOCKING: the pool lock, held
+     * by the caller.
+     */
+    boolean idleLocked() {
+        assert lockHeld();
+        if (!worklist.isEmpty() || !incoming.isEmpty() || (bhWorker != null && bhWorker.currentWork != null)) {
+            return false;
+        }
+        for (Worker worker : workers) {
+            if (worker.currentWork != null || !worker.scheduled.isEmpty()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Adds the items on the worklist and on the workers' scheduled lists to {@code queued}, in order. For
+     * {@code Workqueues.cancelQueuedForClose}. LOCKING: the pool lock, held by the caller.
+     */
+    void copyQueuedLocked(List<Work> queued) {
+        assert lockHeld();
+        worklist.copyTo(queued);
+        for (Worker worker : workers) {
+            worker.scheduled.copyTo(queued);
+        }
     }
 
     /** Describes the pool as the kernel's lockup report does: {@code cpus=0 node=0 flags=0x0 nice=0}. */

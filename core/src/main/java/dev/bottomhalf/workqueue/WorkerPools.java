@@ -202,44 +202,6 @@ final class WorkerPools {
     // Kicking a pool, creating workers
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * A worker that producers may have counted on as a spinner stopped spinning without going to work
-     * (retired): moves what is queued to the worklist and kicks the pool as a producer taking the lock would
-     * have. Pool lock not held.
-     */
-    void wakeForLeftItems(WorkerPool pool) {
-        boolean create;
-        pool.lock();
-        try {
-            create = pool.kickLocked(machine.current());
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
-    }
-
-    /**
-     * {@code kick_pool} for an item queued without the lock that no worker and no check watches
-     * ({@code Workqueues.queueWithoutLock}). Takes the pool lock without draining: the items stay on the
-     * incoming list, so producers that push until a worker drains it skip their check and ride on this kick.
-     * A running worker takes them when its worklist runs dry (the per-tick check is armed in case it hogs or
-     * blocks); else the most recently idled worker is woken, and it drains; else a worker is created.
-     */
-    void kickForIncoming(WorkerPool pool) {
-        boolean create;
-        pool.lockKeepingIncoming();
-        try {
-            create = pool.kickForIncomingLocked();
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
-    }
-
     /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
     void createWorker(WorkerPool pool) {
         Worker worker;
@@ -753,7 +715,7 @@ final class WorkerPools {
                 pool.unlock();
             }
             if (victim.stopSpinning()) {
-                wakeForLeftItems(pool); // producers may have left items to its poll
+                pool.wakeForLeftItems(); // producers may have left items to its poll
             }
             workersByContext.remove(victim.context());
             SteppedScheduler s = scheduler;

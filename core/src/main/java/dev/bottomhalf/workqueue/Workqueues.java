@@ -141,11 +141,6 @@ public final class Workqueues {
         systemBhHighpriWq = alloc("events_bh_highpri", WQ_BH | WQ_HIGHPRI, 0);
     }
 
-    /** The pools and their workers (a {@link Rescuer}'s thread runs {@link WorkerPools#rescue}). */
-    WorkerPools pools() {
-        return pools;
-    }
-
     // ------------------------------------------------------------------------------------------
     // Workqueues
     // ------------------------------------------------------------------------------------------
@@ -502,38 +497,18 @@ public final class Workqueues {
     /**
      * {@code __queue_work} without the pool lock, for a per-CPU, concurrency-managed pool in threaded mode
      * when the item last ran in that same pool (or never ran): the item is pushed on the pool's incoming list
-     * and the next holder of the pool lock does the rest ({@link PoolWorkqueue#queueLocked}). Every path that looks at the
+     * and the next holder of the pool lock does the rest ({@link PoolWorkqueue#queueLocked}); the pool sees to
+     * it that someone takes the lock soon ({@link WorkerPool#queueWithoutLock}). Every path that looks at the
      * pool takes its lock first, so every operation that follows this call — a cancel, a flush, a worker
-     * looking for work — finds the item queued.
-     *
-     * <p>What remains is the kick: someone must take the lock soon. Only the producer that made the incoming
-     * list non-empty checks; later producers until the next drain ride on it. The item is watched, and the
-     * producer leaves without the lock, when
-     * <ul>
-     * <li>a worker of the pool is running and the per-tick concurrency check is armed: the running worker
-     * takes the lock when its item ends, and the check on the next tick when it hogs or blocks; or</li>
-     * <li>no worker is running and an idle worker is polling ({@code idleSpinners}): it sees the list
-     * non-empty and takes the lock.</li>
-     * </ul>
-     * Otherwise the producer kicks the pool ({@code WorkerPools.kickForIncoming}: wake the most recently idled
-     * worker or create one; under the lock but without draining, so the producers that push until that worker
-     * runs find the list non-empty and ride on this kick). The race
-     * with a worker that stops running or stops polling just after the producer looked is closed by ordering:
-     * the producer pushes (a full fence), then reads; the worker publishes its change (a volatile write or
-     * CAS), then drains — so one of them sees the other. Unbound, BH, ordered and freezable workqueues, items
-     * that last ran in another pool (non-reentrancy), and stepped mode take the locked path.
+     * looking for work — finds the item queued. Unbound, BH, ordered and freezable workqueues, items that last
+     * ran in another pool (non-reentrancy), and stepped mode take the locked path. Context: any; the caller
+     * owns PENDING. LOCKING: none held, none taken unless the pool must be kicked.
      */
     private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w) {
         WorkerPool pool = pwq.pool;
         w.pwq = pwq;
         traceQueueWork(reqCpu, cpu, wq, w);
-        if (!pool.incoming.push(w)) {
-            return; // the producer that made the list non-empty saw to it being drained
-        }
-        boolean watched = pool.nrRunningSnapshot > 0 ? pool.cmCheckArmed : pool.idleSpinners.get() > 0;
-        if (!watched) {
-            pools.kickForIncoming(pool);
-        }
+        pool.queueWithoutLock(w);
     }
 
     /** The {@code workqueue_queue_work} tracepoint. */
@@ -714,14 +689,8 @@ public final class Workqueues {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
-                if (!pool.worklist.isEmpty() || !pool.incoming.isEmpty()
-                        || (pool.bhWorker != null && pool.bhWorker.currentWork != null)) {
+                if (!pool.idleLocked()) {
                     return false;
-                }
-                for (Worker worker : pool.workers) {
-                    if (worker.currentWork != null || !worker.scheduled.isEmpty()) {
-                        return false;
-                    }
                 }
             } finally {
                 pool.unlock();
@@ -774,10 +743,7 @@ public final class Workqueues {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
-                pool.worklist.copyTo(queued);
-                for (Worker worker : pool.workers) {
-                    worker.scheduled.copyTo(queued);
-                }
+                pool.copyQueuedLocked(queued);
             } finally {
                 pool.unlock();
             }
