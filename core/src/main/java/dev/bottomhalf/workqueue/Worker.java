@@ -11,7 +11,8 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * A worker ({@code struct worker}): a {@code kworker/...} runtime thread of one pool, or the BH pool's
  * pseudo-worker (no thread; it runs inside the CPU's TASKLET/HI softirq).
  *
- * <p>Implementation notes: every field is guarded by the pool's lock, except that the worker's own thread
+ * <p>Implementation notes: fields carry the ownership tags of the package legend
+ * ({@code docs/subsystems/workqueue.md}, "Ownership"). Every field is guarded by the pool's lock, except that the worker's own thread
  * reads {@code currentWork} while running the item and {@code idle} (which only it writes) in its lock-free
  * idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning} is changed by
  * compare-and-set. Whether the worker counts in the pool's
@@ -36,54 +37,69 @@ final class Worker implements Agent {
         }
     }
 
+    /** [I] The pool this worker serves. */
     final WorkerPool pool;
+    /** [I] Its id in the pool ({@code kworker/0:<id>}); −1 for a rescuer's stand-in. */
     final int id;
+    /** [I] Its execution context; null for a BH pseudo-worker. */
     private final ExecutionContext ctx;
+    /** [I] Its thread's name. */
     private final String name;
-    /** Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null before. */
+    /** [LR] Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null before. */
     volatile AgentHandle handle;
 
-    /** Items moved here because this worker is already running them (non-reentrancy). */
+    /** [L] Items moved here because this worker is already running them (non-reentrancy). */
     final WorkList scheduled = new WorkList();
 
+    /** [L] {@code current_work}: the item it runs (its own thread also reads it without the lock while running it). */
     Work currentWork;
+    /** [L] {@code current_func}: the function of that instance (non-reentrancy compares both). */
     Work.Func currentFunc;
+    /** [L] {@code current_pwq}: the pool-workqueue of the current item. */
     PoolWorkqueue currentPwq;
+    /** [L] The current item's sequence number (what {@code flush_work} waits for). */
     long currentSeq;
+    /** [L] {@code current_color}: the current item's flush color. */
     int currentColor;
+    /** [L] When the current item started (run time, CPU-intensive check). */
     long startNs;
     /**
-     * The clock reading that ended the item this worker ran just before, within one round; the next item
+     * [L] The clock reading that ended the item this worker ran just before, within one round; the next item
      * takes it as its start instead of reading the clock again. {@link #NO_CHAIN} at the start of a round.
      */
     long chainNs = NO_CHAIN;
     static final long NO_CHAIN = Long.MIN_VALUE;
 
-    /** Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
+    /** [L] Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
     boolean working;
-    /** Blocked in one of the kernel's sleeping primitives ({@code wq_worker_sleeping}). */
+    /** [L] Blocked in one of the kernel's sleeping primitives ({@code wq_worker_sleeping}). */
     boolean sleeping;
-    /** Seen blocked in Java (a lock, I/O, park) by the pool's concurrency check. */
+    /** [L] Seen blocked in Java (a lock, I/O, park) by the pool's concurrency check. */
     boolean blocked;
-    /** {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
+    /** [L] {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
     boolean cpuIntensive;
+    /** [L/X] {@code WORKER_IDLE}: on the pool's idle list. Written under the lock by its own thread, which also reads it in its lock-free poll. */
     boolean idle = true;
-    /** Inside the work function (only then can a blocked thread state mean the item blocked). */
+    /** [A] Inside the work function (only then can a blocked thread state mean the item blocked); written by its own thread, read by the check. */
     volatile boolean inFunc;
-    /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
+    /** [L] {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
-    /** Items this worker has started; tells the per-tick check whether it sees the same item as last time. */
+    /** [L] Items this worker has started; tells the per-tick check whether it sees the same item as last time. */
     long itemsStarted;
     // The per-tick concurrency check's view of the current item (threaded mode; read and written by the
     // check under the pool lock): which item it last saw, the thread's CPU time and the clock then, and the
     // CPU time the item is counted from.
+    /** [L] The item the check last saw ({@link #itemsStarted} then). */
     long cmItem = -1;
+    /** [L] The thread's CPU time at the check's last look. */
     long cmCpuNs;
+    /** [L] The clock at the check's last look. */
     long cmWallNs;
+    /** [L] The thread's CPU time the current item is counted from. */
     long cpuAtStartNs;
-    /** Retired by the idle cull: it takes no more work while its thread stops. */
+    /** [LR] Retired by the idle cull (set under the lock): it takes no more work while its thread stops; its poll reads it. */
     volatile boolean retired;
-    /** Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Through SPINNING. */
+    /** [A] Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Changed by CAS through SPINNING. */
     @SuppressWarnings("unused")
     private volatile boolean spinning;
 
@@ -94,6 +110,7 @@ final class Worker implements Agent {
         this.name = name;
     }
 
+    /** Whether it counts in the pool's {@code nr_running}: working, and not sleeping, blocked or CPU-intensive. LOCKING: the pool lock. */
     boolean counted() {
         return working && !sleeping && !blocked && !cpuIntensive;
     }
@@ -163,10 +180,16 @@ final class Worker implements Agent {
         return true;
     }
 
+    /** Whether it is polling; a snapshot. Any context. */
     boolean isSpinning() {
         return spinning;
     }
 
+    /**
+     * One turn of the worker's thread ({@code worker_thread}): an idle, polling worker with nothing to take
+     * returns at once without the lock; otherwise a round of {@link WorkerPools#workerRound}. Context: its own
+     * thread. LOCKING: none held; the round takes the pool lock.
+     */
     @Override
     public int doWork() {
         if (idle && !retired) {
@@ -181,6 +204,10 @@ final class Worker implements Agent {
         return pool.owner.workerRound(this);
     }
 
+    /**
+     * Whether the worker has something to do before its thread parks; stops its poll first, so producers wake
+     * it from now on. Context: its own thread (or the runtime on its behalf). LOCKING: takes the pool lock.
+     */
     @Override
     public boolean hasWork() {
         AgentHandle h = handle;

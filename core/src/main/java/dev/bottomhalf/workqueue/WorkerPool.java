@@ -18,6 +18,15 @@ import dev.bottomhalf.time.TimerList;
  * high-priority pool (concurrency-managed) and a normal and a high-priority BH pool (run from
  * TASKLET_SOFTIRQ / HI_SOFTIRQ); unbound workqueues share the unbound pools.
  *
+ * <p>The pool owns its lock and every operation done under it: putting an active item on the worklist
+ * ({@link #insertWorkLocked}), kicking ({@link #kickLocked}: wake an idle worker, ask for a new one, raise the
+ * BH softirq, arm the per-tick concurrency check), a worker's entering and leaving idle and taking its next
+ * item ({@link #workerEnterIdleLocked}, {@link #workerLeaveIdleLocked}, {@link #assignWorkLocked}), the
+ * bookkeeping before and after an item runs ({@link #processOneBeginLocked}, {@link #processOneEndLocked}),
+ * and {@code nr_running} ({@link #recountLocked}). It also owns the lock-free queueing protocol
+ * ({@link #queueWithoutLock}). What a pool-workqueue counts (colors, in flight, {@code max_active}) is
+ * {@link PoolWorkqueue}'s; the threads, timers and rounds that take the lock are {@link WorkerPools}'.
+ *
  * <p>Concurrency management (per-CPU, non-BH pools): {@code nrRunning} counts workers that are executing
  * an item and are neither sleeping nor marked CPU-intensive. A worker takes the next item only while
  * {@code nrRunning <= 1} ({@code keep_working}); an idle worker is woken only while the worklist is
@@ -25,10 +34,13 @@ import dev.bottomhalf.time.TimerList;
  * pool, and a second starts when the first blocks. Unbound pools are not concurrency-managed: any idle
  * worker may start any item.
  *
- * <p>Implementation notes (concurrency). The pool's state is guarded by {@link #lock}; take it with
- * {@link #lock()}, which also moves the items queued without the lock ({@link #incoming}) onto the
- * worklist, so a lock holder always sees every item queued before it took the lock. The exceptions, used
- * by lock-free queueing on concurrency-managed pools ({@code Workqueues.queueWithoutLock}):
+ * <p>Implementation notes (concurrency). Fields carry the ownership tags of the package legend
+ * ({@code docs/subsystems/workqueue.md}, "Ownership"). The pool's state is [L], guarded by {@link #lock};
+ * take it with {@link #lock()}, which also moves the items queued without the lock ({@link #incoming}) onto
+ * the worklist, so a lock holder always sees every item queued before it took the lock. Methods named
+ * {@code ...Locked} require the lock and assert it under {@code -ea} ({@link RawSpinLock#heldByCurrentThread()},
+ * exact then; the assertion costs nothing without {@code -ea}). The exceptions, used by lock-free queueing on
+ * concurrency-managed pools ({@link #queueWithoutLock}):
  * <ul>
  * <li>{@link #incoming}: pushed by any thread, drained under the lock;</li>
  * <li>{@link #nrRunningSnapshot}: {@code nrRunning} published (volatile) after every change, and
@@ -42,34 +54,43 @@ import dev.bottomhalf.time.TimerList;
  * worker that race, at least one sees the other: an item never waits unwatched.
  */
 final class WorkerPool {
+    /** [I] The pools of this kernel: the machine, the timers, worker creation. */
     final WorkerPools owner;
+    /** [I] The pool's number (lockup reports, timer names). */
     final int id;
-    /** The CPU of a per-CPU or BH pool; −1 for unbound pools. */
+    /** [I] The CPU of a per-CPU or BH pool; −1 for unbound pools. */
     final int cpu;
+    /** [I] A high-priority pool. */
     final boolean highpri;
+    /** [I] A BH pool (run from softirq by {@link #bhWorker}). */
     final boolean bh;
-    /** Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link #incoming}. */
+    /** The pool lock. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link #incoming}. */
     private final RawSpinLock lock = new RawSpinLock();
+    /** [L] {@code worklist}: active items waiting for a worker (an idle worker's poll reads {@code isEmptySnapshot} without the lock). */
     final WorkList worklist = new WorkList();
-    /** Items queued without the lock, not yet on the worklist (see the class notes). */
+    /** [A] Items queued without the lock, not yet on the worklist: pushed by any thread, drained under the lock (class notes). */
     final IncomingList incoming = new IncomingList();
+    /** [I] What a drain does with each incoming item: its pool-workqueue's {@link PoolWorkqueue#queueLocked}. */
     private final Consumer<Work> intake;
-    /** {@link #nrRunning} as last set under the lock; read by lock-free producers. */
+    /** [LR] {@link #nrRunning} as last set under the lock; read by lock-free producers. */
     volatile int nrRunningSnapshot;
-    /** Whether the per-tick concurrency check of this pool is armed (set under the lock, cleared by the check). */
+    /** [A] Whether the per-tick concurrency check is armed: set under the lock, cleared by the check before it takes the lock. */
     volatile boolean cmCheckArmed;
-    /** Idle workers polling for work instead of parked ({@link Worker#startSpinning()}). */
+    /** [A] Idle workers polling for work instead of parked ({@link Worker#startSpinning()}). */
     final AtomicInteger idleSpinners = new AtomicInteger();
+    /** [L] Every worker of the pool (a rescuer joins while it runs items here). */
     final List<Worker> workers = new ArrayList<>();
-    /** Idle workers, most recently idled last (the kernel's LIFO idle list). */
+    /** [L] Idle workers, most recently idled last (the kernel's LIFO idle list). */
     final List<Worker> idle = new ArrayList<>();
-    /** The per-tick concurrency check of a concurrency-managed pool; made when first armed. */
+    /** [L] The per-tick concurrency check of a concurrency-managed pool; made when first armed. */
     private TimerList cmCheckTimer;
+    /** [L] {@code nr_running}: workers running an item that count for concurrency ({@link Worker#counted()}). */
     int nrRunning;
+    /** [L] The id the next worker gets. */
     int nextWorkerId;
-    /** The BH pseudo-worker of a BH pool. */
+    /** [I] The BH pseudo-worker of a BH pool (set by {@link WorkerPools}' constructor); null otherwise. */
     Worker bhWorker;
-    /** When the worklist last went from empty to non-empty, or a worker last started a batch (watchdog). */
+    /** [L] When the worklist last went from empty to non-empty, or a worker last started a batch (watchdog). */
     long watchdogTs;
 
     WorkerPool(WorkerPools owner, int id, int cpu, boolean highpri, boolean bh) {
@@ -81,7 +102,10 @@ final class WorkerPool {
         this.intake = w -> w.pwq.queueLocked(w);
     }
 
-    /** Takes the pool lock and moves the items queued without it onto the worklist (or inactive lists). */
+    /**
+     * Takes the pool lock and moves the items queued without it onto the worklist (or inactive lists). Any
+     * context; never while holding another pool's lock, except {@code flush_workqueue}'s color switch.
+     */
     void lock() {
         lock.lock();
         try {
@@ -115,6 +139,7 @@ final class WorkerPool {
         lock.lock();
     }
 
+    /** Drops the pool lock. Only its holder. */
     void unlock() {
         lock.unlock();
     }
@@ -563,6 +588,7 @@ final class WorkerPool {
         return "kworker/u" + id + ":" + workerId;
     }
 
+    /** The CPU a new worker's context runs on: the pool's, or round-robin for an unbound pool. Any context. */
     Cpu cpuForWorker(int workerId) {
         int n = owner.machine().cpuCount();
         return owner.machine().cpu(cpu >= 0 ? cpu : workerId % n);

@@ -28,10 +28,11 @@ import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.internal.runtime.SleepListener;
 
 /**
- * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
- * {@code kick_pool} to {@code rescuer_thread}): kicking a pool and creating workers, the workers' duty cycle
- * and {@code process_one_work}, concurrency management, the BH pools' rounds, idle-worker retirement, and
- * maydays to rescuers. Thread-safe; package-private: the public API is {@link Workqueues}.
+ * The worker pools of one {@link Workqueues} and the agents that take their locks ({@code kernel/workqueue.c}
+ * from {@code create_worker} to {@code rescuer_thread}): creating workers, the workers' duty cycle and
+ * {@code process_one_work} around the function, the sleep hooks and the per-tick concurrency check, the BH
+ * pools' rounds, idle-worker retirement, and maydays to rescuers. Thread-safe; package-private: the public
+ * API is {@link Workqueues}.
  *
  * <p>Implementation notes.
  * <ul>
@@ -42,14 +43,15 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
  * concurrency-management timelines of the kernel's documentation replay exactly (docs/subsystems/workqueue.md). The pools
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
- * <li>Calls: {@link Workqueues} calls in ({@link WorkerPool#kickLocked}, {@link #createWorker}, {@link #currentWorker},
- * the pool look-ups, {@link #steppedScheduler}), a {@link Worker}'s thread calls {@link #workerRound}, a
- * {@link Rescuer}'s thread {@link #rescue}, TASKLET/HI softirq {@link #bhWorker}. Two callbacks go back to
- * the owner: {@link Workqueues#decInFlight} when an item has run (under the pool lock, from
- * {@link #processOne}), and queueing the idle-cull item on a system workqueue (from the idle timer, no lock
- * held).</li>
- * <li>PENDING is cleared in {@link #processOne} under the pool lock just before the function is called, so
- * a queue attempt during execution queues exactly one more execution.</li>
+ * <li>Calls: {@link Workqueues} calls in ({@link #createWorker}, {@link #currentWorker}, the pool look-ups, the
+ * tunables), a {@link Worker}'s thread calls {@link #workerRound}, a {@link Rescuer}'s thread {@link #rescue},
+ * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link #cmCheck}. What is done under a
+ * pool lock is the pool's ({@link WorkerPool}'s {@code ...Locked} methods) and its pool-workqueues'
+ * ({@link PoolWorkqueue}); this class strings those together around the parts that must run without the lock
+ * (the work function, creating a worker, stopping a thread). Nothing calls back into {@link Workqueues} but
+ * the idle-cull item, queued from the idle timer (no lock held) through the public {@code queue_work}.</li>
+ * <li>PENDING is cleared in {@link WorkerPool#processOneBeginLocked} under the pool lock just before the
+ * function is called, so a queue attempt during execution queues exactly one more execution.</li>
  * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
  * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
  * the CPU are found by a per-pool check on every tick while items wait behind a running worker: a
@@ -61,9 +63,10 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * its worklist is empty ({@link WorkerPool#lockForWorker()}). Idle workers of a concurrency-managed pool poll
  * before they park ({@link Worker#startSpinning()}); every path that stops a poll without running the
  * worklist — parking, retirement — drains and kicks, so an item a producer left to a polling worker is
- * never stranded ({@link #wakeForLeftItems}, {@link #kickForIncoming}).</li>
+ * never stranded ({@link WorkerPool#wakeForLeftItems}, {@link WorkerPool#kickForIncoming}).</li>
  * <li>Creating a worker takes the pool lock itself; whoever learns under the lock that one is needed
  * ({@link WorkerPool#kickLocked} returns true) creates it after dropping the lock.</li>
+ * <li>Fields carry the ownership tags of the package legend (docs/subsystems/workqueue.md, "Ownership").</li>
  * </ul>
  */
 final class WorkerPools {
@@ -72,31 +75,47 @@ final class WorkerPools {
     /** {@code BH_WORKER_JIFFIES}: time per BH-pool invocation. */
     static final long BH_WORKER_NS = TimeUnit.MILLISECONDS.toNanos(2);
 
+    /**
+     * [I] The workqueue subsystem: used only to queue the idle-cull item through its public {@code queue_work},
+     * as the kernel's {@code idle_worker_timeout} does.
+     */
     private final Workqueues owner;
+    /** [I] The runtime. */
     private final Machine machine;
+    /** [I] The softirqs a BH pool raises. */
     private final Softirqs softirqs;
+    /** [I] The timer wheel (concurrency checks, idle and mayday timers). */
     private final Timers timers;
+    /** [I] Where reports go. */
     private final Reports reports;
+    /** [I] The tracepoints. */
     private final Tracing tracing;
+    /** [I] The per-CPU worker pools, [cpu][highpri]. */
     private final WorkerPool[][] cpuPools;
+    /** [I] The per-CPU BH pools, [cpu][highpri]. */
     private final WorkerPool[][] bhPools;
+    /** [I] The unbound pools, [highpri]. */
     private final WorkerPool[] unboundPools;
-    /** Every pool; filled by the constructor, never changed after. */
+    /** [I] Every pool; filled by the constructor, never changed after. */
     private final List<WorkerPool> allPools = new ArrayList<>();
+    /** [A] The worker of each kworker or rescuer context ({@code current_wq_worker}); a concurrent map. */
     private final Map<ExecutionContext, Worker> workersByContext = new ConcurrentHashMap<>();
     /**
-     * Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
+     * [A] Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
      * {@code stepped-scheduler} agent) when the first worker is created; null before that and in threaded
      * mode.
      */
     private volatile SteppedScheduler scheduler;
-        private volatile long cpuIntensiveThresholdUs = 10_000;
+    /** [A] {@code workqueue.cpu_intensive_thresh_us}. */
+    private volatile long cpuIntensiveThresholdUs = 10_000;
+    /** [A] Items found CPU-intensive. */
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
+    /** [A] Workers woken because a running worker slept, blocked or hogged. */
     private final AtomicLong cmWakeups = new AtomicLong();
-    /** A work function's oopses, rate-limited per work item. */
+    /** [I] A work function's oopses, rate-limited per work item. */
     private final RateLimiter oopses;
 
-    /** The lockup watchdog, the dumps and the statistics (armed by {@link WorkerPool#insertWorkLocked}). */
+    /** [I] The lockup watchdog, the dumps and the statistics (armed by {@link WorkerPool#insertWorkLocked}). */
     private final WorkqueueWatchdog watchdog;
     /** [A] {@code workqueue_freezing} (see {@link #freezing()}). */
     private volatile boolean freezing;
@@ -182,7 +201,10 @@ final class WorkerPools {
         return allPools;
     }
 
-    /** The worker whose item is running in {@code ctx} (a kworker, or a BH pseudo-worker in softirq), or null. */
+    /**
+     * {@code current_wq_worker}: the worker whose item is running in {@code ctx} (a kworker, or a BH
+     * pseudo-worker in softirq), or null. Any context; no lock (a BH worker's current item is a snapshot).
+     */
     Worker currentWorker(ExecutionContext ctx) {
         Worker w = workersByContext.get(ctx);
         if (w != null) {
@@ -202,7 +224,11 @@ final class WorkerPools {
     // Kicking a pool, creating workers
     // ------------------------------------------------------------------------------------------
 
-    /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
+    /**
+     * {@code create_worker}: a worker for {@code pool}; it starts idle and picks up the worklist. Context: any
+     * that may start a thread. LOCKING: the pool lock not held; taken twice (to add the worker, to publish its
+     * handle).
+     */
     void createWorker(WorkerPool pool) {
         Worker worker;
         if (machine.closed()) {
@@ -276,7 +302,11 @@ final class WorkerPools {
     // Workers
     // ------------------------------------------------------------------------------------------
 
-    /** One round of a worker's duty cycle ({@code worker_thread}). */
+    /**
+     * One round of a worker's duty cycle ({@code worker_thread}): leave idle, run the worklist while
+     * {@code keep_working}, enter idle, kick or create if items still wait. Context: the worker's own thread.
+     * LOCKING: takes the pool lock, drops it around each function ({@link #processOne}).
+     */
     int workerRound(Worker worker) {
         WorkerPool pool = worker.pool;
         worker.chainNs = Worker.NO_CHAIN;
@@ -318,6 +348,10 @@ final class WorkerPools {
         return n;
     }
 
+    /**
+     * Runs the items moved to {@code worker}'s scheduled list (non-reentrancy). Context: the worker's thread.
+     * LOCKING: the pool lock, held by the caller; dropped around each function.
+     */
     private int runScheduled(Worker worker) {
         int n = 0;
         Work w;
@@ -336,8 +370,11 @@ final class WorkerPools {
     }
 
     /**
-     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}. Called and returns with
-     * the pool lock held; drops it around the function.
+     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}: the pool's bookkeeping
+     * before ({@link WorkerPool#processOneBeginLocked}), the function without the lock ({@link #callWorkFn}),
+     * the bookkeeping after ({@link WorkerPool#processOneEndLocked}). Context: the worker's thread, the BH
+     * pool's softirq, or a rescuer. LOCKING: called and returns with the pool lock held; drops it around the
+     * function.
      */
     private void processOne(Worker worker, Work w) {
         WorkerPool pool = worker.pool;
@@ -372,6 +409,7 @@ final class WorkerPools {
         }
     }
 
+    /** The stepped scheduler of the workers, made on first use. Stepped mode only; any context. */
     SteppedScheduler steppedScheduler() {
         SteppedScheduler s = scheduler;
         if (s == null) {
@@ -381,6 +419,11 @@ final class WorkerPools {
         return s;
     }
 
+    /**
+     * Calls the work function with the tracepoints and lockdep's annotations around it; an exception is the
+     * kernel's oops, a leaked preempt count or IRQ disable is reported and repaired. Context: as
+     * {@link #processOne}. LOCKING: no pool lock held.
+     */
     private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
         ExecutionContext own = worker.context();     // a kworker's or rescuer's own context; null for BH
         ExecutionContext ctx = own != null ? own : machine.current();
@@ -428,7 +471,10 @@ final class WorkerPools {
     // Concurrency management
     // ------------------------------------------------------------------------------------------
 
-    /** {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. */
+    /**
+     * {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. Context: the
+     * worker's own thread, from the sleep hook. LOCKING: takes and drops the pool lock.
+     */
     private void workerSleeping(Worker worker) {
         if (worker == null) {
             return;
@@ -453,7 +499,7 @@ final class WorkerPools {
         }
     }
 
-    /** {@code wq_worker_running}. */
+    /** {@code wq_worker_running}: the worker counts again. Context: its own thread. LOCKING: takes the pool lock. */
     private void workerRunning(Worker worker) {
         if (worker == null) {
             return;
@@ -469,7 +515,8 @@ final class WorkerPools {
     /**
      * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
      * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
-     * counting; then an idle worker is woken if items wait.
+     * counting; then an idle worker is woken if items wait. Context: the pool's check timer (TIMER softirq of
+     * its CPU). LOCKING: takes and drops the pool lock.
      */
     void cmCheck(WorkerPool pool) {
         boolean create = false;
@@ -541,6 +588,7 @@ final class WorkerPools {
 
     /** {@code wq_cpu_intensive_warning_thresh}. */
     static final int CPU_INTENSIVE_WARNING_THRESH = 4;
+    /** [A] How often each function was found hogging the CPU ({@code wq_cpu_intensive_report}). */
     private final Map<Work.Func, AtomicLong> hogs = new ConcurrentHashMap<>();
 
     /**
@@ -584,7 +632,10 @@ final class WorkerPools {
     // BH workqueues
     // ------------------------------------------------------------------------------------------
 
-    /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
+    /**
+     * {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. Context:
+     * softirq on the pool's CPU. LOCKING: takes the pool lock, dropped around each function.
+     */
     void bhWorker(ExecutionContext ctx, boolean hi) {
         WorkerPool pool = bhPools[ctx.cpuId()][hi ? 1 : 0];
         pool.lock();
@@ -618,8 +669,11 @@ final class WorkerPools {
 
     /** {@code MAX_IDLE_WORKERS_RATIO}. */
     static final int MAX_IDLE_WORKERS_RATIO = 4;
+    /** [A] {@code IDLE_WORKER_TIMEOUT} in seconds. */
     private volatile long idleWorkerTimeoutSeconds = 300;
+    /** [A] Each pool's {@code idle_timer}, made when first armed; [M] each is armed under its own monitor. */
     private final Map<WorkerPool, TimerList> idleTimers = new ConcurrentHashMap<>();
+    /** [A] Each pool's idle-cull item ({@code idle_cull_work}), made when first needed. */
     private final Map<WorkerPool, Work> cullWorks = new ConcurrentHashMap<>();
 
     /** {@link Workqueues#idleWorkerTimeoutSeconds()}. */
@@ -645,6 +699,7 @@ final class WorkerPools {
         }
     }
 
+    /** Arms the pool's {@code idle_timer} unless armed. Any context (under the pool lock or not). */
     private void armIdleTimer(WorkerPool pool, long delay) {
         TimerList t = idleTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
@@ -664,7 +719,8 @@ final class WorkerPools {
      * {@code idle_worker_timeout}: if the longest-idle worker has been idle long enough, a work item on
      * {@code system_unbound_wq} (on {@code system_wq} for the unbound pools) retires the extra workers
      * (stopping a thread may sleep); else re-arm. The timer is armed only while there are too many idle
-     * workers, so an idle kernel stops ticking for it.
+     * workers, so an idle kernel stops ticking for it. Context: the idle timer (TIMER softirq). LOCKING: takes
+     * and drops the pool lock; queues with none held.
      */
     private void idleWorkerTimeout(WorkerPool pool) {
         long retireAt;
@@ -692,7 +748,10 @@ final class WorkerPools {
         }
     }
 
-    /** {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. */
+    /**
+     * {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. Context: a
+     * worker of a system workqueue (may sleep). LOCKING: takes the pool lock per victim, stops it without.
+     */
     private void idleCull(WorkerPool pool) {
         for (;;) {
             Worker victim;
@@ -732,7 +791,9 @@ final class WorkerPools {
     // Rescuers (mayday)
     // ------------------------------------------------------------------------------------------
 
+    /** [A] Fault injection: pools cannot create workers. */
     private volatile boolean failWorkerCreation;
+    /** [A] Each pool's {@code mayday_timer}, made when first armed; [M] each is armed under its own monitor. */
     private final Map<WorkerPool, TimerList> maydayTimers = new ConcurrentHashMap<>();
 
     /** {@link Workqueues#failWorkerCreation}. */
@@ -764,7 +825,8 @@ final class WorkerPools {
     /**
      * {@code pool_mayday_timeout}: the pool still needs a worker it could not create — every rescuer whose
      * workqueue has items waiting in this pool gets a mayday; creation is retried, and the timer re-armed
-     * every {@code MAYDAY_INTERVAL} while the pool starves.
+     * every {@code MAYDAY_INTERVAL} while the pool starves. Context: the mayday timer. LOCKING: takes and drops
+     * the pool lock.
      */
     private void maydayTimeout(WorkerPool pool) {
         boolean starving;
@@ -794,7 +856,10 @@ final class WorkerPools {
         }
     }
 
-    /** {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there. */
+    /**
+     * {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there.
+     * Context: the rescuer's thread. LOCKING: takes the pool lock, dropped around each function.
+     */
     int rescue(Rescuer rescuer, PoolWorkqueue pwq) {
         WorkerPool pool = pwq.pool;
         Worker rw = new Worker(pool, -1, rescuer.context(), rescuer.name());

@@ -43,13 +43,17 @@ import dev.bottomhalf.time.Timers;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>Parts: this class holds the workqueues and every operation on items (queueing, delayed work, cancel
- * and disable, {@code max_active} and the freezer). The worker pools and what their workers do — running
- * items, concurrency management, BH rounds, idle-worker retirement, maydays and rescuers — are in
- * {@code WorkerPools}; flushing, draining and every wait for items to finish in {@code WorkqueueFlush}; the
- * lockup watchdog, the dumps and the monitor's statistics in {@code WorkqueueWatchdog}. Calls go from here
- * to those three; {@code WorkerPools} calls back only
- * {@code decInFlight} (when an item has run) and {@link #queue} / {@link #queueOn} (the idle-cull item).</li>
+ * <li>Parts (docs/subsystems/workqueue.md, "Structure: who owns what"): this class is the public routing — the
+ * Java API and what the {@code linux} facade calls, {@code __queue_work}'s choice of pool-workqueue and path,
+ * the retry loop of {@code try_to_grab_pending}, and what is workqueue-wide ({@code alloc}/{@code destroy},
+ * the system workqueues, {@code max_active}, the freezer, {@code Kernel.close}'s walks). Under a pool lock,
+ * {@code PoolWorkqueue} does an item's accounting (color, in flight, {@code max_active}) and
+ * {@code WorkerPool} puts it on the worklist and kicks; what workers do — running items, concurrency
+ * management, BH rounds, idle-worker retirement, maydays and rescuers — is in {@code WorkerPools}; flushing,
+ * draining and every wait for items to finish in {@code WorkqueueFlush}; the lockup watchdog, the dumps and
+ * the monitor's statistics in {@code WorkqueueWatchdog}. Calls go from here down; nothing calls back, except
+ * the idle timer queueing its cull item through the public {@link #queue} / {@link #queueOn}, as the kernel's
+ * {@code idle_worker_timeout} does.</li>
  * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
  * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
  * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
@@ -59,7 +63,7 @@ import dev.bottomhalf.time.Timers;
  * (non-reentrancy); a pool never lets two of its workers run the same item (the second is moved to the
  * first's scheduled list).</li>
  * <li>PENDING is cleared under the pool lock just before the function is called
- * ({@code WorkerPools.processOne}), so a queue attempt during execution queues exactly one more
+ * ({@code WorkerPool.processOneBeginLocked}), so a queue attempt during execution queues exactly one more
  * execution.</li>
  * <li>Flushing: {@code flush_work} waits for the item's last queued (or running) instance by sequence
  * number; {@code flush_workqueue} by flush color (16 colors, as the kernel). Waits are reported instead of
