@@ -2,10 +2,12 @@ package dev.bottomhalf.workqueue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
+import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.wiring.Subsystems;
@@ -377,7 +379,7 @@ final class WorkerPool {
     }
 
     /**
-     * Arms the pool's per-tick concurrency check ({@link WorkerPools#cmCheck}) for the next tick, if it is not
+     * Arms the pool's per-tick concurrency check ({@link #cmCheck}) for the next tick, if it is not
      * armed. Only for a concurrency-managed pool. LOCKING: the pool lock, held by the caller.
      */
     void armCmCheckLocked() {
@@ -387,7 +389,7 @@ final class WorkerPool {
         if (t == null) {
             t = new TimerList();
             Subsystems.time().setupInternal(owner.timers(), t, "wq_cm_check/" + cpu + (highpri ? "H" : ""),
-                    x -> owner.cmCheck(this), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
+                    x -> cmCheck(), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
             cmCheckTimer = t;
         }
         if (!cmCheckArmed) {
@@ -400,6 +402,119 @@ final class WorkerPool {
             // wait the check runs on every tick, as the kernel's wq_worker_tick does.
             t.expires(machine.jiffies());
             owner.timers().addOn(t, cpu);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Concurrency management: the sleep hooks and the per-tick check
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code wq_worker_sleeping}: {@code worker} blocks in a kernel sleep; it stops counting, and another worker
+     * is woken if items wait. Context: the worker's own thread (its sleep hook). LOCKING: takes and drops the
+     * pool lock.
+     */
+    void workerSleeping(Worker worker) {
+        boolean create = false;
+        lock();
+        try {
+            worker.setSleeping(true);
+            if (needMoreWorkerLocked()) {
+                owner.countCmWakeup();
+                if (worker.currentPwq != null) {
+                    worker.currentPwq.statCmWakeups++;
+                }
+                create = kickLocked(worker.context());
+            }
+        } finally {
+            unlock();
+        }
+        if (create) {
+            owner.createWorker(this);
+        }
+    }
+
+    /** {@code wq_worker_running}: the worker counts again. Context: its own thread. LOCKING: takes the pool lock. */
+    void workerRunning(Worker worker) {
+        lock();
+        try {
+            worker.setSleeping(false);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
+     * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
+     * counting; then an idle worker is woken if items wait. Context: the pool's check timer (TIMER softirq of
+     * its CPU). LOCKING: takes and drops the pool lock.
+     */
+    void cmCheck() {
+        boolean create = false;
+        cmCheckArmed = false; // before the lock drains: a producer that still saw it armed is drained here
+        Machine machine = owner.machine();
+        lock();
+        try {
+            long now = machine.clock().nanoTime();
+            long thresholdNs = TimeUnit.MICROSECONDS.toNanos(owner.cpuIntensiveThresholdUs());
+            boolean released = false;
+            boolean anyBlocked = false;
+            for (Worker w : workers) {
+                if (w.currentWork == null || w.handle == null) {
+                    continue;
+                }
+                Thread thread = w.handle.thread();
+                long ranNs = now - w.startNs;
+                if (thread != null && !machine.stepped()) {
+                    // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
+                    // scheduler itself reports a worker blocked outside the kernel's primitives; and the run
+                    // time is the manual clock's.)
+                    long cpuNs = WorkerCpuTime.of(thread);
+                    boolean sameItem = w.cmItem == w.itemsStarted;
+                    if (!sameItem) {
+                        // First look at this item: charge it all the time since it started (at most a tick).
+                        w.cmItem = w.itemsStarted;
+                        w.cpuAtStartNs = cpuNs - Math.max(0, ranNs);
+                    }
+                    Thread.State state = thread.getState();
+                    boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
+                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
+                            || state == Thread.State.RUNNABLE && sameItem
+                                    && WorkerCpuTime.stalledInNative(thread, cpuNs - w.cmCpuNs, now - w.cmWallNs));
+                    w.cmCpuNs = cpuNs;
+                    w.cmWallNs = now;
+                    if (cpuNs >= 0) {
+                        ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
+                    }
+                    if (!w.sleeping && blockedNow != w.blocked) {
+                        w.setBlocked(blockedNow);
+                        released |= blockedNow;
+                    }
+                    anyBlocked |= w.blocked;
+                }
+                if (w.counted() && thresholdNs > 0 && ranNs >= thresholdNs) {
+                    w.setCpuIntensive(true);
+                    released = true;
+                    if (w.currentPwq != null) {
+                        w.currentPwq.statCpuIntensive++;
+                    }
+                    owner.cpuIntensiveFound(w.currentWork, w.currentFunc);
+                }
+            }
+            if (needMoreWorkerLocked()) {
+                if (released) {
+                    owner.countCmWakeup(); // a wake-up because a running worker stopped counting
+                }
+                create = kickLocked(machine.current());
+            } else if (!worklist.isEmpty() || anyBlocked) {
+                armCmCheckLocked(); // (a blocked worker is watched until it runs again: then it counts again)
+            }
+        } finally {
+            unlock();
+        }
+        if (create) {
+            owner.createWorker(this);
         }
     }
 
@@ -535,6 +650,96 @@ final class WorkerPool {
             w.doneSeq = done;
         }
         pwq.decNrInFlightLocked(worker.currentColor, true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Workers joining and leaving; the BH round; the rescuer's share
+    // ------------------------------------------------------------------------------------------
+
+    /** The id of a new worker. LOCKING: the pool lock, held by the caller. */
+    int allocWorkerIdLocked() {
+        assert lockHeld();
+        return nextWorkerId++;
+    }
+
+    /**
+     * {@code worker_attach_to_pool}: {@code worker} joins the pool's workers, and its idle list if {@code idle}
+     * (a new worker; a rescuer joins busy). LOCKING: the pool lock, held by the caller.
+     */
+    void attachWorkerLocked(Worker worker, boolean idle) {
+        assert lockHeld();
+        workers.add(worker);
+        if (idle) {
+            this.idle.add(worker);
+        }
+    }
+
+    /** {@code worker_detach_from_pool}: {@code worker} leaves the pool. LOCKING: the pool lock, held by the caller. */
+    void detachWorkerLocked(Worker worker) {
+        assert lockHeld();
+        workers.remove(worker);
+        idle.remove(worker);
+    }
+
+    /**
+     * Publishes a new worker's thread handle, through which kicks wake it (they read it under this lock; see
+     * {@link WorkerPools#createWorker}). LOCKING: the pool lock, held by the caller.
+     */
+    void publishHandleLocked(Worker worker, AgentHandle handle) {
+        assert lockHeld();
+        worker.handle = handle;
+    }
+
+    /**
+     * The idle cull's victim: the longest-idle worker leaves the pool, retired (it takes no more work while its
+     * thread stops). Context: the cull item. LOCKING: the pool lock, held by the caller.
+     */
+    Worker retireOldestIdleLocked() {
+        assert lockHeld();
+        Worker oldest = idle.get(0);
+        idle.remove(0);
+        workers.remove(oldest);
+        oldest.retired = true;
+        return oldest;
+    }
+
+    /**
+     * A BH round starts ({@code bh_worker}): the pseudo-worker works, the watchdog timestamp restarts. Context:
+     * softirq on the pool's CPU. LOCKING: the pool lock, held by the caller.
+     */
+    void bhRoundBeginLocked() {
+        assert lockHeld();
+        bhWorker.setWorking(true);
+        watchdogTs = owner.machine().jiffies();
+    }
+
+    /** The first item of the worklist, unlinked (the BH pool's only worker takes them in order). LOCKING: the pool lock. */
+    Work takeFirstLocked() {
+        assert lockHeld();
+        return worklist.pollFirst();
+    }
+
+    /** A BH round ends. Context: softirq on the pool's CPU. LOCKING: the pool lock, held by the caller. */
+    void bhRoundEndLocked() {
+        assert lockHeld();
+        bhWorker.setWorking(false);
+    }
+
+    /**
+     * A rescuer's share of a starving pool: the items of {@code pwq} move from the worklist, in order, to the
+     * rescuer's stand-in worker {@code rw} ({@code rescuer_thread}'s {@code assign_work}). Context: the rescuer's
+     * thread. LOCKING: the pool lock, held by the caller.
+     */
+    void moveToRescuerLocked(PoolWorkqueue pwq, Worker rw) {
+        assert lockHeld();
+        for (Work w = worklist.first(); w != null;) {
+            Work next = w.next;
+            if (w.pwq == pwq) {
+                worklist.remove(w);
+                rw.scheduled.addTail(w);
+            }
+            w = next;
+        }
     }
 
     // ------------------------------------------------------------------------------------------

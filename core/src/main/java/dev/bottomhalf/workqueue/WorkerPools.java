@@ -45,7 +45,7 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
  * <li>Calls: {@link Workqueues} calls in ({@link #createWorker}, {@link #currentWorker}, the pool look-ups, the
  * tunables), a {@link Worker}'s thread calls {@link #workerRound}, a {@link Rescuer}'s thread {@link #rescue},
- * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link #cmCheck}. What is done under a
+ * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link WorkerPool#cmCheck}. What is done under a
  * pool lock is the pool's ({@link WorkerPool}'s {@code ...Locked} methods) and its pool-workqueues'
  * ({@link PoolWorkqueue}); this class strings those together around the parts that must run without the lock
  * (the work function, creating a worker, stopping a thread). Nothing calls back into {@link Workqueues} but
@@ -244,12 +244,11 @@ final class WorkerPools {
             if (!pool.idle.isEmpty() || !pool.needMoreWorkerLocked()) {
                 return; // someone else made one meanwhile, or the work is gone
             }
-            int wid = pool.nextWorkerId++;
+            int wid = pool.allocWorkerIdLocked();
             String name = pool.workerName(wid);
             ExecutionContext ctx = machine.newContext(ExecutionContext.Role.WORKER, name, pool.cpuForWorker(wid));
             worker = new Worker(pool, wid, ctx, name);
-            pool.workers.add(worker);
-            pool.idle.add(worker);
+            pool.attachWorkerLocked(worker, true);
             workersByContext.put(ctx, worker);
             RuntimeAccess.get().sleepListener(ctx, new SleepListener() {
                 @Override
@@ -276,8 +275,7 @@ final class WorkerPools {
             // is handed to a worker that has no thread.
             pool.lock();
             try {
-                pool.workers.remove(worker);
-                pool.idle.remove(worker);
+                pool.detachWorkerLocked(worker);
             } finally {
                 pool.unlock();
             }
@@ -291,7 +289,7 @@ final class WorkerPools {
         // re-checks (a wake of a thread that is not parked costs nothing).
         pool.lock();
         try {
-            worker.handle = handle;
+            pool.publishHandleLocked(worker, handle);
         } finally {
             pool.unlock();
         }
@@ -472,118 +470,36 @@ final class WorkerPools {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. Context: the
-     * worker's own thread, from the sleep hook. LOCKING: takes and drops the pool lock.
+     * {@code wq_worker_sleeping} ({@link WorkerPool#workerSleeping}), from a worker's sleep hook. Context: the
+     * worker's own thread. LOCKING: none held.
      */
     private void workerSleeping(Worker worker) {
         if (worker == null) {
             return;
         }
-        WorkerPool pool = worker.pool;
-        boolean create = false;
-        pool.lock();
-        try {
-            worker.setSleeping(true);
-            if (pool.needMoreWorkerLocked()) {
-                cmWakeups.incrementAndGet();
-                if (worker.currentPwq != null) {
-                    worker.currentPwq.statCmWakeups++;
-                }
-                create = pool.kickLocked(worker.context());
-            }
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
+        worker.pool.workerSleeping(worker);
     }
 
-    /** {@code wq_worker_running}: the worker counts again. Context: its own thread. LOCKING: takes the pool lock. */
+    /** {@code wq_worker_running} ({@link WorkerPool#workerRunning}), from a worker's sleep hook. Context: its own thread. */
     private void workerRunning(Worker worker) {
         if (worker == null) {
             return;
         }
-        worker.pool.lock();
-        try {
-            worker.setSleeping(false);
-        } finally {
-            worker.pool.unlock();
-        }
+        worker.pool.workerRunning(worker);
+    }
+
+    /** Counts a worker woken because a running one slept, blocked or hogged (concurrency management). Any context. */
+    void countCmWakeup() {
+        cmWakeups.incrementAndGet();
     }
 
     /**
-     * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
-     * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
-     * counting; then an idle worker is woken if items wait. Context: the pool's check timer (TIMER softirq of
-     * its CPU). LOCKING: takes and drops the pool lock.
+     * An item found running past the CPU-intensive threshold by {@link WorkerPool#cmCheck}: counted, and its
+     * function reported from its 4th time on. Context: the check timer. LOCKING: the pool lock, held by the caller.
      */
-    void cmCheck(WorkerPool pool) {
-        boolean create = false;
-        pool.cmCheckArmed = false; // before the lock drains: a producer that still saw it armed is drained here
-        pool.lock();
-        try {
-            long now = machine.clock().nanoTime();
-            long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
-            boolean released = false;
-            boolean anyBlocked = false;
-            for (Worker w : pool.workers) {
-                if (w.currentWork == null || w.handle == null) {
-                    continue;
-                }
-                Thread thread = w.handle.thread();
-                long ranNs = now - w.startNs;
-                if (thread != null && !machine.stepped()) {
-                    // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
-                    // scheduler itself reports a worker blocked outside the kernel's primitives; and the run
-                    // time is the manual clock's.)
-                    long cpuNs = WorkerCpuTime.of(thread);
-                    boolean sameItem = w.cmItem == w.itemsStarted;
-                    if (!sameItem) {
-                        // First look at this item: charge it all the time since it started (at most a tick).
-                        w.cmItem = w.itemsStarted;
-                        w.cpuAtStartNs = cpuNs - Math.max(0, ranNs);
-                    }
-                    Thread.State state = thread.getState();
-                    boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
-                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
-                            || state == Thread.State.RUNNABLE && sameItem
-                                    && WorkerCpuTime.stalledInNative(thread, cpuNs - w.cmCpuNs, now - w.cmWallNs));
-                    w.cmCpuNs = cpuNs;
-                    w.cmWallNs = now;
-                    if (cpuNs >= 0) {
-                        ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
-                    }
-                    if (!w.sleeping && blockedNow != w.blocked) {
-                        w.setBlocked(blockedNow);
-                        released |= blockedNow;
-                    }
-                    anyBlocked |= w.blocked;
-                }
-                if (w.counted() && thresholdNs > 0 && ranNs >= thresholdNs) {
-                    w.setCpuIntensive(true);
-                    released = true;
-                    cpuIntensiveViolations.incrementAndGet();
-                    if (w.currentPwq != null) {
-                        w.currentPwq.statCpuIntensive++;
-                    }
-                    cpuIntensiveReport(w.currentWork, w.currentFunc);
-                }
-            }
-            if (pool.needMoreWorkerLocked()) {
-                if (released) {
-                    cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
-                }
-                create = pool.kickLocked(machine.current());
-            } else if (!pool.worklist.isEmpty() || anyBlocked) {
-                pool.armCmCheckLocked(); // (a blocked worker is watched until it runs again: then it counts again)
-            }
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
+    void cpuIntensiveFound(Work w, Work.Func func) {
+        cpuIntensiveViolations.incrementAndGet();
+        cpuIntensiveReport(w, func);
     }
 
     /** {@code wq_cpu_intensive_warning_thresh}. */
@@ -647,13 +563,12 @@ final class WorkerPools {
             worker.chainNs = Worker.NO_CHAIN;
             long end = machine.clock().nanoTime() + BH_WORKER_NS;
             int restarts = BH_WORKER_RESTARTS;
-            worker.setWorking(true);
-            pool.watchdogTs = machine.jiffies();
+            pool.bhRoundBeginLocked();
             do {
-                Work w = pool.worklist.pollFirst();
+                Work w = pool.takeFirstLocked();
                 processOne(worker, w);
             } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
-            worker.setWorking(false);
+            pool.bhRoundEndLocked();
             if (!pool.worklist.isEmpty()) {
                 Subsystems.softirq().raiseOn(softirqs, ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(),
                         false);
@@ -766,10 +681,7 @@ final class WorkerPools {
                     armIdleTimer(pool, retireAt - machine.jiffies());
                     return;
                 }
-                pool.idle.remove(0);
-                pool.workers.remove(oldest);
-                oldest.retired = true;
-                victim = oldest;
+                victim = pool.retireOldestIdleLocked();
             } finally {
                 pool.unlock();
             }
@@ -867,22 +779,15 @@ final class WorkerPools {
         int n = 0;
         pool.lock();
         try {
-            pool.workers.add(rw);
-            for (Work w = pool.worklist.first(); w != null;) {
-                Work next = w.next;
-                if (w.pwq == pwq) {
-                    pool.worklist.remove(w);
-                    rw.scheduled.addTail(w);
-                }
-                w = next;
-            }
+            pool.attachWorkerLocked(rw, false);
+            pool.moveToRescuerLocked(pwq, rw);
             Work w;
             while ((w = rw.scheduled.pollFirst()) != null) {
                 processOne(rw, w);
                 pwq.statRescued++;
                 n++;
             }
-            pool.workers.remove(rw);
+            pool.detachWorkerLocked(rw);
         } finally {
             pool.unlock();
             workersByContext.remove(rescuer.context());
