@@ -72,7 +72,9 @@ public final class Work {
     volatile PoolWorkqueue pwq;
     /** [L] The list it is on (a worklist, an inactive list, a worker's scheduled list), or null. */
     WorkList list;
-    /** [L] The link of that list; while the item is on a pool's incoming list, [A] (that list's release/acquire links). */
+    /**
+     * [L] The link of that list; while the item is on a pool's incoming list, [A] (that list's release/acquire links).
+     */
     Work next;
     /** [L] The back link of that list. */
     Work prev;
@@ -86,7 +88,9 @@ public final class Work {
     volatile Workqueue lastWq;
     /** [LR] The number of the last instance queued; written under the pool lock ({@link PoolWorkqueue#queueLocked}). */
     volatile long queuedSeq;
-    /** [LR] The number of the last instance done (ran, or cancelled); written under the pool lock, read by flush waits. */
+    /**
+     * [LR] The number of the last instance done (ran, or cancelled); written under the pool lock, read by flush waits.
+     */
     volatile long doneSeq;
     /**
      * [LR] The instance a cancel removed while an older instance was still running: it counts as done once that

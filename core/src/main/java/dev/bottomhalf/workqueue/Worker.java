@@ -12,12 +12,12 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * pseudo-worker (no thread; it runs inside the CPU's TASKLET/HI softirq).
  *
  * <p>Implementation notes: fields carry the ownership tags of the package legend
- * ({@code docs/subsystems/workqueue.md}, "Ownership"). Every field is guarded by the pool's lock, except that the worker's own thread
- * reads {@code currentWork} while running the item and {@code idle} (which only it writes) in its lock-free
- * idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning} is changed by
- * compare-and-set. Whether the worker counts in the pool's
- * {@code nrRunning} is derived from its state ({@link #counted()}), and every state change goes through
- * a setter that adjusts the count, so it stays exact.
+ * ({@code docs/subsystems/workqueue.md}, "Ownership"). Every field is guarded by the pool's lock, except that
+ * the worker's own thread reads {@code currentWork} while running the item and {@code idle} (which only it
+ * writes) in its lock-free idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning}
+ * is changed by compare-and-set. Whether the worker counts in the pool's {@code nrRunning} is derived from its
+ * state ({@link #counted()}), and every state change goes through a setter that adjusts the count, so it
+ * stays exact.
  *
  * <p>An idle worker of a threaded, concurrency-managed pool polls before it parks. While it polls it is
  * {@link #spinning} and counted in the pool's {@code idleSpinners}: a producer that queues without the pool
@@ -45,7 +45,10 @@ final class Worker implements Agent {
     private final ExecutionContext ctx;
     /** [I] Its thread's name. */
     private final String name;
-    /** [LR] Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null before. */
+    /**
+     * [LR] Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null
+     * before.
+     */
     volatile AgentHandle handle;
 
     /** [L] Items moved here because this worker is already running them (non-reentrancy). */
@@ -78,9 +81,15 @@ final class Worker implements Agent {
     boolean blocked;
     /** [L] {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
     boolean cpuIntensive;
-    /** [L/X] {@code WORKER_IDLE}: on the pool's idle list. Written under the lock by its own thread, which also reads it in its lock-free poll. */
+    /**
+     * [L/X] {@code WORKER_IDLE}: on the pool's idle list. Written under the lock by its own thread, which also reads
+     * it in its lock-free poll.
+     */
     boolean idle = true;
-    /** [A] Inside the work function (only then can a blocked thread state mean the item blocked); written by its own thread, read by the check. */
+    /**
+     * [A] Inside the work function (only then can a blocked thread state mean the item blocked); written by its own
+     * thread, read by the check.
+     */
     volatile boolean inFunc;
     /** [L] {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
@@ -97,9 +106,15 @@ final class Worker implements Agent {
     long cmWallNs;
     /** [L] The thread's CPU time the current item is counted from. */
     long cpuAtStartNs;
-    /** [LR] Retired by the idle cull (set under the lock): it takes no more work while its thread stops; its poll reads it. */
+    /**
+     * [LR] Retired by the idle cull (set under the lock): it takes no more work while its thread stops; its poll reads
+     * it.
+     */
     volatile boolean retired;
-    /** [A] Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Changed by CAS through SPINNING. */
+    /**
+     * [A] Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Changed by CAS through
+     * SPINNING.
+     */
     @SuppressWarnings("unused")
     private volatile boolean spinning;
 
@@ -110,7 +125,10 @@ final class Worker implements Agent {
         this.name = name;
     }
 
-    /** Whether it counts in the pool's {@code nr_running}: working, and not sleeping, blocked or CPU-intensive. LOCKING: the pool lock. */
+    /**
+     * Whether it counts in the pool's {@code nr_running}: working, and not sleeping, blocked or CPU-intensive.
+     * LOCKING: the pool lock.
+     */
     boolean counted() {
         return working && !sleeping && !blocked && !cpuIntensive;
     }

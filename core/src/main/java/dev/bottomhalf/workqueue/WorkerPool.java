@@ -66,17 +66,29 @@ final class WorkerPool {
     final boolean highpri;
     /** [I] A BH pool (run from softirq by {@link #bhWorker}). */
     final boolean bh;
-    /** The pool lock. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link #incoming}. */
+    /**
+     * The pool lock. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link
+     * #incoming}.
+     */
     private final RawSpinLock lock = new RawSpinLock();
-    /** [L] {@code worklist}: active items waiting for a worker (an idle worker's poll reads {@code isEmptySnapshot} without the lock). */
+    /**
+     * [L] {@code worklist}: active items waiting for a worker (an idle worker's poll reads {@code isEmptySnapshot}
+     * without the lock).
+     */
     final WorkList worklist = new WorkList();
-    /** [A] Items queued without the lock, not yet on the worklist: pushed by any thread, drained under the lock (class notes). */
+    /**
+     * [A] Items queued without the lock, not yet on the worklist: pushed by any thread, drained under the lock (class
+     * notes).
+     */
     final IncomingList incoming = new IncomingList();
     /** [I] What a drain does with each incoming item: its pool-workqueue's {@link PoolWorkqueue#queueLocked}. */
     private final Consumer<Work> intake;
     /** [LR] {@link #nrRunning} as last set under the lock; read by lock-free producers. */
     volatile int nrRunningSnapshot;
-    /** [A] Whether the per-tick concurrency check is armed: set under the lock, cleared by the check before it takes the lock. */
+    /**
+     * [A] Whether the per-tick concurrency check is armed: set under the lock, cleared by the check before it takes
+     * the lock.
+     */
     volatile boolean cmCheckArmed;
     /** [A] Idle workers polling for work instead of parked ({@link Worker#startSpinning()}). */
     final AtomicInteger idleSpinners = new AtomicInteger();
@@ -713,7 +725,10 @@ final class WorkerPool {
         watchdogTs = owner.machine().jiffies();
     }
 
-    /** The first item of the worklist, unlinked (the BH pool's only worker takes them in order). LOCKING: the pool lock. */
+    /**
+     * The first item of the worklist, unlinked (the BH pool's only worker takes them in order). LOCKING: the pool
+     * lock.
+     */
     Work takeFirstLocked() {
         assert lockHeld();
         return worklist.pollFirst();

@@ -45,8 +45,8 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
  * <li>Calls: {@link Workqueues} calls in ({@link #createWorker}, {@link #currentWorker}, the pool look-ups, the
  * tunables), a {@link Worker}'s thread calls {@link #workerRound}, a {@link Rescuer}'s thread {@link #rescue},
- * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link WorkerPool#cmCheck}. What is done under a
- * pool lock is the pool's ({@link WorkerPool}'s {@code ...Locked} methods) and its pool-workqueues'
+ * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link WorkerPool#cmCheck}. What is
+ * done under a pool lock is the pool's ({@link WorkerPool}'s {@code ...Locked} methods) and its pool-workqueues'
  * ({@link PoolWorkqueue}); this class strings those together around the parts that must run without the lock
  * (the work function, creating a worker, stopping a thread). Nothing calls back into {@link Workqueues} but
  * the idle-cull item, queued from the idle timer (no lock held) through the public {@code queue_work}.</li>
@@ -480,7 +480,10 @@ final class WorkerPools {
         worker.pool.workerSleeping(worker);
     }
 
-    /** {@code wq_worker_running} ({@link WorkerPool#workerRunning}), from a worker's sleep hook. Context: its own thread. */
+    /**
+     * {@code wq_worker_running} ({@link WorkerPool#workerRunning}), from a worker's sleep hook. Context: its own
+     * thread.
+     */
     private void workerRunning(Worker worker) {
         if (worker == null) {
             return;
