@@ -9,7 +9,7 @@ import dev.bottomhalf.runtime.Tracing;
  * items: the flush color, the in-flight count per color and the sequence number an item gets when it is queued
  * ({@link #queueLocked}), the {@code max_active} limit with its inactive list ({@link #activateLocked},
  * {@link #activateInactiveLocked}), the way out of a cancelled item ({@link #grabQueuedLocked}) and of one that
- * ran ({@link #decNrInFlightLocked}), which reports to the flushers ({@link WorkqueueFlush#left}).
+ * ran ({@link #decNrInFlightLocked}), which reports to the flushers ({@link WorkqueueFlush#leftLocked}).
  *
  * <p>Implementation notes. Ownership tags as in the package legend ({@code docs/subsystems/workqueue.md},
  * "Ownership"): every mutable field is [L], guarded by {@code pool}'s lock; the methods named {@code ...Locked}
@@ -138,7 +138,7 @@ final class PoolWorkqueue {
     /**
      * {@code pwq_dec_nr_in_flight}: an item of color {@code color} left this pool-workqueue (done, or
      * cancelled); frees its active slot and activates the first inactive item, then tells the flushers
-     * ({@link WorkqueueFlush#left}). Called by {@link #grabQueuedLocked} and, when an item has run, by
+     * ({@link WorkqueueFlush#leftLocked}). Called by {@link #grabQueuedLocked} and, when an item has run, by
      * {@link WorkerPool#processOneEndLocked}. LOCKING: the pool lock, held by the caller.
      */
     void decNrInFlightLocked(int color, boolean wasActive) {
@@ -152,7 +152,7 @@ final class PoolWorkqueue {
                 activateLocked(next);
             }
         }
-        flush.left(this, color);
+        flush.leftLocked(this, color);
     }
 
     /**

@@ -136,25 +136,29 @@ final class Worker implements Agent {
     // Each setter adjusts the pool's nrRunning by the difference it makes (WorkerPool.recountLocked). LOCKING:
     // the pool lock, held by the caller.
 
-    void setWorking(boolean v) {
+    void setWorkingLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         working = v;
         pool.recountLocked(before, counted());
     }
 
-    void setSleeping(boolean v) {
+    void setSleepingLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         sleeping = v;
         pool.recountLocked(before, counted());
     }
 
-    void setBlocked(boolean v) {
+    void setBlockedLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         blocked = v;
         pool.recountLocked(before, counted());
     }
 
-    void setCpuIntensive(boolean v) {
+    void setCpuIntensiveLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         cpuIntensive = v;
         pool.recountLocked(before, counted());

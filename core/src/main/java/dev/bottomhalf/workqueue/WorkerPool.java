@@ -430,7 +430,7 @@ final class WorkerPool {
         boolean create = false;
         lock();
         try {
-            worker.setSleeping(true);
+            worker.setSleepingLocked(true);
             if (needMoreWorkerLocked()) {
                 owner.countCmWakeup();
                 if (worker.currentPwq != null) {
@@ -450,7 +450,7 @@ final class WorkerPool {
     void workerRunning(Worker worker) {
         lock();
         try {
-            worker.setSleeping(false);
+            worker.setSleepingLocked(false);
         } finally {
             unlock();
         }
@@ -500,13 +500,13 @@ final class WorkerPool {
                         ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
                     }
                     if (!w.sleeping && blockedNow != w.blocked) {
-                        w.setBlocked(blockedNow);
+                        w.setBlockedLocked(blockedNow);
                         released |= blockedNow;
                     }
                     anyBlocked |= w.blocked;
                 }
                 if (w.counted() && thresholdNs > 0 && ranNs >= thresholdNs) {
-                    w.setCpuIntensive(true);
+                    w.setCpuIntensiveLocked(true);
                     released = true;
                     if (w.currentPwq != null) {
                         w.currentPwq.statCpuIntensive++;
@@ -544,7 +544,7 @@ final class WorkerPool {
         assert lockHeld();
         idle.remove(worker);
         worker.idle = false;
-        worker.setWorking(true);
+        worker.setWorkingLocked(true);
         if (worker.stopSpinning()) {
             drainIncomingLocked(); // items pushed by producers that counted on this worker's poll
         }
@@ -558,7 +558,7 @@ final class WorkerPool {
      */
     void workerEnterIdleLocked(Worker worker) {
         assert lockHeld();
-        worker.setWorking(false);
+        worker.setWorkingLocked(false);
         worker.idle = true;
         worker.lastActive = owner.machine().jiffies();
         idle.add(worker);
@@ -612,7 +612,7 @@ final class WorkerPool {
         w.clearPending();
         boolean intensive = (wq.flags & Workqueue.WQ_CPU_INTENSIVE) != 0 && !bh;
         if (intensive) {
-            worker.setCpuIntensive(true);
+            worker.setCpuIntensiveLocked(true);
         }
         boolean create = false;
         if (!bh) {
@@ -648,10 +648,10 @@ final class WorkerPool {
             worker.chainNs = end;
         }
         if (worker.cpuIntensive) {
-            worker.setCpuIntensive(false);
+            worker.setCpuIntensiveLocked(false);
         }
         if (worker.blocked) {
-            worker.setBlocked(false);
+            worker.setBlockedLocked(false);
         }
         worker.currentWork = null;
         worker.currentFunc = null;
@@ -721,7 +721,7 @@ final class WorkerPool {
      */
     void bhRoundBeginLocked() {
         assert lockHeld();
-        bhWorker.setWorking(true);
+        bhWorker.setWorkingLocked(true);
         watchdogTs = owner.machine().jiffies();
     }
 
@@ -737,7 +737,7 @@ final class WorkerPool {
     /** A BH round ends. Context: softirq on the pool's CPU. LOCKING: the pool lock, held by the caller. */
     void bhRoundEndLocked() {
         assert lockHeld();
-        bhWorker.setWorking(false);
+        bhWorker.setWorkingLocked(false);
     }
 
     /**

@@ -355,14 +355,14 @@ final class WorkerPools {
         Work w;
         boolean wasWorking = worker.working;
         if (!worker.scheduled.isEmpty() && !wasWorking) {
-            worker.setWorking(true);
+            worker.setWorkingLocked(true);
         }
         while ((w = worker.scheduled.pollFirst()) != null) {
             processOne(worker, w);
             n++;
         }
         if (!wasWorking && worker.working) {
-            worker.setWorking(false);
+            worker.setWorkingLocked(false);
         }
         return n;
     }
