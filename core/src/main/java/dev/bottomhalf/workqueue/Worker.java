@@ -190,7 +190,8 @@ final class Worker implements Agent {
 
     /**
      * Stops polling. The caller must then drain the pool's incoming items (under the pool lock) if this
-     * returns true: items pushed while this worker was counted may have been left to it.
+     * returns true: items pushed while this worker was counted may have been left to it. Any context (one CAS:
+     * exactly one of racing callers stops it).
      *
      * @return true if this call stopped it (it was spinning)
      */

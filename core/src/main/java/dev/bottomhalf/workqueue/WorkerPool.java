@@ -54,6 +54,13 @@ import dev.bottomhalf.time.TimerList;
  * Each of these is written by one side and read by the other after that side's own write (push, then read
  * the snapshot / spinner count; change the snapshot / spinner count, then drain), so of a producer and a
  * worker that race, at least one sees the other: an item never waits unwatched.
+ *
+ * <p>Why the code sits here: that argument is about the order of accesses to these four fields and to
+ * {@link #nrRunning} on both sides — the producer's ({@link #queueWithoutLock}), the worker's
+ * ({@link #recountLocked}, {@link #workerLeaveIdleLocked}, {@link #drainIncomingLocked}) and the kick's
+ * ({@link #kickForIncomingLocked}, {@link #armCmCheckLocked}). Keeping every one of those accesses in this class,
+ * next to the fields, lets the ordering be checked in one file; other classes call these methods and never
+ * touch the fields.
  */
 final class WorkerPool {
     /** [I] The pools of this kernel: the machine, the timers, worker creation. */
@@ -135,6 +142,7 @@ final class WorkerPool {
      * empty. Items drained later still come after every item on the worklist (they were queued later), so the
      * order is the same; the worker takes a batch per drain instead of one item, and producers keep finding
      * the incoming list non-empty, which spares them the watcher check. Everyone else uses {@link #lock()}.
+     * Context: the thread that just ran an item (a worker, the BH round, a rescuer).
      */
     void lockForWorker() {
         lock.lock();

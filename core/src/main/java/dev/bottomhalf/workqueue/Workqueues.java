@@ -450,7 +450,13 @@ public final class Workqueues {
         }
     }
 
-    /** {@code __queue_work}: the caller owns PENDING. */
+    /**
+     * {@code __queue_work}: the caller owns PENDING. Refuses a draining or destroyed workqueue (unless the item
+     * is chained from it), picks the pool-workqueue (the CPU's, or — non-reentrancy — the pool still running
+     * the item) and the path: without the lock ({@link #queueWithoutLock}), or under the pool lock through
+     * {@link PoolWorkqueue#queueLocked} and {@link WorkerPool#kickLocked}. Context: any. LOCKING: none held;
+     * takes one pool lock (briefly the item's last pool first, for the non-reentrancy look-up).
+     */
     private void insert(int reqCpu, Workqueue wq, Work w) {
         ExecutionContext ctx = machine.current();
         if ((wq.draining > 0 || wq.destroyed) && !isChained(ctx, wq)) {
@@ -648,7 +654,7 @@ public final class Workqueues {
         return true;
     }
 
-    /** {@code __queue_delayed_work}: the caller owns PENDING. */
+    /** {@code __queue_delayed_work}: the caller owns PENDING. Any context. LOCKING: none held; the timer's own. */
     private void queueDelayedOwned(int cpu, Workqueue wq, DelayedWork dw, long delay) {
         ensureTimer(dw);
         if (delay <= 0) {
@@ -687,7 +693,8 @@ public final class Workqueues {
 
     /**
      * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
-     * which waits for it after refusing new work; a snapshot (each pool under its lock).
+     * which waits for it after refusing new work; a snapshot (each pool under its lock). LOCKING: takes each
+     * pool lock in turn ({@link WorkerPool#idleLocked}).
      */
     boolean idleForClose() {
         for (WorkerPool pool : pools.allPools()) {
@@ -738,7 +745,8 @@ public final class Workqueues {
 
     /**
      * {@code cancel_work} of every item still queued, waiting over max_active or assigned to a worker that
-     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped.
+     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped. LOCKING: takes each pool
+     * lock in turn to copy the lists ({@link WorkerPool#copyQueuedLocked}), then cancels with none held.
      *
      * @return the names of the items cancelled
      */
@@ -771,7 +779,7 @@ public final class Workqueues {
         return cancelled;
     }
 
-    /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. */
+    /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. Context: the timer (softirq). */
     private void delayedWorkTimerFn(DelayedWork dw) {
         dw.wq.armedDelayed.decrementAndGet();
         insert(dw.cpu, dw.wq, dw.work);
@@ -1009,8 +1017,10 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * {@code try_to_grab_pending}: takes PENDING away from whoever holds it, unlinking a queued item or
-     * stopping its delay timer.
+     * {@code try_to_grab_pending}: takes PENDING away from whoever holds it, unlinking a queued item
+     * ({@link PoolWorkqueue#grabQueuedLocked}) or stopping its delay timer; retries while another thread is
+     * between claiming PENDING and linking the item. Context: any. LOCKING:
+     * none held; takes the item's pool lock per attempt.
      *
      * @return 1 if it was pending (and is no longer queued or armed), 0 if it was idle; either way the
      *         caller now owns PENDING
@@ -1313,7 +1323,10 @@ public final class Workqueues {
         activateWaiting(wq);
     }
 
-    /** Moves inactive items of {@code wq} to their worklists while slots allow, and kicks the pools. */
+    /**
+     * Moves inactive items of {@code wq} to their worklists while slots allow, and kicks the pools. Any
+     * context. LOCKING: takes each pool lock in turn ({@link PoolWorkqueue#activateInactiveLocked}).
+     */
     private void activateWaiting(Workqueue wq) {
         ExecutionContext ctx = machine.current();
         for (PoolWorkqueue pwq : wq.pwqs) {
@@ -1372,6 +1385,7 @@ public final class Workqueues {
         return pools.freezing();
     }
 
+    /** Items of {@code wq} active now, over its pool-workqueues. LOCKING: takes each pool lock in turn. */
     private int activeItems(Workqueue wq) {
         int n = 0;
         for (PoolWorkqueue pwq : wq.pwqs) {
