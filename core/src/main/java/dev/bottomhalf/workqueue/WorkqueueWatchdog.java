@@ -17,7 +17,7 @@ import dev.bottomhalf.internal.wiring.Subsystems;
  *
  * <p>Implementation notes: it only reads the pools and workqueues it is given — each pool's state under that
  * pool's lock, one pool at a time — and calls nothing back. {@link #armWatchdog} is called by
- * {@code Workqueues.activate} under a pool lock; it takes only the watchdog timer's monitor (and the timer
+ * {@link WorkerPool#insertWorkLocked} under a pool lock; it takes only the watchdog timer's monitor (and the timer
  * base's lock through {@link Timers}), never a pool lock. The watchdog timer itself takes each pool's lock in
  * turn and arms itself again (under the timer's monitor, no pool lock held) while any pool has items.
  */
