@@ -181,6 +181,12 @@ final class PoolWorkqueue {
         return true;
     }
 
+    /** Counts an item the rescuer ran ({@code stats[PWQ_STAT_RESCUED]}). LOCKING: the pool lock, held by the caller. */
+    void countRescuedLocked() {
+        assert pool.lockHeld();
+        statRescued++;
+    }
+
     @Override
     public String toString() {
         return "pwq[" + wq.name() + " on " + pool + " active=" + nrActive + " inactive=" + inactive.size() + "]";

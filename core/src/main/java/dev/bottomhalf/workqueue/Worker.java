@@ -67,7 +67,7 @@ final class Worker implements Agent {
     /** [L] When the current item started (run time, CPU-intensive check). */
     long startNs;
     /**
-     * [L] The clock reading that ended the item this worker ran just before, within one round; the next item
+     * [X] The clock reading that ended the item this worker ran just before, within one round; the next item
      * takes it as its start instead of reading the clock again. {@link #NO_CHAIN} at the start of a round.
      */
     long chainNs = NO_CHAIN;
@@ -123,6 +123,24 @@ final class Worker implements Agent {
         this.id = id;
         this.ctx = ctx;
         this.name = name;
+    }
+
+    /**
+     * A round of items starts ({@code worker_thread}'s loop, a BH round): the first item reads the clock.
+     * Context: the worker's own thread (the BH round: softirq, under the pool lock).
+     */
+    void startRound() {
+        chainNs = NO_CHAIN;
+    }
+
+    /** The work function is about to run. Context: the thread that runs it; no lock held. */
+    void enterFunc() {
+        inFunc = true;
+    }
+
+    /** The work function returned (or threw). Context: the thread that ran it; no lock held. */
+    void leaveFunc() {
+        inFunc = false;
     }
 
     /**

@@ -109,8 +109,8 @@ final class WorkerPool {
     int nrRunning;
     /** [L] The id the next worker gets. */
     int nextWorkerId;
-    /** [I] The BH pseudo-worker of a BH pool (set by {@link WorkerPools}' constructor); null otherwise. */
-    Worker bhWorker;
+    /** [I] The BH pseudo-worker of a BH pool ({@code bh/N}, {@code bh/N-hi}); null otherwise. */
+    final Worker bhWorker;
     /** [L] When the worklist last went from empty to non-empty, or a worker last started a batch (watchdog). */
     long watchdogTs;
 
@@ -121,6 +121,7 @@ final class WorkerPool {
         this.highpri = highpri;
         this.bh = bh;
         this.intake = w -> w.pwq.queueLocked(w);
+        this.bhWorker = bh ? new Worker(this, 0, null, "bh/" + cpu + (highpri ? "-hi" : "")) : null;
     }
 
     /**
@@ -613,7 +614,7 @@ final class WorkerPool {
         worker.currentColor = w.color;
         worker.itemsStarted++;
         long chained = worker.chainNs;
-        worker.chainNs = Worker.NO_CHAIN;
+        worker.startRound();
         worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
         w.pwq = null;
         w.lastPool = this;
@@ -762,6 +763,24 @@ final class WorkerPool {
                 rw.scheduled.addTail(w);
             }
             w = next;
+        }
+    }
+
+    /**
+     * {@code send_mayday} for every workqueue with a rescuer whose items wait on this starving pool: its
+     * pool-workqueue goes on the rescuer's mayday list (once) and the rescuer is woken. Context: the mayday
+     * timer. LOCKING: the pool lock, held by the caller.
+     */
+    void sendMaydaysLocked() {
+        assert lockHeld();
+        for (Work w = worklist.first(); w != null; w = w.next) {
+            PoolWorkqueue pwq = w.pwq;
+            Rescuer r = pwq == null ? null : pwq.wq.rescuer;
+            if (r != null && !r.maydays.contains(pwq)) {
+                pwq.statMayday++;
+                r.maydays.add(pwq);
+                r.handle.wake();
+            }
         }
     }
 

@@ -134,9 +134,8 @@ final class WorkerPools {
         int id = 0;
         for (int cpu = 0; cpu < cpus; cpu++) {
             for (int hi = 0; hi < 2; hi++) {
-                bhPools[cpu][hi] = new WorkerPool(this, id++, cpu, hi == 1, true);
-                WorkerPool bh = bhPools[cpu][hi];
-                bh.bhWorker = new Worker(bh, 0, null, "bh/" + cpu + (hi == 1 ? "-hi" : ""));
+                WorkerPool bh = new WorkerPool(this, id++, cpu, hi == 1, true);
+                bhPools[cpu][hi] = bh;
                 allPools.add(bh);
             }
             for (int hi = 0; hi < 2; hi++) {
@@ -307,7 +306,7 @@ final class WorkerPools {
      */
     int workerRound(Worker worker) {
         WorkerPool pool = worker.pool;
-        worker.chainNs = Worker.NO_CHAIN;
+        worker.startRound();
         boolean create = false;
         int n = 0;
         pool.lock();
@@ -430,7 +429,7 @@ final class WorkerPools {
         if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
-        worker.inFunc = true;
+        worker.enterFunc();
         Subsystems.locking().workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
             fn.run(w);
@@ -442,7 +441,7 @@ final class WorkerPools {
                     + running.currentPwq.wq.name() + ")", e);
         } finally {
             Subsystems.locking().workEnds(ctx, wq, w);
-            worker.inFunc = false;
+            worker.leaveFunc();
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {
                 // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
                 // (flush_signals), so it never reaches the next item. A BH item runs on a CPU's thread, which
@@ -563,7 +562,7 @@ final class WorkerPools {
                 return;
             }
             Worker worker = pool.bhWorker;
-            worker.chainNs = Worker.NO_CHAIN;
+            worker.startRound();
             long end = machine.clock().nanoTime() + BH_WORKER_NS;
             int restarts = BH_WORKER_RESTARTS;
             pool.bhRoundBeginLocked();
@@ -749,15 +748,7 @@ final class WorkerPools {
         try {
             starving = pool.needMoreWorkerLocked() && pool.idle.isEmpty();
             if (starving) {
-                for (Work w = pool.worklist.first(); w != null; w = w.next) {
-                    PoolWorkqueue pwq = w.pwq;
-                    Rescuer r = pwq == null ? null : pwq.wq.rescuer;
-                    if (r != null && !r.maydays.contains(pwq)) {
-                        pwq.statMayday++;
-                        r.maydays.add(pwq);
-                        r.handle.wake();
-                    }
-                }
+                pool.sendMaydaysLocked();
             }
         } finally {
             pool.unlock();
@@ -787,7 +778,7 @@ final class WorkerPools {
             Work w;
             while ((w = rw.scheduled.pollFirst()) != null) {
                 processOne(rw, w);
-                pwq.statRescued++;
+                pwq.countRescuedLocked();
                 n++;
             }
             pool.detachWorkerLocked(rw);

@@ -7,7 +7,7 @@
  *
  * <p>See {@code docs/subsystems/workqueue.md}. Its section "Structure: who owns what" says which class owns
  * which state and operation, defines the ownership tags ({@code [I]}, {@code [L]}, {@code [LR]},
- * {@code [L/X]}, {@code [W]}, {@code [A]}, {@code [M]}) that open the javadoc of every mutable field of the
+ * {@code [L/X]}, {@code [X]}, {@code [W]}, {@code [A]}, {@code [M]}) that open the javadoc of every mutable field of the
  * implementation, the rule for methods named {@code ...Locked} (the caller holds the pool lock; asserted
  * under {@code -ea}), and follows one item from {@code queue_work} to its completion.
  */
