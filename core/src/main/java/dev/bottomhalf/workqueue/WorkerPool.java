@@ -74,8 +74,9 @@ final class WorkerPool {
     /** [I] A BH pool (run from softirq by {@link #bhWorker}). */
     final boolean bh;
     /**
-     * The pool lock. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking it drains {@link
-     * #incoming}.
+     * [I] The pool lock ({@code pool->lock}), which guards every [L] field here and in this pool's workers,
+     * pool-workqueues and queued items. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking
+     * it drains {@link #incoming}.
      */
     private final RawSpinLock lock = new RawSpinLock();
     /**
