@@ -39,7 +39,7 @@ final class Rescuer implements Agent {
     @Override
     public int doWork() {
         PoolWorkqueue pwq = maydays.poll();
-        return pwq == null ? 0 : wq.owner.pools().rescue(this, pwq);
+        return pwq == null ? 0 : pwq.pool.owner.rescue(this, pwq);
     }
 
     @Override

@@ -9,7 +9,8 @@ import java.util.Objects;
  * by a worker in process context (or in softirq context on a BH workqueue). See {@link Workqueues} for the
  * operations. Intrusive: queueing allocates nothing.
  *
- * <p>Implementation notes (concurrency).
+ * <p>Implementation notes (concurrency). Fields carry the ownership tags of the package legend
+ * ({@code docs/subsystems/workqueue.md}, "Ownership").
  * <ul>
  * <li>{@code data} is the kernel's atomic word, reduced to what is observable: bit 0
  * {@code WORK_STRUCT_PENDING} and, above {@link #DISABLE_SHIFT}, the 16-bit disable depth. Queueing sets
@@ -55,30 +56,50 @@ public final class Work {
         }
     }
 
+    /** [A] PENDING and the disable depth (class notes); changed by CAS through DATA. */
     @SuppressWarnings("unused") // through DATA
     private volatile long data;
+    /** [A] {@code work->func}: written by {@code INIT_WORK} while the item is not pending. */
     private volatile Func func;
+    /** [A] The name for reports: written by {@code INIT_WORK}. */
     private volatile String name;
 
-    // Where it is queued: guarded by the holding pool's lock.
+    // Where it is queued: written under the lock of the pool that holds it.
+    /**
+     * [LR] The pool-workqueue it is queued on, or null: written under that pool's lock (or before the item is
+     * published on a pool's incoming list); read without it to find the pool to lock, then re-checked under it.
+     */
     volatile PoolWorkqueue pwq;
+    /** [L] The list it is on (a worklist, an inactive list, a worker's scheduled list), or null. */
     WorkList list;
+    /**
+     * [L] The link of that list; while the item is on a pool's incoming list, [A] (that list's release/acquire links).
+     */
     Work next;
+    /** [L] The back link of that list. */
     Work prev;
+    /** [L] {@code work_color}: the flush color it was queued with. */
     int color;
+    /** [L] {@code WORK_STRUCT_INACTIVE}: on its pool-workqueue's inactive list (over {@code max_active}). */
     boolean inactive;
+    /** [LR] The pool that last queued or ran it (non-reentrancy looks there); written under that pool's lock. */
     volatile WorkerPool lastPool;
+    /** [LR] The workqueue it was last queued on; written under the pool lock. */
     volatile Workqueue lastWq;
+    /** [LR] The number of the last instance queued; written under the pool lock ({@link PoolWorkqueue#queueLocked}). */
     volatile long queuedSeq;
+    /**
+     * [LR] The number of the last instance done (ran, or cancelled); written under the pool lock, read by flush waits.
+     */
     volatile long doneSeq;
     /**
-     * The instance a cancel removed while an older instance was still running: it counts as done once that
+     * [LR] The instance a cancel removed while an older instance was still running: it counts as done once that
      * one finishes (so a flush or cancel_sync never returns while the function still runs).
      */
     volatile long cancelledSeq;
-    /** The structure that embeds this item, for {@code container_of} (see {@link #container(Object)}). */
+    /** [A] The structure that embeds this item, for {@code container_of} (see {@link #container(Object)}). */
     private volatile Object container;
-    /** The delayed work item this is the {@code work} member of, or null ({@code to_delayed_work}). */
+    /** [A] The delayed work item this is the {@code work} member of, or null ({@code to_delayed_work}). */
     volatile DelayedWork delayed;
 
     /** An uninitialised item, for {@code INIT_WORK(&w, fn)} style code ({@link #init}). */

@@ -11,12 +11,13 @@ import dev.bottomhalf.runtime.ExecutionContext;
  * A worker ({@code struct worker}): a {@code kworker/...} runtime thread of one pool, or the BH pool's
  * pseudo-worker (no thread; it runs inside the CPU's TASKLET/HI softirq).
  *
- * <p>Implementation notes: every field is guarded by the pool's lock, except that the worker's own thread
- * reads {@code currentWork} while running the item and {@code idle} (which only it writes) in its lock-free
- * idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning} is changed by
- * compare-and-set. Whether the worker counts in the pool's
- * {@code nrRunning} is derived from its state ({@link #counted()}), and every state change goes through
- * a setter that adjusts the count, so it stays exact.
+ * <p>Implementation notes: fields carry the ownership tags of the package legend
+ * ({@code docs/subsystems/workqueue.md}, "Ownership"). Every field is guarded by the pool's lock, except that
+ * the worker's own thread reads {@code currentWork} while running the item and {@code idle} (which only it
+ * writes) in its lock-free idle poll, {@link #retired} is volatile (read by that poll), and {@link #spinning}
+ * is changed by compare-and-set. Whether the worker counts in the pool's {@code nrRunning} is derived from its
+ * state ({@link #counted()}), and every state change goes through a setter that adjusts the count, so it
+ * stays exact.
  *
  * <p>An idle worker of a threaded, concurrency-managed pool polls before it parks. While it polls it is
  * {@link #spinning} and counted in the pool's {@code idleSpinners}: a producer that queues without the pool
@@ -36,54 +37,84 @@ final class Worker implements Agent {
         }
     }
 
+    /** [I] The pool this worker serves. */
     final WorkerPool pool;
+    /** [I] Its id in the pool ({@code kworker/0:<id>}); −1 for a rescuer's stand-in. */
     final int id;
+    /** [I] Its execution context; null for a BH pseudo-worker. */
     private final ExecutionContext ctx;
+    /** [I] Its thread's name. */
     private final String name;
-    /** Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null before. */
+    /**
+     * [LR] Set once, under the pool lock, after the thread was started ({@code WorkerPools.createWorker}); null
+     * before.
+     */
     volatile AgentHandle handle;
 
-    /** Items moved here because this worker is already running them (non-reentrancy). */
+    /** [L] Items moved here because this worker is already running them (non-reentrancy). */
     final WorkList scheduled = new WorkList();
 
+    /** [L] {@code current_work}: the item it runs (its own thread also reads it without the lock while running it). */
     Work currentWork;
+    /** [L] {@code current_func}: the function of that instance (non-reentrancy compares both). */
     Work.Func currentFunc;
+    /** [L] {@code current_pwq}: the pool-workqueue of the current item. */
     PoolWorkqueue currentPwq;
+    /** [L] The current item's sequence number (what {@code flush_work} waits for). */
     long currentSeq;
+    /** [L] {@code current_color}: the current item's flush color. */
     int currentColor;
+    /** [L] When the current item started (run time, CPU-intensive check). */
     long startNs;
     /**
-     * The clock reading that ended the item this worker ran just before, within one round; the next item
+     * [X] The clock reading that ended the item this worker ran just before, within one round; the next item
      * takes it as its start instead of reading the clock again. {@link #NO_CHAIN} at the start of a round.
      */
     long chainNs = NO_CHAIN;
     static final long NO_CHAIN = Long.MIN_VALUE;
 
-    /** Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
+    /** [L] Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
     boolean working;
-    /** Blocked in one of the kernel's sleeping primitives ({@code wq_worker_sleeping}). */
+    /** [L] Blocked in one of the kernel's sleeping primitives ({@code wq_worker_sleeping}). */
     boolean sleeping;
-    /** Seen blocked in Java (a lock, I/O, park) by the pool's concurrency check. */
+    /** [L] Seen blocked in Java (a lock, I/O, park) by the pool's concurrency check. */
     boolean blocked;
-    /** {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
+    /** [L] {@code WORKER_CPU_INTENSIVE}: its current item does not count for concurrency. */
     boolean cpuIntensive;
+    /**
+     * [L/X] {@code WORKER_IDLE}: on the pool's idle list. Written under the lock by its own thread, which also reads
+     * it in its lock-free poll.
+     */
     boolean idle = true;
-    /** Inside the work function (only then can a blocked thread state mean the item blocked). */
+    /**
+     * [A] Inside the work function (only then can a blocked thread state mean the item blocked); written by its own
+     * thread, read by the check.
+     */
     volatile boolean inFunc;
-    /** {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
+    /** [L] {@code last_active}: the jiffy it last went idle (idle-worker retirement). */
     long lastActive;
-    /** Items this worker has started; tells the per-tick check whether it sees the same item as last time. */
+    /** [L] Items this worker has started; tells the per-tick check whether it sees the same item as last time. */
     long itemsStarted;
     // The per-tick concurrency check's view of the current item (threaded mode; read and written by the
     // check under the pool lock): which item it last saw, the thread's CPU time and the clock then, and the
     // CPU time the item is counted from.
+    /** [L] The item the check last saw ({@link #itemsStarted} then). */
     long cmItem = -1;
+    /** [L] The thread's CPU time at the check's last look. */
     long cmCpuNs;
+    /** [L] The clock at the check's last look. */
     long cmWallNs;
+    /** [L] The thread's CPU time the current item is counted from. */
     long cpuAtStartNs;
-    /** Retired by the idle cull: it takes no more work while its thread stops. */
+    /**
+     * [LR] Retired by the idle cull (set under the lock): it takes no more work while its thread stops; its poll reads
+     * it.
+     */
     volatile boolean retired;
-    /** Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Through SPINNING. */
+    /**
+     * [A] Idle and polling, counted in the pool's {@code idleSpinners} (see the class notes). Changed by CAS through
+     * SPINNING.
+     */
     @SuppressWarnings("unused")
     private volatile boolean spinning;
 
@@ -94,46 +125,61 @@ final class Worker implements Agent {
         this.name = name;
     }
 
+    /**
+     * A round of items starts ({@code worker_thread}'s loop, a BH round): the first item reads the clock.
+     * Context: the worker's own thread (the BH round: softirq, under the pool lock).
+     */
+    void startRound() {
+        chainNs = NO_CHAIN;
+    }
+
+    /** The work function is about to run. Context: the thread that runs it; no lock held. */
+    void enterFunc() {
+        inFunc = true;
+    }
+
+    /** The work function returned (or threw). Context: the thread that ran it; no lock held. */
+    void leaveFunc() {
+        inFunc = false;
+    }
+
+    /**
+     * Whether it counts in the pool's {@code nr_running}: working, and not sleeping, blocked or CPU-intensive.
+     * LOCKING: the pool lock.
+     */
     boolean counted() {
         return working && !sleeping && !blocked && !cpuIntensive;
     }
 
-    private void recount(boolean before) {
-        boolean after = counted();
-        if (before != after) {
-            pool.setNrRunning(pool.nrRunning + (after ? 1 : -1));
-            if (!after) {
-                // A producer that saw this worker running may have left its item to it: pick such items up
-                // now that the published count has dropped (the caller then decides whether to kick).
-                pool.drainIncoming();
-            }
-        }
-    }
+    // Each setter adjusts the pool's nrRunning by the difference it makes (WorkerPool.recountLocked). LOCKING:
+    // the pool lock, held by the caller.
 
-    // Each setter adjusts the pool's nrRunning by the difference it makes. Under the pool lock.
-
-    void setWorking(boolean v) {
+    void setWorkingLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         working = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
-    void setSleeping(boolean v) {
+    void setSleepingLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         sleeping = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
-    void setBlocked(boolean v) {
+    void setBlockedLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         blocked = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
-    void setCpuIntensive(boolean v) {
+    void setCpuIntensiveLocked(boolean v) {
+        assert pool.lockHeld();
         boolean before = counted();
         cpuIntensive = v;
-        recount(before);
+        pool.recountLocked(before, counted());
     }
 
     @Override
@@ -156,13 +202,14 @@ final class Worker implements Agent {
         }
         pool.idleSpinners.incrementAndGet();
         if (retired && stopSpinning()) {
-            pool.owner.wakeForLeftItems(pool); // retired meanwhile: whatever was left to this worker
+            pool.wakeForLeftItems(); // retired meanwhile: whatever was left to this worker
         }
     }
 
     /**
      * Stops polling. The caller must then drain the pool's incoming items (under the pool lock) if this
-     * returns true: items pushed while this worker was counted may have been left to it.
+     * returns true: items pushed while this worker was counted may have been left to it. Any context (one CAS:
+     * exactly one of racing callers stops it).
      *
      * @return true if this call stopped it (it was spinning)
      */
@@ -174,10 +221,16 @@ final class Worker implements Agent {
         return true;
     }
 
+    /** Whether it is polling; a snapshot. Any context. */
     boolean isSpinning() {
         return spinning;
     }
 
+    /**
+     * One turn of the worker's thread ({@code worker_thread}): an idle, polling worker with nothing to take
+     * returns at once without the lock; otherwise a round of {@link WorkerPools#workerRound}. Context: its own
+     * thread. LOCKING: none held; the round takes the pool lock.
+     */
     @Override
     public int doWork() {
         if (idle && !retired) {
@@ -192,6 +245,10 @@ final class Worker implements Agent {
         return pool.owner.workerRound(this);
     }
 
+    /**
+     * Whether the worker has something to do before its thread parks; stops its poll first, so producers wake
+     * it from now on. Context: its own thread (or the runtime on its behalf). LOCKING: takes the pool lock.
+     */
     @Override
     public boolean hasWork() {
         AgentHandle h = handle;
@@ -200,7 +257,7 @@ final class Worker implements Agent {
         }
         pool.lock();
         try {
-            return !retired && (!scheduled.isEmpty() || pool.needMoreWorker());
+            return !retired && (!scheduled.isEmpty() || pool.needMoreWorkerLocked());
         } finally {
             pool.unlock();
         }

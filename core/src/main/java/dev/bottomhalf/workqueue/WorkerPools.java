@@ -1,7 +1,6 @@
 package dev.bottomhalf.workqueue;
 
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
-import static dev.bottomhalf.workqueue.Workqueue.WQ_CPU_INTENSIVE;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -29,10 +28,11 @@ import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.internal.runtime.SleepListener;
 
 /**
- * The worker pools of one {@link Workqueues} and everything their workers do ({@code kernel/workqueue.c} from
- * {@code kick_pool} to {@code rescuer_thread}): kicking a pool and creating workers, the workers' duty cycle
- * and {@code process_one_work}, concurrency management, the BH pools' rounds, idle-worker retirement, and
- * maydays to rescuers. Thread-safe; package-private: the public API is {@link Workqueues}.
+ * The worker pools of one {@link Workqueues} and the agents that take their locks ({@code kernel/workqueue.c}
+ * from {@code create_worker} to {@code rescuer_thread}): creating workers, the workers' duty cycle and
+ * {@code process_one_work} around the function, the sleep hooks and the per-tick concurrency check, the BH
+ * pools' rounds, idle-worker retirement, and maydays to rescuers. Thread-safe; package-private: the public
+ * API is {@link Workqueues}.
  *
  * <p>Implementation notes.
  * <ul>
@@ -43,14 +43,15 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * a worker that sleeps or burns CPU time gives the CPU to another worker, on the manual clock, so the
  * concurrency-management timelines of the kernel's documentation replay exactly (docs/subsystems/workqueue.md). The pools
  * are made by the constructor and never change; each pool's state is guarded by its own lock.</li>
- * <li>Calls: {@link Workqueues} calls in ({@link #kickLocked}, {@link #createWorker}, {@link #currentWorker},
- * the pool look-ups, {@link #steppedScheduler}), a {@link Worker}'s thread calls {@link #workerRound}, a
- * {@link Rescuer}'s thread {@link #rescue}, TASKLET/HI softirq {@link #bhWorker}. Two callbacks go back to
- * the owner: {@link Workqueues#decInFlight} when an item has run (under the pool lock, from
- * {@link #processOne}), and queueing the idle-cull item on a system workqueue (from the idle timer, no lock
- * held).</li>
- * <li>PENDING is cleared in {@link #processOne} under the pool lock just before the function is called, so
- * a queue attempt during execution queues exactly one more execution.</li>
+ * <li>Calls: {@link Workqueues} calls in ({@link #createWorker}, {@link #currentWorker}, the pool look-ups, the
+ * tunables), a {@link Worker}'s thread calls {@link #workerRound}, a {@link Rescuer}'s thread {@link #rescue},
+ * TASKLET/HI softirq {@link #bhWorker}, each pool's per-tick check timer {@link WorkerPool#cmCheck}. What is
+ * done under a pool lock is the pool's ({@link WorkerPool}'s {@code ...Locked} methods) and its pool-workqueues'
+ * ({@link PoolWorkqueue}); this class strings those together around the parts that must run without the lock
+ * (the work function, creating a worker, stopping a thread). Nothing calls back into {@link Workqueues} but
+ * the idle-cull item, queued from the idle timer (no lock held) through the public {@code queue_work}.</li>
+ * <li>PENDING is cleared in {@link WorkerPool#processOneBeginLocked} under the pool lock just before the
+ * function is called, so a queue attempt during execution queues exactly one more execution.</li>
  * <li>Concurrency management: workers tell their pool when they sleep in the kernel's sleeping
  * primitives (the scheduler hooks). Blocking elsewhere (a Java lock, I/O, {@code park}) and items that hog
  * the CPU are found by a per-pool check on every tick while items wait behind a running worker: a
@@ -62,9 +63,10 @@ import dev.bottomhalf.internal.runtime.SleepListener;
  * its worklist is empty ({@link WorkerPool#lockForWorker()}). Idle workers of a concurrency-managed pool poll
  * before they park ({@link Worker#startSpinning()}); every path that stops a poll without running the
  * worklist — parking, retirement — drains and kicks, so an item a producer left to a polling worker is
- * never stranded ({@link #wakeForLeftItems}, {@link #kickForIncoming}).</li>
+ * never stranded ({@link WorkerPool#wakeForLeftItems}, {@link WorkerPool#kickForIncoming}).</li>
  * <li>Creating a worker takes the pool lock itself; whoever learns under the lock that one is needed
- * ({@link #kickLocked} returns true) creates it after dropping the lock.</li>
+ * ({@link WorkerPool#kickLocked} returns true) creates it after dropping the lock.</li>
+ * <li>Fields carry the ownership tags of the package legend (docs/subsystems/workqueue.md, "Ownership").</li>
  * </ul>
  */
 final class WorkerPools {
@@ -73,32 +75,52 @@ final class WorkerPools {
     /** {@code BH_WORKER_JIFFIES}: time per BH-pool invocation. */
     static final long BH_WORKER_NS = TimeUnit.MILLISECONDS.toNanos(2);
 
+    /**
+     * [I] The workqueue subsystem: used only to queue the idle-cull item through its public {@code queue_work},
+     * as the kernel's {@code idle_worker_timeout} does.
+     */
     private final Workqueues owner;
+    /** [I] The runtime. */
     private final Machine machine;
+    /** [I] The softirqs a BH pool raises. */
     private final Softirqs softirqs;
+    /** [I] The timer wheel (concurrency checks, idle and mayday timers). */
     private final Timers timers;
+    /** [I] Where reports go. */
     private final Reports reports;
+    /** [I] The tracepoints. */
     private final Tracing tracing;
+    /** [I] The per-CPU worker pools, [cpu][highpri]. */
     private final WorkerPool[][] cpuPools;
+    /** [I] The per-CPU BH pools, [cpu][highpri]. */
     private final WorkerPool[][] bhPools;
+    /** [I] The unbound pools, [highpri]. */
     private final WorkerPool[] unboundPools;
-    /** Every pool; filled by the constructor, never changed after. */
+    /** [I] Every pool; filled by the constructor, never changed after. */
     private final List<WorkerPool> allPools = new ArrayList<>();
+    /** [A] The worker of each kworker or rescuer context ({@code current_wq_worker}); a concurrent map. */
     private final Map<ExecutionContext, Worker> workersByContext = new ConcurrentHashMap<>();
     /**
-     * Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
+     * [A] Stepped mode: runs the workers' threads one at a time. Made (and registered as the machine's
      * {@code stepped-scheduler} agent) when the first worker is created; null before that and in threaded
      * mode.
      */
     private volatile SteppedScheduler scheduler;
-    private final TimerList[] cmChecks;
+    /** [A] {@code workqueue.cpu_intensive_thresh_us}. */
     private volatile long cpuIntensiveThresholdUs = 10_000;
+    /** [A] Items found CPU-intensive. */
     private final AtomicLong cpuIntensiveViolations = new AtomicLong();
+    /** [A] Workers woken because a running worker slept, blocked or hogged. */
     private final AtomicLong cmWakeups = new AtomicLong();
-    /** A work function's oopses, rate-limited per work item. */
+    /** [I] A work function's oopses, rate-limited per work item. */
     private final RateLimiter oopses;
 
-    WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers) {
+    /** [I] The lockup watchdog, the dumps and the statistics (armed by {@link WorkerPool#insertWorkLocked}). */
+    private final WorkqueueWatchdog watchdog;
+    /** [A] {@code workqueue_freezing} (see {@link #freezing()}). */
+    private volatile boolean freezing;
+
+    WorkerPools(Workqueues owner, Machine machine, Softirqs softirqs, Timers timers, List<Workqueue> workqueues) {
         this.owner = owner;
         this.machine = machine;
         this.softirqs = softirqs;
@@ -109,13 +131,11 @@ final class WorkerPools {
         int cpus = machine.cpuCount();
         this.cpuPools = new WorkerPool[cpus][2];
         this.bhPools = new WorkerPool[cpus][2];
-        this.cmChecks = new TimerList[cpus * 2];
         int id = 0;
         for (int cpu = 0; cpu < cpus; cpu++) {
             for (int hi = 0; hi < 2; hi++) {
-                bhPools[cpu][hi] = new WorkerPool(this, id++, cpu, hi == 1, true);
-                WorkerPool bh = bhPools[cpu][hi];
-                bh.bhWorker = new Worker(bh, 0, null, "bh/" + cpu + (hi == 1 ? "-hi" : ""));
+                WorkerPool bh = new WorkerPool(this, id++, cpu, hi == 1, true);
+                bhPools[cpu][hi] = bh;
                 allPools.add(bh);
             }
             for (int hi = 0; hi < 2; hi++) {
@@ -128,10 +148,42 @@ final class WorkerPools {
             new WorkerPool(this, id, -1, true, false)};
         allPools.add(unboundPools[0]);
         allPools.add(unboundPools[1]);
+        this.watchdog = new WorkqueueWatchdog(machine, timers, allPools, workqueues);
     }
 
+    /** The runtime. Any context. */
     Machine machine() {
         return machine;
+    }
+
+    /** The softirqs a BH pool raises. Any context. */
+    Softirqs softirqs() {
+        return softirqs;
+    }
+
+    /** The timer wheel of the pools' timers. Any context. */
+    Timers timers() {
+        return timers;
+    }
+
+    /** The lockup watchdog over these pools. Any context. */
+    WorkqueueWatchdog watchdog() {
+        return watchdog;
+    }
+
+    /** The tracepoints. Any context. */
+    Tracing tracing() {
+        return tracing;
+    }
+
+    /** {@code workqueue_freezing}: whether freezable workqueues are frozen ({@code max_active} 0). Any context. */
+    boolean freezing() {
+        return freezing;
+    }
+
+    /** Sets {@link #freezing()}; by {@code Workqueues.freeze} / {@code thaw}, which then act on the pools. */
+    void freezing(boolean on) {
+        freezing = on;
     }
 
     /** The per-CPU pool of {@code cpu}: the worker pool, or the BH pool if {@code bh}. */
@@ -148,7 +200,10 @@ final class WorkerPools {
         return allPools;
     }
 
-    /** The worker whose item is running in {@code ctx} (a kworker, or a BH pseudo-worker in softirq), or null. */
+    /**
+     * {@code current_wq_worker}: the worker whose item is running in {@code ctx} (a kworker, or a BH
+     * pseudo-worker in softirq), or null. Any context; no lock (a BH worker's current item is a snapshot).
+     */
     Worker currentWorker(ExecutionContext ctx) {
         Worker w = workersByContext.get(ctx);
         if (w != null) {
@@ -169,94 +224,10 @@ final class WorkerPools {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * {@code kick_pool}: makes sure someone will run the pool's worklist. Under the pool lock.
-     *
-     * @return true if the caller must create a worker (after dropping the lock)
+     * {@code create_worker}: a worker for {@code pool}; it starts idle and picks up the worklist. Context: any
+     * that may start a thread. LOCKING: the pool lock not held; taken twice (to add the worker, to publish its
+     * handle).
      */
-    boolean kickLocked(WorkerPool pool, ExecutionContext ctx) {
-        if (pool.bh) {
-            int nr = (pool.highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
-            if (ctx.cpuId() == pool.cpu) {
-                Subsystems.softirq().raiseOn(softirqs, ctx, nr, true);
-            } else {
-                Cpu target = machine.cpu(pool.cpu);
-                target.markSoftirqPending(1 << nr);
-                machine.softirqEntry().wakeKsoftirqd(target);
-            }
-            return false;
-        }
-        if (!pool.needMoreWorker()) {
-            if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
-                armCmCheck(pool);
-            }
-            return false;
-        }
-        if (!pool.idle.isEmpty()) {
-            Worker w = pool.idle.get(pool.idle.size() - 1);
-            if (w.handle != null) {
-                w.handle.wake();
-            }
-            return false;
-        }
-        return pool.workers.isEmpty() || pool.concurrencyManaged() || pool.workers.size() < 4096;
-    }
-
-    /**
-     * An item queued without the lock reached {@code pool}: does {@code __queue_work}'s accounting. Called by
-     * the pool's lock holder as it drains the incoming items.
-     */
-    void accept(WorkerPool pool, Work w) {
-        owner.acceptQueued(pool, w);
-    }
-
-    /**
-     * A worker that producers may have counted on as a spinner stopped spinning without going to work
-     * (retired): moves what is queued to the worklist and kicks the pool as a producer taking the lock would
-     * have. Pool lock not held.
-     */
-    void wakeForLeftItems(WorkerPool pool) {
-        boolean create;
-        pool.lock();
-        try {
-            create = kickLocked(pool, machine.current());
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
-    }
-
-    /**
-     * {@code kick_pool} for an item queued without the lock that no worker and no check watches
-     * ({@code Workqueues.queueWithoutLock}). Takes the pool lock without draining: the items stay on the
-     * incoming list, so producers that push until a worker drains it skip their check and ride on this kick.
-     * A running worker takes them when its worklist runs dry (the per-tick check is armed in case it hogs or
-     * blocks); else the most recently idled worker is woken, and it drains; else a worker is created.
-     */
-    void kickForIncoming(WorkerPool pool) {
-        boolean create = false;
-        pool.lockKeepingIncoming();
-        try {
-            if (pool.nrRunning > 0) {
-                armCmCheck(pool);
-            } else if (!pool.idle.isEmpty()) {
-                Worker w = pool.idle.get(pool.idle.size() - 1);
-                if (w.handle != null) {
-                    w.handle.wake();
-                }
-            } else {
-                create = true;
-            }
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
-    }
-
-    /** Creates a worker for {@code pool}; it starts idle and picks up the worklist. */
     void createWorker(WorkerPool pool) {
         Worker worker;
         if (machine.closed()) {
@@ -269,15 +240,14 @@ final class WorkerPools {
         }
         pool.lock();
         try {
-            if (!pool.idle.isEmpty() || !pool.needMoreWorker()) {
+            if (!pool.idle.isEmpty() || !pool.needMoreWorkerLocked()) {
                 return; // someone else made one meanwhile, or the work is gone
             }
-            int wid = pool.nextWorkerId++;
+            int wid = pool.allocWorkerIdLocked();
             String name = pool.workerName(wid);
             ExecutionContext ctx = machine.newContext(ExecutionContext.Role.WORKER, name, pool.cpuForWorker(wid));
             worker = new Worker(pool, wid, ctx, name);
-            pool.workers.add(worker);
-            pool.idle.add(worker);
+            pool.attachWorkerLocked(worker, true);
             workersByContext.put(ctx, worker);
             RuntimeAccess.get().sleepListener(ctx, new SleepListener() {
                 @Override
@@ -304,8 +274,7 @@ final class WorkerPools {
             // is handed to a worker that has no thread.
             pool.lock();
             try {
-                pool.workers.remove(worker);
-                pool.idle.remove(worker);
+                pool.detachWorkerLocked(worker);
             } finally {
                 pool.unlock();
             }
@@ -319,7 +288,7 @@ final class WorkerPools {
         // re-checks (a wake of a thread that is not parked costs nothing).
         pool.lock();
         try {
-            worker.handle = handle;
+            pool.publishHandleLocked(worker, handle);
         } finally {
             pool.unlock();
         }
@@ -330,10 +299,14 @@ final class WorkerPools {
     // Workers
     // ------------------------------------------------------------------------------------------
 
-    /** One round of a worker's duty cycle ({@code worker_thread}). */
+    /**
+     * One round of a worker's duty cycle ({@code worker_thread}): leave idle, run the worklist while
+     * {@code keep_working}, enter idle, kick or create if items still wait. Context: the worker's own thread.
+     * LOCKING: takes the pool lock, drops it around each function ({@link #processOne}).
+     */
     int workerRound(Worker worker) {
         WorkerPool pool = worker.pool;
-        worker.chainNs = Worker.NO_CHAIN;
+        worker.startRound();
         boolean create = false;
         int n = 0;
         pool.lock();
@@ -343,40 +316,25 @@ final class WorkerPools {
                 return 0;
             }
             n += runScheduled(worker);
-            if (!pool.needMoreWorker()) {
+            if (!pool.needMoreWorkerLocked()) {
                 return n;
             }
-            pool.idle.remove(worker);
-            worker.idle = false;
-            worker.setWorking(true);
-            if (worker.stopSpinning()) {
-                pool.drainIncoming(); // items pushed by producers that counted on this worker's poll
-            }
-            pool.watchdogTs = machine.jiffies();
+            pool.workerLeaveIdleLocked(worker);
             do {
-                Work w = pool.worklist.first();
-                Worker running = pool.findWorkerExecuting(w);
-                if (running != null && running != worker) {
-                    pool.worklist.remove(w);        // assign_work: the worker already running it runs it next
-                    w.list = null;
-                    running.scheduled.addTail(w);
-                    continue;
+                Work w = pool.assignWorkLocked(worker);
+                if (w == null) {
+                    continue; // assign_work gave it to the worker already running it
                 }
-                pool.worklist.remove(w);
                 processOne(worker, w);
                 n++;
                 n += runScheduled(worker);
-            } while (pool.keepWorking());
-            worker.setWorking(false);
-            worker.idle = true;
-            worker.lastActive = machine.jiffies();
-            pool.idle.add(worker);
-            worker.startSpinning();
-            if (tooManyWorkers(pool)) {
+            } while (pool.keepWorkingLocked());
+            pool.workerEnterIdleLocked(worker);
+            if (pool.tooManyWorkersLocked()) {
                 armIdleTimer(pool, idleWorkerTimeoutSeconds * machine.hz());
             }
-            if (pool.needMoreWorker()) {
-                create = kickLocked(pool, worker.context());
+            if (pool.needMoreWorkerLocked()) {
+                create = pool.kickLocked(worker.context());
             }
         } finally {
             pool.unlock();
@@ -387,95 +345,52 @@ final class WorkerPools {
         return n;
     }
 
+    /**
+     * Runs the items moved to {@code worker}'s scheduled list (non-reentrancy). Context: the worker's thread.
+     * LOCKING: the pool lock, held by the caller; dropped around each function.
+     */
     private int runScheduled(Worker worker) {
         int n = 0;
         Work w;
         boolean wasWorking = worker.working;
         if (!worker.scheduled.isEmpty() && !wasWorking) {
-            worker.setWorking(true);
+            worker.setWorkingLocked(true);
         }
         while ((w = worker.scheduled.pollFirst()) != null) {
             processOne(worker, w);
             n++;
         }
         if (!wasWorking && worker.working) {
-            worker.setWorking(false);
+            worker.setWorkingLocked(false);
         }
         return n;
     }
 
     /**
-     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}. Called and returns with
-     * the pool lock held; drops it around the function.
+     * {@code process_one_work}: runs {@code w} (already unlinked) on {@code worker}: the pool's bookkeeping
+     * before ({@link WorkerPool#processOneBeginLocked}), the function without the lock ({@link #callWorkFn}),
+     * the bookkeeping after ({@link WorkerPool#processOneEndLocked}). Context: the worker's thread, the BH
+     * pool's softirq, or a rescuer. LOCKING: called and returns with the pool lock held; drops it around the
+     * function.
      */
     private void processOne(Worker worker, Work w) {
         WorkerPool pool = worker.pool;
         PoolWorkqueue pwq = w.pwq;
-        Workqueue wq = pwq.wq;
-        worker.currentWork = w;
-        worker.currentFunc = w.func();
-        worker.currentPwq = pwq;
-        worker.currentSeq = w.queuedSeq;
-        worker.currentColor = w.color;
-        worker.itemsStarted++;
-        long chained = worker.chainNs;
-        worker.chainNs = Worker.NO_CHAIN;
-        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
-        w.pwq = null;
-        w.lastPool = pool;
-        w.clearPending();
-        boolean intensive = (wq.flags & WQ_CPU_INTENSIVE) != 0 && !pool.bh;
-        if (intensive) {
-            worker.setCpuIntensive(true);
-        }
-        boolean create = false;
-        if (!pool.bh) {
-            if (pool.needMoreWorker()) {
-                create = kickLocked(pool, worker.context() != null ? worker.context() : machine.current());
-            } else if (pool.concurrencyManaged() && !pool.worklist.isEmpty()) {
-                // Items wait behind this one: the per-tick check lets them start if it hogs or blocks. (Not
-                // armed for a lone item: a tick on an otherwise idle cpu/N costs a thread wake-up, about 3 µs
-                // on every wake of an idle pool and a tripled p99 — benchmarks §8.8. Items that arrive later
-                // arm it when they are queued.)
-                armCmCheck(pool);
-            }
-        }
+        boolean create = pool.processOneBeginLocked(worker, w, pwq);
         Work.Func fn = worker.currentFunc;
         pool.unlock();
         try {
             if (create) {
                 createWorker(pool);
             }
-            callWorkFn(worker, wq, w, fn);
+            callWorkFn(worker, pwq.wq, w, fn);
             if (!pool.bh) {
                 condResched();
             }
         } finally {
             pool.lockForWorker();
         }
-        pwq.statTotal++;
-        long end = machine.clock().nanoTime();
-        pwq.statRunNs += end - worker.startNs;
-        if (!machine.stepped()) {
-            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
-            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
-            worker.chainNs = end;
-        }
-        if (worker.cpuIntensive) {
-            worker.setCpuIntensive(false);
-        }
-        if (worker.blocked) {
-            worker.setBlocked(false);
-        }
-        worker.currentWork = null;
-        worker.currentFunc = null;
-        worker.currentPwq = null;
-        long seq = worker.currentSeq;
-        long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
-        if (w.doneSeq < done) {
-            w.doneSeq = done;
-        }
-        owner.decInFlight(pwq, worker.currentColor, true);
+        pool.processOneEndLocked(worker, w, pwq);
     }
 
     /**
@@ -491,6 +406,7 @@ final class WorkerPools {
         }
     }
 
+    /** The stepped scheduler of the workers, made on first use. Stepped mode only; any context. */
     SteppedScheduler steppedScheduler() {
         SteppedScheduler s = scheduler;
         if (s == null) {
@@ -500,6 +416,11 @@ final class WorkerPools {
         return s;
     }
 
+    /**
+     * Calls the work function with the tracepoints and lockdep's annotations around it; an exception is the
+     * kernel's oops, a leaked preempt count or IRQ disable is reported and repaired. Context: as
+     * {@link #processOne}. LOCKING: no pool lock held.
+     */
     private void callWorkFn(Worker worker, Workqueue wq, Work w, Work.Func fn) {
         ExecutionContext own = worker.context();     // a kworker's or rescuer's own context; null for BH
         ExecutionContext ctx = own != null ? own : machine.current();
@@ -508,7 +429,7 @@ final class WorkerPools {
         if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
-        worker.inFunc = true;
+        worker.enterFunc();
         Subsystems.locking().workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
             fn.run(w);
@@ -520,7 +441,7 @@ final class WorkerPools {
                     + running.currentPwq.wq.name() + ")", e);
         } finally {
             Subsystems.locking().workEnds(ctx, wq, w);
-            worker.inFunc = false;
+            worker.leaveFunc();
             if (own != null && own.role() == ExecutionContext.Role.WORKER) {
                 // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
                 // (flush_signals), so it never reaches the next item. A BH item runs on a CPU's thread, which
@@ -547,142 +468,45 @@ final class WorkerPools {
     // Concurrency management
     // ------------------------------------------------------------------------------------------
 
-    /** {@code wq_worker_sleeping}: a worker blocks in a kernel sleep; wake another if items wait. */
+    /**
+     * {@code wq_worker_sleeping} ({@link WorkerPool#workerSleeping}), from a worker's sleep hook. Context: the
+     * worker's own thread. LOCKING: none held.
+     */
     private void workerSleeping(Worker worker) {
         if (worker == null) {
             return;
         }
-        WorkerPool pool = worker.pool;
-        boolean create = false;
-        pool.lock();
-        try {
-            worker.setSleeping(true);
-            if (pool.needMoreWorker()) {
-                cmWakeups.incrementAndGet();
-                if (worker.currentPwq != null) {
-                    worker.currentPwq.statCmWakeups++;
-                }
-                create = kickLocked(pool, worker.context());
-            }
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
+        worker.pool.workerSleeping(worker);
     }
 
-    /** {@code wq_worker_running}. */
+    /**
+     * {@code wq_worker_running} ({@link WorkerPool#workerRunning}), from a worker's sleep hook. Context: its own
+     * thread.
+     */
     private void workerRunning(Worker worker) {
         if (worker == null) {
             return;
         }
-        worker.pool.lock();
-        try {
-            worker.setSleeping(false);
-        } finally {
-            worker.pool.unlock();
-        }
+        worker.pool.workerRunning(worker);
     }
 
-    /** Arms the pool's concurrency check for the next tick, if it is not armed. Under the pool lock. */
-    private void armCmCheck(WorkerPool pool) {
-        int slot = pool.cpu * 2 + (pool.highpri ? 1 : 0);
-        TimerList t = cmChecks[slot];
-        if (t == null) {
-            t = new TimerList();
-            Subsystems.time().setupInternal(timers, t, "wq_cm_check/" + pool.cpu + (pool.highpri ? "H" : ""),
-                    x -> cmCheck(pool), TimerList.TIMER_PINNED | TimerList.TIMER_IRQSAFE);
-            cmChecks[slot] = t;
-        }
-        if (!pool.cmCheckArmed) {
-            pool.cmCheckArmed = true; // (a read, not a write, per item: producers read this pool's fields)
-        }
-        if (!t.isPending() && !machine.closing()) {
-            // Not once the kernel closes: close() shuts the timer down, and a re-arm racing that shutdown
-            // could leave it in the wheel without a function.
-            // Expiring "now" lands in the bucket of the next tick (level 0 rounds up by one), so while items
-            // wait the check runs on every tick, as the kernel's wq_worker_tick does.
-            t.expires(machine.jiffies());
-            timers.addOn(t, pool.cpu);
-        }
+    /** Counts a worker woken because a running one slept, blocked or hogged (concurrency management). Any context. */
+    void countCmWakeup() {
+        cmWakeups.incrementAndGet();
     }
 
     /**
-     * The per-tick concurrency check: workers blocked outside the kernel's sleeping primitives stop
-     * counting (and count again when they run), items running longer than the CPU-intensive threshold stop
-     * counting; then an idle worker is woken if items wait.
+     * An item found running past the CPU-intensive threshold by {@link WorkerPool#cmCheck}: counted, and its
+     * function reported from its 4th time on. Context: the check timer. LOCKING: the pool lock, held by the caller.
      */
-    private void cmCheck(WorkerPool pool) {
-        boolean create = false;
-        pool.cmCheckArmed = false; // before the lock drains: a producer that still saw it armed is drained here
-        pool.lock();
-        try {
-            long now = machine.clock().nanoTime();
-            long thresholdNs = TimeUnit.MICROSECONDS.toNanos(cpuIntensiveThresholdUs);
-            boolean released = false;
-            boolean anyBlocked = false;
-            for (Worker w : pool.workers) {
-                if (w.currentWork == null || w.handle == null) {
-                    continue;
-                }
-                Thread thread = w.handle.thread();
-                long ranNs = now - w.startNs;
-                if (thread != null && !machine.stepped()) {
-                    // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
-                    // scheduler itself reports a worker blocked outside the kernel's primitives; and the run
-                    // time is the manual clock's.)
-                    long cpuNs = WorkerCpuTime.of(thread);
-                    boolean sameItem = w.cmItem == w.itemsStarted;
-                    if (!sameItem) {
-                        // First look at this item: charge it all the time since it started (at most a tick).
-                        w.cmItem = w.itemsStarted;
-                        w.cpuAtStartNs = cpuNs - Math.max(0, ranNs);
-                    }
-                    Thread.State state = thread.getState();
-                    boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
-                            || state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
-                            || state == Thread.State.RUNNABLE && sameItem
-                                    && WorkerCpuTime.stalledInNative(thread, cpuNs - w.cmCpuNs, now - w.cmWallNs));
-                    w.cmCpuNs = cpuNs;
-                    w.cmWallNs = now;
-                    if (cpuNs >= 0) {
-                        ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
-                    }
-                    if (!w.sleeping && blockedNow != w.blocked) {
-                        w.setBlocked(blockedNow);
-                        released |= blockedNow;
-                    }
-                    anyBlocked |= w.blocked;
-                }
-                if (w.counted() && thresholdNs > 0 && ranNs >= thresholdNs) {
-                    w.setCpuIntensive(true);
-                    released = true;
-                    cpuIntensiveViolations.incrementAndGet();
-                    if (w.currentPwq != null) {
-                        w.currentPwq.statCpuIntensive++;
-                    }
-                    cpuIntensiveReport(w.currentWork, w.currentFunc);
-                }
-            }
-            if (pool.needMoreWorker()) {
-                if (released) {
-                    cmWakeups.incrementAndGet(); // a wake-up because a running worker stopped counting
-                }
-                create = kickLocked(pool, machine.current());
-            } else if (!pool.worklist.isEmpty() || anyBlocked) {
-                armCmCheck(pool); // (a blocked worker is watched until it runs again: then it counts again)
-            }
-        } finally {
-            pool.unlock();
-        }
-        if (create) {
-            createWorker(pool);
-        }
+    void cpuIntensiveFound(Work w, Work.Func func) {
+        cpuIntensiveViolations.incrementAndGet();
+        cpuIntensiveReport(w, func);
     }
 
     /** {@code wq_cpu_intensive_warning_thresh}. */
     static final int CPU_INTENSIVE_WARNING_THRESH = 4;
+    /** [A] How often each function was found hogging the CPU ({@code wq_cpu_intensive_report}). */
     private final Map<Work.Func, AtomicLong> hogs = new ConcurrentHashMap<>();
 
     /**
@@ -726,7 +550,10 @@ final class WorkerPools {
     // BH workqueues
     // ------------------------------------------------------------------------------------------
 
-    /** {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. */
+    /**
+     * {@code bh_worker}: at the start of TASKLET/HI softirq, at most 10 items or 2 ms, then re-raise. Context:
+     * softirq on the pool's CPU. LOCKING: takes the pool lock, dropped around each function.
+     */
     void bhWorker(ExecutionContext ctx, boolean hi) {
         WorkerPool pool = bhPools[ctx.cpuId()][hi ? 1 : 0];
         pool.lock();
@@ -735,16 +562,15 @@ final class WorkerPools {
                 return;
             }
             Worker worker = pool.bhWorker;
-            worker.chainNs = Worker.NO_CHAIN;
+            worker.startRound();
             long end = machine.clock().nanoTime() + BH_WORKER_NS;
             int restarts = BH_WORKER_RESTARTS;
-            worker.setWorking(true);
-            pool.watchdogTs = machine.jiffies();
+            pool.bhRoundBeginLocked();
             do {
-                Work w = pool.worklist.pollFirst();
+                Work w = pool.takeFirstLocked();
                 processOne(worker, w);
             } while (!pool.worklist.isEmpty() && --restarts > 0 && machine.clock().nanoTime() < end);
-            worker.setWorking(false);
+            pool.bhRoundEndLocked();
             if (!pool.worklist.isEmpty()) {
                 Subsystems.softirq().raiseOn(softirqs, ctx, (hi ? SoftirqVector.HI : SoftirqVector.TASKLET).nr(),
                         false);
@@ -760,8 +586,11 @@ final class WorkerPools {
 
     /** {@code MAX_IDLE_WORKERS_RATIO}. */
     static final int MAX_IDLE_WORKERS_RATIO = 4;
+    /** [A] {@code IDLE_WORKER_TIMEOUT} in seconds. */
     private volatile long idleWorkerTimeoutSeconds = 300;
+    /** [A] Each pool's {@code idle_timer}, made when first armed; [M] each is armed under its own monitor. */
     private final Map<WorkerPool, TimerList> idleTimers = new ConcurrentHashMap<>();
+    /** [A] Each pool's idle-cull item ({@code idle_cull_work}), made when first needed. */
     private final Map<WorkerPool, Work> cullWorks = new ConcurrentHashMap<>();
 
     /** {@link Workqueues#idleWorkerTimeoutSeconds()}. */
@@ -776,13 +605,6 @@ final class WorkerPools {
         idleWorkerTimeoutSeconds = seconds;
     }
 
-    /** {@code too_many_workers}: more than two idle, and the idle beyond two outnumber a quarter of the busy. */
-    private static boolean tooManyWorkers(WorkerPool pool) {
-        int idle = pool.idle.size();
-        int busy = pool.workers.size() - idle;
-        return idle > 2 && (idle - 2) * MAX_IDLE_WORKERS_RATIO >= busy;
-    }
-
     /** {@link Workqueues#workerCount}. */
     int workerCount(int cpu, boolean highpri) {
         WorkerPool pool = cpu < 0 ? unboundPools[highpri ? 1 : 0] : cpuPools[machine.cpu(cpu).id()][highpri ? 1 : 0];
@@ -794,6 +616,7 @@ final class WorkerPools {
         }
     }
 
+    /** Arms the pool's {@code idle_timer} unless armed. Any context (under the pool lock or not). */
     private void armIdleTimer(WorkerPool pool, long delay) {
         TimerList t = idleTimers.computeIfAbsent(pool, p -> {
             TimerList timer = new TimerList();
@@ -813,13 +636,14 @@ final class WorkerPools {
      * {@code idle_worker_timeout}: if the longest-idle worker has been idle long enough, a work item on
      * {@code system_unbound_wq} (on {@code system_wq} for the unbound pools) retires the extra workers
      * (stopping a thread may sleep); else re-arm. The timer is armed only while there are too many idle
-     * workers, so an idle kernel stops ticking for it.
+     * workers, so an idle kernel stops ticking for it. Context: the idle timer (TIMER softirq). LOCKING: takes
+     * and drops the pool lock; queues with none held.
      */
     private void idleWorkerTimeout(WorkerPool pool) {
         long retireAt;
         pool.lock();
         try {
-            if (!tooManyWorkers(pool)) {
+            if (!pool.tooManyWorkersLocked()) {
                 return;
             }
             retireAt = pool.idle.get(0).lastActive + idleWorkerTimeoutSeconds * machine.hz();
@@ -841,13 +665,16 @@ final class WorkerPools {
         }
     }
 
-    /** {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. */
+    /**
+     * {@code idle_cull_fn}: stops idle workers, longest idle first, while there are too many. Context: a
+     * worker of a system workqueue (may sleep). LOCKING: takes the pool lock per victim, stops it without.
+     */
     private void idleCull(WorkerPool pool) {
         for (;;) {
             Worker victim;
             pool.lock();
             try {
-                if (!tooManyWorkers(pool)) {
+                if (!pool.tooManyWorkersLocked()) {
                     return;
                 }
                 Worker oldest = pool.idle.get(0);
@@ -856,15 +683,12 @@ final class WorkerPools {
                     armIdleTimer(pool, retireAt - machine.jiffies());
                     return;
                 }
-                pool.idle.remove(0);
-                pool.workers.remove(oldest);
-                oldest.retired = true;
-                victim = oldest;
+                victim = pool.retireOldestIdleLocked();
             } finally {
                 pool.unlock();
             }
             if (victim.stopSpinning()) {
-                wakeForLeftItems(pool); // producers may have left items to its poll
+                pool.wakeForLeftItems(); // producers may have left items to its poll
             }
             workersByContext.remove(victim.context());
             SteppedScheduler s = scheduler;
@@ -881,7 +705,9 @@ final class WorkerPools {
     // Rescuers (mayday)
     // ------------------------------------------------------------------------------------------
 
+    /** [A] Fault injection: pools cannot create workers. */
     private volatile boolean failWorkerCreation;
+    /** [A] Each pool's {@code mayday_timer}, made when first armed; [M] each is armed under its own monitor. */
     private final Map<WorkerPool, TimerList> maydayTimers = new ConcurrentHashMap<>();
 
     /** {@link Workqueues#failWorkerCreation}. */
@@ -913,23 +739,16 @@ final class WorkerPools {
     /**
      * {@code pool_mayday_timeout}: the pool still needs a worker it could not create — every rescuer whose
      * workqueue has items waiting in this pool gets a mayday; creation is retried, and the timer re-armed
-     * every {@code MAYDAY_INTERVAL} while the pool starves.
+     * every {@code MAYDAY_INTERVAL} while the pool starves. Context: the mayday timer. LOCKING: takes and drops
+     * the pool lock.
      */
     private void maydayTimeout(WorkerPool pool) {
         boolean starving;
         pool.lock();
         try {
-            starving = pool.needMoreWorker() && pool.idle.isEmpty();
+            starving = pool.needMoreWorkerLocked() && pool.idle.isEmpty();
             if (starving) {
-                for (Work w = pool.worklist.first(); w != null; w = w.next) {
-                    PoolWorkqueue pwq = w.pwq;
-                    Rescuer r = pwq == null ? null : pwq.wq.rescuer;
-                    if (r != null && !r.maydays.contains(pwq)) {
-                        pwq.statMayday++;
-                        r.maydays.add(pwq);
-                        r.handle.wake();
-                    }
-                }
+                pool.sendMaydaysLocked();
             }
         } finally {
             pool.unlock();
@@ -943,7 +762,10 @@ final class WorkerPools {
         }
     }
 
-    /** {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there. */
+    /**
+     * {@code rescuer_thread}: runs, in the starving pool, the items of the rescuer's workqueue that wait there.
+     * Context: the rescuer's thread. LOCKING: takes the pool lock, dropped around each function.
+     */
     int rescue(Rescuer rescuer, PoolWorkqueue pwq) {
         WorkerPool pool = pwq.pool;
         Worker rw = new Worker(pool, -1, rescuer.context(), rescuer.name());
@@ -951,22 +773,15 @@ final class WorkerPools {
         int n = 0;
         pool.lock();
         try {
-            pool.workers.add(rw);
-            for (Work w = pool.worklist.first(); w != null;) {
-                Work next = w.next;
-                if (w.pwq == pwq) {
-                    pool.worklist.remove(w);
-                    rw.scheduled.addTail(w);
-                }
-                w = next;
-            }
+            pool.attachWorkerLocked(rw, false);
+            pool.moveToRescuerLocked(pwq, rw);
             Work w;
             while ((w = rw.scheduled.pollFirst()) != null) {
                 processOne(rw, w);
-                pwq.statRescued++;
+                pwq.countRescuedLocked();
                 n++;
             }
-            pool.workers.remove(rw);
+            pool.detachWorkerLocked(rw);
         } finally {
             pool.unlock();
             workersByContext.remove(rescuer.context());

@@ -11,12 +11,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * (unbound and ordered workqueues). Also a {@link java.util.concurrent.Executor}: {@link #execute}
  * queues a fresh work item per task on this workqueue.
  *
- * <p>Implementation notes: the flush color ({@code workColor}) is advanced by a flusher while it holds
- * every pool lock of the workqueue, and read by queueing under the lock of its pool, so "queued before the
- * flush" is exact. {@code flusher} serialises flushers (the kernel lets them overlap; the observable
- * result — each returns when everything queued before its call has run — is the same). It is a sleeping
- * lock of the kernel's own (claimed by compare-and-set, waited for in the kernel's one wait), not a Java
- * lock: a kworker waiting for it in stepped mode must give the baton away, and its pool must see it sleep.
+ * <p>Implementation notes: fields carry the ownership tags of the package legend
+ * ({@code docs/subsystems/workqueue.md}, "Ownership"). The flush color ({@code workColor}) is advanced by a
+ * flusher while it holds every pool lock of the workqueue, and read by queueing under the lock of its pool, so
+ * "queued before the flush" is exact. {@code flusher} serialises flushers (the kernel lets them overlap; the
+ * observable result — each returns when everything queued before its call has run — is the same). It is a
+ * sleeping lock of the kernel's own (claimed by compare-and-set, waited for in the kernel's one wait), not a
+ * Java lock: a kworker waiting for it in stepped mode must give the baton away, and its pool must see it sleep.
  */
 public final class Workqueue implements Executor {
     /** {@code WQ_BH}: items run in softirq context on the queueing CPU. */
@@ -55,22 +56,36 @@ public final class Workqueue implements Executor {
     /** {@code WQ_UNBOUND_MAX_ACTIVE}. */
     public static final int WQ_UNBOUND_MAX_ACTIVE = WQ_MAX_ACTIVE;
 
+    /** [I] The workqueue subsystem that made it. */
     final Workqueues owner;
+    /** [I] Its name (truncated as the kernel truncates). */
     private final String name;
+    /** [I] {@code WQ_*} flags. */
     final int flags;
+    /**
+     * [A] {@code max_active}: written by {@code workqueue_set_max_active} (volatile, no lock), read under the pool
+     * locks.
+     */
     volatile int maxActive;
-    /** Per CPU (per-CPU and BH workqueues) or a single entry (unbound, ordered). */
+    /** [I] Per CPU (per-CPU and BH workqueues) or a single entry (unbound, ordered). */
     final PoolWorkqueue[] pwqs;
-    /** {@code nr_drainers}: while > 0 only chained queueing (from this workqueue's own items) is accepted. */
+    /**
+     * [M] {@code nr_drainers}: while > 0 only chained queueing is accepted; changed under {@code synchronized (this)},
+     * read volatile.
+     */
     volatile int draining;
+    /** [A] Set once by {@code destroy_workqueue}; queueing reads it. */
     volatile boolean destroyed;
-    /** The flush color new items get; see the class notes. */
+    /**
+     * [W] The flush color new items get: advanced by the flusher holding every pool lock of this workqueue, read under
+     * any one.
+     */
     volatile int workColor;
-    /** The thread flushing this workqueue, or null ({@code WorkqueueFlush.lockFlush}). */
+    /** [A] The thread flushing this workqueue, or null ({@code WorkqueueFlush.lockFlush}): claimed by CAS. */
     final AtomicReference<Thread> flusher = new AtomicReference<>();
-    /** The rescuer of a {@code WQ_MEM_RECLAIM} workqueue, else null. */
+    /** [A] The rescuer of a {@code WQ_MEM_RECLAIM} workqueue, else null (cleared by destroy). */
     volatile Rescuer rescuer;
-    /** Delayed items whose timers are armed to queue on this workqueue (for destroy's report). */
+    /** [A] Delayed items whose timers are armed to queue on this workqueue (for destroy's report). */
     final java.util.concurrent.atomic.AtomicInteger armedDelayed = new java.util.concurrent.atomic.AtomicInteger();
 
     Workqueue(Workqueues owner, String name, int flags, int maxActive, PoolWorkqueue[] pwqs) {

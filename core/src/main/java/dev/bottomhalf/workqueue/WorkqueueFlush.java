@@ -17,7 +17,7 @@ import dev.bottomhalf.internal.wiring.Subsystems;
  * <p>Implementation notes. Every wait goes through the kernel's one wait ({@link Machine#waitUntil}): the
  * waiter evaluates its condition (which takes pool locks) with no lock of its own held, and parks on the
  * machine's wait queue; in stepped mode the wait drives the kernel or gives the baton away. Completions
- * report here under a pool lock ({@link #left}) and wake the waiters only when somebody waits and one of
+ * report here under a pool lock ({@link #leftLocked}) and wake the waiters only when somebody waits and one of
  * their conditions can have become true; waking takes no lock.
  */
 final class WorkqueueFlush {
@@ -35,12 +35,13 @@ final class WorkqueueFlush {
 
     /**
      * An item of color {@code color} left {@code pwq} (it ran, or was cancelled); its counters are already
-     * updated. Under the pool lock. Wakes waiters only when one of their conditions can have become true: a
+     * updated. LOCKING: the pool lock, held by the caller (asserted). Wakes waiters only when one of their conditions can have become true: a
      * flush color of this pool-workqueue emptied (flush_workqueue, drain), its last active item ended
      * (freeze), or some thread waits for an item's instance (flush_work, cancel-sync: any completion may be its
      * own). A streaming workqueue with a flusher waiting then wakes it once, not once per item.
      */
-    void left(PoolWorkqueue pwq, int color) {
+    void leftLocked(PoolWorkqueue pwq, int color) {
+        assert pwq.pool.lockHeld();
         if (machine.hasWaiters() && (pwq.inFlight[color] == 0 || pwq.nrActive == 0 || itemWaiters.get() > 0)) {
             machine.wakeWaiters();
         }
@@ -98,7 +99,7 @@ final class WorkqueueFlush {
                 if (w.pwq != null) {
                     continue;
                 }
-                Worker running = pool.findWorkerExecuting(w);
+                Worker running = pool.findWorkerExecutingLocked(w);
                 if (running != null) {
                     return running.currentSeq;
                 }
@@ -206,7 +207,7 @@ final class WorkqueueFlush {
         for (PoolWorkqueue pwq : distinct(wq)) {
             pwq.pool.lock();
             try {
-                n += pwq.inFlight[color];
+                n += pwq.inFlightLocked(color);
             } finally {
                 pwq.pool.unlock();
             }
@@ -220,7 +221,7 @@ final class WorkqueueFlush {
         for (PoolWorkqueue pwq : distinct(wq)) {
             pwq.pool.lock();
             try {
-                n += pwq.totalInFlight();
+                n += pwq.totalInFlightLocked();
             } finally {
                 pwq.pool.unlock();
             }
@@ -277,7 +278,7 @@ final class WorkqueueFlush {
 
     /**
      * Waits until {@code done} holds; {@code forItem}: the condition is about one item's instance, which every
-     * completion may end (see {@link #left}).
+     * completion may end (see {@link #leftLocked}).
      */
     private void waitUntil(BooleanSupplier done, String what, boolean forItem) {
         if (done.getAsBoolean()) {

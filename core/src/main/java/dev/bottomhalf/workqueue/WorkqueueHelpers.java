@@ -91,7 +91,7 @@ final class WorkqueueHelpers {
         if (pool != null) {
             pool.lock();
             try {
-                if (pool.findWorkerExecuting(w) != null) {
+                if (pool.findWorkerExecutingLocked(w) != null) {
                     ret |= Work.WORK_BUSY_RUNNING;
                 }
             } finally {

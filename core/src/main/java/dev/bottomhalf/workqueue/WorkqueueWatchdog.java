@@ -17,7 +17,7 @@ import dev.bottomhalf.internal.wiring.Subsystems;
  *
  * <p>Implementation notes: it only reads the pools and workqueues it is given — each pool's state under that
  * pool's lock, one pool at a time — and calls nothing back. {@link #armWatchdog} is called by
- * {@code Workqueues.activate} under a pool lock; it takes only the watchdog timer's monitor (and the timer
+ * {@link WorkerPool#insertWorkLocked} under a pool lock; it takes only the watchdog timer's monitor (and the timer
  * base's lock through {@link Timers}), never a pool lock. The watchdog timer itself takes each pool's lock in
  * turn and arms itself again (under the timer's monitor, no pool lock held) while any pool has items.
  */
@@ -160,11 +160,11 @@ final class WorkqueueWatchdog {
             PoolWorkqueue pwq = wq.pwqs[i];
             pwq.pool.lock();
             try {
-                if (pwq.totalInFlight() == 0) {
+                if (pwq.totalInFlightLocked() == 0) {
                     continue;
                 }
                 pwqLines.append("  pwq ").append(pwq.pool.id).append(": ").append(pwq.pool.describe())
-                        .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlight() + 1)
+                        .append(" active=").append(pwq.nrActive).append(" refcnt=").append(pwq.totalInFlightLocked() + 1)
                         .append('\n');
                 StringBuilder inFlight = new StringBuilder();
                 for (Worker w : pwq.pool.workers) {
@@ -213,7 +213,7 @@ final class WorkqueueWatchdog {
                 mayday += pwq.statMayday;
                 rescued += pwq.statRescued;
                 total += pwq.statTotal;
-                inFlight += pwq.totalInFlight();
+                inFlight += pwq.totalInFlightLocked();
                 runNs += pwq.statRunNs;
                 cpuIntensive += pwq.statCpuIntensive;
                 cmw += pwq.statCmWakeups;

@@ -43,13 +43,17 @@ import dev.bottomhalf.time.Timers;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>Parts: this class holds the workqueues and every operation on items (queueing, delayed work, cancel
- * and disable, {@code max_active} and the freezer). The worker pools and what their workers do — running
- * items, concurrency management, BH rounds, idle-worker retirement, maydays and rescuers — are in
- * {@code WorkerPools}; flushing, draining and every wait for items to finish in {@code WorkqueueFlush}; the
- * lockup watchdog, the dumps and the monitor's statistics in {@code WorkqueueWatchdog}. Calls go from here
- * to those three; {@code WorkerPools} calls back only
- * {@code decInFlight} (when an item has run) and {@link #queue} / {@link #queueOn} (the idle-cull item).</li>
+ * <li>Parts (docs/subsystems/workqueue.md, "Structure: who owns what"): this class is the public routing — the
+ * Java API and what the {@code linux} facade calls, {@code __queue_work}'s choice of pool-workqueue and path,
+ * the retry loop of {@code try_to_grab_pending}, and what is workqueue-wide ({@code alloc}/{@code destroy},
+ * the system workqueues, {@code max_active}, the freezer, {@code Kernel.close}'s walks). Under a pool lock,
+ * {@code PoolWorkqueue} does an item's accounting (color, in flight, {@code max_active}) and
+ * {@code WorkerPool} puts it on the worklist and kicks; what workers do — running items, concurrency
+ * management, BH rounds, idle-worker retirement, maydays and rescuers — is in {@code WorkerPools}; flushing,
+ * draining and every wait for items to finish in {@code WorkqueueFlush}; the lockup watchdog, the dumps and
+ * the monitor's statistics in {@code WorkqueueWatchdog}. Calls go from here down; nothing calls back, except
+ * the idle timer queueing its cull item through the public {@link #queue} / {@link #queueOn}, as the kernel's
+ * {@code idle_worker_timeout} does.</li>
  * <li>Queueing ({@code __queue_work}): PENDING is claimed with one CAS that also refuses disabled items;
  * the item is linked under its pool's lock, on the worklist if its pool-workqueue has an active slot, on
  * the inactive list otherwise; the pool is kicked (an idle worker woken, a worker created, or the BH
@@ -59,7 +63,7 @@ import dev.bottomhalf.time.Timers;
  * (non-reentrancy); a pool never lets two of its workers run the same item (the second is moved to the
  * first's scheduled list).</li>
  * <li>PENDING is cleared under the pool lock just before the function is called
- * ({@code WorkerPools.processOne}), so a queue attempt during execution queues exactly one more
+ * ({@code WorkerPool.processOneBeginLocked}), so a queue attempt during execution queues exactly one more
  * execution.</li>
  * <li>Flushing: {@code flush_work} waits for the item's last queued (or running) instance by sequence
  * number; {@code flush_workqueue} by flush color (16 colors, as the kernel). Waits are reported instead of
@@ -124,10 +128,10 @@ public final class Workqueues {
         this.destroyedQueueing = reports.limiter("__queue_work");
         this.tracing = machine.tracing();
         this.stepped = machine.stepped();
-        this.pools = new WorkerPools(this, machine, softirqs, timers);
+        this.pools = new WorkerPools(this, machine, softirqs, timers, workqueues);
         this.flushing = new WorkqueueFlush(machine, pools);
         this.helpers = new WorkqueueHelpers(this, machine, pools, timers);
-        this.watchdog = new WorkqueueWatchdog(machine, timers, pools.allPools(), workqueues);
+        this.watchdog = pools.watchdog();
         Subsystems.tasklet().installBhWork(tasklets, pools::bhWorker);
 
         systemWq = alloc("events", 0, 0);
@@ -139,11 +143,6 @@ public final class Workqueues {
         systemFreezablePowerEfficientWq = alloc("events_freezable_pwr_efficient", WQ_FREEZABLE | WQ_POWER_EFFICIENT, 0);
         systemBhWq = alloc("events_bh", WQ_BH, 0);
         systemBhHighpriWq = alloc("events_bh_highpri", WQ_BH | WQ_HIGHPRI, 0);
-    }
-
-    /** The pools and their workers (a {@link Rescuer}'s thread runs {@link WorkerPools#rescue}). */
-    WorkerPools pools() {
-        return pools;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -208,12 +207,12 @@ public final class Workqueues {
             wq = new Workqueue(this, name, flags, maxActive, pwqs);
             for (int cpu = 0; cpu < pwqs.length; cpu++) {
                 WorkerPool pool = pools.perCpuPool(cpu, highpri, (flags & WQ_BH) != 0);
-                pwqs[cpu] = new PoolWorkqueue(wq, pool);
+                pwqs[cpu] = new PoolWorkqueue(wq, pool, flushing);
             }
         } else {
             pwqs = new PoolWorkqueue[1];
             wq = new Workqueue(this, name, flags, maxActive, pwqs);
-            pwqs[0] = new PoolWorkqueue(wq, pools.unboundPool(highpri));
+            pwqs[0] = new PoolWorkqueue(wq, pools.unboundPool(highpri), flushing);
         }
         if ((flags & WQ_MEM_RECLAIM) != 0) {
             ExecutionContext rctx = machine.newContext(ExecutionContext.Role.WORKER, "kworker/R-" + name, machine.cpu(0));
@@ -451,7 +450,13 @@ public final class Workqueues {
         }
     }
 
-    /** {@code __queue_work}: the caller owns PENDING. */
+    /**
+     * {@code __queue_work}: the caller owns PENDING. Refuses a draining or destroyed workqueue (unless the item
+     * is chained from it), picks the pool-workqueue (the CPU's, or — non-reentrancy — the pool still running
+     * the item) and the path: without the lock ({@link #queueWithoutLock}), or under the pool lock through
+     * {@link PoolWorkqueue#queueLocked} and {@link WorkerPool#kickLocked}. Context: any. LOCKING: none held;
+     * takes one pool lock (briefly the item's last pool first, for the non-reentrancy look-up).
+     */
     private void insert(int reqCpu, Workqueue wq, Work w) {
         ExecutionContext ctx = machine.current();
         if ((wq.draining > 0 || wq.destroyed) && !isChained(ctx, wq)) {
@@ -475,7 +480,7 @@ public final class Workqueues {
         }
         if (last != null && last != pool && !wq.isOrdered()) {
             last.lock();
-            Worker worker = last.findWorkerExecuting(w);
+            Worker worker = last.findWorkerExecutingLocked(w);
             if (worker != null && worker.currentPwq != null && worker.currentPwq.wq == wq) {
                 pwq = worker.currentPwq;
                 pool = last;
@@ -490,7 +495,7 @@ public final class Workqueues {
         try {
             w.pwq = pwq;
             traceQueueWork(reqCpu, pool.cpu >= 0 ? pool.cpu : cpu, wq, w);
-            create = acceptQueued(pool, w) && pools.kickLocked(pool, ctx);
+            create = pwq.queueLocked(w) && pool.kickLocked(ctx);
         } finally {
             pool.unlock();
         }
@@ -502,38 +507,18 @@ public final class Workqueues {
     /**
      * {@code __queue_work} without the pool lock, for a per-CPU, concurrency-managed pool in threaded mode
      * when the item last ran in that same pool (or never ran): the item is pushed on the pool's incoming list
-     * and the next holder of the pool lock does the rest ({@link #acceptQueued}). Every path that looks at the
+     * and the next holder of the pool lock does the rest ({@link PoolWorkqueue#queueLocked}); the pool sees to
+     * it that someone takes the lock soon ({@link WorkerPool#queueWithoutLock}). Every path that looks at the
      * pool takes its lock first, so every operation that follows this call — a cancel, a flush, a worker
-     * looking for work — finds the item queued.
-     *
-     * <p>What remains is the kick: someone must take the lock soon. Only the producer that made the incoming
-     * list non-empty checks; later producers until the next drain ride on it. The item is watched, and the
-     * producer leaves without the lock, when
-     * <ul>
-     * <li>a worker of the pool is running and the per-tick concurrency check is armed: the running worker
-     * takes the lock when its item ends, and the check on the next tick when it hogs or blocks; or</li>
-     * <li>no worker is running and an idle worker is polling ({@code idleSpinners}): it sees the list
-     * non-empty and takes the lock.</li>
-     * </ul>
-     * Otherwise the producer kicks the pool ({@code WorkerPools.kickForIncoming}: wake the most recently idled
-     * worker or create one; under the lock but without draining, so the producers that push until that worker
-     * runs find the list non-empty and ride on this kick). The race
-     * with a worker that stops running or stops polling just after the producer looked is closed by ordering:
-     * the producer pushes (a full fence), then reads; the worker publishes its change (a volatile write or
-     * CAS), then drains — so one of them sees the other. Unbound, BH, ordered and freezable workqueues, items
-     * that last ran in another pool (non-reentrancy), and stepped mode take the locked path.
+     * looking for work — finds the item queued. Unbound, BH, ordered and freezable workqueues, items that last
+     * ran in another pool (non-reentrancy), and stepped mode take the locked path. Context: any; the caller
+     * owns PENDING. LOCKING: none held, none taken unless the pool must be kicked.
      */
     private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w) {
         WorkerPool pool = pwq.pool;
         w.pwq = pwq;
         traceQueueWork(reqCpu, cpu, wq, w);
-        if (!pool.incoming.push(w)) {
-            return; // the producer that made the list non-empty saw to it being drained
-        }
-        boolean watched = pool.nrRunningSnapshot > 0 ? pool.cmCheckArmed : pool.idleSpinners.get() > 0;
-        if (!watched) {
-            pools.kickForIncoming(pool);
-        }
+        pool.queueWithoutLock(w);
     }
 
     /** The {@code workqueue_queue_work} tracepoint. */
@@ -543,64 +528,6 @@ public final class Workqueues {
                     + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
                     + " cpu=" + cpu);
         }
-    }
-
-    /**
-     * The part of {@code __queue_work} done under {@code pool}'s lock for an item whose pool-workqueue
-     * ({@code w.pwq}) is set: the flush color, the in-flight count and the sequence number, then the worklist
-     * or the inactive list. Called by {@link #insert}, and by the holder of the lock as it drains the items
-     * queued without it ({@link #queueWithoutLock}). The caller kicks if needed.
-     *
-     * @return true if the item went on the worklist (the pool may need a kick)
-     */
-    boolean acceptQueued(WorkerPool pool, Work w) {
-        PoolWorkqueue pwq = w.pwq;
-        Workqueue wq = pwq.wq;
-        int color = wq.workColor;
-        w.color = color;
-        pwq.inFlight[color]++;
-        w.queuedSeq = w.queuedSeq + 1;
-        w.lastPool = pool;
-        w.lastWq = wq;
-        if (pwq.inactive.isEmpty() && pwq.nrActive < effectiveMaxActive(wq)) {
-            activate(pwq, w);
-            return true;
-        }
-        w.inactive = true;
-        pwq.inactive.addTail(w);
-        return false;
-    }
-
-    /** Puts {@code w} on its pool's worklist, taking an active slot. Under the pool lock. */
-    private void activate(PoolWorkqueue pwq, Work w) {
-        pwq.nrActive++;
-        w.inactive = false;
-        if (pwq.pool.worklist.isEmpty()) {
-            pwq.pool.watchdogTs = machine.jiffies();
-            watchdog.armWatchdog();
-        }
-        pwq.pool.worklist.addTail(w);
-        if (tracing.on(Tracepoint.WORKQUEUE_ACTIVATE_WORK)) {
-            tracing.emit(Tracepoint.WORKQUEUE_ACTIVATE_WORK, "work struct " + w.name());
-        }
-    }
-
-    /**
-     * {@code pwq_dec_nr_in_flight}: an item of color {@code color} left its pool-workqueue (done, or
-     * cancelled); frees its active slot and activates the first inactive item. Under the pool lock; called by
-     * {@link #grabPending} and, when an item has run, by {@code WorkerPools.processOne}.
-     */
-    void decInFlight(PoolWorkqueue pwq, int color, boolean wasActive) {
-        pwq.inFlight[color]--;
-        if (wasActive) {
-            pwq.nrActive--;
-            Work next = pwq.inactive.first();
-            if (next != null && pwq.nrActive < effectiveMaxActive(pwq.wq)) {
-                pwq.inactive.remove(next);
-                activate(pwq, next);
-            }
-        }
-        flushing.left(pwq, color);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -727,7 +654,7 @@ public final class Workqueues {
         return true;
     }
 
-    /** {@code __queue_delayed_work}: the caller owns PENDING. */
+    /** {@code __queue_delayed_work}: the caller owns PENDING. Any context. LOCKING: none held; the timer's own. */
     private void queueDelayedOwned(int cpu, Workqueue wq, DelayedWork dw, long delay) {
         ensureTimer(dw);
         if (delay <= 0) {
@@ -766,20 +693,15 @@ public final class Workqueues {
 
     /**
      * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
-     * which waits for it after refusing new work; a snapshot (each pool under its lock).
+     * which waits for it after refusing new work; a snapshot (each pool under its lock). LOCKING: takes each
+     * pool lock in turn ({@link WorkerPool#idleLocked}).
      */
     boolean idleForClose() {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
-                if (!pool.worklist.isEmpty() || !pool.incoming.isEmpty()
-                        || (pool.bhWorker != null && pool.bhWorker.currentWork != null)) {
+                if (!pool.idleLocked()) {
                     return false;
-                }
-                for (Worker worker : pool.workers) {
-                    if (worker.currentWork != null || !worker.scheduled.isEmpty()) {
-                        return false;
-                    }
                 }
             } finally {
                 pool.unlock();
@@ -823,7 +745,8 @@ public final class Workqueues {
 
     /**
      * {@code cancel_work} of every item still queued, waiting over max_active or assigned to a worker that
-     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped.
+     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped. LOCKING: takes each pool
+     * lock in turn to copy the lists ({@link WorkerPool#copyQueuedLocked}), then cancels with none held.
      *
      * @return the names of the items cancelled
      */
@@ -832,10 +755,7 @@ public final class Workqueues {
         for (WorkerPool pool : pools.allPools()) {
             pool.lock();
             try {
-                pool.worklist.copyTo(queued);
-                for (Worker worker : pool.workers) {
-                    worker.scheduled.copyTo(queued);
-                }
+                pool.copyQueuedLocked(queued);
             } finally {
                 pool.unlock();
             }
@@ -859,7 +779,7 @@ public final class Workqueues {
         return cancelled;
     }
 
-    /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. */
+    /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. Context: the timer (softirq). */
     private void delayedWorkTimerFn(DelayedWork dw) {
         dw.wq.armedDelayed.decrementAndGet();
         insert(dw.cpu, dw.wq, dw.work);
@@ -1097,8 +1017,10 @@ public final class Workqueues {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * {@code try_to_grab_pending}: takes PENDING away from whoever holds it, unlinking a queued item or
-     * stopping its delay timer.
+     * {@code try_to_grab_pending}: takes PENDING away from whoever holds it, unlinking a queued item
+     * ({@link PoolWorkqueue#grabQueuedLocked}) or stopping its delay timer; retries while another thread is
+     * between claiming PENDING and linking the item. Context: any. LOCKING:
+     * none held; takes the item's pool lock per attempt.
      *
      * @return 1 if it was pending (and is no longer queued or armed), 0 if it was idle; either way the
      *         caller now owns PENDING
@@ -1117,18 +1039,7 @@ public final class Workqueues {
                 WorkerPool pool = pwq.pool;
                 pool.lock();
                 try {
-                    if (w.pwq == pwq && w.list != null) {
-                        boolean active = !w.inactive;
-                        w.list.remove(w);
-                        w.pwq = null;
-                        // A flush waiting for the removed instance is done with it — but only once an older
-                        // instance that still runs (necessarily in this pool: non-reentrancy) has finished.
-                        if (pool.findWorkerExecuting(w) != null) {
-                            w.cancelledSeq = w.queuedSeq;
-                        } else if (w.doneSeq < w.queuedSeq) {
-                            w.doneSeq = w.queuedSeq;
-                        }
-                        decInFlight(pwq, w.color, active);
+                    if (pwq.grabQueuedLocked(w)) {
                         return 1;
                     }
                 } finally {
@@ -1388,13 +1299,6 @@ public final class Workqueues {
     // max_active and the freezer
     // ------------------------------------------------------------------------------------------
 
-    private volatile boolean frozen;
-
-    /** The limit in force: 0 for a freezable workqueue while the system is frozen. */
-    private int effectiveMaxActive(Workqueue wq) {
-        return frozen && (wq.flags & WQ_FREEZABLE) != 0 ? 0 : wq.maxActive;
-    }
-
     /**
      * {@code workqueue_set_max_active(wq, max_active)}: clamped as at allocation; raising it activates waiting
      * items at once. Refused with the kernel's WARN for BH and ordered workqueues.
@@ -1419,22 +1323,19 @@ public final class Workqueues {
         activateWaiting(wq);
     }
 
-    /** Moves inactive items of {@code wq} to their worklists while slots allow, and kicks the pools. */
+    /**
+     * Moves inactive items of {@code wq} to their worklists while slots allow, and kicks the pools. Any
+     * context. LOCKING: takes each pool lock in turn ({@link PoolWorkqueue#activateInactiveLocked}).
+     */
     private void activateWaiting(Workqueue wq) {
         ExecutionContext ctx = machine.current();
         for (PoolWorkqueue pwq : wq.pwqs) {
             boolean create = false;
             pwq.pool.lock();
             try {
-                Work next;
-                boolean any = false;
-                while ((next = pwq.inactive.first()) != null && pwq.nrActive < effectiveMaxActive(wq)) {
-                    pwq.inactive.remove(next);
-                    activate(pwq, next);
-                    any = true;
-                }
+                boolean any = pwq.activateInactiveLocked();
                 if (any) {
-                    create = pools.kickLocked(pwq.pool, ctx);
+                    create = pwq.pool.kickLocked(ctx);
                 }
             } finally {
                 pwq.pool.unlock();
@@ -1453,7 +1354,7 @@ public final class Workqueues {
     public void freeze() {
         machine.checkOpen();
         machine.current().mightSleep("freeze_workqueues_begin");
-        frozen = true;
+        pools.freezing(true);
         flushing.waitUntil(() -> {
             for (Workqueue wq : workqueues) {
                 if ((wq.flags & WQ_FREEZABLE) != 0 && activeItems(wq) > 0) {
@@ -1467,7 +1368,7 @@ public final class Workqueues {
     /** {@code thaw_workqueues}: freezable workqueues get their {@code max_active} back and run what waited. */
     public void thaw() {
         machine.checkOpen();
-        frozen = false;
+        pools.freezing(false);
         for (Workqueue wq : workqueues) {
             if ((wq.flags & WQ_FREEZABLE) != 0) {
                 activateWaiting(wq);
@@ -1481,9 +1382,10 @@ public final class Workqueues {
      * @return true between {@link #freeze()} and {@link #thaw()}
      */
     public boolean isFrozen() {
-        return frozen;
+        return pools.freezing();
     }
 
+    /** Items of {@code wq} active now, over its pool-workqueues. LOCKING: takes each pool lock in turn. */
     private int activeItems(Workqueue wq) {
         int n = 0;
         for (PoolWorkqueue pwq : wq.pwqs) {

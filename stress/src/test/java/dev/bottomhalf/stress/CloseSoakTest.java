@@ -333,7 +333,8 @@ class CloseSoakTest {
         }
         for (StackTraceElement f : t.getStackTrace()) {
             String m = f.getMethodName();
-            if (m.equals("armWatchdog") || m.equals("armCmCheck") || m.equals("armIdleTimer") || m.equals("drainIncoming")) {
+            if (m.equals("armWatchdog") || m.equals("armCmCheckLocked") || m.equals("armIdleTimer")
+                    || m.equals("drainIncomingLocked")) {
                 return true;
             }
         }
