@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
@@ -72,11 +73,16 @@ class ReadmeExamplesTest {
     }
 
     @Test
-    void shortExample_drainsEveryPacket_andProcInterruptsCountsOneInterruptPerBurstOnCpu0() {
+    void shortExample_drainsEveryPacket_andProcInterruptsCountsEveryInterruptOnCpu0() {
         String out = printedBy(ReadmeExamples::shortExample);
-        assertTrue(out.startsWith("1000 packets, 32 interrupts\n"), out);
-        assertTrue(Pattern.compile("(?m)^ *24: +32 +0 +.*eth0-rx-0$").matcher(out).find(),
-                "the 32 interrupts of line 24 all on CPU 0:\n" + out);
+        Matcher first = Pattern.compile("^1000 packets, (\\d+) interrupts\n").matcher(out);
+        assertTrue(first.find(), out);
+        int interrupts = Integer.parseInt(first.group(1));
+        // One interrupt per burst of 32, or fewer: a burst that lands while NET_RX still drains the previous one
+        // is drained by that pass, and the card's next assert finds the line still latched (edge: one latch).
+        assertTrue(interrupts >= 1 && interrupts <= 32, "1..32 interrupts for 32 bursts:\n" + out);
+        assertTrue(Pattern.compile("(?m)^ *24: +" + interrupts + " +0 +.*eth0-rx-0$").matcher(out).find(),
+                "the " + interrupts + " interrupts of line 24 all on CPU 0:\n" + out);
     }
 
     @Test
