@@ -83,6 +83,8 @@ public final class UdpDevice implements AutoCloseable {
     private final Napi napi;
     private final IrqController irqs;
     private final List<UdpRxQueue> queues = new ArrayList<>();
+    /** The queues as an array, for the selector thread's loop (no iterator). */
+    private final UdpRxQueue[] queueArray;
     private final Selector selector;
     private final boolean reusePort;
     private final Consumer<SelectionKey> onReady;
@@ -142,6 +144,7 @@ public final class UdpDevice implements AutoCloseable {
             throw e;
         }
         this.reusePort = reuse;
+        this.queueArray = queues.toArray(new UdpRxQueue[0]);
     }
 
     /** {@code ndo_open}: NAPI instances added and enabled, lines requested and routed, the card started. */
@@ -370,7 +373,7 @@ public final class UdpDevice implements AutoCloseable {
     private void runCard() {
         try {
             while (running) {
-                for (UdpRxQueue q : queues) {
+                for (UdpRxQueue q : queueArray) {
                     int want = q.armed() ? SelectionKey.OP_READ : 0;
                     if (q.key.interestOps() != want) {
                         q.key.interestOps(want);

@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.Test;
@@ -168,6 +169,74 @@ class UdpDeviceTest {
         assertEquals(interrupts, kernel.irqs().count(LINE, 1), "each assertion is one interrupt taken on CPU 1");
         dev.close();
         closeAll(senders);
+    }
+
+    /**
+     * What the receive path allocates per datagram from one sender, measured on the threads that run it: the CPU's
+     * {@code cpu/1} and {@code ksoftirqd/1} (top half, NET_RX, the poll's {@code DatagramChannel.receive} into a
+     * pooled direct buffer; the JDK returns its cached sender address while the sender stays the same) and the
+     * selector thread (per interrupt, not per datagram). After a warm-up; printed, and the CPU side asserted.
+     */
+    @Test
+    void receivePath_fromOneSender_allocatesNothingPerDatagram() throws Exception {
+        Kernel kernel = kernels.kernel();
+        AtomicLong count = new AtomicLong();
+        UdpDevice dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").irq(LINE).cpus(1)
+                .receiveBufferBytes(RCVBUF).receiver(d -> {
+                    count.setRelease(count.getPlain() + 1); // one poll at a time: a single writer
+                    return true;
+                }).open();
+        List<Thread> cpuSide = KernelExtension.runtimeThreads(kernel).stream()
+                .filter(t -> t.getName().endsWith("/1")).toList();
+        assertEquals(2, cpuSide.size(), cpuSide.toString());
+        try (DatagramChannel s = sender()) {
+            int window = window(dev, 1000);
+            InetSocketAddress to = dev.localAddress();
+            int warmUp = 30_000;
+            int measured = 50_000;
+            pump(s, to, window, count, 0, warmUp);
+            long[] before = {allocatedBytes(cpuSide.get(0).threadId()),
+                allocatedBytes(cpuSide.get(1).threadId()),
+                allocatedBytes(dev.cardThread().threadId())};
+            long interruptsBefore = dev.interrupts();
+            long startNs = System.nanoTime();
+            pump(s, to, window, count, warmUp, warmUp + measured);
+            long elapsedNs = System.nanoTime() - startNs;
+            long cpuBytes = allocatedBytes(cpuSide.get(0).threadId()) - before[0]
+                    + allocatedBytes(cpuSide.get(1).threadId()) - before[1];
+            long cardBytes = allocatedBytes(dev.cardThread().threadId()) - before[2];
+            long interrupts = dev.interrupts() - interruptsBefore;
+            System.out.printf("UdpDeviceTest allocation: %d datagrams in %.1f ms (%.0f/s, sender-bound, windows of"
+                    + " %d); cpu/1+ksoftirqd/1 %d B (%.3f B/datagram); selector thread %d B over %d interrupts"
+                    + " (%.1f B/interrupt)%n", measured, elapsedNs / 1e6, measured * 1e9 / elapsedNs, window, cpuBytes,
+                    (double) cpuBytes / measured, cardBytes, interrupts, interrupts == 0 ? 0.0
+                            : (double) cardBytes / interrupts);
+            assertTrue(cpuBytes < measured, cpuBytes + " B on the CPU side for " + measured + " datagrams: at least"
+                    + " one allocation per datagram");
+        }
+        dev.close();
+    }
+
+    /** {@code com.sun.management.ThreadMXBean.getThreadAllocatedBytes(threadId)} (through reflection). */
+    private static long allocatedBytes(long threadId) throws ReflectiveOperationException {
+        java.lang.reflect.Method m = Class.forName("com.sun.management.ThreadMXBean")
+                .getMethod("getThreadAllocatedBytes", long.class);
+        return (long) m.invoke(java.lang.management.ManagementFactory.getThreadMXBean(), threadId);
+    }
+
+    /** Sends 16-byte datagrams {@code from} .. {@code until - 1} in windows, each awaited through {@code count}. */
+    private static void pump(DatagramChannel s, InetSocketAddress to, int window, AtomicLong count, int from,
+                             int until) throws IOException {
+        ByteBuffer b = ByteBuffer.allocateDirect(16);
+        for (int sent = from; sent < until; ) {
+            int end = Math.min(until, sent + window);
+            for (; sent < end; sent++) {
+                b.clear();
+                s.send(b, to);
+            }
+            long want = sent;
+            awaitTrue(() -> count.getAcquire() == want, "datagrams received: " + count.get() + " of " + want);
+        }
     }
 
     @Test
