@@ -89,7 +89,7 @@ public final class UdpDevice implements AutoCloseable {
     private final boolean reusePort;
     private final Consumer<SelectionKey> onReady;
     private volatile boolean running = true;
-    private Thread card;
+    private volatile Thread card;
     private boolean closed; // guarded by this
 
     private UdpDevice(Builder b) throws IOException {

@@ -153,6 +153,36 @@ class UdpDeviceTest {
     }
 
     @Test
+    void threadedDevice_everyDatagramReceivedOnce_inTheQueuesNapiKthread_withBhDisabled() throws Exception {
+        Kernel kernel = kernels.kernel();
+        AtomicIntegerArray seen = new AtomicIntegerArray(2000);
+        Semaphore received = new Semaphore(0);
+        List<String> wrong = new CopyOnWriteArrayList<>();
+        UdpDevice dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").irq(LINE).cpus(1)
+                .receiveBufferBytes(RCVBUF).receiver(d -> {
+                    ExecutionContext ctx = ExecutionContext.currentOrNull();
+                    String t = Thread.currentThread().getName();
+                    if (ctx == null || !ctx.inSoftirq() || ctx.inServingSoftirq()
+                            || !t.equals("napi/udp0-" + d.queue().napi().napiId())) {
+                        wrong.add(t + " " + ctx);
+                    }
+                    seen.incrementAndGet(d.data().getInt(0));
+                    received.release();
+                    return true;
+                }).open();
+        kernel.napi().setThreaded(dev.netDevice(), true);
+        List<DatagramChannel> senders = List.of(sender(), sender());
+        send(dev, senders, 2000, window(dev, 500), received);
+        for (int i = 0; i < 2000; i++) {
+            assertEquals(1, seen.get(i), "datagram " + i);
+        }
+        assertEquals(List.of(), wrong);
+        dev.close();
+        assertEquals(null, dev.queues().get(0).napi().thread(), "netif_napi_del stopped the kthread");
+        closeAll(senders);
+    }
+
+    @Test
     void burst_ofTenThousandSmallDatagrams_takesFewerInterruptsThanDatagrams() throws Exception {
         Kernel kernel = kernels.kernel();
         Recorder r = new Recorder(10_000);
