@@ -92,12 +92,14 @@ class UdpDeviceTest {
 
     /**
      * Sends datagrams 0 .. count-1 (a 4-byte sequence number each) round-robin from {@code senders}, in tight
-     * loops of at most {@code window}, waiting after each until the receiver has them all.
+     * loops of at most {@code window}, waiting after each until the receiver has them all (one permit each) and
+     * the device has counted them ({@code rx_packets + rx_dropped}).
      */
     private static void send(UdpDevice dev, List<DatagramChannel> senders, int count, int window, Semaphore received)
             throws Exception {
         InetSocketAddress to = dev.localAddress();
         ByteBuffer b = ByteBuffer.allocateDirect(4);
+        long base = dev.rxPackets() + dev.rxDropped();
         for (int start = 0; start < count; start += window) {
             int end = Math.min(count, start + window);
             for (int i = start; i < end; i++) {
@@ -108,6 +110,10 @@ class UdpDeviceTest {
             assertTrue(received.tryAcquire(end - start, TIMEOUT_S, TimeUnit.SECONDS),
                     "datagrams " + start + ".." + (end - 1) + " not all received: " + received.availablePermits()
                             + " of them; device " + dev.queues());
+            // The receiver has returned for each, and the poll has counted it (after the receiver's permit).
+            long counted = base + end;
+            awaitTrue(() -> dev.rxPackets() + dev.rxDropped() == counted, "datagrams counted: "
+                    + (dev.rxPackets() + dev.rxDropped() - base) + " of " + end);
         }
     }
 
@@ -288,12 +294,15 @@ class UdpDeviceTest {
         List<Integer> accepted = new CopyOnWriteArrayList<>();
         UdpDevice dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").irq(LINE).receiver(d -> {
             int seq = d.data().getInt(0);
-            calls.release();
-            if (seq % 2 == 1) {
-                throw new IllegalArgumentException("bad " + seq);
+            try {
+                if (seq % 2 == 1) {
+                    throw new IllegalArgumentException("bad " + seq);
+                }
+                accepted.add(seq);
+                return true;
+            } finally {
+                calls.release();
             }
-            accepted.add(seq);
-            return true;
         }).open();
         List<DatagramChannel> senders = List.of(sender());
         send(dev, senders, 8, 8, calls);
