@@ -42,6 +42,9 @@ import dev.bottomhalf.time.Jiffies;
  * <li>Waits ({@code napi_disable}) go through the machine's one wait ({@code Machine.waitUntil}): they drive the
  * kernel in stepped mode, park in threaded mode, and fail with {@code IllegalStateException} when the kernel
  * closes; every SCHED clear wakes them.</li>
+ * <li>Socket-backed devices ({@link UdpDevice}) are kept in a concurrent set from their open to their close: when the
+ * kernel starts refusing work their selector threads are told to stop, and the close's sweep
+ * ({@code discardForClose}) joins them and closes their channels.</li>
  * </ul>
  */
 public final class Napi {

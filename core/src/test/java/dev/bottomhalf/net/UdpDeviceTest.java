@@ -147,7 +147,9 @@ class UdpDeviceTest {
         r.assertEachOnce();
         assertEquals(4096, dev.rxPackets());
         for (UdpRxQueue q : dev.queues()) {
-            assertTrue(q.rxPackets() > 0, q + " received nothing");
+            if (System.getProperty("os.name").equals("Linux")) { // Linux hashes the senders over the sockets
+                assertTrue(q.rxPackets() > 0, q + " received nothing");
+            }
             assertEquals(q.interrupts(), kernel.irqs().count(q.irq(), q.cpu()), q + ": its interrupts on its CPU");
         }
         assertEquals(0, dev.rxDropped() + dev.rxMissedErrors());
