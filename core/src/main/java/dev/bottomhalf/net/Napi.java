@@ -42,6 +42,9 @@ import dev.bottomhalf.time.Jiffies;
  * <li>Waits ({@code napi_disable}) go through the machine's one wait ({@code Machine.waitUntil}): they drive the
  * kernel in stepped mode, park in threaded mode, and fail with {@code IllegalStateException} when the kernel
  * closes; every SCHED clear wakes them.</li>
+ * <li>Socket-backed devices ({@link UdpDevice}) are kept in a concurrent set from their open to their close: when the
+ * kernel starts refusing work their selector threads are told to stop, and the close's sweep
+ * ({@code discardForClose}) joins them and closes their channels.</li>
  * </ul>
  */
 public final class Napi {
@@ -69,6 +72,8 @@ public final class Napi {
     private final Map<Integer, NapiStruct> byId = new ConcurrentHashMap<>();
     /** Every listed instance, for the close. */
     private final Set<NapiStruct> listed = ConcurrentHashMap.newKeySet();
+    /** The open socket-backed devices, whose cards and channels the kernel's close stops and closes. */
+    private final Set<UdpDevice> devices = ConcurrentHashMap.newKeySet();
     private int lastNapiId;
     /** This object's copy of the machine's refusing state, read by {@code napi_schedule_prep}. */
     private volatile boolean refusing;
@@ -96,7 +101,12 @@ public final class Napi {
         for (int i = 0; i < softnet.length; i++) {
             softnet[i] = new SoftnetData(i);
         }
-        machine.onRefusing(() -> refusing = true);
+        machine.onRefusing(() -> {
+            refusing = true;
+            for (UdpDevice d : devices) {
+                d.stopCardForClose(); // no more interrupts from the sockets: the close drains what was taken
+            }
+        });
         this.lastNapiId = machine.cpuCount(); // MIN_NAPI_ID is NR_CPUS + 1: ids never look like CPU numbers
         softirqs.open(SoftirqVector.NET_RX, this::netRxAction);
     }
@@ -847,6 +857,43 @@ public final class Napi {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Socket-backed devices
+    // ------------------------------------------------------------------------------------------
+
+    /** The kernel's reports, for the devices of this package. */
+    Reports reports() {
+        return reports;
+    }
+
+    /** The kernel's CPU count, for the devices' default routing. */
+    int cpuCount() {
+        return softnet.length;
+    }
+
+    /** Whether the kernel's close has begun (its calls refuse). */
+    boolean kernelClosing() {
+        return refusing;
+    }
+
+    /** Fails when the kernel is closed, before a device opens sockets. */
+    void checkOpenForDevice() {
+        machine.checkOpen();
+    }
+
+    /** Keeps an open device for the close; a device opened while the close begins is stopped at once. */
+    void attachDevice(UdpDevice d) {
+        devices.add(d);
+        if (refusing) {
+            d.stopCardForClose();
+        }
+    }
+
+    /** Forgets a device its owner closed. */
+    void detachDevice(UdpDevice d) {
+        devices.remove(d);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Closing the kernel
     // ------------------------------------------------------------------------------------------
 
@@ -895,6 +942,10 @@ public final class Napi {
      * @return one entry per instance that was never polled: {@code NET_RX poll of eth0-9 on CPU 0}
      */
     List<String> discardForClose(Set<Integer> busyCpus) {
+        for (UdpDevice d : devices) {
+            d.releaseForClose();
+        }
+        devices.clear();
         List<String> dropped = new ArrayList<>();
         for (SoftnetData sd : softnet) {
             if (busyCpus.contains(sd.cpu)) {

@@ -1,0 +1,606 @@
+package dev.bottomhalf.net;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ProtocolFamily;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+
+import dev.bottomhalf.irq.IrqController;
+import dev.bottomhalf.runtime.KernelEvent;
+import dev.bottomhalf.runtime.RateLimiter;
+
+/**
+ * A network device whose receive queues are real UDP sockets: each {@link UdpRxQueue} is a non-blocking
+ * {@link DatagramChannel} bound to the device's address, with its own interrupt line and NAPI instance. Built and
+ * opened with {@link #builder}, from a task (process context); {@link #close()} likewise; the counters and
+ * accessors from any thread. The {@link Receiver} runs in NET_RX softirq context on the CPU of the queue's line.
+ *
+ * <pre>{@code
+ * UdpDevice udp0 = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0")
+ *         .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 8125))
+ *         .queues(2).irq(40)                       // lines 40 and 41, routed to CPUs 0 and 1
+ *         .receiver(d -> { count(d.data()); return true; })
+ *         .open();
+ * }</pre>
+ *
+ * <p>The mapping to a card: the device's selector thread ({@code udp/<name>}) is the hardware. It waits on a
+ * {@link Selector} for the queues' channels to become readable and, for a queue whose interrupt is unmasked, asserts
+ * the queue's line (the interrupt) and stops watching that channel. The top half masks the queue's interrupt and
+ * calls {@code napi_schedule}; the poll receives up to {@code budget} datagrams into the queue's pooled direct
+ * buffers and hands each to the receiver; a poll that drained the channel calls {@code napi_complete_done} and, when
+ * that returns true, unmasks the interrupt (read interest again) and wakes the selector. Under load the interrupt
+ * stays masked and NAPI keeps polling, so interrupts grow more slowly than datagrams. With more than one queue the
+ * channels share the port through {@code SO_REUSEPORT}, and the host's kernel spreads the senders over them (by a
+ * hash of the addresses: one sender's datagrams go to one queue); where the option is not supported the device has
+ * one queue. See docs/subsystems/net.md, "Real sockets as devices".
+ *
+ * <p>Implementation notes: the queues, channels and selector are made by {@link Builder#open()} and closed once,
+ * by {@link #close()} or by the kernel's close (whichever comes first; {@code closed} is guarded by this object).
+ * {@code running} is the selector thread's stop flag (volatile), set with a selector wake-up; the thread itself is
+ * the only one that changes the selection keys' interest sets. The kernel's close stops the thread when the kernel
+ * starts refusing work and closes the channels when it discards what is left ({@link Napi} keeps the open
+ * devices for that).
+ */
+public final class UdpDevice implements AutoCloseable {
+    /** The default size of each queue's buffer pool. */
+    public static final int DEFAULT_BUFFERS = 256;
+    /** The default largest datagram, in bytes: longer ones are dropped and counted as length errors. */
+    public static final int DEFAULT_MAX_DATAGRAM = 2048;
+    /** The largest UDP payload over IPv4 (65,535 less the IP and UDP headers). */
+    public static final int MAX_UDP_PAYLOAD = 65_507;
+
+    /**
+     * The device's receive function: gets each datagram the poll took off a queue's channel, in NET_RX softirq
+     * context on the queue's CPU (or with BH disabled in a threaded instance's kthread or a busy poller); never
+     * concurrently for one queue, concurrently for different queues on different CPUs.
+     */
+    @FunctionalInterface
+    public interface Receiver {
+        /**
+         * Takes one datagram. Its buffer is valid during this call only, unless the receiver
+         * {@link UdpDatagram#retain() retains} it. An exception is reported as an oops (rate-limited per queue),
+         * counted, and the datagram dropped; the device goes on.
+         *
+         * @param datagram the datagram: its bytes, length, sender and queue
+         * @return true when accepted ({@code rx_packets}), false to drop it ({@code rx_dropped})
+         */
+        boolean receive(UdpDatagram datagram);
+    }
+
+    private final String name;
+    private final NetDevice netDevice;
+    private final Napi napi;
+    private final IrqController irqs;
+    private final List<UdpRxQueue> queues = new ArrayList<>();
+    /** The queues as an array, for the selector thread's loop (no iterator). */
+    private final UdpRxQueue[] queueArray;
+    private final Selector selector;
+    private final boolean reusePort;
+    private final Consumer<SelectionKey> onReady;
+    private volatile boolean running = true;
+    private volatile Thread card;
+    private boolean closed; // guarded by this
+
+    private UdpDevice(Builder b) throws IOException {
+        this.name = b.name;
+        this.netDevice = new NetDevice(b.name);
+        this.napi = b.napi;
+        this.irqs = b.irqs;
+        this.selector = Selector.open();
+        this.onReady = key -> {
+            if (running) {
+                ((UdpRxQueue) key.attachment()).readable(irqs);
+            }
+        };
+        ProtocolFamily family = b.bind.getAddress() instanceof Inet4Address
+                ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6;
+        boolean reuse = false;
+        RateLimiter oopses = napi.reports().limiter("udp_queue_rcv_skb");
+        InetSocketAddress bindTo = b.bind;
+        try {
+            for (int i = 0; i < b.queues; i++) {
+                DatagramChannel ch = DatagramChannel.open(family);
+                try {
+                    if (i == 0) {
+                        reuse = b.queues > 1 && ch.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+                    } else if (!reuse) {
+                        ch.close();
+                        break; // no SO_REUSEPORT: one queue
+                    }
+                    ch.configureBlocking(false);
+                    if (reuse) {
+                        ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                    }
+                    if (b.receiveBufferBytes > 0) {
+                        ch.setOption(StandardSocketOptions.SO_RCVBUF, b.receiveBufferBytes);
+                    }
+                    ch.bind(bindTo);
+                    if (i == 0) {
+                        bindTo = (InetSocketAddress) ch.getLocalAddress(); // port 0: the others join the chosen port
+                    }
+                } catch (IOException | RuntimeException e) {
+                    ch.close();
+                    throw e;
+                }
+                int cpu = b.cpus != null ? b.cpus[i % b.cpus.length] : i % napi.cpuCount();
+                UdpRxQueue q = new UdpRxQueue(this, i, b.firstIrq + i, cpu, ch, b.buffers, b.maxDatagram, b.receiver,
+                        napi, oopses);
+                queues.add(q);
+                q.key = ch.register(selector, SelectionKey.OP_READ, q);
+            }
+        } catch (IOException | RuntimeException e) {
+            closeChannels();
+            throw e;
+        }
+        this.reusePort = reuse;
+        this.queueArray = queues.toArray(new UdpRxQueue[0]);
+    }
+
+    /** {@code ndo_open}: NAPI instances added and enabled, lines requested and routed, the card started. */
+    private void start(int weight) {
+        List<UdpRxQueue> requested = new ArrayList<>();
+        try {
+            for (UdpRxQueue q : queues) {
+                napi.add(netDevice, q.napi(), q::poll, weight);
+                napi.enable(q.napi());
+                irqs.request(q.irq(), q::interrupt, Set.of(), q.name(), q);
+                requested.add(q);
+                irqs.setAffinity(q.irq(), q.cpu());
+            }
+        } catch (RuntimeException e) {
+            for (UdpRxQueue q : queues) {
+                if (requested.contains(q)) {
+                    irqs.free(q.irq(), q);
+                }
+                if (q.napi().dev() != null) {
+                    napi.disable(q.napi());
+                    napi.del(q.napi());
+                }
+            }
+            closeChannels();
+            throw e;
+        }
+        napi.attachDevice(this);
+        card = Thread.ofPlatform().daemon().name("udp/" + name).start(this::runCard);
+    }
+
+    /**
+     * A builder of a device named {@code name} for the kernel whose NAPI and interrupt controller these are
+     * ({@code kernel.napi()}, {@code kernel.irqs()}). Any thread.
+     *
+     * @param napi the kernel's NAPI
+     * @param irqs the kernel's interrupt controller
+     * @param name the interface name, 1 to 15 characters
+     * @return a builder: one queue bound to the loopback address on a port the host chooses, weight 64,
+     *         {@value #DEFAULT_BUFFERS} buffers of {@value #DEFAULT_MAX_DATAGRAM} bytes per queue
+     */
+    public static Builder builder(Napi napi, IrqController irqs, String name) {
+        return new Builder(napi, irqs, name);
+    }
+
+    /** The options of a {@link UdpDevice}; one builder opens one device. Any thread, one at a time. */
+    public static final class Builder {
+        private final Napi napi;
+        private final IrqController irqs;
+        private final String name;
+        private InetSocketAddress bind = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        private int queues = 1;
+        private int firstIrq = -1;
+        private int[] cpus;
+        private int weight = Napi.NAPI_POLL_WEIGHT;
+        private int buffers = DEFAULT_BUFFERS;
+        private int maxDatagram = DEFAULT_MAX_DATAGRAM;
+        private int receiveBufferBytes;
+        private Receiver receiver;
+
+        private Builder(Napi napi, IrqController irqs, String name) {
+            this.napi = Objects.requireNonNull(napi, "napi");
+            this.irqs = Objects.requireNonNull(irqs, "irqs");
+            new NetDevice(name); // checks the name now
+            this.name = name;
+        }
+
+        /**
+         * The address every queue's channel binds to; port 0 lets the host choose one (all queues share it).
+         *
+         * @param address the local address; the loopback address, port 0, unless set
+         * @return this builder
+         */
+        public Builder bind(InetSocketAddress address) {
+            this.bind = Objects.requireNonNull(address, "address");
+            return this;
+        }
+
+        /**
+         * The number of receive queues, each its own channel, line and NAPI instance. More than one needs
+         * {@code SO_REUSEPORT}; without it the device has one queue ({@link UdpDevice#queues()} says how many).
+         *
+         * @param n 1 or more; 1 unless set
+         * @return this builder
+         * @throws IllegalArgumentException for fewer than 1
+         */
+        public Builder queues(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("a device has at least one queue: " + n);
+            }
+            this.queues = n;
+            return this;
+        }
+
+        /**
+         * The first interrupt line: queue {@code i} uses line {@code firstIrq + i}. Required.
+         *
+         * @param firstIrq a line of the kernel's controller, free for the device
+         * @return this builder
+         */
+        public Builder irq(int firstIrq) {
+            this.firstIrq = firstIrq;
+            return this;
+        }
+
+        /**
+         * The CPUs the queues' lines are routed to: queue {@code i} to {@code cpus[i % cpus.length]}. Unless set,
+         * queue {@code i} goes to CPU {@code i} modulo the kernel's CPU count.
+         *
+         * @param cpus one CPU or more
+         * @return this builder
+         * @throws IllegalArgumentException for no CPU
+         */
+        public Builder cpus(int... cpus) {
+            if (cpus.length == 0) {
+                throw new IllegalArgumentException("cpus() needs at least one CPU");
+            }
+            this.cpus = cpus.clone();
+            return this;
+        }
+
+        /**
+         * The NAPI weight of each queue: the most datagrams one poll receives.
+         *
+         * @param weight 1 or more; {@value Napi#NAPI_POLL_WEIGHT} unless set (above it, reported as
+         *               {@code netif_napi_add_weight} reports it)
+         * @return this builder
+         * @throws IllegalArgumentException for a weight below 1
+         */
+        public Builder weight(int weight) {
+            if (weight < 1) {
+                throw new IllegalArgumentException("weight must be at least 1: " + weight);
+            }
+            this.weight = weight;
+            return this;
+        }
+
+        /**
+         * The number of buffers in each queue's pool: how many datagrams the receiver may retain at once before
+         * datagrams are dropped as {@code rx_missed_errors}.
+         *
+         * @param buffers 1 or more; {@value #DEFAULT_BUFFERS} unless set
+         * @return this builder
+         * @throws IllegalArgumentException for fewer than 1
+         */
+        public Builder buffers(int buffers) {
+            if (buffers < 1) {
+                throw new IllegalArgumentException("a queue needs at least one buffer: " + buffers);
+            }
+            this.buffers = buffers;
+            return this;
+        }
+
+        /**
+         * The largest datagram received whole; longer ones are dropped and counted as {@code rx_length_errors}.
+         *
+         * @param bytes 1 to {@value #MAX_UDP_PAYLOAD}; {@value #DEFAULT_MAX_DATAGRAM} unless set
+         * @return this builder
+         * @throws IllegalArgumentException outside that range
+         */
+        public Builder maxDatagram(int bytes) {
+            if (bytes < 1 || bytes > MAX_UDP_PAYLOAD) {
+                throw new IllegalArgumentException("maxDatagram must be 1 to " + MAX_UDP_PAYLOAD + ": " + bytes);
+            }
+            this.maxDatagram = bytes;
+            return this;
+        }
+
+        /**
+         * {@code SO_RCVBUF} of each channel: how much the host's socket buffers while the interrupt is masked and
+         * the poll is behind (the host caps it at {@code net.core.rmem_max}, and a datagram that does not fit is
+         * dropped by the host, where this device cannot count it).
+         *
+         * @param bytes the requested size; the host's default unless set
+         * @return this builder
+         * @throws IllegalArgumentException for a size below 1
+         */
+        public Builder receiveBufferBytes(int bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("receiveBufferBytes must be at least 1: " + bytes);
+            }
+            this.receiveBufferBytes = bytes;
+            return this;
+        }
+
+        /**
+         * The receive function. Required.
+         *
+         * @param receiver called for each datagram in softirq context
+         * @return this builder
+         */
+        public Builder receiver(Receiver receiver) {
+            this.receiver = Objects.requireNonNull(receiver, "receiver");
+            return this;
+        }
+
+        /**
+         * Opens the device ({@code ndo_open}): binds the channels, adds and enables the NAPI instances, requests
+         * the lines ({@code <name>-rx-<i>}) and routes them, and starts the selector thread. Process context
+         * (requesting a line may sleep).
+         *
+         * @return the open device
+         * @throws IOException when a channel cannot be opened or bound (the port is taken, the address is not
+         *                     local); nothing is left open
+         * @throws IllegalStateException without {@link #irq} or {@link #receiver}, or when the kernel is closed
+         * @throws dev.bottomhalf.runtime.KernelException when a line cannot be requested ({@code EBUSY},
+         *                     {@code EINVAL}); nothing is left open
+         */
+        public UdpDevice open() throws IOException {
+            if (firstIrq < 0) {
+                throw new IllegalStateException("UdpDevice " + name + ": irq(firstLine) is required");
+            }
+            if (receiver == null) {
+                throw new IllegalStateException("UdpDevice " + name + ": receiver(...) is required");
+            }
+            napi.checkOpenForDevice();
+            UdpDevice d = new UdpDevice(this);
+            d.start(weight);
+            return d;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The card: the selector thread
+    // ------------------------------------------------------------------------------------------
+
+    private void runCard() {
+        try {
+            while (running) {
+                for (UdpRxQueue q : queueArray) {
+                    int want = q.armed() ? SelectionKey.OP_READ : 0;
+                    if (q.key.interestOps() != want) {
+                        q.key.interestOps(want);
+                    }
+                }
+                selector.select(onReady);
+            }
+        } catch (IllegalStateException e) {
+            // The kernel refuses interrupts (it is closing), or the selector was closed: the card stops.
+            if (running && !napi.kernelClosing()) {
+                napi.reports().printk(KernelEvent.Kind.ERR, "udp/" + name + ": the card stopped: " + e, e);
+            }
+        } catch (IOException e) {
+            napi.reports().printk(KernelEvent.Kind.ERR, "udp/" + name + ": select failed, the card stopped: " + e, e);
+        }
+    }
+
+    /** Wakes the selector (after an unmask, or to stop it). Any thread. */
+    void wakeCard() {
+        selector.wakeup();
+    }
+
+    /** Tells the selector thread to stop; any thread. For the kernel's close when it starts refusing work. */
+    void stopCardForClose() {
+        running = false;
+        selector.wakeup();
+    }
+
+    /** Stops the selector thread and closes the channels; for the kernel's close, after its threads stopped. */
+    void releaseForClose() {
+        synchronized (this) {
+            closed = true;
+        }
+        stopCardForClose();
+        joinCard();
+        closeChannels();
+    }
+
+    private void joinCard() {
+        Thread t = card;
+        if (t == null || t == Thread.currentThread()) {
+            return;
+        }
+        boolean interrupted = false;
+        for (;;) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void closeChannels() {
+        for (UdpRxQueue q : queues) {
+            try {
+                q.channel.close();
+            } catch (IOException e) {
+                napi.reports().printk(KernelEvent.Kind.WARN, q.name() + ": close failed: " + e, e);
+            }
+        }
+        try {
+            selector.close();
+        } catch (IOException e) {
+            napi.reports().printk(KernelEvent.Kind.WARN, name + ": selector close failed: " + e, e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code ndo_stop}: stops the selector thread (no more interrupts), disables each queue's NAPI instance
+     * ({@code napi_disable}: waits for a poll under way), frees its line ({@code free_irq}), deletes the instance
+     * and closes the channels, so the port is free again. Datagrams still in the sockets are discarded. After the
+     * kernel's close (which stops the thread and closes the channels itself) only the remaining resources are
+     * released. Idempotent. Process context: not from the receiver, which would wait for its own poll.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        stopCardForClose();
+        joinCard();
+        try {
+            for (UdpRxQueue q : queues) {
+                if (napi.kernelClosing()) {
+                    break;
+                }
+                napi.disable(q.napi());
+                irqs.free(q.irq(), q);
+                napi.del(q.napi());
+            }
+        } catch (IllegalStateException e) {
+            // The kernel began to close meanwhile: its close releases what is left.
+        } finally {
+            closeChannels();
+            napi.detachDevice(this);
+        }
+    }
+
+    /**
+     * Whether {@link #close()} (or the kernel's close) has begun. Any thread.
+     *
+     * @return true once closed
+     */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Accessors and counters
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * The interface name. Any thread.
+     *
+     * @return the name given to the builder
+     */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * The device as NAPI sees it ({@code struct net_device}), for {@code dev_set_threaded}. Any thread.
+     *
+     * @return the net device whose NAPI instances are the queues'
+     */
+    public NetDevice netDevice() {
+        return netDevice;
+    }
+
+    /**
+     * The receive queues, in index order. Any thread.
+     *
+     * @return an unmodifiable list of one queue or more
+     */
+    public List<UdpRxQueue> queues() {
+        return List.copyOf(queues);
+    }
+
+    /**
+     * Whether the queues share their port through {@code SO_REUSEPORT} (false with one queue). Any thread.
+     *
+     * @return true when more than one queue was asked for and the host supports the option
+     */
+    public boolean reusePort() {
+        return reusePort;
+    }
+
+    /**
+     * The address the device's channels are bound to: what senders send to. Any thread.
+     *
+     * @return the local address with the chosen port, or null once closed
+     */
+    public InetSocketAddress localAddress() {
+        return queues.get(0).localAddress();
+    }
+
+    /** The selector thread, for tests: whether it stopped. */
+    Thread cardThread() {
+        return card;
+    }
+
+    /**
+     * The sum of the queues' {@link UdpRxQueue#rxPackets()}. Any thread; a snapshot.
+     *
+     * @return datagrams accepted
+     */
+    public long rxPackets() {
+        long n = 0;
+        for (UdpRxQueue q : queues) {
+            n += q.rxPackets();
+        }
+        return n;
+    }
+
+    /**
+     * The sum of the queues' {@link UdpRxQueue#rxDropped()}. Any thread; a snapshot.
+     *
+     * @return datagrams refused by the receiver or lost to its exceptions
+     */
+    public long rxDropped() {
+        long n = 0;
+        for (UdpRxQueue q : queues) {
+            n += q.rxDropped();
+        }
+        return n;
+    }
+
+    /**
+     * The sum of the queues' {@link UdpRxQueue#rxMissedErrors()}. Any thread; a snapshot.
+     *
+     * @return datagrams dropped for want of a free buffer
+     */
+    public long rxMissedErrors() {
+        long n = 0;
+        for (UdpRxQueue q : queues) {
+            n += q.rxMissedErrors();
+        }
+        return n;
+    }
+
+    /**
+     * The sum of the queues' {@link UdpRxQueue#interrupts()}. Any thread; a snapshot.
+     *
+     * @return interrupts the card raised
+     */
+    public long interrupts() {
+        long n = 0;
+        for (UdpRxQueue q : queues) {
+            n += q.interrupts();
+        }
+        return n;
+    }
+
+    @Override
+    public String toString() {
+        return "udp_device[" + name + " " + queues.size() + " queue(s)" + (isClosed() ? " closed" : "") + "]";
+    }
+}
