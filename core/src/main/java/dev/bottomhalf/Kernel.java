@@ -553,6 +553,9 @@ public final class Kernel implements AutoCloseable {
             droppedWork.addAll(Subsystems.workqueue().cancelQueuedForClose(workqueues));
             droppedWork.addAll(Subsystems.sched().cancelQueuedForClose(kthreads));
         }
+        // The sockets' selector threads are not the runtime's: stop them while the close still only refuses (a call
+        // they have in flight completes at once), never while the last sweep below holds its lock.
+        Subsystems.net().stopDevicesForClose(napi);
         List<String> stuck = machine.finishClose();
         // The threads have stopped: what is still armed or queued now was armed or queued after the passes
         // above (a call that straddled the start of the close, a callback that re-armed itself): cancel it too.

@@ -918,6 +918,16 @@ public final class Napi {
     }
 
     /**
+     * Stops the socket devices' selector threads and waits for them. For {@code Kernel.close()}, on the closing
+     * thread, once the close refuses new calls and before its last sweep (see {@code UdpDevice.stopAndJoinCardForClose}).
+     */
+    void stopDevicesForClose() {
+        for (UdpDevice d : devices) {
+            d.stopAndJoinCardForClose();
+        }
+    }
+
+    /**
      * Stops the kthreads of threaded instances ({@code kthread_stop}, as {@code netif_napi_del} would), except those
      * of instances still scheduled for them. For {@code Kernel.close()}, after the drain and before the runtime
      * threads stop, on the closing thread.

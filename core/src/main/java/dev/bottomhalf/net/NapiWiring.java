@@ -22,6 +22,11 @@ final class NapiWiring implements Subsystems.NetAccess {
     }
 
     @Override
+    public void stopDevicesForClose(Napi napi) {
+        napi.stopDevicesForClose();
+    }
+
+    @Override
     public void stopThreadsForClose(Napi napi) {
         napi.stopThreadsForClose();
     }

@@ -402,6 +402,17 @@ public final class UdpDevice implements AutoCloseable {
         selector.wakeup();
     }
 
+    /**
+     * Stops the selector thread and waits for it to end. For the kernel's close, on the closing thread, before the
+     * close's last sweep: the thread may be inside a call into the kernel (an {@code assertIrq} that straddles the
+     * start of the close), which finishes only once it may run its own late sweep — so it must never be waited for
+     * while the close holds its sweep lock.
+     */
+    void stopAndJoinCardForClose() {
+        stopCardForClose();
+        joinCard();
+    }
+
     /** Stops the selector thread and closes the channels; for the kernel's close, after its threads stopped. */
     void releaseForClose() {
         synchronized (this) {

@@ -176,6 +176,9 @@ public final class Subsystems {
 
         boolean idleForClose(Napi napi);
 
+        /** Stops and joins the socket devices' threads: outside the close's sweep lock, which they may need. */
+        void stopDevicesForClose(Napi napi);
+
         void stopThreadsForClose(Napi napi);
 
         List<String> discardForClose(Napi napi, Set<Integer> busyCpus);
