@@ -54,9 +54,17 @@ public final class QuickReport {
      * @param unit the unit of both scores
      * @param speedup above 1: bottomhalf is faster than the reference
      * @param oursBytesPerOp bottomhalf's allocation per operation, NaN when not measured
+     * @param spread in a baseline made of several runs, how far apart the runs' speed-ups were: (highest − lowest)
+     *        ÷ the median; 0 for a single run
      */
     public record RowResult(String id, String section, String title, String ours, String reference, String kind,
-            double oursValue, double referenceValue, String unit, double speedup, double oursBytesPerOp) {
+            double oursValue, double referenceValue, String unit, double speedup, double oursBytesPerOp,
+            double spread) {
+
+        RowResult withSpread(double s) {
+            return new RowResult(id, section, title, ours, reference, kind, oursValue, referenceValue, unit, speedup,
+                    oursBytesPerOp, s);
+        }
     }
 
     /**
@@ -100,7 +108,7 @@ public final class QuickReport {
             }
             double speedup = r.better() == Better.LOWER ? ref.value() / ours.value() : ours.value() / ref.value();
             out.add(new RowResult(r.id(), r.section(), r.title(), r.ours().label(), r.reference().label(),
-                    r.kind().name(), ours.value(), ref.value(), ours.unit(), speedup, ours.bytesPerOp()));
+                    r.kind().name(), ours.value(), ref.value(), ours.unit(), speedup, ours.bytesPerOp(), 0));
         }
         return new QuickReport(new LinkedHashMap<>(run), List.copyOf(out), new LinkedHashMap<>(metrics));
     }
@@ -110,9 +118,22 @@ public final class QuickReport {
         return rows;
     }
 
-    /** Facts about the run. */
+    /** Facts about the run, read-only. */
     public Map<String, String> run() {
-        return run;
+        return java.util.Collections.unmodifiableMap(run);
+    }
+
+    /**
+     * This report with one more fact about the run (or a fact replaced).
+     *
+     * @param name the fact's name
+     * @param value its value
+     * @return the new report
+     */
+    public QuickReport withFact(String name, String value) {
+        Map<String, String> facts = new LinkedHashMap<>(run);
+        facts.put(name, value);
+        return new QuickReport(facts, rows, metrics);
     }
 
     private static Gson gson() {
@@ -144,6 +165,69 @@ public final class QuickReport {
     }
 
     /**
+     * A baseline made of several runs of the same rows: for each row the run with the median speed-up, with the
+     * runs' spread ((highest − lowest) ÷ median) recorded, so that {@link #compare} allows a row at least the
+     * variation its own runs showed. The facts are the first run's, plus how many runs were merged.
+     *
+     * @param runs two or more reports of the same rows
+     * @return the merged baseline
+     * @throws IllegalArgumentException for no runs
+     */
+    public static QuickReport medianOf(List<QuickReport> runs) {
+        if (runs.isEmpty()) {
+            throw new IllegalArgumentException("no runs to merge");
+        }
+        List<RowResult> out = new ArrayList<>();
+        for (RowResult first : runs.get(0).rows) {
+            List<RowResult> same = new ArrayList<>();
+            for (QuickReport r : runs) {
+                for (RowResult x : r.rows) {
+                    if (x.id().equals(first.id())) {
+                        same.add(x);
+                    }
+                }
+            }
+            same.sort(java.util.Comparator.comparingDouble(RowResult::speedup));
+            RowResult median = same.get((same.size() - 1) / 2);
+            double spread = (same.get(same.size() - 1).speedup() - same.get(0).speedup()) / median.speedup();
+            out.add(median.withSpread(spread));
+        }
+        Map<String, String> facts = new LinkedHashMap<>(runs.get(0).run);
+        facts.put("baseline", runs.size() + " runs, each row the median run, its spread allowed by --compare");
+        return new QuickReport(facts, List.copyOf(out), new LinkedHashMap<>(runs.get(0).metrics));
+    }
+
+    /**
+     * This report with each row that {@code remeasured} also has replaced by the faster of the two measurements
+     * (the higher speed-up): what the quick run keeps for a row it measured again because the first measurement
+     * looked like a regression. A slow outlier of one run (the host's scheduling) is not kept; a real regression
+     * is slower in both.
+     *
+     * @param remeasured a report of some of the same rows
+     * @return the merged report, with the facts of this one and a {@code re-measured} fact naming the rows
+     */
+    public QuickReport bestOf(QuickReport remeasured) {
+        Map<String, RowResult> again = new LinkedHashMap<>();
+        for (RowResult r : remeasured.rows) {
+            again.put(r.id(), r);
+        }
+        List<RowResult> merged = new ArrayList<>();
+        for (RowResult r : rows) {
+            RowResult other = again.get(r.id());
+            merged.add(other != null && other.speedup() > r.speedup() ? other : r);
+        }
+        Map<String, Measurement> allMetrics = new LinkedHashMap<>(metrics);
+        Map<String, String> facts = new LinkedHashMap<>(run);
+        if (!again.isEmpty()) {
+            facts.put("re-measured (best of two kept)", String.join(", ", again.keySet()));
+        }
+        for (Map.Entry<String, Measurement> e : remeasured.metrics.entrySet()) {
+            allMetrics.put(e.getKey() + "#2", e.getValue());
+        }
+        return new QuickReport(facts, List.copyOf(merged), allMetrics);
+    }
+
+    /**
      * Every row whose speed-up fell more than {@code tolerance} (a fraction: 0.10 is 10 %) below
      * {@code baseline}'s, or whose bottomhalf side started to allocate. Rows only one report has are not
      * compared.
@@ -159,11 +243,13 @@ public final class QuickReport {
             if (then == null) {
                 continue;
             }
-            if (now.speedup() < then.speedup() * (1 - tolerance)) {
+            double allowed = Math.max(tolerance, then.spread());
+            if (now.speedup() < then.speedup() * (1 - allowed)) {
                 out.add(new Regression(now.id(), then.speedup(), now.speedup(), String.format(Locale.ROOT,
-                        "%s: %.2f× %s, baseline %.2f× (%.0f %% worse, more than the %.0f %% allowed)", now.id(),
+                        "%s: %.2f× %s, baseline %.2f× (%.0f %% worse, more than the %.0f %% allowed%s)", now.id(),
                         now.speedup(), now.reference(), then.speedup(),
-                        100 * (1 - now.speedup() / then.speedup()), 100 * tolerance)));
+                        100 * (1 - now.speedup() / then.speedup()), 100 * allowed,
+                        allowed > tolerance ? ": the baseline's own runs were that far apart" : "")));
             } else if (now.oursBytesPerOp() >= ALLOCATING_BYTES
                     && !(then.oursBytesPerOp() >= ALLOCATING_BYTES)) {
                 out.add(new Regression(now.id(), then.speedup(), now.speedup(), String.format(Locale.ROOT,
@@ -216,8 +302,8 @@ public final class QuickReport {
                 if (then == null) {
                     sb.append(" | |");
                 } else {
-                    sb.append(String.format(Locale.ROOT, " %.2f× | %+.0f %% |", then.speedup(),
-                            100 * (r.speedup() / then.speedup() - 1)));
+                    sb.append(String.format(Locale.ROOT, " %.2f× (±%.0f %%) | %+.0f %% |", then.speedup(),
+                            100 * then.spread() / 2, 100 * (r.speedup() / then.speedup() - 1)));
                 }
             }
             sb.append('\n');

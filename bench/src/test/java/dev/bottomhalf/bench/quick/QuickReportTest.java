@@ -40,6 +40,14 @@ class QuickReportTest {
         return QuickReport.of(Map.of("JDK", "25"), List.of(COST, RATE), m);
     }
 
+    /** A report of the cost row alone, as the quick run's re-measurement of a flagged row is. */
+    private static QuickReport costOnly(double oursNs, double peerNs) {
+        Map<String, Measurement> m = new LinkedHashMap<>();
+        m.put("jmh:A.ours", new Measurement(oursNs, "ns/op", 0.1, 0));
+        m.put("jmh:A.peer", new Measurement(peerNs, "ns/op", 0.1, 0));
+        return QuickReport.of(Map.of(), List.of(COST), m);
+    }
+
     @Test
     void speedup_isReferenceOverOursForCosts_andOursOverReferenceForRates() {
         QuickReport r = report(10, 20, 30e6, 15e6, 0);
@@ -79,6 +87,43 @@ class QuickReportTest {
     }
 
     @Test
+    void bestOf_keepsTheFasterMeasurementOfEachRowMeasuredAgain_andNamesThem() {
+        QuickReport baseline = report(10, 20, 30e6, 15e6, 0);
+        QuickReport first = report(14, 20, 30e6, 15e6, 0); // cost row 1.43×: looks 29 % worse
+        assertEquals(List.of("cost"), first.compare(baseline, 0.10).stream().map(Regression::id).toList());
+
+        QuickReport noise = costOnly(10.5, 20); // the re-run: 1.90×, within 10 %
+        QuickReport merged = first.bestOf(noise);
+        assertEquals(20 / 10.5, merged.rows().get(0).speedup(), 1e-9);
+        assertEquals(2.0, merged.rows().get(1).speedup(), 1e-9, "a row not measured again is kept as it was");
+        assertEquals(List.of(), merged.compare(baseline, 0.10), "an outlier of one run is not reported");
+        assertEquals("cost", merged.run().get("re-measured (best of two kept)"));
+
+        QuickReport stillSlow = costOnly(13, 20); // 1.54×: a real regression
+        assertEquals(List.of("cost"), first.bestOf(stillSlow).compare(baseline, 0.10).stream()
+                .map(Regression::id).toList());
+    }
+
+    @Test
+    void medianOf_keepsEachRowsMedianRun_andCompareAllowsARowTheSpreadOfItsRuns() {
+        QuickReport a = report(10, 20, 30e6, 15e6, 0); // cost 2.0×, rate 2.0×
+        QuickReport b = report(10, 22, 45e6, 15e6, 0); // 2.2×, 3.0×
+        QuickReport c = report(10, 18, 15e6, 15e6, 0); // 1.8×, 1.0×
+        QuickReport baseline = QuickReport.medianOf(List.of(a, b, c));
+        assertEquals(2.0, baseline.rows().get(0).speedup(), 1e-9);
+        assertEquals(0.2, baseline.rows().get(0).spread(), 1e-9, "(2.2 - 1.8) / 2.0");
+        assertEquals(2.0, baseline.rows().get(1).speedup(), 1e-9);
+        assertEquals(1.0, baseline.rows().get(1).spread(), 1e-9, "(3.0 - 1.0) / 2.0");
+
+        // The cost row may drop 20 % (its spread) but not more; the rate row may drop anything short of 100 %.
+        assertEquals(List.of(), report(10, 16.5, 2e6, 15e6, 0).compare(baseline, 0.10).stream()
+                .filter(r -> r.id().equals("cost")).toList(), "1.65×: 17.5 % worse, within the 20 % spread");
+        List<Regression> worse = report(10, 15, 30e6, 15e6, 0).compare(baseline, 0.10);
+        assertEquals(List.of("cost"), worse.stream().map(Regression::id).toList());
+        assertTrue(worse.get(0).why().contains("the baseline's own runs were that far apart"), worse.get(0).why());
+    }
+
+    @Test
     void json_roundTrips_andABaselineReadBackComparesEqual() {
         QuickReport r = report(10, 20, 30e6, 15e6, 0);
         QuickReport back = QuickReport.fromJson(r.toJson());
@@ -97,8 +142,10 @@ class QuickReportTest {
         QuickReport baseline = report(10, 20, 30e6, 15e6, 0);
         QuickReport now = report(10, 25, 30e6, 15e6, 0);
         String md = now.toMarkdown(baseline);
-        assertTrue(md.contains("| cost | 1 | ours | 10.0 ns | peer | 25.0 ns | **2.50×** | 0.0 | 2.00× | +25 % |"), md);
-        assertTrue(md.contains("| rate | 8.2 | wq | 30.00 M/s | fjp | 15.00 M/s | **2.00×** |  | 2.00× | +0 % |"), md);
+        assertTrue(md.contains("| cost | 1 | ours | 10.0 ns | peer | 25.0 ns | **2.50×** | 0.0 | 2.00× (±0 %) | +25 % |"),
+                md);
+        assertTrue(md.contains("| rate | 8.2 | wq | 30.00 M/s | fjp | 15.00 M/s | **2.00×** |  | 2.00× (±0 %) | +0 % |"),
+                md);
         assertTrue(md.contains("- JDK: 25"), md);
     }
 
