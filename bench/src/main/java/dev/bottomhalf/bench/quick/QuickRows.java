@@ -86,6 +86,9 @@ public final class QuickRows {
             Better better) {
     }
 
+    /** The per-CPU workqueue's throughput: bottomhalf's side of every throughput row. */
+    private static final Metric WQ_PERCPU = Metric.throughput("wq-percpu", "per-CPU workqueue");
+
     /** Every row, in the order of docs/benchmarks.md. */
     public static final List<Row> ROWS = List.of(
             new Row("raise.pending", "1", "raise a softirq whose bit is already pending",
@@ -138,19 +141,19 @@ public final class QuickRows {
                     Metric.jmh("WorkqueueBench.jctools_offerThenPoll", "JCTools MPSC offer + poll"), Kind.PEER,
                     Better.LOWER),
             new Row("wq.throughput-fjp1", "8.2", "per-CPU workqueue throughput, one producer",
-                    Metric.throughput("wq-percpu", "per-CPU workqueue"),
+                    WQ_PERCPU,
                     Metric.throughput("fjp1", "ForkJoinPool(1)"), Kind.PEER, Better.HIGHER),
             new Row("wq.throughput-common", "8.2", "per-CPU workqueue throughput, one producer",
-                    Metric.throughput("wq-percpu", "per-CPU workqueue"),
+                    WQ_PERCPU,
                     Metric.throughput("fjp-common", "ForkJoinPool.commonPool()"), Kind.PEER, Better.HIGHER),
             new Row("wq.throughput-tpe", "8.2", "per-CPU workqueue throughput, one producer",
-                    Metric.throughput("wq-percpu", "per-CPU workqueue"),
+                    WQ_PERCPU,
                     Metric.throughput("tpe", "ThreadPoolExecutor(1)"), Kind.PEER, Better.HIGHER),
             new Row("wq.throughput-vthread", "8.2", "per-CPU workqueue throughput, one producer",
-                    Metric.throughput("wq-percpu", "per-CPU workqueue"),
+                    WQ_PERCPU,
                     Metric.throughput("vthread", "virtual thread per task"), Kind.PEER, Better.HIGHER),
             new Row("wq.throughput-netty", "8.2", "per-CPU workqueue throughput, one producer",
-                    Metric.throughput("wq-percpu", "per-CPU workqueue"),
+                    WQ_PERCPU,
                     Metric.throughput("netty-eventloop", "Netty DefaultEventLoop"), Kind.PEER, Better.HIGHER),
             new Row("spinlock", "12", "uncontended spin_lock + spin_unlock",
                     Metric.jmh("SpinlockBench.spinLock_unlock", "spin_lock + spin_unlock"),
