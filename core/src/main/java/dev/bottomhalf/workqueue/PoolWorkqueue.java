@@ -89,9 +89,13 @@ final class PoolWorkqueue {
         int color = wq.workColor;
         w.color = color;
         inFlight[color]++;
-        w.queuedSeq = w.queuedSeq + 1;
-        w.lastPool = pool;
-        w.lastWq = wq;
+        w.setQueuedSeq(w.queuedSeq + 1);
+        if (w.lastPool != pool) {
+            w.setLastPool(pool);
+        }
+        if (w.lastWq != wq) {
+            w.setLastWq(wq);
+        }
         if (inactive.isEmpty() && nrActive < effectiveMaxActiveLocked()) {
             activateLocked(w);
             return true;
@@ -171,7 +175,7 @@ final class PoolWorkqueue {
         }
         boolean active = !w.inactive;
         w.list.remove(w);
-        w.pwq = null;
+        w.setPwq(null);
         if (pool.findWorkerExecutingLocked(w) != null) {
             w.cancelledSeq = w.queuedSeq;
         } else if (w.doneSeq < w.queuedSeq) {

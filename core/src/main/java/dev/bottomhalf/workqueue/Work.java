@@ -22,6 +22,18 @@ import java.util.Objects;
  * <li>{@code lastPool} (volatile) is the pool that last queued or ran it: the non-reentrancy check looks
  * there for a worker still running it. {@code queuedSeq}/{@code doneSeq} number the queueing instances,
  * so {@code flush_work} can wait for "the last instance queued before the call".</li>
+ * <li>Release stores. {@code pwq}, {@code lastPool}, {@code lastWq} and {@code queuedSeq} are volatile for
+ * their lock-free readers, but every write is a release store ({@link #setPwq} and the other setters), not a
+ * volatile one: on the hot path a volatile store costs a full StoreLoad fence, and none of these writes is
+ * followed by a read that relies on it being globally visible first (no store-then-load handshake). Each is
+ * either made under the pool lock, whose readers re-check under that lock, or published by the atomic that
+ * follows it in the same thread: the incoming list's push after {@code pwq} is set, the PENDING clear
+ * ({@link #clearPending}, a full fence) after {@code pwq} is cleared and {@code lastPool} set as the item
+ * starts. So a thread that claims PENDING after that clear sees where the item last ran (non-reentrancy),
+ * and a reader that races sees an older value and retries under the lock. {@code doneSeq} stays a volatile
+ * store: a flush waiter registers, then reads it, while the worker writes it, then reads whether anyone
+ * waits — a store-then-load handshake on both sides ({@code WorkqueueFlush.leftLocked}).
+ * {@code WorkqueuePublicationStress} races each of these publications.</li>
  * </ul>
  */
 public final class Work {
@@ -47,10 +59,19 @@ public final class Work {
     static final long DISABLE_MASK = DISABLE_MAX << DISABLE_SHIFT;
 
     private static final VarHandle DATA;
+    private static final VarHandle PWQ;
+    private static final VarHandle LAST_POOL;
+    private static final VarHandle LAST_WQ;
+    private static final VarHandle QUEUED_SEQ;
 
     static {
         try {
-            DATA = MethodHandles.lookup().findVarHandle(Work.class, "data", long.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            DATA = l.findVarHandle(Work.class, "data", long.class);
+            PWQ = l.findVarHandle(Work.class, "pwq", PoolWorkqueue.class);
+            LAST_POOL = l.findVarHandle(Work.class, "lastPool", WorkerPool.class);
+            LAST_WQ = l.findVarHandle(Work.class, "lastWq", Workqueue.class);
+            QUEUED_SEQ = l.findVarHandle(Work.class, "queuedSeq", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -235,6 +256,26 @@ public final class Work {
     /** {@code test_and_set_bit(PENDING)} regardless of the disable depth: true if it was already set. */
     boolean testAndSetPending() {
         return ((long) DATA.getAndBitwiseOr(this, PENDING) & PENDING) != 0;
+    }
+
+    /** Sets {@link #pwq} with a release store (class notes). */
+    void setPwq(PoolWorkqueue p) {
+        PWQ.setRelease(this, p);
+    }
+
+    /** Sets {@link #lastPool} with a release store (class notes). */
+    void setLastPool(WorkerPool p) {
+        LAST_POOL.setRelease(this, p);
+    }
+
+    /** Sets {@link #lastWq} with a release store (class notes). */
+    void setLastWq(Workqueue wq) {
+        LAST_WQ.setRelease(this, wq);
+    }
+
+    /** Sets {@link #queuedSeq} with a release store (class notes). Only its writer: under the pool lock. */
+    void setQueuedSeq(long seq) {
+        QUEUED_SEQ.setRelease(this, seq);
     }
 
     /** Clears PENDING ({@code set_work_pool_and_clear_pending}): the item is off-queue again. */

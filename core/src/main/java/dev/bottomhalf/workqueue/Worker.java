@@ -28,10 +28,12 @@ import dev.bottomhalf.runtime.ExecutionContext;
  */
 final class Worker implements Agent {
     private static final VarHandle SPINNING;
+    private static final VarHandle IN_FUNC;
 
     static {
         try {
             SPINNING = MethodHandles.lookup().findVarHandle(Worker.class, "spinning", boolean.class);
+            IN_FUNC = MethodHandles.lookup().findVarHandle(Worker.class, "inFunc", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -135,12 +137,12 @@ final class Worker implements Agent {
 
     /** The work function is about to run. Context: the thread that runs it; no lock held. */
     void enterFunc() {
-        inFunc = true;
+        IN_FUNC.setRelease(this, true); // (no fence: the check samples it, and only a later tick's look matters)
     }
 
     /** The work function returned (or threw). Context: the thread that ran it; no lock held. */
     void leaveFunc() {
-        inFunc = false;
+        IN_FUNC.setRelease(this, false);
     }
 
     /**

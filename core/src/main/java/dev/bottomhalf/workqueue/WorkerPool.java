@@ -617,9 +617,11 @@ final class WorkerPool {
         long chained = worker.chainNs;
         worker.startRound();
         worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
-        w.pwq = null;
-        w.lastPool = this;
-        w.clearPending();
+        w.setPwq(null);
+        if (w.lastPool != this) {
+            w.setLastPool(this); // (already this pool when it was queued here: a read instead of a store)
+        }
+        w.clearPending(); // publishes the two stores above to the next thread that claims PENDING
         boolean intensive = (wq.flags & Workqueue.WQ_CPU_INTENSIVE) != 0 && !bh;
         if (intensive) {
             worker.setCpuIntensiveLocked(true);

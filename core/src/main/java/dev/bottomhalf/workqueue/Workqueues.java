@@ -493,7 +493,7 @@ public final class Workqueues {
         }
         boolean create;
         try {
-            w.pwq = pwq;
+            w.setPwq(pwq);
             traceQueueWork(reqCpu, pool.cpu >= 0 ? pool.cpu : cpu, wq, w);
             create = pwq.queueLocked(w) && pool.kickLocked(ctx);
         } finally {
@@ -516,7 +516,7 @@ public final class Workqueues {
      */
     private void queueWithoutLock(int reqCpu, int cpu, Workqueue wq, PoolWorkqueue pwq, Work w) {
         WorkerPool pool = pwq.pool;
-        w.pwq = pwq;
+        w.setPwq(pwq); // published by the push
         traceQueueWork(reqCpu, cpu, wq, w);
         pool.queueWithoutLock(w);
     }
