@@ -28,9 +28,13 @@ import java.util.function.LongSupplier;
  * {@code signal_pending(current)} ends the kernel's interruptible sleeps.
  *
  * <p>Implementation notes. Wake-up protocol: the waiter increments {@code count} (volatile) and then
- * re-checks its condition before each park; the waker makes the condition true (a volatile or release
- * write, or a lock release) and then reads {@code count}. The two volatile accesses are ordered, so either
- * the waker sees the waiter and unparks it, or the waiter sees the condition. An unpark that comes before
+ * re-checks its condition before each park; the waker makes the condition true and then reads
+ * {@code count}. When the waker's write is volatile (or an atomic), the two sides' store-then-load are
+ * ordered, so either the waker sees the waiter and unparks it, or the waiter sees the condition. A waker that
+ * makes it true with a release store or a lock release (the timer base's running timer, for one) saves the
+ * full fence and may, in a rare store-load race, miss a waiter that has just counted itself: that waiter's
+ * periodic re-check ends its wait within its current park (at most {@link #MAX_PARK_NS}) — a latency, never
+ * a hang. An unpark that comes before
  * the park makes that park return at once ({@link LockSupport}'s permit), so no wake-up is lost between the
  * check and the park. The queue of waiting threads is used only on the slow paths (a wait that parks, a wake
  * with waiters); its allocation is the waiter's.
