@@ -25,8 +25,9 @@ import dev.bottomhalf.workqueue.Workqueues;
  * <p>Implementation notes: one source of truth — {@link #snapshot()} is the only reader of the counters
  * {@code /proc/interrupts}, {@code /proc/softirqs} and {@code /proc/net/softnet_stat} print, and each of those
  * files is rendered by a static method from a snapshot ({@link #interrupts(KernelSnapshot)}, ...), so that texts
- * rendered from one snapshot agree with each other and with the snapshot's figures. The per-line files read the
- * line through the same reader as the snapshot.
+ * rendered from one snapshot agree with each other and with the snapshot's figures. {@code /proc/irq/N/spurious}
+ * reads the line through the same reader as the snapshot; {@code smp_affinity} and {@code smp_affinity_list} read
+ * the one value they print.
  */
 public final class Proc {
     /** The chip name shown in {@code /proc/interrupts} for our interrupt controller. */
