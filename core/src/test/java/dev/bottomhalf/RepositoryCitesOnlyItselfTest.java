@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * on the test thread only; reads the checkout the build runs in.
  *
  * <p>Scanned: {@code core/src}, {@code cli/src}, {@code examples/src}, {@code stress/src},
- * {@code bench/src}, {@code blockhound/src}, {@code docs}, {@code README.md} and the poms (build output
+ * {@code bench/src}, {@code blockhound/src}, {@code micrometer/src}, {@code docs}, {@code README.md} and the poms (build output
  * under {@code target/} is skipped). Each rule is a regular expression written so that its own source
  * text does not match it (a character class around one letter, a Unicode escape for the section sign), so
  * this file is scanned like any other and cannot trip over its own rules.
@@ -52,9 +52,9 @@ class RepositoryCitesOnlyItselfTest {
 
     /** Roots scanned, relative to the repository root. */
     private static final List<String> ROOTS = List.of(
-            "core/src", "cli/src", "examples/src", "stress/src", "bench/src", "blockhound/src", "docs",
-            "README.md", "pom.xml", "core/pom.xml", "cli/pom.xml", "examples/pom.xml", "stress/pom.xml",
-            "bench/pom.xml", "blockhound/pom.xml");
+            "core/src", "cli/src", "examples/src", "stress/src", "bench/src", "blockhound/src", "micrometer/src",
+            "docs", "README.md", "pom.xml", "core/pom.xml", "cli/pom.xml", "examples/pom.xml", "stress/pom.xml",
+            "bench/pom.xml", "blockhound/pom.xml", "micrometer/pom.xml");
 
     @Test
     void sourcesTestsAndDocs_citeOnlyTheKernelAndTheProjectsOwnPages() throws IOException {
