@@ -288,6 +288,103 @@ public class TimerExpiryBench {
         return s.fired;
     }
 
+    // ------------------------------------------------------------------------------------------
+    // The floor of the kernel's rule
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * The floor of {@code expire_timers} under the kernel's rule that the base lock is dropped around every
+     * callback (so a callback can re-arm its own timer, and other CPUs can arm and delete timers meanwhile): per
+     * timer, the unlink from a doubly linked list, one release store to drop the lock, the callback, one
+     * compare-and-set to take the lock back. No wheel, no pending flag, no running timer, no tracepoints.
+     */
+    @State(Scope.Thread)
+    public static class FloorOneTick64k {
+        static final java.lang.invoke.VarHandle LOCK;
+
+        static {
+            try {
+                LOCK = java.lang.invoke.MethodHandles.lookup().findVarHandle(FloorOneTick64k.class, "lock", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** A timer of the floor: its links and a callback. */
+        static final class Node {
+            Node next;
+            Node prev;
+            java.util.function.Consumer<Node> fn;
+        }
+
+        @SuppressWarnings("unused") // through LOCK
+        volatile int lock;
+        final Node[] nodes = new Node[SMALL];
+        Node head;
+        long fired;
+
+        @Setup(Level.Trial)
+        public void make() {
+            java.util.function.Consumer<Node> fn = n -> fired++;
+            for (int i = 0; i < SMALL; i++) {
+                nodes[i] = new Node();
+                nodes[i].fn = fn;
+            }
+        }
+
+        @Setup(Level.Invocation)
+        public void link() {
+            Node prev = null;
+            for (Node n : nodes) {
+                n.prev = prev;
+                n.next = null;
+                if (prev != null) {
+                    prev.next = n;
+                }
+                prev = n;
+            }
+            head = nodes[0];
+            fired = 0;
+        }
+
+        @TearDown(Level.Invocation)
+        public void check() {
+            if (fired != SMALL) {
+                throw new IllegalStateException(fired + " of " + SMALL + " callbacks ran");
+            }
+        }
+
+        void lock() {
+            while (!LOCK.compareAndSet(this, 0, 1)) {
+                Thread.onSpinWait();
+            }
+        }
+
+        void unlock() {
+            LOCK.setRelease(this, 0);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(SMALL)
+    public long floor_lockDroppedPerCallback_64k(FloorOneTick64k s) {
+        s.lock();
+        FloorOneTick64k.Node n;
+        while ((n = s.head) != null) {
+            FloorOneTick64k.Node next = n.next;
+            s.head = next;
+            if (next != null) {
+                next.prev = null;
+            }
+            n.next = null;
+            s.unlock();
+            n.fn.accept(n);
+            s.lock();
+        }
+        s.unlock();
+        return s.fired;
+    }
+
     @Benchmark
     @OperationsPerInvocation(MILLION)
     public long agrona_spread_1M(AgronaSpread1M s) {

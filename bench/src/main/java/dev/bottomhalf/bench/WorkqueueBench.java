@@ -182,6 +182,84 @@ public class WorkqueueBench {
         }
     }
 
+    /**
+     * The floor of {@code queue_work} of a distinct item on the locked path the stepped batch takes: per item,
+     * the PENDING claim (a compare-and-set on the item's word), the pool lock (a compare-and-set, then a release
+     * store) and the link at the worklist's tail. No colour, sequence, in-flight count, kick or tracepoint.
+     * The per-invocation tear-down (untimed) clears the claims and the list.
+     */
+    @State(Scope.Thread)
+    public static class FloorBatch {
+        static final java.lang.invoke.VarHandle DATA;
+        static final java.lang.invoke.VarHandle LOCK;
+
+        static {
+            try {
+                DATA = java.lang.invoke.MethodHandles.lookup().findVarHandle(Item.class, "data", long.class);
+                LOCK = java.lang.invoke.MethodHandles.lookup().findVarHandle(FloorBatch.class, "lock", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** An item of the floor: its claim word and links. */
+        static final class Item {
+            volatile long data;
+            Item next;
+            Item prev;
+        }
+
+        final Item[] items = new Item[BATCH];
+        @SuppressWarnings("unused") // through LOCK
+        volatile int lock;
+        Item head;
+        Item tail;
+
+        @Setup(Level.Trial)
+        public void make() {
+            for (int i = 0; i < BATCH; i++) {
+                items[i] = new Item();
+            }
+        }
+
+        @TearDown(Level.Invocation)
+        public void reset() {
+            int n = 0;
+            for (Item i = head; i != null; i = i.next) {
+                n++;
+            }
+            if (n != BATCH) {
+                throw new IllegalStateException(n + " of " + BATCH + " items were linked");
+            }
+            for (Item i : items) {
+                i.data = 0;
+                i.next = null;
+                i.prev = null;
+            }
+            head = null;
+            tail = null;
+        }
+
+        boolean queue(Item i) {
+            if (!DATA.compareAndSet(i, 0L, 1L)) {
+                return false;
+            }
+            while (!LOCK.compareAndSet(this, 0, 1)) {
+                Thread.onSpinWait();
+            }
+            Item t = tail;
+            i.prev = t;
+            if (t == null) {
+                head = i;
+            } else {
+                t.next = i;
+            }
+            tail = i;
+            LOCK.setRelease(this, 0);
+            return true;
+        }
+    }
+
     /** The peer. */
     @State(Scope.Thread)
     public static class Peer {
@@ -240,6 +318,18 @@ public class WorkqueueBench {
             }
         }
         return offered;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public int floor_claimLockLinkUnlock_batch(FloorBatch f) {
+        int queued = 0;
+        for (FloorBatch.Item i : f.items) {
+            if (f.queue(i)) {
+                queued++;
+            }
+        }
+        return queued;
     }
 
     @Benchmark
