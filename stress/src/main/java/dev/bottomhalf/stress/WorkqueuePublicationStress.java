@@ -32,7 +32,10 @@ import dev.bottomhalf.workqueue.Workqueues;
  * parking idle strategy. Fresh items per sample. Arbiters wait at most {@value #WAIT_S} s.
  *
  * <p>How they were checked: {@code -m quick} against copies of the core broken on purpose, see each test
- * (docs/benchmarks.md §15.3 has what the release stores bought).
+ * (docs/benchmarks.md §15.3 has what the release stores bought). The producer's {@code pwq}, which the push
+ * publishes to the drainer: a copy that sets it after the push fails both tests here and both of
+ * {@link WorkqueueLocklessQueueStress} in all 15 configurations (the drain finds an item without its
+ * pool-workqueue: a NullPointerException in the worker).
  */
 public class WorkqueuePublicationStress {
     static final int WAIT_S = 2;
