@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,9 +32,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.SoftirqEvent;
 import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.net.NapiStruct;
 import dev.bottomhalf.net.NetDevice;
+import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
 import dev.bottomhalf.runtime.Stepper;
 import dev.bottomhalf.softirq.SoftirqVector;
@@ -300,6 +304,88 @@ class JfrEventsTest {
             assertFalse(Jfr.on(), "closed once it stopped");
         }
         assertFalse(Jfr.on());
+    }
+
+    /** {@code com.sun.management.ThreadMXBean.getThreadAllocatedBytes} of this thread (through reflection). */
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        Method m = Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
+        return (long) m.invoke(ManagementFactory.getThreadMXBean(), Thread.currentThread().threadId());
+    }
+
+    /**
+     * Bytes allocated by 100,000 rounds of a task on CPU 0 that, with BH disabled, raises NET_RX and schedules a
+     * tasklet, then runs both softirqs (and the tasklet) at its local_bh_enable, after a warm-up: the sites of a
+     * raise, a tasklet schedule, a softirq run and a tasklet run each pass their event's gate 100,000 times. (A
+     * hard IRQ is not in the loop: {@code Stepper.hardirq} itself may allocate a lambda, depending on the JIT's
+     * inlining.)
+     */
+    private long bytesFor100000Rounds(Kernel k) throws ReflectiveOperationException {
+        Tasklet t = Tasklet.setup("t", tasklet -> { });
+        k.softirqs().open(SoftirqVector.NET_RX, () -> { });
+        ExecutionContext task = k.bindCurrentThread(0);
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < 100_000; i++) {
+                task.localBhDisable();
+                k.softirqs().raise(SoftirqVector.NET_RX);
+                k.tasklets().schedule(t);
+                task.localBhEnable();
+            }
+            allocatedBytes();
+        }
+        long before = allocatedBytes();
+        for (int i = 0; i < 100_000; i++) {
+            task.localBhDisable();
+            k.softirqs().raise(SoftirqVector.NET_RX);
+            k.tasklets().schedule(t);
+            task.localBhEnable();
+        }
+        long allocated = allocatedBytes() - before;
+        assertEquals(500_000, k.softirqs().count(0, SoftirqVector.TASKLET), "every round ran the tasklet softirq");
+        return allocated;
+    }
+
+    @Test
+    void executionSites_withNoRecordingRunning_allocateNothing() throws ReflectiveOperationException {
+        assertFalse(Jfr.on());
+        long allocated = bytesFor100000Rounds(kernels.kernel());
+        assertTrue(allocated < 4_096, allocated + " bytes for 100,000 rounds (the measuring call takes ~1 KB)");
+    }
+
+    @Test
+    void executionSites_underARecordingWithoutTheirEvents_allocateNothing() throws ReflectiveOperationException {
+        try (Recording r = new Recording(Map.of("jdk.ThreadSleep#enabled", "true"))) {
+            r.start();
+            assertTrue(Jfr.on());
+            long allocated = bytesFor100000Rounds(kernels.kernel());
+            assertTrue(allocated < 4_096, allocated + " bytes for 100,000 rounds: an event object was made although"
+                    + " the recording does not record it");
+        }
+    }
+
+    /** Every begin helper, as a site calls it: true for each that returned an event to fill. */
+    private static List<Boolean> beginHelpersReturnAnEvent() {
+        return List.of(Jfr.hardIrqBegin() != null, Jfr.threadedIrqBegin() != null, Jfr.softirqBegin() != null,
+                Jfr.taskletBegin() != null, Jfr.timerBegin() != null, Jfr.hrTimerBegin() != null,
+                Jfr.workBegin() != null, Jfr.napiPollBegin() != null, Jfr.ksoftirqdWakeupRecorded());
+    }
+
+    @Test
+    void beginHelpers_makeAnEventOnlyWhenARunningRecordingRecordsIt() {
+        List<Boolean> none = List.of(false, false, false, false, false, false, false, false, false);
+        assertEquals(none, beginHelpersReturnAnEvent(), "no recording");
+        try (Recording r = new Recording(Map.of("jdk.ThreadSleep#enabled", "true"))) {
+            r.start();
+            assertEquals(none, beginHelpersReturnAnEvent(), "a recording without bottomhalf's events");
+        }
+        try (Recording r = new Recording(JfrEvents.settings())) {
+            r.start();
+            assertEquals(List.of(true, true, true, true, true, true, true, true, true), beginHelpersReturnAnEvent(),
+                    "a recording of every event");
+            r.disable(SoftirqEvent.NAME);
+            assertEquals(List.of(true, true, false, true, true, true, true, true, true), beginHelpersReturnAnEvent(),
+                    "a setting changed while the recording runs takes effect at once");
+        }
+        assertEquals(none, beginHelpersReturnAnEvent(), "after the recording");
     }
 
     @Test
