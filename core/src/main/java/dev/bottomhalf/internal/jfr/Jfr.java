@@ -52,7 +52,8 @@ import jdk.jfr.RecordingState;
  * last change. Registering the listener does not start JFR; a recording that runs before this class is loaded
  * ({@code -XX:StartFlightRecording}) is found by the first recount. Settings changed on a running recording need no
  * notification: the probe is asked each time. Without the {@code jdk.jfr} module in the runtime (a class-path
- * application run with {@code --limit-modules}) the gate stays closed and no event class is ever loaded.
+ * application run with {@code --limit-modules}), or when registering the listener fails, the gate stays closed and
+ * no event class is ever loaded.
  */
 public final class Jfr {
     private static volatile boolean recording;
@@ -62,7 +63,11 @@ public final class Jfr {
 
     static {
         if (Jfr.class.getModule().isNamed() || ModuleLayer.boot().findModule("jdk.jfr").isPresent()) {
-            Gate.install();
+            try {
+                Gate.install();
+            } catch (RuntimeException | LinkageError e) {
+                // a JVM whose Flight Recorder cannot be used: the gate stays closed, the kernel runs without events
+            }
         }
     }
 
