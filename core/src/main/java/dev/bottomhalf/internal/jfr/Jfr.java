@@ -1,5 +1,8 @@
 package dev.bottomhalf.internal.jfr;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MutableCallSite;
 import java.util.concurrent.atomic.AtomicLong;
 
 import jdk.jfr.FlightRecorder;
@@ -23,25 +26,28 @@ import jdk.jfr.RecordingState;
  * if (Jfr.on()) Jfr.softirqRaise(names[nr], nr, cpu.id());
  * }</pre>
  *
- * <p>Implementation notes — what a disabled event costs. {@link #on()} reads one static volatile boolean, true
- * while at least one JFR recording is running in this JVM, whichever events it records. With no recording running
- * that load and its branch are the whole cost at a site: no allocation, no clock read, no call (the begin helpers
- * are a few bytecodes and inline; on x86 a volatile load is a plain {@code mov}, and being volatile it is not hoisted
- * out of a runtime thread's loop, so a recording started later is seen at the next site). The branch is never taken
- * while no recording runs, so C2 compiles the recording path as an uncommon trap and the site's machine code grows
- * by a few bytes (it matters: {@code tasklet_schedule} sits close to C2's inlining limit for compiled callees). With a
- * recording running that does not record the event, the helper asks the event type itself through a probe instance
- * ({@code PROBE.isEnabled()}, which JFR instruments into two plain loads of its own configuration) and stops there.
- * Only when the event is recorded is an event object made (a real allocation: it lives across the handler) and its
- * clock read; the ending helper fills the fields and commits only if {@code shouldCommit()} (enabled, above the
- * threshold).
+ * <p>Implementation notes — what a disabled event costs. {@link #on()} is true while at least one JFR recording is
+ * running in this JVM, whichever events it records. It is read through a {@code static final}
+ * {@link MutableCallSite} whose target returns a constant: C2 inlines the call site's current target as a constant
+ * (recording a dependency on it), so with no recording running the test folds to {@code false} and the site's
+ * recording path is not compiled at all — no load, no branch, no call, no allocation, no clock read.
+ * {@link MutableCallSite#setTarget} with {@link MutableCallSite#syncAll} (when a recording starts or the last one
+ * stops) deoptimizes the compiled code that folded the old value, which is recompiled with the new one: a
+ * recording's start and stop cost the kernel's hot paths one recompilation. Interpreted and C1-compiled code calls
+ * through the constant method handle. (A static volatile boolean was tried first: one load and a branch per site,
+ * but the two sites inside {@code tasklet_schedule} — the raise and the schedule — grew its C2 code from 2,336 to
+ * 2,528 bytes, past {@code InlineSmallCode}'s 2,500, C2's limit for inlining an already compiled callee; with the
+ * folded gate it is 2,384 bytes.) With a recording running that does not record the event, the helper asks the event
+ * type itself through a probe instance ({@code PROBE.isEnabled()}, which JFR instruments into two plain loads of its
+ * own configuration) and stops there. Only when the event is recorded is an event object made (a real allocation: it
+ * lives across the handler) and its clock read; the ending helper fills the fields and commits only if
+ * {@code shouldCommit()} (enabled, above the threshold).
  *
  * <p>Why not the plain JDK idiom ({@code var e = new XEvent(); e.begin(); ...; if (e.shouldCommit()) ...}) at every
  * site: once JFR has instrumented an event class (from the first recording of the JVM on), {@code begin()} and
  * {@code end()} read the clock whether the event is enabled or not, so a disabled event would still cost two clock
- * reads per handler; and the object's removal rests on escape analysis, which the handler call between
- * {@code begin} and {@code commit} defeats whenever it is not inlined (a handler is a megamorphic call). Our gate
- * costs the same whatever the JIT decides.
+ * reads per handler, and the object's removal would rest on escape analysis across the handler's call. The gate's
+ * cost does not depend on what the JIT decides about the handler.
  *
  * <p>The gate is JVM-wide static state, the one exception to the library's no-static-state rule, because JFR itself
  * is JVM-wide: every kernel of the JVM records into the same recordings. It is kept by a
@@ -56,7 +62,9 @@ import jdk.jfr.RecordingState;
  * no event class is ever loaded.
  */
 public final class Jfr {
-    private static volatile boolean recording;
+    /** The gate: a call site whose target returns the constant true or false; see the class notes. */
+    private static final MutableCallSite GATE = new MutableCallSite(MethodHandles.constant(boolean.class, false));
+    private static final MethodHandle GATE_VALUE = GATE.dynamicInvoker();
     private static final AtomicLong RECOUNTS = new AtomicLong();
     private static final Object PUBLISH = new Object();
     private static long published;
@@ -83,12 +91,17 @@ public final class Jfr {
     }
 
     /**
-     * Whether a JFR recording is running in this JVM: the gate every site tests first. One volatile load.
+     * Whether a JFR recording is running in this JVM: the gate every site tests first. A constant in C2-compiled code
+     * (see the class notes).
      *
      * @return true while at least one recording runs
      */
     public static boolean on() {
-        return recording;
+        try {
+            return (boolean) GATE_VALUE.invokeExact();
+        } catch (Throwable e) {
+            throw new AssertionError("a constant method handle threw", e);
+        }
     }
 
     /** Recounts the running recordings and publishes the result unless a later recount began meanwhile. */
@@ -106,7 +119,10 @@ public final class Jfr {
         synchronized (PUBLISH) {
             if (generation > published) {
                 published = generation;
-                recording = any;
+                if (on() != any) {
+                    GATE.setTarget(MethodHandles.constant(boolean.class, any));
+                    MutableCallSite.syncAll(new MutableCallSite[] {GATE});
+                }
             }
         }
     }
@@ -151,7 +167,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static HardIrqEvent hardIrqBegin() {
-        if (!recording || !Probes.HARD_IRQ.isEnabled()) {
+        if (!on() || !Probes.HARD_IRQ.isEnabled()) {
             return null;
         }
         HardIrqEvent e = new HardIrqEvent();
@@ -187,7 +203,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static ThreadedIrqEvent threadedIrqBegin() {
-        if (!recording || !Probes.THREADED_IRQ.isEnabled()) {
+        if (!on() || !Probes.THREADED_IRQ.isEnabled()) {
             return null;
         }
         ThreadedIrqEvent e = new ThreadedIrqEvent();
@@ -221,7 +237,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static SoftirqEvent softirqBegin() {
-        if (!recording || !Probes.SOFTIRQ.isEnabled()) {
+        if (!on() || !Probes.SOFTIRQ.isEnabled()) {
             return null;
         }
         SoftirqEvent e = new SoftirqEvent();
@@ -257,7 +273,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static TaskletEvent taskletBegin() {
-        if (!recording || !Probes.TASKLET.isEnabled()) {
+        if (!on() || !Probes.TASKLET.isEnabled()) {
             return null;
         }
         TaskletEvent e = new TaskletEvent();
@@ -289,7 +305,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static TimerEvent timerBegin() {
-        if (!recording || !Probes.TIMER.isEnabled()) {
+        if (!on() || !Probes.TIMER.isEnabled()) {
             return null;
         }
         TimerEvent e = new TimerEvent();
@@ -323,7 +339,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static HrTimerEvent hrTimerBegin() {
-        if (!recording || !Probes.HRTIMER.isEnabled()) {
+        if (!on() || !Probes.HRTIMER.isEnabled()) {
             return null;
         }
         HrTimerEvent e = new HrTimerEvent();
@@ -359,7 +375,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static WorkEvent workBegin() {
-        if (!recording || !Probes.WORK.isEnabled()) {
+        if (!on() || !Probes.WORK.isEnabled()) {
             return null;
         }
         WorkEvent e = new WorkEvent();
@@ -393,7 +409,7 @@ public final class Jfr {
      * @return the begun event, or null when it is not being recorded
      */
     public static NapiPollEvent napiPollBegin() {
-        if (!recording || !Probes.NAPI_POLL.isEnabled()) {
+        if (!on() || !Probes.NAPI_POLL.isEnabled()) {
             return null;
         }
         NapiPollEvent e = new NapiPollEvent();
@@ -487,7 +503,7 @@ public final class Jfr {
      * @return true when {@link #on()} and the event type is enabled
      */
     public static boolean ksoftirqdWakeupRecorded() {
-        return recording && Probes.KSOFTIRQD_WAKEUP.isEnabled();
+        return on() && Probes.KSOFTIRQD_WAKEUP.isEnabled();
     }
 
     /**
