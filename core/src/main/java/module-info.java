@@ -9,6 +9,7 @@
  */
 module dev.bottomhalf {
     requires java.management; // worker threads' CPU time and native-code state (the workqueue's concurrency check)
+    requires jdk.jfr;         // the execution sites' Flight Recorder events (dev.bottomhalf.internal.jfr), JDK only
 
     exports dev.bottomhalf;
     exports dev.bottomhalf.runtime;

@@ -102,8 +102,36 @@ final class DemoCommand implements Callable<Integer> {
         traceOut = file;
     }
 
+    // --jfr: a JFR recording of the run, made around the demo (DemoJfr)
+    private Path jfrOut;
+
+    @Option(names = "--jfr", paramLabel = "FILE", order = 20,
+            description = "Record the run with JDK Flight Recorder (the JDK's default events and every bottomhalf "
+                    + "event) and write the recording to FILE; open it in JDK Mission Control or read it with "
+                    + "'jfr print --categories bottomhalf FILE'.")
+    void jfr(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(),
+                    "Invalid value for option '--jfr': " + dir + " is not a directory");
+        }
+        if (Files.isDirectory(file)) {
+            throw new ParameterException(spec.commandLine(), "Invalid value for option '--jfr': " + file
+                    + " is a directory");
+        }
+        jfrOut = file;
+    }
+
+    /** Where {@code --jfr} writes its recording; null without the option. */
+    Path jfrOut() {
+        return jfrOut;
+    }
+
     @Override
     public Integer call() {
+        if (jfrOut != null) {
+            return DemoJfr.around(jfrOut, out, () -> NetDemo.run(options(), out));
+        }
         return NetDemo.run(options(), out);
     }
 

@@ -183,6 +183,31 @@ class CommandLineTest {
     }
 
     @Test
+    void demoJfr_isDescribedInTheHelp() {
+        assertEquals(0, Main.run(new String[] {"help", "demo"}, out, err), err());
+        String help = out().replaceAll("\\s+", " ");
+        assertTrue(help.contains("--jfr=FILE Record the run with JDK Flight Recorder (the JDK's default events and every"
+                + " bottomhalf event) and write the recording to FILE; open it in JDK Mission Control or read it with"
+                + " 'jfr print --categories bottomhalf FILE'."), help);
+    }
+
+    @Test
+    void demoJfrInAMissingDirectory_exitsWith2(@TempDir Path dir) {
+        Path file = dir.resolve("missing").resolve("demo.jfr");
+        assertEquals(2, Main.run(new String[] {"demo", "--jfr", file.toString()}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--jfr': " + file.getParent()
+                + " is not a directory\n"), err());
+        assertEquals("", out());
+    }
+
+    @Test
+    void demoJfrThatIsADirectory_exitsWith2(@TempDir Path dir) {
+        assertEquals(2, Main.run(new String[] {"demo", "--jfr", dir.toString()}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--jfr': " + dir + " is a directory\n"),
+                err());
+    }
+
+    @Test
     void unknownCommand_exitsWith2() {
         assertEquals(2, Main.run(new String[] {"frobnicate"}, out, err));
         assertTrue(err().startsWith("bottomhalf: Unmatched argument at index 0: 'frobnicate'\n"), err());

@@ -12,10 +12,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -81,6 +87,35 @@ class DemoRunTest {
         assertTrue(json.contains("{\"name\":\"irq 24: eth0-rx-0\",\"cat\":\"irq\",\"ph\":\"B\""), "hardirq slices");
         assertTrue(json.contains("{\"name\":\"softirq NET_RX\",\"cat\":\"flow\",\"ph\":\"f\""), "raise arrows");
         assertTrue(json.endsWith("}}\n"), json.substring(json.length() - 200));
+    }
+
+    @Test
+    void demo_withJfr_writesARecordingOfTheBottomhalfEvents() throws IOException {
+        Path file = tempDir.resolve("demo.jfr");
+        int exit = Main.run(new String[] {"demo", "--seconds=1", "--rate=10000", "--jfr", file.toString()}, out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.matches("(?s).*\nJFR recording: " + Pattern.quote(file.toString()) + " \\([\\d,]+ KB; open it in"
+                + " JDK Mission Control, or: jfr print --categories bottomhalf " + Pattern.quote(file.toString())
+                + "\\)\n.*"), text);
+        Map<String, Integer> counts = new TreeMap<>();
+        Set<String> hardIrqNames = new TreeSet<>();
+        for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
+            String name = e.getEventType().getName();
+            if (name.startsWith("bottomhalf.")) {
+                counts.merge(name, 1, Integer::sum);
+                if (name.equals("bottomhalf.HardIrq")) {
+                    hardIrqNames.add(e.getString("name"));
+                }
+            }
+        }
+        for (String name : List.of("bottomhalf.HardIrq", "bottomhalf.Softirq", "bottomhalf.SoftirqRaise",
+                "bottomhalf.Tasklet", "bottomhalf.TaskletSchedule", "bottomhalf.Timer", "bottomhalf.Work",
+                "bottomhalf.QueueWork")) {
+            assertTrue(counts.getOrDefault(name, 0) > 0, name + " in " + counts);
+        }
+        assertEquals(Set.of("eth0-rx-0", "eth0-rx-1"), hardIrqNames);
+        assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
     }
 
     @Test

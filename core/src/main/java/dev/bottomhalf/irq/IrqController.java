@@ -1,5 +1,7 @@
 package dev.bottomhalf.irq;
 
+import dev.bottomhalf.internal.jfr.HardIrqEvent;
+import dev.bottomhalf.internal.jfr.Jfr;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayList;
 import java.util.List;
@@ -814,6 +816,7 @@ public final class IrqController {
             if (tracing.on(Tracepoint.IRQ_HANDLER_ENTRY)) {
                 tracing.emit(Tracepoint.IRQ_HANDLER_ENTRY, "irq=" + desc.irq + " name=" + action.name);
             }
+            HardIrqEvent jfr = Jfr.hardIrqBegin();
             int before = ctx.preemptCount();
             int res;
             try {
@@ -821,6 +824,9 @@ public final class IrqController {
             } catch (Throwable t) {
                 handlerOopses.oops(action, action, a -> "irq " + a.irq + " handler " + a.name, t);
                 res = IrqReturn.NONE;
+            }
+            if (jfr != null) {
+                Jfr.hardIrqEnd(jfr, desc.irq, action.name, ctx.cpuId(), res, IrqReturn.describe(res));
             }
             if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
                 tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="
@@ -1151,12 +1157,16 @@ public final class IrqController {
             if (tracing.on(Tracepoint.IRQ_HANDLER_ENTRY)) {
                 tracing.emit(Tracepoint.IRQ_HANDLER_ENTRY, "irq=" + desc.irq + " name=" + action.name);
             }
+            HardIrqEvent jfr = Jfr.hardIrqBegin();
             int res;
             try {
                 res = action.handler.handle(desc.irq, action.percpuDevId.apply(id));
             } catch (Throwable t) {
                 handlerOopses.oops(action, action, a -> "irq " + a.irq + " handler " + a.name, t);
                 res = IrqReturn.NONE;
+            }
+            if (jfr != null) {
+                Jfr.hardIrqEnd(jfr, desc.irq, action.name, id, res, IrqReturn.describe(res));
             }
             if (tracing.on(Tracepoint.IRQ_HANDLER_EXIT)) {
                 tracing.emit(Tracepoint.IRQ_HANDLER_EXIT, "irq=" + desc.irq + " ret="

@@ -1,5 +1,7 @@
 package dev.bottomhalf.irq;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.ThreadedIrqEvent;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.runtime.Agent;
 import dev.bottomhalf.internal.runtime.AgentHandle;
@@ -86,11 +88,15 @@ final class IrqThread implements Agent {
         runThread = false;
         int ret;
         int before = ctx.preemptCount();
+        ThreadedIrqEvent jfr = Jfr.threadedIrqBegin();
         try {
             ret = action.threadFn.handle(desc.irq, action.devId);
         } catch (Throwable t) {
             controller.threadOopses.oops(action, action, a -> "irq " + a.irq + " thread function " + a.name, t);
             ret = IrqReturn.NONE;
+        }
+        if (jfr != null) {
+            Jfr.threadedIrqEnd(jfr, desc.irq, action.name, ctx.cpuId(), IrqReturn.describe(ret));
         }
         if (ctx.preemptCount() != before || ctx.irqsDisabled()) {
             if (controller.threadAtomicReturns.allow(action, KernelEvent.Kind.WARNING)) {

@@ -1,5 +1,7 @@
 package dev.bottomhalf.net;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.NapiPollEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -601,11 +603,16 @@ public final class Napi {
     /** Calls the poll function, with the napi_poll tracepoint; an exception is an oops and counts as no work. */
     private int invokePoll(NapiStruct n, int budget) {
         int work;
+        NapiPollEvent jfr = Jfr.napiPollBegin();
         try {
             work = n.poll.poll(n, budget);
         } catch (Throwable e) {
             oopses.oops(n, n, napi -> "napi poll " + napi.label(), e);
             work = 0;
+        }
+        if (jfr != null) {
+            ExecutionContext ctx = ExecutionContext.currentOrNull();
+            Jfr.napiPollEnd(jfr, n.dev.name(), n.label(), work, budget, ctx != null ? ctx.cpuId() : -1);
         }
         if (tracing.on(Tracepoint.NAPI_POLL)) {
             tracing.emit(Tracepoint.NAPI_POLL, "napi poll on napi struct " + n.label() + " for device "

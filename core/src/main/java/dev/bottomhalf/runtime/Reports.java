@@ -1,5 +1,6 @@
 package dev.bottomhalf.runtime;
 
+import dev.bottomhalf.internal.jfr.Jfr;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.runtime.RateLimiter;
 import java.util.Set;
@@ -54,6 +55,7 @@ public final class Reports {
         // time_before(jiffies, prev_jiffy + HZ) suppresses: one report when jiffies >= prev + HZ, which is
         // ___ratelimit's "jiffies > begin + interval" with interval HZ - 1.
         this.mightResched = limiter("__might_resched", config.hz() - 1L, 1, false);
+        Jfr.init(); // the JFR gate's listener is registered at boot, not in the first handler that reports
     }
 
     /**
@@ -279,6 +281,10 @@ public final class Reports {
     }
 
     private void deliver(KernelEvent event) {
+        if (Jfr.on()) {
+            Jfr.report(event.kind().name(), event.message(), event.cpu(), event.thread(), event.context(),
+                    event.jiffies(), event.cause());
+        }
         try {
             reporter.report(event);
         } catch (RuntimeException e) {

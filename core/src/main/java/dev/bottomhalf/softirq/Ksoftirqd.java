@@ -2,6 +2,7 @@ package dev.bottomhalf.softirq;
 
 import java.util.concurrent.atomic.AtomicLong;
 
+import dev.bottomhalf.internal.jfr.Jfr;
 import dev.bottomhalf.internal.runtime.Agent;
 import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.Cpu;
@@ -57,11 +58,22 @@ final class Ksoftirqd implements Agent {
     void wake() {
         if (!woken) {
             woken = true;
+            if (Jfr.ksoftirqdWakeupRecorded()) {
+                recordWakeup();
+            }
             AgentHandle h = handle;
             if (h != null) {
                 h.wake();
             }
         }
+    }
+
+    /** The JFR event of a wake-up: the CPU, what is pending, and who woke the daemon. */
+    private void recordWakeup() {
+        ExecutionContext waker = ExecutionContext.currentOrNull();
+        Jfr.ksoftirqdWakeup(cpu.id(), softirqs.vectorNames(cpu.softirqPending()),
+                waker != null ? waker.name() : Thread.currentThread().getName(),
+                waker != null ? waker.describe() : "outside the kernel");
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.bottomhalf.softirq;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.SoftirqEvent;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -280,6 +282,9 @@ public final class Softirqs {
         if (tracing.on(Tracepoint.SOFTIRQ_RAISE)) {
             tracing.emit(Tracepoint.SOFTIRQ_RAISE, describe(nr));
         }
+        if (Jfr.on()) {
+            Jfr.softirqRaise(names[nr], nr, cpu.id());
+        }
         if (wake && !ctx.inInterrupt()) {
             wakeKsoftirqd(cpu);
         }
@@ -365,7 +370,7 @@ public final class Softirqs {
                 while (pending != 0) {
                     int nr = Integer.numberOfTrailingZeros(pending);
                     pending &= pending - 1;
-                    runAction(ctx, cpu, nr);
+                    runAction(ctx, cpu, nr, restart);
                     cpu.serviceInterruptsBetweenHandlers(ctx);
                 }
                 if (cpu.softirqPending() == 0) {
@@ -389,7 +394,8 @@ public final class Softirqs {
         }
     }
 
-    private void runAction(ExecutionContext ctx, Cpu cpu, int nr) {
+    /** One vector's action; {@code restart} is the loop's countdown (MAX_SOFTIRQ_RESTART on the first pass). */
+    private void runAction(ExecutionContext ctx, Cpu cpu, int nr, int restart) {
         SoftirqAction action = action(nr);
         int slot = cpu.id() * SoftirqVector.MAX_VECTORS + nr;
         COUNTS.setOpaque(counts, slot, (long) COUNTS.getOpaque(counts, slot) + 1);
@@ -398,10 +404,14 @@ public final class Softirqs {
         if (traced) {
             tracing.emit(Tracepoint.SOFTIRQ_ENTRY, describe(nr));
         }
+        SoftirqEvent jfr = Jfr.softirqBegin();
         try {
             action.run();
         } catch (Throwable t) {
             oopses.oops(nr, nr, oopsName, t); // nr < 128: a cached Integer, no allocation
+        }
+        if (jfr != null) {
+            Jfr.softirqEnd(jfr, names[nr], nr, cpu.id(), MAX_SOFTIRQ_RESTART + 1 - restart, invokedFrom(ctx));
         }
         if (tracing.on(Tracepoint.SOFTIRQ_EXIT)) {
             tracing.emit(Tracepoint.SOFTIRQ_EXIT, describe(nr));
@@ -417,6 +427,28 @@ public final class Softirqs {
             machine.reports().warning(String.format("softirq %d %s %s returned with IRQs disabled",
                     nr, names[nr], actionNames[nr]));
         }
+    }
+
+    /** Who serves the softirqs on {@code ctx}, for the JFR event: cpu/N at irq_exit, ksoftirqd, or a task. */
+    private static String invokedFrom(ExecutionContext ctx) {
+        return switch (ctx.role()) {
+            case CPU -> "irq_exit";
+            case KSOFTIRQD -> "ksoftirqd";
+            default -> "local_bh_enable";
+        };
+    }
+
+    /**
+     * The names of the vectors in {@code mask}, joined by {@code |} ({@code NET_RX|TIMER}); empty for none. Any
+     * thread.
+     */
+    String vectorNames(int mask) {
+        StringBuilder sb = new StringBuilder();
+        for (int m = mask; m != 0; m &= m - 1) {
+            int nr = Integer.numberOfTrailingZeros(m);
+            sb.append(sb.isEmpty() ? "" : "|").append(names[nr] != null ? names[nr] : String.valueOf(nr));
+        }
+        return sb.toString();
     }
 
     private String describe(int nr) {

@@ -1,5 +1,7 @@
 package dev.bottomhalf.tasklet;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.TaskletEvent;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.util.ArrayList;
 import java.util.List;
@@ -114,6 +116,9 @@ public final class Tasklets {
         int cpu = ctx.cpuId();
         t.cpu(cpu);
         lists[cpu].push(t);
+        if (Jfr.on()) {
+            Jfr.taskletSchedule(t.name(), cpu, vector == SoftirqVector.HI);
+        }
         Subsystems.softirq().raiseOn(softirqs, ctx, vector.nr(), true);
         if (refusing) { // set before the close sweeps: a push the sweep missed reads it (Machine.afterAccept)
             machine.afterAccept();
@@ -157,7 +162,7 @@ public final class Tasklets {
             if (t.tryLockRun()) {
                 if (t.disableCount() == 0) {
                     if (clearSched(t)) {
-                        run(ctx, t);
+                        run(ctx, t, vector);
                     }
                     t.unlockRun();
                     machine.wakeWaiters(); // tasklet_kill / tasklet_unlock_wait; one load when nobody waits
@@ -189,16 +194,20 @@ public final class Tasklets {
         return false;
     }
 
-    private void run(ExecutionContext ctx, Tasklet t) {
+    private void run(ExecutionContext ctx, Tasklet t, SoftirqVector vector) {
         t.runner = ctx;
         if (tracing.on(Tracepoint.TASKLET_ENTRY)) {
             tracing.emit(Tracepoint.TASKLET_ENTRY, "tasklet=" + t.name());
         }
+        TaskletEvent jfr = Jfr.taskletBegin();
         try {
             t.invoke();
         } catch (Throwable e) {
             oopses.oops(t, t, tasklet -> "tasklet " + tasklet.name(), e);
         } finally {
+            if (jfr != null) {
+                Jfr.taskletEnd(jfr, t.name(), ctx.cpuId(), vector == SoftirqVector.HI);
+            }
             if (tracing.on(Tracepoint.TASKLET_EXIT)) {
                 tracing.emit(Tracepoint.TASKLET_EXIT, "tasklet=" + t.name());
             }

@@ -1,5 +1,7 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.jfr.HrTimerEvent;
+import dev.bottomhalf.internal.jfr.Jfr;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -736,6 +738,8 @@ public final class HrTimers {
         if (tracing.on(Tracepoint.HRTIMER_EXPIRE_ENTRY)) {
             tracing.emit(Tracepoint.HRTIMER_EXPIRE_ENTRY, "hrtimer=" + t.name() + " function=" + t.name() + " now=" + now);
         }
+        HrTimerEvent jfr = Jfr.hrTimerBegin();
+        long jfrExpires = jfr != null ? t.expires : 0; // before the callback, which may forward the timer
         try {
             restart = fn.run(t);
             if (restart == null) {
@@ -745,6 +749,9 @@ public final class HrTimers {
             oopses.oops(t, t, timer -> "hrtimer " + timer.name(), e);
         } finally {
             t.runner = null;
+            if (jfr != null) {
+                Jfr.hrTimerEnd(jfr, t.name(), base.cpu, jfrExpires, now, restart == HrTimer.Restart.RESTART);
+            }
             if (tracing.on(Tracepoint.HRTIMER_EXPIRE_EXIT)) {
                 tracing.emit(Tracepoint.HRTIMER_EXPIRE_EXIT, "hrtimer=" + t.name());
             }

@@ -1,5 +1,7 @@
 package dev.bottomhalf.time;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.TimerEvent;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import static dev.bottomhalf.time.TimerBase.BASE_DEF;
 import static dev.bottomhalf.time.TimerBase.BASE_GLOBAL;
@@ -884,12 +886,18 @@ public final class Timers {
             tracing.emit(Tracepoint.TIMER_EXPIRE_ENTRY, "timer=" + t.name() + " function=" + t.name() + " now="
                     + machine.jiffies() + " baseclk=" + baseclk);
         }
+        TimerEvent jfr = Jfr.timerBegin();
+        long jfrExpires = jfr != null ? t.expires : 0;      // before the callback, which may re-arm the timer
+        long jfrJiffies = jfr != null ? machine.jiffies() : 0;
         try {
             fn.run(t);
         } catch (Throwable e) {
             oopses.oops(t, t, timer -> "timer " + timer.name(), e);
         } finally {
             base.runner(null);
+            if (jfr != null) {
+                Jfr.timerEnd(jfr, t.name(), base.cpu, jfrExpires, jfrJiffies);
+            }
             if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
                 tracing.emit(Tracepoint.TIMER_EXPIRE_EXIT, "timer=" + t.name());
             }

@@ -1,5 +1,7 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.jfr.WorkEvent;
 import dev.bottomhalf.internal.runtime.RuntimeAccess;
 
 import java.util.ArrayList;
@@ -429,6 +431,7 @@ final class WorkerPools {
         if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_START)) {
             tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_START, "work struct " + w.name() + ": function " + w.name());
         }
+        WorkEvent jfr = Jfr.workBegin();
         worker.enterFunc();
         Subsystems.locking().workStarts(ctx, wq, wq.name(), fn.getClass(), w, w.name());
         try {
@@ -450,6 +453,9 @@ final class WorkerPools {
             }
             if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
                 tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
+            }
+            if (jfr != null) {
+                Jfr.workEnd(jfr, wq.name(), w.name(), ctx.cpuId(), ctx.name());
             }
             int after = ctx.preemptCount();
             if (after != count || ctx.irqsDisabled() != irqsOff) {

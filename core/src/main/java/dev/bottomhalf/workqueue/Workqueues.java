@@ -1,5 +1,6 @@
 package dev.bottomhalf.workqueue;
 
+import dev.bottomhalf.internal.jfr.Jfr;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_BH;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_DFL_ACTIVE;
 import static dev.bottomhalf.workqueue.Workqueue.WQ_FREEZABLE;
@@ -527,6 +528,9 @@ public final class Workqueues {
             tracing.emit(Tracepoint.WORKQUEUE_QUEUE_WORK, "work struct=" + w.name() + " function=" + w.name()
                     + " workqueue=" + wq.name() + " req_cpu=" + (reqCpu == WORK_CPU_UNBOUND ? 8192 : reqCpu)
                     + " cpu=" + cpu);
+        }
+        if (Jfr.on()) {
+            Jfr.queueWork(wq.name(), w.name(), reqCpu, cpu);
         }
     }
 
