@@ -865,12 +865,38 @@ public final class Timers {
             boolean irqsafe = (t.flags & TIMER_IRQSAFE) != 0;
             base.unlock();
             try {
-                callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
+                if (Jfr.on()) {
+                    callTimerFnRecorded(ctx, base, t, fn, baseclk, irqsafe);
+                } else {
+                    callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
+                }
             } finally {
                 base.lock();
                 base.running(null);
                 machine.wakeWaiters(); // timer_delete_sync waiting for this callback; one load when nobody waits
             }
+        }
+    }
+
+    /**
+     * {@link #callTimerFn} inside a {@code bottomhalf.Timer} JFR event, while a recording runs. Kept apart from
+     * {@code call_timer_fn} itself so that, with no recording, the expiry loop compiles to what it was without
+     * JFR ({@code Jfr.on()} is a constant then, and this call is dropped): {@code call_timer_fn} stays small
+     * enough to be inlined into the loop.
+     */
+    private void callTimerFnRecorded(ExecutionContext ctx, TimerBase base, TimerList t, TimerList.Callback fn,
+                                     long baseclk, boolean irqsafe) {
+        TimerEvent jfr = Jfr.timerBegin();
+        if (jfr == null) {
+            callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
+            return;
+        }
+        long expires = t.expires;     // before the callback, which may re-arm the timer
+        long jiffies = machine.jiffies();
+        try {
+            callTimerFn(ctx, base, t, fn, baseclk, irqsafe);
+        } finally {
+            Jfr.timerEnd(jfr, t.name(), base.cpu, expires, jiffies);
         }
     }
 
@@ -886,18 +912,12 @@ public final class Timers {
             tracing.emit(Tracepoint.TIMER_EXPIRE_ENTRY, "timer=" + t.name() + " function=" + t.name() + " now="
                     + machine.jiffies() + " baseclk=" + baseclk);
         }
-        TimerEvent jfr = Jfr.timerBegin();
-        long jfrExpires = jfr != null ? t.expires : 0;      // before the callback, which may re-arm the timer
-        long jfrJiffies = jfr != null ? machine.jiffies() : 0;
         try {
             fn.run(t);
         } catch (Throwable e) {
             oopses.oops(t, t, timer -> "timer " + timer.name(), e);
         } finally {
             base.runner(null);
-            if (jfr != null) {
-                Jfr.timerEnd(jfr, t.name(), base.cpu, jfrExpires, jfrJiffies);
-            }
             if (tracing.on(Tracepoint.TIMER_EXPIRE_EXIT)) {
                 tracing.emit(Tracepoint.TIMER_EXPIRE_EXIT, "timer=" + t.name());
             }
