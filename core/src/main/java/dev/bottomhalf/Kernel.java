@@ -16,6 +16,7 @@ import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.net.Napi;
+import dev.bottomhalf.proc.KernelSnapshot;
 import dev.bottomhalf.proc.Proc;
 import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelConfig;
@@ -51,7 +52,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  *
  * <p>What it offers: every subsystem ({@link #irqs()}, {@link #softirqs()}, {@link #tasklets()},
  * {@link #timers()}, {@link #hrtimers()}, {@link #workqueues()}, {@link #sched()}, {@link #kthreads()},
- * {@link #napi()}, {@link #proc()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
+ * {@link #napi()}, {@link #proc()} and {@link #snapshot()}, {@link #reports()}, {@link #tracing()}); the clock ({@link #jiffies()}, {@link #hz()},
  * {@link #msecsToJiffies}, {@link #toJiffies(Duration)}, {@link #uptimeNs()}, ...); the calling thread
  * ({@link #bindCurrentThread}, {@link #detachCurrentThread()}, {@link #smpProcessorId()}, {@link #context()},
  * a read-only {@link ExecutionContext}); cross-CPU calls; and the lifecycle ({@link #close()},
@@ -102,7 +103,7 @@ public final class Kernel implements AutoCloseable {
         this.sched = Subsystems.sched().newSched(machine, timers);
         this.kthreads = Subsystems.sched().newKthreads(sched);
         this.napi = Subsystems.net().newNapi(machine, softirqs, sched, kthreads);
-        this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers, napi);
+        this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers, napi, workqueues);
         machine.onLateAccept(this::sweepLate);
     }
 
@@ -236,6 +237,19 @@ public final class Kernel implements AutoCloseable {
      */
     public Proc proc() {
         return proc;
+    }
+
+    /**
+     * Every counter this kernel keeps, read once now — interrupt lines, architecture interrupts, softirqs,
+     * ksoftirqd, {@code softnet_stat}, the workqueue monitor's figures, the report counts — as an immutable
+     * record; {@code /proc} renders from the same reading ({@link Proc#interrupts(KernelSnapshot)}, ...). Any
+     * thread and context; like the other reads of {@code /proc} and the counters, it still works after the close.
+     * See {@link KernelSnapshot} for what is consistent across counters and what is not kept.
+     *
+     * @return the snapshot
+     */
+    public KernelSnapshot snapshot() {
+        return proc.snapshot();
     }
 
     /**

@@ -1,20 +1,32 @@
 package dev.bottomhalf.proc;
 
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 import dev.bottomhalf.irq.IrqController;
 import dev.bottomhalf.internal.runtime.Machine;
 import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.net.Napi;
+import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
 import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Timers;
+import dev.bottomhalf.workqueue.Workqueue;
+import dev.bottomhalf.workqueue.Workqueues;
 
 /**
- * The {@code /proc} files of one kernel, rendered in the kernel's own text formats. Thread-safe; every
- * rendering is a racy snapshot of per-CPU counters, as in the kernel.
+ * The {@code /proc} files of one kernel, rendered in the kernel's own text formats, and the {@link KernelSnapshot}
+ * they are rendered from. Thread-safe; every rendering is a racy snapshot of per-CPU counters, as in the kernel.
+ *
+ * <p>Implementation notes: one source of truth — {@link #snapshot()} is the only reader of the counters
+ * {@code /proc/interrupts}, {@code /proc/softirqs} and {@code /proc/net/softnet_stat} print, and each of those
+ * files is rendered by a static method from a snapshot ({@link #interrupts(KernelSnapshot)}, ...), so that texts
+ * rendered from one snapshot agree with each other and with the snapshot's figures. The per-line files read the
+ * line through the same reader as the snapshot.
  */
 public final class Proc {
     /** The chip name shown in {@code /proc/interrupts} for our interrupt controller. */
@@ -26,19 +38,83 @@ public final class Proc {
     private final Timers timers;
     private final HrTimers hrtimers;
     private final Napi napi;
+    private final Workqueues workqueues;
 
     static {
         Subsystems.install(Subsystems.ProcAccess.class, new ProcWiring());
     }
 
     /** Part of the kernel's assembly ({@code Kernel.boot}, through {@code Subsystems}): only the kernel makes one. */
-    Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers, Napi napi) {
+    Proc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers, Napi napi,
+            Workqueues workqueues) {
         this.machine = Objects.requireNonNull(machine);
         this.irqs = Objects.requireNonNull(irqs);
         this.softirqs = Objects.requireNonNull(softirqs);
         this.timers = Objects.requireNonNull(timers);
         this.hrtimers = Objects.requireNonNull(hrtimers);
         this.napi = Objects.requireNonNull(napi);
+        this.workqueues = Objects.requireNonNull(workqueues);
+    }
+
+    /**
+     * Every counter of this kernel, read once now: see {@link KernelSnapshot} for what is consistent across
+     * counters and what is not kept. Any thread and context; reads only (no lock is held across the whole read),
+     * and works on a closed kernel as the other {@code /proc} reads do.
+     *
+     * @return the snapshot
+     */
+    public KernelSnapshot snapshot() {
+        long nowNs = machine.clock().nanoTime();
+        long uptimeNs = nowNs - machine.bootNanoTime();
+        long jiffies = machine.jiffiesAt(nowNs);
+        int cpus = machine.cpuCount();
+        List<KernelSnapshot.IrqLine> lines = new ArrayList<>(irqs.lines());
+        for (int irq = 0; irq < irqs.lines(); irq++) {
+            lines.add(readIrqLine(irq));
+        }
+        List<KernelSnapshot.CpuCounters> cpuCounters = new ArrayList<>(cpus);
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            cpuCounters.add(new KernelSnapshot.CpuCounters(cpu, timers.localTimerInterrupts(cpu),
+                    hrtimers.interrupts(cpu), machine.cpu(cpu).functionCallInterrupts(), irqs.irqWorkInterrupts(cpu),
+                    softirqs.ksoftirqdRuns(cpu), softirqs.ksoftirqdWoken(cpu),
+                    new KernelSnapshot.SoftnetStat(napi.processed(cpu), napi.timeSqueeze(cpu))));
+        }
+        List<KernelSnapshot.SoftirqCounts> vectors = new ArrayList<>();
+        for (int nr = 0; nr < SoftirqVector.MAX_VECTORS; nr++) {
+            boolean open = softirqs.isOpen(nr);
+            if (nr >= SoftirqVector.NR_SOFTIRQS && !open) {
+                continue;
+            }
+            long[] counts = new long[cpus];
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                counts[cpu] = softirqs.count(cpu, nr);
+            }
+            vectors.add(new KernelSnapshot.SoftirqCounts(nr, softirqs.name(nr), open,
+                    new KernelSnapshot.PerCpuCounts(counts)));
+        }
+        List<Workqueues.Stats> wqStats = new ArrayList<>();
+        for (Workqueue wq : workqueues.workqueues()) {
+            wqStats.add(workqueues.stats(wq));
+        }
+        long lockups = workqueues.lockups();
+        Map<KernelEvent.Kind, Long> reports = new EnumMap<>(KernelEvent.Kind.class);
+        for (KernelEvent.Kind kind : KernelEvent.Kind.values()) {
+            reports.put(kind, machine.reports().count(kind));
+        }
+        return new KernelSnapshot(uptimeNs, jiffies, machine.hz(), cpus, lines, cpuCounters, vectors, wqStats, lockups,
+                reports);
+    }
+
+    /** One line's record, each of its counters read once; {@code EINVAL} for a line that does not exist. */
+    private KernelSnapshot.IrqLine readIrqLine(int irq) {
+        List<String> actions = irqs.actionNames(irq);
+        long[] counts = new long[machine.cpuCount()];
+        for (int cpu = 0; cpu < counts.length; cpu++) {
+            counts[cpu] = irqs.count(irq, cpu);
+        }
+        return new KernelSnapshot.IrqLine(irq, CHIP_NAME, irqs.isLevelTriggered(irq), actions, irqs.threadNames(irq),
+                new KernelSnapshot.PerCpuCounts(counts), irqs.affinity(irq), irqs.depth(irq),
+                irqs.isSpuriousDisabled(irq), irqs.spurious(irq));
     }
 
     /**
@@ -52,9 +128,20 @@ public final class Proc {
      * @return the file's text
      */
     public String softnetStat() {
+        return softnetStat(snapshot());
+    }
+
+    /**
+     * {@link #softnetStat()} of a snapshot: the text of {@code /proc/net/softnet_stat} at the moment it was taken.
+     *
+     * @param snapshot a snapshot of a kernel
+     * @return the file's text
+     */
+    public static String softnetStat(KernelSnapshot snapshot) {
         StringBuilder sb = new StringBuilder();
-        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-            long[] cols = {napi.processed(cpu), 0, napi.timeSqueeze(cpu), 0, 0, 0, 0, 0, 0, 0, 0, 0, cpu, 0, 0};
+        for (KernelSnapshot.CpuCounters c : snapshot.cpus()) {
+            long[] cols = {c.softnet().processed(), 0, c.softnet().timeSqueeze(), 0, 0, 0, 0, 0, 0, 0, 0, 0, c.cpu(), 0,
+                0};
             for (int i = 0; i < cols.length; i++) {
                 sb.append(i == 0 ? "" : " ").append(String.format("%08x", cols[i] & 0xFFFF_FFFFL));
             }
@@ -70,19 +157,26 @@ public final class Proc {
      * @return the file's text, each row ending in a newline
      */
     public String softirqs() {
+        return softirqs(snapshot());
+    }
+
+    /**
+     * {@link #softirqs()} of a snapshot: the text of {@code /proc/softirqs} at the moment it was taken.
+     *
+     * @param snapshot a snapshot of a kernel
+     * @return the file's text, each row ending in a newline
+     */
+    public static String softirqs(KernelSnapshot snapshot) {
         StringBuilder sb = new StringBuilder();
         sb.append("                    ");
-        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+        for (int cpu = 0; cpu < snapshot.cpuCount(); cpu++) {
             sb.append(String.format("CPU%-8d", cpu));
         }
         sb.append('\n');
-        for (int nr = 0; nr < SoftirqVector.MAX_VECTORS; nr++) {
-            if (nr >= SoftirqVector.NR_SOFTIRQS && !softirqs.isOpen(nr)) {
-                continue;
-            }
-            sb.append(String.format("%12s:", softirqs.name(nr)));
-            for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-                sb.append(String.format(" %10d", softirqs.count(cpu, nr)));
+        for (KernelSnapshot.SoftirqCounts v : snapshot.softirqs()) {
+            sb.append(String.format("%12s:", v.name()));
+            for (int cpu = 0; cpu < snapshot.cpuCount(); cpu++) {
+                sb.append(String.format(" %10d", v.counts().get(cpu)));
             }
             sb.append('\n');
         }
@@ -99,42 +193,50 @@ public final class Proc {
      * @return the file's text, each row ending in a newline
      */
     public String interrupts() {
-        int lines = irqs.lines();
+        return interrupts(snapshot());
+    }
+
+    /**
+     * {@link #interrupts()} of a snapshot: the text of {@code /proc/interrupts} at the moment it was taken.
+     *
+     * @param snapshot a snapshot of a kernel
+     * @return the file's text, each row ending in a newline
+     */
+    public static String interrupts(KernelSnapshot snapshot) {
+        int lines = snapshot.irqLines().size();
+        int cpus = snapshot.cpuCount();
         int prec = 3;
         for (int j = 1000; prec < 10 && j <= lines; prec++) {
             j *= 10;
         }
         StringBuilder sb = new StringBuilder();
         sb.append(" ".repeat(prec + 8));
-        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
+        for (int cpu = 0; cpu < cpus; cpu++) {
             sb.append(String.format("CPU%-8d", cpu));
         }
         sb.append('\n');
-        for (int irq = 0; irq < lines; irq++) {
-            List<String> names = irqs.actionNames(irq);
-            if (names.isEmpty()) {
+        for (KernelSnapshot.IrqLine line : snapshot.irqLines()) {
+            if (!line.hasAction()) {
                 continue;   // no action: left out even when it counted interrupts before free_irq
             }
-            sb.append(String.format("%" + prec + "d: ", irq));
-            for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-                sb.append(String.format("%10d ", irqs.count(irq, cpu)));
+            sb.append(String.format("%" + prec + "d: ", line.irq()));
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                sb.append(String.format("%10d ", line.counts().get(cpu)));
             }
-            sb.append(String.format(" %8s", CHIP_NAME));
-            sb.append(String.format(" %" + prec + "d", irq));
-            sb.append(String.format("-%-8s", irqs.isLevelTriggered(irq) ? "level" : "edge"));
-            if (!names.isEmpty()) {
-                sb.append("  ").append(String.join(", ", names));
-            }
+            sb.append(String.format(" %8s", line.chip()));
+            sb.append(String.format(" %" + prec + "d", line.irq()));
+            sb.append(String.format("-%-8s", line.trigger()));
+            sb.append("  ").append(line.name());
             sb.append('\n');
         }
         sb.append(String.format("%" + prec + "s: ", "LOC"));
-        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-            sb.append(String.format("%10d ", timers.localTimerInterrupts(cpu) + hrtimers.interrupts(cpu)));
+        for (KernelSnapshot.CpuCounters c : snapshot.cpus()) {
+            sb.append(String.format("%10d ", c.loc()));
         }
         sb.append("  Local timer interrupts\n");
         sb.append(String.format("%" + prec + "s: ", "CAL"));
-        for (int cpu = 0; cpu < machine.cpuCount(); cpu++) {
-            sb.append(String.format("%10d ", machine.cpu(cpu).functionCallInterrupts()));
+        for (KernelSnapshot.CpuCounters c : snapshot.cpus()) {
+            sb.append(String.format("%10d ", c.functionCallInterrupts()));
         }
         sb.append("  Function call interrupts\n");
         return sb.toString();
@@ -148,7 +250,17 @@ public final class Proc {
      * @throws dev.bottomhalf.runtime.KernelException {@code EINVAL} for a line that does not exist
      */
     public String irqSpurious(int irq) {
-        IrqController.SpuriousState s = irqs.spurious(irq);
+        return irqSpurious(readIrqLine(irq));
+    }
+
+    /**
+     * {@link #irqSpurious(int)} of a line's record: the text of {@code /proc/irq/N/spurious} at the moment it was read.
+     *
+     * @param line a line of a snapshot ({@link KernelSnapshot#irqLine(int)})
+     * @return the file's three lines
+     */
+    public static String irqSpurious(KernelSnapshot.IrqLine line) {
+        IrqController.SpuriousState s = line.spurious();
         return "count " + s.count() + "\nunhandled " + s.unhandled() + "\nlast_unhandled " + s.lastUnhandledMs() + " ms\n";
     }
 

@@ -167,7 +167,7 @@ public final class Subsystems {
     /** What {@code dev.bottomhalf.proc} lends the wiring. */
     public interface ProcAccess {
         Proc newProc(Machine machine, IrqController irqs, Softirqs softirqs, Timers timers, HrTimers hrtimers,
-                Napi napi);
+                Napi napi, Workqueues workqueues);
     }
 
     /** What {@code dev.bottomhalf.net} lends the wiring: NAPI's assembly and its close steps. */
