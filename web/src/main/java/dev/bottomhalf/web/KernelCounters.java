@@ -4,19 +4,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.bottomhalf.Kernel;
+import dev.bottomhalf.proc.KernelSnapshot;
 import dev.bottomhalf.runtime.KernelEvent;
-import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.workqueue.Workqueues;
 
 /**
  * Reads the counters the web view shows from one kernel: the {@code /proc/interrupts} and {@code /proc/softirqs}
  * tables, ksoftirqd's batches, the workqueue monitor's statistics and the report counts. Called by the view's
- * sampler thread; every read is a racy snapshot of per-CPU counters, as in the kernel, and works after the kernel
- * closed (the counters stay readable; a read that is refused leaves its part empty).
+ * sampler thread; each reading is one {@link KernelSnapshot} ({@code kernel.snapshot()}), a racy snapshot of per-CPU
+ * counters as in the kernel, which also works after the kernel closed.
  *
- * <p>The one place that knows where the counters come from: the two tables are parsed from {@code kernel.proc()}'s
- * renderings (exactly the rows the kernel's files have, {@code LOC} and {@code CAL} included), the rest is read from
- * the subsystems' accessors.
+ * <p>The one place that knows where the counters come from: it turns the snapshot into the rows the page shows,
+ * exactly the rows of the kernel's files ({@code Proc.interrupts(snapshot)} renders the same snapshot as text):
+ * a row per IRQ line with a handler, then {@code LOC} and {@code CAL}; the ten standard softirq vectors and any
+ * opened user vector.
  */
 final class KernelCounters {
     /**
@@ -64,55 +65,42 @@ final class KernelCounters {
     Sample read() {
         long wall = System.nanoTime();
         boolean closed = kernel.isClosed();
-        List<Row> interrupts = parse(kernel.proc().interrupts(), true);
-        List<Row> softirqs = parse(kernel.proc().softirqs(), false);
+        KernelSnapshot snap = kernel.snapshot();
+        List<Row> interrupts = new ArrayList<>();
+        for (KernelSnapshot.IrqLine line : snap.irqLines()) {
+            if (line.hasAction()) {
+                interrupts.add(new Row(Integer.toString(line.irq()), line.counts().values(),
+                        line.chip() + " " + line.irq() + "-" + line.trigger() + " " + line.name()));
+            }
+        }
+        long[] loc = new long[cpus];
+        long[] cal = new long[cpus];
         long[] runs = new long[cpus];
         boolean[] woken = new boolean[cpus];
-        for (int cpu = 0; cpu < cpus; cpu++) {
-            runs[cpu] = kernel.softirqs().ksoftirqdRuns(cpu);
-            woken[cpu] = kernel.softirqs().ksoftirqdWoken(cpu);
+        for (KernelSnapshot.CpuCounters c : snap.cpus()) {
+            loc[c.cpu()] = c.loc();
+            cal[c.cpu()] = c.functionCallInterrupts();
+            runs[c.cpu()] = c.ksoftirqdRuns();
+            woken[c.cpu()] = c.ksoftirqdWoken();
+        }
+        interrupts.add(new Row("LOC", loc, "Local timer interrupts"));
+        interrupts.add(new Row("CAL", cal, "Function call interrupts"));
+        List<Row> softirqs = new ArrayList<>();
+        for (KernelSnapshot.SoftirqCounts v : snap.softirqs()) {
+            softirqs.add(new Row(v.name(), v.counts().values(), ""));
         }
         List<Workqueues.Stats> wqs = new ArrayList<>();
-        try {
-            for (Workqueue wq : kernel.workqueues().workqueues()) {
-                Workqueues.Stats s = kernel.workqueues().stats(wq);
-                if (s.total() > 0 || s.inFlight() > 0) {
-                    wqs.add(s);
-                }
+        for (Workqueues.Stats s : snap.workqueues()) {
+            if (s.total() > 0 || s.inFlight() > 0) {
+                wqs.add(s);
             }
-        } catch (IllegalStateException closedMeanwhile) {
-            wqs.clear();
         }
         KernelEvent.Kind[] kinds = KernelEvent.Kind.values();
         long[] reports = new long[kinds.length];
         for (KernelEvent.Kind k : kinds) {
-            reports[k.ordinal()] = kernel.reports().count(k);
+            reports[k.ordinal()] = snap.reportCount(k);
         }
-        return new Sample(wall, kernel.uptimeNs(), kernel.jiffies(), closed, interrupts, softirqs, runs, woken, wqs,
+        return new Sample(wall, snap.uptimeNs(), snap.jiffies(), closed, interrupts, softirqs, runs, woken, wqs,
                 reports);
-    }
-
-    /** The rows of a {@code /proc} table: a header of CPU columns, then {@code label: count... [description]}. */
-    private List<Row> parse(String text, boolean described) {
-        List<Row> rows = new ArrayList<>();
-        String[] lines = text.split("\n");
-        for (int l = 1; l < lines.length; l++) {
-            String line = lines[l];
-            int colon = line.indexOf(':');
-            if (colon < 0) {
-                continue;
-            }
-            String[] cols = line.substring(colon + 1).trim().split("\\s+", cpus + 1);
-            if (cols.length < cpus) {
-                continue;
-            }
-            long[] perCpu = new long[cpus];
-            for (int c = 0; c < cpus; c++) {
-                perCpu[c] = Long.parseLong(cols[c]);
-            }
-            String description = described && cols.length > cpus ? cols[cpus].trim().replaceAll("\\s+", " ") : "";
-            rows.add(new Row(line.substring(0, colon).trim(), perCpu, description));
-        }
-        return rows;
     }
 }
