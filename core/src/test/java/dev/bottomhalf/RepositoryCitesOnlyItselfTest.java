@@ -52,9 +52,9 @@ class RepositoryCitesOnlyItselfTest {
 
     /** Roots scanned, relative to the repository root. */
     private static final List<String> ROOTS = List.of(
-            "core/src", "cli/src", "examples/src", "stress/src", "bench/src", "blockhound/src", "docs",
+            "core/src", "cli/src", "examples/src", "stress/src", "bench/src", "blockhound/src", "web/src", "docs",
             "README.md", "pom.xml", "core/pom.xml", "cli/pom.xml", "examples/pom.xml", "stress/pom.xml",
-            "bench/pom.xml", "blockhound/pom.xml");
+            "bench/pom.xml", "blockhound/pom.xml", "web/pom.xml");
 
     @Test
     void sourcesTestsAndDocs_citeOnlyTheKernelAndTheProjectsOwnPages() throws IOException {
