@@ -53,8 +53,8 @@ class RepositoryCitesOnlyItselfTest {
     /** Roots scanned, relative to the repository root. */
     private static final List<String> ROOTS = List.of(
             "core/src", "cli/src", "examples/src", "stress/src", "bench/src", "blockhound/src", "micrometer/src",
-            "docs", "README.md", "pom.xml", "core/pom.xml", "cli/pom.xml", "examples/pom.xml", "stress/pom.xml",
-            "bench/pom.xml", "blockhound/pom.xml", "micrometer/pom.xml");
+            "web/src", "docs", "README.md", "pom.xml", "core/pom.xml", "cli/pom.xml", "examples/pom.xml",
+            "stress/pom.xml", "bench/pom.xml", "blockhound/pom.xml", "micrometer/pom.xml", "web/pom.xml");
 
     @Test
     void sourcesTestsAndDocs_citeOnlyTheKernelAndTheProjectsOwnPages() throws IOException {

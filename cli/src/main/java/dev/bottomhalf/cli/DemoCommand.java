@@ -46,6 +46,7 @@ final class DemoCommand implements Callable<Integer> {
     private int traceLines;
     private Path tempDir;
     private Path traceOut;
+    private Integer webPort;
 
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
@@ -127,6 +128,14 @@ final class DemoCommand implements Callable<Integer> {
         return jfrOut;
     }
 
+    @Option(names = "--web", paramLabel = "PORT", arity = "0..1", fallbackValue = "0", order = 6,
+            description = "Serve a live view of the kernel in the browser on 127.0.0.1 while the demo runs: PORT "
+                    + "1..65535, or without PORT any free port; the URL is printed. Without --seconds the card then "
+                    + "receives traffic until you press Enter (Ctrl-C stops at once).")
+    void web(int port) {
+        webPort = inRange("--web", port, 0, 65_535, " (0 or no value = any free port)");
+    }
+
     @Override
     public Integer call() {
         if (jfrOut != null) {
@@ -137,7 +146,8 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The options as parsed (defaults where none was given). */
     DemoOptions options() {
-        return new DemoOptions(seconds, rate, traceLines, tempDir, traceOut);
+        return new DemoOptions(seconds, rate, traceLines, tempDir, traceOut, webPort == null ? null
+                : new DemoOptions.Web(webPort, !spec.commandLine().getParseResult().hasMatchedOption("--seconds")));
     }
 
     private int inRange(String option, int value, int min, int max, String note) {

@@ -10,6 +10,15 @@ import java.nio.file.Path;
  * @param traceLines how many tracepoint hits to print at the end (0: tracing off)
  * @param tempDir    the directory that holds the slow path's summary file while the demo runs
  * @param traceOut   where to write the Chrome Trace Event timeline of the run's tracepoints; null for none
+ * @param web        {@code --web}: serve the live view during the run; null for no view
  */
-record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut) {
+record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut, Web web) {
+    /**
+     * {@code --web [PORT]}.
+     *
+     * @param port       the port on 127.0.0.1; 0 for any free port
+     * @param untilEnter true when {@code --seconds} was not given: the card receives traffic until Enter is pressed
+     */
+    record Web(int port, boolean untilEnter) {
+    }
 }

@@ -24,6 +24,7 @@ import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.trace.ChromeTraceExporter;
 import dev.bottomhalf.trace.TraceBuffer;
+import dev.bottomhalf.web.ReportLog;
 
 /**
  * {@code bottomhalf demo}: a 2-CPU kernel receiving traffic from a simulated two-queue network card.
@@ -68,14 +69,16 @@ final class NetDemo {
 
     static int run(DemoOptions options, PrintStream out) {
         Reporter.Recording reports = Reporter.recording();
-        KernelConfig config = KernelConfig.builder().cpus(2).reporter(reports).build();
+        ReportLog webReports = options.web() != null ? ReportLog.forwardingTo(reports) : null; // the view lists them
+        KernelConfig config = KernelConfig.builder().cpus(2).reporter(webReports != null ? webReports : reports).build();
         out.printf("bottomhalf demo: booting a %d-CPU kernel (HZ=%d, idle strategy %s)%n", config.cpus(), config.hz(),
                 config.idleStrategy());
         SimulatedNic nic = new SimulatedNic(config.cpus(), FIRST_IRQ);
         AtomicLong topHalves = new AtomicLong();
         int exit;
         try (ScratchFile summaryFile = ScratchFile.create(options.tempDir(), "bottomhalf-eth0-", ".log");
-             Kernel kernel = Kernel.boot(config)) {
+             Kernel kernel = Kernel.boot(config);
+             WebDemo web = new WebDemo(options.web(), kernel, webReports, out, System.in)) {
             TraceBuffer trace = options.traceLines() > 0 ? new TraceBuffer(options.traceLines()) : null;
             ChromeTraceExporter timeline = options.traceOut() != null
                     ? new ChromeTraceExporter(DemoCommand.TRACE_OUT_HITS) : null;
@@ -121,13 +124,17 @@ final class NetDemo {
                 }, Set.of(), "eth0-rx-" + q.index, q);
                 kernel.irqs().setAffinity(q.irq, q.index);
             }
-            out.printf("eth0: %d receive queues on IRQs %d-%d, %,d packets/s for %d s%n%n", nic.queues.length,
-                    FIRST_IRQ, FIRST_IRQ + nic.queues.length - 1, options.rate(), options.seconds());
+            out.printf("eth0: %d receive queues on IRQs %d-%d, %,d packets/s %s%n", nic.queues.length,
+                    FIRST_IRQ, FIRST_IRQ + nic.queues.length - 1, options.rate(),
+                    web.untilEnter() ? "until Enter" : "for " + options.seconds() + " s");
+            web.serve();
+            out.println();
 
             Thread device = Thread.ofPlatform().name("eth0-device").daemon().start(
-                    () -> deviceLoop(kernel, nic, options.rate(), TimeUnit.SECONDS.toNanos(options.seconds())));
+                    () -> deviceLoop(kernel, nic, options.rate(),
+                            web.untilEnter() ? Long.MAX_VALUE : TimeUnit.SECONDS.toNanos(options.seconds()), web));
             long start = System.nanoTime();
-            for (int s = 1; s <= options.seconds(); s++) {
+            for (int s = 1; web.untilEnter() ? !web.stopped() : s <= options.seconds(); s++) {
                 LockSupport.parkNanos(start + TimeUnit.SECONDS.toNanos(s) - System.nanoTime());
                 progress(out, kernel, nic, topHalves, s);
             }
@@ -231,20 +238,21 @@ final class NetDemo {
         }
     }
 
-    private static void deviceLoop(Kernel kernel, SimulatedNic nic, int rate, long durationNs) {
+    private static void deviceLoop(Kernel kernel, SimulatedNic nic, int rate, long durationNs, WebDemo web) {
         long start = System.nanoTime();
         long sent = 0;
         int next = 0;
-        boolean burstDone = false;
+        long burstAtNs = web.untilEnter() ? WebDemo.BURST_PERIOD_NS / 2 : durationNs / 2;
         while (true) {
             long elapsed = System.nanoTime() - start;
-            if (elapsed >= durationNs) {
+            if (elapsed >= durationNs || web.stopped()) {
                 return;
             }
-            if (!burstDone && elapsed >= durationNs / 2) {
+            if (elapsed >= burstAtNs) {
                 // Half-way, a burst fills most of each ring at once: more than one softirq invocation
-                // (10 passes x POLL_BUDGET packets) can drain, so ksoftirqd takes over the rest.
-                burstDone = true;
+                // (10 passes x POLL_BUDGET packets) can drain, so ksoftirqd takes over the rest. Until Enter (--web
+                // without --seconds): one every 10 s.
+                burstAtNs = web.untilEnter() ? burstAtNs + WebDemo.BURST_PERIOD_NS : Long.MAX_VALUE;
                 for (SimulatedNic.RxQueue q : nic.queues) {
                     for (int i = 0; i < BURST_PACKETS; i++) {
                         q.offer(1500);

@@ -77,7 +77,7 @@ class CommandLineTest {
         assertFalse(options.isEmpty());
         for (OptionSpec option : options) {
             for (String name : option.names()) {
-                assertTrue(help.matches("(?s).*\n {2,}(-\\w, )?" + name + "[ =,].*"), name + " missing in\n" + help);
+                assertTrue(help.matches("(?s).*\n {2,}(-\\w, )?" + name + "[ =,\\[].*"), name + " missing in\n" + help);
             }
         }
         assertExitCodes(help);
@@ -109,13 +109,14 @@ class CommandLineTest {
     void demoOptions_equalsSignAndSeparateValue_parseTheSame(@TempDir Path dir) {
         DemoOptions separate = parseDemo("--seconds", "2", "--rate", "1000", "--trace", "7", "--temp-dir", dir.toString());
         DemoOptions joined = parseDemo("--seconds=2", "--rate=1000", "--trace=7", "--temp-dir=" + dir);
-        assertEquals(new DemoOptions(2, 1000, 7, dir, null), separate);
+        assertEquals(new DemoOptions(2, 1000, 7, dir, null, null), separate);
         assertEquals(separate, joined);
     }
 
     @Test
     void demoOptions_defaults() {
-        assertEquals(new DemoOptions(10, 200_000, 0, Path.of(System.getProperty("java.io.tmpdir")), null), parseDemo());
+        assertEquals(new DemoOptions(10, 200_000, 0, Path.of(System.getProperty("java.io.tmpdir")), null, null),
+                parseDemo());
     }
 
     @Test
@@ -205,6 +206,22 @@ class CommandLineTest {
         assertEquals(2, Main.run(new String[] {"demo", "--jfr", dir.toString()}, out, err));
         assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--jfr': " + dir + " is a directory\n"),
                 err());
+    }
+
+    @Test
+    void demoWeb_withoutAPort_takesAnyFreePort_andWithoutSeconds_runsUntilEnter() {
+        assertEquals(new DemoOptions.Web(0, true), parseDemo("--web").web());
+        assertEquals(new DemoOptions.Web(8123, true), parseDemo("--web", "8123").web());
+        assertEquals(new DemoOptions.Web(8123, true), parseDemo("--web=8123").web());
+        assertEquals(new DemoOptions.Web(0, false), parseDemo("--web", "--seconds", "3").web());
+        assertEquals(new DemoOptions.Web(8123, false), parseDemo("--seconds=10", "--web", "8123").web());
+    }
+
+    @Test
+    void demoWebPortOutOfRange_exitsWith2() {
+        assertEquals(2, Main.run(new String[] {"demo", "--web", "65536"}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--web': 65536 is not in 0..65535"
+                + " (0 or no value = any free port)\n"), err());
     }
 
     @Test

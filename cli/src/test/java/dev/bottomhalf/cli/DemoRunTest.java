@@ -177,6 +177,44 @@ class DemoRunTest {
         assertEquals(List.of(), filesIn(tempDir));
     }
 
+    @Test
+    void demoWeb_servesTheLiveViewOnLoopback_untilEnter_thenEndsAsUsual() throws Exception {
+        Process demo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "demo", "--web", "--rate", "10000", "--temp-dir", tempDir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try (BufferedReader lines = demo.inputReader(StandardCharsets.UTF_8)) {
+            List<String> seen = new ArrayList<>();
+            String line;
+            while ((line = lines.readLine()) != null && !line.startsWith("web view: ")) {
+                seen.add(line);
+            }
+            assertTrue(line != null, "no web view line: " + seen);
+            java.util.regex.Matcher url = Pattern.compile("web view: (http://127\\.0\\.0\\.1:\\d+/) \\(127\\.0\\.0\\.1 only\\);"
+                    + " the card receives traffic until you press Enter \\(Ctrl-C stops at once\\)").matcher(line);
+            assertTrue(url.matches(), line);
+            assertTrue(seen.contains("eth0: 2 receive queues on IRQs 24-25, 10,000 packets/s until Enter"), seen::toString);
+            while ((line = lines.readLine()) != null && !line.startsWith("t= 2s")) {
+                seen.add(line);
+            }
+            java.net.HttpURLConnection frame = (java.net.HttpURLConnection) java.net.URI.create(url.group(1) + "frame.json")
+                    .toURL().openConnection();
+            assertEquals(200, frame.getResponseCode());
+            String json = new String(frame.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(json.contains("\"cpus\":2") && json.contains("eth0-rx-0"), json);
+            demo.outputWriter(StandardCharsets.UTF_8).append('\n').flush();     // Enter
+            List<String> rest = new ArrayList<>();
+            while ((line = lines.readLine()) != null) {
+                rest.add(line);
+            }
+            assertTrue(demo.waitFor(30, TimeUnit.SECONDS), "the demo did not end after Enter");
+            assertEquals(0, demo.exitValue(), String.join("\n", rest));
+            assertTrue(rest.contains("every accepted packet was delivered; no kernel warnings."), rest::toString);
+        } finally {
+            demo.destroyForcibly();
+        }
+    }
+
     private static List<Path> filesIn(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             return files.toList();

@@ -60,6 +60,52 @@ public final class Tracing {
         enable(sink, Set.of());
     }
 
+    /**
+     * The sink hits go to while any tracepoint is on, so that a second reader can forward to it (see
+     * {@link #replace}). Any thread.
+     *
+     * @return the sink, or null when every tracepoint is off
+     */
+    public synchronized TraceSink sink() {
+        return enabledMask == 0 ? null : sink;
+    }
+
+    /**
+     * The tracepoints that are on. Any thread.
+     *
+     * @return a new set; empty when tracing is off
+     */
+    public synchronized Set<Tracepoint> enabled() {
+        java.util.EnumSet<Tracepoint> on = java.util.EnumSet.noneOf(Tracepoint.class);
+        for (Tracepoint p : Tracepoint.values()) {
+            if ((enabledMask & p.bit()) != 0) {
+                on.add(p);
+            }
+        }
+        return on;
+    }
+
+    /**
+     * Hands tracing to {@code next} only if hits go to {@code expected} now: a reader that put its sink in front of
+     * another gives the other back, unless someone replaced it meanwhile. Any thread.
+     *
+     * @param expected the sink that must be current ({@link #sink()}; null: tracing must be off)
+     * @param next     the sink to send hits to; null turns every tracepoint off
+     * @param points   the tracepoints to enable for {@code next} (empty for all); ignored when {@code next} is null
+     * @return true when the sink was {@code expected} and was replaced
+     */
+    public synchronized boolean replace(TraceSink expected, TraceSink next, Set<Tracepoint> points) {
+        if (sink() != expected) {
+            return false;
+        }
+        if (next == null) {
+            disable();
+        } else {
+            enable(next, points);
+        }
+        return true;
+    }
+
     /** Turns every tracepoint off. */
     public synchronized void disable() {
         enabledMask = 0;

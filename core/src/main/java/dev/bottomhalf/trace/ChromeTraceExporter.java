@@ -8,10 +8,8 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,7 +47,7 @@ import dev.bottomhalf.runtime.Tracepoint;
  * its end ({@code f}, {@code "bp": "e"}) follows the slice's begin, so it binds to that slice. An exit with no open entry of the same kind on its thread (the trace
  * started mid-way) is dropped; an entry still open when an enclosing entry exits, or at the trace's end, is
  * closed there, with {@code "closed": "by outer exit"} or {@code "closed": "at trace end"} in the closing
- * event's args. Timestamps are the kernel clock's ({@code timeNs} of each hit) in microseconds: in stepped mode
+ * event's args; the pairing is {@link TraceSpans}'. Timestamps are the kernel clock's ({@code timeNs} of each hit) in microseconds: in stepped mode
  * the manual clock, so a stepped scenario's file is the same on every run.
  */
 public final class ChromeTraceExporter implements TraceSink {
@@ -190,9 +188,6 @@ public final class ChromeTraceExporter implements TraceSink {
     // Rendering (the writer's thread only)
     // ------------------------------------------------------------------------------------------
 
-    /** What a hit is to the timeline. */
-    private enum Role { ENTRY, EXIT, INSTANT }
-
     /** One output event: its JSON text, ordered by the hit that produced it, then by its place among them. */
     private record Event(int hitIndex, int sub, String json) {
     }
@@ -202,7 +197,7 @@ public final class ChromeTraceExporter implements TraceSink {
         final int pid;
         final int tid;
         final String comm;
-        final Deque<String> open = new ArrayDeque<>(); // the keys of the open slices, innermost first
+        final TraceSpans.OpenSpans open = new TraceSpans.OpenSpans(); // the open slices, innermost first
 
         Track(int pid, int tid, String comm) {
             this.pid = pid;
@@ -253,12 +248,11 @@ public final class ChromeTraceExporter implements TraceSink {
             }
             long endNs = hits.isEmpty() ? 0 : hits.getLast().timeNs();
             for (Track t : tracks.values()) {
-                while (!t.open.isEmpty()) {
+                t.open.closeAll(endNs, (key, startNs, atNs, depth, matched) -> {
                     closedAtEnd++;
-                    String key = t.open.pop();
-                    events.add(new Event(hits.size(), 0, event(nameOf(key), catOf(key), "E", endNs, t,
+                    events.add(new Event(hits.size(), 0, event(nameOf(key), catOf(key), "E", atNs, t,
                             "\"args\":{\"closed\":\"at trace end\"}")));
-                }
+                });
             }
             events.sort(Comparator.comparingInt(Event::hitIndex).thenComparingInt(Event::sub));
 
@@ -336,88 +330,14 @@ public final class ChromeTraceExporter implements TraceSink {
             Track t = track(h);
             String d = h.detail();
             String cat = h.point().system();
-            String key;   // the slice's key for entries and exits: "<kind>:<subject>"
-            String flow;  // the pending-flow key an entry consumes or an instant starts
-            Role role;
-            switch (h.point()) {
-                case IRQ_HANDLER_ENTRY -> {
-                    role = Role.ENTRY;
-                    key = "irq:" + between(d, "irq=", " name=") + ": " + after(d, " name=");
-                    flow = null;
-                }
-                case IRQ_HANDLER_EXIT -> {
-                    role = Role.EXIT;
-                    key = "irq:" + between(d, "irq=", " ret=") + ": ";
-                    flow = null;
-                }
-                case SOFTIRQ_RAISE, SOFTIRQ_ENTRY, SOFTIRQ_EXIT -> {
-                    String vec = between(d, "vec=", " ");
-                    role = h.point() == Tracepoint.SOFTIRQ_RAISE ? Role.INSTANT
-                            : h.point() == Tracepoint.SOFTIRQ_ENTRY ? Role.ENTRY : Role.EXIT;
-                    key = "softirq:" + between(d, "[action=", "]");
-                    flow = vec == null ? null : "softirq:" + h.cpu() + ":" + vec;
-                    if (vec != null && role != Role.EXIT) {
-                        softirqCounter(index, h, t, Integer.parseInt(vec), role == Role.INSTANT);
-                    }
-                }
-                case TASKLET_ENTRY, TASKLET_EXIT -> {
-                    role = h.point() == Tracepoint.TASKLET_ENTRY ? Role.ENTRY : Role.EXIT;
-                    key = "tasklet:" + after(d, "tasklet=");
-                    flow = null;
-                }
-                case CSD_FUNCTION_ENTRY, CSD_FUNCTION_EXIT -> {
-                    role = h.point() == Tracepoint.CSD_FUNCTION_ENTRY ? Role.ENTRY : Role.EXIT;
-                    key = "csd:" + after(d, "func=");
-                    flow = null;
-                }
-                case TIMER_START, TIMER_EXPIRE_ENTRY -> {
-                    role = h.point() == Tracepoint.TIMER_START ? Role.INSTANT : Role.ENTRY;
-                    String name = between(d, "timer=", " function=");
-                    key = "timer:" + name;
-                    flow = name == null ? null : key;
-                }
-                case TIMER_EXPIRE_EXIT, TIMER_CANCEL -> {
-                    role = h.point() == Tracepoint.TIMER_EXPIRE_EXIT ? Role.EXIT : Role.INSTANT;
-                    key = "timer:" + after(d, "timer=");
-                    flow = null;
-                }
-                case HRTIMER_START, HRTIMER_EXPIRE_ENTRY -> {
-                    role = h.point() == Tracepoint.HRTIMER_START ? Role.INSTANT : Role.ENTRY;
-                    String name = between(d, "hrtimer=", " function=");
-                    key = "hrtimer:" + name;
-                    flow = name == null ? null : key;
-                }
-                case HRTIMER_EXPIRE_EXIT, HRTIMER_CANCEL -> {
-                    role = h.point() == Tracepoint.HRTIMER_EXPIRE_EXIT ? Role.EXIT : Role.INSTANT;
-                    key = "hrtimer:" + after(d, "hrtimer=");
-                    flow = null;
-                }
-                case WORKQUEUE_QUEUE_WORK -> {
-                    role = Role.INSTANT;
-                    String name = between(d, "work struct=", " function=");
-                    key = "work:" + name;
-                    flow = name == null ? null : key;
-                }
-                case WORKQUEUE_ACTIVATE_WORK -> {
-                    role = Role.INSTANT;
-                    key = "work:" + after(d, "work struct ");
-                    flow = null;
-                }
-                case WORKQUEUE_EXECUTE_START, WORKQUEUE_EXECUTE_END -> {
-                    role = h.point() == Tracepoint.WORKQUEUE_EXECUTE_START ? Role.ENTRY : Role.EXIT;
-                    String name = between(d, "work struct ", ": function ");
-                    key = "work:" + name;
-                    flow = name == null ? null : key;
-                }
-                case NAPI_POLL -> {
-                    role = Role.INSTANT;
-                    key = "napi:" + between(d, " for device ", " work ");
-                    flow = null;
-                }
-                default -> {
-                    role = Role.INSTANT;
-                    key = h.point().eventName() + ":";
-                    flow = null;
+            TraceSpans.Mark mark = TraceSpans.classify(h.point(), h.cpu(), d);
+            TraceSpans.Role role = mark.role();
+            String key = mark.key();
+            String flow = mark.flow();
+            if (h.point() == Tracepoint.SOFTIRQ_RAISE || h.point() == Tracepoint.SOFTIRQ_ENTRY) {
+                String vec = between(d, "vec=", " ");
+                if (vec != null) {
+                    softirqCounter(index, h, t, Integer.parseInt(vec), role == TraceSpans.Role.INSTANT);
                 }
             }
             String args = "\"args\":{\"detail\":" + quote(d) + "}";
@@ -433,7 +353,7 @@ public final class ChromeTraceExporter implements TraceSink {
                         events.add(new Event(index, 1, event(nameOf(key), "flow", "f", h.timeNs(), t,
                                 "\"bp\":\"e\"," + flowArgs)));
                     }
-                    t.open.push(key);
+                    t.open.open(key, h.timeNs());
                 }
                 case EXIT -> exit(index, h, t, key, cat, args);
                 case INSTANT -> {
@@ -454,27 +374,17 @@ public final class ChromeTraceExporter implements TraceSink {
 
         /** An exit: closes its slice and any still open inside it; dropped when its slice is not open. */
         private void exit(int index, Hit h, Track t, String key, String cat, String args) {
-            String match = null;
-            for (String open : t.open) {
-                // an IRQ handler's exit names the line but not the handler: match on the "irq:N: " prefix
-                if (key.startsWith("irq:") ? open.startsWith(key) : open.equals(key)) {
-                    match = open;
-                    break;
+            boolean closed = t.open.close(key, h.timeNs(), (open, startNs, endNs, depth, matched) -> {
+                if (matched) {
+                    events.add(new Event(index, 0, event(nameOf(open), cat, "E", endNs, t, args)));
+                } else {
+                    closedByOuterExit++;
+                    events.add(new Event(index, 0, event(nameOf(open), catOf(open), "E", endNs, t,
+                            "\"args\":{\"closed\":\"by outer exit\"}")));
                 }
-            }
-            if (match == null) {
+            });
+            if (!closed) {
                 unmatchedExits++;
-                return;
-            }
-            while (true) {
-                String open = t.open.pop();
-                if (open.equals(match)) {
-                    events.add(new Event(index, 0, event(nameOf(open), cat, "E", h.timeNs(), t, args)));
-                    return;
-                }
-                closedByOuterExit++;
-                events.add(new Event(index, 0, event(nameOf(open), catOf(open), "E", h.timeNs(), t,
-                        "\"args\":{\"closed\":\"by outer exit\"}")));
             }
         }
 
@@ -491,17 +401,11 @@ public final class ChromeTraceExporter implements TraceSink {
 
         /** The slice's display name: {@code irq 24: eth0}, {@code softirq NET_RX}, {@code work my-work}. */
         private static String nameOf(String key) {
-            int colon = key.indexOf(':');
-            return key.substring(0, colon) + " " + key.substring(colon + 1);
+            return TraceSpans.nameOf(key);
         }
 
         private static String catOf(String key) {
-            return switch (key.substring(0, key.indexOf(':'))) {
-                case "irq", "softirq", "tasklet" -> "irq";
-                case "timer", "hrtimer" -> "timer";
-                case "work" -> "workqueue";
-                default -> key.substring(0, key.indexOf(':'));
-            };
+            return TraceSpans.categoryOf(key);
         }
 
         private static String event(String name, String cat, String ph, long timeNs, Track t, String rest) {
@@ -518,11 +422,6 @@ public final class ChromeTraceExporter implements TraceSink {
             a += start.length();
             int b = s.indexOf(end, a);
             return b < 0 ? null : s.substring(a, b);
-        }
-
-        private static String after(String s, String start) {
-            int a = s.indexOf(start);
-            return a < 0 ? null : s.substring(a + start.length());
         }
     }
 
