@@ -67,7 +67,7 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
                         + "minutes and writes target/bench-quick/quick-<time>.json and .md: each row's speed-up "
                         + "against its peer (above 1: bottomhalf is faster). --compare compares the ratios with "
                         + "the committed baseline bench/baseline/quick.json and exits with 3 when one is more than "
-                        + "10 % worse; ./bottomhalf bench --quick --help lists every option."},
+                        + "10 %% worse; ./bottomhalf bench --quick --help lists every option."},
             optionListHeading = "%nOptions:%n")
     static final class Bench extends LauncherCommand {
     }
