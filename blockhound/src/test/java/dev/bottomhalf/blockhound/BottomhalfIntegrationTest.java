@@ -228,7 +228,8 @@ class BottomhalfIntegrationTest {
         Path core = Path.of(ExecutionContext.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         ModuleDescriptor descriptor = ModuleFinder.of(core).findAll().iterator().next().descriptor();
         assertEquals("dev.bottomhalf", descriptor.name());
-        assertEquals(Set.of("java.base", "java.management"), descriptor.requires().stream()
+        // Only the JDK's own modules: java.management (workers' CPU time), jdk.jfr (the JFR events).
+        assertEquals(Set.of("java.base", "java.management", "jdk.jfr"), descriptor.requires().stream()
                 .map(ModuleDescriptor.Requires::name).collect(java.util.stream.Collectors.toSet()));
     }
 }
