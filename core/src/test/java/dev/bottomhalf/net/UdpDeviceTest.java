@@ -205,6 +205,9 @@ class UdpDeviceTest {
         assertTrue(interrupts < 10_000, interrupts + " interrupts for 10000 datagrams");
         assertTrue(interrupts >= 1);
         assertEquals(interrupts, kernel.irqs().count(LINE, 1), "each assertion is one interrupt taken on CPU 1");
+        long polls = dev.queues().getFirst().polls();
+        assertTrue(polls >= interrupts, polls + " polls for " + interrupts + " interrupts: each interrupt polls once");
+        assertTrue(polls * Napi.NAPI_POLL_WEIGHT >= 10_000, polls + " polls of at most 64 datagrams took 10000");
         dev.close();
         closeAll(senders);
     }
