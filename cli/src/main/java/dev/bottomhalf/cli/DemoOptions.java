@@ -10,6 +10,16 @@ import java.nio.file.Path;
  * @param traceLines how many tracepoint hits to print at the end (0: tracing off)
  * @param tempDir    the directory that holds the slow path's summary file while the demo runs
  * @param traceOut   where to write the Chrome Trace Event timeline of the run's tracepoints; null for none
+ * @param card       the card: real UDP sockets fed by a sender process, or the simulated one
+ * @param size       the UDP card's datagram size in bytes
  */
-record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut) {
+record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut,
+                   Card card, int size) {
+    /** The demo's network card. */
+    enum Card {
+        /** A {@code UdpDevice} receiving real datagrams on 127.0.0.1 from a sender process. */
+        UDP,
+        /** The simulated card: a device thread fills in-memory rings. */
+        SIMULATED
+    }
 }

@@ -26,7 +26,8 @@ import dev.bottomhalf.trace.ChromeTraceExporter;
 import dev.bottomhalf.trace.TraceBuffer;
 
 /**
- * {@code bottomhalf demo}: a 2-CPU kernel receiving traffic from a simulated two-queue network card.
+ * {@code bottomhalf demo --card=simulated}: a 2-CPU kernel receiving traffic from a simulated two-queue network card
+ * (stepless and without sockets; the default card, real UDP, is {@link UdpNetDemo}).
  *
  * <ul>
  * <li>Top half ({@code eth0-rx-N} on line 24+N, routed to CPU N): masks the queue's interrupt on the card
@@ -67,6 +68,9 @@ final class NetDemo {
     }
 
     static int run(DemoOptions options, PrintStream out) {
+        if (options.card() == DemoOptions.Card.UDP) {
+            return UdpNetDemo.run(options, out);
+        }
         Reporter.Recording reports = Reporter.recording();
         KernelConfig config = KernelConfig.builder().cpus(2).reporter(reports).build();
         out.printf("bottomhalf demo: booting a %d-CPU kernel (HZ=%d, idle strategy %s)%n", config.cpus(), config.hz(),
@@ -178,7 +182,7 @@ final class NetDemo {
     }
 
     /** Writes the {@code --trace-out} file and says what it holds. */
-    private static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
+    static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
         try {
             timeline.writeTo(file);
         } catch (IOException e) {
@@ -205,7 +209,7 @@ final class NetDemo {
         }
     }
 
-    private static String lastLine(Path file) {
+    static String lastLine(Path file) {
         try {
             List<String> lines = Files.readAllLines(file);
             return lines.isEmpty() ? "(none)" : lines.getLast();

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -29,9 +30,60 @@ class DemoRunTest {
     Path tempDir;
 
     @Test
-    void demo_deliversEveryPacket_printsProcFiles_andLeavesNoFile() throws IOException {
-        int exit = Main.run(new String[] {"demo", "--seconds", "1", "--rate", "50000", "--temp-dir", tempDir.toString()},
-                out, err);
+    void udpCard_receivesRealDatagrams_countsEachAsReceivedOrDropped_printsProcFiles_andLeavesNoFile()
+            throws IOException {
+        int exit = Main.run(new String[] {"demo", "--seconds", "2", "--rate", "20000", "--size", "100", "--temp-dir",
+            tempDir.toString()}, out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.contains("eth0: 2 receive queues (UDP sockets on /127.0.0.1:"), text);
+        assertTrue(text.contains("a sender process sends 20,000 datagrams/s of 100 bytes from 8 ports for 2 s"), text);
+        assertTrue(text.matches("(?s).*\nt= 1s  rx +[\\d,]+ datagrams \\(CPU0 [\\d,]+ \\| CPU1 [\\d,]+\\)  hard IRQs .*"
+                + "  socket drops [\\d,]+\n.*"), text);
+        assertTrue(text.contains("\nt= 2s "), text);
+        assertTrue(text.matches("(?s).* 24: +[1-9]\\d* +0 +BH-INTC +24-edge +eth0-rx-0\n.*"), text);
+        assertTrue(text.matches("(?s).* 25: +0 +[1-9]\\d* +BH-INTC +25-edge +eth0-rx-1\n.*"), text);
+        assertTrue(text.matches("(?s).*      NET_RX: +[1-9]\\d* +[1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*/proc/net/softnet_stat .*:\n[0-9a-f]{8}( [0-9a-f]{8}){14}\n"
+                + "[0-9a-f]{8}( [0-9a-f]{8}){14}\n.*"), text);
+        Matcher counts = Pattern.compile("sender process sent ([\\d,]+) datagrams; the device took ([\\d,]+) off its"
+                + " sockets \\(queue 0: ([\\d,]+), queue 1: ([\\d,]+)\\): ([\\d,]+) handled in NET_RX \\(rx_packets\\),"
+                + " 0 refused \\(rx_dropped\\), 0 missed \\(no free buffer\\)\n"
+                + "dropped by the host's sockets \\(buffer full\\): ([\\d,]+), computed as sent - taken;"
+                + " /proc/net/udp's drops column for the port: ([\\d,]+|not available)\n").matcher(text);
+        assertTrue(counts.find(), text);
+        long sent = number(counts.group(1));
+        long taken = number(counts.group(2));
+        assertTrue(sent >= 20_000, "two seconds at 20,000/s and a burst: " + sent);
+        assertEquals(taken, number(counts.group(3)) + number(counts.group(4)));
+        assertEquals(taken, number(counts.group(5)));
+        assertEquals(sent - taken, number(counts.group(6)));
+        if (!counts.group(7).equals("not available")) {
+            assertEquals(sent - taken, number(counts.group(7)), "the host's own count of the sockets' drops");
+        }
+        assertTrue(number(counts.group(3)) > 0 && number(counts.group(4)) > 0, "the host spread 8 ports over both");
+        assertTrue(text.matches("(?s).*\ninterrupts [\\d,]+, polls [\\d,]+: [\\d.]+ datagrams per interrupt,"
+                + " [\\d.]+ polls per interrupt\n.*"), text);
+        assertTrue(text.matches("(?s).*statistics tasklets: [\\d,]+ roll-ups, device total " + counts.group(5)
+                + " datagrams\n.*"), text);
+        assertTrue(text.matches("(?s).*watchdog timers fired \\(the card went quiet for \\d+ ms at the end\\):"
+                + " eth0-watchdog-0 [1-9]\\d*, eth0-watchdog-1 [1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*slow path: [1-9]\\d* per-second summaries and [1-9]\\d* control-datagram lines"
+                + " written by kworkers to a temporary file \\(deleted at the end\\); the last line:\n  .*"), text);
+        assertTrue(text.matches("(?s).*workqueue monitor:\n.*\neth0_slow +[1-9]\\d* +0 .*"), text);
+        assertTrue(text.contains("every datagram sent was received or counted as dropped; no kernel warnings."), text);
+        assertEquals(List.of(), filesIn(tempDir));
+        assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
+    }
+
+    private static long number(String digits) {
+        return Long.parseLong(digits.replace(",", ""));
+    }
+
+    @Test
+    void simulatedCard_deliversEveryPacket_printsProcFiles_andLeavesNoFile() throws IOException {
+        int exit = Main.run(new String[] {"demo", "--card=simulated", "--seconds", "1", "--rate", "50000", "--temp-dir",
+            tempDir.toString()}, out, err);
         String text = outBytes.toString(StandardCharsets.UTF_8);
         assertEquals(0, exit, text + errBytes);
         assertTrue(text.contains("t= 1s"), text);
@@ -133,8 +185,12 @@ class DemoRunTest {
             List<Path> during = filesIn(tempDir);
             assertEquals(1, during.size(), during::toString);
             assertTrue(during.getFirst().getFileName().toString().matches("bottomhalf-eth0-\\d+\\.log"), during::toString);
+            List<ProcessHandle> children = demo.descendants().toList();
+            assertEquals(1, children.size(), "the sender process: " + children);
             demo.destroy();
             assertTrue(demo.waitFor(30, TimeUnit.SECONDS), "the demo did not stop on SIGTERM");
+            assertTrue(children.getFirst().onExit().get(30, TimeUnit.SECONDS) != null);
+            assertTrue(!children.getFirst().isAlive(), "the sender outlived the demo");
         } finally {
             demo.destroyForcibly();
         }
