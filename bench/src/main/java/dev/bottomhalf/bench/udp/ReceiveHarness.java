@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -207,13 +208,15 @@ public final class ReceiveHarness {
     }
 
     /** Parsed options. */
-    record Options(int rounds, long stepMs, long[] rates, int size, List<Kind> kinds, long warmupMs) {
+    record Options(int rounds, long stepMs, long[] rates, int size, List<Kind> kinds, long warmupMs,
+                   boolean threads) {
         static Options parse(String[] args) {
             int rounds = 3;
             long stepMs = 1000;
             long[] rates = {10_000, 50_000, 100_000, 200_000, 0};
             int size = 64;
             long warmupMs = 1500;
+            boolean threads = false;
             List<Kind> kinds = new ArrayList<>(List.of(Kind.values()));
             for (String a : args) {
                 String[] kv = a.split("=", 2);
@@ -222,6 +225,7 @@ public final class ReceiveHarness {
                     case "--rounds" -> rounds = Integer.parseInt(v);
                     case "--step-ms" -> stepMs = Long.parseLong(v);
                     case "--warmup-ms" -> warmupMs = Long.parseLong(v);
+                    case "--threads" -> threads = true;
                     case "--size" -> size = Math.max(UdpBurstSender.MIN_SIZE, Integer.parseInt(v));
                     case "--rates" -> {
                         String[] r = v.split(",");
@@ -238,10 +242,11 @@ public final class ReceiveHarness {
                     }
                     default -> throw new IllegalArgumentException("unknown option " + a + "; options: --rounds=N "
                             + "--step-ms=MS --warmup-ms=MS --rates=R1,R2,...(0 or max: unpaced) --size=BYTES "
-                            + "--only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll, blocking, virtual)");
+                            + "--only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll, blocking, virtual) --threads (each step's"
+                            + " CPU time per thread)");
                 }
             }
-            return new Options(rounds, stepMs, rates, size, kinds, warmupMs);
+            return new Options(rounds, stepMs, rates, size, kinds, warmupMs, threads);
         }
 
         private static Kind kind(String key) {
@@ -284,7 +289,7 @@ public final class ReceiveHarness {
                         sender.send(t.port(), 0, o.size(), o.warmupMs());  // JIT warm-up at full speed
                         awaitQuiet(t.sink, Long.MAX_VALUE);
                         for (long rate : o.rates()) {
-                            Result r = step(kind, t, sender, rate, o.size(), o.stepMs());
+                            Result r = step(kind, t, sender, rate, o.size(), o.stepMs(), o.threads() ? out : null);
                             best.computeIfAbsent(kind, k -> new LinkedHashMap<>()).merge(rate, r,
                                     (a, b) -> b.receivedPerS() > a.receivedPerS() ? b : a);
                         }
@@ -312,8 +317,8 @@ public final class ReceiveHarness {
         return System.getProperty("os.name") + " " + System.getProperty("os.version") + ", " + model;
     }
 
-    private static Result step(Kind kind, Target t, Sender sender, long rate, int size, long stepMs)
-            throws IOException {
+    private static Result step(Kind kind, Target t, Sender sender, long rate, int size, long stepMs,
+                               PrintStream threads) throws IOException {
         com.sun.management.OperatingSystemMXBean os =
                 (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long[] napi0 = t.napiCounters();
@@ -326,7 +331,8 @@ public final class ReceiveHarness {
         long sent = sender.send(t.port(), rate, size, stepMs);
         awaitQuiet(t.sink, received0 + sent);
         long cpu = os.getProcessCpuTime() - cpu0;
-        long threadCpu = delta(threadCpu0, threadCpu());
+        Map<Long, Long> threadCpu1 = threadCpu();
+        long threadCpu = delta(threadCpu0, threadCpu1);
         long allocatedBytes = delta(alloc0, allocated());
         long received = t.sink.received() - received0;
         long lastNs = t.sink.lastNs.getOpaque();
@@ -340,6 +346,9 @@ public final class ReceiveHarness {
             }
         }
         double seconds = Math.max(1, lastNs - startNs) / 1e9;
+        if (threads != null) {
+            printThreads(threads, kind, rate, threadCpu0, threadCpu1, received);
+        }
         double n = Math.max(1, received);
         return new Result(kind, rate, sent, received, received == 0 ? 0 : received / seconds, threadCpu / n,
                 cpu / n, allocatedBytes / n, h.getValueAtPercentile(50), h.getValueAtPercentile(99), napi);
@@ -371,6 +380,23 @@ public final class ReceiveHarness {
         com.sun.management.ThreadMXBean tm = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long[] ids = tm.getAllThreadIds();
         return perThread(ids, tm.getThreadCpuTime(ids));
+    }
+
+    private static void printThreads(PrintStream out, Kind kind, long rate, Map<Long, Long> before,
+                                     Map<Long, Long> after, long received) {
+        StringBuilder sb = new StringBuilder();
+        for (ThreadInfo ti : ManagementFactory.getThreadMXBean().getThreadInfo(
+                after.keySet().stream().mapToLong(Long::longValue).toArray())) {
+            if (ti == null) {
+                continue;
+            }
+            long ns = after.get(ti.getThreadId()) - before.getOrDefault(ti.getThreadId(), 0L);
+            if (ns > 1_000_000) {
+                sb.append(String.format(Locale.ROOT, " %s %.0f ns/dg;", ti.getThreadName(),
+                        ns / Math.max(1.0, received)));
+            }
+        }
+        out.println("  " + kind.key + " at " + rate(rate) + ":" + sb);
     }
 
     private static Map<Long, Long> perThread(long[] ids, long[] values) {
