@@ -62,7 +62,8 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
  * the same work per datagram: reads the sequence number and the send time, records send → handler latency in a
  * {@link SingleWriterRecorder} and counts. Used from its own {@code main} thread.
  *
- * <p>For each offered rate (0: as fast as the sender's socket takes them) the sender sends for a step's time; the
+ * <p>For each offered rate (0, "max": as fast as the sender's socket takes them; "max x2": from two sender threads,
+ * which on a 2-core host leaves the receiver less than a core) the sender sends for a step's time; the
  * harness then waits until the receiver has been quiet for {@value #QUIET_MS} ms and reports:
  * <ul>
  * <li>received/s: datagrams handed to the handler over the time from the step's start to the last one;</li>
@@ -82,7 +83,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
  * {@code /proc/interrupts} count) per datagram, {@code time_squeeze}, polls and NET_RX softirqs per interrupt.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.udp.ReceiveHarness
- *     [--rounds=3] [--step-ms=1000] [--rates=10000,50000,100000,200000,0] [--size=64] [--only=nio,bottomhalf,...]</pre>
+ *     [--rounds=3] [--step-ms=1000] [--rates=10000,50000,100000,200000,max,max2] [--size=64] [--only=nio,...]</pre>
  */
 public final class ReceiveHarness {
     /** The receive buffer of every receiver's socket (the host caps it at net.core.rmem_max). */
@@ -213,7 +214,7 @@ public final class ReceiveHarness {
         static Options parse(String[] args) {
             int rounds = 3;
             long stepMs = 1000;
-            long[] rates = {10_000, 50_000, 100_000, 200_000, 0};
+            long[] rates = {10_000, 50_000, 100_000, 200_000, 0, -2};
             int size = 64;
             long warmupMs = 1500;
             boolean threads = false;
@@ -231,7 +232,8 @@ public final class ReceiveHarness {
                         String[] r = v.split(",");
                         rates = new long[r.length];
                         for (int i = 0; i < r.length; i++) {
-                            rates[i] = r[i].equals("max") ? 0 : Long.parseLong(r[i]);
+                            rates[i] = r[i].equals("max") ? 0 : r[i].startsWith("max") ? -Long.parseLong(
+                                    r[i].substring(3)) : Long.parseLong(r[i]);
                         }
                     }
                     case "--only" -> {
@@ -241,7 +243,8 @@ public final class ReceiveHarness {
                         }
                     }
                     default -> throw new IllegalArgumentException("unknown option " + a + "; options: --rounds=N "
-                            + "--step-ms=MS --warmup-ms=MS --rates=R1,R2,...(0 or max: unpaced) --size=BYTES "
+                            + "--step-ms=MS --warmup-ms=MS --rates=R1,R2,...(0 or max: unpaced; maxN: unpaced from N sender threads)"
+                            + " --size=BYTES "
                             + "--only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll, blocking, virtual) --threads (each step's"
                             + " CPU time per thread)");
                 }
@@ -554,7 +557,7 @@ public final class ReceiveHarness {
     // ------------------------------------------------------------------------------------------
 
     private static String rate(long r) {
-        return r == 0 ? "max" : String.format(Locale.ROOT, "%,d", r);
+        return r == 0 ? "max" : r < 0 ? "max x" + -r : String.format(Locale.ROOT, "%,d", r);
     }
 
     private static void print(PrintStream out, Options o, Map<Kind, Map<Long, Result>> best,
@@ -594,12 +597,15 @@ public final class ReceiveHarness {
                         r.napi()[1] / Math.max(1.0, irqs), r.napi()[3] / Math.max(1.0, irqs));
             }
         }
-        Map<Long, Result> ours = best.get(Kind.BOTTOMHALF);
         Map<Long, Result> nio = best.get(Kind.NIO);
-        if (ours != null && nio != null) {
+        for (Kind k : List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING)) {
+            Map<Long, Result> ours = best.get(k);
+            if (ours == null || nio == null) {
+                continue;
+            }
             out.println();
-            out.println("bottomhalf (default idle) against Netty NIO, per offered rate: received/s ratio, CPU ratio"
-                    + " (below 1: bottomhalf uses less), loss both");
+            out.println(k.title + " against Netty NIO, per offered rate: received/s ratio, CPU ratio (below 1:"
+                    + " bottomhalf uses less), loss both");
             for (long rate : o.rates()) {
                 Result a = ours.get(rate);
                 Result b = nio.get(rate);

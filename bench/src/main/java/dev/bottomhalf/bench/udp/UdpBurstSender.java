@@ -19,12 +19,14 @@ import java.util.concurrent.locks.LockSupport;
  * <ul>
  * <li>{@code send PORT RATE SIZE MILLIS}: sends datagrams of {@code SIZE} bytes (at least 16) to
  * {@code 127.0.0.1:PORT} for {@code MILLIS} ms at {@code RATE} datagrams/s ({@code 0}: as fast as the socket
- * takes them), in bursts of {@link #BURST}; then prints {@code sent N} (N datagrams the host accepted).</li>
+ * takes them; {@code -N}: as fast as {@code N} threads can, each from its own socket), in bursts of
+ * {@link #BURST}; then prints {@code sent N} (N datagrams the host accepted).</li>
  * <li>{@code quit}: exits.</li>
  * </ul>
  * Each datagram starts with its sequence number and its send time on the {@link RealtimeClock} (two big-endian
  * longs); the rest is zeros. Started by {@link ReceiveHarness} with the same {@code java} and class path, it prints
- * {@code ready} once it can take commands.
+ * {@code ready} once it can take commands. Single-threaded but for {@code -N}, whose threads it starts and joins
+ * per command.
  */
 public final class UdpBurstSender {
     /** Datagrams per burst: a burst is sent back to back, bursts are spaced to keep the rate. */
@@ -57,11 +59,46 @@ public final class UdpBurstSender {
     }
 
     /**
-     * Sends for {@code millis} at {@code rate} datagrams/s (0: unpaced) to 127.0.0.1:{@code port}.
+     * Sends for {@code millis} at {@code rate} datagrams/s (0: unpaced; -N: unpaced from N threads) to
+     * 127.0.0.1:{@code port}.
      *
      * @return how many datagrams the host accepted
      */
     static long send(int port, long rate, int size, long millis) throws IOException {
+        if (rate >= 0) {
+            return sendOne(port, rate, size, millis);
+        }
+        int threads = (int) -rate;
+        long[] sent = new long[threads];
+        IOException[] failed = new IOException[1];
+        Thread[] ts = new Thread[threads];
+        for (int i = 0; i < threads; i++) {
+            int n = i;
+            ts[i] = Thread.ofPlatform().name("sender-" + i).start(() -> {
+                try {
+                    sent[n] = sendOne(port, 0, size, millis);
+                } catch (IOException e) {
+                    failed[0] = e;
+                }
+            });
+        }
+        long sum = 0;
+        for (int i = 0; i < threads; i++) {
+            try {
+                ts[i].join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+            sum += sent[i];
+        }
+        if (failed[0] != null) {
+            throw failed[0];
+        }
+        return sum;
+    }
+
+    private static long sendOne(int port, long rate, int size, long millis) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(MIN_SIZE, size));
         try (DatagramChannel ch = DatagramChannel.open()) {
             ch.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
