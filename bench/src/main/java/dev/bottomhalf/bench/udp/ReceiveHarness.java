@@ -263,6 +263,14 @@ public final class ReceiveHarness {
     }
 
     public static void main(String[] args) throws Exception {
+        if (List.of(args).contains("--help")) {
+            System.out.println("ReceiveHarness: the UDP receive path against Netty and blocking receive loops.\n"
+                    + "Options: --rounds=N (3) --step-ms=MS (1000) --warmup-ms=MS (1500)"
+                    + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2; max: one unpaced sender thread,"
+                    + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll,"
+                    + " blocking, virtual) --threads (each step's CPU time per thread)");
+            return;
+        }
         run(Options.parse(args), System.out);
     }
 
