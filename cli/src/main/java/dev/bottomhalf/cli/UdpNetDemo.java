@@ -61,7 +61,7 @@ import dev.bottomhalf.workqueue.Workqueue;
  */
 final class UdpNetDemo {
     /** The sender's source ports: the host's SO_REUSEPORT hash spreads them over the two queues. */
-    static final int SENDER_SOCKETS = 8;
+    static final int SENDER_SOCKETS = 16;
     /** Datagrams the sender adds at once half-way. */
     static final int BURST_DATAGRAMS = 5000;
     /** Every this many datagrams (by sequence number), one is a control datagram for the slow path. */
