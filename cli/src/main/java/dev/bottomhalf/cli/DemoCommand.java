@@ -20,14 +20,21 @@ import picocli.CommandLine.Spec;
         header = "Run the network-card demo (the default command).",
         descriptionHeading = "%n",
         description = {
-            "Boots a 2-CPU kernel with a simulated two-queue network card. Each queue's interrupt top half "
-                    + "masks the queue on the card and raises NET_RX; the softirq drains the queue's receive ring "
-                    + "(64 packets a run), schedules the CPU's statistics tasklet and pushes the queue's watchdog "
-                    + "timer forward; a kworker writes a summary line to a temporary file once a second. Half-way a "
-                    + "burst arrives that the softirq loop hands to ksoftirqd.",
+            "Boots a 2-CPU kernel with a two-queue network card: by default a UdpDevice, two UDP sockets on "
+                    + "127.0.0.1 sharing a port, fed real datagrams by a sender process (--rate, --size). The card "
+                    + "asserts a queue's interrupt when its socket is readable; the top half masks it and schedules "
+                    + "NAPI; net_rx_action polls the queue (64 datagrams a poll) and keeps polling while traffic "
+                    + "lasts; the protocol handler in NET_RX counts each datagram, schedules the CPU's statistics "
+                    + "tasklet, pushes the queue's watchdog timer forward and hands every 10,000th datagram to a "
+                    + "workqueue (the slow path); a kworker writes a summary line to a temporary file once a second. "
+                    + "Half-way a burst arrives that the softirq loop hands to ksoftirqd.",
             "",
-            "Prints a progress line a second, then /proc/interrupts, /proc/softirqs, the watchdog and workqueue "
-                    + "results, and checks that every packet the card accepted was delivered."},
+            "--card=simulated runs the same driver on a simulated card (a device thread filling in-memory rings, "
+                    + "no sockets).",
+            "",
+            "Prints a progress line a second, then /proc/interrupts, /proc/softirqs, /proc/net/softnet_stat, the "
+                    + "watchdog and workqueue results, and checks that every datagram sent was received or counted "
+                    + "as dropped (the simulated card: that every packet it accepted was delivered)."},
         optionListHeading = "%nOptions:%n")
 final class DemoCommand implements Callable<Integer> {
     static final int MIN_SECONDS = 1;
@@ -62,9 +69,10 @@ final class DemoCommand implements Callable<Integer> {
         seconds = inRange("--seconds", value, MIN_SECONDS, MAX_SECONDS, "");
     }
 
-    @Option(names = "--rate", paramLabel = "PPS", defaultValue = "200000", order = 2,
+    @Option(names = "--rate", paramLabel = "PPS", order = 2,
             description = "Packets per second the card receives: " + MIN_RATE + ".." + MAX_RATE
-                    + " (default: ${DEFAULT-VALUE}).")
+                    + " (default: " + UdpNetDemo.DEFAULT_RATE + " with the UDP card, " + SIMULATED_RATE
+                    + " with the simulated one).")
     void rate(int value) {
         rate = inRange("--rate", value, MIN_RATE, MAX_RATE, "");
     }
@@ -136,6 +144,35 @@ final class DemoCommand implements Callable<Integer> {
         webPort = inRange("--web", port, 0, 65_535, " (0 or no value = any free port)");
     }
 
+    // --- the card (UDP or simulated) and the UDP card's datagram size ---
+
+    static final int MIN_SIZE = 8;
+    /** The simulated card's default rate. */
+    static final int SIMULATED_RATE = 200_000;
+    private DemoOptions.Card card = DemoOptions.Card.UDP;
+    private int size;
+
+    @Option(names = "--card", paramLabel = "CARD", defaultValue = "udp", order = 20,
+            description = "udp: real datagrams on 127.0.0.1 from a sender process, through a two-queue UdpDevice; "
+                    + "simulated: a device thread filling in-memory rings (default: ${DEFAULT-VALUE}).")
+    void card(String value) {
+        card = switch (value) {
+            case "udp" -> DemoOptions.Card.UDP;
+            case "simulated" -> DemoOptions.Card.SIMULATED;
+            default -> throw new ParameterException(spec.commandLine(),
+                    "Invalid value for option '--card': " + value + " is not udp or simulated");
+        };
+    }
+
+    @Option(names = "--size", paramLabel = "BYTES", defaultValue = "64", order = 21,
+            description = "The UDP card's datagram size: " + MIN_SIZE + ".." + 65_507 + " bytes (default: "
+                    + "${DEFAULT-VALUE}).")
+    void size(int value) {
+        size = inRange("--size", value, MIN_SIZE, 65_507, "");
+    }
+
+    // --- end of the card options ---
+
     @Override
     public Integer call() {
         if (jfrOut != null) {
@@ -146,8 +183,10 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The options as parsed (defaults where none was given). */
     DemoOptions options() {
-        return new DemoOptions(seconds, rate, traceLines, tempDir, traceOut, webPort == null ? null
-                : new DemoOptions.Web(webPort, !spec.commandLine().getParseResult().hasMatchedOption("--seconds")));
+        int pps = rate != 0 ? rate : card == DemoOptions.Card.UDP ? UdpNetDemo.DEFAULT_RATE : SIMULATED_RATE;
+        return new DemoOptions(seconds, pps, traceLines, tempDir, traceOut, webPort == null ? null
+                : new DemoOptions.Web(webPort, !spec.commandLine().getParseResult().hasMatchedOption("--seconds")),
+                card, size);
     }
 
     private int inRange(String option, int value, int min, int max, String note) {

@@ -11,8 +11,11 @@ import java.nio.file.Path;
  * @param tempDir    the directory that holds the slow path's summary file while the demo runs
  * @param traceOut   where to write the Chrome Trace Event timeline of the run's tracepoints; null for none
  * @param web        {@code --web}: serve the live view during the run; null for no view
+ * @param card       the card: real UDP sockets fed by a sender process, or the simulated one
+ * @param size       the UDP card's datagram size in bytes
  */
-record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut, Web web) {
+record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut, Web web, Card card,
+                   int size) {
     /**
      * {@code --web [PORT]}.
      *
@@ -20,5 +23,13 @@ record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path tra
      * @param untilEnter true when {@code --seconds} was not given: the card receives traffic until Enter is pressed
      */
     record Web(int port, boolean untilEnter) {
+    }
+
+    /** The demo's network card. */
+    enum Card {
+        /** A {@code UdpDevice} receiving real datagrams on 127.0.0.1 from a sender process. */
+        UDP,
+        /** The simulated card: a device thread fills in-memory rings. */
+        SIMULATED
     }
 }

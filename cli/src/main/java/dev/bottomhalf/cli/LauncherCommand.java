@@ -56,7 +56,8 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
             headerHeading = "%n",
             header = "Build the JMH benchmarks if needed and run them.",
             customSynopsis = {"./bottomhalf bench [--help] [JMH_ARG...]",
-                "./bottomhalf bench --quick [--compare[=FILE]] [--write-baseline] [--rows=REGEX] [--list] ..."},
+                "./bottomhalf bench --quick [--compare[=FILE]] [--write-baseline] [--rows=REGEX] [--list] ...",
+                "./bottomhalf bench --receive [--rounds=N] [--rates=PPS,...] [--size=BYTES] [--only=RECEIVER,...]"},
             descriptionHeading = "%n",
             description = {
                 "Builds bench/target/benchmarks.jar when it is missing or older than its sources (Maven's output "
@@ -67,7 +68,13 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
                         + "minutes and writes target/bench-quick/quick-<time>.json and .md: each row's speed-up "
                         + "against its peer (above 1: bottomhalf is faster). --compare compares the ratios with "
                         + "the committed baseline bench/baseline/quick.json and exits with 3 when one is more than "
-                        + "10 %% worse; ./bottomhalf bench --quick --help lists every option."},
+                        + "10 %% worse; ./bottomhalf bench --quick --help lists every option.",
+                "",
+                "--receive runs the UDP receive harness: real datagrams over 127.0.0.1 from a sender process, "
+                        + "received by bottomhalf's NAPI UdpDevice, Netty's NIO and native epoll datagram channels and "
+                        + "blocking DatagramChannel loops on a platform and a virtual thread, at offered rates up to "
+                        + "saturation; datagrams/s, loss, CPU, allocation and latency per datagram, and the interrupt "
+                        + "mitigation table (docs/benchmarks.md)."},
             optionListHeading = "%nOptions:%n")
     static final class Bench extends LauncherCommand {
     }

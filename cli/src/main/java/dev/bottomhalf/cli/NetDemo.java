@@ -27,7 +27,8 @@ import dev.bottomhalf.trace.TraceBuffer;
 import dev.bottomhalf.web.ReportLog;
 
 /**
- * {@code bottomhalf demo}: a 2-CPU kernel receiving traffic from a simulated two-queue network card.
+ * {@code bottomhalf demo --card=simulated}: a 2-CPU kernel receiving traffic from a simulated two-queue network card
+ * (stepless and without sockets; the default card, real UDP, is {@link UdpNetDemo}).
  *
  * <ul>
  * <li>Top half ({@code eth0-rx-N} on line 24+N, routed to CPU N): masks the queue's interrupt on the card
@@ -68,6 +69,9 @@ final class NetDemo {
     }
 
     static int run(DemoOptions options, PrintStream out) {
+        if (options.card() == DemoOptions.Card.UDP) {
+            return UdpNetDemo.run(options, out);
+        }
         Reporter.Recording reports = Reporter.recording();
         ReportLog webReports = options.web() != null ? ReportLog.forwardingTo(reports) : null; // the view lists them
         KernelConfig config = KernelConfig.builder().cpus(2).reporter(webReports != null ? webReports : reports).build();
@@ -181,11 +185,22 @@ final class NetDemo {
             out.print(monitor);
             exit = summary(out, kernel, nic, drained, reports);
         }
+        printWatchItRun(out);
         return exit;
     }
 
+    /** The demo's last lines: the two commands that show a run as pictures. */
+    static void printWatchItRun(PrintStream out) {
+        out.println();
+        out.println("watch it run:");
+        out.println("  ./bottomhalf demo --web                      live view in the browser: rates, ksoftirqd, workqueues,"
+                + " a per-CPU timeline (docs/web-view.md)");
+        out.println("  ./bottomhalf demo --trace-out=timeline.json  the run's tracepoints as a timeline: open it at"
+                + " ui.perfetto.dev or with npx speedscope timeline.json (docs/tracing.md)");
+    }
+
     /** Writes the {@code --trace-out} file and says what it holds. */
-    private static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
+    static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
         try {
             timeline.writeTo(file);
         } catch (IOException e) {
@@ -212,7 +227,7 @@ final class NetDemo {
         }
     }
 
-    private static String lastLine(Path file) {
+    static String lastLine(Path file) {
         try {
             List<String> lines = Files.readAllLines(file);
             return lines.isEmpty() ? "(none)" : lines.getLast();

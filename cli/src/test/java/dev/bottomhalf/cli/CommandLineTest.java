@@ -88,7 +88,11 @@ class CommandLineTest {
         assertEquals(0, Main.run(new String[] {"help", "demo"}, out, err), err());
         String help = out().replaceAll("\\s+", " ");
         assertTrue(help.contains("--seconds=N How long the card receives traffic: 1..30 seconds (default: 10)."), help);
-        assertTrue(help.contains("--rate=PPS Packets per second the card receives: 1..5000000 (default: 200000)."), help);
+        assertTrue(help.contains("--rate=PPS Packets per second the card receives: 1..5000000 (default: 50000 with the"
+                + " UDP card, 200000 with the simulated one)."), help);
+        assertTrue(help.contains("--card=CARD udp: real datagrams on 127.0.0.1 from a sender process, through a"
+                + " two-queue UdpDevice; simulated: a device thread filling in-memory rings (default: udp)."), help);
+        assertTrue(help.contains("--size=BYTES The UDP card's datagram size: 8..65507 bytes (default: 64)."), help);
         assertTrue(help.contains("--trace=N Print the last N tracepoint hits at the end: 0..10000, 0 = tracing off"
                 + " (default: 0)."), help);
         assertTrue(help.contains("--temp-dir=DIR Directory for the summary file the kworker writes; the file is deleted"
@@ -109,14 +113,33 @@ class CommandLineTest {
     void demoOptions_equalsSignAndSeparateValue_parseTheSame(@TempDir Path dir) {
         DemoOptions separate = parseDemo("--seconds", "2", "--rate", "1000", "--trace", "7", "--temp-dir", dir.toString());
         DemoOptions joined = parseDemo("--seconds=2", "--rate=1000", "--trace=7", "--temp-dir=" + dir);
-        assertEquals(new DemoOptions(2, 1000, 7, dir, null, null), separate);
+        assertEquals(new DemoOptions(2, 1000, 7, dir, null, null, DemoOptions.Card.UDP, 64), separate);
         assertEquals(separate, joined);
     }
 
     @Test
     void demoOptions_defaults() {
-        assertEquals(new DemoOptions(10, 200_000, 0, Path.of(System.getProperty("java.io.tmpdir")), null, null),
-                parseDemo());
+        assertEquals(new DemoOptions(10, 50_000, 0, Path.of(System.getProperty("java.io.tmpdir")), null,
+                null, DemoOptions.Card.UDP, 64), parseDemo());
+    }
+
+    @Test
+    void demoCard_simulated_defaultsToItsOwnRate_andAnExplicitRateWinsForEither() {
+        DemoOptions simulated = parseDemo("--card=simulated");
+        assertEquals(DemoOptions.Card.SIMULATED, simulated.card());
+        assertEquals(200_000, simulated.rate());
+        assertEquals(1234, parseDemo("--card", "simulated", "--rate", "1234").rate());
+        DemoOptions udp = parseDemo("--card=udp", "--rate=1234", "--size=512");
+        assertEquals(DemoOptions.Card.UDP, udp.card());
+        assertEquals(1234, udp.rate());
+        assertEquals(512, udp.size());
+    }
+
+    @Test
+    void demoCard_unknown_exitsWith2_andNamesTheChoices() {
+        assertEquals(2, Main.run(new String[] {"demo", "--card=pcie"}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--card': pcie is not udp or simulated\n"),
+                err());
     }
 
     @Test
@@ -131,6 +154,8 @@ class CommandLineTest {
         "--seconds|31|1..30",
         "--rate|0|1..5000000",
         "--rate|5000001|1..5000000",
+        "--size|7|8..65507",
+        "--size|65508|8..65507",
         "--trace|-1|0..10000 (0 = tracing off)",
         "--trace|10001|0..10000 (0 = tracing off)"})
     void demoValueOutOfRange_exitsWith2_andNamesTheRange(String option, String value, String range) {
@@ -262,7 +287,8 @@ class CommandLineTest {
         for (String command : List.of("demo", "completion", "help", "test", "bench")) {
             assertTrue(script.contains("function _picocli_bottomhalf_" + command + "()"), command);
         }
-        for (String option : List.of("--seconds", "--rate", "--trace", "--temp-dir", "--trace-out", "--version")) {
+        for (String option : List.of("--seconds", "--rate", "--trace", "--temp-dir", "--trace-out", "--card", "--size",
+                "--version")) {
             assertTrue(script.contains(option), option);
         }
     }

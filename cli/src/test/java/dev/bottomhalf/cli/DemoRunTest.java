@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -35,9 +36,63 @@ class DemoRunTest {
     Path tempDir;
 
     @Test
-    void demo_deliversEveryPacket_printsProcFiles_andLeavesNoFile() throws IOException {
-        int exit = Main.run(new String[] {"demo", "--seconds", "1", "--rate", "50000", "--temp-dir", tempDir.toString()},
-                out, err);
+    void udpCard_receivesRealDatagrams_countsEachAsReceivedOrDropped_printsProcFiles_andLeavesNoFile()
+            throws IOException {
+        int exit = Main.run(new String[] {"demo", "--seconds", "2", "--rate", "20000", "--size", "100", "--temp-dir",
+            tempDir.toString()}, out, err);
+        String text = outBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text + errBytes);
+        assertTrue(text.contains("eth0: 2 receive queues (UDP sockets on /127.0.0.1:"), text);
+        assertTrue(text.contains("a sender process sends 20,000 datagrams/s of 100 bytes from 16 ports for 2 s"), text);
+        assertTrue(text.matches("(?s).*\nt= 1s  rx +[\\d,]+ datagrams \\(CPU0 [\\d,]+ \\| CPU1 [\\d,]+\\)  hard IRQs .*"
+                + "  socket drops [\\d,]+\n.*"), text);
+        assertTrue(text.contains("\nt= 2s "), text);
+        assertTrue(text.matches("(?s).* 24: +[1-9]\\d* +0 +BH-INTC +24-edge +eth0-rx-0\n.*"), text);
+        assertTrue(text.matches("(?s).* 25: +0 +[1-9]\\d* +BH-INTC +25-edge +eth0-rx-1\n.*"), text);
+        assertTrue(text.matches("(?s).*      NET_RX: +[1-9]\\d* +[1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*/proc/net/softnet_stat .*:\n[0-9a-f]{8}( [0-9a-f]{8}){14}\n"
+                + "[0-9a-f]{8}( [0-9a-f]{8}){14}\n.*"), text);
+        Matcher counts = Pattern.compile("sender process sent ([\\d,]+) datagrams; the device took ([\\d,]+) off its"
+                + " sockets \\(queue 0: ([\\d,]+), queue 1: ([\\d,]+)\\): ([\\d,]+) handled in NET_RX \\(rx_packets\\),"
+                + " 0 refused \\(rx_dropped\\), 0 missed \\(no free buffer\\)\n"
+                + "dropped by the host's sockets \\(buffer full\\): ([\\d,]+), computed as sent - taken;"
+                + " /proc/net/udp's drops column for the port: ([\\d,]+|not available)\n").matcher(text);
+        assertTrue(counts.find(), text);
+        long sent = number(counts.group(1));
+        long taken = number(counts.group(2));
+        assertTrue(sent >= 20_000, "two seconds at 20,000/s and a burst: " + sent);
+        assertEquals(taken, number(counts.group(3)) + number(counts.group(4)));
+        assertEquals(taken, number(counts.group(5)));
+        assertEquals(sent - taken, number(counts.group(6)));
+        if (!counts.group(7).equals("not available")) {
+            assertEquals(sent - taken, number(counts.group(7)), "the host's own count of the sockets' drops");
+        }
+        assertTrue(number(counts.group(3)) > 0 && number(counts.group(4)) > 0,
+                "the host spreads 16 ports over both queues (all on one: 1 in 32,768)");
+        assertTrue(text.matches("(?s).*\ninterrupts [\\d,]+, polls [\\d,]+: [\\d.]+ datagrams per interrupt,"
+                + " [\\d.]+ polls per interrupt\n.*"), text);
+        assertTrue(text.matches("(?s).*statistics tasklets: [\\d,]+ roll-ups, device total " + counts.group(5)
+                + " datagrams\n.*"), text);
+        assertTrue(text.matches("(?s).*watchdog timers fired \\(the card went quiet for \\d+ ms at the end\\):"
+                + " eth0-watchdog-0 [1-9]\\d*, eth0-watchdog-1 [1-9]\\d*\n.*"), text);
+        assertTrue(text.matches("(?s).*slow path: [1-9]\\d* per-second summaries and [1-9]\\d* control-datagram lines"
+                + " written by kworkers to a temporary file \\(deleted at the end\\); the last line:\n  .*"), text);
+        assertTrue(text.matches("(?s).*workqueue monitor:\n.*\neth0_slow +[1-9]\\d* +0 .*"), text);
+        assertTrue(text.contains("every datagram sent was received or counted as dropped; no kernel warnings."), text);
+        assertTrue(text.contains("watch it run:\n  ./bottomhalf demo --web ") && text.contains(
+                "  ./bottomhalf demo --trace-out=timeline.json  the run's tracepoints as a timeline"), text);
+        assertEquals(List.of(), filesIn(tempDir));
+        assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
+    }
+
+    private static long number(String digits) {
+        return Long.parseLong(digits.replace(",", ""));
+    }
+
+    @Test
+    void simulatedCard_deliversEveryPacket_printsProcFiles_andLeavesNoFile() throws IOException {
+        int exit = Main.run(new String[] {"demo", "--card=simulated", "--seconds", "1", "--rate", "50000", "--temp-dir",
+            tempDir.toString()}, out, err);
         String text = outBytes.toString(StandardCharsets.UTF_8);
         assertEquals(0, exit, text + errBytes);
         assertTrue(text.contains("t= 1s"), text);
@@ -55,6 +110,7 @@ class DemoRunTest {
                 + " dropped \\d+, on kworker/\\S+\n.*"), text);
         assertTrue(text.matches("(?s).*workqueue monitor:\n.*\neth0_summary +[1-9]\\d* +0 .*"), text);
         assertTrue(text.contains("every accepted packet was delivered; no kernel warnings."), text);
+        assertTrue(text.strip().endsWith("(docs/tracing.md)"), "the demo ends with the two commands that show it: " + text);
         assertEquals(List.of(), filesIn(tempDir));
         assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
     }
@@ -168,8 +224,12 @@ class DemoRunTest {
             List<Path> during = filesIn(tempDir);
             assertEquals(1, during.size(), during::toString);
             assertTrue(during.getFirst().getFileName().toString().matches("bottomhalf-eth0-\\d+\\.log"), during::toString);
+            List<ProcessHandle> children = demo.descendants().toList();
+            assertEquals(1, children.size(), "the sender process: " + children);
             demo.destroy();
             assertTrue(demo.waitFor(30, TimeUnit.SECONDS), "the demo did not stop on SIGTERM");
+            assertTrue(children.getFirst().onExit().get(30, TimeUnit.SECONDS) != null);
+            assertTrue(!children.getFirst().isAlive(), "the sender outlived the demo");
         } finally {
             demo.destroyForcibly();
         }
@@ -179,10 +239,22 @@ class DemoRunTest {
 
     @Test
     void demoWeb_servesTheLiveViewOnLoopback_untilEnter_thenEndsAsUsual() throws Exception {
+        webUntilEnter("udp", "eth0: 2 receive queues \\(UDP sockets on /127\\.0\\.0\\.1:\\d+, SO_REUSEPORT \\w+\\) on IRQs"
+                + " 24-25; a sender process sends 10,000 datagrams/s of 64 bytes from 16 ports until Enter",
+                "every datagram sent was received or counted as dropped; no kernel warnings.");
+    }
+
+    @Test
+    void demoWeb_withTheSimulatedCard_servesTheLiveViewUntilEnter_thenEndsAsUsual() throws Exception {
+        webUntilEnter("simulated", "eth0: 2 receive queues on IRQs 24-25, 10,000 packets/s until Enter",
+                "every accepted packet was delivered; no kernel warnings.");
+    }
+
+    private void webUntilEnter(String card, String cardLineRegex, String verdict) throws Exception {
         Process demo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "demo", "--web", "--rate", "10000", "--temp-dir", tempDir.toString())
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                Main.class.getName(), "demo", "--card=" + card, "--web", "--rate", "10000", "--temp-dir",
+                tempDir.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         try (BufferedReader lines = demo.inputReader(StandardCharsets.UTF_8)) {
             List<String> seen = new ArrayList<>();
             String line;
@@ -193,7 +265,7 @@ class DemoRunTest {
             java.util.regex.Matcher url = Pattern.compile("web view: (http://127\\.0\\.0\\.1:\\d+/) \\(127\\.0\\.0\\.1 only\\);"
                     + " the card receives traffic until you press Enter \\(Ctrl-C stops at once\\)").matcher(line);
             assertTrue(url.matches(), line);
-            assertTrue(seen.contains("eth0: 2 receive queues on IRQs 24-25, 10,000 packets/s until Enter"), seen::toString);
+            assertTrue(seen.stream().anyMatch(l -> l.matches(cardLineRegex)), seen::toString);
             while ((line = lines.readLine()) != null && !line.startsWith("t= 2s")) {
                 seen.add(line);
             }
@@ -209,7 +281,7 @@ class DemoRunTest {
             }
             assertTrue(demo.waitFor(30, TimeUnit.SECONDS), "the demo did not end after Enter");
             assertEquals(0, demo.exitValue(), String.join("\n", rest));
-            assertTrue(rest.contains("every accepted packet was delivered; no kernel warnings."), rest::toString);
+            assertTrue(rest.contains(verdict), rest::toString);
         } finally {
             demo.destroyForcibly();
         }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 import dev.bottomhalf.irq.IrqController;
@@ -47,8 +48,9 @@ import dev.bottomhalf.runtime.RateLimiter;
  *
  * <p>Implementation notes: the queues, channels and selector are made by {@link Builder#open()} and closed once,
  * by {@link #close()} or by the kernel's close (whichever comes first; {@code closed} is guarded by this object).
- * {@code running} is the selector thread's stop flag (volatile), set with a selector wake-up; the thread itself is
- * the only one that changes the selection keys' interest sets. The kernel's close stops the thread when the kernel
+ * {@code running} is the selector thread's stop flag (volatile), set with a selector wake-up and an unpark; the
+ * thread itself is the only one that changes the selection keys' interest sets. While no queue's interrupt is armed
+ * it parks instead of selecting ({@code cardWait}, see {@link #parkCard()}). The kernel's close stops the thread when the kernel
  * starts refusing work and closes the channels when it discards what is left ({@link Napi} keeps the open
  * devices for that).
  */
@@ -90,6 +92,10 @@ public final class UdpDevice implements AutoCloseable {
     private final Consumer<SelectionKey> onReady;
     private volatile boolean running = true;
     private volatile Thread card;
+    /** How the selector thread waits: {@link #SELECTING} or {@link #PARKED}; written by it, read by the unmask. */
+    private volatile int cardWait = SELECTING;
+    private static final int SELECTING = 0;
+    private static final int PARKED = 1;
     private boolean closed; // guarded by this
 
     private UdpDevice(Builder b) throws IOException {
@@ -373,6 +379,10 @@ public final class UdpDevice implements AutoCloseable {
     private void runCard() {
         try {
             while (running) {
+                if (!anyArmed()) {
+                    parkCard();
+                    continue;
+                }
                 for (UdpRxQueue q : queueArray) {
                     int want = q.armed() ? SelectionKey.OP_READ : 0;
                     if (q.key.interestOps() != want) {
@@ -391,15 +401,48 @@ public final class UdpDevice implements AutoCloseable {
         }
     }
 
-    /** Wakes the selector (after an unmask, or to stop it). Any thread. */
+    private boolean anyArmed() {
+        for (UdpRxQueue q : queueArray) {
+            if (q.armed()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * No queue's interrupt is armed (each is raised or masked): nothing to watch, so the selector thread parks
+     * instead of selecting, and leaves the interest sets as they are — an unmask then costs an unpark, not a
+     * selector wake-up and two interest changes. {@code cardWait} is written before the re-check of the queues and
+     * read by {@link #wakeCard()} after the unmask's compare-and-set (all volatile): either this thread sees the
+     * armed queue and does not park, or the unmask sees {@code PARKED} and unparks it (an unpark before the park
+     * makes the park return at once).
+     */
+    private void parkCard() {
+        cardWait = PARKED;
+        if (running && !anyArmed()) {
+            LockSupport.park(this);
+        }
+        cardWait = SELECTING;
+    }
+
+    /** Wakes the selector thread after an unmask, the way it waits (parked, or in select). Any thread. */
     void wakeCard() {
-        selector.wakeup();
+        if (cardWait == PARKED) {
+            LockSupport.unpark(card);
+        } else {
+            selector.wakeup();
+        }
     }
 
     /** Tells the selector thread to stop; any thread. For the kernel's close when it starts refusing work. */
     void stopCardForClose() {
         running = false;
         selector.wakeup();
+        Thread t = card;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     /**

@@ -70,6 +70,7 @@ public final class UdpRxQueue {
     private static final int RX_ERRORS = 5;
     private static final int RECEIVER_OOPSES = 6;
     private static final int INTERRUPTS = 7;
+    private static final int POLLS = 8;
 
     private final UdpDevice device;
     private final int index;
@@ -89,7 +90,7 @@ public final class UdpRxQueue {
     private final Reports reports;
     private final RateLimiter oopses;
     /** Counters, indexed by the constants above; see the class notes. */
-    private final long[] counters = new long[8];
+    private final long[] counters = new long[9];
     @SuppressWarnings("unused") // through IRQ_STATE
     private volatile int irqState = ARMED;
     @SuppressWarnings("unused") // through FREE_HEAD
@@ -284,6 +285,16 @@ public final class UdpRxQueue {
     }
 
     /**
+     * The polls ({@code napi->poll} calls) of the queue's NAPI instance: one per interrupt when traffic is light,
+     * several per interrupt while the instance stays scheduled under load. Any thread; a snapshot.
+     *
+     * @return the count since the device opened
+     */
+    public long polls() {
+        return get(POLLS);
+    }
+
+    /**
      * How many buffers of the pool are free (not retained by the receiver). Any thread; a snapshot, walked
      * without a lock, so only exact when nothing is being received or released.
      *
@@ -352,6 +363,7 @@ public final class UdpRxQueue {
      * dry first.
      */
     int poll(NapiStruct n, int budget) {
+        add(POLLS, 1);
         int work = 0;
         while (work < budget) {
             int slot = popFree();

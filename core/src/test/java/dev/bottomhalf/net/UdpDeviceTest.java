@@ -205,6 +205,9 @@ class UdpDeviceTest {
         assertTrue(interrupts < 10_000, interrupts + " interrupts for 10000 datagrams");
         assertTrue(interrupts >= 1);
         assertEquals(interrupts, kernel.irqs().count(LINE, 1), "each assertion is one interrupt taken on CPU 1");
+        long polls = dev.queues().getFirst().polls();
+        assertTrue(polls >= interrupts, polls + " polls for " + interrupts + " interrupts: each interrupt polls once");
+        assertTrue(polls * Napi.NAPI_POLL_WEIGHT >= 10_000, polls + " polls of at most 64 datagrams took 10000");
         dev.close();
         closeAll(senders);
     }
@@ -317,6 +320,46 @@ class UdpDeviceTest {
         send(dev, senders, 1, 1, calls);     // and it still receives
         assertEquals(List.of(0, 2, 4, 6, 0), accepted);
         dev.close();
+        closeAll(senders);
+    }
+
+    /**
+     * While no queue's interrupt is armed the selector thread parks instead of selecting (no interest change, no
+     * selector wake-up); the unmask unparks it, and a datagram that arrives afterwards still raises the interrupt.
+     */
+    @Test
+    void cardWithEveryInterruptMasked_parks_andTheUnmaskWakesIt() throws Exception {
+        Kernel kernel = kernels.kernel();
+        Semaphore inReceiver = new Semaphore(0);
+        Semaphore proceed = new Semaphore(0);
+        Semaphore calls = new Semaphore(0);
+        UdpDevice dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").irq(LINE).receiver(d -> {
+            if (d.data().getInt(0) == 0) {
+                inReceiver.release();
+                proceed.acquireUninterruptibly();   // the poll holds the queue: its interrupt stays masked
+            }
+            calls.release();
+            return true;
+        }).open();
+        List<DatagramChannel> senders = List.of(sender());
+        ByteBuffer b = ByteBuffer.allocateDirect(4);
+        b.putInt(0, 0);
+        senders.getFirst().send(b, dev.localAddress());
+        assertTrue(inReceiver.tryAcquire(TIMEOUT_S, TimeUnit.SECONDS), "datagram 0 reached the receiver");
+        assertTrue(dev.queues().getFirst().interruptMasked());
+        Thread card = dev.cardThread();
+        awaitTrue(() -> java.util.concurrent.locks.LockSupport.getBlocker(card) == dev,
+                "the card parks on the device: " + card.getState());
+        proceed.release(2);                              // this call, and datagram 0's second visit below
+        assertTrue(calls.tryAcquire(TIMEOUT_S, TimeUnit.SECONDS));
+        awaitTrue(() -> !dev.queues().getFirst().interruptMasked(), "the poll unmasks");
+        awaitTrue(() -> java.util.concurrent.locks.LockSupport.getBlocker(card) != dev, "the unmask unparks the card");
+        long interrupts = dev.interrupts();
+        send(dev, senders, 3, 3, calls);                 // 0 (passes now), 1, 2: the card raised the line again
+        assertTrue(dev.interrupts() > interrupts, "an interrupt after the unmask");
+        assertEquals(4, dev.rxPackets());
+        dev.close();
+        assertFalse(card.isAlive(), "close stops the parked-then-selecting card");
         closeAll(senders);
     }
 
