@@ -22,8 +22,6 @@ import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.TimerList;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Workqueue;
-import dev.bottomhalf.trace.ChromeTraceExporter;
-import dev.bottomhalf.trace.TraceBuffer;
 import dev.bottomhalf.web.ReportLog;
 
 /**
@@ -83,18 +81,7 @@ final class NetDemo {
         try (ScratchFile summaryFile = ScratchFile.create(options.tempDir(), "bottomhalf-eth0-", ".log");
              Kernel kernel = Kernel.boot(config);
              WebDemo web = new WebDemo(options.web(), kernel, webReports, out, System.in)) {
-            TraceBuffer trace = options.traceLines() > 0 ? new TraceBuffer(options.traceLines()) : null;
-            ChromeTraceExporter timeline = options.traceOut() != null
-                    ? new ChromeTraceExporter(DemoCommand.TRACE_OUT_HITS) : null;
-            if (trace != null && timeline != null) {
-                TraceBuffer text = trace;
-                kernel.tracing().enableAll((point, timeNs, cpu, comm, detail) -> {
-                    text.hit(point, timeNs, cpu, comm, detail);
-                    timeline.hit(point, timeNs, cpu, comm, detail);
-                });
-            } else if (trace != null || timeline != null) {
-                kernel.tracing().enableAll(trace != null ? trace : timeline);
-            }
+            DemoTraces traces = DemoTraces.attach(kernel, options);
             Tasklet[] stats = new Tasklet[nic.queues.length];
             for (SimulatedNic.RxQueue q : nic.queues) {
                 stats[q.index] = Tasklet.setup("eth0-stats-" + q.index, t -> {
@@ -164,15 +151,7 @@ final class NetDemo {
             out.println();
             out.println("/proc/softirqs:");
             out.print(kernel.proc().softirqs());
-            kernel.tracing().disable();
-            if (trace != null) {
-                out.println();
-                out.println("trace (last " + options.traceLines() + " hits):");
-                out.print(trace.render());
-            }
-            if (timeline != null) {
-                writeTimeline(out, timeline, options.traceOut());
-            }
+            traces.report(kernel, out);
             StringBuilder fired = new StringBuilder();
             for (int i = 0; i < watchdogs.length; i++) {
                 fired.append(i == 0 ? "" : ", ").append(watchdogs[i].name()).append(' ').append(watchdogFires[i].get());
@@ -197,18 +176,6 @@ final class NetDemo {
                 + " a per-CPU timeline (docs/web-view.md)");
         out.println("  ./bottomhalf demo --trace-out=timeline.json  the run's tracepoints as a timeline: open it at"
                 + " ui.perfetto.dev or with npx speedscope timeline.json (docs/tracing.md)");
-    }
-
-    /** Writes the {@code --trace-out} file and says what it holds. */
-    static void writeTimeline(PrintStream out, ChromeTraceExporter timeline, Path file) {
-        try {
-            timeline.writeTo(file);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the timeline to " + file + ": " + e.getMessage(), e);
-        }
-        out.println();
-        out.printf("timeline: %,d tracepoint hits written to %s (%,d later hits dropped); open it at ui.perfetto.dev"
-                + " (Open trace file) or in chrome://tracing%n", timeline.recorded(), file, timeline.dropped());
     }
 
     /** The NET_RX handler: runs on the CPU whose queue interrupted. */

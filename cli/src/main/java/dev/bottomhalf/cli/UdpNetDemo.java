@@ -26,8 +26,6 @@ import dev.bottomhalf.runtime.Reporter;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.tasklet.Tasklet;
 import dev.bottomhalf.time.TimerList;
-import dev.bottomhalf.trace.ChromeTraceExporter;
-import dev.bottomhalf.trace.TraceBuffer;
 import dev.bottomhalf.workqueue.DelayedWork;
 import dev.bottomhalf.workqueue.Work;
 import dev.bottomhalf.workqueue.Workqueue;
@@ -105,18 +103,7 @@ final class UdpNetDemo {
         try (ScratchFile summaryFile = ScratchFile.create(options.tempDir(), "bottomhalf-eth0-", ".log");
              Kernel kernel = Kernel.boot(config);
              WebDemo web = new WebDemo(options.web(), kernel, webReports, out, System.in)) {
-            TraceBuffer trace = options.traceLines() > 0 ? new TraceBuffer(options.traceLines()) : null;
-            ChromeTraceExporter timeline = options.traceOut() != null
-                    ? new ChromeTraceExporter(DemoCommand.TRACE_OUT_HITS) : null;
-            if (trace != null && timeline != null) {
-                TraceBuffer text = trace;
-                kernel.tracing().enableAll((point, timeNs, cpu, comm, detail) -> {
-                    text.hit(point, timeNs, cpu, comm, detail);
-                    timeline.hit(point, timeNs, cpu, comm, detail);
-                });
-            } else if (trace != null || timeline != null) {
-                kernel.tracing().enableAll(trace != null ? trace : timeline);
-            }
+            DemoTraces traces = DemoTraces.attach(kernel, options);
             Rx[] rxs = {new Rx(0), new Rx(1)};
             Workqueue slowWq = kernel.workqueues().alloc("eth0_slow", 0, 0);
             for (Rx rx : rxs) {
@@ -221,15 +208,7 @@ final class UdpNetDemo {
             out.println("/proc/net/softnet_stat (per CPU, hex: processed, dropped, time_squeeze, ..., cpu index, ...):");
             out.print(kernel.proc().softnetStat());
             eth0.close();                                          // free_irq, netif_napi_del, sockets closed
-            kernel.tracing().disable();
-            if (trace != null) {
-                out.println();
-                out.println("trace (last " + options.traceLines() + " hits):");
-                out.print(trace.render());
-            }
-            if (timeline != null) {
-                NetDemo.writeTimeline(out, timeline, options.traceOut());
-            }
+            traces.report(kernel, out);
             StringBuilder fired = new StringBuilder();
             long controls = 0;
             for (Rx rx : rxs) {
