@@ -102,7 +102,7 @@ public final class Kernel implements AutoCloseable {
         this.workqueues = Subsystems.workqueue().newWorkqueues(machine, softirqs, tasklets, timers);
         this.sched = Subsystems.sched().newSched(machine, timers);
         this.kthreads = Subsystems.sched().newKthreads(sched);
-        this.napi = Subsystems.net().newNapi(machine, softirqs, sched, kthreads);
+        this.napi = Subsystems.net().newNapi(machine, softirqs, sched, kthreads, hrtimers);
         this.proc = Subsystems.proc().newProc(machine, irqs, softirqs, timers, hrtimers, napi, workqueues);
         machine.onLateAccept(this::sweepLate);
     }

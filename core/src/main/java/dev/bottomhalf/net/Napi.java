@@ -23,6 +23,8 @@ import dev.bottomhalf.sched.Sched;
 import dev.bottomhalf.sched.Task;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.time.HrTimer;
+import dev.bottomhalf.time.HrTimers;
 import dev.bottomhalf.time.Jiffies;
 
 /**
@@ -61,10 +63,14 @@ public final class Napi {
     /** The default of the {@code net.core.netdev_budget_usecs} sysctl: 2 ms per {@code net_rx_action}. */
     public static final int NETDEV_BUDGET_USECS = 2000;
 
+    /** {@code HRTIMER_MODE_REL_PINNED}, hard: the deferral timer expires in hard-IRQ context on the CPU that armed it. */
+    private static final Set<HrTimer.Mode> WATCHDOG_MODE = Set.of(HrTimer.Mode.REL, HrTimer.Mode.PINNED);
+
     private final Machine machine;
     private final Softirqs softirqs;
     private final Sched sched;
     private final Kthreads kthreads;
+    private final HrTimers hrtimers;
     private final Reports reports;
     private final Tracing tracing;
     private final SoftnetData[] softnet;
@@ -90,12 +96,14 @@ public final class Napi {
      * @param softirqs  the softirq vector, whose NET_RX this subsystem opens
      * @param sched     tasks, for waking the kthreads of threaded instances
      * @param kthreads  kthreads, for {@code napi/<dev>-<id>}
+     * @param hrtimers hrtimers, for each instance's deferral timer ({@code napi_watchdog})
      */
-    Napi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads) {
+    Napi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads, HrTimers hrtimers) {
         this.machine = Objects.requireNonNull(machine, "machine");
         this.softirqs = Objects.requireNonNull(softirqs, "softirqs");
         this.sched = Objects.requireNonNull(sched, "sched");
         this.kthreads = Objects.requireNonNull(kthreads, "kthreads");
+        this.hrtimers = Objects.requireNonNull(hrtimers, "hrtimers");
         this.reports = machine.reports();
         this.tracing = machine.tracing();
         this.oopses = reports.limiter("__napi_poll");
@@ -208,6 +216,8 @@ public final class Napi {
         }
         napi.weight = weight;
         napi.dev = dev;
+        napi.deferHardIrqsCount = 0;
+        hrtimers.setup(napi.timer, "napi_watchdog", this::watchdog, WATCHDOG_MODE);
         napi.listOwner(-1);
         napi.setBits(NapiStruct.SCHED | NapiStruct.NPSVC);
         synchronized (this) {
@@ -277,8 +287,8 @@ public final class Napi {
 
     /**
      * {@code napi_disable(n)}: sets DISABLE (so {@code napi_schedule_prep} refuses), sleeps until the instance is
-     * neither scheduled nor being polled, then takes SCHED and NPSVC for itself, clears THREADED, and clears
-     * DISABLE. A scheduled instance is polled once more before the wait ends (its poll sees
+     * neither scheduled nor being polled, then takes SCHED and NPSVC for itself, clears THREADED, cancels the
+     * deferral timer ({@code hrtimer_cancel}: a deferred poll does not happen), and clears DISABLE. A scheduled instance is polled once more before the wait ends (its poll sees
      * {@code napi_disable_pending} and completes). In stepped mode the wait drives the kernel. Process context
      * (may sleep); in atomic context — a poll function among them, which would wait for itself — it is reported
      * as the kernel's {@code might_sleep} BUG and returns without disabling.
@@ -311,6 +321,9 @@ public final class Napi {
             if (n.cas(val, update)) {
                 break;
             }
+        }
+        if (n.dev != null) {
+            hrtimers.cancel(n.timer); // a deferred poll's timer: it finds SCHED taken and does nothing if it runs now
         }
         n.clearBits(NapiStruct.DISABLE);
     }
@@ -429,14 +442,34 @@ public final class Napi {
      * the instance is disabled or busy-polled: its owner will poll it again. Called from the poll function (or by
      * the owner of SCHED), when it did less than its budget.
      *
+     * <p>IRQ deferral: a completion after a poll that did work sets the instance's count to the device's
+     * {@code napi_defer_hard_irqs}; while the count is above 0, each completion takes one from it and — when the
+     * device's {@code gro_flush_timeout} is above 0 — returns false, so the interrupt stays masked, and starts the
+     * instance's timer (pinned to this CPU) for that many nanoseconds; when it expires, {@code napi_watchdog}
+     * schedules the next poll as an interrupt would. So after the last poll that found work, at most
+     * {@code napi_defer_hard_irqs} polls come from the timer, and the last of them unmasks.
+     *
      * @param n         the instance
-     * @param workDone  the work the poll did (the kernel uses it for GRO and IRQ deferral, which are not modelled)
+     * @param workDone  the work the poll did: above 0 restarts the deferral count
      * @return true when the instance is idle now and the device's interrupt may be unmasked
      */
     public boolean completeDone(NapiStruct n, int workDone) {
         int val = n.get();
         if ((val & (NapiStruct.NPSVC | NapiStruct.IN_BUSY_POLL)) != 0) {
             return false;
+        }
+        long timeoutNs = 0;
+        boolean unmask = true;
+        NetDevice dev = n.dev;
+        if (workDone > 0 && dev != null) {
+            n.deferHardIrqsCount = dev.napiDeferHardIrqs();
+        }
+        if (n.deferHardIrqsCount > 0) {
+            n.deferHardIrqsCount--;
+            timeoutNs = dev != null ? dev.groFlushTimeoutNs() : 0;
+            if (timeoutNs != 0) {
+                unmask = false;
+            }
         }
         if (n.list != null || n.listOwner() >= 0) {
             unlist(n);
@@ -458,8 +491,26 @@ public final class Napi {
             scheduleAfterPrep(n);
             return false;
         }
+        if (timeoutNs != 0) {
+            hrtimers.start(n.timer, timeoutNs, WATCHDOG_MODE);
+        }
         machine.wakeWaiters(); // napi_disable; one load when nobody waits
-        return true;
+        return unmask;
+    }
+
+    /**
+     * {@code napi_watchdog}: the deferral timer's callback, in hard-IRQ context on the CPU that started it. Takes
+     * SCHED — without setting MISSED, since no device interrupt asked — unless a disable is pending or the instance
+     * is already scheduled, and queues it ({@code __napi_schedule_irqoff}) for NET_RX or its kthread.
+     */
+    private HrTimer.Restart watchdog(HrTimer timer) {
+        NapiStruct n = timer.owner(NapiStruct.class);
+        if ((n.get() & NapiStruct.DISABLE) == 0
+                && (n.setBits(NapiStruct.SCHED) & NapiStruct.SCHED) == 0) {
+            n.clearBits(NapiStruct.PREFER_BUSY_POLL);
+            scheduleAfterPrep(n);
+        }
+        return HrTimer.Restart.NORESTART;
     }
 
     /**

@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 import dev.bottomhalf.sched.Task;
+import dev.bottomhalf.time.HrTimer;
 
 /**
  * A NAPI instance ({@code struct napi_struct}): one receive queue of a {@link NetDevice}, polled by its driver's
@@ -31,6 +32,12 @@ import dev.bottomhalf.sched.Task;
  * racily to find that lock.</li>
  * <li>{@code weight}, {@code poll}, {@code dev}, {@code napiId}: written by {@code netif_napi_add} before the
  * instance can be scheduled (published by the SCHED clear of {@code napi_enable}), then only read.</li>
+ * <li>{@code deferHardIrqsCount}: the deferrals left ({@code defer_hard_irqs_count}); a plain field read and written
+ * only by {@code napi_complete_done}, that is by the owner of SCHED, whose hand-over (the SCHED clear, then the
+ * compare-and-set that takes it) orders one owner's write before the next owner's read.</li>
+ * <li>{@code timer}: the deferral timer ({@code napi->timer}, callback {@code napi_watchdog}), set up by
+ * {@code netif_napi_add}, started by {@code napi_complete_done}, cancelled by {@code napi_disable}; its own
+ * locking is the hrtimer base's.</li>
  * </ul>
  */
 public final class NapiStruct {
@@ -109,6 +116,10 @@ public final class NapiStruct {
     volatile int napiId;
     /** The kthread of a threaded instance ({@code napi->thread}), or null. */
     volatile Task thread;
+    /** {@code defer_hard_irqs_count}: owned by the holder of SCHED (see the class notes). */
+    int deferHardIrqsCount;
+    /** {@code napi->timer}: the deferral timer, whose callback is {@code napi_watchdog}. */
+    final HrTimer timer = new HrTimer(this);
 
     /**
      * An instance not yet added to a device, for {@code netif_napi_add}; embed one per receive queue. Any thread.
@@ -190,6 +201,17 @@ public final class NapiStruct {
      */
     public Task thread() {
         return thread;
+    }
+
+    /**
+     * The deferrals left ({@code napi->defer_hard_irqs_count}): how many more completions in a row will keep the
+     * interrupt masked and leave the next poll to the deferral timer (see {@link NetDevice#napiDeferHardIrqs()}).
+     * Any thread; a racy snapshot (it belongs to whoever polls the instance).
+     *
+     * @return the count, 0 when no deferral is under way
+     */
+    public int deferHardIrqsCount() {
+        return deferHardIrqsCount;
     }
 
     /**

@@ -8,12 +8,13 @@ import dev.bottomhalf.internal.wiring.Subsystems;
 import dev.bottomhalf.sched.Kthreads;
 import dev.bottomhalf.sched.Sched;
 import dev.bottomhalf.softirq.Softirqs;
+import dev.bottomhalf.time.HrTimers;
 
 /** This package's side of {@link Subsystems.NetAccess}: forwards to NAPI's package-private members. Stateless. */
 final class NapiWiring implements Subsystems.NetAccess {
     @Override
-    public Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads) {
-        return new Napi(machine, softirqs, sched, kthreads);
+    public Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads, HrTimers hrtimers) {
+        return new Napi(machine, softirqs, sched, kthreads, hrtimers);
     }
 
     @Override

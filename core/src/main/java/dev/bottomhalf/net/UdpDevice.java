@@ -10,6 +10,7 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -101,6 +102,8 @@ public final class UdpDevice implements AutoCloseable {
     private UdpDevice(Builder b) throws IOException {
         this.name = b.name;
         this.netDevice = new NetDevice(b.name);
+        netDevice.setNapiDeferHardIrqs(b.napiDeferHardIrqs);
+        netDevice.setGroFlushTimeoutNs(b.groFlushTimeoutNs);
         this.napi = b.napi;
         this.irqs = b.irqs;
         this.selector = Selector.open();
@@ -208,6 +211,8 @@ public final class UdpDevice implements AutoCloseable {
         private int buffers = DEFAULT_BUFFERS;
         private int maxDatagram = DEFAULT_MAX_DATAGRAM;
         private int receiveBufferBytes;
+        private int napiDeferHardIrqs;
+        private long groFlushTimeoutNs;
         private Receiver receiver;
 
         private Builder(Napi napi, IrqController irqs, String name) {
@@ -332,6 +337,31 @@ public final class UdpDevice implements AutoCloseable {
                 throw new IllegalArgumentException("receiveBufferBytes must be at least 1: " + bytes);
             }
             this.receiveBufferBytes = bytes;
+            return this;
+        }
+
+        /**
+         * IRQ deferral ({@code napi_defer_hard_irqs} and {@code gro_flush_timeout} of the device, which
+         * {@link UdpDevice#netDevice()} can also change later): after a poll that received datagrams, up to
+         * {@code count} polls in a row come from each queue's timer, {@code timeout} apart, while the queue's
+         * interrupt stays masked; the last of them unmasks it. Under steady traffic the card stays quiet and the
+         * CPU takes no interrupt; the price is up to {@code timeout} of added latency for a datagram that arrives
+         * while a deferral is under way. See docs/subsystems/net.md, "IRQ deferral".
+         *
+         * @param count   {@code napi_defer_hard_irqs}, 0 (off, unless set) or more
+         * @param timeout {@code gro_flush_timeout}, zero (off, unless set) or more, to the nanosecond
+         * @return this builder
+         * @throws IllegalArgumentException for a negative count or timeout
+         */
+        public Builder deferHardIrqs(int count, Duration timeout) {
+            if (count < 0) {
+                throw new IllegalArgumentException("napi_defer_hard_irqs must not be negative: " + count);
+            }
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("gro_flush_timeout must not be negative: " + timeout);
+            }
+            this.napiDeferHardIrqs = count;
+            this.groFlushTimeoutNs = timeout.toNanos();
             return this;
         }
 

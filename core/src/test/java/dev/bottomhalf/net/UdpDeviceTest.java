@@ -212,6 +212,32 @@ class UdpDeviceTest {
         closeAll(senders);
     }
 
+    @Test
+    void irqDeferral_everyDatagramReceivedOnce_timerPollsOutnumberInterrupts_andTheLastOneUnmasks() throws Exception {
+        Kernel kernel = kernels.kernel();
+        Recorder r = new Recorder(10_000);
+        UdpDevice dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").irq(LINE).cpus(1)
+                .receiveBufferBytes(RCVBUF).deferHardIrqs(2, java.time.Duration.ofMillis(1)).receiver(r).open();
+        assertEquals(2, dev.netDevice().napiDeferHardIrqs());
+        assertEquals(1_000_000, dev.netDevice().groFlushTimeoutNs());
+        List<DatagramChannel> senders = List.of(sender());
+        send(dev, senders, 10_000, window(dev, 1000), r.received);
+        r.assertEachOnce();
+        UdpRxQueue q = dev.queues().getFirst();
+        // Each interrupt's poll took datagrams, so two timer polls follow it before the unmask (more when they
+        // find datagrams): at least three polls per interrupt, once the last deferral has run out.
+        awaitTrue(() -> !q.interruptMasked(), "the last deferred poll unmasks the interrupt");
+        long interrupts = q.interrupts();
+        long polls = q.polls();
+        System.out.println("UdpDeviceTest deferral: 10000 datagrams, " + interrupts + " interrupts, " + polls
+                + " polls");
+        assertTrue(interrupts >= 1);
+        assertTrue(polls >= 3 * interrupts, polls + " polls for " + interrupts + " interrupts");
+        assertEquals(0, dev.rxDropped() + dev.rxMissedErrors());
+        dev.close();
+        closeAll(senders);
+    }
+
     /**
      * What the receive path allocates per datagram from one sender, measured on the threads that run it: the CPU's
      * {@code cpu/1} and {@code ksoftirqd/1} (top half, NET_RX, the poll's {@code DatagramChannel.receive} into a

@@ -17,6 +17,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -56,7 +57,8 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 /**
  * The UDP receive path against its peers, on real datagrams over 127.0.0.1 from a sender in another process
  * ({@link UdpBurstSender}, started with this JVM's {@code java} and class path): bottomhalf's NAPI receive through a
- * one-queue {@link UdpDevice} on a 1-CPU kernel (default idle strategy, and parking), Netty's
+ * one-queue {@link UdpDevice} on a 1-CPU kernel (default idle strategy; parking; parking with IRQ deferral,
+ * {@code napi_defer_hard_irqs} 2 and {@code gro_flush_timeout} 20 or 200 µs), Netty's
  * {@code NioDatagramChannel} and native epoll {@code EpollDatagramChannel} on one event loop each, and a plain
  * blocking {@code DatagramChannel.receive} loop on a platform thread and on a virtual thread. Every receiver does
  * the same work per datagram: reads the sequence number and the send time, records send → handler latency in a
@@ -134,10 +136,16 @@ public final class ReceiveHarness {
         public abstract void close();
     }
 
+    /** The bottomhalf rows, which have the NAPI counters. */
+    static final List<Kind> BOTTOMHALF_KINDS = List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING, Kind.BOTTOMHALF_DEFER_20,
+            Kind.BOTTOMHALF_DEFER_200);
+
     /** The receivers, by the name {@code --only} takes. */
     enum Kind {
         BOTTOMHALF("bottomhalf", "bottomhalf NAPI (UdpDevice), default idle"),
         BOTTOMHALF_PARKING("bottomhalf-parking", "bottomhalf NAPI (UdpDevice), parking idle"),
+        BOTTOMHALF_DEFER_20("bottomhalf-defer20", "bottomhalf NAPI, parking, defer 2 x 20 us"),
+        BOTTOMHALF_DEFER_200("bottomhalf-defer200", "bottomhalf NAPI, parking, defer 2 x 200 us"),
         NIO("nio", "Netty NioDatagramChannel"),
         EPOLL("epoll", "Netty EpollDatagramChannel (native)"),
         BLOCKING("blocking", "blocking DatagramChannel, platform thread"),
@@ -245,7 +253,7 @@ public final class ReceiveHarness {
                     default -> throw new IllegalArgumentException("unknown option " + a + "; options: --rounds=N "
                             + "--step-ms=MS --warmup-ms=MS --rates=R1,R2,...(0 or max: unpaced; maxN: unpaced from N sender threads)"
                             + " --size=BYTES "
-                            + "--only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll, blocking, virtual) --threads (each step's"
+                            + "--only=K1,K2 (bottomhalf, bottomhalf-parking, bottomhalf-defer20, bottomhalf-defer200, nio, epoll, blocking, virtual) --threads (each step's"
                             + " CPU time per thread)");
                 }
             }
@@ -267,8 +275,8 @@ public final class ReceiveHarness {
             System.out.println("ReceiveHarness: the UDP receive path against Netty and blocking receive loops.\n"
                     + "Options: --rounds=N (3) --step-ms=MS (1000) --warmup-ms=MS (1500)"
                     + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2; max: one unpaced sender thread,"
-                    + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking, nio, epoll,"
-                    + " blocking, virtual) --threads (each step's CPU time per thread)");
+                    + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking,"
+                    + " bottomhalf-defer20, bottomhalf-defer200, nio, epoll, blocking, virtual) --threads (each step's CPU time per thread)");
             return;
         }
         run(Options.parse(args), System.out);
@@ -435,8 +443,10 @@ public final class ReceiveHarness {
 
     static Target open(Kind kind) throws Exception {
         return switch (kind) {
-            case BOTTOMHALF -> bottomhalf(IdleStrategy.defaultStrategy());
-            case BOTTOMHALF_PARKING -> bottomhalf(IdleStrategy.parking());
+            case BOTTOMHALF -> bottomhalf(IdleStrategy.defaultStrategy(), 0, 0);
+            case BOTTOMHALF_PARKING -> bottomhalf(IdleStrategy.parking(), 0, 0);
+            case BOTTOMHALF_DEFER_20 -> bottomhalf(IdleStrategy.parking(), 2, 20_000);
+            case BOTTOMHALF_DEFER_200 -> bottomhalf(IdleStrategy.parking(), 2, 200_000);
             case NIO -> netty(new NioEventLoopGroup(1), NioDatagramChannel.class);
             case EPOLL -> netty(new EpollEventLoopGroup(1), EpollDatagramChannel.class);
             case BLOCKING -> blocking(false);
@@ -448,7 +458,11 @@ public final class ReceiveHarness {
         return new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
     }
 
-    private static Target bottomhalf(IdleStrategy idle) throws IOException {
+    /**
+     * bottomhalf's receiver: a 1-CPU kernel with {@code idle}, a one-queue device on CPU 0, IRQ deferral
+     * ({@code napi_defer_hard_irqs} {@code defer}, {@code gro_flush_timeout} {@code timeoutNs}) when both are above 0.
+     */
+    private static Target bottomhalf(IdleStrategy idle, int defer, long timeoutNs) throws IOException {
         Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(1).idleStrategy(idle).reporter(Reporter.silent())
                 .build());
         Sink s = new Sink();
@@ -457,7 +471,7 @@ public final class ReceiveHarness {
 
             {
                 dev = UdpDevice.builder(kernel.napi(), kernel.irqs(), "udp0").bind(loopback()).irq(LINE).cpus(0)
-                        .receiveBufferBytes(RCVBUF).receiver(d -> {
+                        .receiveBufferBytes(RCVBUF).deferHardIrqs(defer, Duration.ofNanos(timeoutNs)).receiver(d -> {
                             ByteBuffer b = d.data();
                             s.datagram(b.getLong(0), b.getLong(8), d.length());
                             return true;
@@ -588,7 +602,7 @@ public final class ReceiveHarness {
             }
         }
         unavailable.forEach((k, why) -> out.println("| " + k.title + " | not available: " + why + " |"));
-        for (Kind k : List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING)) {
+        for (Kind k : BOTTOMHALF_KINDS) {
             Map<Long, Result> rows = best.get(k);
             if (rows == null) {
                 continue;
@@ -606,7 +620,7 @@ public final class ReceiveHarness {
             }
         }
         Map<Long, Result> nio = best.get(Kind.NIO);
-        for (Kind k : List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING)) {
+        for (Kind k : BOTTOMHALF_KINDS) {
             Map<Long, Result> ours = best.get(k);
             if (ours == null || nio == null) {
                 continue;

@@ -172,7 +172,7 @@ public final class Subsystems {
 
     /** What {@code dev.bottomhalf.net} lends the wiring: NAPI's assembly and its close steps. */
     public interface NetAccess {
-        Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads);
+        Napi newNapi(Machine machine, Softirqs softirqs, Sched sched, Kthreads kthreads, HrTimers hrtimers);
 
         boolean idleForClose(Napi napi);
 
