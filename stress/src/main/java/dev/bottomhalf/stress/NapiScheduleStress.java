@@ -160,4 +160,54 @@ public class NapiScheduleStress {
             r.r1 = bPolls.get();
         }
     }
+
+    /**
+     * IRQ deferral: the instance's deferral timer ({@code napi_watchdog}) expires on CPU 1 while a
+     * {@code napi_schedule} on CPU 0 schedules the same idle instance (a threaded device, so that both only hand it to
+     * its kthread and nothing polls during the race). Exactly one of them takes SCHED; the watchdog never sets
+     * MISSED, since no device interrupt asked: the schedule that comes first queues it (true) and the watchdog leaves
+     * it alone, or the watchdog queues it and the schedule sets MISSED (false). Outcome: (schedule returned true,
+     * MISSED set, SCHED and SCHED_THREADED set). (Checked by making the watchdog use {@code napi_schedule_prep},
+     * which sets MISSED: "1, 1, 1" appears.)
+     */
+    @JCStressTest
+    @Outcome(id = {"1, 0, 1", "0, 1, 1"}, expect = Expect.ACCEPTABLE,
+            desc = "the schedule queued it and the timer did nothing, or the timer queued it and the schedule set MISSED")
+    @Outcome(expect = Expect.FORBIDDEN, desc = "MISSED from the timer, a lost SCHED, or both queued it")
+    @State
+    public static class WatchdogRacesSchedule {
+        final Kernel kernel = stepped();
+        final NetDevice dev = new NetDevice("eth0");
+        final NapiStruct n = new NapiStruct();
+
+        public WatchdogRacesSchedule() {
+            kernel.bindCurrentThread(1);
+            kernel.napi().add(dev, n, (me, budget) -> 0);
+            kernel.napi().enable(n);
+            kernel.napi().setThreaded(dev, true);
+            dev.setNapiDeferHardIrqs(1);
+            dev.setGroFlushTimeoutNs(1_000);
+            kernel.napi().schedulePrep(n);        // the poll on CPU 1 owns the instance
+            kernel.napi().completeDone(n, 1);     // work done, one deferral: SCHED cleared, the timer armed on CPU 1
+            kernel.stepper().clock().advanceNanos(1_000);
+            kernel.detachCurrentThread();
+        }
+
+        @Actor
+        public void cpu0Schedules(III_Result r) {
+            kernel.bindCurrentThread(0);
+            r.r1 = kernel.napi().schedule(n) ? 1 : 0;
+        }
+
+        @Actor
+        public void cpu1TimerInterrupt() {
+            kernel.stepper().hardirq(1);
+        }
+
+        @Arbiter
+        public void check(III_Result r) {
+            r.r2 = n.testBit(NapiStruct.STATE_MISSED) ? 1 : 0;
+            r.r3 = n.testBit(NapiStruct.STATE_SCHED) && n.testBit(NapiStruct.STATE_SCHED_THREADED) ? 1 : 0;
+        }
+    }
 }
