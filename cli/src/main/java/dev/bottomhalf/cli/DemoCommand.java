@@ -171,6 +171,27 @@ final class DemoCommand implements Callable<Integer> {
         size = inRange("--size", value, MIN_SIZE, 65_507, "");
     }
 
+    private int deferHardIrqs;
+    private int groFlushTimeoutUs;
+
+    @Option(names = "--defer", paramLabel = "COUNT,US", order = 22,
+            description = "The UDP card's IRQ deferral (napi_defer_hard_irqs COUNT, gro_flush_timeout US "
+                    + "microseconds; e.g. 2,50): after a poll that found datagrams the queue's interrupt stays masked "
+                    + "and a timer polls again, up to COUNT times, US apart (default: off).")
+    void defer(String value) {
+        String[] parts = value.split(",", -1);
+        try {
+            if (parts.length != 2) {
+                throw new NumberFormatException();
+            }
+            deferHardIrqs = inRange("--defer", Integer.parseInt(parts[0].strip()), 1, 1000, " (COUNT)");
+            groFlushTimeoutUs = inRange("--defer", Integer.parseInt(parts[1].strip()), 1, 1_000_000, " (US)");
+        } catch (NumberFormatException e) {
+            throw new ParameterException(spec.commandLine(), "Invalid value for option '--defer': '" + value
+                    + "' is not COUNT,US (two integers, e.g. 2,50)");
+        }
+    }
+
     // --- end of the card options ---
 
     @Override
@@ -184,9 +205,13 @@ final class DemoCommand implements Callable<Integer> {
     /** The options as parsed (defaults where none was given). */
     DemoOptions options() {
         int pps = rate != 0 ? rate : card == DemoOptions.Card.UDP ? UdpNetDemo.DEFAULT_RATE : SIMULATED_RATE;
+        if (deferHardIrqs > 0 && card != DemoOptions.Card.UDP) {
+            throw new ParameterException(spec.commandLine(), "Option '--defer' is for the UDP card's NAPI: the "
+                    + "simulated card does not use NAPI (drop --card=simulated or --defer)");
+        }
         return new DemoOptions(seconds, pps, traceLines, tempDir, traceOut, webPort == null ? null
                 : new DemoOptions.Web(webPort, !spec.commandLine().getParseResult().hasMatchedOption("--seconds")),
-                card, size);
+                card, size, deferHardIrqs, groFlushTimeoutUs);
     }
 
     private int inRange(String option, int value, int min, int max, String note) {

@@ -13,9 +13,11 @@ import java.nio.file.Path;
  * @param web        {@code --web}: serve the live view during the run; null for no view
  * @param card       the card: real UDP sockets fed by a sender process, or the simulated one
  * @param size       the UDP card's datagram size in bytes
+ * @param deferHardIrqs     the UDP card's {@code napi_defer_hard_irqs}; 0 for no IRQ deferral
+ * @param groFlushTimeoutUs the UDP card's {@code gro_flush_timeout} in microseconds; 0 with no deferral
  */
 record DemoOptions(int seconds, int rate, int traceLines, Path tempDir, Path traceOut, Web web, Card card,
-                   int size) {
+                   int size, int deferHardIrqs, int groFlushTimeoutUs) {
     /**
      * {@code --web [PORT]}.
      *

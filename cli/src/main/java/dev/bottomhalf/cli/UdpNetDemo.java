@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -126,6 +127,7 @@ final class UdpNetDemo {
                         .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).queues(rxs.length)
                         .irq(NetDemo.FIRST_IRQ).cpus(0, 1).receiveBufferBytes(RECEIVE_BUFFER_BYTES)
                         .maxDatagram(Math.max(UdpDevice.DEFAULT_MAX_DATAGRAM, options.size()))
+                        .deferHardIrqs(options.deferHardIrqs(), Duration.ofNanos(options.groFlushTimeoutUs() * 1000L))
                         .receiver(d -> handle(kernel, rxs, slowWq, d)).open();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open the UDP device on 127.0.0.1: " + e.getMessage(), e);
@@ -147,6 +149,11 @@ final class UdpNetDemo {
                     NetDemo.FIRST_IRQ + eth0.queues().size() - 1, options.rate(), options.size(), SENDER_SOCKETS,
                     web.untilEnter() ? "until Enter" : String.format(Locale.ROOT, "for %d s, %,d more at once half-way",
                             options.seconds(), BURST_DATAGRAMS));
+            if (options.deferHardIrqs() > 0) {
+                out.printf("IRQ deferral: napi_defer_hard_irqs %d, gro_flush_timeout %d us (after a poll that found"
+                        + " datagrams the queue's interrupt stays masked and a timer polls again)%n%n",
+                        options.deferHardIrqs(), options.groFlushTimeoutUs());
+            }
 
             web.serve();
             long sent;

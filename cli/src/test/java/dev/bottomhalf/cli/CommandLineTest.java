@@ -93,6 +93,8 @@ class CommandLineTest {
         assertTrue(help.contains("--card=CARD udp: real datagrams on 127.0.0.1 from a sender process, through a"
                 + " two-queue UdpDevice; simulated: a device thread filling in-memory rings (default: udp)."), help);
         assertTrue(help.contains("--size=BYTES The UDP card's datagram size: 8..65507 bytes (default: 64)."), help);
+        assertTrue(help.contains("--defer=COUNT,US The UDP card's IRQ deferral (napi_defer_hard_irqs COUNT,"
+                + " gro_flush_timeout US microseconds; e.g. 2,50)"), help);
         assertTrue(help.contains("--trace=N Print the last N tracepoint hits at the end: 0..10000, 0 = tracing off"
                 + " (default: 0)."), help);
         assertTrue(help.contains("--temp-dir=DIR Directory for the summary file the kworker writes; the file is deleted"
@@ -113,14 +115,14 @@ class CommandLineTest {
     void demoOptions_equalsSignAndSeparateValue_parseTheSame(@TempDir Path dir) {
         DemoOptions separate = parseDemo("--seconds", "2", "--rate", "1000", "--trace", "7", "--temp-dir", dir.toString());
         DemoOptions joined = parseDemo("--seconds=2", "--rate=1000", "--trace=7", "--temp-dir=" + dir);
-        assertEquals(new DemoOptions(2, 1000, 7, dir, null, null, DemoOptions.Card.UDP, 64), separate);
+        assertEquals(new DemoOptions(2, 1000, 7, dir, null, null, DemoOptions.Card.UDP, 64, 0, 0), separate);
         assertEquals(separate, joined);
     }
 
     @Test
     void demoOptions_defaults() {
         assertEquals(new DemoOptions(10, 50_000, 0, Path.of(System.getProperty("java.io.tmpdir")), null,
-                null, DemoOptions.Card.UDP, 64), parseDemo());
+                null, DemoOptions.Card.UDP, 64, 0, 0), parseDemo());
     }
 
     @Test
@@ -140,6 +142,28 @@ class CommandLineTest {
         assertEquals(2, Main.run(new String[] {"demo", "--card=pcie"}, out, err));
         assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--card': pcie is not udp or simulated\n"),
                 err());
+    }
+
+    @Test
+    void demoDefer_parsesCountAndMicroseconds_forTheUdpCard() {
+        DemoOptions d = parseDemo("--defer=2,50");
+        assertEquals(2, d.deferHardIrqs());
+        assertEquals(50, d.groFlushTimeoutUs());
+        assertEquals(d, parseDemo("--defer", "2, 50"));
+    }
+
+    @Test
+    void demoDefer_malformedOutOfRangeOrOnTheSimulatedCard_exitsWith2_andSaysWhy() {
+        assertEquals(2, Main.run(new String[] {"demo", "--defer=2"}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--defer': '2' is not COUNT,US"),
+                err());
+        errBytes.reset();
+        assertEquals(2, Main.run(new String[] {"demo", "--defer=0,50"}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Invalid value for option '--defer': 0 is not in 1..1000 (COUNT)"),
+                err());
+        errBytes.reset();
+        assertEquals(2, Main.run(new String[] {"demo", "--card=simulated", "--defer=2,50"}, out, err));
+        assertTrue(err().startsWith("bottomhalf demo: Option '--defer' is for the UDP card's NAPI"), err());
     }
 
     @Test
