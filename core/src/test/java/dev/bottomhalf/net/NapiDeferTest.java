@@ -259,6 +259,19 @@ class NapiDeferTest {
     }
 
     @Test
+    void kernelClose_withADeferralPending_cancelsTheTimer_andNamesIt_droppingNoAcceptedWork() {
+        defer(2, TIMEOUT_NS);
+        Ring a = ring();
+        a.arrive(5);
+        stepper.hardirq(1);
+        assertTrue(hrtimers.active(a.n.timer));
+        dev.bottomhalf.CloseReport report = kernel.close(java.time.Duration.ofSeconds(30));
+        assertEquals(List.of("napi_watchdog"), report.cancelledHrtimers(), report.toString());
+        assertFalse(report.droppedAcceptedWork(), report.toString());
+        assertEquals(1, log.size(), "the deferred poll never ran");
+    }
+
+    @Test
     void threadedDevice_theTimersPollRunsInTheInstancesKthread() {
         defer(1, TIMEOUT_NS);
         Ring a = ring();
