@@ -159,7 +159,11 @@ final class Frames {
         return Math.round(Math.max(0, now - before) / seconds);
     }
 
-    /** {@code s} as a JSON string literal (null as {@code null}). */
+    /**
+     * {@code s} as a JSON string literal (null as {@code null}). Unlike the trace exporter's, it also escapes
+     * {@code <}, {@code >} and {@code &}: a frame's text (a report, a workqueue's name) may end up inside the page,
+     * and these escapes keep it from ever closing a tag.
+     */
     static String quote(String s) {
         if (s == null) {
             return "null";
