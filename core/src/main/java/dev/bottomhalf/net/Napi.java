@@ -63,7 +63,7 @@ public final class Napi {
     /** The default of the {@code net.core.netdev_budget_usecs} sysctl: 2 ms per {@code net_rx_action}. */
     public static final int NETDEV_BUDGET_USECS = 2000;
 
-    /** {@code HRTIMER_MODE_REL_PINNED}, hard: the deferral timer expires in hard-IRQ context on the CPU that armed it. */
+    /** {@code HRTIMER_MODE_REL_PINNED}, hard: the deferral timer expires in hard-IRQ context on the CPU that set it. */
     private static final Set<HrTimer.Mode> WATCHDOG_MODE = Set.of(HrTimer.Mode.REL, HrTimer.Mode.PINNED);
 
     private final Machine machine;
@@ -288,8 +288,9 @@ public final class Napi {
     /**
      * {@code napi_disable(n)}: sets DISABLE (so {@code napi_schedule_prep} refuses), sleeps until the instance is
      * neither scheduled nor being polled, then takes SCHED and NPSVC for itself, clears THREADED, cancels the
-     * deferral timer ({@code hrtimer_cancel}: a deferred poll does not happen), and clears DISABLE. A scheduled instance is polled once more before the wait ends (its poll sees
-     * {@code napi_disable_pending} and completes). In stepped mode the wait drives the kernel. Process context
+     * deferral timer ({@code hrtimer_cancel}: a deferred poll does not happen), and clears DISABLE. A scheduled
+     * instance is polled once more before the wait ends (its poll sees {@code napi_disable_pending} and
+     * completes). In stepped mode the wait drives the kernel. Process context
      * (may sleep); in atomic context — a poll function among them, which would wait for itself — it is reported
      * as the kernel's {@code might_sleep} BUG and returns without disabling.
      *
