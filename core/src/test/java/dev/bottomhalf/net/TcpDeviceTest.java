@@ -243,6 +243,53 @@ class TcpDeviceTest {
                 "NAPI's work is the reads");
     }
 
+    @Test
+    void threadedDevice_everyCallInTheQueuesNapiKthread_withBhDisabled() throws Exception {
+        Kernel kernel = kernels.kernel();
+        List<String> wrong = new CopyOnWriteArrayList<>();
+        AtomicLong bytes = new AtomicLong();
+        Semaphore ended = new Semaphore(0);
+        TcpDevice dev = TcpDevice.builder(kernel.napi(), kernel.irqs(), "tcp0").irq(LINE).cpus(1)
+                .receiver(new TcpDevice.Receiver() {
+                    private void check(TcpConnection c) {
+                        ExecutionContext ctx = ExecutionContext.currentOrNull();
+                        String t = Thread.currentThread().getName();
+                        if (ctx == null || !ctx.inSoftirq() || ctx.inServingSoftirq()
+                                || !t.equals("napi/tcp0-" + c.queue().napi().napiId())) {
+                            wrong.add(t + " " + ctx);
+                        }
+                    }
+
+                    @Override
+                    public void connected(TcpConnection c) {
+                        check(c);
+                    }
+
+                    @Override
+                    public boolean receive(TcpConnection c, ByteBuffer data) {
+                        check(c);
+                        bytes.addAndGet(data.limit());
+                        return true;
+                    }
+
+                    @Override
+                    public void disconnected(TcpConnection c) {
+                        check(c);
+                        ended.release();
+                    }
+                }).open();
+        kernel.napi().setThreaded(dev.netDevice(), true);
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
+        join(List.of(client(dev.localAddress(), 0, 256 * 1024, failures),
+                client(dev.localAddress(), 1, 256 * 1024, failures)));
+        assertEquals(List.of(), failures);
+        acquire(ended, 2, "both connections ended");
+        assertEquals(2L * (256 * 1024 + 4), bytes.get());
+        assertEquals(List.of(), wrong);
+        dev.close();
+        assertNull(dev.queues().getFirst().napi().thread(), "netif_napi_del stopped the kthread");
+    }
+
     /**
      * One client sends without pause, so its queue's poll keeps using its whole budget and the interrupt stays
      * masked (the card no longer watches the queue's connections); a second client's small message still arrives,
