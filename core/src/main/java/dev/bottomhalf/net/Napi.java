@@ -977,7 +977,8 @@ public final class Napi {
 
     /**
      * Stops the socket devices' card threads and waits for them. For {@code Kernel.close()}, on the closing
-     * thread, once the close refuses new calls and before its last sweep (see {@code SocketDevice.stopAndJoinCardForClose}).
+     * thread, once the close refuses new calls and before its last sweep (see
+     * {@code SocketDevice.stopAndJoinCardForClose}).
      */
     void stopDevicesForClose() {
         for (SocketDevice d : devices) {

@@ -18,6 +18,6 @@ interface SocketDevice {
      */
     void stopAndJoinCardForClose();
 
-    /** Marks the device closed, stops and joins the card, and closes the channels; after the runtime threads stopped. */
+    /** Marks the device closed, stops and joins the card and closes the channels, once the runtime threads stopped. */
     void releaseForClose();
 }

@@ -48,6 +48,10 @@ import dev.bottomhalf.runtime.Reports;
  * poll needs its own view of which are readable. Each connection is registered with it (read interest, never
  * changed) when the poll takes it from {@code accepted}; the poll's {@code selectNow} is level-triggered, so a
  * connection with data is reported on every poll and is never starved by another that keeps the queue masked.</li>
+ * <li>A connection the poll closes is shut down for the peer at once (the JDK shuts a registered channel's output
+ * down and defers the rest of the close); its socket is released when both selectors have dropped the cancelled key:
+ * the poll selector at its next {@code selectNow}, the card's at its next select (the unmask's wake-up at the
+ * latest).</li>
  * <li>Counters: written by one context at a time (the poll, serialised by SCHED; {@code interrupts} and
  * {@code connectionsAccepted} by the card), with opaque stores; read racily with opaque loads.</li>
  * </ul>

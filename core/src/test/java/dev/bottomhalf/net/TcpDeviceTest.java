@@ -46,7 +46,7 @@ class TcpDeviceTest {
     @RegisterExtension
     final KernelExtension kernels = KernelExtension.threaded().cpus(2);
 
-    /** Byte {@code i} of client {@code k}'s stream (after its 4-byte id): a pattern that differs by client and offset. */
+    /** Byte {@code i} of client {@code k}'s stream (after its 4-byte id): differs by client and offset. */
     static byte pattern(int k, long i) {
         return (byte) (k * 131 + i + (i >>> 11) * 7);
     }
@@ -136,7 +136,7 @@ class TcpDeviceTest {
             disconnected.release();
         }
 
-        /** Each of {@code clients} sent its {@code bytes} once, whole and in order, and was connected and ended once. */
+        /** Each of {@code clients} sent its {@code bytes} once, whole and in order; connected and ended once. */
         void assertStreams(int clients, long bytes) {
             assertEquals(List.of(), wrong);
             assertEquals(clients, streams.size(), "connections");
