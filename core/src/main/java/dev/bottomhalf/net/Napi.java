@@ -46,9 +46,9 @@ import dev.bottomhalf.time.Jiffies;
  * <li>Waits ({@code napi_disable}) go through the machine's one wait ({@code Machine.waitUntil}): they drive the
  * kernel in stepped mode, park in threaded mode, and fail with {@code IllegalStateException} when the kernel
  * closes; every SCHED clear wakes them.</li>
- * <li>Socket-backed devices ({@link UdpDevice}) are kept in a concurrent set from their open to their close: when the
- * kernel starts refusing work their selector threads are told to stop, and the close's sweep
- * ({@code discardForClose}) joins them and closes their channels.</li>
+ * <li>Socket-backed devices ({@link UdpDevice}, {@link TcpDevice}) are kept in a concurrent set (their
+ * {@code SocketDevice} hooks) from their open to their close: when the kernel starts refusing work their card threads
+ * are told to stop, and the close's sweep ({@code discardForClose}) joins them and closes their channels.</li>
  * </ul>
  */
 public final class Napi {
@@ -81,7 +81,7 @@ public final class Napi {
     /** Every listed instance, for the close. */
     private final Set<NapiStruct> listed = ConcurrentHashMap.newKeySet();
     /** The open socket-backed devices, whose cards and channels the kernel's close stops and closes. */
-    private final Set<UdpDevice> devices = ConcurrentHashMap.newKeySet();
+    private final Set<SocketDevice> devices = ConcurrentHashMap.newKeySet();
     private int lastNapiId;
     /** This object's copy of the machine's refusing state, read by {@code napi_schedule_prep}. */
     private volatile boolean refusing;
@@ -113,7 +113,7 @@ public final class Napi {
         }
         machine.onRefusing(() -> {
             refusing = true;
-            for (UdpDevice d : devices) {
+            for (SocketDevice d : devices) {
                 d.stopCardForClose(); // no more interrupts from the sockets: the close drains what was taken
             }
         });
@@ -940,7 +940,7 @@ public final class Napi {
     }
 
     /** Keeps an open device for the close; a device opened while the close begins is stopped at once. */
-    void attachDevice(UdpDevice d) {
+    void attachDevice(SocketDevice d) {
         devices.add(d);
         if (refusing) {
             d.stopCardForClose();
@@ -948,7 +948,7 @@ public final class Napi {
     }
 
     /** Forgets a device its owner closed. */
-    void detachDevice(UdpDevice d) {
+    void detachDevice(SocketDevice d) {
         devices.remove(d);
     }
 
@@ -977,11 +977,12 @@ public final class Napi {
     }
 
     /**
-     * Stops the socket devices' selector threads and waits for them. For {@code Kernel.close()}, on the closing
-     * thread, once the close refuses new calls and before its last sweep (see {@code UdpDevice.stopAndJoinCardForClose}).
+     * Stops the socket devices' card threads and waits for them. For {@code Kernel.close()}, on the closing
+     * thread, once the close refuses new calls and before its last sweep (see
+     * {@code SocketDevice.stopAndJoinCardForClose}).
      */
     void stopDevicesForClose() {
-        for (UdpDevice d : devices) {
+        for (SocketDevice d : devices) {
             d.stopAndJoinCardForClose();
         }
     }
@@ -1011,7 +1012,7 @@ public final class Napi {
      * @return one entry per instance that was never polled: {@code NET_RX poll of eth0-9 on CPU 0}
      */
     List<String> discardForClose(Set<Integer> busyCpus) {
-        for (UdpDevice d : devices) {
+        for (SocketDevice d : devices) {
             d.releaseForClose();
         }
         devices.clear();

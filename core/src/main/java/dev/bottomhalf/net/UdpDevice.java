@@ -98,6 +98,23 @@ public final class UdpDevice implements AutoCloseable {
     private static final int SELECTING = 0;
     private static final int PARKED = 1;
     private boolean closed; // guarded by this
+    /** What the kernel's close calls, kept by {@link Napi} while the device is open. */
+    private final SocketDevice forClose = new SocketDevice() {
+        @Override
+        public void stopCardForClose() {
+            UdpDevice.this.stopCardForClose();
+        }
+
+        @Override
+        public void stopAndJoinCardForClose() {
+            UdpDevice.this.stopAndJoinCardForClose();
+        }
+
+        @Override
+        public void releaseForClose() {
+            UdpDevice.this.releaseForClose();
+        }
+    };
 
     private UdpDevice(Builder b) throws IOException {
         this.name = b.name;
@@ -180,7 +197,7 @@ public final class UdpDevice implements AutoCloseable {
             closeChannels();
             throw e;
         }
-        napi.attachDevice(this);
+        napi.attachDevice(forClose);
         card = Thread.ofPlatform().daemon().name("udp/" + name).start(this::runCard);
     }
 
@@ -564,7 +581,7 @@ public final class UdpDevice implements AutoCloseable {
             // The kernel began to close meanwhile: its close releases what is left.
         } finally {
             closeChannels();
-            napi.detachDevice(this);
+            napi.detachDevice(forClose);
         }
     }
 

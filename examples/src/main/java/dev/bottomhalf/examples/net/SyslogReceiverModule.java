@@ -17,6 +17,7 @@ import static dev.bottomhalf.linux.Linux.this_cpu_ptr;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -28,6 +29,8 @@ import dev.bottomhalf.PerCpu;
 import dev.bottomhalf.examples.KernelModule;
 import dev.bottomhalf.examples.ModuleLoader;
 import dev.bottomhalf.locking.Spinlock;
+import dev.bottomhalf.net.TcpConnection;
+import dev.bottomhalf.net.TcpDevice;
 import dev.bottomhalf.net.UdpDatagram;
 import dev.bottomhalf.net.UdpDevice;
 import dev.bottomhalf.runtime.KernelConfig;
@@ -41,6 +44,13 @@ import dev.bottomhalf.workqueue.Work;
  * system workqueue) takes the backlogs and "writes the log" — hands each message to a sink, as syslogd would write
  * it to a file. The bottom half does the parsing and counting, the slow path may sleep. Any syslog client can send
  * to it: {@code logger -d -n 127.0.0.1 -P PORT -p local0.warning "text"} from util-linux.
+ *
+ * <p>Optionally it also listens on TCP through a {@link TcpDevice} (syslog over TCP, RFC 6587): a connection carries
+ * a stream of messages, each framed either by octet counting ({@code MSG-LEN SP SYSLOG-MSG}, {@code logger -T
+ * --octet-count}) or by a trailing newline (non-transparent framing, {@code logger -T}); the framing is told per
+ * message by its first byte (a digit or {@code <}), as RFC 6587 suggests. The receiver splits the stream into
+ * messages in NET_RX, with a per-connection {@code syslog_conn} (the framing state and a message buffer) attached to
+ * the connection, and each message goes down the same path as a datagram. A framing error closes the connection.
  *
  * <p>Implementation notes: each CPU's {@code syslog_cpu} is written in softirq context on that CPU under its lock
  * (plain {@code spin_lock}: bottom halves are off there), and drained by the work item under the same lock taken
@@ -77,13 +87,37 @@ public final class SyslogReceiverModule implements KernelModule {
         final byte[] scratch = new byte[UdpDevice.DEFAULT_MAX_DATAGRAM]; // softirq on this CPU only
     }
 
+    /** The longest message taken over TCP; a longer one is a framing error (octet counting) or cut (newline). */
+    static final int MAX_TCP_MESSAGE = 8192;
+
+    /** RFC 6587 framing states of a {@code syslog_conn}. */
+    static final int FRAME_START = 0;
+    static final int FRAME_COUNT = 1;
+    static final int FRAME_OCTETS = 2;
+    static final int FRAME_LINE = 3;
+    static final int FRAME_SKIP = 4;
+
+    /**
+     * {@code struct syslog_conn}: one TCP connection's framing state, attached to the connection when it is accepted
+     * and used only by its queue's NET_RX (one call at a time).
+     */
+    static final class syslog_conn {
+        int state = FRAME_START;
+        int want;  // FRAME_COUNT, FRAME_OCTETS: the message's length
+        int len;   // bytes of the message so far
+        final byte[] msg = new byte[MAX_TCP_MESSAGE];
+    }
+
     private final InetSocketAddress bind;
     private final int irq;
+    private final InetSocketAddress tcpBind;
+    private final int tcpIrq;
     private final Consumer<Message> sink;
     private final List<Message> log = new CopyOnWriteArrayList<>();
     private final Work write_work = DECLARE_WORK("syslog_write", this::syslog_write);
     private PerCpu<syslog_cpu> stats;
     private UdpDevice dev;
+    private TcpDevice tcp;
 
     /**
      * The receiver for {@code bind} on line {@code irq}; every message goes to {@code sink} from the work item (in
@@ -94,8 +128,26 @@ public final class SyslogReceiverModule implements KernelModule {
      * @param sink what each message is handed to
      */
     public SyslogReceiverModule(InetSocketAddress bind, int irq, Consumer<Message> sink) {
+        this(bind, irq, null, -1, sink);
+    }
+
+    /**
+     * The receiver for {@code bind} on line {@code irq} (UDP) and for {@code tcpBind} on line {@code tcpIrq} (TCP,
+     * RFC 6587 framing); every message goes to {@code sink} from the work item (in process context) and is kept for
+     * {@link #log()}. Nothing runs until {@link #init_module}.
+     *
+     * @param bind    where clients send datagrams (port 514 by convention; 0 lets the host choose)
+     * @param irq     the UDP device's line
+     * @param tcpBind where clients connect (port 514 or 601 by convention; 0 lets the host choose); null for none
+     * @param tcpIrq  the TCP device's line
+     * @param sink    what each message is handed to
+     */
+    public SyslogReceiverModule(InetSocketAddress bind, int irq, InetSocketAddress tcpBind, int tcpIrq,
+            Consumer<Message> sink) {
         this.bind = bind;
         this.irq = irq;
+        this.tcpBind = tcpBind;
+        this.tcpIrq = tcpIrq;
         this.sink = sink;
     }
 
@@ -114,12 +166,41 @@ public final class SyslogReceiverModule implements KernelModule {
             return -98; // -EADDRINUSE
         }
         pr_info("syslog: listening on %s\n", dev.localAddress());
+        if (tcpBind != null) {
+            try {
+                tcp = TcpDevice.builder(kernel.napi(), kernel.irqs(), "syslogtcp0").bind(tcpBind).irq(tcpIrq)
+                        .receiver(new TcpDevice.Receiver() {
+                            @Override
+                            public void connected(TcpConnection c) {
+                                c.attach(new syslog_conn());
+                            }
+
+                            @Override
+                            public boolean receive(TcpConnection c, ByteBuffer data) {
+                                return syslog_tcp_rcv(c, data);
+                            }
+
+                            @Override
+                            public void disconnected(TcpConnection c) {
+                                syslog_tcp_end(c);
+                            }
+                        }).open();
+            } catch (IOException e) {
+                dev.close();
+                pr_err("syslog: cannot listen on %s: %s\n", tcpBind, e.getMessage());
+                return -98; // -EADDRINUSE
+            }
+            pr_info("syslog: listening on %s (TCP)\n", tcp.localAddress());
+        }
         return 0;
     }
 
     @Override
     public void cleanup_module() {
         dev.close();              // no more datagrams: napi_disable, free_irq, close the socket
+        if (tcp != null) {
+            tcp.close();          // no more connections: napi_disable, free_irq, close the listener and connections
+        }
         flush_work(write_work);   // a queued or running write finishes
         syslog_write(write_work); // and what the last datagrams left on the backlogs is written too
         pr_info("syslog: stopped; %d messages, rx_dropped %d\n", log.size(), dev.rxDropped());
@@ -131,6 +212,104 @@ public final class SyslogReceiverModule implements KernelModule {
         int len = d.length();
         byte[] b = sc.scratch;
         d.data().get(0, b, 0, len);
+        return syslog_msg(sc, b, len);
+    }
+
+    /**
+     * The TCP device's receiver: NET_RX softirq context on the connection's queue's CPU. Splits the bytes of one
+     * read into messages by RFC 6587 framing (a message may span reads: the state is the connection's
+     * {@code syslog_conn}) and takes each complete one. False — close the connection — on a framing error.
+     */
+    boolean syslog_tcp_rcv(TcpConnection c, ByteBuffer data) {
+        syslog_cpu sc = this_cpu_ptr(stats);
+        syslog_conn f = (syslog_conn) c.attachment();
+        for (int i = 0, n = data.limit(); i < n; i++) {
+            byte b = data.get(i);
+            switch (f.state) {
+                case FRAME_START -> {
+                    if (b >= '1' && b <= '9') {
+                        f.state = FRAME_COUNT;            // octet counting: MSG-LEN SP SYSLOG-MSG
+                        f.want = b - '0';
+                    } else if (b == '<') {
+                        f.state = FRAME_LINE;             // non-transparent framing: SYSLOG-MSG LF
+                        f.msg[0] = b;
+                        f.len = 1;
+                    } else if (b != '\n' && b != '\r' && b != 0) {
+                        return framingError(sc);          // stray trailers between frames are skipped
+                    }
+                }
+                case FRAME_COUNT -> {
+                    if (b >= '0' && b <= '9' && f.want <= MAX_TCP_MESSAGE / 10) {
+                        f.want = f.want * 10 + (b - '0');
+                    } else if (b == ' ' && f.want <= MAX_TCP_MESSAGE) {
+                        f.state = FRAME_OCTETS;
+                        f.len = 0;
+                    } else {
+                        return framingError(sc);          // not a length, or longer than we take
+                    }
+                }
+                case FRAME_OCTETS -> {
+                    int take = Math.min(f.want - f.len, n - i);
+                    data.get(i, f.msg, f.len, take);
+                    f.len += take;
+                    i += take - 1;
+                    if (f.len == f.want) {
+                        syslog_msg(sc, f.msg, f.len);
+                        f.state = FRAME_START;
+                    }
+                }
+                case FRAME_LINE -> {
+                    if (b == '\n' || b == 0) {
+                        int len = f.len > 0 && f.msg[f.len - 1] == '\r' ? f.len - 1 : f.len;
+                        syslog_msg(sc, f.msg, len);
+                        f.state = FRAME_START;
+                    } else if (f.len < f.msg.length) {
+                        f.msg[f.len++] = b;
+                    } else {
+                        syslog_msg(sc, f.msg, f.len);    // too long: what fits is the message, the rest skipped
+                        f.state = FRAME_SKIP;
+                    }
+                }
+                default -> {
+                    if (b == '\n' || b == 0) {
+                        f.state = FRAME_START;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /** The connection ended: a last newline-framed message without its newline is taken; a cut octet frame is bad. */
+    void syslog_tcp_end(TcpConnection c) {
+        syslog_conn f = (syslog_conn) c.attachment();
+        if (f == null) {
+            return;
+        }
+        syslog_cpu sc = this_cpu_ptr(stats);
+        if (f.state == FRAME_LINE) {
+            syslog_msg(sc, f.msg, f.len);
+        } else if (f.state == FRAME_COUNT || f.state == FRAME_OCTETS) {
+            framingError(sc);
+        }
+        f.state = FRAME_START;
+    }
+
+    private boolean framingError(syslog_cpu sc) {
+        spin_lock(sc.lock);
+        try {
+            sc.bad++;
+        } finally {
+            spin_unlock(sc.lock);
+        }
+        return false;
+    }
+
+    /**
+     * One message of either transport: parsed, counted and put on this CPU's backlog, the write work scheduled.
+     * NET_RX softirq context. False when it does not parse (counted as bad).
+     */
+    private boolean syslog_msg(syslog_cpu sc, byte[] b, int len) {
         Message m = parse(b, len, smp_processor_id());
         spin_lock(sc.lock);
         try {
@@ -310,6 +489,24 @@ public final class SyslogReceiverModule implements KernelModule {
     }
 
     /**
+     * How many messages did not parse, and TCP framing errors, all CPUs together. Any thread.
+     *
+     * @return the count
+     */
+    public long bad() {
+        long n = 0;
+        for (syslog_cpu sc : stats) {
+            spin_lock_bh(sc.lock);
+            try {
+                n += sc.bad;
+            } finally {
+                spin_unlock_bh(sc.lock);
+            }
+        }
+        return n;
+    }
+
+    /**
      * The device, once loaded. Any thread.
      *
      * @return the device, or null before {@link #init_module}
@@ -319,8 +516,18 @@ public final class SyslogReceiverModule implements KernelModule {
     }
 
     /**
-     * Runs the receiver on 127.0.0.1 for a while on a threaded kernel with 2 CPUs, printing each message. Try
-     * {@code logger -d -n 127.0.0.1 -P 5514 -p local0.warning "hello"} from a shell.
+     * The TCP device, once loaded with a TCP address. Any thread.
+     *
+     * @return the device, or null before {@link #init_module} or without TCP
+     */
+    public TcpDevice tcpDevice() {
+        return tcp;
+    }
+
+    /**
+     * Runs the receiver on 127.0.0.1 (UDP and TCP, the same port number) for a while on a threaded kernel with 2
+     * CPUs, printing each message. Try {@code logger -d -n 127.0.0.1 -P 5514 -p local0.warning "hello"} (UDP) or
+     * {@code logger -T -n 127.0.0.1 -P 5514 "hello"} (TCP) from a shell.
      *
      * @param args the port (5514 unless given) and the seconds to run (30 unless given)
      * @throws InterruptedException when interrupted while running
@@ -330,14 +537,16 @@ public final class SyslogReceiverModule implements KernelModule {
         long seconds = args.length > 1 ? Long.parseLong(args[1]) : 30;
         try (Kernel kernel = Kernel.boot(KernelConfig.builder().cpus(2).build())) {
             SyslogReceiverModule syslog = new SyslogReceiverModule(
-                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 44, m -> System.out.println(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 44,
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 45, m -> System.out.println(
                             SEVERITIES.get(m.severity()) + " facility " + m.facility() + " " + m.host() + " "
                                     + m.app() + ": " + m.text() + " (parsed on CPU " + m.cpu() + ")"));
             ModuleLoader loader = new ModuleLoader(kernel);
             if (loader.insmod(syslog) != 0) {
                 return;
             }
-            System.out.println("syslog: listening on " + syslog.device().localAddress() + " for " + seconds + " s");
+            System.out.println("syslog: listening on " + syslog.device().localAddress() + " (UDP and TCP) for "
+                    + seconds + " s");
             Thread.sleep(seconds * 1000);
             loader.rmmod(syslog);
         }
