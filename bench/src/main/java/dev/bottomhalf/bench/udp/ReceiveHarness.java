@@ -58,7 +58,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
  * The UDP receive path against its peers, on real datagrams over 127.0.0.1 from a sender in another process
  * ({@link UdpBurstSender}, started with this JVM's {@code java} and class path): bottomhalf's NAPI receive through a
  * one-queue {@link UdpDevice} on a 1-CPU kernel (default idle strategy; parking; parking with IRQ deferral,
- * {@code napi_defer_hard_irqs} 2 and {@code gro_flush_timeout} 20 or 200 µs), Netty's
+ * {@code napi_defer_hard_irqs} 2 and {@code gro_flush_timeout} 20 µs, 200 µs or 1 ms), Netty's
  * {@code NioDatagramChannel} and native epoll {@code EpollDatagramChannel} on one event loop each, and a plain
  * blocking {@code DatagramChannel.receive} loop on a platform thread and on a virtual thread. Every receiver does
  * the same work per datagram: reads the sequence number and the send time, records send → handler latency in a
@@ -137,8 +137,8 @@ public final class ReceiveHarness {
     }
 
     /** The bottomhalf rows, which have the NAPI counters. */
-    static final List<Kind> BOTTOMHALF_KINDS = List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING, Kind.BOTTOMHALF_DEFER_20,
-            Kind.BOTTOMHALF_DEFER_200);
+    static final List<Kind> BOTTOMHALF_KINDS = List.of(Kind.BOTTOMHALF, Kind.BOTTOMHALF_PARKING,
+            Kind.BOTTOMHALF_DEFER_20, Kind.BOTTOMHALF_DEFER_200, Kind.BOTTOMHALF_DEFER_1000);
 
     /** The receivers, by the name {@code --only} takes. */
     enum Kind {
@@ -146,6 +146,7 @@ public final class ReceiveHarness {
         BOTTOMHALF_PARKING("bottomhalf-parking", "bottomhalf NAPI (UdpDevice), parking idle"),
         BOTTOMHALF_DEFER_20("bottomhalf-defer20", "bottomhalf NAPI, parking, defer 2 x 20 us"),
         BOTTOMHALF_DEFER_200("bottomhalf-defer200", "bottomhalf NAPI, parking, defer 2 x 200 us"),
+        BOTTOMHALF_DEFER_1000("bottomhalf-defer1000", "bottomhalf NAPI, parking, defer 2 x 1000 us"),
         NIO("nio", "Netty NioDatagramChannel"),
         EPOLL("epoll", "Netty EpollDatagramChannel (native)"),
         BLOCKING("blocking", "blocking DatagramChannel, platform thread"),
@@ -216,6 +217,13 @@ public final class ReceiveHarness {
         }
     }
 
+    /** The options, for the help and the error of an unknown one. */
+    private static final String OPTIONS = "--rounds=N (3) --step-ms=MS (1000) --warmup-ms=MS (1500)"
+            + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2; 0 or max: one unpaced sender thread,"
+            + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking, bottomhalf-defer20,"
+            + " bottomhalf-defer200, bottomhalf-defer1000, nio, epoll, blocking, virtual) --threads (each step's CPU"
+            + " time per thread)";
+
     /** Parsed options. */
     record Options(int rounds, long stepMs, long[] rates, int size, List<Kind> kinds, long warmupMs,
                    boolean threads) {
@@ -250,11 +258,7 @@ public final class ReceiveHarness {
                             kinds.add(kind(k));
                         }
                     }
-                    default -> throw new IllegalArgumentException("unknown option " + a + "; options: --rounds=N "
-                            + "--step-ms=MS --warmup-ms=MS --rates=R1,R2,...(0 or max: unpaced; maxN: unpaced from N sender threads)"
-                            + " --size=BYTES "
-                            + "--only=K1,K2 (bottomhalf, bottomhalf-parking, bottomhalf-defer20, bottomhalf-defer200, nio, epoll, blocking, virtual) --threads (each step's"
-                            + " CPU time per thread)");
+                    default -> throw new IllegalArgumentException("unknown option " + a + "; options: " + OPTIONS);
                 }
             }
             return new Options(rounds, stepMs, rates, size, kinds, warmupMs, threads);
@@ -273,10 +277,7 @@ public final class ReceiveHarness {
     public static void main(String[] args) throws Exception {
         if (List.of(args).contains("--help")) {
             System.out.println("ReceiveHarness: the UDP receive path against Netty and blocking receive loops.\n"
-                    + "Options: --rounds=N (3) --step-ms=MS (1000) --warmup-ms=MS (1500)"
-                    + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2; max: one unpaced sender thread,"
-                    + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking,"
-                    + " bottomhalf-defer20, bottomhalf-defer200, nio, epoll, blocking, virtual) --threads (each step's CPU time per thread)");
+                    + "Options: " + OPTIONS);
             return;
         }
         run(Options.parse(args), System.out);
@@ -447,6 +448,7 @@ public final class ReceiveHarness {
             case BOTTOMHALF_PARKING -> bottomhalf(IdleStrategy.parking(), 0, 0);
             case BOTTOMHALF_DEFER_20 -> bottomhalf(IdleStrategy.parking(), 2, 20_000);
             case BOTTOMHALF_DEFER_200 -> bottomhalf(IdleStrategy.parking(), 2, 200_000);
+            case BOTTOMHALF_DEFER_1000 -> bottomhalf(IdleStrategy.parking(), 2, 1_000_000);
             case NIO -> netty(new NioEventLoopGroup(1), NioDatagramChannel.class);
             case EPOLL -> netty(new EpollEventLoopGroup(1), EpollDatagramChannel.class);
             case BLOCKING -> blocking(false);
