@@ -45,7 +45,10 @@ import dev.bottomhalf.workqueue.Workqueues;
  * increments. The Disruptor is measured with both counters. A producer that waits for the consumers reads
  * their counter about once a microsecond ({@link #backOff()}), not in a tight loop.</li>
  * <li>{@code wakeup}: queue → function start when the pool is idle (its worker parked: one event every
- * 200 µs, the daemon idle strategy spins 50 µs), against ThreadPoolExecutor(1) and ForkJoinPool(1).</li>
+ * 200 µs, the daemon idle strategy spins at most 50 µs), against ThreadPoolExecutor(1) and ForkJoinPool(1), with
+ * the floor (one {@code LockSupport.unpark} of a parked platform thread) and the same thread spinning 50 µs after
+ * each event before it parks; each row also gives how long the queueing call took and how many events started
+ * before it returned.</li>
  * <li>{@code bh}: from a task thread on CPU 0, {@code queue_work(system_bh_wq)} vs {@code tasklet_schedule}
  * → function start; both run in TASKLET_SOFTIRQ: once woken through {@code ksoftirqd/0} (BH enabled, the
  * raise wakes it), once inline at the caller's {@code local_bh_enable()} (queued inside a BH-disabled
@@ -107,10 +110,15 @@ public final class WorkqueueThroughputHarness {
         if (only.equals("all") || only.equals("wakeup")) {
             System.out.printf(Locale.ROOT, "%n2. wake-up of an idle pool: queue -> function start, %,d events after %,d"
                     + " warm-up, one every %d us (ns)%n", LAT_EVENTS, LAT_WARMUP, LAT_SPACING_NS / 1000);
-            row("bottomhalf per-CPU wq (kworker/0 parked)", latency(workqueueTarget(false)));
-            row("bottomhalf unbound wq (kworker/u parked)", latency(workqueueTarget(true)));
+            System.out.printf(Locale.ROOT, "  (call: how long the queue/execute call took; inside: events whose function"
+                    + " started before that call returned)%n");
+            row("bottomhalf per-CPU wq (kworker/0 parked)", latency(workqueueTarget(false, null)));
+            row("bottomhalf unbound wq (kworker/u parked)", latency(workqueueTarget(true, null)));
+            row("per-CPU wq, kworker idle: parking", latency(workqueueTarget(false, IdleStrategy.parking())));
             row("ThreadPoolExecutor(1)", latency(tpeTarget()));
             row("ForkJoinPool(1)", latency(fjpTarget()));
+            row("floor: unpark of a thread that parks at once", latency(unparkTarget(0)));
+            row("unpark of a thread that spins 50 us, then parks", latency(unparkTarget(50_000)));
         }
         if (only.equals("all") || only.equals("bh")) {
             System.out.printf(Locale.ROOT, "%n3. BH workqueue vs tasklet from a task thread on CPU 0: queue/schedule ->"
@@ -427,18 +435,31 @@ public final class WorkqueueThroughputHarness {
         void close();
     }
 
-    private static void row(String name, Histogram h) {
-        System.out.printf(Locale.ROOT, "  %-52s p50 %9d   p99 %9d   p99.9 %10d   max %10d%n", name,
-                h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
+    /**
+     * One latency row: queue → function start ({@code h}), how long the queueing call took ({@code call}), and how
+     * many of the {@code events} started before that call returned ({@code inside}: the woken thread took the
+     * caller's CPU at the wake-up instead of waiting for the caller to block; docs/benchmarks.md §19).
+     */
+    private record Latency(Histogram h, Histogram call, long inside, long events) {
     }
 
-    private static Histogram latency(Target target) {
+    private static void row(String name, Latency l) {
+        Histogram h = l.h();
+        System.out.printf(Locale.ROOT, "  %-52s p50 %9d   p99 %9d   p99.9 %10d   max %10d   call p50 %6d   inside %5.1f%%%n",
+                name, h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9),
+                h.getMaxValue(), l.call().getValueAtPercentile(50), 100.0 * l.inside() / l.events());
+    }
+
+    private static Latency latency(Target target) {
         Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
+        Histogram call = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
+        long inside = 0;
         try (target) {
             for (int i = 0; i < LAT_WARMUP + LAT_EVENTS; i++) {
                 RECEIVED_AT.set(0);
                 long sent = System.nanoTime();
                 target.fire();
+                long returned = System.nanoTime();
                 long received;
                 long giveUp = sent + TimeUnit.SECONDS.toNanos(5);
                 // The caller waits parked, as a device between events would: the receiving side stamps the
@@ -452,6 +473,10 @@ public final class WorkqueueThroughputHarness {
                 }
                 if (i >= LAT_WARMUP) {
                     h.recordValue(Math.max(0, received - sent));
+                    call.recordValue(Math.max(0, returned - sent));
+                    if (received < returned) {
+                        inside++;
+                    }
                 }
                 long next = sent + LAT_SPACING_NS;
                 long left;
@@ -460,11 +485,16 @@ public final class WorkqueueThroughputHarness {
                 }
             }
         }
-        return h;
+        return new Latency(h, call, inside, LAT_EVENTS);
     }
 
-    private static Target workqueueTarget(boolean unbound) {
-        Kernel k = Kernel.boot(KernelConfig.builder().cpus(1).reporter(Reporter.silent()).build());
+    /** {@code kworkerIdle}: the daemon idle strategy, or null for the default configuration. */
+    private static Target workqueueTarget(boolean unbound, IdleStrategy kworkerIdle) {
+        KernelConfig.Builder b = KernelConfig.builder().cpus(1).reporter(Reporter.silent());
+        if (kworkerIdle != null) {
+            b.daemonIdleStrategy(kworkerIdle);
+        }
+        Kernel k = Kernel.boot(b.build());
         k.bindCurrentThread(0);
         Workqueues wqs = k.workqueues();
         Workqueue wq = unbound ? wqs.alloc("lat_u", Workqueue.WQ_UNBOUND, 0) : wqs.alloc("lat", 0, 0);
@@ -481,6 +511,65 @@ public final class WorkqueueThroughputHarness {
             public void close() {
                 k.detachCurrentThread();
                 k.close();
+            }
+        };
+    }
+
+    /**
+     * The floor: a platform thread parked in {@link LockSupport#park()}, woken with one {@link LockSupport#unpark}
+     * when the caller publishes an event (the publish-then-check-the-sleeping-flag protocol of the kernel's
+     * threads). After each event it spins {@code spinNs} (0: none) looking for the next one, then parks.
+     */
+    private static Target unparkTarget(long spinNs) {
+        final class Waiter extends Thread {
+            volatile long published;
+            volatile boolean sleeping;
+            volatile boolean stop;
+
+            Waiter() {
+                super(spinNs == 0 ? "unpark-floor" : "unpark-spinner");
+                setDaemon(true);
+            }
+
+            @Override
+            public void run() {
+                long seen = 0;
+                while (!stop) {
+                    if (published != seen) {
+                        seen = published;
+                        RECEIVED_AT.set(System.nanoTime());
+                        continue;
+                    }
+                    long idleSince = System.nanoTime();
+                    while (published == seen && !stop && System.nanoTime() - idleSince < spinNs) {
+                        Thread.onSpinWait();
+                    }
+                    if (published != seen) {
+                        continue;
+                    }
+                    sleeping = true;
+                    if (published == seen && !stop) {
+                        LockSupport.park();
+                    }
+                    sleeping = false;
+                }
+            }
+        }
+        Waiter waiter = new Waiter();
+        waiter.start();
+        return new Target() {
+            @Override
+            public void fire() {
+                waiter.published = waiter.published + 1; // only the caller writes it
+                if (waiter.sleeping) {
+                    LockSupport.unpark(waiter);
+                }
+            }
+
+            @Override
+            public void close() {
+                waiter.stop = true;
+                LockSupport.unpark(waiter);
             }
         };
     }
@@ -636,7 +725,9 @@ public final class WorkqueueThroughputHarness {
                 wqs.flush(a);
                 LockSupport.parkNanos(500_000);
             }
-            row(name, h);
+            System.out.printf(Locale.ROOT, "  %-52s p50 %9d   p99 %9d   p99.9 %10d   max %10d%n", name,
+                    h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9),
+                    h.getMaxValue());
             System.out.printf(Locale.ROOT, "  %-52s concurrency-management wake-ups during the measurement: %,d%n", "",
                     wqs.cmWakeups() - cmBefore);
         } finally {

@@ -93,7 +93,9 @@ public interface IdleStrategy {
     /**
      * The default: spin for 50 µs after the last work, then park. 50 µs covers event sources that
      * fire every few tens of microseconds (they never see a wake-up cost), and costs an idle kernel
-     * at most 50 µs of CPU per burst.
+     * at most 50 µs of CPU per burst. A {@code kworker} thread under it adapts the 50 µs to its waits
+     * (down to 0 when its items come further apart; docs/subsystems/workqueue.md, "Waking an idle
+     * worker").
      *
      * @return the strategy
      */

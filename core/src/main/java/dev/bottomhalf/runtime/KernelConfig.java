@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param clock            the time source (default the host clock; a {@link ManualClock} in stepped mode)
  * @param stepped          stepped mode: no runtime threads, the caller drives every CPU through {@link Stepper}
  * @param idleStrategy     how {@code cpu/N} threads wait for work
- * @param daemonIdle       how {@code ksoftirqd/N} and {@code irq/L-name} threads wait for work
+ * @param daemonIdle       how {@code ksoftirqd/N}, {@code irq/L-name} and {@code kworker} threads wait for work
  * @param pinning          pin each CPU's runtime threads to host core {@code N mod host cores} (falls back
  *                         silently — with one INFO report — where the host refuses)
  * @param irqLines         number of interrupt lines (default 64)
@@ -177,8 +177,9 @@ public record KernelConfig(int cpus, int hz, Clock clock, boolean stepped, IdleS
         }
 
         /**
-         * How the {@code ksoftirqd/N} and {@code irq/L-name} threads wait for work (default {@link
-         * IdleStrategy#defaultStrategy()}).
+         * How the {@code ksoftirqd/N}, {@code irq/L-name} and {@code kworker} threads wait for work (default {@link
+         * IdleStrategy#defaultStrategy()}; under it a {@code kworker} adapts its spin window to its waits, see
+         * docs/subsystems/workqueue.md, "Waking an idle worker").
          *
          * @param idle the strategy
          * @return this builder

@@ -104,6 +104,8 @@ final class WorkerPool {
     final List<Worker> workers = new ArrayList<>();
     /** [L] Idle workers, most recently idled last (the kernel's LIFO idle list). */
     final List<Worker> idle = new ArrayList<>();
+    /** [L] The worker a kick chose, woken when the lock is dropped ({@link #wakeAtUnlockLocked}); null if none. */
+    private AgentHandle wakeAtUnlock;
     /** [L] The per-tick concurrency check of a concurrency-managed pool; made when first armed. */
     private TimerList cmCheckTimer;
     /** [L] {@code nr_running}: workers running an item that count for concurrency ({@link Worker#counted()}). */
@@ -163,9 +165,50 @@ final class WorkerPool {
         lock.lock();
     }
 
-    /** Drops the pool lock. Only its holder. */
+    /**
+     * Drops the pool lock, then wakes the worker a kick chose under it ({@link #wakeAtUnlockLocked}). Only its
+     * holder.
+     */
     void unlock() {
+        AgentHandle w = wakeAtUnlock;
+        if (w == null) {
+            lock.unlock();
+            return;
+        }
+        wakeAtUnlock = null;
         lock.unlock();
+        w.wake();
+    }
+
+    /**
+     * Wakes {@code worker}'s thread once the pool lock is dropped ({@code kick_pool}'s {@code wake_up_process}).
+     * The kernel wakes the worker under {@code pool->lock}, but a spinlock holder cannot be preempted, so the
+     * woken worker runs at the earliest at the unlock. A Java thread can be: woken under the lock, the worker
+     * may take the waker's CPU at once and then wait for the lock the waker still holds (seen as the
+     * {@code kworker} preempting the queueing thread inside {@code kick_pool} and spinning on the pool lock,
+     * docs/benchmarks.md §19). So the unpark is made by {@link #unlock()}, where the kernel's preemption would
+     * happen. Which worker is woken is still decided under the lock, and a wake is only a signal: a worker that
+     * ran meanwhile finds nothing and parks again. A second kick before the unlock that chooses another worker
+     * wakes the first at once. In stepped mode waking does nothing either way. LOCKING: the pool lock, held by
+     * the caller.
+     */
+    private void wakeAtUnlockLocked(Worker worker) {
+        assert lockHeld();
+        AgentHandle h = worker.handle;
+        if (h == null) {
+            return;
+        }
+        AgentHandle pending = wakeAtUnlock;
+        if (pending != null && pending != h) {
+            pending.wake();
+        }
+        wakeAtUnlock = h;
+    }
+
+    /** The worker whose wake waits for the unlock ({@link #wakeAtUnlockLocked}); for tests. LOCKING: the pool lock. */
+    AgentHandle pendingWakeLocked() {
+        assert lockHeld();
+        return wakeAtUnlock;
     }
 
     /** Whether the calling thread holds the pool lock (exact under {@code -ea}); for assertions. */
@@ -301,10 +344,7 @@ final class WorkerPool {
             return false;
         }
         if (!idle.isEmpty()) {
-            Worker w = idle.get(idle.size() - 1);
-            if (w.handle != null) {
-                w.handle.wake();
-            }
+            wakeAtUnlockLocked(idle.get(idle.size() - 1));
             return false;
         }
         return workers.isEmpty() || concurrencyManaged() || workers.size() < 4096;
@@ -323,10 +363,7 @@ final class WorkerPool {
         if (nrRunning > 0) {
             armCmCheckLocked();
         } else if (!idle.isEmpty()) {
-            Worker w = idle.get(idle.size() - 1);
-            if (w.handle != null) {
-                w.handle.wake();
-            }
+            wakeAtUnlockLocked(idle.get(idle.size() - 1));
         } else {
             return true;
         }

@@ -1,6 +1,7 @@
 package dev.bottomhalf.internal.runtime;
 
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
 
 /**
  * A duty cycle of one runtime thread ({@code cpu/N}, {@code ksoftirqd/N}, {@code irq/L-name}). In
@@ -34,5 +35,18 @@ public interface Agent {
      */
     default long nextDeadlineNs() {
         return Long.MAX_VALUE;
+    }
+
+    /**
+     * How this agent's thread waits for work, given the strategy the kernel's configuration names for it
+     * ({@code idleStrategy} or {@code daemonIdleStrategy}). Asked once, when the thread is made (threaded mode
+     * only); the default keeps the configured one. An agent that returns a stateful strategy (an
+     * {@link AdaptivePoll}) returns a new one for each call.
+     *
+     * @param configured the configured strategy
+     * @return the strategy its thread uses
+     */
+    default IdleStrategy idleStrategy(IdleStrategy configured) {
+        return configured;
     }
 }

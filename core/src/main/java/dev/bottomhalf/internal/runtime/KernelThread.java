@@ -31,6 +31,8 @@ public final class KernelThread extends Thread {
     private final Machine machine;
     private final Agent agent;
     private final IdleStrategy idle;
+    /** {@link #idle} when it adapts to the waits ({@link AdaptivePoll}); told after each idle period. */
+    private final AdaptivePoll adaptive;
     private volatile boolean running = true;
     private volatile boolean sleeping;
     private volatile long interruptsIgnored;
@@ -40,6 +42,7 @@ public final class KernelThread extends Thread {
         this.machine = machine;
         this.agent = agent;
         this.idle = idle;
+        this.adaptive = idle instanceof AdaptivePoll a ? a : null;
         setDaemon(true);
     }
 
@@ -50,6 +53,11 @@ public final class KernelThread extends Thread {
 
     public Agent agent() {
         return agent;
+    }
+
+    /** How this thread waits for work: the strategy its agent chose ({@link Agent#idleStrategy}). Any thread. */
+    public IdleStrategy idleStrategy() {
+        return idle;
     }
 
     /** Unparks the thread if it may be parked. Any thread; cheap when the thread is busy. */
@@ -97,6 +105,9 @@ public final class KernelThread extends Thread {
                 work = 1;
             }
             if (work > 0) {
+                if (idleRounds > 0 && adaptive != null) {
+                    adaptive.workAfterIdle(System.nanoTime() - idleSinceNs);
+                }
                 idleRounds = 0;
                 continue;
             }

@@ -512,7 +512,7 @@ public final class Machine implements AutoCloseable {
 
     private void startThread(AgentHandle handle) {
         KernelThread t = new KernelThread(this, handle.agent(),
-                handle.daemon() ? config.daemonIdle() : config.idleStrategy());
+                handle.agent().idleStrategy(handle.daemon() ? config.daemonIdle() : config.idleStrategy()));
         if (handle.agent() == RuntimeAccess.get().cpu(handle.agent().context()).agent()) {
             RuntimeAccess.get().cpu(handle.agent().context()).attachThread(t);
         }
