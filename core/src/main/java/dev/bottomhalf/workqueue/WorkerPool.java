@@ -136,7 +136,7 @@ final class WorkerPool {
         try {
             drainIncomingLocked();
         } catch (Throwable t) {
-            lock.unlock(); // never leave the lock held behind an exception: every later taker would spin forever
+            unlock(); // never leave the lock held behind an exception (every later taker would spin), nor a wake
             throw t;
         }
     }
@@ -154,7 +154,7 @@ final class WorkerPool {
             try {
                 drainIncomingLocked();
             } catch (Throwable t) {
-                lock.unlock();
+                unlock();
                 throw t;
             }
         }
