@@ -56,7 +56,7 @@ import dev.bottomhalf.runtime.Reports;
  * {@code connectionsAccepted} by the card), with opaque stores; read racily with opaque loads.</li>
  * </ul>
  */
-public final class TcpRxQueue {
+public final class TcpRxQueue extends SocketRxQueue {
     static final int ARMED = 0;
     static final int ASSERTED = 1;
     static final int MASKED = 2;
@@ -84,11 +84,6 @@ public final class TcpRxQueue {
     private static final int POLLS = 8;
 
     private final TcpDevice device;
-    private final int index;
-    private final String name;
-    private final int irq;
-    private final int cpu;
-    private final NapiStruct napi = new NapiStruct();
     /** The poll's view of which connections are readable (each registered with read interest). */
     final Selector pollSelector;
     /** Connections the card accepted and the poll has not yet handed to the receiver. */
@@ -113,11 +108,8 @@ public final class TcpRxQueue {
 
     TcpRxQueue(TcpDevice device, int index, int irq, int cpu, int readBytes, TcpDevice.Receiver receiver, Napi napis,
                RateLimiter oopses) throws IOException {
+        super(device.name(), index, irq, cpu);
         this.device = device;
-        this.index = index;
-        this.name = device.name() + "-rx-" + index;
-        this.irq = irq;
-        this.cpu = cpu;
         this.buffer = ByteBuffer.allocateDirect(readBytes);
         this.receiver = receiver;
         this.napis = napis;
@@ -136,53 +128,6 @@ public final class TcpRxQueue {
     // ------------------------------------------------------------------------------------------
     // Identity
     // ------------------------------------------------------------------------------------------
-
-    /**
-     * The queue's index in its device, 0 first. Any thread.
-     *
-     * @return the index
-     */
-    public int index() {
-        return index;
-    }
-
-    /**
-     * The queue's name, {@code <dev>-rx-<index>}: its interrupt action's name in {@code /proc/interrupts}. Any
-     * thread.
-     *
-     * @return the name
-     */
-    public String name() {
-        return name;
-    }
-
-    /**
-     * The queue's interrupt line. Any thread.
-     *
-     * @return the line
-     */
-    public int irq() {
-        return irq;
-    }
-
-    /**
-     * The CPU the queue's line is routed to, on which its top half runs and NET_RX polls it (unless the device is
-     * threaded or busy-polled): every callback for the queue's connections runs there. Any thread.
-     *
-     * @return the CPU
-     */
-    public int cpu() {
-        return cpu;
-    }
-
-    /**
-     * The queue's NAPI instance ({@code napi_struct}), added to the device's {@link NetDevice}. Any thread.
-     *
-     * @return the instance
-     */
-    public NapiStruct napi() {
-        return napi;
-    }
 
     /**
      * The device the queue belongs to. Any thread.
@@ -375,6 +320,7 @@ public final class TcpRxQueue {
      *
      * @return {@code IRQ_HANDLED} when the queue had raised it, else {@code IRQ_NONE}
      */
+    @Override
     int interrupt(int line, Object devId) {
         int prev = (int) IRQ_STATE.getAndSet(this, MASKED);
         napis.scheduleIrqoff(napi);
@@ -386,6 +332,7 @@ public final class TcpRxQueue {
      * newly accepted connections to the receiver, then reads the readable ones in turn, one read each per turn, at
      * most {@code budget} reads of more than 0 bytes; completes and unmasks when they ran dry first.
      */
+    @Override
     int poll(NapiStruct n, int budget) {
         add(POLLS, 1);
         int work = 0;

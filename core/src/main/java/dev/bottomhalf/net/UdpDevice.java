@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
@@ -175,25 +174,9 @@ public final class UdpDevice implements AutoCloseable {
 
     /** {@code ndo_open}: NAPI instances added and enabled, lines requested and routed, the card started. */
     private void start(int weight) {
-        List<UdpRxQueue> requested = new ArrayList<>();
         try {
-            for (UdpRxQueue q : queues) {
-                napi.add(netDevice, q.napi(), q::poll, weight);
-                napi.enable(q.napi());
-                irqs.request(q.irq(), q::interrupt, Set.of(), q.name(), q);
-                requested.add(q);
-                irqs.setAffinity(q.irq(), q.cpu());
-            }
+            SocketRxQueue.openAll(napi, irqs, netDevice, queues, weight);
         } catch (RuntimeException e) {
-            for (UdpRxQueue q : queues) {
-                if (requested.contains(q)) {
-                    irqs.free(q.irq(), q);
-                }
-                if (q.napi().dev() != null) {
-                    napi.disable(q.napi());
-                    napi.del(q.napi());
-                }
-            }
             closeChannels();
             throw e;
         }

@@ -42,7 +42,7 @@ import dev.bottomhalf.runtime.Reports;
  * thread), with opaque stores; read racily with opaque loads.</li>
  * </ul>
  */
-public final class UdpRxQueue {
+public final class UdpRxQueue extends SocketRxQueue {
     static final int ARMED = 0;
     static final int ASSERTED = 1;
     static final int MASKED = 2;
@@ -73,11 +73,6 @@ public final class UdpRxQueue {
     private static final int POLLS = 8;
 
     private final UdpDevice device;
-    private final int index;
-    private final String name;
-    private final int irq;
-    private final int cpu;
-    private final NapiStruct napi = new NapiStruct();
     final DatagramChannel channel;
     SelectionKey key;
     private final int maxDatagram;
@@ -98,11 +93,8 @@ public final class UdpRxQueue {
 
     UdpRxQueue(UdpDevice device, int index, int irq, int cpu, DatagramChannel channel, int buffers, int maxDatagram,
                UdpDevice.Receiver receiver, Napi napis, RateLimiter oopses) {
+        super(device.name(), index, irq, cpu);
         this.device = device;
-        this.index = index;
-        this.name = device.name() + "-rx-" + index;
-        this.irq = irq;
-        this.cpu = cpu;
         this.channel = channel;
         this.maxDatagram = maxDatagram;
         this.receiver = receiver;
@@ -125,53 +117,6 @@ public final class UdpRxQueue {
     // ------------------------------------------------------------------------------------------
     // Identity
     // ------------------------------------------------------------------------------------------
-
-    /**
-     * The queue's index in its device, 0 first. Any thread.
-     *
-     * @return the index
-     */
-    public int index() {
-        return index;
-    }
-
-    /**
-     * The queue's name, {@code <dev>-rx-<index>}: its interrupt action's name in {@code /proc/interrupts}. Any
-     * thread.
-     *
-     * @return the name
-     */
-    public String name() {
-        return name;
-    }
-
-    /**
-     * The queue's interrupt line. Any thread.
-     *
-     * @return the line
-     */
-    public int irq() {
-        return irq;
-    }
-
-    /**
-     * The CPU the queue's line is routed to, on which its top half runs and NET_RX polls it (unless the device is
-     * threaded or busy-polled). Any thread.
-     *
-     * @return the CPU
-     */
-    public int cpu() {
-        return cpu;
-    }
-
-    /**
-     * The queue's NAPI instance ({@code napi_struct}), added to the device's {@link NetDevice}. Any thread.
-     *
-     * @return the instance
-     */
-    public NapiStruct napi() {
-        return napi;
-    }
 
     /**
      * The device the queue belongs to. Any thread.
@@ -351,6 +296,7 @@ public final class UdpRxQueue {
      *
      * @return {@code IRQ_HANDLED} when the queue had raised it, else {@code IRQ_NONE}
      */
+    @Override
     int interrupt(int line, Object devId) {
         int prev = (int) IRQ_STATE.getAndSet(this, MASKED);
         napis.scheduleIrqoff(napi);
@@ -362,6 +308,7 @@ public final class UdpRxQueue {
      * at most {@code budget} datagrams and hands them to the receiver; completes and unmasks when the channel ran
      * dry first.
      */
+    @Override
     int poll(NapiStruct n, int budget) {
         add(POLLS, 1);
         int work = 0;
