@@ -1,8 +1,6 @@
 package dev.bottomhalf.net;
 
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.CancelledKeyException;
 import java.nio.channels.ClosedChannelException;
@@ -16,7 +14,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 import dev.bottomhalf.irq.IrqController;
-import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
@@ -32,7 +29,8 @@ import dev.bottomhalf.runtime.Reports;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>{@code irqState}: the same three states as {@link UdpRxQueue}'s, one int changed with compare-and-set:
+ * <li>{@code irqState} (kept by {@code SocketRxQueue}, with the counters): the same three states as
+ * {@link UdpRxQueue}'s, one int changed with compare-and-set:
  * {@code ARMED} (the card watches the queue's connections for reading), {@code ASSERTED} (the card asserted the line
  * and stopped watching them), {@code MASKED} (the top half masked it: NAPI owns the connections). Only the card moves
  * ARMED → ASSERTED; the top half sets MASKED; only the poll (on true from {@code napi_complete_done}) moves MASKED →
@@ -57,22 +55,6 @@ import dev.bottomhalf.runtime.Reports;
  * </ul>
  */
 public final class TcpRxQueue extends SocketRxQueue {
-    static final int ARMED = 0;
-    static final int ASSERTED = 1;
-    static final int MASKED = 2;
-
-    private static final VarHandle IRQ_STATE;
-    private static final VarHandle LONG;
-
-    static {
-        try {
-            IRQ_STATE = MethodHandles.lookup().findVarHandle(TcpRxQueue.class, "irqState", int.class);
-            LONG = MethodHandles.arrayElementVarHandle(long[].class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private static final int CONNECTIONS_ACCEPTED = 0;
     private static final int CONNECTIONS_CLOSED = 1;
     private static final int RX_BYTES = 2;
@@ -80,8 +62,6 @@ public final class TcpRxQueue extends SocketRxQueue {
     private static final int RX_ERRORS = 4;
     private static final int RECEIVER_OOPSES = 5;
     private static final int RECEIVER_CLOSES = 6;
-    private static final int INTERRUPTS = 7;
-    private static final int POLLS = 8;
 
     private final TcpDevice device;
     /** The poll's view of which connections are readable (each registered with read interest). */
@@ -98,21 +78,16 @@ public final class TcpRxQueue extends SocketRxQueue {
     /** The poll's: the one read buffer (a direct buffer: the socket reads straight into it). */
     private final ByteBuffer buffer;
     private final TcpDevice.Receiver receiver;
-    private final Napi napis;
     private final Reports reports;
     private final RateLimiter oopses;
     /** Counters, indexed by the constants above; see the class notes. */
-    private final long[] counters = new long[9];
-    @SuppressWarnings("unused") // through IRQ_STATE
-    private volatile int irqState = ARMED;
 
     TcpRxQueue(TcpDevice device, int index, int irq, int cpu, int readBytes, TcpDevice.Receiver receiver, Napi napis,
                RateLimiter oopses) throws IOException {
-        super(device.name(), index, irq, cpu);
+        super(device.name(), index, irq, cpu, napis);
         this.device = device;
         this.buffer = ByteBuffer.allocateDirect(readBytes);
         this.receiver = receiver;
-        this.napis = napis;
         this.reports = napis.reports();
         this.oopses = oopses;
         this.onReadable = key -> {
@@ -142,13 +117,6 @@ public final class TcpRxQueue extends SocketRxQueue {
     // Counters
     // ------------------------------------------------------------------------------------------
 
-    private long get(int c) {
-        return (long) LONG.getOpaque(counters, c);
-    }
-
-    private void add(int c, long v) {
-        LONG.setOpaque(counters, c, (long) LONG.getOpaque(counters, c) + v);
-    }
 
     /**
      * The connections the card accepted and spread to this queue. Any thread; a snapshot.
@@ -236,36 +204,12 @@ public final class TcpRxQueue extends SocketRxQueue {
         return get(POLLS);
     }
 
-    /**
-     * Whether the queue's interrupt is masked (by its top half, until the poll completes). Any thread; a snapshot.
-     *
-     * @return true while NAPI owns the connections
-     */
-    public boolean interruptMasked() {
-        return (int) IRQ_STATE.getVolatile(this) == MASKED;
-    }
 
     // ------------------------------------------------------------------------------------------
     // The card (the device's selector thread)
     // ------------------------------------------------------------------------------------------
 
-    /** Whether the card should watch the queue's connections for reading: the interrupt is unmasked and not raised. */
-    boolean armed() {
-        return (int) IRQ_STATE.getVolatile(this) == ARMED;
-    }
 
-    /**
-     * A connection of the queue is readable: if the interrupt is armed, raise it (ARMED → ASSERTED) and assert the
-     * line. The card thread.
-     *
-     * @throws IllegalStateException when the kernel is closing or closed (the card stops)
-     */
-    void readable(IrqController irqs) {
-        if (IRQ_STATE.compareAndSet(this, ARMED, ASSERTED)) {
-            add(INTERRUPTS, 1);
-            irqs.assertIrq(irq);
-        }
-    }
 
     /**
      * Takes a newly accepted connection: registers it with the device's selector (read interest while the interrupt
@@ -314,18 +258,6 @@ public final class TcpRxQueue extends SocketRxQueue {
     // The driver: top half and poll
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * The top half ({@code request_irq} handler), hardirq context on {@link #cpu()}: masks the queue's interrupt and
-     * schedules its NAPI instance.
-     *
-     * @return {@code IRQ_HANDLED} when the queue had raised it, else {@code IRQ_NONE}
-     */
-    @Override
-    int interrupt(int line, Object devId) {
-        int prev = (int) IRQ_STATE.getAndSet(this, MASKED);
-        napis.scheduleIrqoff(napi);
-        return prev == ASSERTED ? IrqReturn.HANDLED : IrqReturn.NONE;
-    }
 
     /**
      * The poll ({@code napi->poll}), NET_RX softirq context (or BH disabled in a kthread or busy poller): hands the
@@ -450,11 +382,9 @@ public final class TcpRxQueue extends SocketRxQueue {
         }
     }
 
-    /** MASKED → ARMED, and wake the card so that it watches the queue's connections again. */
-    private void unmask() {
-        if (IRQ_STATE.compareAndSet(this, MASKED, ARMED)) {
-            device.wakeCard();
-        }
+    @Override
+    void wakeCard() {
+        device.wakeCard();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -484,7 +414,7 @@ public final class TcpRxQueue extends SocketRxQueue {
     @Override
     public String toString() {
         String[] states = {"ARMED", "ASSERTED", "MASKED"};
-        return "tcp_rx_queue[" + name + " irq " + irq + " cpu " + cpu + " " + states[(int) IRQ_STATE.getVolatile(this)]
+        return "tcp_rx_queue[" + name + " irq " + irq + " cpu " + cpu + " " + states[irqState()]
                 + "]";
     }
 }

@@ -10,7 +10,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 
-import dev.bottomhalf.irq.IrqReturn;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.runtime.RateLimiter;
 import dev.bottomhalf.runtime.Reports;
@@ -26,7 +25,8 @@ import dev.bottomhalf.runtime.Reports;
  *
  * <p>Implementation notes.
  * <ul>
- * <li>{@code irqState}: the card's interrupt state, one int changed with compare-and-set: {@code ARMED} (unmasked:
+ * <li>{@code irqState} (kept by {@code SocketRxQueue}, with the counters): the card's interrupt state, one int
+ * changed with compare-and-set: {@code ARMED} (unmasked:
  * the selector watches the channel for reading), {@code ASSERTED} (the selector asserted the line and stopped
  * watching, as a message-signalled interrupt is sent once), {@code MASKED} (the top half masked it: NAPI owns the
  * channel). Only the selector thread moves ARMED → ASSERTED; the top half sets MASKED; only the poll (on true from
@@ -43,20 +43,11 @@ import dev.bottomhalf.runtime.Reports;
  * </ul>
  */
 public final class UdpRxQueue extends SocketRxQueue {
-    static final int ARMED = 0;
-    static final int ASSERTED = 1;
-    static final int MASKED = 2;
-
-    private static final VarHandle IRQ_STATE;
     private static final VarHandle FREE_HEAD;
-    private static final VarHandle LONG;
 
     static {
         try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            IRQ_STATE = l.findVarHandle(UdpRxQueue.class, "irqState", int.class);
-            FREE_HEAD = l.findVarHandle(UdpRxQueue.class, "freeHead", int.class);
-            LONG = MethodHandles.arrayElementVarHandle(long[].class);
+            FREE_HEAD = MethodHandles.lookup().findVarHandle(UdpRxQueue.class, "freeHead", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -69,8 +60,6 @@ public final class UdpRxQueue extends SocketRxQueue {
     private static final int RX_LENGTH = 4;
     private static final int RX_ERRORS = 5;
     private static final int RECEIVER_OOPSES = 6;
-    private static final int INTERRUPTS = 7;
-    private static final int POLLS = 8;
 
     private final UdpDevice device;
     final DatagramChannel channel;
@@ -81,24 +70,19 @@ public final class UdpRxQueue extends SocketRxQueue {
     /** Receives a datagram when no slot is free, to take it off the socket and drop it. */
     private final ByteBuffer scratch;
     private final UdpDevice.Receiver receiver;
-    private final Napi napis;
     private final Reports reports;
     private final RateLimiter oopses;
     /** Counters, indexed by the constants above; see the class notes. */
-    private final long[] counters = new long[9];
-    @SuppressWarnings("unused") // through IRQ_STATE
-    private volatile int irqState = ARMED;
     @SuppressWarnings("unused") // through FREE_HEAD
     private volatile int freeHead;
 
     UdpRxQueue(UdpDevice device, int index, int irq, int cpu, DatagramChannel channel, int buffers, int maxDatagram,
                UdpDevice.Receiver receiver, Napi napis, RateLimiter oopses) {
-        super(device.name(), index, irq, cpu);
+        super(device.name(), index, irq, cpu, napis);
         this.device = device;
         this.channel = channel;
         this.maxDatagram = maxDatagram;
         this.receiver = receiver;
-        this.napis = napis;
         this.reports = napis.reports();
         this.oopses = oopses;
         this.slots = new UdpDatagram[buffers];
@@ -144,13 +128,6 @@ public final class UdpRxQueue extends SocketRxQueue {
     // Counters
     // ------------------------------------------------------------------------------------------
 
-    private long get(int c) {
-        return (long) LONG.getOpaque(counters, c);
-    }
-
-    private void add(int c, long v) {
-        LONG.setOpaque(counters, c, (long) LONG.getOpaque(counters, c) + v);
-    }
 
     /**
      * {@code rx_packets}: datagrams the receiver accepted. Any thread; a snapshot.
@@ -255,53 +232,17 @@ public final class UdpRxQueue extends SocketRxQueue {
         return n;
     }
 
-    /**
-     * Whether the queue's interrupt is masked (by its top half, until the poll completes). Any thread; a snapshot.
-     *
-     * @return true while NAPI owns the channel
-     */
-    public boolean interruptMasked() {
-        return (int) IRQ_STATE.getVolatile(this) == MASKED;
-    }
 
     // ------------------------------------------------------------------------------------------
     // The card (selector thread)
     // ------------------------------------------------------------------------------------------
 
-    /** Whether the selector should watch the channel for reading: the interrupt is unmasked and not raised. */
-    boolean armed() {
-        return (int) IRQ_STATE.getVolatile(this) == ARMED;
-    }
 
-    /**
-     * The channel is readable: if the interrupt is armed, raise it (ARMED → ASSERTED) and assert the line. The
-     * selector thread.
-     *
-     * @throws IllegalStateException when the kernel is closing or closed (the card stops)
-     */
-    void readable(dev.bottomhalf.irq.IrqController irqs) {
-        if (IRQ_STATE.compareAndSet(this, ARMED, ASSERTED)) {
-            add(INTERRUPTS, 1);
-            irqs.assertIrq(irq);
-        }
-    }
 
     // ------------------------------------------------------------------------------------------
     // The driver: top half and poll
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * The top half ({@code request_irq} handler), hardirq context on {@link #cpu()}: masks the queue's interrupt and
-     * schedules its NAPI instance.
-     *
-     * @return {@code IRQ_HANDLED} when the queue had raised it, else {@code IRQ_NONE}
-     */
-    @Override
-    int interrupt(int line, Object devId) {
-        int prev = (int) IRQ_STATE.getAndSet(this, MASKED);
-        napis.scheduleIrqoff(napi);
-        return prev == ASSERTED ? IrqReturn.HANDLED : IrqReturn.NONE;
-    }
 
     /**
      * The poll ({@code napi->poll}), NET_RX softirq context (or BH disabled in a kthread or busy poller): receives
@@ -377,11 +318,9 @@ public final class UdpRxQueue extends SocketRxQueue {
         }
     }
 
-    /** MASKED → ARMED, and wake the selector so that it watches the channel again. */
-    private void unmask() {
-        if (IRQ_STATE.compareAndSet(this, MASKED, ARMED)) {
-            device.wakeCard();
-        }
+    @Override
+    void wakeCard() {
+        device.wakeCard();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -421,7 +360,7 @@ public final class UdpRxQueue extends SocketRxQueue {
     @Override
     public String toString() {
         String[] states = {"ARMED", "ASSERTED", "MASKED"};
-        return "udp_rx_queue[" + name + " irq " + irq + " cpu " + cpu + " " + states[(int) IRQ_STATE.getVolatile(this)]
+        return "udp_rx_queue[" + name + " irq " + irq + " cpu " + cpu + " " + states[irqState()]
                 + "]";
     }
 }
