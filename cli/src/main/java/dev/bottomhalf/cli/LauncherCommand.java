@@ -57,7 +57,8 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
             header = "Build the JMH benchmarks if needed and run them.",
             customSynopsis = {"./bottomhalf bench [--help] [JMH_ARG...]",
                 "./bottomhalf bench --quick [--compare[=FILE]] [--write-baseline] [--rows=REGEX] [--list] ...",
-                "./bottomhalf bench --receive [--rounds=N] [--rates=PPS,...] [--size=BYTES] [--only=RECEIVER,...]"},
+                "./bottomhalf bench --receive [--rounds=N] [--rates=PPS|max|drain,...] [--size=BYTES] [--only=RECEIVER,...]"
+                        + " [--sender=channel|mmsg] [--pin]"},
             descriptionHeading = "%n",
             description = {
                 "Builds bench/target/benchmarks.jar when it is missing or older than its sources (Maven's output "
@@ -74,7 +75,9 @@ sealed abstract class LauncherCommand implements Callable<Integer> permits Launc
                         + "received by bottomhalf's NAPI UdpDevice, Netty's NIO and native epoll datagram channels and "
                         + "blocking DatagramChannel loops on a platform and a virtual thread, at offered rates up to "
                         + "saturation; datagrams/s, loss, CPU, allocation and latency per datagram, and the interrupt "
-                        + "mitigation table (docs/benchmarks.md)."},
+                        + "mitigation table (docs/benchmarks.md). The rate drain fills each receiver's socket while it "
+                        + "waits and times how fast it empties it, with no sender running; --sender=mmsg sends a "
+                        + "sendmmsg(2) per burst; --pin puts the sender on CPU 0 and the receivers on CPU 1."},
             optionListHeading = "%nOptions:%n")
     static final class Bench extends LauncherCommand {
     }

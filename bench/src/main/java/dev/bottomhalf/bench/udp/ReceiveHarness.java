@@ -80,17 +80,35 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
  * <li>send → handler latency p50/p99: the sender stamps its {@link RealtimeClock} (nanoTime plus an offset to the
  * host's real-time clock, calibrated per process) and the handler subtracts it from its own.</li>
  * </ul>
- * Rounds are interleaved (every receiver at every rate, then again); each cell keeps its round with the most
+ * The rate {@code drain} measures a receiver with no sender running: the handler waits (parked) at a gate with
+ * the first datagram of a burst larger than the socket's buffer, so the buffer fills and the host drops the rest;
+ * then the gate opens and the harness times how fast the receiver empties the buffer, cycle after cycle for a
+ * step's time ({@link #drain}). Every receiver gets the same burst into the same buffer and so the same loss; on a
+ * 2-core host this is the one way to offer a receiver more than it takes, since a sender process on loopback pays
+ * for the whole path into the socket and, on one core, offers less than any receiver here takes.
+ *
+ * <p>The sender ({@code --sender}) writes a datagram per {@code DatagramChannel.write}, or a burst per
+ * {@code sendmmsg(2)} ({@link MmsgSocket}); {@code --pin} gives it CPU 0 and this process CPU 1
+ * ({@code taskset}), so that a receiver's CPU use no longer decides how much CPU the sender gets.
+ *
+ * <p>Rounds are interleaved (every receiver at every rate, then again); each cell keeps its round with the most
  * datagrams/s. The bottomhalf rows also give the interrupt-mitigation table: interrupts (its line's
  * {@code /proc/interrupts} count) per datagram, {@code time_squeeze}, polls and NET_RX softirqs per interrupt.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.udp.ReceiveHarness
- *     [--rounds=3] [--step-ms=1000] [--rates=10000,50000,100000,200000,max,max2] [--size=64] [--only=nio,...]</pre>
+ *     [--rounds=3] [--step-ms=1000] [--rates=10000,50000,100000,200000,max,max2,drain] [--size=64] [--only=nio,...]
+ *     [--sender=channel|mmsg] [--pin]</pre>
  */
 public final class ReceiveHarness {
     /** The receive buffer of every receiver's socket (the host caps it at net.core.rmem_max). */
     static final int RCVBUF = 4 << 20;
     static final long QUIET_MS = 100;
+    /** The offered rate that stands for the drain step. */
+    static final long DRAIN = Long.MIN_VALUE;
+    /** Datagrams per drain cycle: more than the socket's buffer holds at any datagram size this harness sends. */
+    static final long DRAIN_FILL = 20_000;
+    /** The drain step's quiet time: the buffer is empty, the rest of the burst was dropped by the host. */
+    static final long DRAIN_QUIET_MS = 20;
     private static final int LINE = 24;
     private static final long MAX_LATENCY_NS = TimeUnit.SECONDS.toNanos(30);
 
@@ -104,7 +122,17 @@ public final class ReceiveHarness {
         private final AtomicLong lastNs = new AtomicLong();
         private final AtomicLong bytes = new AtomicLong();
 
+        /** Closed: the next datagram's handler waits for {@link #openGate} (the drain steps). */
+        private volatile boolean gated;
+        /** A handler is waiting at the closed gate. */
+        private volatile boolean stalled;
+        /** When the waiting handler went on. */
+        private volatile long resumedNs;
+
         void datagram(long seq, long sentNs, int length) {
+            if (gated) {
+                stall();
+            }
             long now = RealtimeClock.nowNs();
             latency.recordValue(Math.min(MAX_LATENCY_NS, Math.max(0, now - sentNs)));
             received.setOpaque(received.getOpaque() + 1);
@@ -114,6 +142,38 @@ public final class ReceiveHarness {
 
         long received() {
             return received.getOpaque();
+        }
+
+        /** Closes the gate: the next datagram's handler waits, and its receiver stops reading. */
+        void closeGate() {
+            stalled = false;
+            gated = true;
+        }
+
+        /** Opens the gate. */
+        void openGate() {
+            gated = false;
+        }
+
+        /** Waits up to {@code timeoutNs} for a handler to wait at the closed gate. */
+        boolean awaitStalled(long timeoutNs) {
+            long end = System.nanoTime() + timeoutNs;
+            while (!stalled) {
+                if (System.nanoTime() - end >= 0) {
+                    return false;
+                }
+                LockSupport.parkNanos(100_000);
+            }
+            return true;
+        }
+
+        /** Parks (so a receiver on the sender's core does not take its CPU) until the gate opens. */
+        private void stall() {
+            stalled = true;
+            while (gated) {
+                LockSupport.parkNanos(20_000);
+            }
+            resumedNs = RealtimeClock.nowNs();
         }
     }
 
@@ -179,19 +239,36 @@ public final class ReceiveHarness {
         private final PrintWriter commands;
         private final BufferedReader replies;
 
-        Sender() throws IOException {
+        private final String mode;
+
+        /**
+         * Starts the sender process: on CPU {@code cpu} (with {@code taskset}) when it is 0 or more, and sending
+         * with {@code sendmmsg} when {@code mmsg}.
+         */
+        Sender(int cpu, boolean mmsg) throws IOException {
             String java = ProcessHandle.current().info().command().orElse(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            process = new ProcessBuilder(java, "-XX:+UseSerialGC", "-Xmx64m", "-cp",
-                    System.getProperty("java.class.path"), UdpBurstSender.class.getName())
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            List<String> command = new ArrayList<>();
+            if (cpu >= 0) {
+                command.addAll(List.of("taskset", "-c", Integer.toString(cpu)));
+            }
+            command.addAll(List.of(java, "-XX:+UseSerialGC", "-Xmx64m", "--enable-native-access=ALL-UNNAMED", "-cp",
+                    System.getProperty("java.class.path"), UdpBurstSender.class.getName()));
+            mode = mmsg ? " mmsg" : "";
+            process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             commands = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
             replies = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             expect("ready");
         }
 
         long send(int port, long rate, int size, long millis) throws IOException {
-            commands.println("send " + port + " " + rate + " " + size + " " + millis);
+            commands.println("send " + port + " " + rate + " " + size + " " + millis + mode);
+            return Long.parseLong(expect("sent ").substring(5));
+        }
+
+        /** Sends {@code count} datagrams as fast as the sender can. */
+        long count(int port, long count, int size) throws IOException {
+            commands.println("count " + port + " " + count + " " + size + mode);
             return Long.parseLong(expect("sent ").substring(5));
         }
 
@@ -219,21 +296,25 @@ public final class ReceiveHarness {
 
     /** The options, for the help and the error of an unknown one. */
     private static final String OPTIONS = "--rounds=N (3) --step-ms=MS (1000) --warmup-ms=MS (1500)"
-            + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2; 0 or max: one unpaced sender thread,"
-            + " maxN: N of them) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking, bottomhalf-defer20,"
+            + " --rates=R1,R2,... (10000,50000,100000,200000,max,max2,drain; 0 or max: one unpaced sender thread,"
+            + " maxN: N of them; drain: fill the socket while the receiver waits, then time how fast it empties"
+            + " it) --size=BYTES (64) --only=K1,K2 (bottomhalf, bottomhalf-parking, bottomhalf-defer20,"
             + " bottomhalf-defer200, bottomhalf-defer1000, nio, epoll, blocking, virtual) --threads (each step's CPU"
-            + " time per thread)";
+            + " time per thread) --sender=channel|mmsg (channel: a DatagramChannel.write per datagram; mmsg: a"
+            + " sendmmsg per burst) --pin (the sender process on CPU 0, this one on CPU 1, with taskset)";
 
     /** Parsed options. */
     record Options(int rounds, long stepMs, long[] rates, int size, List<Kind> kinds, long warmupMs,
-                   boolean threads) {
+                   boolean threads, boolean mmsg, boolean pin) {
         static Options parse(String[] args) {
             int rounds = 3;
             long stepMs = 1000;
-            long[] rates = {10_000, 50_000, 100_000, 200_000, 0, -2};
+            long[] rates = {10_000, 50_000, 100_000, 200_000, 0, -2, DRAIN};
             int size = 64;
             long warmupMs = 1500;
             boolean threads = false;
+            boolean mmsg = false;
+            boolean pin = false;
             List<Kind> kinds = new ArrayList<>(List.of(Kind.values()));
             for (String a : args) {
                 String[] kv = a.split("=", 2);
@@ -243,13 +324,20 @@ public final class ReceiveHarness {
                     case "--step-ms" -> stepMs = Long.parseLong(v);
                     case "--warmup-ms" -> warmupMs = Long.parseLong(v);
                     case "--threads" -> threads = true;
+                    case "--pin" -> pin = true;
+                    case "--sender" -> mmsg = switch (v) {
+                        case "channel" -> false;
+                        case "mmsg" -> true;
+                        default -> throw new IllegalArgumentException("--sender is channel or mmsg, not " + v);
+                    };
                     case "--size" -> size = Math.max(UdpBurstSender.MIN_SIZE, Integer.parseInt(v));
                     case "--rates" -> {
                         String[] r = v.split(",");
                         rates = new long[r.length];
                         for (int i = 0; i < r.length; i++) {
-                            rates[i] = r[i].equals("max") ? 0 : r[i].startsWith("max") ? -Long.parseLong(
-                                    r[i].substring(3)) : Long.parseLong(r[i]);
+                            rates[i] = r[i].equals("drain") ? DRAIN : r[i].equals("max") ? 0
+                                    : r[i].startsWith("max") ? -Long.parseLong(r[i].substring(3))
+                                    : Long.parseLong(r[i]);
                         }
                     }
                     case "--only" -> {
@@ -261,7 +349,7 @@ public final class ReceiveHarness {
                     default -> throw new IllegalArgumentException("unknown option " + a + "; options: " + OPTIONS);
                 }
             }
-            return new Options(rounds, stepMs, rates, size, kinds, warmupMs, threads);
+            return new Options(rounds, stepMs, rates, size, kinds, warmupMs, threads, mmsg, pin);
         }
 
         private static Kind kind(String key) {
@@ -298,8 +386,14 @@ public final class ReceiveHarness {
         if (o.kinds().contains(Kind.EPOLL) && !Epoll.isAvailable()) {
             unavailable.put(Kind.EPOLL, String.valueOf(Epoll.unavailabilityCause()));
         }
+        if (o.pin()) {
+            pinThisProcess(1);
+        }
+        out.printf("sender: %s%s%n", o.mmsg() ? "a sendmmsg(2) per burst" : "a DatagramChannel.write per datagram",
+                o.pin() ? "; the sender process on CPU 0, the receivers' process on CPU 1 (taskset)"
+                        : "; no CPU pinning");
         Map<Kind, Map<Long, Result>> best = new LinkedHashMap<>();
-        try (Sender sender = new Sender()) {
+        try (Sender sender = new Sender(o.pin() ? 0 : -1, o.mmsg())) {
             for (int round = 1; round <= o.rounds(); round++) {
                 for (Kind kind : o.kinds()) {
                     if (unavailable.containsKey(kind)) {
@@ -309,7 +403,8 @@ public final class ReceiveHarness {
                         sender.send(t.port(), 0, o.size(), o.warmupMs());  // JIT warm-up at full speed
                         awaitQuiet(t.sink, Long.MAX_VALUE);
                         for (long rate : o.rates()) {
-                            Result r = step(kind, t, sender, rate, o.size(), o.stepMs(), o.threads() ? out : null);
+                            Result r = rate == DRAIN ? drain(kind, t, sender, o.size(), o.stepMs())
+                                    : step(kind, t, sender, rate, o.size(), o.stepMs(), o.threads() ? out : null);
                             best.computeIfAbsent(kind, k -> new LinkedHashMap<>()).merge(rate, r,
                                     (a, b) -> b.receivedPerS() > a.receivedPerS() ? b : a);
                         }
@@ -320,6 +415,23 @@ public final class ReceiveHarness {
         }
         print(out, o, best, unavailable);
         return best;
+    }
+
+    /**
+     * Pins every thread of this process, and so every thread it starts later, to CPU {@code cpu} with
+     * {@code taskset -a -p}: the receivers then share one core and the sender has the other to itself, so how much
+     * a receiver takes no longer depends on how much CPU it leaves the sender.
+     */
+    private static void pinThisProcess(int cpu) throws IOException, InterruptedException {
+        if (Runtime.getRuntime().availableProcessors() < 2) {
+            throw new IllegalStateException("--pin needs 2 CPUs: the sender on CPU 0, the receivers on CPU 1");
+        }
+        Process p = new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(cpu),
+                Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true).start();
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        if (p.waitFor() != 0) {
+            throw new IOException("taskset failed (--pin needs util-linux's taskset): " + said);
+        }
     }
 
     private static String hostLine() {
@@ -374,11 +486,69 @@ public final class ReceiveHarness {
                 cpu / n, allocatedBytes / n, h.getValueAtPercentile(50), h.getValueAtPercentile(99), napi);
     }
 
+    /**
+     * The drain step, for {@code stepMs} of cycles: the sink's gate closes; the sender sends {@link #DRAIN_FILL}
+     * datagrams as fast as it can; the receiver's handler waits at the gate with the first, so the socket's buffer
+     * fills and the host drops the rest; the gate opens, and the time from then to the last datagram's handler is
+     * what the receiver took to empty the buffer, with no sender running. Every receiver is offered the same burst
+     * and the same buffer, so they lose the same (the buffer's overflow). Received/s is datagrams ÷ the summed
+     * drain times; CPU and allocation count from the gate's opening until the receiver is quiet; no latency (the
+     * wait at the gate is in it).
+     */
+    private static Result drain(Kind kind, Target t, Sender sender, int size, long stepMs) throws IOException {
+        long[] napi0 = t.napiCounters();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(stepMs);
+        long sent = 0;
+        long received = 0;
+        long drainNs = 0;
+        long cpuNs = 0;
+        long allocatedBytes = 0;
+        int cycles = 0;
+        while (cycles < 3 || System.nanoTime() - end < 0) {
+            Sink s = t.sink;
+            long received0 = s.received();
+            s.closeGate();
+            long n = sender.count(t.port(), DRAIN_FILL, size);
+            if (!s.awaitStalled(TimeUnit.SECONDS.toNanos(1))) {
+                s.openGate();
+                throw new IOException(kind.key + " did not take the first of " + n + " datagrams within a second");
+            }
+            Map<Long, Long> alloc0 = allocated();
+            Map<Long, Long> threadCpu0 = threadCpu();
+            s.openGate();
+            awaitQuiet(s, received0 + n, DRAIN_QUIET_MS);
+            cpuNs += delta(threadCpu0, threadCpu());
+            allocatedBytes += delta(alloc0, allocated());
+            long got = s.received() - received0;
+            sent += n;
+            received += got;
+            drainNs += Math.max(1, s.lastNs.getOpaque() - s.resumedNs);
+            cycles++;
+        }
+        t.sink.latency.getIntervalHistogram(); // (the waits at the gate: not a latency)
+        long[] napi = null;
+        if (napi0 != null) {
+            long[] napi1 = t.napiCounters();
+            napi = new long[napi1.length];
+            for (int i = 0; i < napi.length; i++) {
+                napi[i] = napi1[i] - napi0[i];
+            }
+        }
+        double n = Math.max(1, received);
+        return new Result(kind, DRAIN, sent, received, received / (drainNs / 1e9), cpuNs / n, Double.NaN,
+                allocatedBytes / n, -1, -1, napi);
+    }
+
     /** Waits until {@code expected} datagrams arrived or none arrived for {@link #QUIET_MS}. */
     private static void awaitQuiet(Sink sink, long expected) {
+        awaitQuiet(sink, expected, QUIET_MS);
+    }
+
+    /** Waits until {@code expected} datagrams arrived or none arrived for {@code quietMs}. */
+    private static void awaitQuiet(Sink sink, long expected, long quietMs) {
         long last = sink.received();
         long quietSince = System.nanoTime();
-        while (last < expected && System.nanoTime() - quietSince < TimeUnit.MILLISECONDS.toNanos(QUIET_MS)) {
+        while (last < expected && System.nanoTime() - quietSince < TimeUnit.MILLISECONDS.toNanos(quietMs)) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
             long now = sink.received();
             if (now != last) {
@@ -581,7 +751,11 @@ public final class ReceiveHarness {
     // ------------------------------------------------------------------------------------------
 
     private static String rate(long r) {
-        return r == 0 ? "max" : r < 0 ? "max x" + -r : String.format(Locale.ROOT, "%,d", r);
+        return r == DRAIN ? "drain" : r == 0 ? "max" : r < 0 ? "max x" + -r : String.format(Locale.ROOT, "%,d", r);
+    }
+
+    private static String micros(long ns) {
+        return ns < 0 ? "-" : String.format(Locale.ROOT, "%,.1f", ns / 1e3);
     }
 
     private static void print(PrintStream out, Options o, Map<Kind, Map<Long, Result>> best,
@@ -598,9 +772,11 @@ public final class ReceiveHarness {
                 if (r == null) {
                     continue;
                 }
-                out.printf(Locale.ROOT, "| %-46s | %9s | %,11.0f | %6.2f | %,10.0f | %,10.0f | %8.2f | %,9.1f | %,9.1f |%n",
+                out.printf(Locale.ROOT, "| %-46s | %9s | %,11.0f | %6.2f | %,10.0f | %10s | %8.2f | %9s | %9s |%n",
                         e.getKey().title, rate(rate), r.receivedPerS(), r.lossPercent(), r.cpuNsPerDatagram(),
-                        r.processCpuNsPerDatagram(), r.bytesPerDatagram(), r.p50Ns() / 1e3, r.p99Ns() / 1e3);
+                        Double.isNaN(r.processCpuNsPerDatagram()) ? "-"
+                                : String.format(Locale.ROOT, "%,.0f", r.processCpuNsPerDatagram()),
+                        r.bytesPerDatagram(), micros(r.p50Ns()), micros(r.p99Ns()));
             }
         }
         unavailable.forEach((k, why) -> out.println("| " + k.title + " | not available: " + why + " |"));

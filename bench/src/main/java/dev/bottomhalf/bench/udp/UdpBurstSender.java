@@ -17,10 +17,14 @@ import java.util.concurrent.locks.LockSupport;
  * datagrams to 127.0.0.1 in bounded bursts. Single-threaded.
  *
  * <ul>
- * <li>{@code send PORT RATE SIZE MILLIS}: sends datagrams of {@code SIZE} bytes (at least 16) to
+ * <li>{@code send PORT RATE SIZE MILLIS [mmsg]}: sends datagrams of {@code SIZE} bytes (at least 16) to
  * {@code 127.0.0.1:PORT} for {@code MILLIS} ms at {@code RATE} datagrams/s ({@code 0}: as fast as the socket
  * takes them; {@code -N}: as fast as {@code N} threads can, each from its own socket), in bursts of
- * {@link #BURST}; then prints {@code sent N} (N datagrams the host accepted).</li>
+ * {@link #BURST}; then prints {@code sent N} (N datagrams the host accepted). Each datagram is a
+ * {@code DatagramChannel.write}, or with {@code mmsg} each burst is one {@code sendmmsg(2)} ({@link MmsgSocket}:
+ * a system call per burst instead of per datagram, so one sender thread offers more).</li>
+ * <li>{@code count PORT COUNT SIZE [mmsg]}: sends {@code COUNT} datagrams (in whole bursts) as fast as it can,
+ * for at most {@link #COUNT_LIMIT_MS} ms; then prints {@code sent N}.</li>
  * <li>{@code quit}: exits.</li>
  * </ul>
  * Each datagram starts with its sequence number and its send time on the {@link RealtimeClock} (two big-endian
@@ -31,6 +35,8 @@ import java.util.concurrent.locks.LockSupport;
 public final class UdpBurstSender {
     /** Datagrams per burst: a burst is sent back to back, bursts are spaced to keep the rate. */
     public static final int BURST = 16;
+    /** How long a {@code count} command may take at most. */
+    static final long COUNT_LIMIT_MS = 10_000;
     /** The smallest datagram: the sequence number and the time stamp. */
     public static final int MIN_SIZE = 16;
 
@@ -48,25 +54,35 @@ public final class UdpBurstSender {
             if (w[0].equals("quit")) {
                 return;
             }
-            if (!w[0].equals("send") || w.length != 5) {
+            if (w[0].equals("count") && w.length >= 4 && w.length <= 5 && (w.length == 4 || w[4].equals("mmsg"))) {
+                int port = Integer.parseInt(w[1]);
+                long count = Long.parseLong(w[2]);
+                int size = Integer.parseInt(w[3]);
+                long sent = w.length == 5 ? sendMmsg(port, 0, size, COUNT_LIMIT_MS, count)
+                        : sendOne(port, 0, size, COUNT_LIMIT_MS, count);
+                out.println("sent " + sent);
+                continue;
+            }
+            if (!w[0].equals("send") || w.length < 5 || w.length > 6 || w.length == 6 && !w[5].equals("mmsg")) {
                 out.println("error: unknown command: " + line);
                 continue;
             }
             long sent = send(Integer.parseInt(w[1]), Long.parseLong(w[2]), Integer.parseInt(w[3]),
-                    Long.parseLong(w[4]));
+                    Long.parseLong(w[4]), w.length == 6);
             out.println("sent " + sent);
         }
     }
 
     /**
      * Sends for {@code millis} at {@code rate} datagrams/s (0: unpaced; -N: unpaced from N threads) to
-     * 127.0.0.1:{@code port}.
+     * 127.0.0.1:{@code port}; with {@code mmsg}, a {@code sendmmsg} per burst.
      *
      * @return how many datagrams the host accepted
      */
-    static long send(int port, long rate, int size, long millis) throws IOException {
+    static long send(int port, long rate, int size, long millis, boolean mmsg) throws IOException {
         if (rate >= 0) {
-            return sendOne(port, rate, size, millis);
+            return mmsg ? sendMmsg(port, rate, size, millis, Long.MAX_VALUE)
+                    : sendOne(port, rate, size, millis, Long.MAX_VALUE);
         }
         int threads = (int) -rate;
         long[] sent = new long[threads];
@@ -76,7 +92,8 @@ public final class UdpBurstSender {
             int n = i;
             ts[i] = Thread.ofPlatform().name("sender-" + i).start(() -> {
                 try {
-                    sent[n] = sendOne(port, 0, size, millis);
+                    sent[n] = mmsg ? sendMmsg(port, 0, size, millis, Long.MAX_VALUE)
+                            : sendOne(port, 0, size, millis, Long.MAX_VALUE);
                 } catch (IOException e) {
                     failed[0] = e;
                 }
@@ -98,7 +115,7 @@ public final class UdpBurstSender {
         return sum;
     }
 
-    private static long sendOne(int port, long rate, int size, long millis) throws IOException {
+    private static long sendOne(int port, long rate, int size, long millis, long count) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(MIN_SIZE, size));
         try (DatagramChannel ch = DatagramChannel.open()) {
             ch.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
@@ -107,7 +124,7 @@ public final class UdpBurstSender {
             long seq = 0;
             while (true) {
                 long now = System.nanoTime();
-                if (now - end >= 0) {
+                if (now - end >= 0 || seq >= count) {
                     break;
                 }
                 if (rate > 0) {
@@ -132,6 +149,40 @@ public final class UdpBurstSender {
                     }
                     seq++;
                 }
+            }
+            return seq;
+        }
+    }
+
+    private static long sendMmsg(int port, long rate, int size, long millis, long count) throws IOException {
+        try (MmsgSocket socket = new MmsgSocket(port, BURST, Math.max(MIN_SIZE, size))) {
+            long start = System.nanoTime();
+            long end = start + TimeUnit.MILLISECONDS.toNanos(millis);
+            long seq = 0;
+            while (true) {
+                long now = System.nanoTime();
+                if (now - end >= 0 || seq >= count) {
+                    break;
+                }
+                if (rate > 0) {
+                    long due = start + (long) (seq * 1e9 / rate);
+                    if (due - now > 0) {
+                        if (due - now > 60_000) {
+                            LockSupport.parkNanos(due - now - 50_000);
+                        } else {
+                            Thread.onSpinWait();
+                        }
+                        continue;
+                    }
+                }
+                long t = RealtimeClock.nowNs();
+                for (int i = 0; i < BURST; i++) {
+                    socket.stamp(i, seq + i, t);
+                }
+                // (One stamp per burst: the datagrams of a burst leave in one system call. A datagram refused
+                // with an earlier one's ICMP error, and those after it in the burst, were not sent: their numbers
+                // are used again, as the channel sender does with a refused one.)
+                seq += socket.send(BURST);
             }
             return seq;
         }
