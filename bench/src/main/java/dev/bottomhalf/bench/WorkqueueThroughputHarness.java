@@ -59,7 +59,9 @@ import dev.bottomhalf.workqueue.Workqueues;
  * waits for it parked).</li>
  * </ol>
  *
- * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.WorkqueueThroughputHarness [throughput|wakeup|bh|blocked|all]</pre>
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.bottomhalf.bench.WorkqueueThroughputHarness [throughput|wakeup|bh|blocked|all]
+ * java ... WorkqueueThroughputHarness compare [--pin=one|split] [--rounds=5] [--items=4000000] wq-percpu fjp1 ...</pre>
+ * {@code compare} alternates the named throughput rows round by round ({@link #compare}).
  */
 public final class WorkqueueThroughputHarness {
     /** Items per throughput round: 4,000,000 for the full run; {@link #throughput} sets it (the quick run's is smaller). */
@@ -81,6 +83,10 @@ public final class WorkqueueThroughputHarness {
 
     public static void main(String[] args) throws Exception {
         String only = args.length > 0 ? args[0] : "all";
+        if (only.equals("compare")) {
+            compare(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         System.out.printf(Locale.ROOT, "JDK %s, %d CPUs%n", System.getProperty("java.version"),
                 Runtime.getRuntime().availableProcessors());
         if (only.equals("all") || only.equals("throughput") || only.equals("wq") || only.equals("peers")) {
@@ -186,6 +192,70 @@ public final class WorkqueueThroughputHarness {
 
     private interface Run {
         long itemsPerSecond() throws Exception;
+    }
+
+    /**
+     * {@code compare [--pin=one|split] [--rounds=N] [--items=N] MECHANISM...}: rounds of the named throughput
+     * mechanisms ({@link #THROUGHPUT_MECHANISMS}), alternating (each mechanism once per round), then each one's
+     * best, median and every round, M items/s. {@code --pin=one} runs every thread on CPU 0: a round then measures
+     * what an item costs the producer and the consumer together, and varies little; {@code --pin=split} runs the
+     * producer (the calling thread) on CPU 0 and every other thread on CPU 1: the hand-off between two CPUs
+     * ({@link CpuPinning}).
+     */
+    static void compare(String[] args) throws Exception {
+        String pin = "none";
+        int rounds = 5;
+        int perRound = 4_000_000;
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (String a : args) {
+            if (a.equals("--pin=one") || a.equals("--pin=split")) {
+                pin = a.substring(6);
+            } else if (a.startsWith("--rounds=")) {
+                rounds = Integer.parseInt(a.substring(9));
+            } else if (a.startsWith("--items=")) {
+                perRound = Integer.parseInt(a.substring(8));
+            } else if (THROUGHPUT_MECHANISMS.contains(a)) {
+                names.add(a);
+            } else {
+                throw new IllegalArgumentException("compare [--pin=one|split] [--rounds=N] [--items=N] MECHANISM...; unknown "
+                        + a + "; mechanisms: " + THROUGHPUT_MECHANISMS);
+            }
+        }
+        if (names.isEmpty() || rounds < 1 || perRound < POOL) {
+            throw new IllegalArgumentException("compare needs a mechanism, --rounds >= 1 and --items >= " + POOL);
+        }
+        System.out.printf(Locale.ROOT, "%d rounds of %,d items, alternating; %s; M items/s%n", rounds, perRound,
+                switch (pin) {
+                    case "one" -> "every thread on CPU 0";
+                    case "split" -> "producer on CPU 0, every other thread on CPU 1";
+                    default -> "not pinned";
+                });
+        java.util.Map<String, double[]> rates = new java.util.LinkedHashMap<>();
+        for (String n : names) {
+            rates.put(n, new double[rounds]);
+        }
+        CpuPinning pinning = pin.equals("none") ? null : new CpuPinning(pin.equals("split"));
+        try {
+            for (int r = 0; r < rounds; r++) {
+                for (String n : names) {
+                    rates.get(n)[r] = throughput(n, perRound, 1) / 1e6;
+                }
+            }
+        } finally {
+            if (pinning != null) {
+                pinning.close();
+            }
+        }
+        for (java.util.Map.Entry<String, double[]> e : rates.entrySet()) {
+            double[] v = e.getValue().clone();
+            java.util.Arrays.sort(v);
+            StringBuilder all = new StringBuilder();
+            for (double x : e.getValue()) {
+                all.append(String.format(Locale.ROOT, " %.2f", x));
+            }
+            System.out.printf(Locale.ROOT, "  %-16s best %6.2f  median %6.2f  (rounds:%s)%n", e.getKey(),
+                    v[v.length - 1], v[v.length / 2], all);
+        }
     }
 
     private static void report(String name, Run run) throws Exception {

@@ -68,14 +68,23 @@ final class Worker implements Agent {
     long currentSeq;
     /** [L] {@code current_color}: the current item's flush color. */
     int currentColor;
-    /** [L] When the current item started (run time, CPU-intensive check). */
+    /**
+     * [L] When the current item started — in stepped mode exactly; in threaded mode when its stretch began (see
+     * {@link #runPwq}), a lower bound that the CPU-intensive check combines with its own previous run
+     * ({@code WorkerPool.cmCheck}).
+     */
     long startNs;
     /**
-     * [X] The clock reading that ended the item this worker ran just before, within one round; the next item
-     * takes it as its start instead of reading the clock again. {@link #NO_CHAIN} at the start of a round.
+     * [L] Threaded mode: the pool-workqueue whose run time ({@code statRunNs}, {@code wq_monitor}'s CPUtime) this
+     * worker is counting, for a stretch of consecutive items of that pool-workqueue; null between rounds. The clock
+     * is read when a stretch begins and ends and on each tick of the pool's check, not per item
+     * ({@code WorkerPool.processOneBeginLocked}).
      */
-    long chainNs = NO_CHAIN;
-    static final long NO_CHAIN = Long.MIN_VALUE;
+    PoolWorkqueue runPwq;
+    /** [L] Since when this worker counts run time for {@link #runPwq}. */
+    long runSinceNs;
+    /** [L] The {@link #itemsStarted} count of the stretch's first item: the one item of it whose start is known. */
+    long stretchFirstItem;
 
     /** [L] Executing items (between taking the first and going idle): {@code !WORKER_PREP}. */
     boolean working;
@@ -110,6 +119,8 @@ final class Worker implements Agent {
     long cmWallNs;
     /** [L] The thread's CPU time the current item is counted from. */
     long cpuAtStartNs;
+    /** [L] The clock time the current item is counted from, when the thread's CPU time cannot be read. */
+    long cmSinceNs;
     /**
      * [LR] Retired by the idle cull (set under the lock): it takes no more work while its thread stops; its poll reads
      * it.
@@ -127,14 +138,6 @@ final class Worker implements Agent {
         this.id = id;
         this.ctx = ctx;
         this.name = name;
-    }
-
-    /**
-     * A round of items starts ({@code worker_thread}'s loop, a BH round): the first item reads the clock.
-     * Context: the worker's own thread (the BH round: softirq, under the pool lock).
-     */
-    void startRound() {
-        chainNs = NO_CHAIN;
     }
 
     /** The work function is about to run. Context: the thread that runs it; no lock held. */

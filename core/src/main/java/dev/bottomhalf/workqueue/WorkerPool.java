@@ -98,6 +98,11 @@ final class WorkerPool {
      * the lock.
      */
     volatile boolean cmCheckArmed;
+    /**
+     * [L] When the concurrency check last ran ({@link #cmCheck}); {@code Long.MIN_VALUE} before its first run. An item
+     * the check finds running for the first time started after it.
+     */
+    long cmLastRunNs = Long.MIN_VALUE;
     /** [A] Idle workers polling for work instead of parked ({@link Worker#startSpinning()}). */
     final AtomicInteger idleSpinners = new AtomicInteger();
     /** [L] Every worker of the pool (a rescuer joins while it runs items here). */
@@ -517,6 +522,7 @@ final class WorkerPool {
         try {
             long now = machine.clock().nanoTime();
             long thresholdNs = TimeUnit.MICROSECONDS.toNanos(owner.cpuIntensiveThresholdUs());
+            long tickNs = TimeUnit.SECONDS.toNanos(1) / machine.hz();
             boolean released = false;
             boolean anyBlocked = false;
             for (Worker w : workers) {
@@ -524,17 +530,25 @@ final class WorkerPool {
                     continue;
                 }
                 Thread thread = w.handle.thread();
-                long ranNs = now - w.startNs;
+                long ranNs = now - w.startNs; // (stepped mode: exact)
                 if (thread != null && !machine.stepped()) {
                     // (Stepped mode: workers wait for the scheduler's baton, which is not blocking; the
                     // scheduler itself reports a worker blocked outside the kernel's primitives; and the run
                     // time is the manual clock's.)
+                    chargeRunLocked(w, now); // (wq_monitor's CPUtime stays current while the check ticks)
                     long cpuNs = WorkerCpuTime.of(thread);
                     boolean sameItem = w.cmItem == w.itemsStarted;
                     if (!sameItem) {
-                        // First look at this item: charge it all the time since it started (at most a tick).
+                        // First look at this item: charge it the time it has run. The first item of a stretch
+                        // has its start (startNs). A later one started after the stretch began, and after this
+                        // check's previous run, which did not find it running (both hold the pool lock) — it is
+                        // charged the time since the later of the two, but at most a tick: the kernel's tick looks
+                        // every jiffy, and its current_at (sum_exec_runtime as of the last tick) over-counts by at
+                        // most a tick, while this check's thread can be late or was not armed.
                         w.cmItem = w.itemsStarted;
-                        w.cpuAtStartNs = cpuNs - Math.max(0, ranNs);
+                        w.cmSinceNs = w.itemsStarted == w.stretchFirstItem ? w.startNs
+                                : Math.max(Math.max(w.startNs, cmLastRunNs), now - tickNs);
+                        w.cpuAtStartNs = cpuNs - Math.max(0, now - w.cmSinceNs);
                     }
                     Thread.State state = thread.getState();
                     boolean blockedNow = w.inFunc && (state == Thread.State.BLOCKED
@@ -543,9 +557,9 @@ final class WorkerPool {
                                     && WorkerCpuTime.stalledInNative(thread, cpuNs - w.cmCpuNs, now - w.cmWallNs));
                     w.cmCpuNs = cpuNs;
                     w.cmWallNs = now;
-                    if (cpuNs >= 0) {
-                        ranNs = cpuNs - w.cpuAtStartNs; // the kernel compares CPU time (sum_exec_runtime)
-                    }
+                    // The kernel compares CPU time (sum_exec_runtime); without it, the time since the item's
+                    // bound start.
+                    ranNs = cpuNs >= 0 ? cpuNs - w.cpuAtStartNs : now - w.cmSinceNs;
                     if (!w.sleeping && blockedNow != w.blocked) {
                         w.setBlockedLocked(blockedNow);
                         released |= blockedNow;
@@ -569,6 +583,7 @@ final class WorkerPool {
             } else if (!worklist.isEmpty() || anyBlocked) {
                 armCmCheckLocked(); // (a blocked worker is watched until it runs again: then it counts again)
             }
+            cmLastRunNs = now;
         } finally {
             unlock();
         }
@@ -651,9 +666,21 @@ final class WorkerPool {
         worker.currentSeq = w.queuedSeq;
         worker.currentColor = w.color;
         worker.itemsStarted++;
-        long chained = worker.chainNs;
-        worker.startRound();
-        worker.startNs = chained != Worker.NO_CHAIN ? chained : machine.clock().nanoTime();
+        if (machine.stepped()) {
+            worker.startNs = machine.clock().nanoTime(); // (the manual clock: exact and cheap)
+        } else if (worker.runPwq != pwq) {
+            // A stretch of items of one pool-workqueue begins (the round's first item, or another pool-workqueue's
+            // after the last): one clock read, the start of this item and of the stretch's run time. Within the
+            // stretch items are not timed one by one — the clock costs as much as the rest of the bookkeeping of a
+            // short item (docs/benchmarks.md §22); the statistic is charged per stretch (and per check tick), and
+            // the CPU-intensive check bounds an item's start itself (cmCheck).
+            long now = machine.clock().nanoTime();
+            chargeRunLocked(worker, now);
+            worker.runPwq = pwq;
+            worker.runSinceNs = now;
+            worker.startNs = now;
+            worker.stretchFirstItem = worker.itemsStarted;
+        }
         w.setPwq(null);
         if (w.lastPool != this) {
             w.setLastPool(this); // (already this pool when it was queued here: a read instead of a store)
@@ -689,12 +716,8 @@ final class WorkerPool {
         assert lockHeld();
         Machine machine = owner.machine();
         pwq.statTotal++;
-        long end = machine.clock().nanoTime();
-        pwq.statRunNs += end - worker.startNs;
-        if (!machine.stepped()) {
-            // An item the worker takes next in this round starts now: one clock read per item, not two. (Not
-            // in stepped mode, where condResched may have let simulated time pass; its clock is cheap.)
-            worker.chainNs = end;
+        if (machine.stepped()) {
+            pwq.statRunNs += machine.clock().nanoTime() - worker.startNs; // (threaded: per stretch, see above)
         }
         if (worker.cpuIntensive) {
             worker.setCpuIntensiveLocked(false);
@@ -711,6 +734,32 @@ final class WorkerPool {
             w.doneSeq = done;
         }
         pwq.decNrInFlightLocked(worker.currentColor, true);
+    }
+
+    /**
+     * Charges {@code worker}'s open stretch ({@link Worker#runPwq}) with its run time up to {@code now} and goes on
+     * counting from there. LOCKING: the pool lock, held by the caller.
+     */
+    void chargeRunLocked(Worker worker, long now) {
+        assert lockHeld();
+        PoolWorkqueue p = worker.runPwq;
+        if (p != null) {
+            p.statRunNs += now - worker.runSinceNs;
+            worker.runSinceNs = now;
+        }
+    }
+
+    /**
+     * A round of {@code worker}'s items ends (the worker goes idle, the BH round or the rescuer's share is done):
+     * its open stretch is charged (one clock read) and closed, so the time it spends idle counts for nobody.
+     * Context: the worker's thread, the BH round, the rescuer. LOCKING: the pool lock, held by the caller.
+     */
+    void endRunLocked(Worker worker) {
+        assert lockHeld();
+        if (worker.runPwq != null) {
+            chargeRunLocked(worker, owner.machine().clock().nanoTime());
+            worker.runPwq = null;
+        }
     }
 
     // ------------------------------------------------------------------------------------------

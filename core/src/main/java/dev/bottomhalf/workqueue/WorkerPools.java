@@ -308,7 +308,6 @@ final class WorkerPools {
      */
     int workerRound(Worker worker) {
         WorkerPool pool = worker.pool;
-        worker.startRound();
         boolean create = false;
         int n = 0;
         pool.lock();
@@ -339,6 +338,7 @@ final class WorkerPools {
                 create = pool.kickLocked(worker.context());
             }
         } finally {
+            pool.endRunLocked(worker);
             pool.unlock();
         }
         if (create) {
@@ -568,7 +568,6 @@ final class WorkerPools {
                 return;
             }
             Worker worker = pool.bhWorker;
-            worker.startRound();
             long end = machine.clock().nanoTime() + BH_WORKER_NS;
             int restarts = BH_WORKER_RESTARTS;
             pool.bhRoundBeginLocked();
@@ -582,6 +581,7 @@ final class WorkerPools {
                         false);
             }
         } finally {
+            pool.endRunLocked(pool.bhWorker);
             pool.unlock();
         }
     }
@@ -789,6 +789,7 @@ final class WorkerPools {
             }
             pool.detachWorkerLocked(rw);
         } finally {
+            pool.endRunLocked(rw);
             pool.unlock();
             workersByContext.remove(rescuer.context());
         }

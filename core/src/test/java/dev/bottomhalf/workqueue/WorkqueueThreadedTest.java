@@ -666,6 +666,69 @@ class WorkqueueThreadedTest {
         await(again, "an item after the cull");
     }
 
+    /** Spins for {@code ms} of the clock: an item that runs that long without blocking. */
+    private static void busy(long ms) {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        while (System.nanoTime() - end < 0) {
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void runTime_isChargedToEachItemsPoolWorkqueue_andTimeSpentIdleCountsForNobody() throws InterruptedException {
+        // wq_monitor's CPUtime: in threaded mode the clock is read when a stretch of one pool-workqueue's items
+        // begins and ends, not per item. Items of two workqueues alternate on one pool; an idle gap of 300 ms lies
+        // between two rounds. Charging a stretch to the wrong pool-workqueue, or leaving it open while the worker
+        // idles, breaks the bounds below by far more than their slack.
+        wqs.cpuIntensiveThresholdUs(0); // (no CPU-intensive release: one worker runs them in order)
+        Workqueue a = wqs.alloc("runtime_a", 0, 0);
+        Workqueue b = wqs.alloc("runtime_b", 0, 0);
+        CountDownLatch gate = new CountDownLatch(1);
+        wqs.queueOn(0, a, new Work("gate", x -> awaitQuietly(gate))); // the rest queue up behind it
+        wqs.queueOn(0, a, new Work("a1", x -> busy(20)));
+        wqs.queueOn(0, b, new Work("b1", x -> busy(2)));
+        wqs.queueOn(0, a, new Work("a2", x -> busy(20)));
+        gate.countDown();
+        wqs.flushWorkqueue(a);
+        wqs.flushWorkqueue(b);
+        Thread.sleep(300);
+        wqs.queueOn(0, a, new Work("a3", x -> busy(5)));
+        wqs.flushWorkqueue(a);
+        long aMs = TimeUnit.NANOSECONDS.toMillis(wqs.stats(a).runNs());
+        long bMs = TimeUnit.NANOSECONDS.toMillis(wqs.stats(b).runNs());
+        assertTrue(aMs >= 45 && aMs < 45 + 150, "runtime_a ran 45 ms of items (and waited at the gate), charged "
+                + aMs + " ms");
+        assertTrue(bMs >= 2 && bMs < 18, "runtime_b ran 2 ms, charged " + bMs + " ms");
+        assertEquals(4, wqs.stats(a).total());
+        assertEquals(1, wqs.stats(b).total());
+    }
+
+    @Test
+    void aLongStretchOfShortItems_isNotMistakenForAHog() {
+        // 1,000 items of 0.1 ms back to back: one stretch of about 100 ms, with the check ticking because items
+        // wait. Each item the check sees is new to it and is charged from the check's previous run, not from the
+        // stretch's start — else every item after the first 10 ms would look like a 10 ms hog.
+        wqs.cpuIntensiveThresholdUs(10_000);
+        Workqueue wq = wqs.alloc("short_items", 0, 0);
+        CountDownLatch gate = new CountDownLatch(1);
+        wqs.queueOn(0, wq, new Work("gate", x -> awaitQuietly(gate)));
+        for (int i = 0; i < 1_000; i++) {
+            wqs.queueOn(0, wq, new Work("short" + i, x -> busy100us()));
+        }
+        gate.countDown();
+        wqs.flushWorkqueue(wq);
+        assertEquals(1_001, wqs.stats(wq).total());
+        assertEquals(0, wqs.stats(wq).cpuIntensive(), "no item ran 10 ms");
+        assertEquals(0, reports.matching("hogged CPU").size(), reports.events().toString());
+    }
+
+    private static void busy100us() {
+        long end = System.nanoTime() + 100_000;
+        while (System.nanoTime() - end < 0) {
+            Thread.onSpinWait();
+        }
+    }
+
     @Test
     void cpuHog_isMarkedCpuIntensiveOnATick_soTheNextItemStarts_andRepeatOffendersAreReported() {
         wqs.cpuIntensiveThresholdUs(2_000);
