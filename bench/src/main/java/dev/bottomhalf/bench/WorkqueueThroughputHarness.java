@@ -326,14 +326,18 @@ public final class WorkqueueThroughputHarness {
 
     /**
      * What a waiting producer does between two reads of the consumers' counter: about a microsecond of
-     * spin-wait hints. Reading the counter in a tight loop would pull its cache line away from the consumer
-     * on every item it counts (the workqueue rows count with an atomic, see the class notes), and the
-     * measurement would be of that tug-of-war rather than of the mechanism. The same for every row.
+     * spin-wait hints, then {@code Thread.yield()}. Reading the counter in a tight loop would pull its cache line
+     * away from the consumer on every item it counts (the workqueue rows count with an atomic, see the class
+     * notes), and the measurement would be of that tug-of-war rather than of the mechanism. The yield matters when
+     * the host runs the producer and the consumer on one CPU (always with {@code compare --pin=one}, in some rounds
+     * unpinned): a producer that only spins keeps the CPU from the consumer it waits for until its time slice
+     * ends. The same for every row; the workqueue rows wait more often (a full window of reused items, above).
      */
     private static void backOff() {
         for (int i = 0; i < 64; i++) {
             Thread.onSpinWait();
         }
+        Thread.yield();
     }
 
     private static long workqueue(boolean unbound, IdleStrategy kworkerIdle) {
