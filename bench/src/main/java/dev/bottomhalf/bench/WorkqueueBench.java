@@ -40,10 +40,14 @@ import dev.bottomhalf.workqueue.Workqueues;
  * "wake an idle worker" branch of {@code kick_pool}, which in stepped mode finds no thread to unpark.</li>
  * <li>{@code Busy}: a threaded 1-CPU kernel whose CPU 0 pool has one worker running an item that yields in a
  * loop (RUNNABLE, so it keeps counting in {@code nr_running}; CPU-intensive detection switched off so it
- * keeps counting), with one pending item behind it. This is the "busy pool" case: a queue finds
+ * keeps counting; {@code BusyBatch}'s spins instead), with one pending item behind it. This is the "busy pool" case: a queue finds
  * {@code need_more_worker} false and wakes nobody (it only checks that the per-tick concurrency check is
  * armed). Nothing drains the worklist concurrently.</li>
  * </ul>
+ *
+ * <p>{@code busy_queueDistinct_batch} does the same on the {@code Busy} kernel: the threaded path, where the
+ * items are pushed on the pool's incoming list without its lock (the pool's check, on CPU 0's tick, moves them to
+ * the worklist now and then while the row runs).
  *
  * <p>{@code stepped_queueDistinct_batch} measures the queueing alone: each invocation queues {@value #BATCH}
  * distinct items onto the stepped kernel's CPU 0 pool (nothing runs them), and an untimed per-invocation
@@ -115,10 +119,15 @@ public class WorkqueueBench {
             for (int i = 0; i < fresh.length; i++) {
                 fresh[i] = new Work("w" + i, w -> { });
             }
+            boolean spin = spinningHolder();
             Work holder = new Work("holder", w -> {
                 holding = true;
                 while (!stop) {
-                    Thread.yield();
+                    if (spin) {
+                        Thread.onSpinWait();
+                    } else {
+                        Thread.yield();
+                    }
                 }
             });
             wqs.queue(wq, holder);
@@ -132,6 +141,14 @@ public class WorkqueueBench {
             if (!wqs.queue(wq, pending)) {
                 throw new IllegalStateException("could not queue the pending item");
             }
+        }
+
+        /**
+         * Whether the holder spins instead of yielding: a yielding thread gets little CPU on a busy host, and the
+         * pool's check may then take it for blocked in native code and start a worker for the items behind it.
+         */
+        boolean spinningHolder() {
+            return false;
         }
 
         @TearDown(Level.Trial)
@@ -150,6 +167,28 @@ public class WorkqueueBench {
     /** {@link Stepped}, whose per-invocation tear-down cancels the batch the benchmark queued. */
     @State(Scope.Thread)
     public static class SteppedBatch extends Stepped {
+        @TearDown(Level.Invocation)
+        public void cancelTheBatch() {
+            for (Work w : fresh) {
+                if (!wqs.cancel(w)) {
+                    throw new IllegalStateException(w.name() + " was not pending: the batch did not queue it");
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link Busy}, whose per-invocation tear-down cancels the batch the benchmark queued: the threaded kernel's
+     * path, where a distinct item last run in (or never run by) this per-CPU pool is pushed on the pool's incoming
+     * list without the pool lock, and the pool is busy, so nobody is woken.
+     */
+    @State(Scope.Thread)
+    public static class BusyBatch extends Busy {
+        @Override
+        boolean spinningHolder() {
+            return true; // (the batch must stay queued until the tear-down cancels it)
+        }
+
         @TearDown(Level.Invocation)
         public void cancelTheBatch() {
             for (Work w : fresh) {
@@ -260,6 +299,74 @@ public class WorkqueueBench {
         }
     }
 
+    /**
+     * The floor of the threaded path's {@code queue_work} of a distinct item ({@code busy_queueDistinct_batch}):
+     * per item, the PENDING claim (a compare-and-set on the item's word) and the push on a multi-producer list
+     * (an exchange of its tail, then a release store of the link). No pool-workqueue, colour, watcher check or
+     * tracepoint. The per-invocation tear-down (untimed) clears the claims and the list.
+     */
+    @State(Scope.Thread)
+    public static class PushFloorBatch {
+        static final java.lang.invoke.VarHandle DATA;
+        static final java.lang.invoke.VarHandle NEXT;
+        static final java.lang.invoke.VarHandle TAIL;
+
+        static {
+            try {
+                java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+                DATA = l.findVarHandle(Item.class, "data", long.class);
+                NEXT = l.findVarHandle(Item.class, "next", Item.class);
+                TAIL = l.findVarHandle(PushFloorBatch.class, "tail", Item.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** An item of the floor: its claim word and link. */
+        static final class Item {
+            volatile long data;
+            volatile Item next;
+        }
+
+        final Item[] items = new Item[BATCH];
+        final Item stub = new Item();
+        @SuppressWarnings("unused") // through TAIL
+        volatile Item tail = stub;
+
+        @Setup(Level.Trial)
+        public void make() {
+            for (int i = 0; i < BATCH; i++) {
+                items[i] = new Item();
+            }
+        }
+
+        @TearDown(Level.Invocation)
+        public void reset() {
+            int n = 0;
+            for (Item i = stub.next; i != null; i = i.next) {
+                n++;
+            }
+            if (n != BATCH) {
+                throw new IllegalStateException(n + " of " + BATCH + " items were linked");
+            }
+            for (Item i : items) {
+                i.data = 0;
+                i.next = null;
+            }
+            stub.next = null;
+            tail = stub;
+        }
+
+        boolean queue(Item i) {
+            if (!DATA.compareAndSet(i, 0L, 1L)) {
+                return false;
+            }
+            Item prev = (Item) TAIL.getAndSet(this, i);
+            NEXT.setRelease(prev, i);
+            return true;
+        }
+    }
+
     /** The peer. */
     @State(Scope.Thread)
     public static class Peer {
@@ -310,6 +417,18 @@ public class WorkqueueBench {
 
     @Benchmark
     @OperationsPerInvocation(BATCH)
+    public int busy_queueDistinct_batch(BusyBatch b) {
+        int queued = 0;
+        for (Work w : b.fresh) {
+            if (b.wqs.queue(b.wq, w)) {
+                queued++;
+            }
+        }
+        return queued;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
     public int jctools_offer_batch(PeerBatch p) {
         int offered = 0;
         for (Object item : p.items) {
@@ -325,6 +444,18 @@ public class WorkqueueBench {
     public int floor_claimLockLinkUnlock_batch(FloorBatch f) {
         int queued = 0;
         for (FloorBatch.Item i : f.items) {
+            if (f.queue(i)) {
+                queued++;
+            }
+        }
+        return queued;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public int floor_claimPush_batch(PushFloorBatch f) {
+        int queued = 0;
+        for (PushFloorBatch.Item i : f.items) {
             if (f.queue(i)) {
                 queued++;
             }
