@@ -469,14 +469,7 @@ public final class ReceiveHarness {
         long received = t.sink.received() - received0;
         long lastNs = t.sink.lastNs.getOpaque();
         Histogram h = t.sink.latency.getIntervalHistogram();
-        long[] napi = null;
-        if (napi0 != null) {
-            long[] napi1 = t.napiCounters();
-            napi = new long[napi1.length];
-            for (int i = 0; i < napi.length; i++) {
-                napi[i] = napi1[i] - napi0[i];
-            }
-        }
+        long[] napi = napiSince(t, napi0);
         double seconds = Math.max(1, lastNs - startNs) / 1e9;
         if (threads != null) {
             printThreads(threads, kind, rate, threadCpu0, threadCpu1, received);
@@ -526,17 +519,23 @@ public final class ReceiveHarness {
             cycles++;
         }
         t.sink.latency.getIntervalHistogram(); // (the waits at the gate: not a latency)
-        long[] napi = null;
-        if (napi0 != null) {
-            long[] napi1 = t.napiCounters();
-            napi = new long[napi1.length];
-            for (int i = 0; i < napi.length; i++) {
-                napi[i] = napi1[i] - napi0[i];
-            }
-        }
+        long[] napi = napiSince(t, napi0);
         double n = Math.max(1, received);
         return new Result(kind, DRAIN, sent, received, received / (drainNs / 1e9), cpuNs / n, Double.NaN,
                 allocatedBytes / n, -1, -1, napi);
+    }
+
+    /** The target's NAPI counters now minus {@code before}; null for a peer (no counters). */
+    private static long[] napiSince(Target t, long[] before) {
+        if (before == null) {
+            return null;
+        }
+        long[] now = t.napiCounters();
+        long[] d = new long[now.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = now[i] - before[i];
+        }
+        return d;
     }
 
     /** Waits until {@code expected} datagrams arrived or none arrived for {@link #QUIET_MS}. */

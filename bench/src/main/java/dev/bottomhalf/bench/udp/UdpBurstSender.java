@@ -115,76 +115,75 @@ public final class UdpBurstSender {
         return sum;
     }
 
+    /** Sends one burst of datagrams numbered from {@code seq}; returns how many the host accepted. */
+    private interface Burst {
+        int send(long seq) throws IOException;
+    }
+
     private static long sendOne(int port, long rate, int size, long millis, long count) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(MIN_SIZE, size));
         try (DatagramChannel ch = DatagramChannel.open()) {
             ch.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-            long start = System.nanoTime();
-            long end = start + TimeUnit.MILLISECONDS.toNanos(millis);
-            long seq = 0;
-            while (true) {
-                long now = System.nanoTime();
-                if (now - end >= 0 || seq >= count) {
-                    break;
-                }
-                if (rate > 0) {
-                    long due = start + (long) (seq * 1e9 / rate);
-                    if (due - now > 0) {
-                        if (due - now > 60_000) {
-                            LockSupport.parkNanos(due - now - 50_000);
-                        } else {
-                            Thread.onSpinWait();
-                        }
-                        continue;
-                    }
-                }
+            return paced(rate, millis, count, seq -> {
+                int sent = 0;
                 for (int i = 0; i < BURST; i++) {
                     buf.clear();
-                    buf.putLong(0, seq);
+                    buf.putLong(0, seq + sent);
                     buf.putLong(8, RealtimeClock.nowNs());
                     try {
                         ch.write(buf);
                     } catch (java.net.PortUnreachableException e) {
                         continue; // an ICMP error of an earlier datagram (no receiver yet): this one is lost too
                     }
-                    seq++;
+                    sent++;
                 }
-            }
-            return seq;
+                return sent;
+            });
         }
     }
 
     private static long sendMmsg(int port, long rate, int size, long millis, long count) throws IOException {
         try (MmsgSocket socket = new MmsgSocket(port, BURST, Math.max(MIN_SIZE, size))) {
-            long start = System.nanoTime();
-            long end = start + TimeUnit.MILLISECONDS.toNanos(millis);
-            long seq = 0;
-            while (true) {
-                long now = System.nanoTime();
-                if (now - end >= 0 || seq >= count) {
-                    break;
-                }
-                if (rate > 0) {
-                    long due = start + (long) (seq * 1e9 / rate);
-                    if (due - now > 0) {
-                        if (due - now > 60_000) {
-                            LockSupport.parkNanos(due - now - 50_000);
-                        } else {
-                            Thread.onSpinWait();
-                        }
-                        continue;
-                    }
-                }
+            return paced(rate, millis, count, seq -> {
                 long t = RealtimeClock.nowNs();
                 for (int i = 0; i < BURST; i++) {
                     socket.stamp(i, seq + i, t);
                 }
                 // (One stamp per burst: the datagrams of a burst leave in one system call. A datagram refused
                 // with an earlier one's ICMP error, and those after it in the burst, were not sent: their numbers
-                // are used again, as the channel sender does with a refused one.)
-                seq += socket.send(BURST);
+                // are used again, as with a refused write.)
+                return socket.send(BURST);
+            });
+        }
+    }
+
+    /**
+     * Sends bursts for {@code millis} or until {@code count} datagrams were accepted, at {@code rate} datagrams/s
+     * (0: as fast as the bursts go): a burst is due when the datagrams accepted so far are due.
+     *
+     * @return how many datagrams the host accepted
+     */
+    private static long paced(long rate, long millis, long count, Burst burst) throws IOException {
+        long start = System.nanoTime();
+        long end = start + TimeUnit.MILLISECONDS.toNanos(millis);
+        long seq = 0;
+        while (true) {
+            long now = System.nanoTime();
+            if (now - end >= 0 || seq >= count) {
+                return seq;
             }
-            return seq;
+            if (rate > 0) {
+                long due = start + (long) (seq * 1e9 / rate);
+                if (due - now > 0) {
+                    if (due - now > 60_000) {
+                        LockSupport.parkNanos(due - now - 50_000);
+                    } else {
+                        Thread.onSpinWait();
+                    }
+                    continue;
+                }
+            }
+            seq += burst.send(seq);
         }
     }
 }
