@@ -1,7 +1,6 @@
 package dev.bottomhalf.net;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -9,7 +8,6 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -142,9 +140,7 @@ public final class TcpDevice implements AutoCloseable {
 
     private TcpDevice(Builder b) throws IOException {
         this.name = b.name;
-        this.netDevice = new NetDevice(b.name);
-        netDevice.setNapiDeferHardIrqs(b.napiDeferHardIrqs);
-        netDevice.setGroFlushTimeoutNs(b.groFlushTimeoutNs);
+        this.netDevice = b.netDevice();
         this.napi = b.napi;
         this.irqs = b.irqs;
         this.acceptErrors = napi.reports().limiter("inet_csk_accept");
@@ -172,7 +168,7 @@ public final class TcpDevice implements AutoCloseable {
             }
             ls.bind(b.bind);
             for (int i = 0; i < b.queues; i++) {
-                int cpu = b.cpus != null ? b.cpus[i % b.cpus.length] : i % napi.cpuCount();
+                int cpu = b.cpuOf(i);
                 queues.add(new TcpRxQueue(this, i, b.firstIrq + i, cpu, b.readBytes, b.receiver, napi, oopses));
             }
             ls.register(sel, SelectionKey.OP_ACCEPT, null);
@@ -221,95 +217,16 @@ public final class TcpDevice implements AutoCloseable {
     }
 
     /** The options of a {@link TcpDevice}; one builder opens one device. Any thread, one at a time. */
-    public static final class Builder {
-        private final Napi napi;
-        private final IrqController irqs;
-        private final String name;
-        private InetSocketAddress bind = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-        private int queues = 1;
-        private int firstIrq = -1;
-        private int[] cpus;
-        private int weight = Napi.NAPI_POLL_WEIGHT;
+    public static final class Builder extends SocketDeviceBuilder<Builder> {
         private int readBytes = DEFAULT_READ_BYTES;
-        private int receiveBufferBytes;
-        private int napiDeferHardIrqs;
-        private long groFlushTimeoutNs;
         private Receiver receiver;
 
         private Builder(Napi napi, IrqController irqs, String name) {
-            this.napi = Objects.requireNonNull(napi, "napi");
-            this.irqs = Objects.requireNonNull(irqs, "irqs");
-            new NetDevice(name); // checks the name now
-            this.name = name;
+            super(napi, irqs, name);
         }
 
-        /**
-         * The address the listener binds to; port 0 lets the host choose one.
-         *
-         * @param address the local address; the loopback address, port 0, unless set
-         * @return this builder
-         */
-        public Builder bind(InetSocketAddress address) {
-            this.bind = Objects.requireNonNull(address, "address");
-            return this;
-        }
-
-        /**
-         * The number of receive queues, each its own line and NAPI instance; accepted connections are given to them
-         * in turn.
-         *
-         * @param n 1 or more; 1 unless set
-         * @return this builder
-         * @throws IllegalArgumentException for fewer than 1
-         */
-        public Builder queues(int n) {
-            if (n < 1) {
-                throw new IllegalArgumentException("a device has at least one queue: " + n);
-            }
-            this.queues = n;
-            return this;
-        }
-
-        /**
-         * The first interrupt line: queue {@code i} uses line {@code firstIrq + i}. Required.
-         *
-         * @param firstIrq a line of the kernel's controller, free for the device
-         * @return this builder
-         */
-        public Builder irq(int firstIrq) {
-            this.firstIrq = firstIrq;
-            return this;
-        }
-
-        /**
-         * The CPUs the queues' lines are routed to: queue {@code i} to {@code cpus[i % cpus.length]}. Unless set,
-         * queue {@code i} goes to CPU {@code i} modulo the kernel's CPU count.
-         *
-         * @param cpus one CPU or more
-         * @return this builder
-         * @throws IllegalArgumentException for no CPU
-         */
-        public Builder cpus(int... cpus) {
-            if (cpus.length == 0) {
-                throw new IllegalArgumentException("cpus() needs at least one CPU");
-            }
-            this.cpus = cpus.clone();
-            return this;
-        }
-
-        /**
-         * The NAPI weight of each queue: the most reads one poll makes.
-         *
-         * @param weight 1 or more; {@value Napi#NAPI_POLL_WEIGHT} unless set (above it, reported as
-         *               {@code netif_napi_add_weight} reports it)
-         * @return this builder
-         * @throws IllegalArgumentException for a weight below 1
-         */
-        public Builder weight(int weight) {
-            if (weight < 1) {
-                throw new IllegalArgumentException("weight must be at least 1: " + weight);
-            }
-            this.weight = weight;
+        @Override
+        Builder self() {
             return this;
         }
 
@@ -325,46 +242,6 @@ public final class TcpDevice implements AutoCloseable {
                 throw new IllegalArgumentException("readBytes must be at least 1: " + bytes);
             }
             this.readBytes = bytes;
-            return this;
-        }
-
-        /**
-         * {@code SO_RCVBUF} of the listener, which the accepted connections inherit: how much each connection's
-         * socket buffers while its queue's poll is behind, before TCP's window stops the sender (the host caps it at
-         * {@code net.core.rmem_max}).
-         *
-         * @param bytes the requested size; the host's default (which grows with the traffic) unless set
-         * @return this builder
-         * @throws IllegalArgumentException for a size below 1
-         */
-        public Builder receiveBufferBytes(int bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("receiveBufferBytes must be at least 1: " + bytes);
-            }
-            this.receiveBufferBytes = bytes;
-            return this;
-        }
-
-        /**
-         * IRQ deferral ({@code napi_defer_hard_irqs} and {@code gro_flush_timeout} of the device, which
-         * {@link TcpDevice#netDevice()} can also change later): after a poll that read something, up to
-         * {@code count} polls in a row come from each queue's timer, {@code timeout} apart, while the queue's
-         * interrupt stays masked; the last of them unmasks it. See docs/subsystems/net.md, "IRQ deferral".
-         *
-         * @param count   {@code napi_defer_hard_irqs}, 0 (off, unless set) or more
-         * @param timeout {@code gro_flush_timeout}, zero (off, unless set) or more, to the nanosecond
-         * @return this builder
-         * @throws IllegalArgumentException for a negative count or timeout
-         */
-        public Builder deferHardIrqs(int count, Duration timeout) {
-            if (count < 0) {
-                throw new IllegalArgumentException("napi_defer_hard_irqs must not be negative: " + count);
-            }
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("gro_flush_timeout must not be negative: " + timeout);
-            }
-            this.napiDeferHardIrqs = count;
-            this.groFlushTimeoutNs = timeout.toNanos();
             return this;
         }
 
@@ -392,13 +269,7 @@ public final class TcpDevice implements AutoCloseable {
          *                     {@code EINVAL}); nothing is left open
          */
         public TcpDevice open() throws IOException {
-            if (firstIrq < 0) {
-                throw new IllegalStateException("TcpDevice " + name + ": irq(firstLine) is required");
-            }
-            if (receiver == null) {
-                throw new IllegalStateException("TcpDevice " + name + ": receiver(...) is required");
-            }
-            napi.checkOpenForDevice();
+            checkOpenable("TcpDevice", receiver != null);
             TcpDevice d = new TcpDevice(this);
             d.start(weight);
             return d;

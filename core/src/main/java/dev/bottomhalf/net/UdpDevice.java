@@ -2,7 +2,6 @@ package dev.bottomhalf.net;
 
 import java.io.IOException;
 import java.net.Inet4Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProtocolFamily;
 import java.net.StandardProtocolFamily;
@@ -10,7 +9,6 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -117,9 +115,7 @@ public final class UdpDevice implements AutoCloseable {
 
     private UdpDevice(Builder b) throws IOException {
         this.name = b.name;
-        this.netDevice = new NetDevice(b.name);
-        netDevice.setNapiDeferHardIrqs(b.napiDeferHardIrqs);
-        netDevice.setGroFlushTimeoutNs(b.groFlushTimeoutNs);
+        this.netDevice = b.netDevice();
         this.napi = b.napi;
         this.irqs = b.irqs;
         this.selector = Selector.open();
@@ -158,7 +154,7 @@ public final class UdpDevice implements AutoCloseable {
                     ch.close();
                     throw e;
                 }
-                int cpu = b.cpus != null ? b.cpus[i % b.cpus.length] : i % napi.cpuCount();
+                int cpu = b.cpuOf(i);
                 UdpRxQueue q = new UdpRxQueue(this, i, b.firstIrq + i, cpu, ch, b.buffers, b.maxDatagram, b.receiver,
                         napi, oopses);
                 queues.add(q);
@@ -199,96 +195,17 @@ public final class UdpDevice implements AutoCloseable {
     }
 
     /** The options of a {@link UdpDevice}; one builder opens one device. Any thread, one at a time. */
-    public static final class Builder {
-        private final Napi napi;
-        private final IrqController irqs;
-        private final String name;
-        private InetSocketAddress bind = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-        private int queues = 1;
-        private int firstIrq = -1;
-        private int[] cpus;
-        private int weight = Napi.NAPI_POLL_WEIGHT;
+    public static final class Builder extends SocketDeviceBuilder<Builder> {
         private int buffers = DEFAULT_BUFFERS;
         private int maxDatagram = DEFAULT_MAX_DATAGRAM;
-        private int receiveBufferBytes;
-        private int napiDeferHardIrqs;
-        private long groFlushTimeoutNs;
         private Receiver receiver;
 
         private Builder(Napi napi, IrqController irqs, String name) {
-            this.napi = Objects.requireNonNull(napi, "napi");
-            this.irqs = Objects.requireNonNull(irqs, "irqs");
-            new NetDevice(name); // checks the name now
-            this.name = name;
+            super(napi, irqs, name);
         }
 
-        /**
-         * The address every queue's channel binds to; port 0 lets the host choose one (all queues share it).
-         *
-         * @param address the local address; the loopback address, port 0, unless set
-         * @return this builder
-         */
-        public Builder bind(InetSocketAddress address) {
-            this.bind = Objects.requireNonNull(address, "address");
-            return this;
-        }
-
-        /**
-         * The number of receive queues, each its own channel, line and NAPI instance. More than one needs
-         * {@code SO_REUSEPORT}; without it the device has one queue ({@link UdpDevice#queues()} says how many).
-         *
-         * @param n 1 or more; 1 unless set
-         * @return this builder
-         * @throws IllegalArgumentException for fewer than 1
-         */
-        public Builder queues(int n) {
-            if (n < 1) {
-                throw new IllegalArgumentException("a device has at least one queue: " + n);
-            }
-            this.queues = n;
-            return this;
-        }
-
-        /**
-         * The first interrupt line: queue {@code i} uses line {@code firstIrq + i}. Required.
-         *
-         * @param firstIrq a line of the kernel's controller, free for the device
-         * @return this builder
-         */
-        public Builder irq(int firstIrq) {
-            this.firstIrq = firstIrq;
-            return this;
-        }
-
-        /**
-         * The CPUs the queues' lines are routed to: queue {@code i} to {@code cpus[i % cpus.length]}. Unless set,
-         * queue {@code i} goes to CPU {@code i} modulo the kernel's CPU count.
-         *
-         * @param cpus one CPU or more
-         * @return this builder
-         * @throws IllegalArgumentException for no CPU
-         */
-        public Builder cpus(int... cpus) {
-            if (cpus.length == 0) {
-                throw new IllegalArgumentException("cpus() needs at least one CPU");
-            }
-            this.cpus = cpus.clone();
-            return this;
-        }
-
-        /**
-         * The NAPI weight of each queue: the most datagrams one poll receives.
-         *
-         * @param weight 1 or more; {@value Napi#NAPI_POLL_WEIGHT} unless set (above it, reported as
-         *               {@code netif_napi_add_weight} reports it)
-         * @return this builder
-         * @throws IllegalArgumentException for a weight below 1
-         */
-        public Builder weight(int weight) {
-            if (weight < 1) {
-                throw new IllegalArgumentException("weight must be at least 1: " + weight);
-            }
-            this.weight = weight;
+        @Override
+        Builder self() {
             return this;
         }
 
@@ -324,48 +241,6 @@ public final class UdpDevice implements AutoCloseable {
         }
 
         /**
-         * {@code SO_RCVBUF} of each channel: how much the host's socket buffers while the interrupt is masked and
-         * the poll is behind (the host caps it at {@code net.core.rmem_max}, and a datagram that does not fit is
-         * dropped by the host, where this device cannot count it).
-         *
-         * @param bytes the requested size; the host's default unless set
-         * @return this builder
-         * @throws IllegalArgumentException for a size below 1
-         */
-        public Builder receiveBufferBytes(int bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("receiveBufferBytes must be at least 1: " + bytes);
-            }
-            this.receiveBufferBytes = bytes;
-            return this;
-        }
-
-        /**
-         * IRQ deferral ({@code napi_defer_hard_irqs} and {@code gro_flush_timeout} of the device, which
-         * {@link UdpDevice#netDevice()} can also change later): after a poll that received datagrams, up to
-         * {@code count} polls in a row come from each queue's timer, {@code timeout} apart, while the queue's
-         * interrupt stays masked; the last of them unmasks it. Under steady traffic the card stays quiet and the
-         * CPU takes no interrupt; the price is up to {@code timeout} of added latency for a datagram that arrives
-         * while a deferral is under way. See docs/subsystems/net.md, "IRQ deferral".
-         *
-         * @param count   {@code napi_defer_hard_irqs}, 0 (off, unless set) or more
-         * @param timeout {@code gro_flush_timeout}, zero (off, unless set) or more, to the nanosecond
-         * @return this builder
-         * @throws IllegalArgumentException for a negative count or timeout
-         */
-        public Builder deferHardIrqs(int count, Duration timeout) {
-            if (count < 0) {
-                throw new IllegalArgumentException("napi_defer_hard_irqs must not be negative: " + count);
-            }
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("gro_flush_timeout must not be negative: " + timeout);
-            }
-            this.napiDeferHardIrqs = count;
-            this.groFlushTimeoutNs = timeout.toNanos();
-            return this;
-        }
-
-        /**
          * The receive function. Required.
          *
          * @param receiver called for each datagram in softirq context
@@ -389,13 +264,7 @@ public final class UdpDevice implements AutoCloseable {
          *                     {@code EINVAL}); nothing is left open
          */
         public UdpDevice open() throws IOException {
-            if (firstIrq < 0) {
-                throw new IllegalStateException("UdpDevice " + name + ": irq(firstLine) is required");
-            }
-            if (receiver == null) {
-                throw new IllegalStateException("UdpDevice " + name + ": receiver(...) is required");
-            }
-            napi.checkOpenForDevice();
+            checkOpenable("UdpDevice", receiver != null);
             UdpDevice d = new UdpDevice(this);
             d.start(weight);
             return d;
