@@ -8,7 +8,6 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -51,7 +50,7 @@ import dev.bottomhalf.runtime.RateLimiter;
  * kernel starts refusing work and closes the channels when it discards what is left ({@link Napi} keeps the open
  * devices for that).
  */
-public final class TcpDevice implements AutoCloseable {
+public final class TcpDevice extends SocketDeviceBase<TcpRxQueue> {
     /** The default size of one read, in bytes: the most one call of the receiver gets. */
     public static final int DEFAULT_READ_BYTES = 2048;
 
@@ -96,11 +95,6 @@ public final class TcpDevice implements AutoCloseable {
         }
     }
 
-    private final String name;
-    private final NetDevice netDevice;
-    private final Napi napi;
-    private final IrqController irqs;
-    private final List<TcpRxQueue> queues = new ArrayList<>();
     /** The queues as an array, for the card's loop (no iterator). */
     private final TcpRxQueue[] queueArray;
     private final Selector selector;
@@ -111,38 +105,8 @@ public final class TcpDevice implements AutoCloseable {
     /** The card's: the next queue a connection goes to, and the last connection id. */
     private int nextQueue;
     private long lastId;
-    private volatile boolean running = true;
-    private volatile Thread card;
-    private boolean closed; // guarded by this
-    /** What the kernel's close calls, kept by {@link Napi} while the device is open. */
-    private final SocketDevice forClose = new SocketDevice() {
-        @Override
-        public void stopCardForClose() {
-            TcpDevice.this.stopCardForClose();
-        }
-
-        @Override
-        public void stopAndJoinCardForClose() {
-            stopCardForClose();
-            joinCard();
-        }
-
-        @Override
-        public void releaseForClose() {
-            synchronized (TcpDevice.this) {
-                closed = true;
-            }
-            stopCardForClose();
-            joinCard();
-            closeChannels();
-        }
-    };
-
     private TcpDevice(Builder b) throws IOException {
-        this.name = b.name;
-        this.netDevice = b.netDevice();
-        this.napi = b.napi;
-        this.irqs = b.irqs;
+        super(b);
         this.acceptErrors = napi.reports().limiter("inet_csk_accept");
         this.onReady = key -> {
             if (!running) {
@@ -188,18 +152,6 @@ public final class TcpDevice implements AutoCloseable {
         this.listener = ls;
         this.localAddress = (InetSocketAddress) ls.getLocalAddress();
         this.queueArray = queues.toArray(new TcpRxQueue[0]);
-    }
-
-    /** {@code ndo_open}: NAPI instances added and enabled, lines requested and routed, the card started. */
-    private void start(int weight) {
-        try {
-            SocketRxQueue.openAll(napi, irqs, netDevice, queues, weight);
-        } catch (RuntimeException e) {
-            closeChannels();
-            throw e;
-        }
-        napi.attachDevice(forClose);
-        card = Thread.ofPlatform().daemon().name("tcp/" + name).start(this::runCard);
     }
 
     /**
@@ -271,7 +223,7 @@ public final class TcpDevice implements AutoCloseable {
         public TcpDevice open() throws IOException {
             checkOpenable("TcpDevice", receiver != null);
             TcpDevice d = new TcpDevice(this);
-            d.start(weight);
+            d.start(weight, "tcp");
             return d;
         }
     }
@@ -280,7 +232,8 @@ public final class TcpDevice implements AutoCloseable {
     // The card: the selector thread
     // ------------------------------------------------------------------------------------------
 
-    private void runCard() {
+    @Override
+    void runCard() {
         try {
             while (running) {
                 for (TcpRxQueue q : queueArray) {
@@ -336,35 +289,17 @@ public final class TcpDevice implements AutoCloseable {
     }
 
     /** Tells the card to stop; any thread. For the close, and the kernel's close when it starts refusing work. */
-    private void stopCardForClose() {
+    @Override
+    void stopCardForClose() {
         running = false;
         selector.wakeup();
     }
-
-    private void joinCard() {
-        Thread t = card;
-        if (t == null || t == Thread.currentThread()) {
-            return;
-        }
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     /**
      * Closes the listener, every connection and the selectors (which releases the port). The card has stopped; under
      * this object's lock, as the device's and the kernel's close may both get here.
      */
-    private synchronized void closeChannels() {
+    @Override
+    synchronized void closeChannels() {
         try {
             listener.close();
         } catch (IOException e) {
@@ -381,74 +316,8 @@ public final class TcpDevice implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Closing
-    // ------------------------------------------------------------------------------------------
-
-    /**
-     * {@code ndo_stop}: stops the card (no more interrupts, no more accepts), disables each queue's NAPI instance
-     * ({@code napi_disable}: waits for a poll under way), frees its line ({@code free_irq}), deletes the instance,
-     * and closes the connections still open (without {@link Receiver#disconnected}), the listener and the selectors,
-     * so the port is free again. Bytes still in the sockets are discarded. After the kernel's close (which stops the
-     * card and closes the channels itself) only the remaining resources are released. Idempotent. Process context:
-     * not from the receiver, which would wait for its own poll.
-     */
-    @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        stopCardForClose();
-        joinCard();
-        try {
-            for (TcpRxQueue q : queues) {
-                if (napi.kernelClosing()) {
-                    break;
-                }
-                napi.disable(q.napi());
-                irqs.free(q.irq(), q);
-                napi.del(q.napi());
-            }
-        } catch (IllegalStateException e) {
-            // The kernel began to close meanwhile: its close releases what is left.
-        } finally {
-            closeChannels();
-            napi.detachDevice(forClose);
-        }
-    }
-
-    /**
-     * Whether {@link #close()} (or the kernel's close) has begun. Any thread.
-     *
-     * @return true once closed
-     */
-    public synchronized boolean isClosed() {
-        return closed;
-    }
-
-    // ------------------------------------------------------------------------------------------
     // Accessors and counters
     // ------------------------------------------------------------------------------------------
-
-    /**
-     * The interface name. Any thread.
-     *
-     * @return the name given to the builder
-     */
-    public String name() {
-        return name;
-    }
-
-    /**
-     * The device as NAPI sees it ({@code struct net_device}), for {@code dev_set_threaded}. Any thread.
-     *
-     * @return the net device whose NAPI instances are the queues'
-     */
-    public NetDevice netDevice() {
-        return netDevice;
-    }
 
     /**
      * The receive queues, in index order. Any thread.

@@ -9,7 +9,6 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
@@ -45,14 +44,15 @@ import dev.bottomhalf.runtime.RateLimiter;
  * one queue. See docs/subsystems/net.md, "Real sockets as devices".
  *
  * <p>Implementation notes: the queues, channels and selector are made by {@link Builder#open()} and closed once,
- * by {@link #close()} or by the kernel's close (whichever comes first; {@code closed} is guarded by this object).
+ * by {@link #close()} or by the kernel's close (whichever comes first; the life cycle is the package's
+ * {@code SocketDeviceBase}, whose {@code closed} is guarded by this object).
  * {@code running} is the selector thread's stop flag (volatile), set with a selector wake-up and an unpark; the
  * thread itself is the only one that changes the selection keys' interest sets. While no queue's interrupt is armed
  * it parks instead of selecting ({@code cardWait}, see {@link #parkCard()}). The kernel's close stops the thread when the kernel
  * starts refusing work and closes the channels when it discards what is left ({@link Napi} keeps the open
  * devices for that).
  */
-public final class UdpDevice implements AutoCloseable {
+public final class UdpDevice extends SocketDeviceBase<UdpRxQueue> {
     /** The default size of each queue's buffer pool. */
     public static final int DEFAULT_BUFFERS = 256;
     /** The default largest datagram, in bytes: longer ones are dropped and counted as length errors. */
@@ -78,46 +78,17 @@ public final class UdpDevice implements AutoCloseable {
         boolean receive(UdpDatagram datagram);
     }
 
-    private final String name;
-    private final NetDevice netDevice;
-    private final Napi napi;
-    private final IrqController irqs;
-    private final List<UdpRxQueue> queues = new ArrayList<>();
     /** The queues as an array, for the selector thread's loop (no iterator). */
     private final UdpRxQueue[] queueArray;
     private final Selector selector;
     private final boolean reusePort;
     private final Consumer<SelectionKey> onReady;
-    private volatile boolean running = true;
-    private volatile Thread card;
     /** How the selector thread waits: {@link #SELECTING} or {@link #PARKED}; written by it, read by the unmask. */
     private volatile int cardWait = SELECTING;
     private static final int SELECTING = 0;
     private static final int PARKED = 1;
-    private boolean closed; // guarded by this
-    /** What the kernel's close calls, kept by {@link Napi} while the device is open. */
-    private final SocketDevice forClose = new SocketDevice() {
-        @Override
-        public void stopCardForClose() {
-            UdpDevice.this.stopCardForClose();
-        }
-
-        @Override
-        public void stopAndJoinCardForClose() {
-            UdpDevice.this.stopAndJoinCardForClose();
-        }
-
-        @Override
-        public void releaseForClose() {
-            UdpDevice.this.releaseForClose();
-        }
-    };
-
     private UdpDevice(Builder b) throws IOException {
-        this.name = b.name;
-        this.netDevice = b.netDevice();
-        this.napi = b.napi;
-        this.irqs = b.irqs;
+        super(b);
         this.selector = Selector.open();
         this.onReady = key -> {
             if (running) {
@@ -166,18 +137,6 @@ public final class UdpDevice implements AutoCloseable {
         }
         this.reusePort = reuse;
         this.queueArray = queues.toArray(new UdpRxQueue[0]);
-    }
-
-    /** {@code ndo_open}: NAPI instances added and enabled, lines requested and routed, the card started. */
-    private void start(int weight) {
-        try {
-            SocketRxQueue.openAll(napi, irqs, netDevice, queues, weight);
-        } catch (RuntimeException e) {
-            closeChannels();
-            throw e;
-        }
-        napi.attachDevice(forClose);
-        card = Thread.ofPlatform().daemon().name("udp/" + name).start(this::runCard);
     }
 
     /**
@@ -266,7 +225,7 @@ public final class UdpDevice implements AutoCloseable {
         public UdpDevice open() throws IOException {
             checkOpenable("UdpDevice", receiver != null);
             UdpDevice d = new UdpDevice(this);
-            d.start(weight);
+            d.start(weight, "udp");
             return d;
         }
     }
@@ -275,7 +234,8 @@ public final class UdpDevice implements AutoCloseable {
     // The card: the selector thread
     // ------------------------------------------------------------------------------------------
 
-    private void runCard() {
+    @Override
+    void runCard() {
         try {
             while (running) {
                 if (!anyArmed()) {
@@ -335,6 +295,7 @@ public final class UdpDevice implements AutoCloseable {
     }
 
     /** Tells the selector thread to stop; any thread. For the kernel's close when it starts refusing work. */
+    @Override
     void stopCardForClose() {
         running = false;
         selector.wakeup();
@@ -344,47 +305,8 @@ public final class UdpDevice implements AutoCloseable {
         }
     }
 
-    /**
-     * Stops the selector thread and waits for it to end. For the kernel's close, on the closing thread, before the
-     * close's last sweep: the thread may be inside a call into the kernel (an {@code assertIrq} that straddles the
-     * start of the close), which finishes only once it may run its own late sweep — so it must never be waited for
-     * while the close holds its sweep lock.
-     */
-    void stopAndJoinCardForClose() {
-        stopCardForClose();
-        joinCard();
-    }
-
-    /** Stops the selector thread and closes the channels; for the kernel's close, after its threads stopped. */
-    void releaseForClose() {
-        synchronized (this) {
-            closed = true;
-        }
-        stopCardForClose();
-        joinCard();
-        closeChannels();
-    }
-
-    private void joinCard() {
-        Thread t = card;
-        if (t == null || t == Thread.currentThread()) {
-            return;
-        }
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void closeChannels() {
+    @Override
+    void closeChannels() {
         for (UdpRxQueue q : queues) {
             try {
                 q.channel.close();
@@ -400,73 +322,8 @@ public final class UdpDevice implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Closing
-    // ------------------------------------------------------------------------------------------
-
-    /**
-     * {@code ndo_stop}: stops the selector thread (no more interrupts), disables each queue's NAPI instance
-     * ({@code napi_disable}: waits for a poll under way), frees its line ({@code free_irq}), deletes the instance
-     * and closes the channels, so the port is free again. Datagrams still in the sockets are discarded. After the
-     * kernel's close (which stops the thread and closes the channels itself) only the remaining resources are
-     * released. Idempotent. Process context: not from the receiver, which would wait for its own poll.
-     */
-    @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        stopCardForClose();
-        joinCard();
-        try {
-            for (UdpRxQueue q : queues) {
-                if (napi.kernelClosing()) {
-                    break;
-                }
-                napi.disable(q.napi());
-                irqs.free(q.irq(), q);
-                napi.del(q.napi());
-            }
-        } catch (IllegalStateException e) {
-            // The kernel began to close meanwhile: its close releases what is left.
-        } finally {
-            closeChannels();
-            napi.detachDevice(forClose);
-        }
-    }
-
-    /**
-     * Whether {@link #close()} (or the kernel's close) has begun. Any thread.
-     *
-     * @return true once closed
-     */
-    public synchronized boolean isClosed() {
-        return closed;
-    }
-
-    // ------------------------------------------------------------------------------------------
     // Accessors and counters
     // ------------------------------------------------------------------------------------------
-
-    /**
-     * The interface name. Any thread.
-     *
-     * @return the name given to the builder
-     */
-    public String name() {
-        return name;
-    }
-
-    /**
-     * The device as NAPI sees it ({@code struct net_device}), for {@code dev_set_threaded}. Any thread.
-     *
-     * @return the net device whose NAPI instances are the queues'
-     */
-    public NetDevice netDevice() {
-        return netDevice;
-    }
 
     /**
      * The receive queues, in index order. Any thread.
