@@ -3,10 +3,12 @@ package dev.bottomhalf.softirq;
 import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bottomhalf.internal.jfr.Jfr;
+import dev.bottomhalf.internal.runtime.AdaptivePoll;
 import dev.bottomhalf.internal.runtime.Agent;
 import dev.bottomhalf.internal.runtime.AgentHandle;
 import dev.bottomhalf.internal.runtime.Cpu;
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
 
 /**
  * {@code ksoftirqd/N}: the per-CPU daemon that runs softirqs raised from task context and the leftovers
@@ -40,6 +42,17 @@ final class Ksoftirqd implements Agent {
     @Override
     public String name() {
         return ctx.name();
+    }
+
+    /**
+     * Under the default idle strategy the spin window adapts to the waits, as a kworker's does
+     * ({@link AdaptivePoll}): softirqs raised further apart than 50 µs soon find the daemon parked at once, which
+     * the host's scheduler then lets preempt the thread that raised them (docs/benchmarks.md §19, §25). A strategy
+     * chosen explicitly is kept.
+     */
+    @Override
+    public IdleStrategy idleStrategy(IdleStrategy configured) {
+        return AdaptivePoll.adaptingTheDefault(configured);
     }
 
     @Override

@@ -205,11 +205,11 @@ final class Worker implements Agent {
      */
     @Override
     public IdleStrategy idleStrategy(IdleStrategy configured) {
-        return configured == IdleStrategy.defaultStrategy() ? new AdaptivePoll(DEFAULT_SPIN_NS) : configured;
+        return AdaptivePoll.adaptingTheDefault(configured);
     }
 
     /** The default idle strategy's spin window ({@link IdleStrategy#defaultStrategy()}): 50 µs. */
-    static final long DEFAULT_SPIN_NS = 50_000;
+    static final long DEFAULT_SPIN_NS = AdaptivePoll.DEFAULT_MAX_NS;
 
     @Override
     public ExecutionContext context() {

@@ -111,6 +111,11 @@ final class WorkerPool {
     final List<Worker> idle = new ArrayList<>();
     /** [L] The worker a kick chose, woken when the lock is dropped ({@link #wakeAtUnlockLocked}); null if none. */
     private AgentHandle wakeAtUnlock;
+    /**
+     * [L] A BH pool's CPU whose {@code ksoftirqd} a kick must wake, woken when the lock is dropped, for the reason the
+     * worker is ({@link #wakeAtUnlockLocked}); null if none.
+     */
+    private Cpu ksoftirqdAtUnlock;
     /** [L] The per-tick concurrency check of a concurrency-managed pool; made when first armed. */
     private TimerList cmCheckTimer;
     /** [L] {@code nr_running}: workers running an item that count for concurrency ({@link Worker#counted()}). */
@@ -171,18 +176,25 @@ final class WorkerPool {
     }
 
     /**
-     * Drops the pool lock, then wakes the worker a kick chose under it ({@link #wakeAtUnlockLocked}). Only its
-     * holder.
+     * Drops the pool lock, then wakes the worker a kick chose under it ({@link #wakeAtUnlockLocked}), or the BH
+     * pool's {@code ksoftirqd}. Only its holder.
      */
     void unlock() {
         AgentHandle w = wakeAtUnlock;
-        if (w == null) {
+        Cpu k = ksoftirqdAtUnlock;
+        if (w == null && k == null) {
             lock.unlock();
             return;
         }
         wakeAtUnlock = null;
+        ksoftirqdAtUnlock = null;
         lock.unlock();
-        w.wake();
+        if (w != null) {
+            w.wake();
+        }
+        if (k != null) {
+            owner.machine().softirqEntry().wakeKsoftirqd(k);
+        }
     }
 
     /**
@@ -214,6 +226,12 @@ final class WorkerPool {
     AgentHandle pendingWakeLocked() {
         assert lockHeld();
         return wakeAtUnlock;
+    }
+
+    /** The CPU whose {@code ksoftirqd} waits for the unlock to be woken (a BH pool's kick); for tests. LOCKING: the pool lock. */
+    Cpu pendingKsoftirqdWakeLocked() {
+        assert lockHeld();
+        return ksoftirqdAtUnlock;
     }
 
     /** Whether the calling thread holds the pool lock (exact under {@code -ea}); for assertions. */
@@ -333,12 +351,18 @@ final class WorkerPool {
         if (bh) {
             int nr = (highpri ? SoftirqVector.HI : SoftirqVector.TASKLET).nr();
             Machine machine = owner.machine();
+            // raise_softirq: pending now; ksoftirqd (which a raise outside interrupt context wakes) at the unlock,
+            // as a woken worker is: woken under the lock, a ksoftirqd that parked at once takes the raiser's CPU and
+            // then spins on this lock (a queue_work of 7 µs instead of 1.6, docs/benchmarks.md §25).
             if (ctx.cpuId() == cpu) {
-                Subsystems.softirq().raiseOn(owner.softirqs(), ctx, nr, true);
+                Subsystems.softirq().raiseOn(owner.softirqs(), ctx, nr, false);
+                if (!ctx.inInterrupt()) {
+                    ksoftirqdAtUnlock = machine.cpu(cpu);
+                }
             } else {
                 Cpu target = machine.cpu(cpu);
                 target.markSoftirqPending(1 << nr);
-                machine.softirqEntry().wakeKsoftirqd(target);
+                ksoftirqdAtUnlock = target;
             }
             return false;
         }

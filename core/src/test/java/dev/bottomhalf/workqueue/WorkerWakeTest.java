@@ -17,8 +17,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.internal.runtime.AdaptivePoll;
+import dev.bottomhalf.internal.runtime.RuntimeAccess;
 import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.runtime.IdleStrategy;
+import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.testing.KernelExtension;
 
 /**
@@ -99,6 +101,39 @@ class WorkerWakeTest {
         pool.lock();
         try {
             assertNull(pool.pendingWakeLocked(), "the unlock made the wake");
+        } finally {
+            pool.unlock();
+        }
+        kernel.detachCurrentThread();
+    }
+
+    @Test
+    void aBhPoolsKick_raisesTheSoftirqUnderTheLock_andLeavesWakingKsoftirqdForTheUnlock() {
+        Kernel kernel = kernels.boot(b -> b.daemonIdleStrategy(IdleStrategy.parking()));
+        kernel.bindCurrentThread(0);
+        Workqueues wqs = kernel.workqueues();
+        Workqueue bh = wqs.systemBhWq();
+        PoolWorkqueue pwq = bh.pwq(0);
+        WorkerPool pool = pwq.pool;
+        AtomicInteger runs = new AtomicInteger();
+        Work w = new Work("bh_kicked", x -> runs.incrementAndGet());
+        assertTrue(w.tryClaimForQueue());
+        pool.lock();
+        try {
+            w.setPwq(pwq);
+            assertTrue(pwq.queueLocked(w));
+            assertEquals(false, pool.kickLocked(kernel.context()));
+            assertSame(RuntimeAccess.get().cpu(kernel.context()), pool.pendingKsoftirqdWakeLocked(),
+                    "ksoftirqd/0 is to be woken at the unlock");
+            assertTrue((RuntimeAccess.get().cpu(kernel.context()).softirqPending()
+                    & (1 << SoftirqVector.TASKLET.nr())) != 0, "TASKLET_SOFTIRQ is pending already");
+        } finally {
+            pool.unlock();
+        }
+        waitFor(() -> runs.get() == 1 && !w.isPending(), "the item, run by ksoftirqd/0's TASKLET_SOFTIRQ");
+        pool.lock();
+        try {
+            assertNull(pool.pendingKsoftirqdWakeLocked(), "the unlock made the wake");
         } finally {
             pool.unlock();
         }

@@ -33,6 +33,9 @@ import dev.bottomhalf.runtime.IdleStrategy;
  * threads and never uses it.
  */
 public final class AdaptivePoll implements IdleStrategy {
+    /** The default idle strategy's spin window ({@link IdleStrategy#defaultStrategy()}: 50 µs, then park). */
+    public static final long DEFAULT_MAX_NS = 50_000;
+
     private final long maxNs;
     private final long growStartNs;
     /** The current window; written by the owning thread only, volatile so that a diagnostic read elsewhere sees it. */
@@ -51,6 +54,18 @@ public final class AdaptivePoll implements IdleStrategy {
         this.maxNs = maxNs;
         this.growStartNs = Math.max(1, maxNs / 5);
         this.windowNs = maxNs;
+    }
+
+    /**
+     * What a runtime thread waits with when the configuration names {@code configured}: under the default strategy
+     * (spin {@value #DEFAULT_MAX_NS} ns, then park) an adaptive window with that maximum, a new one per call (one
+     * per thread); a strategy chosen explicitly is kept as it is. For {@link Agent#idleStrategy}.
+     *
+     * @param configured the configured strategy
+     * @return the strategy the thread uses
+     */
+    public static IdleStrategy adaptingTheDefault(IdleStrategy configured) {
+        return configured == IdleStrategy.defaultStrategy() ? new AdaptivePoll(DEFAULT_MAX_NS) : configured;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.bottomhalf.internal.runtime;
 
 import dev.bottomhalf.runtime.ExecutionContext;
+import dev.bottomhalf.runtime.IdleStrategy;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -324,6 +325,16 @@ public final class Cpu {
         @Override
         public String name() {
             return cpuContext.name();
+        }
+
+        /**
+         * Under the default idle strategy the spin window adapts to the waits ({@link AdaptivePoll}): interrupts
+         * further apart than 50 µs soon find the CPU's thread parked at once instead of after a spin that catches
+         * nothing (docs/benchmarks.md §25). A strategy chosen explicitly is kept.
+         */
+        @Override
+        public IdleStrategy idleStrategy(IdleStrategy configured) {
+            return AdaptivePoll.adaptingTheDefault(configured);
         }
 
         @Override
