@@ -70,14 +70,14 @@ final class CpuPinning implements AutoCloseable {
         } catch (Throwable t) {
             throw t instanceof IllegalStateException e ? e : new IllegalStateException(t);
         }
-        pinAll(); // before the first measurement; fails loudly if the host refuses
+        setAll(false); // before the first measurement; fails loudly if the host refuses
         pinner = Thread.ofPlatform().daemon().name("cpu-pinning").start(this::loop);
     }
 
     private void loop() {
         while (!stop) {
             try {
-                pinAll();
+                setAll(false);
                 Thread.sleep(PERIOD_MS);
             } catch (IOException | RuntimeException e) {
                 // a thread that ended between the listing and the call: the next pass goes on
@@ -85,10 +85,6 @@ final class CpuPinning implements AutoCloseable {
                 return;
             }
         }
-    }
-
-    private void pinAll() throws IOException {
-        setAll(false);
     }
 
     /** Sets every thread's CPUs: pinned, or (restore) back to what the process had. */

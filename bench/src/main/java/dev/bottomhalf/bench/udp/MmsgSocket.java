@@ -49,7 +49,7 @@ final class MmsgSocket implements AutoCloseable {
                     ValueLayout.JAVA_INT));
     private static final MethodHandle SENDMMSG = handle("sendmmsg",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), Linker.Option.captureCallState("errno"));
     private static final MethodHandle CLOSE = handle("close",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
 
@@ -119,7 +119,7 @@ final class MmsgSocket implements AutoCloseable {
         if (n < 1 || n > batch) {
             throw new IllegalArgumentException("n " + n + " of a batch of " + batch);
         }
-        int sent = (int) invokeErrno(SENDMMSG, errno, fd, headers, n, 0);
+        int sent = sendmmsg(n);
         if (sent >= 0) {
             return sent;
         }
@@ -136,12 +136,10 @@ final class MmsgSocket implements AutoCloseable {
         arena.close();
     }
 
-    private static MethodHandle handle(String name, FunctionDescriptor d) {
+    private static MethodHandle handle(String name, FunctionDescriptor d, Linker.Option... options) {
         MemorySegment f = LIBC.find(name).orElseThrow(() -> new UnsupportedOperationException(
                 "the C library has no " + name + ": the mmsg sender needs Linux"));
-        return name.equals("sendmmsg")
-                ? LINKER.downcallHandle(f, d, Linker.Option.captureCallState("errno"))
-                : LINKER.downcallHandle(f, d);
+        return LINKER.downcallHandle(f, d, options);
     }
 
     private static Object invoke(MethodHandle h, Object... args) {
@@ -152,10 +150,10 @@ final class MmsgSocket implements AutoCloseable {
         }
     }
 
-    private static Object invokeErrno(MethodHandle h, MemorySegment state, int fd, MemorySegment vec, int n,
-                                      int flags) {
+    /** {@code sendmmsg(fd, headers, n, 0)}, its {@code errno} captured in {@link #errno}. */
+    private int sendmmsg(int n) {
         try {
-            return (int) h.invokeExact(state, fd, vec, n, flags);
+            return (int) SENDMMSG.invokeExact(errno, fd, headers, n, 0);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
