@@ -37,7 +37,9 @@ import dev.bottomhalf.workqueue.Workqueues;
  * of a 1-CPU kernel) queued onto a per-CPU workqueue (one {@code kworker/0:N} runs them) and onto an unbound
  * workqueue — against a Disruptor with a busy-spin consumer, a JCTools MPSC queue with a spinning consumer
  * thread, a ThreadPoolExecutor(1), ForkJoinPool(1), the common pool, a virtual thread per task and Netty's
- * DefaultEventLoop (the executors a Java user would pick instead, each fed with {@code execute} like the TPE). A work item is re-queued only after it ran (a pool of 32,768 items,
+ * DefaultEventLoop (the executors a Java user would pick instead, each fed with {@code execute} like the TPE), and
+ * the floor of any such hand-off of distinct items ({@link #claimFloor}: a claim flag per item and a queue, no
+ * workqueue). A work item is re-queued only after it ran (a pool of 32,768 items,
  * as {@link TaskletThroughputHarness} does with tasklets). Targets ≥ 3× ThreadPoolExecutor, ≥ 0.7×
  * Disruptor. M items/s, best of 3 rounds. The workqueue rows count with an atomic increment per item: a
  * per-CPU pool normally runs one item at a time, but concurrency management may start a second worker (an
@@ -107,6 +109,8 @@ public final class WorkqueueThroughputHarness {
                 report("Disruptor 4, busy-spin consumer, atomic counter (as bottomhalf)",
                         () -> disruptor(new SharedDone()));
                 report("JCTools MpscArrayQueue, spinning consumer", WorkqueueThroughputHarness::jctools);
+                report("floor: claim a flag, hand over through an intrusive MPSC list", () -> claimFloor(true));
+                report("floor: claim a flag, hand over through an MpscArrayQueue", () -> claimFloor(false));
                 report("ThreadPoolExecutor(1)", WorkqueueThroughputHarness::tpe);
                 report("ForkJoinPool(1)", () -> executor(new ForkJoinPool(1), true));
                 report("ForkJoinPool.commonPool()", () -> executor(ForkJoinPool.commonPool(), false));
@@ -161,10 +165,12 @@ public final class WorkqueueThroughputHarness {
     /**
      * The mechanisms of the throughput part by the names the quick run ({@code ./bottomhalf bench --quick})
      * uses: {@code wq-percpu}, {@code wq-unbound}, {@code tpe}, {@code fjp1}, {@code fjp-common},
-     * {@code vthread}, {@code netty-eventloop}, {@code jctools}, {@code disruptor}.
+     * {@code vthread}, {@code netty-eventloop}, {@code jctools}, {@code disruptor}, and the floors
+     * {@code floor-claim-list} and {@code floor-claim-ring} ({@link #claimFloor}).
      */
     public static final java.util.List<String> THROUGHPUT_MECHANISMS = java.util.List.of("wq-percpu", "wq-unbound",
-            "tpe", "fjp1", "fjp-common", "vthread", "netty-eventloop", "jctools", "disruptor");
+            "tpe", "fjp1", "fjp-common", "vthread", "netty-eventloop", "jctools", "disruptor", "floor-claim-ring",
+            "floor-claim-list");
 
     /**
      * Runs one mechanism of the throughput part {@code rounds} times with {@code itemsPerRound} distinct items
@@ -184,6 +190,8 @@ public final class WorkqueueThroughputHarness {
             case "netty-eventloop" -> WorkqueueThroughputHarness::nettyEventLoop;
             case "jctools" -> WorkqueueThroughputHarness::jctools;
             case "disruptor" -> () -> disruptor(new Done());
+            case "floor-claim-ring" -> () -> claimFloor(false);
+            case "floor-claim-list" -> () -> claimFloor(true);
             default -> throw new IllegalArgumentException("no throughput mechanism '" + mechanism + "'; known: "
                     + THROUGHPUT_MECHANISMS);
         };
@@ -400,6 +408,144 @@ public final class WorkqueueThroughputHarness {
         } finally {
             k.detachCurrentThread();
             k.close();
+        }
+    }
+
+    /**
+     * A distinct item of the claim floor: its own claim flag, like a work item's PENDING bit, and a link. Ten more
+     * longs give it a work item's size (about 100 bytes, two cache lines, the flag and the link on different ones):
+     * items packed three to a line would share each line's transfer between CPUs, which no work item does.
+     */
+    private static final class Claimable {
+        volatile int claimed;
+        volatile Claimable next;
+        @SuppressWarnings("unused") // size only
+        long f0, f1, f2, f3, f4, f5, f6, f7, f8, f9;
+    }
+
+    /** The runtime's intrusive MPSC list over {@link Claimable#next}, the same list a pool's incoming items use. */
+    private static final class ClaimableList extends dev.bottomhalf.internal.sync.MpscLinkedList<Claimable> {
+        private static final java.lang.invoke.VarHandle NEXT;
+
+        static {
+            try {
+                NEXT = java.lang.invoke.MethodHandles.lookup().findVarHandle(Claimable.class, "next", Claimable.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        ClaimableList() {
+            super(new Claimable(), new Claimable());
+        }
+
+        @Override
+        protected Claimable nextAcquire(Claimable c) {
+            return (Claimable) NEXT.getAcquire(c);
+        }
+
+        @Override
+        protected void setNextRelease(Claimable c, Claimable next) {
+            NEXT.setRelease(c, next);
+        }
+
+        @Override
+        protected void setNextPlain(Claimable c, Claimable next) {
+            NEXT.set(c, next);
+        }
+    }
+
+    private static final java.lang.invoke.VarHandle CLAIMED;
+
+    static {
+        try {
+            CLAIMED = java.lang.invoke.MethodHandles.lookup().findVarHandle(Claimable.class, "claimed", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
+     * The floor of a hand-off of distinct, re-queueable items between two threads (docs/benchmarks.md §26): what
+     * any design with a per-item PENDING bit pays, and nothing else. The producer claims each item's flag with a
+     * CAS (as {@code queue_work} claims PENDING) and hands it over; the consumer clears the flag with a volatile
+     * store (the clear and the full barrier before the function runs) and counts it in the same atomic counter as
+     * the workqueue rows. The same pool of items and the same window of items in flight as {@link #workqueue}.
+     * {@code list}: handed over through the runtime's intrusive MPSC list (the workqueue's incoming list: the
+     * consumer follows each item's link), else through a JCTools {@code MpscArrayQueue} (the consumer reads
+     * references from an array). No kernel, no pool, no flush or cancel accounting.
+     */
+    private static long claimFloor(boolean list) throws InterruptedException {
+        Counter done = new SharedDone();
+        Claimable[] pool = new Claimable[POOL];
+        for (int i = 0; i < POOL; i++) {
+            pool[i] = new Claimable();
+        }
+        MpscArrayQueue<Claimable> ring = list ? null : new MpscArrayQueue<>(POOL);
+        ClaimableList incoming = list ? new ClaimableList() : null;
+        AtomicBoolean running = new AtomicBoolean(true);
+        Thread consumer = Thread.ofPlatform().daemon().start(() -> {
+            int idle = 0;
+            while (running.get()) {
+                Claimable c = list ? incoming.takeAll() : ring.relaxedPoll();
+                if (c == null) {
+                    // Spin, and yield now and then: a host that puts both threads on one CPU must let the producer run.
+                    if ((++idle & 63) == 0) {
+                        Thread.yield();
+                    } else {
+                        Thread.onSpinWait();
+                    }
+                    continue;
+                }
+                idle = 0;
+                if (list) {
+                    while (c != null) {
+                        Claimable next = incoming.successor(c);
+                        c.claimed = 0;
+                        done.increment();
+                        c = next;
+                    }
+                } else {
+                    c.claimed = 0;
+                    done.increment();
+                }
+            }
+        });
+        try {
+            long start = System.nanoTime();
+            long seenDone = 0;
+            for (int i = 0; i < items; i++) {
+                if (i - seenDone >= POOL - 1024) {
+                    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (i - seenDone >= POOL - 1024) {
+                        if (backOffPastDeadline(giveUp)) {
+                            throw timedOut("the consumer (" + seenDone + " of " + i + " items done)");
+                        }
+                        seenDone = done.get();
+                    }
+                }
+                Claimable c = pool[i & (POOL - 1)];
+                while (!CLAIMED.compareAndSet(c, 0, 1)) {
+                    Thread.onSpinWait();
+                }
+                if (list) {
+                    incoming.push(c);
+                } else {
+                    while (!ring.offer(c)) {
+                        Thread.onSpinWait();
+                    }
+                }
+            }
+            long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (done.get() < items) {
+                if (backOffPastDeadline(giveUp)) {
+                    throw timedOut("the last items (" + done.get() + " of " + items + " done)");
+                }
+            }
+            return rate(start, System.nanoTime());
+        } finally {
+            running.set(false);
+            consumer.join();
         }
     }
 

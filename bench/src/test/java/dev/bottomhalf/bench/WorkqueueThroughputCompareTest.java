@@ -49,6 +49,15 @@ class WorkqueueThroughputCompareTest {
     }
 
     @Test
+    void theFloorRows_handOverEveryItem_andReportARate() throws Exception {
+        String text = run("--rounds=2", "--items=100000", "floor-claim-list", "floor-claim-ring");
+        for (String row : new String[] {"floor-claim-list", "floor-claim-ring"}) {
+            assertEquals(1, text.lines().filter(l -> l.trim().startsWith(row + " ") && l.matches(
+                    ".*best +\\d+\\.\\d\\d +median +\\d+\\.\\d\\d +\\(rounds: \\d+\\.\\d\\d \\d+\\.\\d\\d\\)")).count(), text);
+        }
+    }
+
+    @Test
     void unknownRowsAndTooFewItemsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> run("--rounds=1", "fjp2"));
         assertThrows(IllegalArgumentException.class, () -> run("--items=10", "tpe"));

@@ -4,6 +4,45 @@ import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 
 /**
+ * Padding before a pool-workqueue's identity ({@link PoolWorkqueue}, "Layout"): 68 bytes, with an {@code int} first
+ * so that no 4-byte hole after the object header is left for a subclass's field.
+ */
+@SuppressWarnings("unused") // padding only
+abstract class PoolWorkqueuePadBefore {
+    int p00;
+    long p01, p02, p03, p04, p05, p06, p07, p08;
+}
+
+/** What a producer queueing without the lock reads of a pool-workqueue: written once ({@link PoolWorkqueue}, "Layout"). */
+abstract class PoolWorkqueueIdentity extends PoolWorkqueuePadBefore {
+    /** [I] The workqueue. */
+    final Workqueue wq;
+    /** [I] The pool; its lock guards every mutable field of the pool-workqueue. */
+    final WorkerPool pool;
+
+    PoolWorkqueueIdentity(Workqueue wq, WorkerPool pool) {
+        this.wq = wq;
+        this.pool = pool;
+    }
+}
+
+/**
+ * Padding after a pool-workqueue's identity ({@link PoolWorkqueue}, "Layout"): 68 bytes and four single bytes,
+ * which HotSpot puts in any hole the identity's fields leave (it fills holes first-fit, largest fields first), so no
+ * hole is left there for a subclass's small field.
+ */
+@SuppressWarnings("unused") // padding only
+abstract class PoolWorkqueuePadAfter extends PoolWorkqueueIdentity {
+    byte p0a, p0b, p0c, p0d;
+    int p10;
+    long p11, p12, p13, p14, p15, p16, p17, p18;
+
+    PoolWorkqueuePadAfter(Workqueue wq, WorkerPool pool) {
+        super(wq, pool);
+    }
+}
+
+/**
  * A {@code pool_workqueue}: the link between one workqueue and one worker pool; used under its pool's lock by
  * whoever queues, runs, cancels or flushes an item of the workqueue in that pool. It owns the accounting of its
  * items: the flush color, the in-flight count per color and the sequence number an item gets when it is queued
@@ -15,14 +54,19 @@ import dev.bottomhalf.runtime.Tracing;
  * "Ownership"): every mutable field is [L], guarded by {@code pool}'s lock; the methods named {@code ...Locked}
  * assert under {@code -ea} that the caller holds it. Nothing here takes a lock or calls back into
  * {@link Workqueues}.
+ *
+ * <p>Layout. A producer that queues without the lock reads {@link #wq} and {@link #pool} on every
+ * {@code queue_work}, from another CPU than the worker that writes this object's counters on every item. Were they
+ * on one cache line, each item would cost the producer a miss on a line the worker just took back. So the two
+ * live in superclasses with padding on both sides ({@link PoolWorkqueueIdentity}): HotSpot lays out a
+ * superclass's fields before its subclass's, which puts them at least 64 bytes from the counters below and from
+ * whatever was allocated just before this object (the previous pool-workqueue's counters). Unpinned, that took
+ * the per-CPU workqueue's median throughput from 0.50–1.12× to 1.04–1.50× ForkJoinPool's (docs/benchmarks.md
+ * §26); {@code WorkqueueLayoutTest} checks the distances.
  */
-final class PoolWorkqueue {
+final class PoolWorkqueue extends PoolWorkqueuePadAfter {
     static final int NR_COLORS = 16;
 
-    /** [I] The workqueue. */
-    final Workqueue wq;
-    /** [I] The pool; its lock guards every mutable field here. */
-    final WorkerPool pool;
     /** [I] Where a completion is reported to the flushers and other waiters. */
     private final WorkqueueFlush flush;
     /** [L] {@code nr_active}: items on the worklist or running, counted against {@code max_active}. */
@@ -46,8 +90,7 @@ final class PoolWorkqueue {
     long statRescued;
 
     PoolWorkqueue(Workqueue wq, WorkerPool pool, WorkqueueFlush flush) {
-        this.wq = wq;
-        this.pool = pool;
+        super(wq, pool);
         this.flush = flush;
     }
 

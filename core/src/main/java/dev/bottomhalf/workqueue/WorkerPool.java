@@ -16,6 +16,55 @@ import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.time.TimerList;
 
 /**
+ * Padding before a pool's identity ({@link WorkerPool}, "Layout"): 68 bytes, with an {@code int} first so that no
+ * 4-byte hole after the object header is left for a subclass's field.
+ */
+@SuppressWarnings("unused") // padding only
+abstract class WorkerPoolPadBefore {
+    int p00;
+    long p01, p02, p03, p04, p05, p06, p07, p08;
+}
+
+/** A pool's immutable identity, read by producers queueing without the lock ({@link WorkerPool}, "Layout"). */
+abstract class WorkerPoolIdentity extends WorkerPoolPadBefore {
+    /** [I] The pools of this kernel: the machine, the timers, worker creation. */
+    final WorkerPools owner;
+    /** [I] The pool's number (lockup reports, timer names). */
+    final int id;
+    /** [I] The CPU of a per-CPU or BH pool; −1 for unbound pools. */
+    final int cpu;
+    /** [I] A high-priority pool. */
+    final boolean highpri;
+    /** [I] A BH pool (run from softirq by its {@code bhWorker}). */
+    final boolean bh;
+    /**
+     * [I] Items queued without the lock, not yet on the worklist ([A]: pushed by any thread, drained under the lock;
+     * {@link WorkerPool}'s class notes).
+     */
+    final IncomingList incoming = new IncomingList();
+
+    WorkerPoolIdentity(WorkerPools owner, int id, int cpu, boolean highpri, boolean bh) {
+        this.owner = owner;
+        this.id = id;
+        this.cpu = cpu;
+        this.highpri = highpri;
+        this.bh = bh;
+    }
+}
+
+/** Padding after a pool's identity ({@link WorkerPool}, "Layout"; as {@link PoolWorkqueuePadAfter}). */
+@SuppressWarnings("unused") // padding only
+abstract class WorkerPoolPadAfter extends WorkerPoolIdentity {
+    byte p0a, p0b, p0c, p0d;
+    int p10;
+    long p11, p12, p13, p14, p15, p16, p17, p18;
+
+    WorkerPoolPadAfter(WorkerPools owner, int id, int cpu, boolean highpri, boolean bh) {
+        super(owner, id, cpu, highpri, bh);
+    }
+}
+
+/**
  * A {@code worker_pool}: a worklist and the workers that serve it. Per CPU there is a normal and a
  * high-priority pool (concurrency-managed) and a normal and a high-priority BH pool (run from
  * TASKLET_SOFTIRQ / HI_SOFTIRQ); unbound workqueues share the unbound pools.
@@ -61,18 +110,14 @@ import dev.bottomhalf.time.TimerList;
  * ({@link #kickForIncomingLocked}, {@link #armCmCheckLocked}). Keeping every one of those accesses in this class,
  * next to the fields, lets the ordering be checked in one file; other classes call these methods and never
  * touch the fields.
+ *
+ * <p>Layout. What a producer queueing without the lock reads on every {@code queue_work} — {@link #cpu},
+ * {@link #bh} and {@link #incoming} — and the rest of the pool's immutable identity live in superclasses with
+ * padding on both sides ({@link WorkerPoolIdentity}), at least 64 bytes from the [L] fields below, which the worker
+ * writes as it runs items, and from whatever was allocated just before the pool; as in {@link PoolWorkqueue}
+ * ("Layout", which gives the measurement), and checked by {@code WorkqueueLayoutTest}.
  */
-final class WorkerPool {
-    /** [I] The pools of this kernel: the machine, the timers, worker creation. */
-    final WorkerPools owner;
-    /** [I] The pool's number (lockup reports, timer names). */
-    final int id;
-    /** [I] The CPU of a per-CPU or BH pool; −1 for unbound pools. */
-    final int cpu;
-    /** [I] A high-priority pool. */
-    final boolean highpri;
-    /** [I] A BH pool (run from softirq by {@link #bhWorker}). */
-    final boolean bh;
+final class WorkerPool extends WorkerPoolPadAfter {
     /**
      * [I] The pool lock ({@code pool->lock}), which guards every [L] field here and in this pool's workers,
      * pool-workqueues and queued items. Take it with {@link #lock()} / {@link #unlock()}, never directly: taking
@@ -84,11 +129,6 @@ final class WorkerPool {
      * without the lock).
      */
     final WorkList worklist = new WorkList();
-    /**
-     * [A] Items queued without the lock, not yet on the worklist: pushed by any thread, drained under the lock (class
-     * notes).
-     */
-    final IncomingList incoming = new IncomingList();
     /** [I] What a drain does with each incoming item: its pool-workqueue's {@link PoolWorkqueue#queueLocked}. */
     private final Consumer<Work> intake;
     /** [LR] {@link #nrRunning} as last set under the lock; read by lock-free producers. */
@@ -128,11 +168,7 @@ final class WorkerPool {
     long watchdogTs;
 
     WorkerPool(WorkerPools owner, int id, int cpu, boolean highpri, boolean bh) {
-        this.owner = owner;
-        this.id = id;
-        this.cpu = cpu;
-        this.highpri = highpri;
-        this.bh = bh;
+        super(owner, id, cpu, highpri, bh);
         this.intake = w -> w.pwq.queueLocked(w);
         this.bhWorker = bh ? new Worker(this, 0, null, "bh/" + cpu + (highpri ? "-hi" : "")) : null;
     }
