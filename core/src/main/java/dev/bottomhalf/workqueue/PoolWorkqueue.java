@@ -61,8 +61,8 @@ abstract class PoolWorkqueuePadAfter extends PoolWorkqueueIdentity {
  * live in superclasses with padding on both sides ({@link PoolWorkqueueIdentity}): HotSpot lays out a
  * superclass's fields before its subclass's, which puts them at least 64 bytes from the counters below and from
  * whatever was allocated just before this object (the previous pool-workqueue's counters). Unpinned, that took
- * the per-CPU workqueue's median throughput from 0.50–1.12× to 1.04–1.50× ForkJoinPool's (docs/benchmarks.md
- * §26); {@code WorkqueueLayoutTest} checks the distances.
+ * the per-CPU workqueue's median throughput from 0.50–1.12× to 1.04–1.50× ForkJoinPool's
+ * (docs/benchmarks.md §26); {@code WorkqueueLayoutTest} checks the distances.
  */
 final class PoolWorkqueue extends PoolWorkqueuePadAfter {
     static final int NR_COLORS = 16;
