@@ -40,8 +40,9 @@ import dev.bottomhalf.workqueue.Workqueues;
  * DefaultEventLoop (the executors a Java user would pick instead, each fed with {@code execute} like the TPE), and
  * the floor of any such hand-off of distinct items ({@link #claimFloor}: a claim flag per item and a queue, no
  * workqueue). A work item is re-queued only after it ran (a pool of 32,768 items,
- * as {@link TaskletThroughputHarness} does with tasklets). Targets (docs/benchmarks.md §17.3; the floor, §26): ≥ 1.5× the faster
- * ForkJoinPool, ≥ 3× ThreadPoolExecutor, the virtual thread and Netty. M items/s, best of 3 rounds. The workqueue rows count with an atomic increment per item: a
+ * as {@link TaskletThroughputHarness} does with tasklets). Targets (docs/benchmarks.md §17.3; the floor, §26):
+ * ≥ 1.5× the faster ForkJoinPool, ≥ 3× ThreadPoolExecutor, the virtual thread and Netty. M items/s, best of 3
+ * rounds. The workqueue rows count with an atomic increment per item: a
  * per-CPU pool normally runs one item at a time, but concurrency management may start a second worker (an
  * item seen blocked, or CPU-intensive), and a plain single-writer counter (the peers') can then lose
  * increments. The Disruptor is measured with both counters. A producer that waits for the consumers reads
