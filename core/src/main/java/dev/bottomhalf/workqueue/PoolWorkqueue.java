@@ -13,7 +13,10 @@ abstract class PoolWorkqueuePadBefore {
     long p01, p02, p03, p04, p05, p06, p07, p08;
 }
 
-/** What a producer queueing without the lock reads of a pool-workqueue: written once ({@link PoolWorkqueue}, "Layout"). */
+/**
+ * What a producer queueing without the lock reads of a pool-workqueue: written once ({@link PoolWorkqueue},
+ * "Layout").
+ */
 abstract class PoolWorkqueueIdentity extends PoolWorkqueuePadBefore {
     /** [I] The workqueue. */
     final Workqueue wq;
