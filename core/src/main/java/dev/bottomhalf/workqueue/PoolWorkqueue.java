@@ -225,7 +225,7 @@ final class PoolWorkqueue extends PoolWorkqueuePadAfter {
         if (pool.findWorkerExecutingLocked(w) != null) {
             w.cancelledSeq = w.queuedSeq;
         } else if (w.doneSeq < w.queuedSeq) {
-            w.doneSeq = w.queuedSeq;
+            w.setDoneSeq(w.queuedSeq);
         }
         decNrInFlightLocked(w.color, active);
         return true;

@@ -30,9 +30,10 @@ import java.util.Objects;
  * follows it in the same thread: the incoming list's push after {@code pwq} is set, the PENDING clear
  * ({@link #clearPending}, a full fence) after {@code pwq} is cleared and {@code lastPool} set as the item
  * starts. So a thread that claims PENDING after that clear sees where the item last ran (non-reentrancy),
- * and a reader that races sees an older value and retries under the lock. {@code doneSeq} stays a volatile
- * store: a flush waiter registers, then reads it, while the worker writes it, then reads whether anyone
- * waits — a store-then-load handshake on both sides ({@code WorkqueueFlush.leftLocked}).
+ * and a reader that races sees an older value and retries under the lock. {@code doneSeq} too: the flush
+ * waiter and the worker, a store-then-load handshake on both sides, meet at the pool lock instead of at a fence
+ * (the waiter counts itself, then looks under the lock; the worker writes and reads the count under it;
+ * {@code WorkqueueFlush}'s notes).
  * {@code WorkqueuePublicationStress} races each of these publications.</li>
  * </ul>
  */
@@ -63,6 +64,7 @@ public final class Work {
     private static final VarHandle LAST_POOL;
     private static final VarHandle LAST_WQ;
     private static final VarHandle QUEUED_SEQ;
+    private static final VarHandle DONE_SEQ;
 
     static {
         try {
@@ -72,6 +74,7 @@ public final class Work {
             LAST_POOL = l.findVarHandle(Work.class, "lastPool", WorkerPool.class);
             LAST_WQ = l.findVarHandle(Work.class, "lastWq", Workqueue.class);
             QUEUED_SEQ = l.findVarHandle(Work.class, "queuedSeq", long.class);
+            DONE_SEQ = l.findVarHandle(Work.class, "doneSeq", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -110,7 +113,9 @@ public final class Work {
     /** [LR] The number of the last instance queued; written under the pool lock ({@link PoolWorkqueue#queueLocked}). */
     volatile long queuedSeq;
     /**
-     * [LR] The number of the last instance done (ran, or cancelled); written under the pool lock, read by flush waits.
+     * [LR] The number of the last instance done (ran, or cancelled): written with a release store under the lock of
+     * the pool that held the instance ({@link #setDoneSeq}), only ever raised; read by flush waits, which look again
+     * under that lock before they sleep ({@code WorkqueueFlush}'s notes).
      */
     volatile long doneSeq;
     /**
@@ -276,6 +281,14 @@ public final class Work {
     /** Sets {@link #queuedSeq} with a release store (class notes). Only its writer: under the pool lock. */
     void setQueuedSeq(long seq) {
         QUEUED_SEQ.setRelease(this, seq);
+    }
+
+    /**
+     * Sets {@link #doneSeq} with a release store (class notes): the waiters meet the writer at the pool lock, not at
+     * a fence. Only its writers: under the lock of the pool that held the instance.
+     */
+    void setDoneSeq(long seq) {
+        DONE_SEQ.setRelease(this, seq);
     }
 
     /** Clears PENDING ({@code set_work_pool_and_clear_pending}): the item is off-queue again. */

@@ -791,7 +791,7 @@ final class WorkerPool extends WorkerPoolPadAfter {
         long seq = worker.currentSeq;
         long done = Math.max(seq, w.cancelledSeq);  // a cancelled later instance is done with this one
         if (w.doneSeq < done) {
-            w.doneSeq = done;
+            w.setDoneSeq(done); // a release store: the flush waiters meet this section at the lock (WorkqueueFlush)
         }
         pwq.decNrInFlightLocked(worker.currentColor, true);
     }

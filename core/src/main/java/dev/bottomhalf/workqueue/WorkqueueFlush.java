@@ -19,6 +19,15 @@ import dev.bottomhalf.internal.wiring.Subsystems;
  * machine's wait queue; in stepped mode the wait drives the kernel or gives the baton away. Completions
  * report here under a pool lock ({@link #leftLocked}) and wake the waiters only when somebody waits and one of
  * their conditions can have become true; waking takes no lock.
+ *
+ * <p>The wait for one item's instance ({@code flush_work}, cancel-sync) and its wake-up meet at the instance's pool
+ * lock. The worker records the end ({@code Work.doneSeq}, a release store) and then reads whether anyone waits
+ * ({@link #leftLocked}), both under that lock; the waiter counts itself ({@code itemWaiters}, then the wait queue's
+ * count) and then looks at {@code doneSeq} under the same lock ({@link #isDone}). If the waiter's look takes the
+ * lock after the worker's section, it sees the end; if before, its count came before the worker's read, which
+ * sees it and wakes it. So the worker needs no fence of its own for this — it used to pay a volatile store (a full
+ * StoreLoad fence) on every item, 5–10 % of what an item costs on one CPU (docs/benchmarks.md §27) — and the
+ * waiter pays a pool-lock round trip per look while the instance is not done.
  */
 final class WorkqueueFlush {
     private final Machine machine;
@@ -47,6 +56,35 @@ final class WorkqueueFlush {
         }
     }
 
+    /**
+     * An instance of an item to wait for: its number, and the pool under whose lock its end is recorded (the pool
+     * that holds it queued, or runs it: an instance never moves to another pool).
+     */
+    private record Instance(long seq, WorkerPool pool) {
+        /** The instance numbered {@code seq} in {@code pool}, or null for 0 (no instance was ever queued). */
+        static Instance of(long seq, WorkerPool pool) {
+            return seq == 0 ? null : new Instance(seq, pool);
+        }
+    }
+
+    /**
+     * Whether {@code w}'s instance {@code i} is done (it ran, or was cancelled). A look at {@code doneSeq} first,
+     * which ends the wait at once when it is; then the same look under the instance's pool lock, which is what
+     * makes the wake-up exact (class notes). Context: the waiter's, no lock held. LOCKING: takes and drops the pool
+     * lock when the first look says not yet.
+     */
+    private static boolean isDone(Work w, Instance i) {
+        if (w.doneSeq >= i.seq()) {
+            return true;
+        }
+        i.pool().lock();
+        try {
+            return w.doneSeq >= i.seq();
+        } finally {
+            i.pool().unlock();
+        }
+    }
+
     /** {@code flush_work} ({@link Workqueues#flush}). */
     boolean flushWork(Work w) {
         if (w.func() == null) {
@@ -61,8 +99,8 @@ final class WorkqueueFlush {
                     + w.name() + ")); it would never return", new Throwable("flush_work"));
             return false;
         }
-        long target = instanceToWaitFor(w);
-        if (target == 0) {
+        Instance target = instanceToWaitFor(w);
+        if (target == null) {
             return false;
         }
         Workqueue targetWq = w.lastWq; // the workqueue of the instance found: where it is queued, or ran from
@@ -71,19 +109,22 @@ final class WorkqueueFlush {
         }
         Subsystems.locking().flushWork(ctx, w.func().getClass(), w, w.name());
         ctx.mightSleep("flush_work");
-        waitUntil(() -> w.doneSeq >= target, "flush_work(" + w.name() + ")", true);
+        waitUntil(() -> isDone(w, target), "flush_work(" + w.name() + ")", true);
         return true;
     }
 
-    /** The sequence number of the queued or running instance of {@code w}, or 0 if it is idle. */
-    private long instanceToWaitFor(Work w) {
+    /** The queued or running instance of {@code w}, or null if it is idle. */
+    private Instance instanceToWaitFor(Work w) {
         for (;;) {
             PoolWorkqueue pwq = w.pwq;
             if (pwq != null) {
                 pwq.pool.lock();
                 try {
                     if (w.pwq == pwq) {
-                        return w.queuedSeq;
+                        // On a list: queued, numbered. Not on one: its producer has set pwq but not pushed it yet —
+                        // being queued, concurrently with this flush, which treats it as idle (as the kernel's
+                        // start_flush_work finds no pwq before insert_work).
+                        return w.list != null ? Instance.of(w.queuedSeq, pwq.pool) : null;
                     }
                 } finally {
                     pwq.pool.unlock();
@@ -92,7 +133,7 @@ final class WorkqueueFlush {
             }
             WorkerPool pool = w.lastPool;
             if (pool == null) {
-                return 0;
+                return null;
             }
             pool.lock();
             try {
@@ -101,16 +142,16 @@ final class WorkqueueFlush {
                 }
                 Worker running = pool.findWorkerExecutingLocked(w);
                 if (running != null) {
-                    return running.currentSeq;
+                    return Instance.of(running.currentSeq, pool);
                 }
                 for (Worker worker : pool.workers) {
                     for (Work s = worker.scheduled.first(); s != null; s = s.next) {
                         if (s == w) {
-                            return w.queuedSeq;
+                            return Instance.of(w.queuedSeq, pool);
                         }
                     }
                 }
-                return 0;
+                return null;
             } finally {
                 pool.unlock();
             }
@@ -119,9 +160,9 @@ final class WorkqueueFlush {
 
     /** Waits for the queued or running instance of {@code w}, if any (cancel-sync, disable-sync). */
     void waitForRunningInstance(Work w, String call) {
-        long target = instanceToWaitFor(w);
-        if (target != 0) {
-            waitUntil(() -> w.doneSeq >= target, call + "(" + w.name() + ")", true);
+        Instance target = instanceToWaitFor(w);
+        if (target != null) {
+            waitUntil(() -> isDone(w, target), call + "(" + w.name() + ")", true);
         }
     }
 

@@ -132,7 +132,10 @@ public class WorkqueuePublicationStress {
      *
      * <p>Checked against a copy that counts the instance done ({@code doneSeq}) as the run starts instead of as
      * it ends: FORBIDDEN "1, 0, 1" (the flush returned true before the run it waited for) in all 14
-     * configurations (0.1–0.8 % of their samples); the unbroken core passes all 14.
+     * configurations (0.1–0.8 % of their samples); the unbroken core passes all 14. Since {@code doneSeq} became a
+     * release store, whose waiters look again under the instance's pool lock, it also failed against that change's
+     * first version, which took an item being queued ({@code pwq} set, not pushed yet) for an instance numbered 0,
+     * already done: FORBIDDEN "1, 0, 1" in 68–181 samples of each configuration read (quick mode).
      */
     @JCStressTest
     @Outcome(id = "1, 1, 1", expect = Expect.ACCEPTABLE, desc = "queued first: the flush waited for the run")
