@@ -175,4 +175,61 @@ public class WorkqueuePublicationStress {
             WorkqueueStress.requireNoReports(REPORTS);
         }
     }
+
+    /**
+     * As {@link FlushVersusLocklessQueue}, but the item has run once before the actors start, so it already has a
+     * number (1) and that instance is done: a task on CPU 0 queues it again (lock-free) while a task on CPU 1 calls
+     * {@code flush_work}. A flush that returns true has waited for the new run. Outcome: (flush return, runs
+     * finished when the flush returned, runs at the end).
+     *
+     * <p>Checked against the core before the flush treated an item being queued ({@code pwq} set, not pushed yet)
+     * as idle (50a33bb): that flush took the item for its previous instance, already done, and returned true at once
+     * — FORBIDDEN "1, 1, 2" in all 14 configurations, 29 to 4,023 samples each (14,791 of 4,787,063; quick mode).
+     * The core since passes all 14, with "0, 1, 2", "0, 2, 2" and "1, 2, 2" all seen.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 2, 2", expect = Expect.ACCEPTABLE, desc = "queued first: the flush waited for the new run")
+    @Outcome(id = "0, 1, 2", expect = Expect.ACCEPTABLE,
+            desc = "flushed first, or while the item was being queued: idle, nothing to wait for")
+    @Outcome(id = "0, 2, 2", expect = Expect.ACCEPTABLE,
+            desc = "flushed after the new run had finished: idle, nothing to wait for")
+    @Outcome(expect = Expect.FORBIDDEN, desc = "the flush returned true before the new run ended, or a run was lost")
+    @State
+    public static class FlushVersusLocklessRequeue {
+        final AtomicInteger runs = new AtomicInteger();
+        final Work w = new Work("w", me -> {
+            WorkqueueStress.spin(50);
+            runs.incrementAndGet();
+        });
+        final WorkqueueStress.Start start = new WorkqueueStress.Start();
+
+        public FlushVersusLocklessRequeue() {
+            KERNEL.bindCurrentThread(0);
+            WQS.queueOn(0, WQ, w);
+            await(() -> runs.get() == 1 && WQS.workBusy(w) == 0); // ran, and its worker is done with it
+        }
+
+        @Actor
+        public void cpu0Queues() {
+            KERNEL.bindCurrentThread(0);
+            start.go(0);
+            WQS.queueOn(0, WQ, w);
+        }
+
+        @Actor
+        public void cpu1Flushes(III_Result r) {
+            KERNEL.bindCurrentThread(1);
+            start.go(1);
+            boolean waited = WQS.flush(w);
+            r.r2 = runs.get();
+            r.r1 = waited ? 1 : 0;
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            await(() -> runs.get() >= 2 && !w.isPending());
+            r.r3 = runs.get();
+            WorkqueueStress.requireNoReports(REPORTS);
+        }
+    }
 }
