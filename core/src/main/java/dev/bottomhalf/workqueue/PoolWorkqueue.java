@@ -4,20 +4,10 @@ import dev.bottomhalf.runtime.Tracepoint;
 import dev.bottomhalf.runtime.Tracing;
 
 /**
- * Padding before a pool-workqueue's identity ({@link PoolWorkqueue}, "Layout"): 68 bytes, with an {@code int} first
- * so that no 4-byte hole after the object header is left for a subclass's field.
- */
-@SuppressWarnings("unused") // padding only
-abstract class PoolWorkqueuePadBefore {
-    int p00;
-    long p01, p02, p03, p04, p05, p06, p07, p08;
-}
-
-/**
  * What a producer queueing without the lock reads of a pool-workqueue: written once ({@link PoolWorkqueue},
  * "Layout").
  */
-abstract class PoolWorkqueueIdentity extends PoolWorkqueuePadBefore {
+abstract class PoolWorkqueueIdentity extends CacheLinePad {
     /** [I] The workqueue. */
     final Workqueue wq;
     /** [I] The pool; its lock guards every mutable field of the pool-workqueue. */

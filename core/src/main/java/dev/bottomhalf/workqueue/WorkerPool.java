@@ -15,18 +15,8 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.softirq.SoftirqVector;
 import dev.bottomhalf.time.TimerList;
 
-/**
- * Padding before a pool's identity ({@link WorkerPool}, "Layout"): 68 bytes, with an {@code int} first so that no
- * 4-byte hole after the object header is left for a subclass's field.
- */
-@SuppressWarnings("unused") // padding only
-abstract class WorkerPoolPadBefore {
-    int p00;
-    long p01, p02, p03, p04, p05, p06, p07, p08;
-}
-
 /** A pool's immutable identity, read by producers queueing without the lock ({@link WorkerPool}, "Layout"). */
-abstract class WorkerPoolIdentity extends WorkerPoolPadBefore {
+abstract class WorkerPoolIdentity extends CacheLinePad {
     /** [I] The pools of this kernel: the machine, the timers, worker creation. */
     final WorkerPools owner;
     /** [I] The pool's number (lockup reports, timer names). */

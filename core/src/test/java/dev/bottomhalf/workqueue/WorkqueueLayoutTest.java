@@ -50,12 +50,12 @@ class WorkqueueLayoutTest {
 
     @Test
     void aPoolWorkqueuesIdentity_isACacheLineAwayFromItsCountersAndFromThePreviousObject() {
-        assertIsolated(PoolWorkqueue.class, PoolWorkqueueIdentity.class, PoolWorkqueuePadBefore.class,
+        assertIsolated(PoolWorkqueue.class, PoolWorkqueueIdentity.class, CacheLinePad.class,
                 PoolWorkqueuePadAfter.class);
     }
 
     @Test
     void aPoolsIdentity_isACacheLineAwayFromItsLockedStateAndFromThePreviousObject() {
-        assertIsolated(WorkerPool.class, WorkerPoolIdentity.class, WorkerPoolPadBefore.class, WorkerPoolPadAfter.class);
+        assertIsolated(WorkerPool.class, WorkerPoolIdentity.class, CacheLinePad.class, WorkerPoolPadAfter.class);
     }
 }
