@@ -12,8 +12,9 @@ import dev.bottomhalf.runtime.Reports;
 import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
- * One task of a {@link WorkqueueExecutor}: the future {@code submit} returns (or the record of an
- * {@code execute}), with the work item that runs it. Created on the submitting thread; run by whichever
+ * One task of a {@link WorkqueueExecutor} that has a future: the future {@code submit} (or {@code schedule})
+ * returns, with the work item that runs it (a task given to {@code execute} has none: it rides an
+ * {@link ExecuteCarrier}). Created on the submitting thread; run by whichever
  * worker (or BH round) the workqueue gives its item to; its future methods may be called from any thread.
  *
  * <p>Implementation notes.
@@ -53,8 +54,6 @@ class ExecutorTask<V> extends FutureTask<V> {
     final long seq;
     /** The item that runs the task (for a scheduled task, its delayed item's work). */
     final Work work;
-    /** The Runnable given to {@code execute}: its exception goes on to the workqueue's oops report. Else null. */
-    private final Runnable command;
     @SuppressWarnings("unused") // through REFS
     private volatile int refs = 1;
     private Thread runner; // guarded by this
@@ -65,26 +64,19 @@ class ExecutorTask<V> extends FutureTask<V> {
         this.executor = executor;
         this.seq = executor.nextSeq();
         this.work = work.container(this);
-        this.command = null;
     }
 
-    /** A task for {@code submit(Runnable, result)}, or for {@code execute(Runnable)} when {@code execute}. */
-    ExecutorTask(WorkqueueExecutor executor, Runnable runnable, V result, Work work, boolean execute) {
+    /** A task for {@code submit(Runnable, result)}. */
+    ExecutorTask(WorkqueueExecutor executor, Runnable runnable, V result, Work work) {
         super(runnable, result);
         this.executor = executor;
         this.seq = executor.nextSeq();
         this.work = work.container(this);
-        this.command = execute ? runnable : null;
     }
 
     /** The name of the work item of a task: the class of what the user gave (no allocation). */
     static String itemName(Object task) {
         return task.getClass().getName();
-    }
-
-    /** What {@code shutdownNow} hands back for a task it withdrew: the Runnable given to execute, or this future. */
-    final Runnable userRunnable() {
-        return command != null ? command : this;
     }
 
     /** The work function: runs the task on the worker that took its item. */
@@ -193,9 +185,8 @@ class ExecutorTask<V> extends FutureTask<V> {
     }
 
     /**
-     * A task threw. The future fails with it and the failure is counted; for a task given to {@code execute},
-     * and for a fatal error ({@link Reports#isFatal}), the throwable then goes on to the workqueue: the oops
-     * report, and for a fatal error the kernel's panic. A stepped kernel closed while the task slept unwinds the
+     * A task threw. The future fails with it and the failure is counted; a fatal error ({@link Reports#isFatal})
+     * then goes on to the workqueue: the oops report and the kernel's panic. A stepped kernel closed while the task slept unwinds the
      * worker's thread: the future is cancelled and the unwinding goes on.
      */
     @Override
@@ -205,7 +196,7 @@ class ExecutorTask<V> extends FutureTask<V> {
             throw (Error) t;
         }
         super.setException(t);
-        if (command != null || Reports.isFatal(t)) {
+        if (Reports.isFatal(t)) {
             if (t instanceof RuntimeException r) {
                 throw r;
             }

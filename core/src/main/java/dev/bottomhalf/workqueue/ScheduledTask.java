@@ -41,7 +41,7 @@ final class ScheduledTask<V> extends ExecutorTask<V> implements RunnableSchedule
 
     ScheduledTask(WorkqueueExecutor executor, Runnable runnable, V result, DelayedWork dw, long targetJiffy,
             long periodJiffies) {
-        super(executor, runnable, result, dw.work(), false);
+        super(executor, runnable, result, dw.work());
         this.dw = dw;
         this.periodJiffies = periodJiffies;
         this.targetJiffy = targetJiffy;

@@ -65,6 +65,7 @@ public final class Work {
     private static final VarHandle LAST_WQ;
     private static final VarHandle QUEUED_SEQ;
     private static final VarHandle DONE_SEQ;
+    private static final VarHandle NAME;
 
     static {
         try {
@@ -75,6 +76,7 @@ public final class Work {
             LAST_WQ = l.findVarHandle(Work.class, "lastWq", Workqueue.class);
             QUEUED_SEQ = l.findVarHandle(Work.class, "queuedSeq", long.class);
             DONE_SEQ = l.findVarHandle(Work.class, "doneSeq", long.class);
+            NAME = l.findVarHandle(Work.class, "name", String.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -188,6 +190,19 @@ public final class Work {
     public Work container(Object owner) {
         this.container = owner;
         return this;
+    }
+
+    /** The embedding object recorded with {@link #container(Object)}, or null; any thread. */
+    Object containerOrNull() {
+        return container;
+    }
+
+    /**
+     * Renames an item that is not pending, for an item reused for another task ({@code WorkqueueExecutor}'s
+     * carriers): a release store, published to the worker by the PENDING claim that queues it next. Its owner only.
+     */
+    void renameIdle(String newName) {
+        NAME.setRelease(this, Objects.requireNonNull(newName, "name"));
     }
 
     /**

@@ -72,6 +72,15 @@ final class WorkList {
         }
     }
 
+    /** Adds every item queued on {@code pwq}, head to tail, to {@code out}. Under the lock. */
+    void copyTo(java.util.List<Work> out, PoolWorkqueue pwq) {
+        for (Work w = head; w != null; w = w.next) {
+            if (w.pwq == pwq) {
+                out.add(w);
+            }
+        }
+    }
+
     boolean isEmpty() {
         return head == null;
     }

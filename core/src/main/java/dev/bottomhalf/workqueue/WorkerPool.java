@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 import dev.bottomhalf.internal.sync.RawSpinLock;
 import dev.bottomhalf.internal.runtime.AgentHandle;
@@ -710,6 +711,9 @@ final class WorkerPool extends WorkerPoolPadAfter {
         assert lockHeld();
         Machine machine = owner.machine();
         Workqueue wq = pwq.wq;
+        if (worker.thread == null && !bh) {
+            worker.thread = Thread.currentThread();
+        }
         worker.currentWork = w;
         worker.currentFunc = w.func();
         worker.currentPwq = pwq;
@@ -955,6 +959,55 @@ final class WorkerPool extends WorkerPoolPadAfter {
         for (Worker worker : workers) {
             worker.scheduled.copyTo(queued);
         }
+    }
+
+    /**
+     * Adds to {@code out} the items of {@code pwq} that wait in this pool, in the order they would start: those on
+     * the workers' scheduled lists, then the worklist, then {@code pwq}'s inactive list (the incoming items were
+     * moved to those when the lock was taken). For {@code WorkqueueExecutor.shutdownNow}. LOCKING: the pool lock,
+     * held by the caller.
+     */
+    void copyQueuedLocked(PoolWorkqueue pwq, List<Work> out) {
+        assert lockHeld();
+        for (Worker worker : workers) {
+            worker.scheduled.copyTo(out, pwq);
+        }
+        worklist.copyTo(out, pwq);
+        pwq.inactive.copyTo(out);
+    }
+
+    /**
+     * Counts the workers of this pool whose current item is one of {@code wq}'s that {@code which} accepts, and with
+     * {@code interrupt} interrupts each one's thread: the running item's pending signal. The worker clears its
+     * thread's interrupt under this lock before it takes its next item ({@code WorkerPools.processOne}), and its
+     * current item changes only under this lock, so an interrupt sent here reaches that item and never the next.
+     * A BH pool's pseudo-worker has no thread of its own: counted, never interrupted. For
+     * {@code WorkqueueExecutor}. LOCKING: the pool lock, held by the caller.
+     *
+     * @return how many workers run such an item
+     */
+    int runningLocked(Workqueue wq, Predicate<Work> which, boolean interrupt) {
+        assert lockHeld();
+        int n = 0;
+        for (Worker worker : workers) {
+            if (runs(worker, wq, which)) {
+                n++;
+                Thread t = worker.thread;
+                if (interrupt && t != null) {
+                    t.interrupt();
+                }
+            }
+        }
+        if (bhWorker != null && runs(bhWorker, wq, which)) {
+            n++;
+        }
+        return n;
+    }
+
+    private static boolean runs(Worker worker, Workqueue wq, Predicate<Work> which) {
+        Work w = worker.currentWork;
+        PoolWorkqueue pwq = worker.currentPwq;
+        return w != null && pwq != null && pwq.wq == wq && which.test(w);
     }
 
     /** Describes the pool as the kernel's lockup report does: {@code cpus=0 node=0 flags=0x0 nice=0}. */

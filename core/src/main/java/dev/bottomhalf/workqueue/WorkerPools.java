@@ -392,6 +392,15 @@ final class WorkerPools {
         } finally {
             pool.lockForWorker();
         }
+        ExecutionContext own = worker.context();
+        if (own != null && own.role() == ExecutionContext.Role.WORKER) {
+            // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
+            // (flush_signals), so it never reaches the next item. Cleared under the pool lock: whoever interrupts a
+            // worker for its current item does so under this lock after seeing the item current
+            // (WorkerPool.runningLocked), so no interrupt can arrive between this clear and the next item. A BH item
+            // runs on a CPU's thread, which clears it before going idle.
+            Thread.interrupted();
+        }
         pool.processOneEndLocked(worker, w, pwq);
     }
 
@@ -445,12 +454,6 @@ final class WorkerPools {
         } finally {
             Subsystems.locking().workEnds(ctx, wq, w);
             worker.leaveFunc();
-            if (own != null && own.role() == ExecutionContext.Role.WORKER) {
-                // A thread interrupt of a kworker is the running item's pending signal; it ends with the item
-                // (flush_signals), so it never reaches the next item. A BH item runs on a CPU's thread, which
-                // clears it before going idle.
-                Thread.interrupted();
-            }
             if (tracing.on(Tracepoint.WORKQUEUE_EXECUTE_END)) {
                 tracing.emit(Tracepoint.WORKQUEUE_EXECUTE_END, "work struct " + w.name() + ": function " + w.name());
             }

@@ -18,7 +18,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
@@ -28,6 +27,7 @@ import dev.bottomhalf.runtime.ExecutionContext;
 import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.internal.runtime.KernelThread;
 import dev.bottomhalf.internal.runtime.Machine;
+import dev.bottomhalf.internal.runtime.SteppedScheduler;
 
 /**
  * An {@link ExecutorService} over one workqueue: every task runs as a work item on it, with the workqueue's
@@ -44,8 +44,8 @@ import dev.bottomhalf.internal.runtime.Machine;
  * }</pre>
  *
  * <ul>
- * <li><b>Tasks.</b> {@code submit} and {@code execute} queue a fresh {@link Work} per task
- * ({@code queue_work}); the future's {@code cancel} is {@code cancel_work} of a queued task (it never runs) and,
+ * <li><b>Tasks.</b> {@code submit} queues a fresh {@link Work} per task ({@code queue_work}), {@code execute} one of
+ * the executor's reusable items (no allocation per task); the future's {@code cancel} is {@code cancel_work} of a queued task (it never runs) and,
  * with {@code mayInterruptIfRunning}, an interrupt of the worker running it — the model of the item's pending
  * signal, cleared when the item returns. A task that throws fails its future and is counted
  * ({@link #failedTaskCount()}); it is not an oops. A Runnable given to {@link #execute} has no future: its
@@ -69,13 +69,37 @@ import dev.bottomhalf.internal.runtime.Machine;
  * that is not done and not running (it never ran, or a periodic task was armed) is cancelled.</li>
  * </ul>
  *
- * <p>Implementation notes. {@code runState} (volatile, moved by compare-and-set) goes RUNNING → SHUTDOWN → STOP →
- * TIDYING → TERMINATED, only forward. {@code live} holds every task that is queued, armed or running (and every
- * future not yet done): a submitter adds its task, then re-reads {@code runState}; {@code shutdown} writes
- * {@code runState}, then reads {@code live} — so a task either is refused or is seen by the termination check.
- * The last task to leave {@code live} after a shutdown terminates the executor; an owned workqueue is destroyed
- * by that thread when it may sleep and is a task, otherwise by an item queued on {@code system_unbound_wq}
- * (a worker of the workqueue cannot destroy it: {@code destroy_workqueue} drains it).
+ * <p>Implementation notes.
+ * <ul>
+ * <li>{@code runState} (volatile, moved by compare-and-set) goes RUNNING → SHUTDOWN → STOP → TIDYING → TERMINATED,
+ * only forward.</li>
+ * <li>Admission and termination are counted. Every task takes a number ({@code carriers.nextSeq()}, a
+ * {@code getAndAdd}: a future when it is made, an {@code execute}d task when it is admitted) and from then counts
+ * as admitted until it retires, exactly once: a future when it is done and no longer running
+ * ({@link #retire}), an {@code execute}d task when its run ends ({@code carriers.ran()}), any task when it is
+ * refused after taking its number or withdrawn by {@link #shutdownNow} ({@code retired}). A submitter takes its
+ * number (a full fence), then re-reads {@code runState}; {@code shutdown} writes {@code runState}, then counts — so
+ * a task either is refused or is counted by the termination check. The check reads the retirements before the
+ * numbers, both only grow, so it never sees fewer tasks than there were when it began: zero means none was left.
+ * The last task to retire after a shutdown terminates the executor; an owned workqueue is destroyed by that
+ * thread when it may sleep and is a task, otherwise by an item queued on {@code system_unbound_wq} (a worker of
+ * the workqueue cannot destroy it: {@code destroy_workqueue} drains it).</li>
+ * <li>{@code live} holds every future that is queued, armed or running, and every future not yet done — for
+ * {@code shutdownNow}, and for the kernel's close, which cancels the futures that will never run. A submitter adds
+ * its future before it re-reads {@code runState}, so {@code shutdownNow} (which writes it first) sees it.</li>
+ * <li>A task given to {@code execute} rides one of the executor's reusable carriers ({@link ExecuteCarrier},
+ * {@link ExecuteCarriers}) and is in no set: {@code shutdownNow} finds the queued ones in the workqueue's pools
+ * (under each pool's lock) and withdraws them with {@code cancel_work} — the one that wins an item's PENDING bit
+ * owns whatever task the carrier carries then — and interrupts the workers running the others under the pool lock
+ * (the worker clears the interrupt under that lock before its next item). So an {@code execute} costs the task
+ * number and the two atomics of {@code queue_work}, and its run the free stack's push and the count of runs; a
+ * steady stream of them allocates nothing. Unlike a future's, an {@code execute} that races a {@code shutdownNow}
+ * which did not see its task queued is not withdrawn by the submitter (its carrier may already carry another
+ * task): the task runs.</li>
+ * <li>After the kernel's close the counts no longer end (the close may have dropped a queued carrier): the
+ * executor is terminated once no future is left and no worker runs an {@code execute}d task
+ * ({@link #quiescent}), which {@link #isTerminated} and {@link #awaitTermination} look at again.</li>
+ * </ul>
  */
 public sealed class WorkqueueExecutor implements ExecutorService permits WorkqueueScheduledExecutor {
     static final long NO_DEADLINE = Long.MAX_VALUE;
@@ -103,8 +127,13 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     /** Whether {@code cancel(true)} and {@code shutdownNow} interrupt a running task (not on a BH workqueue). */
     final boolean interruptible;
     private volatile int runState;
+    /** [A] The futures (and scheduled tasks) queued, armed or running, and every future not yet done. */
     private final Set<ExecutorTask<?>> live = ConcurrentHashMap.newKeySet();
-    private final AtomicLong sequence = new AtomicLong();
+    /** The carriers of {@code execute}d tasks, the task numbers, and the count of {@code execute}d runs. */
+    final ExecuteCarriers carriers = new ExecuteCarriers();
+    /** [A] Admitted tasks that left for good other than by an {@code execute}d run (the class notes). */
+    private final LongAdder retired = new LongAdder();
+    /** [A] Runs of futures' tasks that ended (an {@code execute}d run is counted by {@link #carriers}). */
     private final LongAdder completed = new LongAdder();
     private final LongAdder failed = new LongAdder();
 
@@ -205,7 +234,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
      * @return the count so far
      */
     public long completedTaskCount() {
-        return completed.sum();
+        return completed.sum() + carriers.runs();
     }
 
     /**
@@ -222,8 +251,10 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     // ------------------------------------------------------------------------------------------
 
     /**
-     * Queues {@code command} as a fresh work item. An exception it throws is counted and reported as the
-     * workqueue's oops ({@code Oops: work <class> (<workqueue>) threw ...}): there is no future to take it.
+     * Queues {@code command} on a work item named after its class. The item is one of the executor's reusable
+     * carriers, so a steady stream of {@code execute} calls allocates nothing (see the class notes). An exception
+     * the task throws is counted and reported as the workqueue's oops ({@code Oops: work <class> (<workqueue>)
+     * threw ...}): there is no future to take it.
      *
      * @throws RejectedExecutionException after shutdown, on a destroyed workqueue, or when the kernel refuses
      *         (its {@code IllegalStateException} is the cause)
@@ -231,8 +262,73 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     @Override
     public void execute(Runnable command) {
         Objects.requireNonNull(command, "command");
-        accept(new ExecutorTask<Void>(this, command, null, new Work(ExecutorTask.itemName(command), ExecutorTask.RUN),
-                true));
+        if (runState != RUNNING) {
+            throw rejected(null);
+        }
+        if (wq.destroyed) {
+            throw new RejectedExecutionException(wq + " has been destroyed");
+        }
+        long seq = carriers.nextSeq(); // admitted: counted until retired (a full fence before the re-read below)
+        if (runState != RUNNING) {
+            retireRefused();
+            throw rejected(null);
+        }
+        ExecuteCarrier c = carriers.take(this);
+        c.load(command, seq);
+        try {
+            boolean queued = workqueues.queue(wq, c.work);
+            assert queued : "a free carrier's item was pending";
+        } catch (IllegalStateException refused) {
+            giveUpRefused(c);
+            throw rejected(refused);
+        } catch (RuntimeException | Error e) {
+            giveUpRefused(c);
+            throw e;
+        }
+        // (No withdrawal when shutdownNow ran meanwhile, unlike a future's: the carrier may already have run and
+        // carry another submitter's task. A shutdownNow that did not see this task queued lets it run.)
+    }
+
+    /** A carrier's task was refused after admission, possibly after its item was claimed: the carrier is not reused. */
+    private void giveUpRefused(ExecuteCarrier c) {
+        c.command = null;
+        carriers.giveUp(c);
+        retireRefused();
+    }
+
+    /** An admitted task was refused after all: it leaves without running. */
+    private void retireRefused() {
+        retired.increment();
+        tryTerminate();
+    }
+
+    /**
+     * The work function of a carrier: runs its task, then counts the run and gives the carrier back (a task that
+     * threw gives it up: the oops report still names its item; the throwable goes on to that report). Context: the
+     * worker (or BH round) that took the carrier's item.
+     */
+    final void runCarrier(ExecuteCarrier c) {
+        Runnable command = c.command;
+        try {
+            command.run();
+        } catch (Throwable t) {
+            if (!SteppedScheduler.isShutdown(t)) {
+                failed.increment();
+            }
+            c.command = null;
+            carriers.giveUp(c);
+            carriers.ran();
+            if (runState != RUNNING) {
+                tryTerminate();
+            }
+            throw t;
+        }
+        c.command = null;
+        carriers.ran();
+        carriers.giveBack(c);
+        if (runState != RUNNING) {
+            tryTerminate();
+        }
     }
 
     @Override
@@ -243,8 +339,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     @Override
     public <T> Future<T> submit(Runnable task, T result) {
         Objects.requireNonNull(task, "task");
-        return accept(new ExecutorTask<T>(this, task, result, new Work(ExecutorTask.itemName(task), ExecutorTask.RUN),
-                false));
+        return accept(new ExecutorTask<T>(this, task, result, new Work(ExecutorTask.itemName(task), ExecutorTask.RUN)));
     }
 
     @Override
@@ -257,32 +352,39 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         return accept(new ExecutorTask<T>(this, task, new Work(ExecutorTask.itemName(task), ExecutorTask.RUN)));
     }
 
-    /** Admits {@code task} (see the class notes) and queues or arms it. */
+    /**
+     * Admits {@code task}, a future made just before (its number taken: it counts as admitted until it retires or
+     * is refused, see the class notes), and queues or arms it.
+     */
     final <F extends ExecutorTask<?>> F accept(F task) {
         if (runState != RUNNING) {
+            retireRefused();
             throw rejected(null);
         }
         if (wq.destroyed) {
+            retireRefused();
             throw new RejectedExecutionException(wq + " has been destroyed");
         }
         live.add(task);
         if (runState != RUNNING) {
             live.remove(task);
-            tryTerminate();
+            retireRefused();
             throw rejected(null);
         }
         try {
             task.arm();
         } catch (IllegalStateException refused) {
             live.remove(task);
+            retireRefused();
             throw rejected(refused);
         } catch (RuntimeException | Error e) {
             live.remove(task);
+            retireRefused();
             throw e;
         }
         if (runState >= STOP && task.withdraw()) {
             live.remove(task); // shutdownNow ran meanwhile and did not see it queued: refused, as ThreadPoolExecutor
-            tryTerminate();
+            retireRefused();
             throw rejected(null);
         }
         return task;
@@ -308,8 +410,9 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         return live;
     }
 
+    /** The next task number: the task counts as admitted from here until it retires (the class notes). */
     long nextSeq() {
-        return sequence.getAndIncrement();
+        return carriers.nextSeq();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -537,12 +640,23 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         completed.increment();
     }
 
-    /** A task no longer belongs to the executor (done, and not running). */
+    /** A future's task no longer belongs to the executor (done, and not running). */
     final void retire(ExecutorTask<?> task) {
         live.remove(task);
+        retired.increment();
         if (runState != RUNNING) {
             tryTerminate();
         }
+    }
+
+    /**
+     * Tasks admitted and not yet retired: futures not retired, {@code execute}d tasks that have not run (or are
+     * running). The retirements are read before the task numbers, so the count is never below the true one at
+     * the first read (both only grow) — zero means none was left then. Any thread.
+     */
+    private long pendingTasks() {
+        long gone = carriers.runs() + retired.sum();
+        return carriers.sequence() - gone;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -571,26 +685,104 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     @Override
     public List<Runnable> shutdownNow() {
         advanceRunState(STOP);
-        List<ExecutorTask<?>> tasks = new ArrayList<>(live);
-        tasks.sort(Comparator.comparingLong(t -> t.seq));
+        // The candidates: every future (and scheduled task) not done, and the carriers of execute'd tasks that wait
+        // in the workqueue's pools (a carrier that is not queued has run, runs, or was never queued).
+        List<Candidate> candidates = new ArrayList<>();
+        for (ExecutorTask<?> t : live) {
+            if (!t.finished()) {
+                candidates.add(new Candidate(t.seq, t, null));
+            }
+        }
+        for (Work w : queuedItems()) {
+            if (ExecuteCarrier.isCarrierOf(w, this)) {
+                ExecuteCarrier c = (ExecuteCarrier) w.containerOrNull();
+                candidates.add(new Candidate(c.seq, null, c));
+            }
+        }
+        candidates.sort(Comparator.comparingLong(Candidate::seq));
         List<Runnable> neverRan = new ArrayList<>();
         List<ExecutorTask<?>> started = new ArrayList<>();
         // Every queued task is withdrawn before any running one is interrupted: an interrupted task that ends
         // would let its worker start the next queued one (an ordered workqueue activates it at once) while this
         // pass was still withdrawing.
-        for (ExecutorTask<?> t : tasks) {
-            if (!t.finished() && t.withdraw()) {
-                live.remove(t);
-                neverRan.add(t.userRunnable());
-            } else {
-                started.add(t);
+        for (Candidate k : candidates) {
+            if (k.future() != null) {
+                ExecutorTask<?> t = k.future();
+                if (!t.finished() && t.withdraw()) {
+                    live.remove(t);
+                    retired.increment();
+                    neverRan.add(t);
+                } else {
+                    started.add(t);
+                }
+            } else if (withdraw(k.carrier())) {
+                // Won the item's PENDING bit: whichever task the carrier carries now never ran, and is ours to return.
+                ExecuteCarrier c = k.carrier();
+                Runnable command = c.command;
+                c.command = null;
+                carriers.giveBack(c);
+                retired.increment();
+                neverRan.add(command);
             }
         }
         for (ExecutorTask<?> t : started) {
             t.interruptRunner();
         }
+        if (interruptible) {
+            runningCarriers(true);
+        }
         tryTerminate();
         return neverRan;
+    }
+
+    /** A task {@link #shutdownNow} may withdraw: a future, or the carrier of an {@code execute}d task. */
+    private record Candidate(long seq, ExecutorTask<?> future, ExecuteCarrier carrier) {
+    }
+
+    /** {@code cancel_work} of a carrier's item; false if it was not pending or the kernel no longer takes calls. */
+    private boolean withdraw(ExecuteCarrier c) {
+        try {
+            return workqueues.cancel(c.work);
+        } catch (IllegalStateException closed) {
+            return false;
+        }
+    }
+
+    /**
+     * The items of the workqueue that wait in its pools, each pool's in the order they would start (for
+     * {@link #shutdownNow}). Takes each pool's lock in turn.
+     */
+    private List<Work> queuedItems() {
+        List<Work> out = new ArrayList<>();
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            WorkerPool pool = pwq.pool;
+            pool.lock();
+            try {
+                pool.copyQueuedLocked(pwq, out);
+            } finally {
+                pool.unlock();
+            }
+        }
+        return out;
+    }
+
+    /**
+     * How many workers run a task given to {@code execute} now; with {@code interrupt}, each one's thread is
+     * interrupted (the task's pending signal: it never outlives the task, {@link WorkerPool#runningLocked}).
+     * Takes each pool's lock in turn.
+     */
+    private int runningCarriers(boolean interrupt) {
+        int n = 0;
+        for (PoolWorkqueue pwq : wq.pwqs) {
+            WorkerPool pool = pwq.pool;
+            pool.lock();
+            try {
+                n += pool.runningLocked(wq, w -> ExecuteCarrier.isCarrierOf(w, this), interrupt);
+            } finally {
+                pool.unlock();
+            }
+        }
+        return n;
     }
 
     /** Whether {@link #shutdown()} or {@link #shutdownNow()} was called, or the kernel's close has begun. */
@@ -621,7 +813,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         if (isTerminated()) {
             return true;
         }
-        return await(() -> runState == TERMINATED, deadlineNs(timeout, unit), "awaitTermination");
+        return await(this::isTerminated, deadlineNs(timeout, unit), "awaitTermination");
     }
 
     private void advanceRunState(int target) {
@@ -649,7 +841,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
     final void tryTerminate() {
         for (;;) {
             int s = runState;
-            if (s == RUNNING || s >= TIDYING || !live.isEmpty()) {
+            if (s == RUNNING || s >= TIDYING || !quiescent()) {
                 return;
             }
             if (RUN_STATE.compareAndSet(this, s, TIDYING)) {
@@ -684,6 +876,18 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
         }
     }
 
+    /**
+     * Whether no task is left. While the kernel is open: no task admitted and not retired. Once it is closed, the
+     * close ran or dropped what was queued and what never ran is cancelled ({@link #kernelClosed}): what is left is
+     * what still runs — a future not yet done, a worker still inside an {@code execute}d task.
+     */
+    private boolean quiescent() {
+        if (machine.closed()) {
+            return live.isEmpty() && runningCarriers(false) == 0;
+        }
+        return pendingTasks() == 0;
+    }
+
     /** Whether the calling thread may destroy the workqueue itself: a task thread that may sleep. */
     private boolean mayDestroyHere() {
         if (Thread.currentThread() instanceof KernelThread) {
@@ -711,7 +915,7 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             case TIDYING -> "terminating";
             default -> "terminated";
         };
-        return getClass().getSimpleName() + "[" + wq.name() + ", " + state + ", tasks " + live.size() + ", completed "
-                + completed.sum() + ", failed " + failed.sum() + "]";
+        return getClass().getSimpleName() + "[" + wq.name() + ", " + state + ", tasks " + Math.max(0, pendingTasks())
+                + ", completed " + completedTaskCount() + ", failed " + failed.sum() + "]";
     }
 }

@@ -146,6 +146,69 @@ class WorkqueueExecutorTest {
     }
 
     @Test
+    void execute_reusesOneItem_forTaskAfterTask_namedAfterEachTasksClass() {
+        WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
+        List<Work> items = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        Runnable first = () -> {
+            items.add(kernel.workqueues().currentWork());
+            names.add(kernel.workqueues().currentWork().name());
+        };
+        Runnable second = () -> {
+            items.add(kernel.workqueues().currentWork());
+            names.add(kernel.workqueues().currentWork().name());
+        };
+        for (Runnable task : List.of(first, second, first)) {
+            ex.execute(task);
+            stepper.runUntilIdle();
+        }
+        assertEquals(3, items.size());
+        assertSame(items.get(0), items.get(1), "the item of a task that ran carries the next task");
+        assertSame(items.get(0), items.get(2));
+        assertEquals(List.of(first.getClass().getName(), second.getClass().getName(), first.getClass().getName()),
+                names);
+        assertFalse(items.get(0).isPending());
+        assertEquals(3, ex.completedTaskCount());
+    }
+
+    @Test
+    void execute_keepsABoundedNumberOfItems_afterABurst() {
+        WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
+        int burst = ExecuteCarriers.MAX_KEPT + 100;
+        java.util.Set<Work> firstBurst = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        java.util.Set<Work> secondBurst = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (java.util.Set<Work> seen : List.of(firstBurst, secondBurst)) {
+            for (int i = 0; i < burst; i++) {
+                ex.execute(() -> seen.add(kernel.workqueues().currentWork()));
+            }
+            stepper.runUntilIdle();
+            assertEquals(burst, seen.size(), "every task of a burst waits on an item of its own");
+        }
+        firstBurst.retainAll(secondBurst);
+        assertEquals(ExecuteCarriers.MAX_KEPT, firstBurst.size(),
+                "the kept items carry the second burst; the rest of the first burst's were left to the GC");
+        assertEquals(2L * burst, ex.completedTaskCount());
+    }
+
+    @Test
+    void executeOfACommandThatThrows_givesUpItsItem_theNextTaskRidesAnother() {
+        WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
+        List<Work> items = new ArrayList<>();
+        ex.execute(() -> {
+            items.add(kernel.workqueues().currentWork());
+            throw new IllegalStateException("boom");
+        });
+        stepper.runUntilIdle();
+        ex.execute(() -> items.add(kernel.workqueues().currentWork()));
+        stepper.runUntilIdle();
+        assertEquals(2, items.size());
+        assertTrue(items.get(0) != items.get(1), "the oops report names the first item after its task returned");
+        assertEquals(1, reports.matching("Oops: work").size());
+        assertEquals(1, ex.failedTaskCount());
+        assertEquals(2, ex.completedTaskCount());
+    }
+
+    @Test
     void nullTasks_throwNullPointerException() {
         WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
         assertThrows(NullPointerException.class, () -> ex.execute(null));
@@ -467,6 +530,55 @@ class WorkqueueExecutorTest {
         assertFalse(kernel.workqueues().workqueues().contains(ex.workqueue()));
         ((Runnable) queued1).run(); // the caller may run a returned task itself
         assertEquals("q1", queued1.get());
+    }
+
+    @Test
+    void shutdownNow_interruptsARunningExecutedTask_andTheSignalEndsWithIt() throws Exception {
+        Workqueue wq = kernel.workqueues().allocOrdered("ordered", 0);
+        WorkqueueExecutor ex = WorkqueueExecutor.on(kernel, wq);
+        AtomicBoolean taskSawSignal = new AtomicBoolean();
+        ex.execute(() -> {
+            for (int i = 0; i < 1000 && !Thread.currentThread().isInterrupted(); i++) {
+                kernel.timers().msleep(1);
+            }
+            taskSawSignal.set(Thread.currentThread().isInterrupted());
+        });
+        List<Boolean> nextSawSignal = new ArrayList<>();
+        List<String> runners = new ArrayList<>();
+        Work next = new Work("next", w -> {
+            nextSawSignal.add(Thread.currentThread().isInterrupted());
+            runners.add(kernel.context().name());
+        });
+        kernel.workqueues().queue(wq, next); // an item of the same workqueue that is not the executor's
+        stepper.runFor(3, TimeUnit.MILLISECONDS);
+        assertEquals(List.of(), ex.shutdownNow(), "only the running task is the executor's, and it is running");
+        assertTrue(ex.awaitTermination(1, TimeUnit.SECONDS));
+        assertTrue(taskSawSignal.get());
+        stepper.runUntilIdle();
+        assertEquals(List.of(false), nextSawSignal, "the interrupt ended with the task it was sent to");
+        assertEquals(1, ex.completedTaskCount());
+    }
+
+    @Test
+    void shutdownNow_handsBackTheExecutedTasks_queuedInEveryCpusPool_inSubmissionOrder() {
+        Workqueue wq = kernel.workqueues().alloc("shared", 0, 0);
+        WorkqueueExecutor ex = WorkqueueExecutor.on(kernel, wq); // (an owned one would be destroyed, drained, at once)
+        Runnable onCpu0 = () -> { };
+        Runnable onCpu1 = () -> { };
+        Runnable onCpu0Again = () -> { };
+        ex.execute(onCpu0);
+        kernel.bindCurrentThread(1);
+        ex.execute(onCpu1);
+        kernel.bindCurrentThread(0);
+        ex.execute(onCpu0Again);
+        Work notTheExecutors = new Work("not the executor's", w -> { });
+        kernel.workqueues().queue(wq, notTheExecutors);
+        assertEquals(List.of(onCpu0, onCpu1, onCpu0Again), ex.shutdownNow());
+        assertTrue(ex.isTerminated());
+        assertTrue(notTheExecutors.isPending(), "an item of the workqueue that is not the executor's stays queued");
+        stepper.runUntilIdle();
+        assertFalse(notTheExecutors.isPending());
+        assertEquals(0, ex.completedTaskCount());
     }
 
     @Test
