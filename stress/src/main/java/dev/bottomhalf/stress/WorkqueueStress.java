@@ -77,6 +77,20 @@ public class WorkqueueStress {
         }
     }
 
+    /**
+     * Closes a sample's stepped kernel at the end of its arbiter. jcstress makes a whole batch of states before it
+     * runs them and keeps no hook to tear one down, so a kernel left open keeps its stepped workers' threads until
+     * the state is collected — thousands at once in quick mode, where these tests then timed out. A kernel that a
+     * broken core left inconsistent may refuse to close: that sample has already failed.
+     */
+    static void close(Kernel kernel) {
+        try {
+            kernel.close();
+        } catch (RuntimeException e) {
+            // (the outcome already says what went wrong)
+        }
+    }
+
     /** Throws (a jcstress error) if the kernel reported a WARNING, BUG or OOPS. */
     static void requireNoReports(Reporter.Recording reports) {
         List<KernelEvent> bad = reports.events().stream().filter(e -> e.kind() == KernelEvent.Kind.WARNING
@@ -187,6 +201,7 @@ public class WorkqueueStress {
             r.r3 = runAll(kernel) ? runs.get() : -1;
             r.r4 = w.isPending() ? 1 : 0;
             requireNoReports(reports);
+            close(kernel);
         }
     }
 
@@ -230,6 +245,7 @@ public class WorkqueueStress {
         public void arbiter(III_Result r) {
             r.r3 = runAll(kernel) ? runs.get() : -1;
             requireNoReports(reports);
+            close(kernel);
         }
     }
 
@@ -301,6 +317,7 @@ public class WorkqueueStress {
             r.r3 = overlaps.get();
             r.r4 = runsOnCpu1.get();
             requireNoReports(reports);
+            close(kernel);
         }
     }
 
@@ -450,6 +467,7 @@ public class WorkqueueStress {
             r.r3 = runAll(kernel) ? runs.get() : -1;
             r.r4 = w.disableDepth();
             requireNoReports(reports);
+            close(kernel);
         }
     }
 }
