@@ -34,7 +34,7 @@ import dev.bottomhalf.workqueue.Workqueues;
  * {@code enable_and_queue_work}.
  *
  * <p>Kernels. Four tests boot a stepped 2-CPU kernel per sample (nothing runs unless someone steps it), and
- * the arbiter runs whatever is left with {@code runUntilIdle()}. In {@link RequeueWhileRunning} both actors
+ * the arbiter runs whatever is left with {@code runUntilIdle()}, then closes the kernel ({@link #close}). In {@link RequeueWhileRunning} both actors
  * step workers concurrently, which the {@code Stepper} does not allow (it is confined to one thread: two
  * threads running the same worker's duty cycle would be one {@code kworker} running on two CPUs). So each
  * actor steps only its own CPU's {@code kworker/N:M} agents ({@link #runWorkersOf}), exactly as the
