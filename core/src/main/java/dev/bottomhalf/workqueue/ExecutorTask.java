@@ -27,9 +27,11 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  * {@code cancel(true)} and {@code shutdownNow} is sent under the monitor and the runner is cleared under it before
  * the work function returns, so an interrupt never outlives the task; the workqueue then clears the thread's
  * interrupt when the item returns, so it never reaches the next item.</li>
- * <li>{@code refs} counts why the task still belongs to its executor: 1 until the future is done, plus 1 while the
- * work function runs. At 0 the executor forgets the task ({@link WorkqueueExecutor#retire}), so termination waits
- * for the body of a task that was cancelled while it ran.</li>
+ * <li>{@code refs} counts why the task still belongs to its executor: 1 until the future is done (or until
+ * {@code shutdownNow} withdraws the task and hands the future back, not done), plus 1 while the work function runs.
+ * At 0 the executor forgets the task ({@link WorkqueueExecutor#retire}) — exactly once, which the executor's count
+ * of tasks relies on: a future handed back and later run or cancelled by its caller takes it below 0 and retires
+ * nothing — so termination waits for the body of a task that was cancelled while it ran.</li>
  * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1)
  * will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
  * cancelled ({@link #reapIfKernelClosed}).</li>

@@ -709,8 +709,9 @@ public sealed class WorkqueueExecutor implements ExecutorService permits Workque
             if (k.future() != null) {
                 ExecutorTask<?> t = k.future();
                 if (!t.finished() && t.withdraw()) {
-                    live.remove(t);
-                    retired.increment();
+                    // The executor is done with it: its reference goes, and the task retires exactly once — here,
+                    // or by a cancel of the future that got there first (which then left its own reference).
+                    t.release();
                     neverRan.add(t);
                 } else {
                     started.add(t);

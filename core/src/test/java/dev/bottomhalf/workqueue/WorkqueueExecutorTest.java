@@ -582,6 +582,21 @@ class WorkqueueExecutorTest {
     }
 
     @Test
+    void aFutureHandedBackByShutdownNow_thenCancelledByItsCaller_isCountedOnce_andTheExecutorStillTerminates()
+            throws Exception {
+        WorkqueueExecutor ex = WorkqueueExecutor.allocOrdered(kernel, "ordered", 0);
+        ex.execute(() -> kernel.timers().msleep(5)); // runs while the rest happens; msleep ignores the interrupt
+        Future<String> queued = ex.submit(() -> "never");
+        stepper.runFor(1, TimeUnit.MILLISECONDS);
+        assertEquals(List.of(queued), ex.shutdownNow());
+        assertTrue(queued.cancel(false), "handed back not done: its caller may still cancel it");
+        assertFalse(ex.isTerminated(), "the first task still runs");
+        assertTrue(ex.awaitTermination(1, TimeUnit.SECONDS),
+                "the withdrawn task left once, not once by shutdownNow and again by its cancel");
+        assertEquals(1, ex.completedTaskCount());
+    }
+
+    @Test
     void awaitTermination_timesOutOnTheManualClock_whenATaskOutlastsIt() throws Exception {
         WorkqueueExecutor ex = WorkqueueExecutor.alloc(kernel, "exec", 0, 0);
         ex.execute(() -> kernel.timers().msleep(100));
