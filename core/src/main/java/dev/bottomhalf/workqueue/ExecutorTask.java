@@ -145,10 +145,12 @@ class ExecutorTask<V> extends FutureTask<V> {
 
     /**
      * After the kernel's close, a task that is not done and not running will never run again (the close ran or
-     * dropped what was queued and cancelled what was armed): its future is cancelled.
+     * dropped what was queued and cancelled what was armed): its future is cancelled — also one that
+     * {@code shutdownNow} handed back ({@code refs} 0), so that a thread waiting on it is released rather than left
+     * waiting for a run that nobody is likely to make.
      */
     final void reapIfKernelClosed() {
-        if (!super.isDone() && refs == 1 && executor.machine.closed()) {
+        if (!super.isDone() && refs <= 1 && executor.machine.closed()) {
             super.cancel(false);
         }
     }
