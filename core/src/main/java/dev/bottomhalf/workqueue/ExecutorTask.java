@@ -30,8 +30,10 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  * <li>{@code refs} counts why the task still belongs to its executor: 1 until the future is done (or until
  * {@code shutdownNow} withdraws the task and hands the future back, not done), plus 1 while the work function runs.
  * At 0 the executor forgets the task ({@link WorkqueueExecutor#retire}) — exactly once, which the executor's count
- * of tasks relies on: a future handed back and later run or cancelled by its caller takes it below 0 and retires
- * nothing — so termination waits for the body of a task that was cancelled while it ran.</li>
+ * of tasks relies on: the count never climbs back from 0 (a worker that takes the item of a future cancelled an
+ * instant earlier runs nothing and adds no reference), and a future handed back and later run or cancelled by its
+ * caller takes it below 0 and retires nothing — so termination waits for the body of a task that was cancelled
+ * while it ran.</li>
  * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1)
  * will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
  * cancelled ({@link #reapIfKernelClosed}).</li>
@@ -83,7 +85,9 @@ class ExecutorTask<V> extends FutureTask<V> {
 
     /** The work function: runs the task on the worker that took its item. */
     final void runOnWorkqueue() {
-        REFS.getAndAdd(this, 1);
+        if (!takeRunReference()) {
+            return; // cancelled before a worker took its item, and already forgotten: nothing to run
+        }
         boolean signal = executor.interruptible;
         if (signal) {
             synchronized (this) {
@@ -100,6 +104,22 @@ class ExecutorTask<V> extends FutureTask<V> {
             }
             release();
         }
+    }
+
+    /**
+     * Adds the running function's reference, unless the count is already 0: the future is done (cancelled while its
+     * item waited, and the worker took the item before the cancel could) and the executor has retired the task. The
+     * count never climbs back from 0, so the task retires exactly once.
+     */
+    private boolean takeRunReference() {
+        int r;
+        do {
+            r = refs;
+            if (r <= 0) {
+                return false;
+            }
+        } while (!REFS.compareAndSet(this, r, r + 1));
+        return true;
     }
 
     /** Runs the body once (a one-shot task). Overridden by periodic tasks. */

@@ -1,7 +1,9 @@
 package dev.bottomhalf.stress;
 
 import java.util.List;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -12,6 +14,7 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
+import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
 
 import dev.bottomhalf.Kernel;
@@ -38,7 +41,9 @@ import dev.bottomhalf.workqueue.WorkqueueExecutor;
  * "0, 1" and "1, 0", a task lost, in 2–9 % of the samples); with a {@code shutdownNow} that does not count the
  * tasks it hands back as retired, {@link ExecuteVersusShutdownNow} failed in 12
  * of the 12 configurations it reached (FORBIDDEN "0, 0, …": the executor never terminated, whenever a task was
- * handed back).
+ * handed back); with a worker that adds its run reference to a future whose count is already 0 (the task cancelled
+ * an instant before it took the item), {@link CancelVersusWorker} failed in 13 of the 13 configurations it reached
+ * (FORBIDDEN "1, 0, 0": the task retired twice and the executor never terminated).
  */
 public class WorkqueueExecutorStress {
     static final int WAIT_S = 2;
@@ -176,6 +181,61 @@ public class WorkqueueExecutorStress {
             }
             r.r1 = runs0.get();
             r.r2 = runs1.get();
+            WorkqueueStress.requireNoReports(REPORTS);
+        }
+    }
+
+    /**
+     * CPU 0 submits a task; CPU 1 cancels its future ({@code cancel(false)}) as soon as it sees it, after a random
+     * pause — so the cancel lands before a worker takes the item, between the worker taking it and the task
+     * starting, while it runs, or after it ran. Then the arbiter shuts the executor down. Whatever the order, the
+     * task must retire exactly once: the executor terminates, and an uncancelled task ran. Outcome: (cancel
+     * returned true, the task's body ran, executor terminated).
+     */
+    @JCStressTest
+    @Outcome(id = {"1, 0, 1", "1, 1, 1", "0, 1, 1"}, expect = Expect.ACCEPTABLE,
+            desc = "cancelled before it ran / while it ran / too late; terminated")
+    @Outcome(expect = Expect.FORBIDDEN, desc = "not terminated (the task retired twice or never), or lost")
+    @State
+    public static class CancelVersusWorker {
+        final WorkqueueExecutor ex = WorkqueueExecutor.on(KERNEL, WQ);
+        final AtomicInteger runs = new AtomicInteger();
+        final int pause = ThreadLocalRandom.current().nextInt(400);
+        volatile Future<?> future;
+
+        @Actor
+        public void cpu0Submits() {
+            KERNEL.bindCurrentThread(0);
+            future = ex.submit(runs::incrementAndGet);
+        }
+
+        @Actor
+        public void cpu1Cancels(III_Result r) {
+            KERNEL.bindCurrentThread(1);
+            Future<?> f;
+            for (int spins = 0; (f = future) == null; spins++) {
+                if (spins < 10_000) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
+            WorkqueueStress.spin(pause);
+            r.r1 = f.cancel(false) ? 1 : 0;
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            ex.shutdown();
+            boolean terminated;
+            try {
+                terminated = ex.awaitTermination(WAIT_S, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                terminated = false;
+            }
+            r.r2 = runs.get();
+            r.r3 = terminated ? 1 : 0;
             WorkqueueStress.requireNoReports(REPORTS);
         }
     }

@@ -47,7 +47,10 @@ import dev.bottomhalf.workqueue.WorkqueueExecutor;
  * a BH executor, round 24, "not terminated 10 s after the shutdownNow" with no task left. (The count had gone below
  * the true one; with a task still running it can also end early, which {@code WorkqueueExecutorTest}'s
  * {@code aFutureHandedBackByShutdownNow_thenCancelledByItsCaller...} shows deterministically.) Fixed: the withdrawal
- * drops the executor's reference to the future, which retires it exactly once.
+ * drops the executor's reference to the future, which retires it exactly once. A 90 s run then found the other way
+ * to retire a future twice: a worker that took the item of a future cancelled an instant earlier added its run
+ * reference back to a count already at 0 (a task "ran 0 times", and ran after the executor said terminated); the
+ * run reference is now taken only above 0 ({@code WorkqueueExecutorStress.CancelVersusWorker}).
  */
 class ExecutorSoakTest {
     private static final int SUBMITTERS = 3;
