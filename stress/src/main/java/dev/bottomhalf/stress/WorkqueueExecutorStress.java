@@ -25,11 +25,12 @@ import dev.bottomhalf.workqueue.Workqueue;
 import dev.bottomhalf.workqueue.WorkqueueExecutor;
 
 /**
- * {@code WorkqueueExecutor.execute} against {@code shutdownNow}. A task given to {@code execute} rides a reusable
- * carrier: its work function gives the carrier back as soon as the task returns, and the next {@code execute} may
- * queue it again at once, while {@code shutdownNow} looks for queued carriers in the pools and withdraws them with
- * {@code cancel_work}. Whatever the interleaving, each task must end exactly one way — refused, run once, or handed
- * back by {@code shutdownNow} — and the executor must terminate.
+ * {@code WorkqueueExecutor}'s accounting of its tasks under races: {@code execute} against {@code shutdownNow}, two
+ * submitters reusing carriers, and a future's {@code cancel} against the worker taking its item. A task given to
+ * {@code execute} rides a reusable carrier: its work function gives the carrier back as soon as the task returns, and
+ * the next {@code execute} may queue it again at once, while {@code shutdownNow} looks for queued carriers in the
+ * pools and withdraws them with {@code cancel_work}. Whatever the interleaving, each task must end exactly one way —
+ * refused, run once, or handed back by {@code shutdownNow} — and retire once, so that the executor terminates.
  *
  * <p>Kernel: one threaded 2-CPU kernel per test VM (real {@code kworker} threads), the parking idle strategy; a
  * fresh executor over its per-CPU workqueue per sample (the executor does not own it). The arbiter waits at most
@@ -39,8 +40,8 @@ import dev.bottomhalf.workqueue.WorkqueueExecutor;
  * nobody ({@code ExecuteCarriers.take} without its compare-and-set, so two submitters can pop the same carrier),
  * {@link ExecuteReuse} failed in every configuration it reached (8 of 8 before the run was stopped: FORBIDDEN
  * "0, 1" and "1, 0", a task lost, in 2–9 % of the samples); with a {@code shutdownNow} that does not count the
- * tasks it hands back as retired, {@link ExecuteVersusShutdownNow} failed in 12
- * of the 12 configurations it reached (FORBIDDEN "0, 0, …": the executor never terminated, whenever a task was
+ * tasks it hands back as retired, {@link ExecuteVersusShutdownNow} failed in 12 of
+ * the 12 configurations it reached (FORBIDDEN "0, 0, …": the executor never terminated, whenever a task was
  * handed back); with a worker that adds its run reference to a future whose count is already 0 (the task cancelled
  * an instant before it took the item), {@link CancelVersusWorker} failed in 13 of the 13 configurations it reached
  * (FORBIDDEN "1, 0, 0": the task retired twice and the executor never terminated).
