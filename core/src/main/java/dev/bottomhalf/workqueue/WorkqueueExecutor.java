@@ -45,10 +45,10 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  *
  * <ul>
  * <li><b>Tasks.</b> {@code submit} queues a fresh {@link Work} per task ({@code queue_work}), {@code execute} one of
- * the executor's reusable items (no allocation per task); the future's {@code cancel} is {@code cancel_work} of a queued task (it never runs) and,
- * with {@code mayInterruptIfRunning}, an interrupt of the worker running it — the model of the item's pending
- * signal, cleared when the item returns. A task that throws fails its future and is counted
- * ({@link #failedTaskCount()}); it is not an oops. A Runnable given to {@link #execute} has no future: its
+ * the executor's reusable items (no allocation per task); the future's {@code cancel} is {@code cancel_work} of a
+ * queued task (it never runs) and, with {@code mayInterruptIfRunning}, an interrupt of the worker running it — the
+ * model of the item's pending signal, cleared when the item returns. A task that throws fails its future and is
+ * counted ({@link #failedTaskCount()}); it is not an oops. A Runnable given to {@link #execute} has no future: its
  * exception is counted and then reported as the workqueue's oops, as {@code ThreadPoolExecutor} hands it to the
  * thread's uncaught-exception handler.</li>
  * <li><b>BH workqueues.</b> Tasks run in softirq context on the submitting CPU and must not sleep (a sleep is

@@ -151,7 +151,8 @@ public class WorkqueueExecutorStress {
      */
     @JCStressTest
     @Outcome(id = "1, 1", expect = Expect.ACCEPTABLE, desc = "both tasks ran once")
-    @Outcome(expect = Expect.FORBIDDEN, desc = "a task lost (its carrier taken twice, or its task overwritten) or run twice")
+    @Outcome(expect = Expect.FORBIDDEN,
+            desc = "a task lost (its carrier taken twice, or its task overwritten) or run twice")
     @State
     public static class ExecuteReuse {
         final AtomicInteger runs0 = new AtomicInteger();

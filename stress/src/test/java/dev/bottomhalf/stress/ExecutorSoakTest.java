@@ -145,7 +145,8 @@ class ExecutorSoakTest {
                                     kernel.bindCurrentThread(sr.nextInt(2));
                                 }
                                 int k = sr.nextInt(16);
-                                Task t = new Task(me, seq, k < 10 ? 0 : k < 13 ? 1 : k < 15 ? 2 : 3, bh, kernel, runLog);
+                                int behaviour = k < 10 ? 0 : k < 13 ? 1 : k < 15 ? 2 : 3;
+                                Task t = new Task(me, seq, behaviour, bh, kernel, runLog);
                                 mine.add(t);
                                 try {
                                     if (sr.nextInt(8) == 0) {
@@ -210,28 +211,30 @@ class ExecutorSoakTest {
                         int handed = t.future == null ? back.getOrDefault(t, 0) : back.getOrDefault(t.future, 0);
                         int ways = n + (t.refused ? 1 : 0) + handed;
                         if (t.future == null && ways != 1) {
-                            violations.add("round " + rounds + ": execute'd task " + t.submitter + "/" + t.seq + " ran " + n
-                                    + ", refused " + t.refused + ", handed back " + handed);
+                            violations.add("round " + rounds + ": execute'd task " + t.submitter + "/" + t.seq
+                                    + " ran " + n + ", refused " + t.refused + ", handed back " + handed);
                         }
                         if (t.future != null && !t.refused && handed == 0 && !t.future.isDone()) {
                             violations.add("round " + rounds + ": the future of task " + t.submitter + "/" + t.seq
                                     + " is not done after termination and was not handed back");
                         }
                         if (t.future != null && n > 1) {
-                            violations.add("round " + rounds + ": submitted task " + t.submitter + "/" + t.seq + " ran " + n);
+                            violations.add("round " + rounds + ": submitted task " + t.submitter + "/" + t.seq
+                                    + " ran " + n);
                         }
                         if (t.future != null && t.future.isDone() && !t.future.isCancelled() && n == 1 && t.kind != 3) {
                             try {
                                 t.future.get();
                             } catch (ExecutionException | CancellationException e) {
-                                violations.add("round " + rounds + ": task " + t.submitter + "/" + t.seq + " ran and its"
-                                        + " future says " + e);
+                                violations.add("round " + rounds + ": task " + t.submitter + "/" + t.seq
+                                        + " ran and its future says " + e);
                             }
                         }
                     }
                 }
                 if (ex.completedTaskCount() != runs) {
-                    violations.add("round " + rounds + ": completedTaskCount " + ex.completedTaskCount() + ", runs " + runs);
+                    violations.add("round " + rounds + ": completedTaskCount " + ex.completedTaskCount()
+                            + ", runs " + runs);
                 }
                 if (ex.failedTaskCount() != throwingRuns) {
                     violations.add("round " + rounds + ": failedTaskCount " + ex.failedTaskCount() + ", throwing runs "
@@ -244,8 +247,8 @@ class ExecutorSoakTest {
                         for (int[] e : runLog) {
                             Task t = given.get(e[0]).get(e[1]);
                             if (t.future == null && e[1] < last[e[0]]) {
-                                violations.add("round " + rounds + ": ordered executor ran " + e[0] + "/" + e[1] + " after "
-                                        + e[0] + "/" + last[e[0]]);
+                                violations.add("round " + rounds + ": ordered executor ran " + e[0] + "/" + e[1]
+                                        + " after " + e[0] + "/" + last[e[0]]);
                             }
                             if (t.future == null) {
                                 last[e[0]] = Math.max(last[e[0]], e[1]);
@@ -269,7 +272,8 @@ class ExecutorSoakTest {
                 violations.add("kernel reports: " + bad.subList(0, Math.min(5, bad.size())));
             }
             if (oopses != expectedOopses) {
-                violations.add("oops reports of throwing execute'd tasks: " + oopses + ", throwing runs " + expectedOopses);
+                violations.add("oops reports of throwing execute'd tasks: " + oopses + ", throwing runs "
+                        + expectedOopses);
             }
         } finally {
             kernel.close();
