@@ -34,8 +34,8 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  * instant earlier runs nothing and adds no reference), and a future handed back and later run or cancelled by its
  * caller takes it below 0 and retires nothing — so termination waits for the body of a task that was cancelled
  * while it ran.</li>
- * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1)
- * will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
+ * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1, or 0
+ * when {@code shutdownNow} handed it back) will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
  * cancelled ({@link #reapIfKernelClosed}).</li>
  * </ul>
  */
@@ -210,8 +210,8 @@ class ExecutorTask<V> extends FutureTask<V> {
 
     /**
      * A task threw. The future fails with it and the failure is counted; a fatal error ({@link Reports#isFatal})
-     * then goes on to the workqueue: the oops report and the kernel's panic. A stepped kernel closed while the task slept unwinds the
-     * worker's thread: the future is cancelled and the unwinding goes on.
+     * then goes on to the workqueue: the oops report and the kernel's panic. A stepped kernel closed while the task
+     * slept unwinds the worker's thread: the future is cancelled and the unwinding goes on.
      */
     @Override
     protected void setException(Throwable t) {
