@@ -35,8 +35,8 @@ import dev.bottomhalf.internal.runtime.SteppedScheduler;
  * caller takes it below 0 and retires nothing — so termination waits for the body of a task that was cancelled
  * while it ran.</li>
  * <li>After the kernel's close, a task whose future is not done and that is not running (its {@code refs} is 1, or 0
- * when {@code shutdownNow} handed it back) will never run again — the close ran or dropped what was queued and cancelled what was armed — and its future is
- * cancelled ({@link #reapIfKernelClosed}).</li>
+ * when {@code shutdownNow} handed it back) will never run again — the close ran or dropped what was queued and
+ * cancelled what was armed — and its future is cancelled ({@link #reapIfKernelClosed}).</li>
  * </ul>
  */
 class ExecutorTask<V> extends FutureTask<V> {
