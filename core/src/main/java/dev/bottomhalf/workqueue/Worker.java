@@ -58,13 +58,6 @@ final class Worker implements Agent {
     /** [L] Items moved here because this worker is already running them (non-reentrancy). */
     final WorkList scheduled = new WorkList();
 
-    /**
-     * [L] The thread that runs its items, recorded under the pool lock when it takes its first item; null for the
-     * BH pool's pseudo-worker, whose items run on whichever thread serves the CPU's softirqs. For interrupting the
-     * item it runs ({@code WorkerPool.runningLocked}).
-     */
-    Thread thread;
-
     /** [L] {@code current_work}: the item it runs (its own thread also reads it without the lock while running it). */
     Work currentWork;
     /** [L] {@code current_func}: the function of that instance (non-reentrancy compares both). */

@@ -711,9 +711,6 @@ final class WorkerPool extends WorkerPoolPadAfter {
         assert lockHeld();
         Machine machine = owner.machine();
         Workqueue wq = pwq.wq;
-        if (worker.thread == null && !bh) {
-            worker.thread = Thread.currentThread();
-        }
         worker.currentWork = w;
         worker.currentFunc = w.func();
         worker.currentPwq = pwq;
@@ -992,8 +989,8 @@ final class WorkerPool extends WorkerPoolPadAfter {
         for (Worker worker : workers) {
             if (runs(worker, wq, which)) {
                 n++;
-                Thread t = worker.thread;
-                if (interrupt && t != null) {
+                Thread t = interrupt ? threadOf(worker) : null;
+                if (t != null) {
                     t.interrupt();
                 }
             }
@@ -1002,6 +999,21 @@ final class WorkerPool extends WorkerPoolPadAfter {
             n++;
         }
         return n;
+    }
+
+    /**
+     * The thread that runs {@code worker}'s items: its runtime thread, or in stepped mode the thread the stepper runs
+     * it on; null for a rescuer's stand-in (its thread is the rescuer's) or a worker not started yet. (Not kept in a
+     * field of the worker: one more field there moved the worker's hot fields and cost the per-CPU throughput its
+     * fast rounds, docs/benchmarks.md §28.)
+     */
+    private Thread threadOf(Worker worker) {
+        AgentHandle h = worker.handle;
+        Thread t = h != null ? h.thread() : null;
+        if (t == null && owner.machine().stepped()) {
+            t = owner.steppedScheduler().threadOf(worker);
+        }
+        return t;
     }
 
     private static boolean runs(Worker worker, Workqueue wq, Predicate<Work> which) {

@@ -202,6 +202,17 @@ public final class SteppedScheduler implements Agent {
         }
     }
 
+    /**
+     * The thread that runs an adopted agent's slices (made when the agent was adopted, started at its first slice),
+     * or null if the agent is not adopted here. Any thread.
+     *
+     * @param agent the agent
+     * @return its thread, or null
+     */
+    public synchronized Thread threadOf(Agent agent) {
+        return adopted.get(agent);
+    }
+
     /** Forgets an idle adopted agent (a retired worker); its thread ends. */
     public void release(Agent agent) {
         SimThread t;
