@@ -56,6 +56,16 @@ public class WorkqueueExecutorStress {
             .reporter(REPORTS).build());
     static final Workqueue WQ = KERNEL.workqueues().alloc("stress_executor", 0, 0);
 
+    /** Whether {@code ex} terminates within {@value #WAIT_S} s (false if the arbiter is interrupted meanwhile). */
+    static boolean terminates(WorkqueueExecutor ex) {
+        try {
+            return ex.awaitTermination(WAIT_S, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /**
      * CPU 0 gives three tasks to {@code execute}, one after the other; CPU 1 calls {@code shutdownNow}. Outcome:
      * (tasks that did not end exactly one way — lost, run twice, run and handed back or refused —, executor
@@ -105,13 +115,7 @@ public class WorkqueueExecutorStress {
 
         @Arbiter
         public void arbiter(IIII_Result r) {
-            boolean terminated;
-            try {
-                terminated = ex.awaitTermination(WAIT_S, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                terminated = false;
-            }
+            boolean terminated = terminates(ex);
             List<Runnable> back = handedBack;
             int bad = 0;
             int refusals = 0;
@@ -229,13 +233,7 @@ public class WorkqueueExecutorStress {
         @Arbiter
         public void arbiter(III_Result r) {
             ex.shutdown();
-            boolean terminated;
-            try {
-                terminated = ex.awaitTermination(WAIT_S, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                terminated = false;
-            }
+            boolean terminated = terminates(ex);
             r.r2 = runs.get();
             r.r3 = terminated ? 1 : 0;
             WorkqueueStress.requireNoReports(REPORTS);
