@@ -854,6 +854,16 @@ public final class Machine implements AutoCloseable {
         waitQueue.wakeAll();
     }
 
+    /**
+     * The kernel's one wait queue, for tests that prove a wake-up protocol ({@link WaitQueue#parkUntilWoken}).
+     * Subsystems wait and wake through {@link #waitUntil} and {@link #wakeWaiters()}.
+     *
+     * @return the wait queue
+     */
+    public WaitQueue waitQueue() {
+        return waitQueue;
+    }
+
     /** Whether some thread waits in {@link #waitUntil} (past its first spins). Any thread; a snapshot. */
     public boolean hasWaiters() {
         return waitQueue.hasWaiters();

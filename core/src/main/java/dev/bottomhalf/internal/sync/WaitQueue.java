@@ -61,6 +61,13 @@ public final class WaitQueue {
 
     /** Waiters past their spin phase. [A] */
     private volatile int count;
+    /**
+     * [A] A waiter's first park and its longest: {@link #FIRST_PARK_NS} doubling up to {@link #MAX_PARK_NS},
+     * unless a test that proves a wake-up protocol makes every park long ({@link #parkUntilWoken(long)}). Read
+     * at the start of each wait and once per park.
+     */
+    private volatile long firstParkNs = FIRST_PARK_NS;
+    private volatile long maxParkNs = MAX_PARK_NS;
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
 
     /** Whether some thread waits (past its spin phase). Any thread; a snapshot. */
@@ -82,6 +89,24 @@ public final class WaitQueue {
         for (Thread t : parked) {
             LockSupport.unpark(t);
         }
+    }
+
+    /**
+     * Makes every park last up to {@code ns}: a parked waiter then goes on only when it is woken (or after
+     * {@code ns}). For tests of a wake-up protocol only: a waker that does not wake then shows as a wait that
+     * does not end within the test's timeout, instead of as the few microseconds to a millisecond the periodic
+     * re-check would cost. Waits that rely on the re-check by design (a waker that ends them with a release
+     * store, above) may then hang too. Any thread; takes effect from each waiter's next park.
+     *
+     * @param ns how long each park lasts at most, at least {@link #MAX_PARK_NS}
+     * @throws IllegalArgumentException when {@code ns} is shorter than {@link #MAX_PARK_NS}
+     */
+    public void parkUntilWoken(long ns) {
+        if (ns < MAX_PARK_NS) {
+            throw new IllegalArgumentException("park of " + ns + " ns is shorter than " + MAX_PARK_NS + " ns");
+        }
+        maxParkNs = ns;
+        firstParkNs = ns;
     }
 
     /**
@@ -112,7 +137,7 @@ public final class WaitQueue {
         COUNT.getAndAdd(this, 1);
         parked.add(self);
         try {
-            long parkNs = FIRST_PARK_NS;
+            long parkNs = firstParkNs;
             for (;;) {
                 if (done.getAsBoolean()) {
                     return true;
@@ -133,7 +158,7 @@ public final class WaitQueue {
                     waitNs = Math.min(waitNs, leftNs);
                 }
                 LockSupport.parkNanos(this, waitNs);
-                parkNs = Math.min(parkNs * 2, MAX_PARK_NS);
+                parkNs = Math.min(parkNs * 2, maxParkNs);
             }
         } finally {
             parked.remove(self);
