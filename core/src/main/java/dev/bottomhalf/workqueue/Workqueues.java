@@ -691,98 +691,6 @@ public final class Workqueues {
         }
     }
 
-    // ------------------------------------------------------------------------------------------
-    // Closing the kernel (Kernel.close: destroy_workqueue for every workqueue at once)
-    // ------------------------------------------------------------------------------------------
-
-    /**
-     * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
-     * which waits for it after refusing new work; a snapshot (each pool under its lock). LOCKING: takes each
-     * pool lock in turn ({@link WorkerPool#idleLocked}).
-     */
-    boolean idleForClose() {
-        for (WorkerPool pool : pools.allPools()) {
-            pool.lock();
-            try {
-                if (!pool.idleLocked()) {
-                    return false;
-                }
-            } finally {
-                pool.unlock();
-            }
-        }
-        for (Workqueue wq : workqueues) {
-            for (PoolWorkqueue pwq : wq.pwqs) {
-                WorkerPool pool = pwq.pool;
-                pool.lock();
-                try {
-                    if (!pwq.inactive.isEmpty()) {
-                        return false;
-                    }
-                } finally {
-                    pool.unlock();
-                }
-            }
-        }
-        return true;
-    }
-
-    /**
-     * {@code cancel_delayed_work} of every delayed item whose timer is armed. For {@code Kernel.close()}, after
-     * the accepted work ran.
-     *
-     * @return the names of the items cancelled
-     */
-    List<String> cancelArmedDelayedForClose() {
-        List<DelayedWork> all;
-        synchronized (delayedWorks) {
-            all = new ArrayList<>(delayedWorks);
-        }
-        List<String> cancelled = new ArrayList<>();
-        for (DelayedWork dw : all) {
-            if (dw.timerPending() && cancelDelayed(dw)) {
-                cancelled.add(dw.name());
-            }
-        }
-        return cancelled;
-    }
-
-    /**
-     * {@code cancel_work} of every item still queued, waiting over max_active or assigned to a worker that
-     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped. LOCKING: takes each pool
-     * lock in turn to copy the lists ({@link WorkerPool#copyQueuedLocked}), then cancels with none held.
-     *
-     * @return the names of the items cancelled
-     */
-    List<String> cancelQueuedForClose() {
-        List<Work> queued = new ArrayList<>();
-        for (WorkerPool pool : pools.allPools()) {
-            pool.lock();
-            try {
-                pool.copyQueuedLocked(queued);
-            } finally {
-                pool.unlock();
-            }
-        }
-        for (Workqueue wq : workqueues) {
-            for (PoolWorkqueue pwq : wq.pwqs) {
-                pwq.pool.lock();
-                try {
-                    pwq.inactive.copyTo(queued);
-                } finally {
-                    pwq.pool.unlock();
-                }
-            }
-        }
-        List<String> cancelled = new ArrayList<>();
-        for (Work w : queued) {
-            if (cancel(w)) {
-                cancelled.add(w.name());
-            }
-        }
-        return cancelled;
-    }
-
     /** {@code delayed_work_timer_fn}: the delay has passed; queue the item. Context: the timer (softirq). */
     private void delayedWorkTimerFn(DelayedWork dw) {
         dw.wq.armedDelayed.decrementAndGet();
@@ -1014,6 +922,98 @@ public final class Workqueues {
      */
     public boolean enableDelayed(DelayedWork dw) {
         return enable(dw.work, dw);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Closing the kernel (Kernel.close: destroy_workqueue for every workqueue at once)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Whether no item is queued, waiting over max_active or running on any pool. For {@code Kernel.close()},
+     * which waits for it after refusing new work; a snapshot (each pool under its lock). LOCKING: takes each
+     * pool lock in turn ({@link WorkerPool#idleLocked}).
+     */
+    boolean idleForClose() {
+        for (WorkerPool pool : pools.allPools()) {
+            pool.lock();
+            try {
+                if (!pool.idleLocked()) {
+                    return false;
+                }
+            } finally {
+                pool.unlock();
+            }
+        }
+        for (Workqueue wq : workqueues) {
+            for (PoolWorkqueue pwq : wq.pwqs) {
+                WorkerPool pool = pwq.pool;
+                pool.lock();
+                try {
+                    if (!pwq.inactive.isEmpty()) {
+                        return false;
+                    }
+                } finally {
+                    pool.unlock();
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * {@code cancel_delayed_work} of every delayed item whose timer is armed. For {@code Kernel.close()}, after
+     * the accepted work ran.
+     *
+     * @return the names of the items cancelled
+     */
+    List<String> cancelArmedDelayedForClose() {
+        List<DelayedWork> all;
+        synchronized (delayedWorks) {
+            all = new ArrayList<>(delayedWorks);
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (DelayedWork dw : all) {
+            if (dw.timerPending() && cancelDelayed(dw)) {
+                cancelled.add(dw.name());
+            }
+        }
+        return cancelled;
+    }
+
+    /**
+     * {@code cancel_work} of every item still queued, waiting over max_active or assigned to a worker that
+     * did not run it. For {@code Kernel.close()}, after the runtime threads stopped. LOCKING: takes each pool
+     * lock in turn to copy the lists ({@link WorkerPool#copyQueuedLocked}), then cancels with none held.
+     *
+     * @return the names of the items cancelled
+     */
+    List<String> cancelQueuedForClose() {
+        List<Work> queued = new ArrayList<>();
+        for (WorkerPool pool : pools.allPools()) {
+            pool.lock();
+            try {
+                pool.copyQueuedLocked(queued);
+            } finally {
+                pool.unlock();
+            }
+        }
+        for (Workqueue wq : workqueues) {
+            for (PoolWorkqueue pwq : wq.pwqs) {
+                pwq.pool.lock();
+                try {
+                    pwq.inactive.copyTo(queued);
+                } finally {
+                    pwq.pool.unlock();
+                }
+            }
+        }
+        List<String> cancelled = new ArrayList<>();
+        for (Work w : queued) {
+            if (cancel(w)) {
+                cancelled.add(w.name());
+            }
+        }
+        return cancelled;
     }
 
     // ------------------------------------------------------------------------------------------
