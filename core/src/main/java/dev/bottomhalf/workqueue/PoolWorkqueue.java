@@ -108,6 +108,7 @@ final class PoolWorkqueue extends PoolWorkqueuePadAfter {
      * pool lock, held by the caller.
      */
     private int effectiveMaxActiveLocked() {
+        assert pool.lockHeld();
         return pool.owner.freezing() && (wq.flags & Workqueue.WQ_FREEZABLE) != 0 ? 0 : wq.maxActive;
     }
 

@@ -291,6 +291,7 @@ final class WorkerPool extends WorkerPoolPadAfter {
      * to kick). Called by the worker's state setters. LOCKING: the pool lock, held by the caller.
      */
     void recountLocked(boolean before, boolean after) {
+        assert lockHeld();
         if (before != after) {
             setNrRunningLocked(nrRunning + (after ? 1 : -1));
             if (!after) {
