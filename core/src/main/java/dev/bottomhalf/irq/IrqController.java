@@ -532,6 +532,7 @@ public final class IrqController {
     }
 
     private void enableLocked(IrqDesc desc) {
+        assert Thread.holdsLock(desc) : "desc->lock not held";
         if (desc.depth == 0) {
             reports.warning("Unbalanced enable for IRQ " + desc.irq);
             return;

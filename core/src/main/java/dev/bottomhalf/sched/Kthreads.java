@@ -507,6 +507,7 @@ public final class Kthreads {
 
     /** {@code __kthread_queue_delayed_work(worker, dwork, delay)}. Under the worker's lock. */
     private void queueDelayedLocked(KthreadWorker worker, KthreadDelayedWork dwork, long delay) {
+        assert Thread.holdsLock(worker) : "worker->lock not held";
         if (delay == 0) {
             insertWork(worker, dwork, worker.workList.size());
             return;
@@ -632,6 +633,7 @@ public final class Kthreads {
 
     /** {@code __kthread_cancel_work(work)}: takes it off its list. Under the worker's lock. */
     private static boolean cancelLocked(KthreadWorker worker, KthreadWork work) {
+        assert Thread.holdsLock(worker) : "worker->lock not held";
         if (work.list == null) {
             return false;
         }

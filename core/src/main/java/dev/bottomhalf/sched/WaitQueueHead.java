@@ -63,6 +63,7 @@ public final class WaitQueueHead {
 
     /** {@code __add_wait_queue}: at the head. Under the lock. */
     void addFirst(WaitQueueEntry e) {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         e.head = this;
         e.prev = null;
         e.next = first;
@@ -78,6 +79,7 @@ public final class WaitQueueHead {
 
     /** {@code __add_wait_queue_entry_tail}: at the tail. Under the lock. */
     void addLast(WaitQueueEntry e) {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         e.head = this;
         e.next = null;
         e.prev = last;
@@ -93,6 +95,7 @@ public final class WaitQueueHead {
 
     /** {@code list_del_init(&wq_entry->entry)}; nothing when it is not queued here. Under the lock. */
     void remove(WaitQueueEntry e) {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         if (!e.queued || e.head != this) {
             return;
         }
@@ -115,11 +118,13 @@ public final class WaitQueueHead {
 
     /** Whether no entry is queued. Under the lock. */
     boolean emptyLocked() {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         return first == null;
     }
 
     /** The first entry, or null. Under the lock. */
     WaitQueueEntry firstLocked() {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         return first;
     }
 
@@ -130,6 +135,7 @@ public final class WaitQueueHead {
      * @return the part of {@code nrExclusive} left
      */
     int wakeUpCommonLocked(int mode, int nrExclusive, int wakeFlags, Object key) {
+        assert Thread.holdsLock(this) : "wq_head->lock not held";
         WaitQueueEntry curr = first;
         while (curr != null) {
             WaitQueueEntry next = curr.next; // the wake function may remove curr
