@@ -1,5 +1,7 @@
 package dev.bottomhalf.workqueue;
 
+import static dev.bottomhalf.testing.Latches.await;
+import static dev.bottomhalf.testing.Latches.awaitQuietly;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,6 +28,7 @@ import dev.bottomhalf.runtime.KernelException;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.runtime.KernelEvent;
 import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.Latches;
 import dev.bottomhalf.testing.KernelReports;
 
 /**
@@ -36,7 +39,7 @@ import dev.bottomhalf.testing.KernelReports;
  * the assertions are about order, exclusion and return values, never about latency.
  */
 class WorkqueueThreadedTest {
-    private static final long TIMEOUT_S = 10;
+    private static final long TIMEOUT_S = Latches.TIMEOUT_S;
 
     @RegisterExtension
     final KernelExtension kernels = KernelExtension.threaded().cpus(2);
@@ -51,22 +54,6 @@ class WorkqueueThreadedTest {
         reports = kernels.reports();
         wqs = kernel.workqueues();
         kernel.bindCurrentThread(0);
-    }
-
-    private static void await(CountDownLatch latch, String what) {
-        try {
-            assertTrue(latch.await(TIMEOUT_S, TimeUnit.SECONDS), "timed out waiting for " + what);
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(TIMEOUT_S, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static void waitFor(java.util.function.BooleanSupplier c, String what) {

@@ -1,5 +1,7 @@
 package dev.bottomhalf.workqueue;
 
+import static dev.bottomhalf.testing.Latches.await;
+import static dev.bottomhalf.testing.Latches.awaitQuietly;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.bottomhalf.Kernel;
 import dev.bottomhalf.internal.Internals;
 import dev.bottomhalf.testing.KernelExtension;
+import dev.bottomhalf.testing.Latches;
 
 /**
  * The wake-ups of the workqueue's waits, proven rather than covered by the safety net: every parked waiter on a
@@ -36,7 +39,7 @@ import dev.bottomhalf.testing.KernelExtension;
  * wake the threads waiting on one item (both item tests, after their 10 s timeout).
  */
 class WorkqueueWakeupTest {
-    private static final long TIMEOUT_S = 10;
+    private static final long TIMEOUT_S = Latches.TIMEOUT_S;
     private static final int ROUNDS = 200;
 
     @RegisterExtension
@@ -192,22 +195,6 @@ class WorkqueueWakeupTest {
         long end = System.nanoTime() + ns;
         while (System.nanoTime() < end) {
             Thread.onSpinWait();
-        }
-    }
-
-    private static void await(CountDownLatch latch, String what) {
-        try {
-            assertTrue(latch.await(TIMEOUT_S, TimeUnit.SECONDS), "timed out waiting for " + what);
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(TIMEOUT_S, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }
